@@ -7,7 +7,10 @@ from eventstudy import exceptions as ex
 
 def test_config_error_is_one_line_naming_file_field_value_and_fix():
     err = ex.ConfigError(
-        field="events[0].announced", value="2025-12-03 14:30", expected="a time zone\n offset", file="k.yaml"
+        field="events[0].announced",
+        value="2025-12-03 14:30",
+        expected="a time zone\n offset",
+        file="k.yaml",
     )
     assert str(err) == (
         "k.yaml: events[0].announced: got '2025-12-03 14:30'; expected a time zone offset"

@@ -1,0 +1,233 @@
+"""The ``eventstudy`` command line.
+
+Start-up is kept fast: this module imports only click and the exception classes at load
+time; pandas, statsmodels, plotly, yfinance and exchange-calendars are imported inside the
+commands that need them.
+
+Exit codes: 0 ok, 2 usage or config error, 3 data error, 4 network error, 1 internal error.
+Errors print one line on stderr (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from eventstudy.exceptions import EventStudyError, EventStudyWarning
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_DATA, EXIT_NETWORK = 0, 1, 2, 3, 4
+
+
+class _State:
+    debug: bool = False
+    quiet: bool = False
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _handle_errors(func: F) -> F:
+    """Map typed errors to one stderr line and an exit code; never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        state = click.get_current_context().find_object(_State) or _State()
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", EventStudyWarning)
+                result = func(*args, **kwargs)
+            _echo_warnings(caught, state)
+            return result
+        except EventStudyError as err:
+            if state.debug:
+                traceback.print_exc()
+            _fail(str(err), err.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted; nothing half-written was kept", 130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as err:  # an internal error: still one line unless --debug
+            if state.debug:
+                traceback.print_exc()
+            _fail(
+                f"internal error: {type(err).__name__}: {err} (rerun with --debug for the "
+                "traceback and please report it)",
+                EXIT_INTERNAL,
+            )
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _echo_warnings(caught: list[warnings.WarningMessage], state: _State) -> None:
+    seen: set[str] = set()
+    for w in caught:
+        if not issubclass(w.category, EventStudyWarning):
+            continue
+        text = str(w.message)
+        if text in seen:
+            continue
+        seen.add(text)
+        if not state.quiet:
+            click.echo(f"warning: {text}", err=True)
+
+
+def _common_data_options(func: F) -> F:
+    options = [
+        click.option(
+            "--prices",
+            "prices",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Folder of per-symbol CSVs (or one wide CSV): read prices from it, not Yahoo.",
+        ),
+        click.option("--offline", is_flag=True, help="Never touch the network; use the cache."),
+        click.option("--refresh", is_flag=True, help="Refetch prices even when cached."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="oem-eventstudy", prog_name="eventstudy")
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars or warnings.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
+    """Event studies of stock reactions to announcements.
+
+    \b
+    Typical use:
+      eventstudy run configs/kei_cars.yaml --prices ../shared/data/prices --offline
+      eventstudy events configs/kei_cars.yaml
+    """
+    state = ctx.ensure_object(_State)
+    state.debug = debug
+    state.quiet = quiet
+
+
+def _state() -> _State:
+    return click.get_current_context().find_object(_State) or _State()
+
+
+@main.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@_common_data_options
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder.")
+@click.option(
+    "--plotlyjs",
+    type=click.Choice(["inline", "cdn", "none"]),
+    default=None,
+    help="How index.html carries plotly.js (default inline: one offline file).",
+)
+@click.option("--images", default="", help="Static images to write, e.g. png,svg (needs kaleido).")
+@_handle_errors
+def run(
+    config: Path,
+    prices: Path | None,
+    offline: bool,
+    refresh: bool,
+    out: Path | None,
+    plotlyjs: str | None,
+    images: str,
+) -> None:
+    """Fetch prices (with cache), compute the study, write the report."""
+    from eventstudy import runner
+
+    state = _state()
+    path = runner.run_and_write(
+        config,
+        prices=prices,
+        offline=offline,
+        refresh=refresh,
+        out=out,
+        plotlyjs=plotlyjs,
+        images=tuple(x.strip() for x in images.split(",") if x.strip()),
+        quiet=state.quiet,
+    )
+    if not state.quiet:
+        click.echo(f"report written: {path}")
+
+
+@main.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@_common_data_options
+@_handle_errors
+def fetch(config: Path, prices: Path | None, offline: bool, refresh: bool) -> None:
+    """Fetch (and cache) the prices a study needs."""
+    from eventstudy import runner
+
+    state = _state()
+    table = runner.fetch_only(
+        config, prices=prices, offline=offline, refresh=refresh, quiet=state.quiet
+    )
+    click.echo(table)
+
+
+@main.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@_handle_errors
+def events(config: Path) -> None:
+    """Table of events: announcement and reacting session per exchange."""
+    from eventstudy import runner
+
+    click.echo(runner.events_table(config))
+
+
+@main.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@_handle_errors
+def validate(config: Path) -> None:
+    """Check a study file; print one line per problem."""
+    from eventstudy.config import load_config
+
+    cfg = load_config(config)
+    click.echo(
+        f"{config}: ok ({len(cfg.securities)} securities, {len(cfg.events)} events, "
+        f"model {cfg.model})"
+    )
+
+
+@main.group()
+def cache() -> None:
+    """Inspect or clear the local price cache."""
+
+
+@cache.command("list")
+@_handle_errors
+def cache_list() -> None:
+    """List cached symbols with their date ranges."""
+    from eventstudy.data import PriceCache
+
+    table = PriceCache().list()
+    if len(table) == 0:
+        click.echo(f"cache {PriceCache().root} is empty")
+    else:
+        click.echo(table.to_string(index=False))
+
+
+@cache.command("clear")
+@click.option("--symbol", default=None, help="Only this symbol.")
+@_handle_errors
+def cache_clear(symbol: str | None) -> None:
+    """Delete cached prices."""
+    from eventstudy.data import PriceCache
+
+    store = PriceCache()
+    removed = store.clear(symbol) if symbol else store.clear()
+    click.echo(f"removed {removed} cached file(s) from {store.root}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
