@@ -1,0 +1,414 @@
+"""Exchange sessions and event timing on real exchange calendars.
+
+An announcement is a time-zone-aware instant. Each exchange first reacts to it in one
+session (day 0 of the event study on that exchange):
+
+=====================  ===============================================  ===================
+announced ...          reacting session                                 ``rule``
+=====================  ===============================================  ===================
+before the open        that day's session                               ``before open``
+during the session     that session                                     ``during session``
+in the lunch break     that session (Tokyo's 11:30-12:30 break)         ``lunch break``
+at/after the close     the next session (the close is exclusive)        ``after close``
+weekend or holiday     the next session                                 ``non-trading day``
+=====================  ===============================================  ===================
+
+Open and close times come from `exchange_calendars`, so changes such as the Tokyo Stock
+Exchange's move of the close from 15:00 to 15:30 JST on 2024-11-05 are honoured.
+
+Relative event time is counted in sessions of the security's own exchange
+(:func:`relative_sessions`, :func:`window_sessions`); a window that runs past the calendar or
+the data raises :class:`~eventstudy.exceptions.DataError` naming the dates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+import exchange_calendars as xc
+import pandas as pd
+
+from eventstudy.config import EXCHANGE_BY_SUFFIX, EXCHANGE_BY_SYMBOL, suffix_of
+from eventstudy.exceptions import ConfigError, DataError
+
+__all__ = [
+    "EXCHANGE_BY_SUFFIX",
+    "EXCHANGE_BY_SYMBOL",
+    "RULES",
+    "Rule",
+    "event_timing",
+    "exchange_for_symbol",
+    "get_calendar",
+    "reacting_session",
+    "reacting_session_rule",
+    "relative_day",
+    "relative_sessions",
+    "session_offset",
+    "sessions",
+    "window_sessions",
+]
+
+Rule = Literal["before open", "during session", "lunch break", "after close", "non-trading day"]
+RULES: tuple[Rule, ...] = (
+    "before open",
+    "during session",
+    "lunch break",
+    "after close",
+    "non-trading day",
+)
+
+#: Earliest date we ask exchange_calendars to cover (later if the calendar cannot go back so far).
+CALENDAR_START = pd.Timestamp("2000-01-01")
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence pandas deprecation noise raised inside exchange_calendars (not ours to fix)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+
+
+def exchange_for_symbol(symbol: str, override: str | None = None) -> str:
+    """Return the exchange-calendars code of the exchange a symbol trades on.
+
+    Parameters
+    ----------
+    symbol : str
+        A Yahoo-style ticker: ``7203.T`` -> ``XTKS``, ``AAPL`` or ``^GSPC`` -> ``XNYS``.
+    override : str, optional
+        An explicit exchange code (from the config); returned after validation.
+
+    Raises
+    ------
+    ConfigError
+        The override is not an exchange-calendars code, or the suffix is unknown.
+
+    Notes
+    -----
+    The maps :data:`EXCHANGE_BY_SYMBOL` (whole symbols such as ``^N225``) and
+    :data:`EXCHANGE_BY_SUFFIX` (``.T``, ``.L``, ...) are plain dicts and may be extended.
+    """
+    if override is not None:
+        get_calendar(override)  # validates the code
+        return override
+    if symbol in EXCHANGE_BY_SYMBOL:
+        return EXCHANGE_BY_SYMBOL[symbol]
+    suffix = suffix_of(symbol)
+    if suffix in EXCHANGE_BY_SUFFIX:
+        return EXCHANGE_BY_SUFFIX[suffix]
+    raise ConfigError(
+        field="exchange",
+        value=symbol,
+        expected=(
+            f"a known suffix ({', '.join(sorted(k for k in EXCHANGE_BY_SUFFIX if k))}) "
+            "or an explicit exchange code such as XTKS or XNYS"
+        ),
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def get_calendar(exchange: str) -> xc.ExchangeCalendar:
+    """The exchange-calendars calendar for ``exchange``, covering 2000 (or its first date) on.
+
+    Raises :class:`ConfigError` for an unknown exchange code.
+    """
+    names = _calendar_names()
+    if exchange not in names:
+        raise ConfigError(
+            field="exchange",
+            value=exchange,
+            expected="an exchange-calendars code such as XTKS (Tokyo) or XNYS (New York)",
+        )
+    dispatcher = xc.calendar_utils.global_calendar_dispatcher
+    factory = dispatcher._calendar_factories.get(dispatcher.resolve_alias(exchange))
+    start = CALENDAR_START
+    bound = factory.bound_min() if factory is not None else None
+    if bound is not None and bound > start:
+        start = bound
+    with _quiet():
+        return xc.get_calendar(exchange, start=start)
+
+
+@functools.lru_cache(maxsize=1)
+def _calendar_names() -> frozenset[str]:
+    return frozenset(xc.get_calendar_names(include_aliases=True))
+
+
+def _as_aware(announced: pd.Timestamp | datetime | str, what: str = "announced") -> pd.Timestamp:
+    ts = pd.Timestamp(announced)
+    if ts is pd.NaT or pd.isna(ts):
+        raise ConfigError(field=what, value=announced, expected="a time-zone-aware timestamp")
+    if ts.tzinfo is None:
+        raise ConfigError(
+            field=what,
+            value=str(announced),
+            expected=(
+                "a time-zone-aware timestamp with an offset, e.g. 2025-12-03T14:30:00-05:00 "
+                "(naive times are ambiguous)"
+            ),
+        )
+    return ts
+
+
+def _check_in_calendar(cal: xc.ExchangeCalendar, date: pd.Timestamp, exchange: str) -> None:
+    if date < cal.first_session or date >= cal.last_session:
+        raise DataError(
+            symbol=exchange,
+            detail=(
+                f"{date.date()} is outside the {exchange} calendar "
+                f"({cal.first_session.date()} .. {cal.last_session.date()})"
+            ),
+            fix="choose dates the exchange calendar covers",
+        )
+
+
+def reacting_session_rule(
+    announced: pd.Timestamp | datetime | str, exchange: str
+) -> tuple[pd.Timestamp, Rule]:
+    """Return the first session of ``exchange`` that can react, and the rule applied.
+
+    Parameters
+    ----------
+    announced : Timestamp
+        When the news became public; must be time-zone aware.
+    exchange : str
+        exchange-calendars code, e.g. ``XTKS`` or ``XNYS``.
+
+    Returns
+    -------
+    session : Timestamp
+        tz-naive session date.
+    rule : str
+        One of :data:`RULES`.
+
+    Notes
+    -----
+    The open is inclusive and the close exclusive: at 15:30 JST (the TSE close since
+    2024-11-05) the announcement reacts in the next session; at 15:29 in the same one.
+    """
+    ts = _as_aware(announced)
+    cal = get_calendar(exchange)
+    local = ts.tz_convert(cal.tz)
+    day = pd.Timestamp(local.date())
+    _check_in_calendar(cal, day, exchange)
+    with _quiet():
+        if not cal.is_session(day):
+            return cal.date_to_session(day, direction="next"), "non-trading day"
+        utc = ts.tz_convert("UTC")
+        if utc < cal.session_open(day):
+            return day, "before open"
+        if utc >= cal.session_close(day):
+            return cal.next_session(day), "after close"
+        break_start = cal.session_break_start(day)
+        break_end = cal.session_break_end(day)
+        if not pd.isna(break_start) and break_start <= utc < break_end:
+            return day, "lunch break"
+        return day, "during session"
+
+
+def reacting_session(announced: pd.Timestamp | datetime | str, exchange: str) -> pd.Timestamp:
+    """Return the tz-naive date of the first session of ``exchange`` able to react.
+
+    See :func:`reacting_session_rule` (which also returns the rule applied).
+
+    Examples
+    --------
+    >>> reacting_session(pd.Timestamp("2025-12-03 14:30", tz="America/New_York"), "XTKS")
+    Timestamp('2025-12-04 00:00:00')
+    """
+    return reacting_session_rule(announced, exchange)[0]
+
+
+def _iter_events(events: Any) -> list[tuple[str, pd.Timestamp]]:
+    if isinstance(events, pd.DataFrame):
+        id_col = "event_id" if "event_id" in events.columns else "id"
+        return [(str(i), a) for i, a in zip(events[id_col], events["announced"], strict=True)]
+    if isinstance(events, Mapping):
+        return [(str(k), v) for k, v in events.items()]
+    out = []
+    for ev in events:
+        if isinstance(ev, tuple):
+            out.append((str(ev[0]), ev[1]))
+        else:
+            out.append((str(ev.id), ev.announced))
+    return out
+
+
+def event_timing(events: Any, exchanges: Iterable[str]) -> pd.DataFrame:
+    """Map each event to its reacting session on each exchange.
+
+    Parameters
+    ----------
+    events : sequence of Event, DataFrame, mapping or (id, announced) pairs
+        Config events (objects with ``id`` and ``announced``), a DataFrame with
+        ``event_id`` (or ``id``) and ``announced`` columns, or ``{event_id: announced}``.
+    exchanges : iterable of str
+        Exchange codes, e.g. ``["XTKS", "XNYS"]`` (duplicates are dropped, order kept).
+
+    Returns
+    -------
+    DataFrame
+        One row per (event, exchange): ``event_id``, ``announced`` (tz-aware, as given),
+        ``exchange``, ``session`` (tz-naive date), ``rule``.
+    """
+    exch = list(dict.fromkeys(exchanges))
+    rows = []
+    for event_id, announced in _iter_events(events):
+        ts = _as_aware(announced, what=f"events[{event_id}].announced")
+        for ex in exch:
+            session, rule = reacting_session_rule(ts, ex)
+            rows.append(
+                {
+                    "event_id": event_id,
+                    "announced": ts,
+                    "exchange": ex,
+                    "session": session,
+                    "rule": rule,
+                }
+            )
+    frame = pd.DataFrame(rows, columns=["event_id", "announced", "exchange", "session", "rule"])
+    if not rows:
+        frame["session"] = pd.to_datetime(frame["session"])
+    return frame
+
+
+def sessions(
+    exchange: str, start: pd.Timestamp | str | datetime, end: pd.Timestamp | str | datetime
+) -> pd.DatetimeIndex:
+    """Sessions of ``exchange`` from ``start`` to ``end`` (both inclusive), tz-naive.
+
+    Raises :class:`DataError` when the range runs past the calendar.
+    """
+    cal = get_calendar(exchange)
+    lo, hi = _naive_day(start), _naive_day(end)
+    if hi < lo:
+        raise DataError(
+            symbol=exchange,
+            detail=f"session range ends ({hi.date()}) before it starts ({lo.date()})",
+            fix="swap the dates",
+        )
+    for d in (lo, hi):
+        if d < cal.first_session or d > cal.last_session:
+            _check_in_calendar(cal, d, exchange)
+    with _quiet():
+        out = cal.sessions_in_range(lo, hi)
+    return pd.DatetimeIndex(out, name="date").tz_localize(None) if out.tz else out.rename("date")
+
+
+def _naive_day(value: pd.Timestamp | str | datetime) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_localize(None)
+    return ts.normalize()
+
+
+def window_sessions(
+    index: Sequence[pd.Timestamp] | pd.DatetimeIndex,
+    day0: pd.Timestamp | str | datetime,
+    start: int,
+    end: int,
+    *,
+    symbol: str = "data",
+) -> pd.DatetimeIndex:
+    """The sessions from relative day ``start`` to ``end`` around ``day0`` in ``index``.
+
+    Parameters
+    ----------
+    index : DatetimeIndex
+        Sorted unique session dates: a price frame's index or :func:`sessions` output.
+    day0 : date
+        The event's reacting session; must be in ``index``.
+    start, end : int
+        Relative days (inclusive), e.g. ``-250, -11`` or ``-10, 10``.
+    symbol : str
+        Named in the error message (a ticker or an exchange code).
+
+    Raises
+    ------
+    DataError
+        ``day0`` is not a session of ``index`` or the window runs past its first or last
+        date; the message names the dates.
+    """
+    idx = pd.DatetimeIndex(index)
+    d0 = _naive_day(day0)
+    if end < start:
+        raise DataError(
+            symbol=symbol,
+            detail=f"relative window ({start}, {end}) ends before it starts",
+            fix="write windows as (start, end) with start <= end",
+        )
+    pos = idx.get_indexer([d0])[0]
+    if pos < 0:
+        span = f"{idx[0].date()} .. {idx[-1].date()}" if len(idx) else "no sessions"
+        raise DataError(
+            symbol=symbol,
+            detail=f"event day {d0.date()} is not a session in the data ({span})",
+            fix="check the event date and the exchange of the security",
+        )
+    lo, hi = pos + start, pos + end
+    if lo < 0 or hi >= len(idx):
+        first, last = idx[0].date(), idx[-1].date()
+        need = []
+        if lo < 0:
+            need.append(f"{-lo} session(s) before {first}")
+        if hi >= len(idx):
+            need.append(f"{hi - len(idx) + 1} session(s) after {last}")
+        raise DataError(
+            symbol=symbol,
+            detail=(
+                f"window ({start:+d}, {end:+d}) around {d0.date()} needs "
+                f"{' and '.join(need)} (available {first} .. {last})"
+            ),
+            fix="extend the data range or shorten the window",
+        )
+    return pd.DatetimeIndex(idx[lo : hi + 1], name="date")
+
+
+def relative_sessions(
+    exchange: str,
+    day0: pd.Timestamp | str | datetime,
+    start: int,
+    end: int,
+) -> pd.DatetimeIndex:
+    """Sessions of ``exchange`` from relative day ``start`` to ``end`` around ``day0``.
+
+    ``day0`` must be a session of the exchange. Counting is in the exchange's own
+    trading days (holidays skipped). Raises :class:`DataError` past the calendar.
+    """
+    cal = get_calendar(exchange)
+    d0 = _naive_day(day0)
+    with _quiet():
+        if not cal.is_session(d0):
+            raise DataError(
+                symbol=exchange,
+                detail=f"{d0.date()} is not a {exchange} session",
+                fix="use reacting_session() to map the announcement to a session",
+            )
+        all_sessions = cal.sessions
+    return window_sessions(all_sessions, d0, start, end, symbol=exchange)
+
+
+def session_offset(exchange: str, day0: pd.Timestamp | str | datetime, n: int) -> pd.Timestamp:
+    """The session ``n`` trading days after (``n < 0``: before) session ``day0``."""
+    return relative_sessions(exchange, day0, min(n, 0), max(n, 0))[0 if n < 0 else -1]
+
+
+def relative_day(
+    index: Sequence[pd.Timestamp] | pd.DatetimeIndex,
+    day0: pd.Timestamp | str | datetime,
+    date: pd.Timestamp | str | datetime,
+) -> int:
+    """Number of sessions of ``index`` from ``day0`` to ``date`` (negative before day 0)."""
+    idx = pd.DatetimeIndex(index)
+    days = [_naive_day(day0), _naive_day(date)]
+    pos = idx.get_indexer(days)
+    if (pos < 0).any():
+        missing = [str(d.date()) for d, p in zip(days, pos, strict=True) if p < 0]
+        raise DataError(detail=f"not sessions of the index: {', '.join(missing)}")
+    return int(pos[1] - pos[0])
