@@ -1,0 +1,1279 @@
+"""Every Plotly figure of ``eventstudy``, built from the results object's tidy DataFrames.
+
+The functions are duck-typed on the results object: they read only the documented
+tables (``abnormal_returns``, ``car(window)``, ``car_paths()``, ``caar_tests(window)``,
+``params``, ``clustering``, ``residual_correlation(event_id)``, ``events``), so they work
+on an :class:`~eventstudy.results.EventStudyResults` and on any stand-in that carries
+the same shapes. Each returns a :class:`plotly.graph_objects.Figure` and never shows it.
+
+Conventions shared by every figure:
+
+* returns are drawn in **percent** (the tables hold fractions);
+* one colour per security everywhere (:func:`security_colors`); the equal-weighted
+  portfolio is black, benchmarks are grey;
+* hover shows the date, the relative day and the value;
+* one clean template (:data:`TEMPLATE`), applied per figure (the global Plotly default
+  is left alone).
+
+The architecture document's names (``ar_bars``, ``car_paths``, ...) are aliases of the
+``plot_*`` functions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.subplots import make_subplots
+
+from eventstudy.exceptions import ReportError
+
+__all__ = [
+    "BENCHMARK_COLOR",
+    "DEFAULT_WINDOWS",
+    "PALETTE",
+    "PORTFOLIO",
+    "PORTFOLIO_COLOR",
+    "ROBUST_TESTS",
+    "TEMPLATE",
+    "TEST_LABELS",
+    "TEST_ORDER",
+    "format_window",
+    "plot_ar",
+    "plot_car",
+    "plot_diagnostics",
+    "plot_forest",
+    "plot_heatmap",
+    "plot_prices",
+    "plot_residual_correlation",
+    "plot_tests",
+    "security_colors",
+    "significance_stars",
+    "tests_frame",
+]
+
+# ----------------------------------------------------------------------------- style
+
+#: Tableau 10: distinguishable, print-safe, familiar from research notes.
+PALETTE: tuple[str, ...] = (
+    "#4E79A7",
+    "#F28E2B",
+    "#E15759",
+    "#76B7B2",
+    "#59A14F",
+    "#EDC948",
+    "#B07AA1",
+    "#FF9DA7",
+    "#9C755F",
+    "#BAB0AC",
+)
+PORTFOLIO = "portfolio"
+PORTFOLIO_COLOR = "#1A1A1A"
+BENCHMARK_COLOR = "#7F7F7F"
+_REACT_COLOR = "#F2C14E"
+_ANNOUNCE_COLOR = "#C0392B"
+_FONT = "Inter, 'Helvetica Neue', Helvetica, Arial, sans-serif"
+
+
+def _make_template() -> go.layout.Template:
+    template = go.layout.Template(pio.templates["simple_white"])
+    template.layout.update(
+        font={"family": _FONT, "size": 13, "color": "#222222"},
+        title={
+            "font": {"size": 17, "color": "#111111"},
+            "x": 0.0,
+            "xanchor": "left",
+            "xref": "paper",
+            "y": 1.0,
+            "yref": "container",
+            "yanchor": "top",
+            "pad": {"t": 14},
+        },
+        colorway=list(PALETTE),
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+        margin={"l": 70, "r": 30, "t": 95, "b": 60},
+        legend={
+            "orientation": "v",
+            "yanchor": "top",
+            "y": 1.0,
+            "xanchor": "left",
+            "x": 1.02,
+            "font": {"size": 12},
+            "bgcolor": "rgba(255,255,255,0)",
+        },
+        hoverlabel={"font": {"family": _FONT, "size": 12}},
+        hovermode="closest",
+        bargap=0.15,
+        bargroupgap=0.05,
+    )
+    axis = {
+        "showgrid": True,
+        "gridcolor": "#ECECEC",
+        "linecolor": "#555555",
+        "ticks": "outside",
+        "tickcolor": "#555555",
+        "title": {"font": {"size": 13}},
+        "automargin": True,
+    }
+    template.layout.xaxis.update(axis)
+    template.layout.yaxis.update(axis)
+    return template
+
+
+#: The template every figure uses (white, light grid, readable sans-serif).
+TEMPLATE: go.layout.Template = _make_template()
+
+#: Tests that stay valid when securities share an event date; listed first everywhere.
+ROBUST_TESTS: tuple[str, ...] = (
+    "portfolio",
+    "sur_wald",
+    "adjusted_patell",
+    "kolari_pynnonen",
+    "grank",
+)
+#: Display order of every test of the battery (issue 3 names).
+TEST_ORDER: tuple[str, ...] = (
+    *ROBUST_TESTS,
+    "t_test",
+    "brown_warner_1980",
+    "brown_warner_1985",
+    "patell",
+    "bmp",
+    "sign",
+    "generalized_sign",
+    "corrado_sign",
+    "corrado_rank",
+    "modified_rank",
+    "wilcoxon",
+)
+TEST_LABELS: dict[str, str] = {
+    "portfolio": "Portfolio, equal-weighted",
+    "sur_wald": "SUR Wald (Binder 1985)",
+    "adjusted_patell": "Adjusted Patell (Kolari-Pynnönen 2010)",
+    "kolari_pynnonen": "Adjusted BMP (Kolari-Pynnönen 2010)",
+    "grank": "GRANK (Kolari-Pynnönen 2011)",
+    "t_test": "Cross-sectional t",
+    "brown_warner_1980": "Brown-Warner 1980",
+    "brown_warner_1985": "Brown-Warner 1985",
+    "patell": "Patell 1976",
+    "bmp": "BMP (Boehmer et al. 1991)",
+    "sign": "Sign",
+    "generalized_sign": "Generalized sign (Cowan 1992)",
+    "corrado_sign": "Corrado-Zivney sign 1992",
+    "corrado_rank": "Corrado rank 1989",
+    "modified_rank": "Modified rank",
+    "wilcoxon": "Wilcoxon signed-rank (V)",
+}
+#: CAR windows of the test table when none are given (kept when inside the computed window).
+DEFAULT_WINDOWS: tuple[tuple[int, int], ...] = ((0, 0), (0, 1), (-1, 1), (0, 5))
+
+_PLOT_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def security_colors(securities: Iterable[str], *, benchmarks: Iterable[str] = ()) -> dict[str, str]:
+    """Map each security to its colour, the same in every figure.
+
+    Securities are sorted before the palette is dealt out, so the mapping depends only
+    on the set of securities, not on the order a table lists them in. The portfolio is
+    black and benchmarks grey.
+
+    Parameters
+    ----------
+    securities : iterable of str
+        Every security of the study (pass all of them, across exchanges, so that a
+        figure showing a subset still uses the study-wide colours).
+    benchmarks : iterable of str, optional
+        Market or factor series, drawn in grey.
+    """
+    bench = set(benchmarks)
+    names = sorted({str(s) for s in securities} - bench - {PORTFOLIO})
+    colors = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+    colors.update(dict.fromkeys(sorted(bench), BENCHMARK_COLOR))
+    colors[PORTFOLIO] = PORTFOLIO_COLOR
+    return colors
+
+
+def significance_stars(p: float | None) -> str:
+    """``***`` for p < 0.01, ``**`` for p < 0.05, ``*`` for p < 0.10, else ``""``."""
+    if p is None or not np.isfinite(p):
+        return ""
+    if p < 0.01:
+        return "***"
+    if p < 0.05:
+        return "**"
+    if p < 0.10:
+        return "*"
+    return ""
+
+
+def format_window(window: Sequence[int]) -> str:
+    """``(0, 1)`` -> ``"(0,+1)"``: the way event-study papers write a window."""
+    start, end = (int(w) for w in window)
+    return f"({_signed(start)},{_signed(end)})"
+
+
+def _signed(day: int) -> str:
+    return f"+{day}" if day > 0 else str(day)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _frame(obj: Any, name: str) -> pd.DataFrame:
+    """Read a documented table from the results object, as a DataFrame."""
+    try:
+        value = getattr(obj, name)
+    except AttributeError as exc:
+        raise ReportError(
+            detail=f"the results object has no '{name}' table",
+            fix="pass an EventStudyResults (from eventstudy.event_study) or an object "
+            "with the same tables",
+        ) from exc
+    value = value() if callable(value) else value
+    return value if isinstance(value, pd.DataFrame) else pd.DataFrame(value)
+
+
+def _study_colors(results: Any, colors: Mapping[str, str] | None) -> dict[str, str]:
+    if colors is not None:
+        out = dict(colors)
+        out.setdefault(PORTFOLIO, PORTFOLIO_COLOR)
+        return out
+    return security_colors(_securities(results))
+
+
+def _securities(results: Any) -> list[str]:
+    events = _frame(results, "events")
+    if "security" in events:
+        return sorted(events["security"].astype(str).unique())
+    ar = _frame(results, "abnormal_returns")
+    return sorted(ar["security"].astype(str).unique())
+
+
+def _color(colors: Mapping[str, str], security: str) -> str:
+    if security in colors:
+        return colors[security]
+    # a security the mapping does not know: deal it a stable colour from its name
+    return PALETTE[sum(map(ord, security)) % len(PALETTE)]
+
+
+def _label(security: str, labels: Mapping[str, str] | None) -> str:
+    if security == PORTFOLIO:
+        return "Portfolio (equal-weighted)"
+    if labels and security in labels and labels[security] != security:
+        return f"{labels[security]} ({security})"
+    return str(security)
+
+
+def _event_ids(results: Any, event_id: Any = None) -> list[Any]:
+    events = _frame(results, "events")
+    if "event_id" in events and len(events):
+        order = (
+            events.sort_values("event_date")["event_id"]
+            if "event_date" in events
+            else events["event_id"]
+        )
+        ids = list(dict.fromkeys(order.tolist()))
+    else:
+        ids = list(dict.fromkeys(_frame(results, "abnormal_returns")["event_id"].tolist()))
+    if event_id is None:
+        return ids
+    if event_id not in ids:
+        raise ReportError(
+            detail=f"event {event_id!r} is not in the results",
+            fix=f"use one of {', '.join(map(str, ids))}",
+        )
+    return [event_id]
+
+
+def _date_str(values: Iterable[Any]) -> list[str]:
+    return [pd.Timestamp(v).strftime("%Y-%m-%d") if pd.notna(v) else "" for v in values]
+
+
+def _z(level: float) -> float:
+    return NormalDist().inv_cdf(0.5 + level / 2.0)
+
+
+def _finish(fig: go.Figure, title: str, *, subtitle: str = "", height: int | None = None) -> None:
+    text = f"{title}<br><span style='font-size:12px;color:#666'>{subtitle}</span>"
+    fig.update_layout(
+        template=TEMPLATE,
+        title={"text": text if subtitle else title},
+        height=height,
+    )
+
+
+def _day_axis(fig: go.Figure, days: Sequence[int], **kw: Any) -> None:
+    fig.update_xaxes(
+        title_text="Trading days relative to the reacting session (day 0)",
+        tickmode="array",
+        tickvals=list(days),
+        ticktext=[_signed(int(d)) for d in days],
+        zeroline=False,
+        **kw,
+    )
+
+
+# ----------------------------------------------------------------------------- AR bars
+
+
+def plot_ar(
+    results: Any,
+    event_id: Any = None,
+    *,
+    window: tuple[int, int] = (-10, 10),
+    timing: pd.DataFrame | None = None,
+    colors: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """Daily abnormal returns (%) of each security around an event, as grouped bars.
+
+    One trace per security (one panel per event when ``event_id`` is None and the study
+    has several). The reacting session of each exchange is shaded and labelled: from
+    ``timing`` (``calendar.event_timing`` rows: event_id, exchange, session, rule) when
+    given, else day 0.
+
+    Parameters
+    ----------
+    results : EventStudyResults
+        Reads ``abnormal_returns`` (event_id, security, rel_day, date, ar) and ``events``.
+    event_id : optional
+        The event to draw; all events (one panel each) when None.
+    window : (int, int)
+        Relative days shown, inclusive.
+    timing : DataFrame, optional
+        Event timing, to mark each exchange's reacting session.
+    colors, labels : mapping, optional
+        Security -> colour (default :func:`security_colors` over the study) and
+        security -> display name.
+    """
+    ar = _frame(results, "abnormal_returns")
+    ids = _event_ids(results, event_id)
+    colors = _study_colors(results, colors)
+    lo, hi = window
+    days = list(range(lo, hi + 1))
+    fig = (
+        make_subplots(
+            rows=len(ids),
+            cols=1,
+            shared_xaxes=True,
+            vertical_spacing=0.08,
+            subplot_titles=[f"Event {e}" for e in ids],
+        )
+        if len(ids) > 1
+        else go.Figure()
+    )
+    shown: set[str] = set()
+    for row, eid in enumerate(ids, start=1):
+        sub = ar[(ar["event_id"] == eid) & ar["rel_day"].between(lo, hi)]
+        sub = sub.sort_values(["security", "rel_day"])
+        for security, g in sub.groupby("security", sort=True):
+            sec = str(security)
+            trace = go.Bar(
+                x=g["rel_day"].to_numpy(),
+                y=g["ar"].to_numpy(dtype=float) * 100.0,
+                name=_label(sec, labels),
+                legendgroup=sec,
+                showlegend=sec not in shown,
+                marker={"color": _color(colors, sec), "line": {"width": 0}},
+                customdata=np.array(_date_str(g["date"]), dtype=object)[:, None],
+                hovertemplate=(
+                    "<b>%{fullData.name}</b><br>%{customdata[0]} · day %{x}"
+                    "<br>AR %{y:+.2f}%<extra></extra>"
+                ),
+            )
+            shown.add(sec)
+            if len(ids) > 1:
+                fig.add_trace(trace, row=row, col=1)
+            else:
+                fig.add_trace(trace)
+        _mark_sessions(fig, results, ar, eid, timing, row if len(ids) > 1 else None)
+    fig.update_layout(barmode="group")
+    _day_axis(fig, days)
+    fig.update_yaxes(title_text="Abnormal return (%)", ticksuffix="%", zeroline=True)
+    if len(ids) > 1:
+        fig.update_xaxes(title_text=None)
+        fig.update_xaxes(
+            title_text="Trading days relative to the reacting session (day 0)",
+            row=len(ids),
+            col=1,
+        )
+    head = title or (
+        f"Daily abnormal returns around event {ids[0]}"
+        if len(ids) == 1
+        else "Daily abnormal returns around each event"
+    )
+    _finish(
+        fig,
+        head,
+        subtitle="Abnormal return = return minus the expected return of the estimation model; "
+        "shaded: the first session able to react",
+        height=max(440, 360 * len(ids)),
+    )
+    return fig
+
+
+def _mark_sessions(
+    fig: go.Figure,
+    results: Any,
+    ar: pd.DataFrame,
+    event_id: Any,
+    timing: pd.DataFrame | None,
+    row: int | None,
+) -> None:
+    """Shade and label each exchange's reacting session on a relative-day axis."""
+    where = {"row": row, "col": 1} if row is not None else {}
+    dates = ar.loc[ar["event_id"] == event_id, ["rel_day", "date"]].drop_duplicates("rel_day")
+    day_of = {
+        pd.Timestamp(d).normalize(): int(r)
+        for r, d in zip(dates["rel_day"], dates["date"], strict=True)
+    }
+    marks: list[tuple[float, str]] = []
+    if timing is not None and len(timing) and "event_id" in timing:
+        rows = timing[timing["event_id"] == event_id]
+        for _, t in rows.iterrows():
+            session = pd.Timestamp(t["session"]).normalize()
+            if session in day_of:
+                x = float(day_of[session])
+            else:  # the session is not a trading day here: place it between neighbours
+                later = [r for d, r in day_of.items() if d > session]
+                x = (min(later) - 0.5) if later else float(max(day_of.values(), default=0))
+            rule = f" ({t['rule']})" if "rule" in t and pd.notna(t["rule"]) else ""
+            marks.append((x, f"{t['exchange']}: {session:%Y-%m-%d}{rule}"))
+    if not marks:
+        day0 = [d for d, r in day_of.items() if r == 0]
+        label = f"day 0: {day0[0]:%Y-%m-%d}" if day0 else "day 0"
+        marks.append((0.0, f"reacting session, {label}"))
+    seen: dict[float, list[str]] = {}
+    for x, text in marks:
+        seen.setdefault(x, []).append(text)
+    for k, (x, texts) in enumerate(sorted(seen.items())):
+        fig.add_vrect(
+            x0=x - 0.5,
+            x1=x + 0.5,
+            fillcolor=_REACT_COLOR,
+            opacity=0.22,
+            line_width=0,
+            layer="below",
+            **where,
+        )
+        xref, yref = _refs(fig, row)
+        fig.add_annotation(
+            x=x + 0.55,
+            y=1.0 - 0.1 * k,  # stacked, so adjacent sessions' labels do not collide
+            xref=xref,
+            yref=f"{yref} domain",
+            text="<br>".join(texts),
+            showarrow=False,
+            xanchor="left",
+            yanchor="top",
+            align="left",
+            font={"size": 11, "color": "#6B5200"},
+            bgcolor="rgba(255,255,255,0.75)",
+        )
+
+
+def _refs(fig: go.Figure, row: int | None) -> tuple[str, str]:
+    if row is None or row == 1:
+        return "x", "y"
+    return f"x{row}", f"y{row}"
+
+
+# ----------------------------------------------------------------------------- CAR paths
+
+
+def plot_car(
+    results: Any,
+    event_id: Any = None,
+    *,
+    level: float = 0.95,
+    colors: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """Cumulative abnormal returns (%) with confidence bands, one chart per event.
+
+    One line per security and the equal-weighted portfolio (black, thicker) with its
+    band ``car ± z·se`` from ``results.car_paths()``; the portfolio's ``se`` comes
+    from its own estimation-window variance, so its band is valid when the securities
+    share the event date. With ``event_id=None`` and several events, one panel per event.
+
+    Parameters
+    ----------
+    results : EventStudyResults
+        Reads ``car_paths()`` (event_id, security incl. "portfolio", rel_day, date, car, se).
+    event_id : optional
+        The event to draw; every event (one panel each) when None.
+    level : float
+        Confidence level of the bands (normal quantile).
+    """
+    paths = _frame(results, "car_paths")
+    ids = _event_ids(results, event_id)
+    colors = _study_colors(results, colors)
+    z = _z(level)
+    many = len(ids) > 1
+    fig = (
+        make_subplots(
+            rows=len(ids),
+            cols=1,
+            shared_xaxes=True,
+            vertical_spacing=0.08,
+            subplot_titles=[f"Event {e}" for e in ids],
+        )
+        if many
+        else go.Figure()
+    )
+    shown: set[str] = set()
+    days: set[int] = set()
+    for row, eid in enumerate(ids, start=1):
+        sub = paths[paths["event_id"] == eid]
+        order = sorted(s for s in sub["security"].astype(str).unique() if s != PORTFOLIO)
+        if (sub["security"] == PORTFOLIO).any():
+            order.append(PORTFOLIO)  # drawn last: on top
+        for sec in order:
+            g = sub[sub["security"].astype(str) == sec].sort_values("rel_day")
+            x = g["rel_day"].to_numpy()
+            days.update(int(d) for d in x)
+            car = g["car"].to_numpy(dtype=float) * 100.0
+            half = z * g["se"].to_numpy(dtype=float) * 100.0
+            color = _color(colors, sec)
+            is_pf = sec == PORTFOLIO
+            name = _label(sec, labels)
+            band = go.Scatter(
+                x=np.concatenate([x, x[::-1]]),
+                y=np.concatenate([car + half, (car - half)[::-1]]),
+                fill="toself",
+                fillcolor=_rgba(color, 0.18 if is_pf else 0.07),
+                line={"width": 0},
+                mode="lines",
+                name=f"{name}: {level:.0%} band",
+                legendgroup=sec,
+                showlegend=False,
+                hoverinfo="skip",
+            )
+            dates = np.array(_date_str(g["date"]), dtype=object)
+            line = go.Scatter(
+                x=x,
+                y=car,
+                mode="lines+markers",
+                name=name,
+                legendgroup=sec,
+                showlegend=sec not in shown,
+                line={"color": color, "width": 3.2 if is_pf else 1.6},
+                marker={"size": 5 if is_pf else 3},
+                customdata=np.column_stack([dates, car - half, car + half]),
+                hovertemplate=(
+                    "<b>%{fullData.name}</b><br>%{customdata[0]} · day %{x}"
+                    "<br>CAR %{y:+.2f}%  ["
+                    "%{customdata[1]:.2f}%, %{customdata[2]:.2f}%]<extra></extra>"
+                ),
+            )
+            shown.add(sec)
+            for trace in (band, line):
+                if many:
+                    fig.add_trace(trace, row=row, col=1)
+                else:
+                    fig.add_trace(trace)
+        _day0_line(fig, row if many else None)
+    _day_axis(fig, sorted(days))
+    fig.update_yaxes(title_text="Cumulative abnormal return (%)", ticksuffix="%", zeroline=True)
+    if many:
+        fig.update_xaxes(title_text=None)
+        fig.update_xaxes(
+            title_text="Trading days relative to the reacting session (day 0)",
+            row=len(ids),
+            col=1,
+        )
+    head = title or (
+        f"Cumulative abnormal returns, event {ids[0]}"
+        if len(ids) == 1
+        else "Cumulative abnormal returns by event"
+    )
+    _finish(
+        fig,
+        head,
+        subtitle=f"Cumulated from the first day shown; bands: {level:.0%} "
+        f"(± {z:.2f} standard errors); black: equal-weighted portfolio",
+        height=max(460, 380 * len(ids)),
+    )
+    return fig
+
+
+def _day0_line(fig: go.Figure, row: int | None) -> None:
+    where = {"row": row, "col": 1} if row is not None else {}
+    fig.add_vline(x=0, line={"color": "#888888", "width": 1, "dash": "dot"}, **where)
+
+
+def _rgba(color: str, alpha: float) -> str:
+    c = color.lstrip("#")
+    r, g, b = (int(c[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+# ----------------------------------------------------------------------------- prices
+
+
+def plot_prices(
+    prices: Mapping[str, Any] | pd.DataFrame,
+    event_date: Any,
+    announced: Any = None,
+    *,
+    window: tuple[int, int] = (-10, 10),
+    benchmarks: Iterable[str] = (),
+    exchange_tz: str = "Asia/Tokyo",
+    open_time: str = "09:00",
+    close_time: str = "15:30",
+    exchange: str = "TSE",
+    colors: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """Prices rebased to 100 at day -1, with the announcement drawn where it fell.
+
+    The x axis counts the exchange's sessions relative to ``event_date`` (day 0); each
+    point is a session's close. Between the closes of days k-1 and k, the first half of
+    the gap stands for the time the market is shut and the second half for session k's
+    trading hours (day 0's are shaded). The announcement is drawn at its share of the
+    part it fell in, so a line left of the shading came before day 0's open and a line
+    inside it came during the session.
+
+    Parameters
+    ----------
+    prices : dict[str, DataFrame or Series] or DataFrame
+        Symbol -> price frame (``adj_close`` preferred, else ``close``), or a wide frame
+        of price levels with one column per symbol. Indexed by session dates.
+    event_date : date-like
+        Day 0, the first session able to react.
+    announced : timestamp, optional
+        When the news came out (tz-aware; naive means UTC).
+    window : (int, int)
+        Sessions shown relative to day 0, inclusive.
+    benchmarks : iterable of str
+        Symbols drawn as grey dashed lines (the market index, a sector ETF).
+    exchange_tz, open_time, close_time, exchange : str
+        The exchange whose sessions the index holds (Tokyo by default).
+    """
+    wide = _wide_prices(prices)
+    if wide.empty:
+        raise ReportError(detail="no prices to draw", fix="pass at least one price series")
+    day0 = pd.Timestamp(event_date).normalize()
+    index = wide.index
+    pos = int(index.searchsorted(day0))
+    if pos >= len(index) or index[pos] != day0:
+        raise ReportError(
+            detail=f"event date {day0:%Y-%m-%d} is not a session of the price index",
+            fix="pass the reacting session (a date the prices have) as event_date",
+        )
+    lo, hi = window
+    if pos - 1 < 0:
+        raise ReportError(
+            detail=f"no session before {day0:%Y-%m-%d} to rebase on",
+            fix="load prices that start before the event",
+        )
+    start, stop = max(pos + lo, 0), min(pos + hi, len(index) - 1)
+    part = wide.iloc[start : stop + 1]
+    rel = np.arange(start - pos, stop - pos + 1)
+    base = wide.iloc[:pos].ffill().iloc[-1]
+    rebased = part.ffill().div(base) * 100.0
+    bench = set(benchmarks)
+    colors = dict(colors) if colors is not None else security_colors(wide.columns, benchmarks=bench)
+    dates = np.array(_date_str(part.index), dtype=object)
+    fig = go.Figure()
+    order = [c for c in wide.columns if c not in bench] + [c for c in wide.columns if c in bench]
+    for sym in order:
+        is_bench = sym in bench
+        y = rebased[sym].to_numpy(dtype=float)
+        fig.add_trace(
+            go.Scatter(
+                x=rel,
+                y=y,
+                mode="lines+markers",
+                name=_label(str(sym), labels) + (" (benchmark)" if is_bench else ""),
+                legendgroup=str(sym),
+                line={
+                    "color": BENCHMARK_COLOR if is_bench else _color(colors, str(sym)),
+                    "width": 2.4 if is_bench else 1.8,
+                    "dash": "dash" if is_bench else "solid",
+                },
+                marker={"size": 4},
+                customdata=dates[:, None],
+                hovertemplate=(
+                    "<b>%{fullData.name}</b><br>%{customdata[0]} close · day %{x}"
+                    "<br>%{y:.2f} (day -1 = 100)<extra></extra>"
+                ),
+            )
+        )
+    fig.add_hline(y=100, line={"color": "#AAAAAA", "width": 1})
+    # between two closes, the second half of the gap is the later session's trading hours
+    fig.add_vrect(x0=-0.5, x1=0.0, fillcolor=_REACT_COLOR, opacity=0.3, line_width=0, layer="below")
+    fig.add_annotation(
+        x=0.02,
+        y=0.0,
+        xref="x",
+        yref="y domain",
+        text=f"day-0 session<br>{day0:%Y-%m-%d}",
+        showarrow=False,
+        xanchor="left",
+        yanchor="bottom",
+        font={"size": 11, "color": "#6B5200"},
+    )
+    subtitle = f"Closes on {exchange} sessions, rebased to 100 at the close of day -1"
+    if announced is not None:
+        x_ann, text = _announcement_position(
+            announced, index, pos, exchange_tz, open_time, close_time, exchange
+        )
+        fig.add_vline(x=x_ann, line={"color": _ANNOUNCE_COLOR, "width": 1.5, "dash": "dash"})
+        fig.add_annotation(
+            x=x_ann,
+            y=1.0,
+            xref="x",
+            yref="y domain",
+            text=text,
+            showarrow=False,
+            xanchor="right",
+            yanchor="top",
+            align="right",
+            font={"size": 11, "color": _ANNOUNCE_COLOR},
+            bgcolor="rgba(255,255,255,0.8)",
+        )
+        subtitle += "; dashed red: the announcement"
+    _day_axis(fig, list(rel))
+    fig.update_xaxes(title_text=f"{exchange} sessions relative to the reacting session (day 0)")
+    fig.update_yaxes(title_text="Price (day -1 close = 100)")
+    _finish(
+        fig,
+        title or f"Prices around the event, day 0 = {day0:%Y-%m-%d}",
+        subtitle=subtitle,
+        height=460,
+    )
+    return fig
+
+
+def _wide_prices(prices: Mapping[str, Any] | pd.DataFrame) -> pd.DataFrame:
+    if isinstance(prices, pd.DataFrame):
+        wide = prices.copy()
+    else:
+        cols = {}
+        for sym, frame in prices.items():
+            if isinstance(frame, pd.Series):
+                cols[str(sym)] = frame
+            elif "adj_close" in frame:
+                cols[str(sym)] = frame["adj_close"]
+            elif "close" in frame:
+                cols[str(sym)] = frame["close"]
+            else:
+                raise ReportError(
+                    detail=f"prices of {sym} have no 'adj_close' or 'close' column",
+                    fix="pass price frames as the data sources return them",
+                )
+        wide = pd.DataFrame(cols)
+    wide.index = pd.DatetimeIndex(wide.index).tz_localize(None).normalize()
+    wide = wide[~wide.index.duplicated(keep="last")].sort_index()
+    return wide.astype(float)
+
+
+def _announcement_position(
+    announced: Any,
+    index: pd.DatetimeIndex,
+    pos: int,
+    tz: str,
+    open_time: str,
+    close_time: str,
+    exchange: str,
+) -> tuple[float, str]:
+    """Where an announcement falls on the session axis, and its label."""
+    ts = pd.Timestamp(announced)
+    if ts.tzinfo is None:
+        ts = ts.tz_localize("UTC")
+    local = ts.tz_convert(tz).tz_localize(None)
+    close = pd.Timedelta(close_time + ":00")
+    opening = pd.Timedelta(open_time + ":00")
+    closes = index + close
+    k = int(closes.searchsorted(local, side="left"))  # first close at or after the news
+    if k == 0:
+        x = float(-pos) - 0.75
+    elif k >= len(closes):
+        x = float(len(closes) - 1 - pos) + 0.25
+    else:
+        # close k-1 sits at x = k-1-pos, close k at k-pos; the night before session k maps
+        # to the first half of the gap, session k's trading hours to the second half
+        session_open = index[k] + opening
+        if local < session_open:
+            span = (session_open - closes[k - 1]).total_seconds()
+            frac = 0.5 * (local - closes[k - 1]).total_seconds() / span if span > 0 else 0.25
+        else:
+            span = (closes[k] - session_open).total_seconds()
+            frac = 0.5 + 0.5 * (local - session_open).total_seconds() / span if span > 0 else 0.75
+        x = float(k - 1 - pos) + float(np.clip(frac, 0.01, 0.99))
+    if k < len(index):
+        session_open = index[k] + opening
+        when = (
+            "during the session"
+            if local >= session_open
+            else ("before the open" if local.normalize() == index[k] else "before the session")
+        )
+        where = f"{when} of {index[k]:%Y-%m-%d}"
+    else:
+        where = "after the last session shown"
+    zone = pd.Timestamp(local).tz_localize(tz).strftime("%Z")
+    text = f"announced {local:%Y-%m-%d %H:%M} {zone} ({ts.tz_convert('UTC'):%H:%M} UTC),<br>{where}"
+    return x, text
+
+
+# ----------------------------------------------------------------------------- tests
+
+
+def tests_frame(
+    results: Any,
+    windows: Iterable[tuple[int, int]] | None = None,
+    *,
+    event_id: Any = None,
+) -> pd.DataFrame:
+    """The CAR test table in tidy form: one row per window and test.
+
+    Columns: ``window`` (e.g. "(0,+1)"), ``start``, ``end``, ``test``, ``label``,
+    ``robust`` (valid under event-date clustering), ``statistic``, ``p_value``,
+    ``stars``, ``caar`` (mean CAR over firm-events, fraction). Robust tests come first
+    in :data:`TEST_ORDER`; unknown tests follow alphabetically.
+
+    Parameters
+    ----------
+    results : EventStudyResults
+        Reads ``caar_tests(window)`` (and ``caar_tests(window, by="event_id")`` for one
+        event) and ``car(window)``.
+    windows : iterable of (int, int), optional
+        CAR windows; default :data:`DEFAULT_WINDOWS` inside the computed window.
+    event_id : optional
+        Restrict to one event (its own cross-section); pooled over all events when None.
+    """
+    wins = _windows(results, windows)
+    rows = []
+    for w in wins:
+        if event_id is None:
+            tests = results.caar_tests(w)
+        else:
+            tests = results.caar_tests(w, by="event_id")
+            tests = tests[tests["event_id"] == event_id]
+        car = results.car(w)
+        if event_id is not None:
+            car = car[car["event_id"] == event_id]
+        car = car[car["security"].astype(str) != PORTFOLIO]
+        caar = float(car["car"].mean()) if len(car) else math.nan
+        for _, t in tests.iterrows():
+            name = str(t["test"])
+            rows.append(
+                {
+                    "window": format_window(w),
+                    "start": int(w[0]),
+                    "end": int(w[1]),
+                    "test": name,
+                    "label": TEST_LABELS.get(name, name),
+                    "robust": name in ROBUST_TESTS,
+                    "statistic": float(t["statistic"]),
+                    "p_value": float(t["p_value"]),
+                    "stars": significance_stars(float(t["p_value"])),
+                    "caar": caar,
+                }
+            )
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "window",
+            "start",
+            "end",
+            "test",
+            "label",
+            "robust",
+            "statistic",
+            "p_value",
+            "stars",
+            "caar",
+        ],
+    )
+    rank = {name: i for i, name in enumerate(TEST_ORDER)}
+    out["_rank"] = out["test"].map(lambda n: rank.get(n, len(rank)))
+    out["_w"] = out["window"].map({format_window(w): i for i, w in enumerate(wins)})
+    out = out.sort_values(["_w", "_rank", "test"], kind="stable").drop(columns=["_rank", "_w"])
+    return out.reset_index(drop=True)
+
+
+def _windows(results: Any, windows: Iterable[tuple[int, int]] | None) -> list[tuple[int, int]]:
+    if windows is not None:
+        return [(int(a), int(b)) for a, b in windows]
+    days = _frame(results, "abnormal_returns")["rel_day"]
+    lo, hi = int(days.min()), int(days.max())
+    return [w for w in DEFAULT_WINDOWS if lo <= w[0] and w[1] <= hi]
+
+
+def plot_tests(
+    results: Any,
+    windows: Iterable[tuple[int, int]] | None = None,
+    *,
+    event_id: Any = None,
+    title: str | None = None,
+) -> go.Figure:
+    """The CAR test table as a figure: every test's statistic and p-value per window.
+
+    Rows are tests, clustering-robust tests first (marked ◆); for each window two
+    columns, the statistic with significance stars and its p-value (shaded when below
+    0.05). The header row carries the window and the mean CAR in percent.
+
+    Parameters
+    ----------
+    results : EventStudyResults
+    windows : iterable of (int, int), optional
+        Default :data:`DEFAULT_WINDOWS` inside the computed window.
+    event_id : optional
+        One event's cross-section instead of the pooled sample.
+    """
+    table = tests_frame(results, windows, event_id=event_id)
+    wins = list(dict.fromkeys(table["window"]))
+    tests = list(dict.fromkeys(table["test"]))
+    header = ["Test"]
+    columns: list[list[str]] = [
+        [("◆ " if t in ROBUST_TESTS else "") + TEST_LABELS.get(t, t) for t in tests]
+    ]
+    fills: list[list[str]] = [["#F6F6F6" if t in ROBUST_TESTS else "white" for t in tests]]
+    for w in wins:
+        part = table[table["window"] == w].set_index("test")
+        caar = part["caar"].iloc[0] if len(part) else math.nan
+        header += [f"CAR{w} stat<br>CAAR {caar * 100:+.2f}%", "p-value"]
+        stat_col, p_col, p_fill = [], [], []
+        for t in tests:
+            if t in part.index:
+                r = part.loc[t]
+                stat_col.append(f"{r['statistic']:.3f}{r['stars']}")
+                p_col.append(f"{r['p_value']:.4f}")
+                p_fill.append("#FCE8C8" if r["p_value"] < 0.05 else "white")
+            else:
+                stat_col.append("")
+                p_col.append("")
+                p_fill.append("white")
+        columns += [stat_col, p_col]
+        fills += [fills[0], p_fill]
+    fig = go.Figure(
+        go.Table(
+            columnwidth=[2.6] + [1.0] * (len(header) - 1),
+            header={
+                "values": [f"<b>{h}</b>" for h in header],
+                "fill_color": "#EAEAEA",
+                "align": ["left"] + ["right"] * (len(header) - 1),
+                "font": {"size": 12, "family": _FONT},
+                "height": 40,
+            },
+            cells={
+                "values": columns,
+                "fill_color": fills,
+                "align": ["left"] + ["right"] * (len(header) - 1),
+                "font": {"size": 12, "family": _FONT},
+                "height": 26,
+            },
+        )
+    )
+    scope = f"event {event_id}" if event_id is not None else "all firm-events pooled"
+    _finish(
+        fig,
+        title or f"Tests of the mean CAR ({scope})",
+        subtitle="◆ valid when securities share the event date; "
+        "* p<0.10, ** p<0.05, *** p<0.01 (two-sided)",
+        height=150 + 27 * len(tests),
+    )
+    fig.update_layout(margin={"l": 20, "r": 20, "t": 80, "b": 10})
+    return fig
+
+
+# ----------------------------------------------------------------------------- across events
+
+
+def plot_heatmap(
+    results: Any,
+    window: tuple[int, int] = (0, 1),
+    *,
+    labels: Mapping[str, str] | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """CAR over ``window`` (%) for every security (rows) and event (columns).
+
+    A diverging scale centred on zero; each cell shows the CAR with significance stars
+    of its own test (``car(window)["p_value"]``).
+    """
+    car = results.car(window)
+    car = car[car["security"].astype(str) != PORTFOLIO]
+    ids = [e for e in _event_ids(results) if (car["event_id"] == e).any()]
+    secs = sorted(car["security"].astype(str).unique())
+    table = car.assign(security=car["security"].astype(str)).set_index(["security", "event_id"])
+    z = np.full((len(secs), len(ids)), np.nan)
+    text = np.full((len(secs), len(ids)), "", dtype=object)
+    pvals = np.full((len(secs), len(ids)), np.nan)
+    for i, s in enumerate(secs):
+        for j, e in enumerate(ids):
+            if (s, e) in table.index:
+                r = table.loc[(s, e)]
+                z[i, j] = float(r["car"]) * 100.0
+                pvals[i, j] = float(r["p_value"])
+                text[i, j] = f"{z[i, j]:+.2f}{significance_stars(pvals[i, j])}"
+    bound = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[str(e) for e in ids],
+            y=[_label(s, labels) for s in secs],
+            text=text,
+            texttemplate="%{text}",
+            textfont={"size": 12},
+            customdata=pvals,
+            colorscale="RdBu",
+            zmid=0.0,
+            zmin=-bound,
+            zmax=bound,
+            xgap=2,
+            ygap=2,
+            colorbar={"title": {"text": f"CAR{format_window(window)} (%)"}, "ticksuffix": "%"},
+            hovertemplate=(
+                "<b>%{y}</b><br>event %{x}<br>CAR %{z:+.2f}%  (p = %{customdata:.3f})"
+                "<extra></extra>"
+            ),
+        )
+    )
+    fig.update_xaxes(title_text="Event", showgrid=False, type="category")
+    fig.update_yaxes(title_text="Security", showgrid=False, autorange="reversed", type="category")
+    _finish(
+        fig,
+        title or f"CAR{format_window(window)} by security and event",
+        subtitle="Percent; * p<0.10, ** p<0.05, *** p<0.01 (each firm-event's own test)",
+        height=max(360, 120 + 44 * len(secs)),
+    )
+    return fig
+
+
+def plot_forest(
+    results: Any,
+    window: tuple[int, int] = (0, 1),
+    *,
+    level: float = 0.95,
+    colors: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """Forest plot: each firm-event's CAR over ``window`` (%) with its interval.
+
+    Rows grouped by event (a two-level axis: event, security); the interval is
+    ``car ± z·se`` from ``results.car(window)``. One trace per security (so the legend
+    and the colours match the other figures).
+    """
+    car = results.car(window)
+    car = car.assign(security=car["security"].astype(str))
+    car = car[car["security"] != PORTFOLIO]
+    colors = _study_colors(results, colors)
+    z = _z(level)
+    ids = [e for e in _event_ids(results) if (car["event_id"] == e).any()]
+    rank = {e: i for i, e in enumerate(ids)}
+    car = car.assign(_r=car["event_id"].map(rank)).sort_values(["_r", "security"])
+    fig = go.Figure()
+    for sec, g in car.groupby("security", sort=True):
+        val = g["car"].to_numpy(dtype=float) * 100.0
+        half = z * g["se"].to_numpy(dtype=float) * 100.0
+        fig.add_trace(
+            go.Scatter(
+                x=val,
+                y=[[str(e) for e in g["event_id"]], [_label(str(sec), labels)] * len(g)],
+                mode="markers",
+                name=_label(str(sec), labels),
+                legendgroup=str(sec),
+                marker={"color": _color(colors, str(sec)), "size": 9, "symbol": "square"},
+                error_x={
+                    "type": "data",
+                    "array": half,
+                    "color": _color(colors, str(sec)),
+                    "thickness": 1.6,
+                    "width": 0,
+                },
+                customdata=np.column_stack(
+                    [val - half, val + half, g["p_value"].to_numpy(dtype=float)]
+                ),
+                hovertemplate=(
+                    "<b>%{fullData.name}</b><br>event %{y}<br>CAR %{x:+.2f}%  "
+                    "[%{customdata[0]:.2f}%, %{customdata[1]:.2f}%]"
+                    "<br>p = %{customdata[2]:.3f}<extra></extra>"
+                ),
+            )
+        )
+    fig.add_vline(x=0, line={"color": "#888888", "width": 1})
+    fig.update_xaxes(title_text=f"CAR{format_window(window)} (%)", ticksuffix="%")
+    fig.update_yaxes(autorange="reversed", showgrid=False, title_text=None)
+    _finish(
+        fig,
+        title or f"CAR{format_window(window)} with {level:.0%} intervals",
+        subtitle=f"Each firm-event; interval ± {z:.2f} standard errors of the CAR",
+        height=max(380, 140 + 30 * len(car)),
+    )
+    return fig
+
+
+# ----------------------------------------------------------------------------- diagnostics
+
+
+def plot_diagnostics(
+    results: Any,
+    *,
+    colors: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """Estimation diagnostics per security: beta, R² (%) and residual sigma (% per day).
+
+    Three panels from ``results.params``; one bar group per security (its colour), one
+    bar per event (events told apart by hatching).
+    """
+    params = _frame(results, "params").copy()
+    params["security"] = params["security"].astype(str)
+    colors = _study_colors(results, colors)
+    ids = [e for e in _event_ids(results) if (params["event_id"] == e).any()]
+    secs = sorted(params["security"].unique())
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        horizontal_spacing=0.09,
+        subplot_titles=["Market beta", "R² (%)", "Residual σ (% per day)"],
+    )
+    patterns = ["", "/", ".", "x", "\\", "+", "-", "|"]
+    for k, eid in enumerate(ids):
+        p = params[params["event_id"] == eid].set_index("security").reindex(secs)
+        for col, (field, scale, fmt) in enumerate(
+            [("beta", 1.0, ".2f"), ("r2", 100.0, ".1f"), ("sigma", 100.0, ".2f")], start=1
+        ):
+            y = p[field].to_numpy(dtype=float) * scale if field in p else np.full(len(secs), np.nan)
+            fig.add_trace(
+                go.Bar(
+                    x=[_label(s, labels) for s in secs],
+                    y=y,
+                    name=f"event {eid}",
+                    legendgroup=str(eid),
+                    showlegend=col == 1 and len(ids) > 1,
+                    marker={
+                        "color": [_color(colors, s) for s in secs],
+                        "pattern": {"shape": patterns[k % len(patterns)], "solidity": 0.35},
+                        "line": {"width": 0},
+                    },
+                    customdata=p["n_obs"].to_numpy() if "n_obs" in p else None,
+                    hovertemplate=(
+                        f"<b>%{{x}}</b><br>event {eid}<br>%{{y:{fmt}}}"
+                        + ("<br>%{customdata} estimation days" if "n_obs" in p else "")
+                        + "<extra></extra>"
+                    ),
+                ),
+                row=1,
+                col=col,
+            )
+    fig.update_layout(barmode="group", showlegend=len(ids) > 1)
+    fig.update_xaxes(tickangle=-35)
+    fig.update_yaxes(title_text="beta", row=1, col=1)
+    fig.update_yaxes(title_text="R² (%)", ticksuffix="%", row=1, col=2)
+    fig.update_yaxes(title_text="σ (% per day)", ticksuffix="%", row=1, col=3)
+    _finish(
+        fig,
+        title or "Estimation diagnostics by security",
+        subtitle="Expected-return model fitted on the estimation window; bars per event",
+        height=440,
+    )
+    return fig
+
+
+def plot_residual_correlation(
+    results: Any,
+    event_id: Any = None,
+    *,
+    labels: Mapping[str, str] | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """Correlation of estimation-window residuals across securities, with r̄ and design effect.
+
+    High mean pairwise correlation (r̄) on a shared event date inflates the variance of a
+    cross-sectional mean by the design effect ``1 + (N-1) r̄``: tests that assume
+    independence over-reject. One panel per event when ``event_id`` is None.
+    """
+    ids = _event_ids(results, event_id)
+    clustering = _frame(results, "clustering")
+    fig = make_subplots(
+        rows=1,
+        cols=len(ids),
+        horizontal_spacing=0.12 if len(ids) > 1 else 0.0,
+        subplot_titles=[_cluster_caption(clustering, e) for e in ids],
+    )
+    for k, eid in enumerate(ids, start=1):
+        corr = results.residual_correlation(eid)
+        names = [_label(str(c), labels) for c in corr.columns]
+        values = corr.to_numpy(dtype=float).copy()
+        np.fill_diagonal(values, np.nan)  # a security with itself says nothing
+        fig.add_trace(
+            go.Heatmap(
+                z=values,
+                x=names,
+                y=[_label(str(c), labels) for c in corr.index],
+                zmin=-1.0,
+                zmax=1.0,
+                zmid=0.0,
+                colorscale="RdBu_r",
+                coloraxis=None,
+                showscale=k == len(ids),
+                text=np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.2f}")(values),
+                texttemplate="%{text}",
+                textfont={"size": 11},
+                xgap=2,
+                ygap=2,
+                colorbar={"title": {"text": "correlation"}},
+                hovertemplate=f"event {eid}<br>%{{y}} × %{{x}}: %{{z:.3f}}<extra></extra>",
+            ),
+            row=1,
+            col=k,
+        )
+    fig.update_xaxes(showgrid=False, tickangle=-35, type="category")
+    fig.update_yaxes(showgrid=False, autorange="reversed", type="category")
+    head = title or (
+        f"Residual correlation, event {ids[0]}"
+        if len(ids) == 1
+        else "Residual correlation across securities, by event"
+    )
+    _finish(
+        fig,
+        head,
+        subtitle="Pairwise correlation of estimation-window residuals (diagonal left blank); "
+        "design effect = 1 + (N-1)·r̄",
+        height=max(440, 160 + 46 * max(len(results.residual_correlation(e)) for e in ids)),
+    )
+    fig.update_layout(width=None)
+    return fig
+
+
+def _cluster_caption(clustering: pd.DataFrame, event_id: Any) -> str:
+    row = clustering[clustering["event_id"] == event_id] if "event_id" in clustering else []
+    if len(row) == 0:
+        return f"Event {event_id}"
+    r = row.iloc[0]
+    return (
+        f"Event {event_id}: N = {int(r['n_securities'])}, r̄ = {float(r['rbar']):.3f}, "
+        f"design effect = {float(r['design_effect']):.2f}"
+    )
+
+
+# ----------------------------------------------------------------------------- aliases
+
+#: Names used in ``docs/architecture.md``.
+ar_bars = plot_ar
+car_paths = plot_car
+price_paths = plot_prices
+test_table = plot_tests
+car_heatmap = plot_heatmap
+car_forest = plot_forest
+diagnostics = plot_diagnostics
+residual_correlation = plot_residual_correlation
+
+#: Plotly ``config`` used for HTML output (no logo, responsive).
+PLOT_CONFIG = _PLOT_CONFIG

@@ -1,0 +1,436 @@
+"""Figures carry the numbers of the result tables, in percent, with titles and labels."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from eventstudy import figures
+from eventstudy.exceptions import ReportError
+
+SECURITIES = ["7203.T", "7267.T", "7201.T", "7211.T"]
+EVENT_DATES = {"kei_cafe": "2025-12-04", "tinycars": "2025-12-08"}
+TESTS = ["t_test", "patell", "bmp", "portfolio", "grank", "kolari_pynnonen", "sign"]
+
+
+def make_standin(seed: int = 0) -> SimpleNamespace:
+    """A stand-in results object carrying DataFrames of exactly the engine's shapes."""
+    rng = np.random.default_rng(seed)
+    sessions = pd.bdate_range("2025-11-10", "2025-12-31")
+    rows, events = [], []
+    for eid, d0 in EVENT_DATES.items():
+        pos = sessions.get_loc(pd.Timestamp(d0))
+        for sec in SECURITIES:
+            events.append({"event_id": eid, "security": sec, "event_date": pd.Timestamp(d0)})
+            for rel in range(-10, 11):
+                rows.append(
+                    {
+                        "event_id": eid,
+                        "security": sec,
+                        "rel_day": rel,
+                        "date": sessions[pos + rel],
+                        "ar": rng.normal(0.0, 0.015) + (0.03 if rel == 0 else 0.0),
+                    }
+                )
+    ar = pd.DataFrame(rows)
+    params = pd.DataFrame(
+        [
+            {
+                "event_id": e,
+                "security": s,
+                "alpha": rng.normal(0, 1e-4),
+                "beta": rng.uniform(0.7, 1.3),
+                "sigma": rng.uniform(0.01, 0.02),
+                "n_obs": 250,
+                "r2": rng.uniform(0.2, 0.6),
+            }
+            for e in EVENT_DATES
+            for s in SECURITIES
+        ]
+    )
+    sigma = params.set_index(["event_id", "security"])["sigma"]
+
+    def car(window):
+        a, b = window
+        rng = np.random.default_rng([seed, a + 20, b + 20])
+        sub = ar[ar["rel_day"].between(a, b)]
+        out = sub.groupby(["event_id", "security"], sort=False)["ar"].sum().rename("car")
+        out = out.reset_index()
+        out["bhar"] = out["car"] * 1.01
+        out["se"] = [
+            sigma[(e, s)] * np.sqrt(b - a + 1)
+            for e, s in zip(out.event_id, out.security, strict=True)
+        ]
+        out["statistic"] = out["car"] / out["se"]
+        out["p_value"] = np.clip(np.abs(rng.normal(0.2, 0.2, len(out))), 0.001, 0.99)
+        return out
+
+    def caar_tests(window, by=None):
+        rng = np.random.default_rng([seed, window[0] + 20, window[1] + 20])
+        frames = []
+        for eid in EVENT_DATES if by == "event_id" else [None]:
+            t = pd.DataFrame(
+                {
+                    "test": TESTS,
+                    "statistic": rng.normal(2, 1, len(TESTS)),
+                    "p_value": rng.uniform(0.001, 0.3, len(TESTS)),
+                }
+            )
+            if by == "event_id":
+                t.insert(0, "event_id", eid)
+            frames.append(t)
+        return pd.concat(frames, ignore_index=True)
+
+    def aar_tests(window):
+        rng = np.random.default_rng([seed, window[0] + 20, window[1] + 20, 1])
+        days = range(window[0], window[1] + 1)
+        return pd.DataFrame(
+            [
+                {"rel_day": d, "test": t, "statistic": rng.normal(), "p_value": rng.uniform()}
+                for d in days
+                for t in TESTS
+            ]
+        )
+
+    def car_paths():
+        out = ar.sort_values(["event_id", "security", "rel_day"]).copy()
+        out["car"] = out.groupby(["event_id", "security"])["ar"].cumsum()
+        out["se"] = [
+            sigma[(e, s)] * np.sqrt(r + 11)
+            for e, s, r in zip(out.event_id, out.security, out.rel_day, strict=True)
+        ]
+        pf = out.groupby(["event_id", "rel_day", "date"], as_index=False)[["car", "se"]].mean()
+        pf["se"] = pf["se"] / 2
+        pf["security"] = "portfolio"
+        return pd.concat([out.drop(columns="ar"), pf], ignore_index=True)[
+            ["event_id", "security", "rel_day", "date", "car", "se"]
+        ]
+
+    corr = {}
+    for eid in EVENT_DATES:
+        m = rng.uniform(0.2, 0.6, (len(SECURITIES), len(SECURITIES)))
+        m = (m + m.T) / 2
+        np.fill_diagonal(m, 1.0)
+        corr[eid] = pd.DataFrame(m, index=SECURITIES, columns=SECURITIES)
+    clustering = pd.DataFrame(
+        [
+            {
+                "event_id": e,
+                "n_securities": len(SECURITIES),
+                "rbar": (c.to_numpy().sum() - len(c)) / (len(c) * (len(c) - 1)),
+            }
+            for e, c in corr.items()
+        ]
+    )
+    clustering["design_effect"] = 1 + (clustering["n_securities"] - 1) * clustering["rbar"]
+    return SimpleNamespace(
+        params=params,
+        abnormal_returns=ar,
+        car=car,
+        aar_tests=aar_tests,
+        caar_tests=caar_tests,
+        excluded=pd.DataFrame(
+            [{"event_id": "kei_cafe", "security": "7269.T", "reason": "only 80 estimation obs"}]
+        ),
+        clustering=clustering,
+        residual_correlation=lambda event_id: corr[event_id],
+        car_paths=car_paths,
+        events=pd.DataFrame(events),
+        summary=lambda: "stand-in summary",
+    )
+
+
+@pytest.fixture(scope="module")
+def res() -> SimpleNamespace:
+    return make_standin()
+
+
+# ----------------------------------------------------------------------------- colours
+
+
+def test_security_colors_depend_only_on_the_set_of_securities():
+    a = figures.security_colors(["B", "A", "C"])
+    b = figures.security_colors(["C", "A", "B", "A"])
+    assert a == b
+    assert len({a["A"], a["B"], a["C"]}) == 3
+    assert a["portfolio"] == figures.PORTFOLIO_COLOR
+    assert figures.security_colors(["A"], benchmarks=["TOPIX"])["TOPIX"] == figures.BENCHMARK_COLOR
+
+
+def test_a_security_has_the_same_colour_in_every_figure(res):
+    colors = figures.security_colors(SECURITIES)
+    ar = figures.plot_ar(res, "kei_cafe")
+    car = figures.plot_car(res, "kei_cafe")
+    forest = figures.plot_forest(res)
+    for fig in (ar, car, forest):
+        for trace in fig.data:
+            if trace.name in colors:
+                color = trace.marker.color if isinstance(trace, go.Bar) else None
+                if isinstance(trace, go.Scatter) and trace.mode != "markers":
+                    color = trace.line.color
+                elif isinstance(trace, go.Scatter):
+                    color = trace.marker.color
+                assert color == colors[trace.name], (fig.layout.title.text, trace.name)
+
+
+# ----------------------------------------------------------------------------- AR bars
+
+
+def test_ar_bars_carry_the_abnormal_returns_in_percent(res):
+    fig = figures.plot_ar(res, "kei_cafe")
+    ar = res.abnormal_returns
+    bars = [t for t in fig.data if isinstance(t, go.Bar)]
+    assert [b.name for b in bars] == sorted(SECURITIES)
+    for bar in bars:
+        expected = ar[(ar.event_id == "kei_cafe") & (ar.security == bar.name)].sort_values(
+            "rel_day"
+        )
+        np.testing.assert_allclose(bar.y, expected["ar"] * 100)
+        np.testing.assert_array_equal(bar.x, expected["rel_day"])
+        assert list(bar.customdata[:, 0]) == list(expected["date"].dt.strftime("%Y-%m-%d"))
+        assert "%{customdata[0]}" in bar.hovertemplate and "day %{x}" in bar.hovertemplate
+    assert "kei_cafe" in fig.layout.title.text
+    assert fig.layout.yaxis.title.text == "Abnormal return (%)"
+    assert "day 0" in fig.layout.xaxis.title.text
+
+
+def test_ar_marks_each_exchanges_reacting_session_from_the_timing_table(res):
+    timing = pd.DataFrame(
+        {
+            "event_id": ["kei_cafe", "kei_cafe"],
+            "announced": pd.to_datetime(["2025-12-03T19:30Z"] * 2),
+            "exchange": ["XTKS", "XNYS"],
+            "session": pd.to_datetime(["2025-12-04", "2025-12-03"]),
+            "rule": ["before open", "during session"],
+        }
+    )
+    fig = figures.plot_ar(res, "kei_cafe", timing=timing)
+    texts = [a.text for a in fig.layout.annotations]
+    assert any("XTKS: 2025-12-04 (before open)" in t for t in texts)
+    assert any("XNYS: 2025-12-03 (during session)" in t for t in texts)
+    shaded = sorted((s.x0 + s.x1) / 2 for s in fig.layout.shapes)
+    assert shaded == [-1.0, 0.0]
+
+
+def test_ar_without_timing_marks_day_zero_and_draws_one_panel_per_event(res):
+    fig = figures.plot_ar(res)
+    assert len([t for t in fig.data if isinstance(t, go.Bar)]) == 2 * len(SECURITIES)
+    assert sum(t.showlegend is not False for t in fig.data) == len(SECURITIES)
+    texts = " ".join(a.text for a in fig.layout.annotations)
+    assert "2025-12-04" in texts and "2025-12-08" in texts
+
+
+def test_unknown_event_raises_a_report_error_naming_the_events(res):
+    with pytest.raises(ReportError, match="kei_cafe"):
+        figures.plot_ar(res, "nope")
+
+
+# ----------------------------------------------------------------------------- CAR paths
+
+
+def test_car_paths_carry_car_and_band_from_the_results(res):
+    fig = figures.plot_car(res, "tinycars", level=0.95)
+    paths = res.car_paths()
+    z = 1.959963984540054
+    lines = {t.name: t for t in fig.data if t.showlegend is not False}
+    assert set(lines) == {*SECURITIES, "Portfolio (equal-weighted)"}
+    pf = paths[(paths.event_id == "tinycars") & (paths.security == "portfolio")]
+    pf = pf.sort_values("rel_day")
+    np.testing.assert_allclose(lines["Portfolio (equal-weighted)"].y, pf["car"] * 100)
+    band = next(t for t in fig.data if t.name == "Portfolio (equal-weighted): 95% band")
+    n = len(pf)
+    np.testing.assert_allclose(band.y[:n], (pf["car"] + z * pf["se"]) * 100)
+    np.testing.assert_allclose(band.y[n:], ((pf["car"] - z * pf["se"]) * 100)[::-1])
+    assert lines["Portfolio (equal-weighted)"].line.color == figures.PORTFOLIO_COLOR
+    assert fig.data[-1].name == "Portfolio (equal-weighted)"  # drawn on top
+    assert fig.layout.yaxis.title.text == "Cumulative abnormal return (%)"
+    assert "95%" in fig.layout.title.text
+
+
+# ----------------------------------------------------------------------------- prices
+
+
+def _prices() -> dict[str, pd.DataFrame]:
+    idx = pd.bdate_range("2025-11-17", "2025-12-19", name="date")
+    rng = np.random.default_rng(3)
+    out = {}
+    for sym in ["7203.T", "7267.T", "TOPIX"]:
+        close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, len(idx))))
+        out[sym] = pd.DataFrame({"close": close, "adj_close": close * 0.9}, index=idx)
+    return out
+
+
+def test_prices_are_rebased_to_100_at_day_minus_one():
+    prices = _prices()
+    fig = figures.plot_prices(prices, "2025-12-04", benchmarks=["TOPIX"])
+    toyota = next(t for t in fig.data if t.name == "7203.T")
+    adj = prices["7203.T"]["adj_close"]
+    pos = adj.index.get_loc(pd.Timestamp("2025-12-04"))
+    expected = adj.iloc[pos - 10 : pos + 11] / adj.iloc[pos - 1] * 100
+    np.testing.assert_allclose(toyota.y, expected)
+    assert toyota.y[9] == pytest.approx(100.0)
+    assert list(toyota.x) == list(range(-10, 11))
+    topix = next(t for t in fig.data if t.name.startswith("TOPIX"))
+    assert topix.line.color == figures.BENCHMARK_COLOR and topix.line.dash == "dash"
+    assert fig.layout.yaxis.title.text == "Price (day -1 close = 100)"
+
+
+def test_prices_accept_a_wide_frame():
+    wide = pd.DataFrame({k: v["adj_close"] for k, v in _prices().items()})
+    fig = figures.plot_prices(wide, pd.Timestamp("2025-12-04"))
+    assert len(fig.data) == 3
+
+
+@pytest.mark.parametrize(
+    ("announced", "lo", "hi", "words"),
+    [
+        # 14:30 ET on 12-03 = 04:30 JST on 12-04: after the 12-03 close, before the 12-04 open
+        ("2025-12-03T19:30Z", -1.0, -0.5, "before the open of 2025-12-04"),
+        # 10:00 JST on 12-04: during the day-0 session
+        ("2025-12-04T01:00Z", -0.5, 0.0, "during the session of 2025-12-04"),
+        # Friday 23:50 JST: before the Monday session
+        ("2025-12-05T14:50Z", 1.0, 1.5, "before the session of 2025-12-08"),
+    ],
+)
+def test_announcement_is_drawn_where_it_falls_between_sessions(announced, lo, hi, words):
+    fig = figures.plot_prices(_prices(), "2025-12-04", announced=announced)
+    vline = next(s for s in fig.layout.shapes if s.line.dash == "dash")
+    assert lo <= vline.x0 <= hi
+    label = next(a.text for a in fig.layout.annotations if a.text.startswith("announced"))
+    assert words in label and "JST" in label
+
+
+def test_prices_reject_an_event_date_that_is_not_a_session():
+    with pytest.raises(ReportError, match="not a session"):
+        figures.plot_prices(_prices(), "2025-12-06")
+
+
+# ----------------------------------------------------------------------------- tests table
+
+
+def test_test_table_lists_robust_tests_first_with_stars(res):
+    table = figures.tests_frame(res, [(0, 1), (0, 5)])
+    first = table[table.window == "(0,+1)"]["test"].tolist()
+    assert first[:3] == ["portfolio", "kolari_pynnonen", "grank"]
+    assert set(first[3:]) == {"t_test", "patell", "bmp", "sign"}
+    assert table["robust"].tolist()[:3] == [True, True, True]
+    for _, r in table.iterrows():
+        assert r["stars"] == figures.significance_stars(r["p_value"])
+    fig = figures.plot_tests(res, [(0, 1), (0, 5)])
+    cells = fig.data[0].cells.values
+    assert cells[0][0] == "◆ Portfolio, equal-weighted"
+    block = table[table.window == "(0,+1)"]
+    assert list(cells[1]) == [
+        f"{s:.3f}{st}" for s, st in zip(block.statistic, block.stars, strict=True)
+    ]
+    assert list(cells[2]) == [f"{p:.4f}" for p in block.p_value]
+    header = fig.data[0].header.values
+    assert "CAR(0,+1)" in header[1] and "CAAR" in header[1]
+
+
+def test_default_windows_stay_inside_the_computed_window(res):
+    assert list(dict.fromkeys(figures.tests_frame(res)["window"])) == [
+        "(0,0)",
+        "(0,+1)",
+        "(-1,+1)",
+        "(0,+5)",
+    ]
+
+
+def test_test_table_for_one_event_reads_its_own_block(res):
+    table = figures.tests_frame(res, [(0, 1)], event_id="tinycars")
+    assert len(table) == len(TESTS)
+    fig = figures.plot_tests(res, [(0, 1)], event_id="tinycars")
+    assert "event tinycars" in fig.layout.title.text
+
+
+def test_significance_stars():
+    assert [figures.significance_stars(p) for p in (0.001, 0.02, 0.07, 0.5, np.nan)] == [
+        "***",
+        "**",
+        "*",
+        "",
+        "",
+    ]
+
+
+# ----------------------------------------------------------------------------- across events
+
+
+def test_heatmap_holds_car_in_percent_securities_by_events(res):
+    fig = figures.plot_heatmap(res, (0, 1))
+    car = res.car((0, 1))
+    hm = fig.data[0]
+    assert list(hm.x) == ["kei_cafe", "tinycars"]
+    assert list(hm.y) == sorted(SECURITIES)
+    expected = car.pivot(index="security", columns="event_id", values="car").loc[
+        sorted(SECURITIES), ["kei_cafe", "tinycars"]
+    ]
+    np.testing.assert_allclose(np.asarray(hm.z, dtype=float), expected.to_numpy() * 100)
+    assert hm.zmid == 0
+    assert "CAR(0,+1)" in fig.layout.title.text
+
+
+def test_forest_plot_holds_car_and_interval(res):
+    fig = figures.plot_forest(res, (0, 1))
+    car = res.car((0, 1))
+    for trace in fig.data:
+        sub = car[car.security == trace.name]
+        sub = sub.set_index("event_id").loc[list(trace.y[0])]
+        np.testing.assert_allclose(trace.x, sub["car"] * 100)
+        np.testing.assert_allclose(trace.error_x.array, 1.959963984540054 * sub["se"] * 100)
+    assert fig.layout.xaxis.title.text == "CAR(0,+1) (%)"
+
+
+# ----------------------------------------------------------------------------- diagnostics
+
+
+def test_diagnostics_show_beta_r2_and_sigma_per_security(res):
+    fig = figures.plot_diagnostics(res)
+    p = res.params.set_index(["event_id", "security"])
+    beta, r2, sigma = fig.data[0], fig.data[1], fig.data[2]
+    secs = sorted(SECURITIES)
+    np.testing.assert_allclose(beta.y, p.loc["kei_cafe"].loc[secs, "beta"])
+    np.testing.assert_allclose(r2.y, p.loc["kei_cafe"].loc[secs, "r2"] * 100)
+    np.testing.assert_allclose(sigma.y, p.loc["kei_cafe"].loc[secs, "sigma"] * 100)
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == ["Market beta", "R² (%)", "Residual σ (% per day)"]
+
+
+def test_residual_correlation_shows_matrix_rbar_and_design_effect(res):
+    fig = figures.plot_residual_correlation(res, "kei_cafe")
+    corr = res.residual_correlation("kei_cafe")
+    expected = corr.to_numpy().copy()
+    np.fill_diagonal(expected, np.nan)
+    np.testing.assert_allclose(np.asarray(fig.data[0].z, dtype=float), expected)
+    row = res.clustering.set_index("event_id").loc["kei_cafe"]
+    caption = fig.layout.annotations[0].text
+    assert f"r̄ = {row.rbar:.3f}" in caption
+    assert f"design effect = {row.design_effect:.2f}" in caption
+    both = figures.plot_residual_correlation(res)
+    assert len(both.data) == 2
+
+
+def test_figures_use_the_house_template_and_never_show(res, monkeypatch):
+    monkeypatch.setattr(go.Figure, "show", lambda *a, **k: pytest.fail("figure shown"))
+    for fig in (
+        figures.plot_ar(res, "kei_cafe"),
+        figures.plot_car(res, "kei_cafe"),
+        figures.plot_heatmap(res),
+        figures.plot_forest(res),
+        figures.plot_diagnostics(res),
+        figures.plot_residual_correlation(res),
+        figures.plot_tests(res),
+    ):
+        assert isinstance(fig, go.Figure)
+        assert fig.layout.template.layout.font.family == figures.TEMPLATE.layout.font.family
+        assert fig.layout.title.text
+
+
+def test_architecture_names_are_aliases():
+    assert figures.ar_bars is figures.plot_ar
+    assert figures.car_heatmap is figures.plot_heatmap
