@@ -1,6 +1,83 @@
-"""Study configuration: pydantic v2 models, a trap-free YAML loader, the JSON schema."""
+"""Study configuration: pydantic v2 models, a trap-free YAML loader, the JSON schema.
+
+A study is a YAML file (see ``configs/``) validated into :class:`StudyConfig`. Every problem
+becomes one :class:`~eventstudy.exceptions.ConfigError` line naming the file, the field path
+(e.g. ``events[1].announced``), the value found and what is expected.
+
+YAML traps
+----------
+:func:`load_config` reads YAML with the safe loader but with YAML 1.2-style scalars, so
+that the classic YAML 1.1 traps do not silently change a study:
+
+- ``yes``/``no``/``on``/``off``/``NO`` stay text (only ``true``/``false`` are booleans);
+  a symbol ``ON`` or a tag ``NO`` keeps its letters.
+- ``0123`` stays the text ``"0123"`` (YAML 1.1 reads octal 83); a number field given it
+  is rejected rather than read as 83 or 123.
+- Timestamps stay text and are parsed here: a naive time, an impossible date or an
+  unknown time zone is an error, never a silent guess.
+- A ticker written as a number (``symbol: 7203``) is rejected with the hint to write
+  ``"7203.T"``; text written as a float (``title: 1.10``) is rejected with the hint to
+  quote it (YAML would read ``1.1``).
+- A key given twice in one mapping is an error (YAML keeps the last one silently).
+"""
 
 from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Annotated, Any, Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import exchange_calendars as xc
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+
+from eventstudy.exceptions import ConfigError
+
+__all__ = [
+    "DEFAULT_CAR_WINDOWS",
+    "DEFAULT_MARKETS",
+    "EXCHANGE_BY_SUFFIX",
+    "EXCHANGE_BY_SYMBOL",
+    "FIGURE_NAMES",
+    "MODEL_NAMES",
+    "SOURCE_NAMES",
+    "TEST_NAMES",
+    "Event",
+    "Factor",
+    "InjectedAR",
+    "MarketIndex",
+    "OutputConfig",
+    "Security",
+    "SourceConfig",
+    "StudyConfig",
+    "Variant",
+    "find_root",
+    "load_config",
+    "load_yaml",
+    "parse_config",
+    "schema_json",
+    "suffix_of",
+    "write_schema",
+]
+
+# ----------------------------------------------------------------------------- exchanges
 
 #: Exchange of whole symbols (indexes, proxies) that carry no suffix telling it.
 EXCHANGE_BY_SYMBOL: dict[str, str] = {
@@ -12,10 +89,23 @@ EXCHANGE_BY_SYMBOL: dict[str, str] = {
     "^IXIC": "XNYS",
 }
 
-#: Exchange by Yahoo-style suffix; ``""`` (no suffix) means New York.
+#: Exchange by Yahoo-style suffix; ``""`` (no suffix) means New York. Extend as needed.
 EXCHANGE_BY_SUFFIX: dict[str, str] = {
     "": "XNYS",
     ".T": "XTKS",
+    ".L": "XLON",
+    ".DE": "XETR",
+    ".F": "XFRA",
+    ".PA": "XPAR",
+    ".AS": "XAMS",
+    ".MI": "XMIL",
+    ".HK": "XHKG",
+    ".KS": "XKRX",
+    ".SS": "XSHG",
+    ".TW": "XTAI",
+    ".TO": "XTSE",
+    ".AX": "XASX",
+    ".SI": "XSES",
 }
 
 
@@ -25,3 +115,1270 @@ def suffix_of(symbol: str) -> str:
     if not dot or not head or symbol.startswith("^"):
         return ""
     return "." + tail
+
+
+def _default_exchange(symbol: str) -> str | None:
+    if symbol in EXCHANGE_BY_SYMBOL:
+        return EXCHANGE_BY_SYMBOL[symbol]
+    return EXCHANGE_BY_SUFFIX.get(suffix_of(symbol))
+
+
+_CALENDAR_NAMES: frozenset[str] | None = None
+
+
+def _calendar_names() -> frozenset[str]:
+    global _CALENDAR_NAMES
+    if _CALENDAR_NAMES is None:
+        _CALENDAR_NAMES = frozenset(xc.get_calendar_names(include_aliases=True))
+    return _CALENDAR_NAMES
+
+
+# ----------------------------------------------------------------------------- vocabularies
+
+SourceName = Literal["yahoo", "csv", "simulated"]
+SOURCE_NAMES: tuple[str, ...] = get_args(SourceName)
+Role = Literal["oem", "peer", "benchmark", "other"]
+ModelName = Literal["market", "constant_mean", "market_adjusted", "factor"]
+MODEL_NAMES: tuple[str, ...] = get_args(ModelName)
+Confidence = Literal["exact", "scheduled-start", "approx", "date-only"]
+ReturnsKind = Literal["simple", "log"]
+Convention = Literal["textbook", "estudy2"]
+TestName = Literal[
+    "t_test",
+    "brown_warner_1980",
+    "brown_warner_1985",
+    "patell",
+    "adjusted_patell",
+    "bmp",
+    "kolari_pynnonen",
+    "sign",
+    "generalized_sign",
+    "corrado_sign",
+    "corrado_rank",
+    "modified_rank",
+    "grank",
+    "wilcoxon",
+    "portfolio",
+    "sur_wald",
+]
+TEST_NAMES: tuple[str, ...] = get_args(TestName)
+OutputFormat = Literal["html", "csv", "json", "md"]
+PlotlyJs = Literal["inline", "cdn", "none"]
+FigureName = Literal[
+    "ar_bars",
+    "car_paths",
+    "price_paths",
+    "test_table",
+    "car_heatmap",
+    "car_forest",
+    "diagnostics",
+    "residual_correlation",
+]
+FIGURE_NAMES: tuple[str, ...] = get_args(FigureName)
+ImageFormat = Literal["png", "svg", "pdf", "webp"]
+
+DEFAULT_CAR_WINDOWS: tuple[tuple[int, int], ...] = ((0, 0), (0, 1), (-1, 1), (0, 5))
+
+# ----------------------------------------------------------------------------- field types
+
+
+class _Invalid(ValueError):
+    """Raised inside validators: carries what is expected (and optionally field and value).
+
+    ``field`` is relative to the location pydantic reports (a model validator names the
+    offending sub-field); ``value`` replaces pydantic's input when given.
+    """
+
+    _UNSET: Any = object()
+
+    def __init__(self, expected: str, *, field: str = "", value: Any = _UNSET) -> None:
+        super().__init__(expected)
+        self.expected = expected
+        self.field = field
+        self.value = value
+
+
+class _YamlInt(int):
+    """An int read from YAML that remembers how it was written."""
+
+    raw: str
+
+    def __repr__(self) -> str:
+        return self.raw
+
+
+class _YamlFloat(float):
+    """A float read from YAML that remembers how it was written (``1.10`` is not ``1.1``)."""
+
+    raw: str
+
+    def __repr__(self) -> str:
+        return self.raw
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_SYMBOL_RE = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9^=._&-]*$")
+_SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def _symbol(value: Any, *, primary: bool = True) -> str:
+    if _is_number(value):
+        raw = repr(value)
+        hint = f'"{raw}.T"' if isinstance(value, int) and primary else f'"{raw}"'
+        raise _Invalid(
+            f"a ticker as text; YAML read {raw} as a number: write {hint} "
+            "(Tokyo listings end in .T)"
+        )
+    if not isinstance(value, str):
+        raise _Invalid("a ticker as text, e.g. 7203.T, ^N225 or JPY=X")
+    text = value.strip()
+    if not _SYMBOL_RE.match(text):
+        raise _Invalid(
+            "a ticker of letters, digits and ^ = . _ - & (no spaces or slashes), e.g. 7203.T"
+        )
+    if primary and text.isdigit():
+        raise _Invalid(f'a ticker with its exchange suffix, e.g. "{text}.T" for Tokyo')
+    return text
+
+
+def _alias_symbol(value: Any) -> str:
+    return _symbol(value, primary=False)
+
+
+Symbol = Annotated[
+    str,
+    BeforeValidator(_symbol),
+    Field(pattern=_SYMBOL_RE.pattern, description="Yahoo-style ticker, e.g. 7203.T"),
+]
+AliasSymbol = Annotated[
+    str,
+    BeforeValidator(_alias_symbol),
+    Field(pattern=_SYMBOL_RE.pattern, description="the symbol under a given data source"),
+]
+
+
+def _text(value: Any) -> str:
+    if _is_number(value):
+        raw = repr(value)
+        raise _Invalid(f'text; YAML read {raw} as a number: quote it, e.g. "{raw}"')
+    if isinstance(value, bool):
+        raise _Invalid(f'text; YAML read {value} as a boolean: quote it, e.g. "{value}"')
+    if not isinstance(value, str):
+        raise _Invalid("text")
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_text)]
+
+
+def _slug(value: Any) -> str:
+    text = _text(value).strip()
+    if not _SLUG_RE.match(text):
+        raise _Invalid(
+            "an identifier of letters, digits, '_', '-' and '.' (starting with a letter or "
+            "digit), e.g. kei_cafe_2025-12-03"
+        )
+    return text
+
+
+Slug = Annotated[str, BeforeValidator(_slug), Field(pattern=_SLUG_RE.pattern)]
+
+
+def _study_name(value: Any) -> str:
+    text = _text(value).strip()
+    if not _NAME_RE.match(text):
+        raise _Invalid(
+            "a lower-case folder name of letters, digits, '_' and '-', e.g. kei_cars "
+            "(it names the report folder)"
+        )
+    return text
+
+
+StudyName = Annotated[str, BeforeValidator(_study_name), Field(pattern=_NAME_RE.pattern)]
+
+
+def _exchange(value: Any) -> str:
+    text = _text(value).strip()
+    if text not in _calendar_names():
+        close = difflib.get_close_matches(text.upper(), sorted(_calendar_names()), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise _Invalid(f"an exchange-calendars code such as XTKS (Tokyo) or XNYS (New York){hint}")
+    return text
+
+
+Exchange = Annotated[str, BeforeValidator(_exchange), Field(description="e.g. XTKS, XNYS")]
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        if not name or name.startswith(("/", ".")) or ".." in name:
+            raise ValueError(name)
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise _Invalid("an IANA time zone such as America/New_York, Asia/Tokyo or UTC") from exc
+
+
+def _time_zone(value: Any) -> str:
+    text = _text(value).strip()
+    _zone(text)
+    return text
+
+
+TimeZone = Annotated[str, BeforeValidator(_time_zone), Field(description="IANA time zone")]
+
+_NAIVE_HINT = (
+    "a time-zone-aware timestamp: add the UTC offset, e.g. 2025-12-03T14:30:00-05:00, "
+    "or a zone name, e.g. 2025-12-03 14:30 America/New_York"
+)
+
+
+def _announced(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise _Invalid(_NAIVE_HINT)
+        return value
+    if isinstance(value, date):
+        raise _Invalid(_NAIVE_HINT)
+    text = _text(value).strip()
+    zone: ZoneInfo | None = None
+    head, _, tail = text.rpartition(" ")
+    if head and ("/" in tail or tail == "UTC"):
+        zone = _zone(tail)
+        text = head.strip()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        detail = str(exc)
+        if "range" in detail or "must be in" in detail:
+            raise _Invalid(f"a real date and time ({detail})") from exc
+        raise _Invalid("an ISO 8601 timestamp with offset, e.g. 2025-12-03T14:30:00-05:00") from exc
+    if len(text) <= 10:  # a bare date
+        raise _Invalid(
+            _NAIVE_HINT + "; for a date-only event choose a documented time and set "
+            "timing_confidence: date-only"
+        )
+    if zone is not None:
+        if parsed.tzinfo is not None:
+            raise _Invalid("either a UTC offset or a zone name, not both")
+        return parsed.replace(tzinfo=zone)
+    if parsed.tzinfo is None:
+        raise _Invalid(_NAIVE_HINT)
+    return parsed
+
+
+Announced = Annotated[
+    datetime,
+    BeforeValidator(_announced),
+    Field(
+        description=(
+            "ISO 8601 timestamp with UTC offset (2025-12-03T14:30:00-05:00) or "
+            "'YYYY-MM-DD HH:MM Area/City'"
+        )
+    ),
+]
+
+
+def _day(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = _text(value).strip()
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        detail = str(exc)
+        if "range" in detail or "must be in" in detail:
+            raise _Invalid(f"a real calendar date YYYY-MM-DD ({detail})") from exc
+        raise _Invalid("a calendar date YYYY-MM-DD, e.g. 2025-12-03") from exc
+
+
+Day = Annotated[date, BeforeValidator(_day)]
+
+
+def _window(value: Any) -> tuple[int, int]:
+    expected = "a [start, end] pair of relative trading days, e.g. [-10, 10]"
+    if isinstance(value, Mapping) and set(value) == {"start", "end"}:
+        value = [value["start"], value["end"]]
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise _Invalid(expected)
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, int):
+            shown = repr(v)
+            raise _Invalid(f"{expected}; {shown} is not a whole number (no quotes, no leading 0)")
+    start, end = int(value[0]), int(value[1])
+    if end < start:
+        raise _Invalid(f"[start, end] with start <= end (wrong order: try [{end}, {start}])")
+    return (start, end)
+
+
+Window = Annotated[
+    tuple[int, int],
+    BeforeValidator(_window),
+    Field(description="[start, end] relative trading days, inclusive"),
+]
+
+
+def _rel_path(value: Any) -> str:
+    text = _text(value).strip()
+    if not text:
+        raise _Invalid("a relative path")
+    posix, win = PurePosixPath(text), PureWindowsPath(text)
+    if posix.is_absolute() or win.is_absolute() or win.drive or text.startswith("~"):
+        raise _Invalid("a path relative to the project folder (absolute paths are not allowed)")
+    parts = [p for p in text.replace("\\", "/").split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise _Invalid("a path inside the project folder (no '..')")
+    return "/".join(parts) or "."
+
+
+RelPath = Annotated[str, BeforeValidator(_rel_path)]
+
+
+class _Shorthand:
+    """JSON schema: also accept the shorthand form validated by a BeforeValidator."""
+
+    def __init__(self, alternative: dict[str, Any]) -> None:
+        self.alternative = alternative
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: Any, handler: Callable[[Any], JsonSchemaValue]
+    ) -> JsonSchemaValue:
+        return {"anyOf": [handler(core_schema), self.alternative]}
+
+
+def _tests(value: Any) -> Any:
+    if value == "all" or value is None:
+        return list(TEST_NAMES)
+    if isinstance(value, str):
+        return [value]
+    return value
+
+
+Tests = Annotated[
+    list[TestName],
+    BeforeValidator(_tests),
+    _Shorthand({"const": "all"}),
+]
+
+# ----------------------------------------------------------------------------- models
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class Security(_Model):
+    """A security studied (or used as a benchmark row).
+
+    ``exchange`` defaults from the symbol: ``.T`` -> XTKS, no suffix -> XNYS.
+    ``aliases`` maps a data source to the symbol it uses, e.g. ``{yahoo: 1306.T}``.
+    """
+
+    symbol: Symbol
+    name: Text | None = None
+    exchange: Exchange | None = None
+    role: Role = "other"
+    aliases: dict[SourceName, AliasSymbol] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _fill_exchange(self) -> Security:
+        if self.exchange is None:
+            ex = _default_exchange(self.symbol)
+            if ex is None:
+                raise _Invalid(
+                    f"an explicit exchange for {self.symbol} (unknown suffix "
+                    f"{suffix_of(self.symbol)!r}), e.g. exchange: XTKS",
+                    field="exchange",
+                    value=None,
+                )
+            object.__setattr__(self, "exchange", ex)
+        return self
+
+    def symbol_for(self, source: str) -> str:
+        """The symbol to ask ``source`` for (its alias, else :attr:`symbol`)."""
+        return self.aliases.get(source, self.symbol)  # type: ignore[call-overload]
+
+
+class MarketIndex(_Model):
+    """The market benchmark of one exchange.
+
+    ``candidates(source)`` lists what to try in order: the source's alias (or ``symbol``),
+    then ``fallbacks``. For Tokyo: TOPIX where the source has it, else ``^N225`` or the
+    ETF ``1306.T``.
+    """
+
+    symbol: Symbol
+    name: Text | None = None
+    aliases: dict[SourceName, AliasSymbol] = Field(default_factory=dict)
+    fallbacks: list[AliasSymbol] = Field(default_factory=list)
+
+    def candidates(self, source: str) -> list[str]:
+        first = self.aliases.get(source, self.symbol)  # type: ignore[call-overload]
+        return list(dict.fromkeys([first, *self.fallbacks]))
+
+
+def _market_shorthand(value: Any) -> Any:
+    if isinstance(value, str) or _is_number(value):
+        return {"symbol": value}
+    return value
+
+
+MarketEntry = Annotated[
+    MarketIndex,
+    BeforeValidator(_market_shorthand),
+    _Shorthand({"type": "string", "description": "symbol only"}),
+]
+
+#: Benchmarks used when a study names none for an exchange its securities trade on.
+DEFAULT_MARKETS: dict[str, MarketIndex] = {}
+
+
+class Factor(_Model):
+    """An extra risk factor series for ``model: factor`` (e.g. USD/JPY ``JPY=X``)."""
+
+    symbol: Symbol
+    name: Text | None = None
+    aliases: dict[SourceName, AliasSymbol] = Field(default_factory=dict)
+
+    def symbol_for(self, source: str) -> str:
+        return self.aliases.get(source, self.symbol)  # type: ignore[call-overload]
+
+
+class Event(_Model):
+    """One announcement.
+
+    ``announced`` is time-zone aware (an offset or a zone name is required); ``tz`` is an
+    optional IANA zone the time was reported in: when given, the written offset must be that
+    zone's offset at that instant (catches daylight-saving slips).
+    """
+
+    id: Slug
+    title: Text
+    announced: Announced
+    tz: TimeZone | None = None
+    timing_confidence: Confidence = "exact"
+    dossier: RelPath | None = Field(
+        default=None, description="Markdown dossier under seeds/, e.g. seeds/x.md"
+    )
+    tags: list[Text] = Field(default_factory=list)
+    securities: list[Symbol] | None = Field(
+        default=None, description="subset of the study's securities (default: all)"
+    )
+
+    @field_validator("dossier")
+    @classmethod
+    def _under_seeds(cls, value: str | None) -> str | None:
+        if value is not None and (not value.startswith("seeds/") or not value.endswith(".md")):
+            raise _Invalid("a Markdown file under seeds/, e.g. seeds/kei_cafe_2025-12-03.md")
+        return value
+
+    @model_validator(mode="after")
+    def _offset_matches_zone(self) -> Event:
+        if self.tz is None:
+            return self
+        zone = ZoneInfo(self.tz)
+        written = self.announced.utcoffset()
+        actual = self.announced.astimezone(zone).utcoffset()
+        if written != actual:
+            raise _Invalid(
+                f"an offset matching {self.tz} on {self.announced.date()} "
+                f"({_fmt_offset(actual)}), or drop tz",
+                field="announced",
+                value=self.announced.isoformat(),
+            )
+        return self
+
+    @property
+    def local(self) -> datetime:
+        """``announced`` in ``tz`` (or as written)."""
+        return self.announced.astimezone(ZoneInfo(self.tz)) if self.tz else self.announced
+
+
+def _fmt_offset(delta: timedelta | None) -> str:
+    if delta is None:
+        return "?"
+    minutes = int(delta.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+class InjectedAR(_Model):
+    """An abnormal return added by the simulated source (``source.kind: simulated``)."""
+
+    event: Slug
+    security: Symbol | Literal["*"] = Field(default="*", description="a symbol, or * for all")
+    day: StrictInt = Field(default=0, description="relative trading day")
+    ar: float = Field(description="simple abnormal return, e.g. 0.03 for +3%")
+
+    @field_validator("ar")
+    @classmethod
+    def _plausible(cls, value: float) -> float:
+        if not -0.95 < value < 5.0:
+            raise _Invalid("a simple return between -0.95 and 5 (0.03 means +3%)")
+        return value
+
+
+class SourceConfig(_Model):
+    """Where prices come from. The CLI's ``--prices DIR`` switches any study to ``csv``."""
+
+    kind: SourceName = "yahoo"
+    prices: Text | None = Field(
+        default=None, description="csv: folder of per-symbol CSVs or one wide CSV"
+    )
+    seed: StrictInt | None = Field(default=None, description="simulated: RNG seed")
+    start: Day | None = Field(default=None, description="simulated: first session")
+    end: Day | None = Field(default=None, description="simulated: last session")
+    betas: float | dict[str, float] | None = None
+    idio_vol: float | None = None
+    market_vol: float | None = None
+    industry_vol: float | None = None
+    injected: list[InjectedAR] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _per_kind(self) -> SourceConfig:
+        sim_only = ("seed", "start", "end", "betas", "idio_vol", "market_vol", "industry_vol")
+        if self.kind != "simulated":
+            for name in (*sim_only, "injected"):
+                val = getattr(self, name)
+                if val not in (None, []):
+                    raise _Invalid(
+                        f"no {name} for source kind {self.kind} (only for kind: simulated)",
+                        field=name,
+                        value=val,
+                    )
+        if self.kind != "csv" and self.prices is not None:
+            raise _Invalid(
+                f"no prices for source kind {self.kind} (only for kind: csv)",
+                field="prices",
+                value=self.prices,
+            )
+        if self.kind == "csv" and self.prices is None:
+            raise _Invalid(
+                "a prices folder or CSV file for kind: csv, e.g. prices: ../shared/data/prices",
+                field="prices",
+                value=None,
+            )
+        if self.kind == "simulated":
+            for name in ("start", "end"):
+                if getattr(self, name) is None:
+                    raise _Invalid(
+                        f"a {name} date for the simulated prices, e.g. 2024-01-04",
+                        field=name,
+                        value=None,
+                    )
+            assert self.start is not None and self.end is not None
+            if self.end <= self.start:
+                raise _Invalid(
+                    f"an end after start ({self.start})", field="end", value=str(self.end)
+                )
+            for name in ("idio_vol", "market_vol", "industry_vol"):
+                val = getattr(self, name)
+                if val is not None and not 0 <= val < 1:
+                    raise _Invalid("a daily volatility in [0, 1)", field=name, value=val)
+        return self
+
+
+def _source_shorthand(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"kind": value}
+    return value
+
+
+Source = Annotated[
+    SourceConfig,
+    BeforeValidator(_source_shorthand),
+    _Shorthand({"enum": list(SOURCE_NAMES)}),
+]
+
+
+class OutputConfig(_Model):
+    """What the run writes, under ``<dir>/<study name>/`` (``dir`` stays inside the project)."""
+
+    dir: RelPath = "reports"
+    formats: list[OutputFormat] = Field(default_factory=lambda: ["html", "csv"])
+    plotlyjs: PlotlyJs = "inline"
+    images: list[FigureName] = Field(default_factory=list)
+    image_format: ImageFormat = "png"
+
+
+class Variant(_Model):
+    """A named alternative specification for ``eventstudy compare`` (fields override)."""
+
+    name: Slug
+    title: Text | None = None
+    model: ModelName | None = None
+    returns: ReturnsKind | None = None
+    convention: Convention | None = None
+    estimation: Window | None = None
+    event_window: Window | None = None
+    car_windows: list[Window] | None = None
+    min_estimation_obs: StrictInt | None = None
+    market: dict[Exchange, MarketEntry] | None = None
+    tests: Tests | None = None
+
+
+_VARIANT_FIELDS = (
+    "model",
+    "returns",
+    "convention",
+    "estimation",
+    "event_window",
+    "car_windows",
+    "min_estimation_obs",
+    "market",
+    "tests",
+)
+
+
+def _window_problems(
+    estimation: tuple[int, int],
+    event_window: tuple[int, int],
+    car_windows: list[tuple[int, int]],
+    min_obs: int,
+) -> _Invalid | None:
+    est_lo, est_hi = estimation
+    ev_lo, ev_hi = event_window
+    if est_hi >= ev_lo:
+        return _Invalid(
+            f"an estimation window ending before the event window starts (day {ev_lo}), "
+            f"e.g. [{min(est_lo, ev_lo - 240)}, {ev_lo - 1}]",
+            field="estimation",
+            value=list(estimation),
+        )
+    for i, (lo, hi) in enumerate(car_windows):
+        if lo < ev_lo or hi > ev_hi:
+            return _Invalid(
+                f"a CAR window inside the event window [{ev_lo}, {ev_hi}]",
+                field=f"car_windows[{i}]",
+                value=[lo, hi],
+            )
+    length = est_hi - est_lo + 1
+    if min_obs > length:
+        return _Invalid(
+            f"at most the estimation window length ({length} days)",
+            field="min_estimation_obs",
+            value=min_obs,
+        )
+    if min_obs < 10:
+        return _Invalid(
+            "at least 10 estimation observations", field="min_estimation_obs", value=min_obs
+        )
+    dupes = [w for i, w in enumerate(car_windows) if w in car_windows[:i]]
+    if dupes:
+        return _Invalid(
+            "each CAR window once",
+            field=f"car_windows[{car_windows.index(dupes[0], car_windows.index(dupes[0]) + 1)}]",
+            value=list(dupes[0]),
+        )
+    return None
+
+
+class StudyConfig(_Model):
+    """A complete event study, as read from ``configs/*.yaml``.
+
+    Attributes
+    ----------
+    name : str
+        Lower-case slug; names the report folder ``<output.dir>/<name>/``.
+    securities : list of Security
+        At least one; unique symbols.
+    market : dict exchange -> MarketIndex
+        Benchmarks; filled from :data:`DEFAULT_MARKETS` for exchanges not named.
+    events : list of Event
+        At least one; unique ids.
+    estimation, event_window : (int, int)
+        Relative trading days, inclusive; the estimation window ends before the event window.
+    car_windows : list of (int, int)
+        Inside the event window.
+    tests : list of str
+        Test names (``"all"`` in YAML expands to :data:`TEST_NAMES`).
+    """
+
+    name: StudyName
+    title: Text | None = None
+    description: Text = ""
+    securities: list[Security] = Field(min_length=1)
+    market: dict[Exchange, MarketEntry] = Field(default_factory=dict)
+    factors: list[Factor] = Field(default_factory=list)
+    events: list[Event] = Field(min_length=1)
+    estimation: Window = (-250, -11)
+    event_window: Window = (-10, 10)
+    car_windows: list[Window] = Field(default_factory=lambda: list(DEFAULT_CAR_WINDOWS))
+    model: ModelName = "market"
+    returns: ReturnsKind = "simple"
+    min_estimation_obs: StrictInt = 100
+    convention: Convention = "textbook"
+    tests: Tests = Field(default_factory=lambda: list(TEST_NAMES))
+    source: Source = Field(default_factory=SourceConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    data_start: Day | None = None
+    data_end: Day | None = None
+    variants: list[Variant] = Field(default_factory=list)
+
+    _file: Path | None = PrivateAttr(default=None)
+    _root: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _cross_checks(self, info: ValidationInfo) -> StudyConfig:
+        problem = self._problem(info.context or {})
+        if problem is not None:
+            raise problem
+        if self.title is None:
+            object.__setattr__(self, "title", self.name)
+        markets = dict(self.market)
+        for ex in self.exchanges:
+            if ex not in markets and ex in DEFAULT_MARKETS:
+                markets[ex] = DEFAULT_MARKETS[ex]
+        object.__setattr__(self, "market", markets)
+        return self
+
+    def _problem(self, context: Mapping[str, Any]) -> _Invalid | None:
+        seen: dict[str, int] = {}
+        for i, sec in enumerate(self.securities):
+            if sec.symbol in seen:
+                return _Invalid(
+                    f"each symbol once (already securities[{seen[sec.symbol]}])",
+                    field=f"securities[{i}].symbol",
+                    value=sec.symbol,
+                )
+            seen[sec.symbol] = i
+        ids: dict[str, int] = {}
+        for i, ev in enumerate(self.events):
+            if ev.id in ids:
+                return _Invalid(
+                    f"a unique event id (already events[{ids[ev.id]}])",
+                    field=f"events[{i}].id",
+                    value=ev.id,
+                )
+            ids[ev.id] = i
+            for j, sym in enumerate(ev.securities or []):
+                if sym not in seen:
+                    return _Invalid(
+                        "a symbol listed under securities",
+                        field=f"events[{i}].securities[{j}]",
+                        value=sym,
+                    )
+        fseen: set[str] = set()
+        for i, fac in enumerate(self.factors):
+            if fac.symbol in fseen or fac.symbol in seen:
+                return _Invalid(
+                    "a factor symbol not used elsewhere in the study",
+                    field=f"factors[{i}].symbol",
+                    value=fac.symbol,
+                )
+            fseen.add(fac.symbol)
+        problem = _window_problems(
+            self.estimation, self.event_window, self.car_windows, self.min_estimation_obs
+        )
+        if problem is not None:
+            return problem
+        if self.model == "factor" and not self.factors:
+            return _Invalid(
+                "at least one factor for model: factor (e.g. factors: [{symbol: JPY=X}])",
+                field="factors",
+                value=[],
+            )
+        if self.model != "constant_mean":
+            for ex in self.exchanges:
+                if ex not in self.market and ex not in DEFAULT_MARKETS:
+                    return _Invalid(
+                        f"a market benchmark for {ex} (market: {{{ex}: {{symbol: ...}}}})",
+                        field="market",
+                        value=sorted(self.market),
+                    )
+        for i, inj in enumerate(self.source.injected):
+            if inj.event not in ids:
+                return _Invalid(
+                    "an event id of this study",
+                    field=f"source.injected[{i}].event",
+                    value=inj.event,
+                )
+            if inj.security != "*" and inj.security not in seen:
+                return _Invalid(
+                    "a symbol listed under securities, or *",
+                    field=f"source.injected[{i}].security",
+                    value=inj.security,
+                )
+        if self.data_start and self.data_end and self.data_end <= self.data_start:
+            return _Invalid(
+                f"a data_end after data_start ({self.data_start})",
+                field="data_end",
+                value=str(self.data_end),
+            )
+        for i, ev in enumerate(self.events):
+            day = ev.announced.date()
+            if self.data_start and day < self.data_start:
+                return _Invalid(
+                    f"an announcement on or after data_start ({self.data_start})",
+                    field=f"events[{i}].announced",
+                    value=ev.announced.isoformat(),
+                )
+            if self.data_end and day > self.data_end:
+                return _Invalid(
+                    f"an announcement on or before data_end ({self.data_end})",
+                    field=f"events[{i}].announced",
+                    value=ev.announced.isoformat(),
+                )
+        root = context.get("root")
+        if root is not None:
+            seeds = (Path(root) / "seeds").resolve()
+            for i, ev in enumerate(self.events):
+                if ev.dossier is None:
+                    continue
+                path = (Path(root) / ev.dossier).resolve()
+                if not path.is_relative_to(seeds):
+                    return _Invalid(
+                        "a dossier inside the project's seeds/ folder",
+                        field=f"events[{i}].dossier",
+                        value=ev.dossier,
+                    )
+                if not path.is_file():
+                    return _Invalid(
+                        f"an existing file under {seeds} (write the dossier first)",
+                        field=f"events[{i}].dossier",
+                        value=ev.dossier,
+                    )
+        names: dict[str, int] = {}
+        for i, var in enumerate(self.variants):
+            if var.name in names:
+                return _Invalid(
+                    f"a unique variant name (already variants[{names[var.name]}])",
+                    field=f"variants[{i}].name",
+                    value=var.name,
+                )
+            names[var.name] = i
+            merged = self._merged(var)
+            problem = _window_problems(
+                merged["estimation"],
+                merged["event_window"],
+                merged["car_windows"],
+                merged["min_estimation_obs"],
+            )
+            if problem is not None:
+                problem.field = f"variants[{i}].{problem.field}"
+                return problem
+            if merged["model"] == "factor" and not self.factors:
+                return _Invalid(
+                    "model: factor only when the study lists factors",
+                    field=f"variants[{i}].model",
+                    value="factor",
+                )
+        return None
+
+    def _merged(self, variant: Variant) -> dict[str, Any]:
+        out = {name: getattr(self, name) for name in _VARIANT_FIELDS}
+        for name in _VARIANT_FIELDS:
+            val = getattr(variant, name)
+            if val is not None:
+                out[name] = {**self.market, **val} if name == "market" else val
+        return out
+
+    # ---------------------------------------------------------------- conveniences
+
+    @property
+    def exchanges(self) -> list[str]:
+        """Exchanges of the securities, in order of first appearance."""
+        return list(dict.fromkeys(str(s.exchange) for s in self.securities))
+
+    def securities_on(self, exchange: str) -> list[Security]:
+        """The securities listed on ``exchange``."""
+        return [s for s in self.securities if s.exchange == exchange]
+
+    def event(self, event_id: str) -> Event:
+        """The event with id ``event_id`` (``KeyError`` if absent)."""
+        for ev in self.events:
+            if ev.id == event_id:
+                return ev
+        raise KeyError(event_id)
+
+    @property
+    def file(self) -> Path | None:
+        """The YAML file this study was read from (``None`` if built in Python)."""
+        return self._file
+
+    @property
+    def root(self) -> Path:
+        """The project folder: dossiers and relative paths resolve against it."""
+        return self._root if self._root is not None else Path.cwd()
+
+    def dossier_path(self, event: Event | str) -> Path | None:
+        """Absolute path of an event's dossier (``None`` when it has none)."""
+        ev = self.event(event) if isinstance(event, str) else event
+        return (self.root / ev.dossier).resolve() if ev.dossier else None
+
+    def report_dir(self, base: str | Path | None = None) -> Path:
+        """``<base or root/output.dir>/<name>``: the folder the run writes."""
+        folder = Path(base) if base is not None else self.root / self.output.dir
+        return folder / self.name
+
+    def variant(self, name: str) -> StudyConfig:
+        """The study with variant ``name``'s overrides applied (re-validated)."""
+        for var in self.variants:
+            if var.name == name:
+                data = self.model_dump(mode="python", exclude={"variants"})
+                for key, val in self._merged(var).items():
+                    data[key] = val
+                data["name"] = self.name
+                if var.title:
+                    data["title"] = var.title
+                new = StudyConfig.model_validate(data)
+                new._file, new._root = self._file, self._root
+                return new
+        raise KeyError(name)
+
+
+# ----------------------------------------------------------------------------- defaults
+
+DEFAULT_MARKETS.update(
+    {
+        "XTKS": MarketIndex(
+            symbol="TOPIX",
+            name="TOPIX",
+            aliases={"csv": "TOPIX", "yahoo": "1306.T", "simulated": "TOPIX"},
+            fallbacks=["^N225", "1306.T"],
+        ),
+        "XNYS": MarketIndex(symbol="^GSPC", name="S&P 500"),
+    }
+)
+
+# ----------------------------------------------------------------------------- YAML
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe loader with YAML 1.2-style scalars (see the module docstring)."""
+
+
+_DROPPED = {
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:timestamp",
+}
+_Loader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag not in _DROPPED]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"),
+    list("-+0123456789"),
+)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?[0-9]+[eE][-+]?[0-9]+"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node))
+    try:
+        out = _YamlInt(int(text.replace("_", ""), 0 if text.lower().startswith("0x") else 10))
+    except ValueError as exc:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"cannot read {text!r} as an integer", node.start_mark
+        ) from exc
+    out.raw = text
+    return out
+
+
+def _construct_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
+    text = str(loader.construct_scalar(node))
+    out = _YamlFloat(yaml.SafeLoader.construct_yaml_float(loader, node))
+    out.raw = text
+    return out
+
+
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Any, line: int) -> None:
+        super().__init__(f"duplicate key {key!r} on line {line}")
+        self.key = key
+        self.line = line
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    out: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a mapping key must be a plain value", key_node.start_mark
+            ) from exc
+        if key in out:
+            raise _DuplicateKey(key, key_node.start_mark.line + 1)
+        out[key] = loader.construct_object(value_node, deep=True)
+    return out
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+
+
+def load_yaml(text: str, file: str | None = None) -> Any:
+    """Parse YAML text with the trap-free safe loader; errors become :class:`ConfigError`."""
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except _DuplicateKey as exc:
+        raise ConfigError(
+            field=f"line {exc.line}",
+            value=exc.key,
+            expected="each key once per mapping (YAML would silently keep only the last)",
+            file=file,
+        ) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+        raise ConfigError(
+            field=line,
+            value=str(exc.problem or exc.context or "syntax error"),
+            expected="valid YAML (check indentation, colons and quotes)",
+            file=file,
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(field="YAML", value=str(exc), expected="valid YAML", file=file) from None
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+class _Nothing:
+    def __repr__(self) -> str:
+        return "nothing"
+
+
+class _Shown:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if part == "[key]":
+            continue
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class whose field the last element of ``loc`` names (for suggestions)."""
+    model: Any = StudyConfig
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part) if isinstance(model, type) else None
+        if field is None:  # a dict key such as market.XTKS: keep the value model found
+            continue
+        model = _inner_model(field.annotation)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _inner_model(annotation: Any) -> Any:
+    stack = [annotation]
+    while stack:
+        ann = stack.pop()
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            return ann
+        stack.extend(get_args(ann))
+    return None
+
+
+_EXPECTED_BY_TYPE = {
+    "int_type": "a whole number (no quotes, no leading zero)",
+    "int_parsing": "a whole number (no quotes, no leading zero)",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number (e.g. 0.03)",
+    "bool_type": "true or false (yes/no/on/off are read as text)",
+    "bool_parsing": "true or false (yes/no/on/off are read as text)",
+    "list_type": "a list (YAML '- item' lines or [a, b])",
+    "dict_type": "a mapping (key: value lines)",
+    "model_type": "a mapping (key: value lines)",
+    "model_attributes_type": "a mapping (key: value lines)",
+    "tuple_type": "a list",
+    "string_type": "text",
+    "date_type": "a calendar date YYYY-MM-DD",
+    "datetime_type": "a timestamp with offset",
+    "frozen_instance": "an unchanged value",
+}
+
+
+def _convert(err: ValidationError, file: str | None) -> ConfigError:
+    errors = err.errors()
+    # the most specific problem first: our own messages, then the deepest location
+    first = errors[0]
+    loc = tuple(first["loc"])
+    kind = first["type"]
+    value: Any = first.get("input")
+    ctx = first.get("ctx") or {}
+    field = _format_loc(loc)
+    exc = ctx.get("error")
+    if isinstance(exc, _Invalid):
+        expected = exc.expected
+        if exc.field:
+            field = f"{field}.{exc.field}" if field else exc.field
+        if exc.value is not _Invalid._UNSET:
+            value = exc.value
+    elif kind == "extra_forbidden":
+        model = _model_at(loc)
+        key = str(loc[-1])
+        allowed = sorted(model.model_fields) if model else []
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        expected = f"no field {key!r} here; {hint}allowed: {', '.join(allowed)}"
+    elif kind == "missing":
+        value = _Nothing()
+        expected = "a value (this field is required)"
+    elif kind in ("literal_error", "enum"):
+        expected = f"one of {ctx.get('expected', '')}"
+        if loc and loc[-1] == "[key]":
+            expected = f"a key that is one of {ctx.get('expected', '')}"
+    elif kind == "too_short":
+        n = ctx.get("min_length", 1)
+        expected = f"at least {n} item{'s' if n != 1 else ''}"
+        if field == "securities":
+            expected += " (a security: {symbol: 7203.T, name: Toyota})"
+        if field == "events":
+            expected += " (an event: id, title, announced)"
+    else:
+        expected = _EXPECTED_BY_TYPE.get(kind, first.get("msg", "a valid value"))
+        if kind == "string_type" and _is_number(value):
+            expected = f'text; YAML read {value!r} as a number: quote it, e.g. "{value!r}"'
+    if isinstance(value, Mapping | list):
+        text = repr(value)
+        if len(text) > 80:
+            value = _Shown(text[:77] + "...")
+    extra = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    if len(errors) > 1:
+        expected += extra
+    return ConfigError(field=field or "(top level)", value=value, expected=expected, file=file)
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def find_root(path: str | Path) -> Path:
+    """The project folder of a study file: the nearest parent with ``pyproject.toml``,
+    ``.git`` or ``seeds/``; else the parent of a ``configs/`` folder; else its folder."""
+    start = Path(path).resolve().parent
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file() or (folder / ".git").exists():
+            return folder
+        if (folder / "seeds").is_dir():
+            return folder
+    return start.parent if start.name == "configs" else start
+
+
+def parse_config(
+    data: Any, *, file: str | Path | None = None, root: str | Path | None = None
+) -> StudyConfig:
+    """Validate a parsed mapping into :class:`StudyConfig`.
+
+    Errors become one-line :class:`ConfigError`. With ``root`` the dossiers are checked
+    to exist under ``root/seeds/``.
+    """
+    shown = str(file) if file is not None else None
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            field="(top level)",
+            value=_Shown(type(data).__name__ if data is not None else "an empty file"),
+            expected="a mapping of study fields (name, securities, events, ...)",
+            file=shown,
+        )
+    for key in data:
+        if not isinstance(key, str):
+            raise ConfigError(
+                field="(top level)",
+                value=key,
+                expected="field names as text (name, securities, events, ...)",
+                file=shown,
+            )
+    context = {"root": Path(root)} if root is not None else {}
+    try:
+        config = StudyConfig.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise _convert(exc, shown) from None
+    config._file = Path(file) if file is not None else None
+    config._root = Path(root) if root is not None else None
+    return config
+
+
+def load_config(path: str | Path, *, root: str | Path | None = None) -> StudyConfig:
+    """Read and validate a study YAML file.
+
+    Parameters
+    ----------
+    path : path-like
+        The YAML file (``configs/kei_cars.yaml``).
+    root : path-like, optional
+        Project folder for dossiers and relative paths; default :func:`find_root`.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file, field path, value and what is expected.
+    """
+    path = Path(path)
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            field="(file)", value=shown, expected="an existing study YAML file", file=shown
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(
+            field="(file)", value=shown, expected="a YAML file, not a folder", file=shown
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            field="(file)", value=shown, expected="a UTF-8 text file", file=shown
+        ) from None
+    data = load_yaml(text, file=shown)
+    return parse_config(data, file=shown, root=root if root is not None else find_root(path))
+
+
+# ----------------------------------------------------------------------------- schema
+
+
+def schema_json() -> str:
+    """The JSON schema of :class:`StudyConfig` as text (what ``configs/schema.json`` holds)."""
+    schema = StudyConfig.model_json_schema(mode="validation")
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://github.com/oem-eventstudy/configs/schema.json",
+        **schema,
+        "title": "eventstudy study configuration",
+    }
+    return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def write_schema(path: str | Path) -> Path:
+    """Write the JSON schema of :class:`StudyConfig` to ``path`` (``configs/schema.json``)."""
+    path = Path(path)
+    path.write_text(schema_json(), encoding="utf-8")
+    return path
