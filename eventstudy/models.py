@@ -1,0 +1,288 @@
+"""Expected-return models, fitted by closed-form OLS across many firm-events at once.
+
+Every function here works on *stacked* arrays: one row per firm-event, one column per
+relative day, ``NaN`` where there is no observation. A batch of 10,000 firm-events is one
+call, not 10,000 regressions: ``X'X`` and ``X'y`` are batched matrix products over the
+masked design, and the normal equations are solved for the whole stack at once.
+
+Shapes (``K`` firm-events, ``L`` estimation days, ``W`` window days, ``p`` parameters):
+
+- ``y``: ``(K, L)`` returns of the security over its estimation window;
+- ``X``: ``(K, L, p)`` design (constant first, then the market, its Dimson lags, factors);
+- results: ``coef (K, p)``, ``xtx_inv (K, p, p)``, ``resid (K, L)``.
+
+The models (Brown & Warner 1985; MacKinlay 1997; Dimson 1979):
+
+``constant_mean``
+    ``R_it = mu_i + e_it``.
+``market_adjusted``
+    ``R_it = R_mt + e_it`` (no parameter is estimated; ``alpha = 0``, ``beta = 1``).
+``market``
+    ``R_it = alpha_i + beta_i R_mt + e_it``; with ``dimson_lags = l`` the lagged market returns
+    ``R_m,t-1 .. R_m,t-l`` enter too and ``beta`` reports the Dimson sum of the slopes.
+``factor``
+    ``R_it = alpha_i + beta_i R_mt + sum_j gamma_ij F_jt + e_it`` (e.g. USD/JPY and a sector
+    index for Japanese exporters).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+__all__ = [
+    "MODELS",
+    "BatchOLS",
+    "ModelFit",
+    "ModelName",
+    "batch_ols",
+    "build_design",
+    "fit_expected_returns",
+    "fit_market_model",
+    "forecast_variance_factor",
+]
+
+ModelName = Literal["market", "constant_mean", "market_adjusted", "factor"]
+MODELS: tuple[str, ...] = ("market", "constant_mean", "market_adjusted", "factor")
+
+
+@dataclass(frozen=True)
+class BatchOLS:
+    """OLS fitted to a stack of regressions (one per row).
+
+    Attributes
+    ----------
+    coef : ndarray, shape (K, p)
+    xtx_inv : ndarray, shape (K, p, p)
+        ``(X'X)^{-1}`` of each regression (``NaN`` when singular).
+    resid : ndarray, shape (K, L)
+        Residuals on the observations used, ``NaN`` elsewhere.
+    ssr : ndarray, shape (K,)
+    n_obs : ndarray, shape (K,)
+        Observations used (rows where ``y`` and every regressor are finite).
+    r2 : ndarray, shape (K,)
+        Centred R-squared.
+    """
+
+    coef: np.ndarray
+    xtx_inv: np.ndarray
+    resid: np.ndarray
+    ssr: np.ndarray
+    n_obs: np.ndarray
+    r2: np.ndarray
+
+
+def batch_ols(y: np.ndarray, X: np.ndarray) -> BatchOLS:
+    """Fit ``y[k] = X[k] @ b[k] + e[k]`` for every row ``k`` at once, skipping ``NaN`` rows.
+
+    Parameters
+    ----------
+    y : ndarray, shape (K, L)
+    X : ndarray, shape (K, L, p)
+
+    Returns
+    -------
+    BatchOLS
+
+    Notes
+    -----
+    ``b = (X'X)^{-1} X'y`` over the observations where ``y`` and all regressors are finite.
+    Regressions with fewer observations than parameters, or a singular ``X'X``, get ``NaN``
+    coefficients (the caller excludes them with a reason).
+    """
+    y = np.asarray(y, dtype=float)
+    X = np.asarray(X, dtype=float)
+    _K, _L, p = X.shape
+    valid = np.isfinite(y) & np.isfinite(X).all(axis=2)
+    Xv = np.where(valid[..., None], X, 0.0)
+    yv = np.where(valid, y, 0.0)
+    Xt = Xv.transpose(0, 2, 1)
+    xtx = Xt @ Xv
+    xty = (Xt @ yv[..., None])[..., 0]
+    n = valid.sum(axis=1)
+    det = np.linalg.det(xtx)
+    scale = np.prod(np.diagonal(xtx, axis1=1, axis2=2), axis=1)
+    ok = (n > p) & np.isfinite(det) & (np.abs(det) > 1e-12 * np.where(scale > 0, scale, 1.0))
+    safe = np.where(ok[:, None, None], xtx, np.eye(p))
+    xtx_inv = np.linalg.inv(safe)
+    xtx_inv[~ok] = np.nan
+    coef = (xtx_inv @ xty[..., None])[..., 0]
+    fitted = (X @ coef[..., None])[..., 0]
+    resid = np.where(valid, y - fitted, np.nan)
+    ssr = np.nansum(resid**2, axis=1)
+    ssr[~ok] = np.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ybar = yv.sum(axis=1) / n
+        sst = np.where(valid, (y - ybar[:, None]) ** 2, 0.0).sum(axis=1)
+        r2 = 1.0 - ssr / sst
+    return BatchOLS(coef=coef, xtx_inv=xtx_inv, resid=resid, ssr=ssr, n_obs=n, r2=r2)
+
+
+def fit_market_model(y: np.ndarray, market: np.ndarray) -> BatchOLS:
+    """Market model ``R_it = alpha_i + beta_i R_mt + e_it`` for a stack of securities.
+
+    Parameters
+    ----------
+    y, market : ndarray, shape (K, L)
+        Security and market returns on each firm-event's estimation days.
+    """
+    y = np.asarray(y, dtype=float)
+    m = np.asarray(market, dtype=float)
+    X = np.stack([np.ones_like(m), m], axis=2)
+    return batch_ols(y, X)
+
+
+def build_design(
+    model: ModelName, market: np.ndarray | None, factors: np.ndarray | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """Design matrix of a model on stacked windows.
+
+    Parameters
+    ----------
+    model : {"market", "constant_mean", "market_adjusted", "factor"}
+    market : ndarray, shape (K, L, 1 + lags) or (K, L), optional
+        Market return on each day, then its Dimson lags.
+    factors : ndarray, shape (K, L, f), optional
+
+    Returns
+    -------
+    X : ndarray, shape (K, L, p)
+    names : list of str
+        Parameter names (``alpha``, ``beta``, ``beta_lag1`` .., then the factors as
+        ``factor0`` ..; the caller renames them).
+    """
+    if market is not None and market.ndim == 2:
+        market = market[..., None]
+    if model == "constant_mean":
+        if market is None:
+            raise ValueError("constant_mean needs an array to take its shape from")
+        return np.ones((*market.shape[:2], 1)), ["alpha"]
+    if market is None:
+        raise ValueError(f"model {model!r} needs the market return")
+    ones = np.ones((*market.shape[:2], 1))
+    if model == "market_adjusted":
+        return np.concatenate([ones, market[..., :1]], axis=2), ["alpha", "beta"]
+    names = ["alpha", "beta"] + [f"beta_lag{j}" for j in range(1, market.shape[2])]
+    parts = [ones, market]
+    if model == "factor":
+        if factors is None or factors.shape[2] == 0:
+            raise ValueError("model 'factor' needs at least one factor")
+        parts.append(factors)
+        names += [f"factor{j}" for j in range(factors.shape[2])]
+    return np.concatenate(parts, axis=2), names
+
+
+def forecast_variance_factor(x: np.ndarray, xtx_inv: np.ndarray) -> np.ndarray:
+    """``x_t' (X'X)^{-1} x_t`` for every firm-event and day: the estimation-error term.
+
+    For the market model this is ``1/L + (M_t - Mbar)^2 / Sxx``, so ``1 + factor`` is the
+    prediction-error correction of the abnormal-return variance (Patell 1976).
+
+    Parameters
+    ----------
+    x : ndarray, shape (K, W, p)
+    xtx_inv : ndarray, shape (K, p, p)
+    """
+    return np.einsum("kwi,kij,kwj->kw", x, xtx_inv, x)
+
+
+@dataclass(frozen=True)
+class ModelFit:
+    """An expected-return model fitted to a stack of firm-events.
+
+    Attributes
+    ----------
+    names : list of str
+        Parameter names, in the column order of ``coef``.
+    coef, xtx_inv : ndarray
+        ``(K, p)`` and ``(K, p, p)``; for ``market_adjusted`` ``coef = (0, 1)`` and
+        ``xtx_inv = 0`` (nothing is estimated, so there is no estimation error).
+    ar_est, ar_win : ndarray
+        Abnormal returns on the estimation days ``(K, L)`` and window days ``(K, W)``.
+    expected_win : ndarray
+        Normal (predicted) returns on the window days ``(K, W)``.
+    ssr, n_obs, r2 : ndarray, shape (K,)
+    k : int
+        Parameters estimated per firm-event (0 for market adjusted).
+    """
+
+    names: list[str]
+    coef: np.ndarray
+    xtx_inv: np.ndarray
+    ar_est: np.ndarray
+    ar_win: np.ndarray
+    expected_win: np.ndarray
+    ssr: np.ndarray
+    n_obs: np.ndarray
+    r2: np.ndarray
+    k: int
+
+
+def fit_expected_returns(
+    model: ModelName,
+    y_est: np.ndarray,
+    X_est: np.ndarray,
+    y_win: np.ndarray,
+    X_win: np.ndarray,
+    names: list[str] | None = None,
+) -> ModelFit:
+    """Fit ``model`` on the estimation days and compute abnormal returns everywhere.
+
+    Parameters
+    ----------
+    model : {"market", "constant_mean", "market_adjusted", "factor"}
+    y_est, X_est : ndarray
+        Returns ``(K, L)`` and design ``(K, L, p)`` (from :func:`build_design`) on the
+        estimation days.
+    y_win, X_win : ndarray
+        The same on the window days.
+    names : list of str, optional
+        Parameter names (default ``alpha``, ``beta``, ``x2`` ..).
+
+    Returns
+    -------
+    ModelFit
+    """
+    K, _L, p = X_est.shape
+    if model == "market_adjusted":
+        coef = np.tile(np.array([0.0, 1.0]), (K, 1))
+        ar_est = y_est - X_est[..., 1]
+        valid = np.isfinite(ar_est)
+        n = valid.sum(axis=1)
+        mean = np.nansum(ar_est, axis=1) / np.maximum(n, 1)
+        ssr = np.nansum((ar_est - mean[:, None]) ** 2, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ybar = np.nansum(np.where(valid, y_est, 0), axis=1) / n
+            sst = np.where(valid, (y_est - ybar[:, None]) ** 2, 0).sum(axis=1)
+            r2 = 1 - np.nansum(ar_est**2, axis=1) / sst
+        expected = X_win[..., 1]
+        return ModelFit(
+            names=["alpha", "beta"],
+            coef=coef,
+            xtx_inv=np.zeros((K, 2, 2)),
+            ar_est=ar_est,
+            ar_win=y_win - expected,
+            expected_win=expected,
+            ssr=ssr,
+            n_obs=n,
+            r2=r2,
+            k=0,
+        )
+    ols = batch_ols(y_est, X_est)
+    expected = (X_win @ ols.coef[..., None])[..., 0]
+    if names is None:
+        names = (["alpha", "beta"] + [f"x{j}" for j in range(2, p)])[:p]
+    return ModelFit(
+        names=names,
+        coef=ols.coef,
+        xtx_inv=ols.xtx_inv,
+        ar_est=ols.resid,
+        ar_win=y_win - expected,
+        expected_win=expected,
+        ssr=ols.ssr,
+        n_obs=ols.n_obs,
+        r2=ols.r2,
+        k=p,
+    )

@@ -1,0 +1,778 @@
+"""The test battery: one function per test, each returning a :class:`TestResult`.
+
+Conventions shared by every function:
+
+- inputs are arrays with the firm-events on axis 0 and, optionally, the days of the tested
+  window on axis 1; ``NaN`` marks a missing observation and is left out of that day;
+- with a day axis the statistic and p-value are arrays with one value per day;
+- p-values are two-sided;
+- ``estudy2_sums=True`` reproduces R estudy2 0.10, which forms a sum over securities as
+  ``rowMeans(x, na.rm = TRUE) * ncol(x)``: equal to the sum when no security is missing
+  that day, inflated by ``N / N_t`` when some are.
+
+Tests that assume cross-sectional independence (``t_test``, ``brown_warner_1980``,
+``patell``, ``bmp``, the sign and rank tests, ``wilcoxon``) over-reject when the
+securities share an event date. The clustering-robust ones are ``portfolio``, ``sur_wald``,
+``adjusted_patell``, ``kolari_pynnonen`` and ``grank`` (and, crudely, ``brown_warner_1985``).
+The formulas, papers and estudy2 differences are collected in ``docs/statistics.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats as _st
+
+__all__ = [
+    "CLUSTER_ROBUST_TESTS",
+    "INDEPENDENCE_TESTS",
+    "TEST_NAMES",
+    "TestResult",
+    "adjusted_patell",
+    "bmp",
+    "brown_warner_1980",
+    "brown_warner_1985",
+    "corrado_rank",
+    "corrado_sign",
+    "generalized_sign",
+    "grank",
+    "kolari_pynnonen",
+    "kp_factor",
+    "lamb",
+    "modified_rank",
+    "patell",
+    "portfolio",
+    "rank_rows",
+    "sign",
+    "sur_wald",
+    "sur_wald_mean",
+    "t_test",
+    "wilcoxon",
+]
+
+TEST_NAMES: tuple[str, ...] = (
+    "portfolio",
+    "sur_wald",
+    "sur_wald_mean",
+    "adjusted_patell",
+    "kolari_pynnonen",
+    "grank",
+    "t_test",
+    "brown_warner_1980",
+    "brown_warner_1985",
+    "lamb",
+    "patell",
+    "bmp",
+    "sign",
+    "generalized_sign",
+    "corrado_sign",
+    "corrado_rank",
+    "modified_rank",
+    "wilcoxon",
+)
+CLUSTER_ROBUST_TESTS: tuple[str, ...] = (
+    "portfolio",
+    "sur_wald",
+    "sur_wald_mean",
+    "adjusted_patell",
+    "kolari_pynnonen",
+    "grank",
+)
+INDEPENDENCE_TESTS: tuple[str, ...] = (
+    "t_test",
+    "brown_warner_1980",
+    "patell",
+    "bmp",
+    "sign",
+    "generalized_sign",
+    "corrado_sign",
+    "corrado_rank",
+    "modified_rank",
+    "wilcoxon",
+)
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """A test statistic as a value object.
+
+    Attributes
+    ----------
+    name : str
+        Test name (one of :data:`TEST_NAMES`).
+    statistic : float or ndarray
+        The statistic (one value per day when the test ran on a day axis).
+    p_value : float or ndarray
+        Two-sided p-value.
+    df : float, ndarray or None
+        Degrees of freedom of the reference distribution (``None`` for the normal).
+    null : str
+        The null hypothesis, in words.
+    """
+
+    __test__ = False  # not a pytest class
+
+    name: str
+    statistic: Any
+    p_value: Any
+    df: Any
+    null: str
+
+    def as_row(self) -> dict[str, Any]:
+        """``{"test", "statistic", "p_value", "df", "null"}`` for a DataFrame row."""
+        return {
+            "test": self.name,
+            "statistic": _scalar(self.statistic),
+            "p_value": _scalar(self.p_value),
+            "df": _scalar(self.df) if self.df is not None else np.nan,
+            "null": self.null,
+        }
+
+    def __str__(self) -> str:
+        stat, p = _scalar(self.statistic), _scalar(self.p_value)
+        if np.ndim(stat) == 0:
+            return f"{self.name}: statistic {stat:.4f}, p-value {p:.4g} (H0: {self.null})"
+        return f"{self.name}: statistics {np.round(stat, 4)} (H0: {self.null})"
+
+
+def _scalar(x: Any) -> Any:
+    a = np.asarray(x, dtype=float)
+    return float(a) if a.ndim == 0 else a
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _p_norm(z: Any) -> Any:
+    return _scalar(2.0 * _st.norm.sf(np.abs(z)))
+
+
+def _p_t(t: Any, df: Any) -> Any:
+    with np.errstate(invalid="ignore"):
+        return _scalar(2.0 * _st.t.sf(np.abs(t), df))
+
+
+def _count(x: np.ndarray) -> np.ndarray:
+    return np.isfinite(x).sum(axis=0)
+
+
+def _sum(x: np.ndarray, estudy2_sums: bool = False) -> np.ndarray:
+    """Sum over axis 0 ignoring NaN; estudy2's ``rowMeans * ncol`` when asked."""
+    if estudy2_sums:
+        n = _count(x)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n > 0, np.nansum(x, axis=0) / np.maximum(n, 1) * x.shape[0], np.nan)
+    s = np.nansum(x, axis=0)
+    return np.where(_count(x) > 0, s, np.nan)
+
+
+def _mean(x: np.ndarray) -> np.ndarray:
+    n = _count(x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, np.nansum(x, axis=0) / np.maximum(n, 1), np.nan)
+
+
+def _sd(x: np.ndarray) -> np.ndarray:
+    """Sample standard deviation over axis 0 (ddof 1), NaN-aware."""
+    n = _count(x)
+    m = _mean(x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ss = np.nansum((x - m) ** 2, axis=0)
+        return np.where(n > 1, np.sqrt(ss / np.maximum(n - 1, 1)), np.nan)
+
+
+def _div(a: Any, b: Any) -> Any:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(a, dtype=float) / np.asarray(b, dtype=float)
+
+
+def rank_rows(a: np.ndarray) -> np.ndarray:
+    """Ranks ``1..n_i`` within each row, ties averaged, ``NaN`` kept (R ``rank``, ``na.last="keep"``).
+
+    Vectorised (one ``argsort`` for the whole matrix): ``scipy.stats.rankdata`` along an
+    axis is several times slower on a 10,000 x 270 matrix.
+    """
+    a = np.asarray(a, dtype=float)
+    if a.ndim == 1:
+        return rank_rows(a[None, :])[0]
+    N, T = a.shape
+    if N == 0 or T == 0:
+        return a.copy()
+    order = np.argsort(a, axis=1, kind="stable")
+    s = np.take_along_axis(a, order, axis=1)
+    new = np.ones((N, T), dtype=bool)
+    new[:, 1:] = s[:, 1:] != s[:, :-1]
+    run = np.cumsum(new.ravel()) - 1
+    pos = np.tile(np.arange(1, T + 1, dtype=float), N)
+    avg = (np.bincount(run, weights=pos) / np.bincount(run))[run].reshape(N, T)
+    ranks = np.empty_like(avg)
+    np.put_along_axis(ranks, order, avg, axis=1)
+    ranks[np.isnan(a)] = np.nan
+    return ranks
+
+
+def kp_factor(rbar: Any, n: Any) -> Any:
+    """Kolari-Pynnonen (2010) factor ``sqrt((1 - rbar) / (1 + (n - 1) rbar))``."""
+    rbar = np.asarray(rbar, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.sqrt((1.0 - rbar) / (1.0 + (np.asarray(n, dtype=float) - 1.0) * rbar))
+
+
+# ----------------------------------------------------------------------------- parametric
+
+
+def t_test(x: np.ndarray) -> TestResult:
+    """Cross-sectional t-test of the mean abnormal return (or mean CAR).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N,) or (N, D)
+        Abnormal returns of the N firm-events (on D days), or their CARs.
+
+    Returns
+    -------
+    TestResult
+        ``t`` with ``N - 1`` degrees of freedom.
+
+    Notes
+    -----
+    ``t = xbar / (s / sqrt(N))`` with ``s`` the cross-sectional standard deviation (ddof 1).
+    Boehmer, Musumeci & Poulsen (1991) call it the cross-sectional test. It is robust to
+    event-induced variance but assumes independent firm-events; on a shared event date it
+    over-rejects. Identical in the textbook and estudy2 conventions.
+    """
+    x = np.asarray(x, dtype=float)
+    n = _count(x)
+    t = _div(_mean(x), _div(_sd(x), np.sqrt(n)))
+    return TestResult("t_test", _scalar(t), _p_t(t, n - 1), _scalar(n - 1), "mean AR = 0")
+
+
+def brown_warner_1980(
+    x: np.ndarray, sigma: np.ndarray, n_days: int = 1, df: float | None = None
+) -> TestResult:
+    """Brown & Warner (1980) test with the average of the firms' own variances.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N,) or (N, D)
+        Abnormal returns (daily) or CARs over ``n_days`` days.
+    sigma : ndarray, shape (N,)
+        Each firm-event's estimation-window standard deviation of abnormal returns.
+    n_days : int
+        Days cumulated in ``x`` (the variance of a CAR is ``n_days * sigma^2``).
+    df : float, optional
+        Degrees of freedom of the t reference (estudy2: mean estimation length - 1);
+        the normal when omitted.
+
+    Notes
+    -----
+    ``t = AAR / (sqrt(sum_i sigma_i^2) / N)`` (Brown & Warner 1980, "crude"
+    independence). The sum runs over the firm-events observed that day. estudy2 computes
+    ``sigma_i`` as ``sd`` of the estimation abnormal returns (ddof 1); the textbook
+    convention passes ``sqrt(SSR / (L - k))``.
+    """
+    x = np.asarray(x, dtype=float)
+    sigma = np.asarray(sigma, dtype=float)
+    sig2 = np.where(np.isfinite(x), (sigma**2).reshape((-1,) + (1,) * (x.ndim - 1)), np.nan)
+    n = _count(x)
+    sd = _div(np.sqrt(np.nansum(sig2, axis=0) * n_days), n)
+    z = _div(_mean(x), sd)
+    p = _p_norm(z) if df is None else _p_t(z, df)
+    return TestResult("brown_warner_1980", _scalar(z), p, df, "mean AR = 0")
+
+
+def brown_warner_1985(x: np.ndarray, aar_est: np.ndarray, n_days: int = 1) -> TestResult:
+    """Brown & Warner (1985) test with the crude dependence adjustment.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N,) or (N, D)
+        Abnormal returns (daily) or CARs over ``n_days`` days.
+    aar_est : ndarray, shape (L,)
+        The average abnormal return of the same firm-events on each estimation day (in
+        event time), ``NaN`` where no firm-event is observed.
+    n_days : int
+        Days cumulated in ``x``.
+
+    Notes
+    -----
+    ``t = AAR_t / S(AAR)`` with ``S(AAR)`` the time-series standard deviation (ddof 1) of
+    the estimation-window AARs, so cross-sectional correlation on the estimation days is
+    carried into the variance (Brown & Warner 1985, p. 7). For a window of ``n_days``:
+    ``CAAR / (sqrt(n_days) S(AAR))``, which equals estudy2's ``car_brown_warner_1985``
+    (the sum of the daily statistics over ``sqrt(n_days)``). Reference distribution: t with
+    ``L - 1`` degrees of freedom.
+    """
+    x = np.asarray(x, dtype=float)
+    s = float(_sd(np.asarray(aar_est, dtype=float)))
+    L = int(np.isfinite(aar_est).sum())
+    t = _div(_mean(x), s * np.sqrt(n_days))
+    return TestResult("brown_warner_1985", _scalar(t), _p_t(t, L - 1), L - 1, "mean AR = 0")
+
+
+def lamb(
+    ar: np.ndarray, aar_est: np.ndarray, correction: np.ndarray, cumulative: bool = False
+) -> TestResult:
+    """Lamb (1995) test: Brown-Warner 1985 with the prediction-error correction.
+
+    Parameters
+    ----------
+    ar : ndarray, shape (N, D)
+        Abnormal returns on the D tested days.
+    aar_est : ndarray, shape (L,)
+        Estimation-window average abnormal returns (event time).
+    correction : ndarray, shape (D,)
+        ``1 + 1/Lbar + (M_t - Mbar)^2 / Sxx`` for each tested day (estudy2 takes the market
+        of the first security and the mean estimation length ``Lbar``).
+    cumulative : bool
+        Return the window statistic ``sum_t z_t / sqrt(D)`` (estudy2 ``car_lamb``).
+
+    Notes
+    -----
+    ``z_t = AAR_t / (S(AAR) sqrt(correction_t))``, standard normal (Lamb 1995, as
+    implemented in estudy2; the paper cites Brown & Warner 1985 and Henderson 1990).
+    """
+    ar = np.asarray(ar, dtype=float)
+    s = float(_sd(np.asarray(aar_est, dtype=float)))
+    z = _div(_mean(ar), s * np.sqrt(np.asarray(correction, dtype=float)))
+    if cumulative:
+        z = np.nansum(z) / np.sqrt(np.isfinite(z).sum())
+    return TestResult("lamb", _scalar(z), _p_norm(z), None, "mean AR = 0")
+
+
+def patell(sar: np.ndarray, df_resid: np.ndarray, estudy2_sums: bool = False) -> TestResult:
+    """Patell (1976) standardized-residual test.
+
+    Parameters
+    ----------
+    sar : ndarray, shape (N,) or (N, D)
+        Standardized abnormal returns ``AR_it / (s_i sqrt(1 + x_t'(X'X)^{-1} x_t))`` or
+        standardized CARs ``CAR_i / se(CAR_i)``.
+    df_resid : ndarray, shape (N,)
+        Degrees of freedom of each ``s_i`` (``L_i - 2`` for the market model); the
+        variance of a t-distributed SAR is ``df / (df - 2)``.
+    estudy2_sums : bool
+        Sum as estudy2 does (see the module notes).
+
+    Notes
+    -----
+    ``Z = sum_i SAR_i / sqrt(sum_i (L_i - 2)/(L_i - 4))``, standard normal under
+    independence and no event-induced variance. The textbook convention standardizes by
+    ``s_i^2 = SSR/(L_i - 2)``; estudy2 by ``sd`` (ddof 1), takes ``Mbar`` and ``Sxx``
+    over every market day of the estimation window and divides over all securities.
+    """
+    sar = np.asarray(sar, dtype=float)
+    dfr = np.asarray(df_resid, dtype=float).reshape((-1,) + (1,) * (sar.ndim - 1))
+    v = np.where(np.isfinite(sar), dfr / (dfr - 2.0), np.nan)
+    if estudy2_sums:
+        v = np.broadcast_to(dfr / (dfr - 2.0), sar.shape)
+    z = _div(_sum(sar, estudy2_sums), np.sqrt(np.nansum(v, axis=0)))
+    return TestResult("patell", _scalar(z), _p_norm(z), None, "mean SAR = 0")
+
+
+def adjusted_patell(sar: np.ndarray, df_resid: np.ndarray, rbar: Any) -> TestResult:
+    """Patell's test with the Kolari & Pynnonen (2010) cross-correlation adjustment.
+
+    Parameters
+    ----------
+    sar, df_resid : ndarray
+        As in :func:`patell`.
+    rbar : float or ndarray
+        Mean pairwise correlation of the firm-events' estimation residuals (pairs in
+        different events count as 0; see ``docs/statistics.md``).
+
+    Notes
+    -----
+    ``Z_adj = Z_patell * sqrt((1 - rbar) / (1 + (N - 1) rbar))`` as specified for this
+    package. Kolari & Pynnonen derive ``sqrt((1 - r)/(1 + (n-1) r))`` for the BMP
+    statistic; for Patell's known-variance denominator ``1/sqrt(1 + (n-1) r)`` would suffice,
+    so this form is slightly conservative by ``sqrt(1 - rbar)``.
+    """
+    base = patell(sar, df_resid)
+    n = _count(np.asarray(sar, dtype=float))
+    z = base.statistic * kp_factor(rbar, n)
+    return TestResult(
+        "adjusted_patell", _scalar(z), _p_norm(z), None, "mean SAR = 0 (cross-correlated)"
+    )
+
+
+def bmp(sar: np.ndarray) -> TestResult:
+    """Boehmer, Musumeci & Poulsen (1991) standardized cross-sectional test.
+
+    Parameters
+    ----------
+    sar : ndarray, shape (N,) or (N, D)
+        Standardized abnormal returns, or standardized CARs.
+
+    Notes
+    -----
+    ``t = mean(SAR) / (sd(SAR) / sqrt(N))`` (sd with ddof 1), t with ``N - 1`` degrees of
+    freedom. Robust to event-induced variance, not to cross-correlation. estudy2
+    (``boehmer``) forms the SARs as for :func:`patell`.
+    """
+    sar = np.asarray(sar, dtype=float)
+    n = _count(sar)
+    t = _div(_mean(sar), _div(_sd(sar), np.sqrt(n)))
+    return TestResult("bmp", _scalar(t), _p_t(t, n - 1), _scalar(n - 1), "mean SAR = 0")
+
+
+def kolari_pynnonen(sar: np.ndarray, rbar: Any) -> TestResult:
+    """BMP test with the Kolari & Pynnonen (2010) adjustment for cross-correlation.
+
+    Notes
+    -----
+    ``t_KP = t_BMP * sqrt((1 - rbar) / (1 + (N - 1) rbar))`` with ``rbar`` the mean
+    pairwise correlation of estimation-window residuals (Kolari & Pynnonen 2010, RFS 23,
+    eq. 10). t with ``N - 1`` degrees of freedom.
+    """
+    base = bmp(sar)
+    n = _count(np.asarray(sar, dtype=float))
+    t = base.statistic * kp_factor(rbar, n)
+    return TestResult(
+        "kolari_pynnonen", _scalar(t), _p_t(t, n - 1), base.df, "mean SAR = 0 (cross-correlated)"
+    )
+
+
+# ----------------------------------------------------------------------------- sign tests
+
+
+def sign(x: np.ndarray, estudy2_sums: bool = False) -> TestResult:
+    """Binomial sign test against one half.
+
+    Notes
+    -----
+    ``Z = (N+ - N/2) / sqrt(N/4)`` with ``N+`` the number of positive abnormal returns
+    (or CARs). Standard normal. Assumes independence and a median of zero
+    (Boehmer, Musumeci & Poulsen 1991; estudy2 ``sign_test``).
+    """
+    x = np.asarray(x, dtype=float)
+    pos = np.where(np.isfinite(x), (x > 0).astype(float), np.nan)
+    n = _count(x)
+    z = _div(_sum(pos, estudy2_sums) - 0.5 * n, np.sqrt(0.25 * n))
+    return TestResult("sign", _scalar(z), _p_norm(z), None, "P(AR > 0) = 1/2")
+
+
+def generalized_sign(x: np.ndarray, p_hat: float, estudy2_sums: bool = False) -> TestResult:
+    """Cowan (1992) generalized sign test.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N,) or (N, D)
+        Abnormal returns or CARs.
+    p_hat : float
+        Expected share of positive abnormal returns under the null, from the estimation
+        window: textbook = mean over firm-events of each one's share of positive
+        estimation ARs; estudy2 = the share pooled over all firm-event-days.
+
+    Notes
+    -----
+    ``Z = (N+ - N p_hat) / sqrt(N p_hat (1 - p_hat))``, standard normal
+    (Cowan 1992, Rev. Quant. Fin. Acc. 2; McConnell & Muscarella 1985).
+    """
+    x = np.asarray(x, dtype=float)
+    pos = np.where(np.isfinite(x), (x > 0).astype(float), np.nan)
+    n = _count(x)
+    z = _div(_sum(pos, estudy2_sums) - n * p_hat, np.sqrt(n * p_hat * (1 - p_hat)))
+    return TestResult("generalized_sign", _scalar(z), _p_norm(z), None, "P(AR > 0) = p_hat")
+
+
+def corrado_sign(
+    ar_full: np.ndarray,
+    tested: np.ndarray,
+    divisor: float | None = None,
+    cumulative: bool = False,
+    estudy2_sums: bool = False,
+) -> TestResult:
+    """Corrado & Zivney (1992) sign test.
+
+    Parameters
+    ----------
+    ar_full : ndarray, shape (N, T)
+        Abnormal returns over the estimation window plus the event days used for the
+        medians and the standard deviation (textbook: the whole computed window;
+        estudy2: the tested window only).
+    tested : ndarray of int
+        Columns of ``ar_full`` that are tested.
+    divisor : float, optional
+        ``T`` of the variance (default: the number of columns with any observation;
+        estudy2: the mean number of observations per security).
+    cumulative : bool
+        Return the window statistic ``sum_t z_t / sqrt(D)``.
+
+    Notes
+    -----
+    ``G_it = sign(AR_it - median_i)``, medians over the full window;
+    ``z_t = N_t^{-1/2} sum_i G_it / S(G)``,
+    ``S(G) = sqrt(1/T sum_t (N_t^{-1/2} sum_i G_it)^2)``. Standard normal.
+    """
+    a = np.asarray(ar_full, dtype=float)
+    med = np.nanmedian(a, axis=1) if a.shape[1] else np.full(a.shape[0], np.nan)
+    g = np.sign(a - med[:, None])
+    n_t = np.isfinite(g).sum(axis=0).astype(float)
+    sums = _sum(g, estudy2_sums)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_day = sums / np.sqrt(n_t)
+    if divisor is None:
+        divisor = float((n_t > 0).sum())
+    s = np.sqrt(np.nansum(per_day**2) / divisor)
+    z = per_day[np.asarray(tested)] / s
+    if cumulative:
+        z = np.nansum(z) / np.sqrt(np.isfinite(z).sum())
+    return TestResult("corrado_sign", _scalar(z), _p_norm(z), None, "median AR = 0")
+
+
+def corrado_rank(
+    ranks_full: np.ndarray,
+    tested: np.ndarray,
+    divisor: float | None = None,
+    cumulative: bool = False,
+    estudy2: bool = False,
+) -> TestResult:
+    """Corrado (1989) rank test.
+
+    Parameters
+    ----------
+    ranks_full : ndarray, shape (N, T)
+        Ranks of each firm-event's abnormal returns over the full window (see
+        :func:`rank_rows`).
+    tested : ndarray of int
+        Tested columns.
+    divisor : float, optional
+        ``T`` of the variance (textbook: columns with any observation; estudy2: mean number
+        of observations per security).
+    cumulative : bool
+        Window statistic: textbook ``sum_t z_t / sqrt(D)`` (Campbell & Wasley 1993);
+        estudy2 ``car_rank_test`` (Cowan 1992):
+        ``sqrt(D) (Kbar_W - Kbar) / sqrt(sum_t (Kbar_t - Kbar)^2 / T)``.
+    estudy2 : bool
+        Use estudy2's ``rowMeans * ncol`` sums and its window statistic.
+
+    Notes
+    -----
+    ``z_t = (1/N_t) sum_i (K_it - Kbar_i) / S(K)``,
+    ``S(K) = sqrt(1/T sum_t ((1/N_t) sum_i (K_it - Kbar_i))^2)``, ``Kbar_i`` the mean rank
+    ``(n_i + 1)/2``. Standard normal.
+    """
+    K = np.asarray(ranks_full, dtype=float)
+    tested = np.asarray(tested)
+    kbar = np.nanmean(K, axis=1)
+    n_t = np.isfinite(K).sum(axis=0).astype(float)
+    if divisor is None:
+        divisor = float((n_t > 0).sum())
+    if cumulative and estudy2:
+        mean_rank = float(np.mean(kbar))
+        sub = K[:, tested]
+        num = np.sqrt(len(tested)) * (np.nanmean(sub) - mean_rank)
+        den = np.sqrt(np.nansum((_mean(K) - mean_rank) ** 2) / divisor)
+        z = num / den
+        return TestResult("corrado_rank", float(z), _p_norm(z), None, "median AR = 0")
+    dev = K - kbar[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_day = _sum(dev, estudy2) / n_t
+    s = np.sqrt(np.nansum(per_day**2) / divisor)
+    z = per_day[tested] / s
+    if cumulative:
+        z = np.nansum(z) / np.sqrt(np.isfinite(z).sum())
+    return TestResult("corrado_rank", _scalar(z), _p_norm(z), None, "median AR = 0")
+
+
+def modified_rank(
+    ranks_full: np.ndarray,
+    tested: np.ndarray,
+    divisor: float | None = None,
+    cumulative: bool = False,
+    estudy2_sums: bool = False,
+) -> TestResult:
+    """Modified rank test for missing returns (Corrado & Zivney 1992; Kolari & Pynnonen 2010).
+
+    Notes
+    -----
+    ``U_it = K_it / (n_i + 1)`` (uniform order statistics, ``n_i`` observations of firm
+    ``i`` in the full window); ``z_t = N_t^{-1/2} sum_i (U_it - 1/2) / S(U)``,
+    ``S(U) = sqrt(1/T sum_t (N_t^{-1/2} sum_i (U_it - 1/2))^2)``. Standard normal. The
+    window statistic is ``sum_t z_t / sqrt(D)``.
+    """
+    K = np.asarray(ranks_full, dtype=float)
+    tested = np.asarray(tested)
+    n_i = np.isfinite(K).sum(axis=1).astype(float)
+    U = K / (n_i[:, None] + 1.0) - 0.5
+    n_t = np.isfinite(K).sum(axis=0).astype(float)
+    if divisor is None:
+        divisor = float((n_t > 0).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_day = _sum(U, estudy2_sums) / np.sqrt(n_t)
+    s = np.sqrt(np.nansum(per_day**2) / divisor)
+    z = per_day[tested] / s
+    if cumulative:
+        z = np.nansum(z) / np.sqrt(np.isfinite(z).sum())
+    return TestResult("modified_rank", _scalar(z), _p_norm(z), None, "median AR = 0")
+
+
+def grank(gsar_full: np.ndarray, tested: np.ndarray) -> TestResult:
+    """Generalized rank test of Kolari & Pynnonen (2011), robust to cross-correlation.
+
+    Parameters
+    ----------
+    gsar_full : ndarray, shape (N, T)
+        Generalized standardized abnormal returns: the standardized estimation residuals
+        ``AR_it / s_i`` and, in the tested columns, the event observations re-standardized
+        by their cross-sectional standard deviation (``SCAR*_i = SCAR_i / sd(SCAR)``; for a
+        window the cumulated observation stands as one column).
+    tested : ndarray of int
+        The column(s) tested; one statistic per column.
+
+    Notes
+    -----
+    ``U_it = rank(GSAR_it) / (T_i + 1) - 1/2``; ``Ubar_t = mean_i U_it``;
+    ``Z = Ubar_0 / S(Ubar)``, ``S(Ubar) = sqrt(1/T sum_t (N_t/N) Ubar_t^2)``;
+    ``t_grank = Z sqrt((T - 2) / (T - 1 - Z^2))`` with ``T - 2`` degrees of freedom
+    (Kolari & Pynnonen 2011, J. Empirical Finance 18, eqs. 9-13). The variance comes from
+    the time series of cross-sectional mean ranks, so it absorbs cross-correlation.
+    """
+    G = np.asarray(gsar_full, dtype=float)
+    tested = np.asarray(tested)
+    K = rank_rows(G)
+    n_i = np.isfinite(K).sum(axis=1).astype(float)
+    U = K / (n_i[:, None] + 1.0) - 0.5
+    n_t = np.isfinite(U).sum(axis=0).astype(float)
+    N = float(G.shape[0])
+    ubar = _mean(U)
+    T = float((n_t > 0).sum())
+    s = np.sqrt(np.nansum((n_t / N) * ubar**2) / T)
+    z = ubar[tested] / s
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = z * np.sqrt((T - 2.0) / (T - 1.0 - z**2))
+    return TestResult("grank", _scalar(t), _p_t(t, T - 2), T - 2, "mean GSAR rank = 1/2")
+
+
+# ----------------------------------------------------------------------------- wilcoxon
+
+
+def _signrank_cdf_table(n: int) -> np.ndarray:
+    """Exact distribution of the signed-rank statistic V for n untied values (counts)."""
+    top = n * (n + 1) // 2
+    c = np.zeros(top + 1)
+    c[0] = 1.0
+    for k in range(1, n + 1):
+        c[k:] = c[k:] + c[: top + 1 - k].copy()
+    return c / 2.0**n
+
+
+def wilcoxon(x: np.ndarray) -> TestResult:
+    """Wilcoxon (1945) signed-rank test; the statistic is ``V`` (estudy2, R ``wilcox.test``).
+
+    Notes
+    -----
+    Zeros are dropped; ``|x|`` is ranked (ties averaged) and ``V`` is the sum of the ranks
+    of the positive values. The p-value is exact (two-sided) for ``n <= 50`` without ties,
+    otherwise the normal approximation with the tie correction
+    ``var = n(n+1)(2n+1)/24 - sum(t^3 - t)/48``.
+    """
+    x = np.asarray(x, dtype=float)
+    if x.ndim == 1:
+        x = x[:, None]
+        squeeze = True
+    else:
+        squeeze = False
+    a = np.where(x == 0, np.nan, np.abs(x)).T
+    r = rank_rows(a).T
+    V = np.where(np.isfinite(r) & (x > 0), r, 0.0).sum(axis=0)
+    n = np.isfinite(r).sum(axis=0)
+    p = np.full(V.shape, np.nan)
+    for j in range(V.shape[0]):
+        nj = int(n[j])
+        if nj == 0:
+            V[j] = np.nan
+            continue
+        col = r[:, j][np.isfinite(r[:, j])]
+        ties = len(np.unique(col)) < nj
+        if nj <= 50 and not ties:
+            pmf = _signrank_cdf_table(nj)
+            v = round(V[j])
+            lo, hi = pmf[: v + 1].sum(), pmf[v:].sum()
+            p[j] = min(1.0, 2.0 * min(lo, hi))
+        else:
+            _, cnt = np.unique(col, return_counts=True)
+            var = nj * (nj + 1) * (2 * nj + 1) / 24.0 - np.sum(cnt**3 - cnt) / 48.0
+            z = (V[j] - nj * (nj + 1) / 4.0) / np.sqrt(var)
+            p[j] = 2.0 * _st.norm.sf(abs(z))
+    if squeeze:
+        V, p = V[0], p[0]
+    return TestResult("wilcoxon", _scalar(V), _scalar(p), None, "AR symmetric about 0")
+
+
+# ----------------------------------------------------------------------------- robust
+
+
+def portfolio(ar_p: np.ndarray, se_p: np.ndarray, df: np.ndarray) -> TestResult:
+    """Equal-weighted portfolio test (Brown & Warner 1980 "portfolio" method; Jaffe 1974).
+
+    Parameters
+    ----------
+    ar_p : ndarray, shape (E,) or (E, D)
+        Abnormal return (or CAR) of each event's equal-weighted portfolio.
+    se_p : ndarray, same shape
+        Its standard error from the portfolio's own estimation-window variance with the
+        forecast-error term, ``s_p sqrt(L2 + L2^2/L + (sum_W (M_t - Mbar))^2/Sxx)``.
+    df : ndarray, shape (E,)
+        Residual degrees of freedom of each portfolio regression.
+
+    Notes
+    -----
+    One event: ``t = AR_p / se_p`` with the portfolio's residual degrees of freedom. Several
+    events (distinct dates, independent portfolios): ``z = mean_e AR_pe /
+    (sqrt(sum_e se_pe^2) / E)``, standard normal. Any cross-correlation inside an event is
+    in the portfolio's own variance, so the test stays valid on a shared date.
+    """
+    ar_p = np.asarray(ar_p, dtype=float)
+    se_p = np.asarray(se_p, dtype=float)
+    E = _count(ar_p)
+    if ar_p.shape[0] == 1:
+        t = _div(ar_p[0], se_p[0])
+        d = float(np.asarray(df, dtype=float)[0])
+        return TestResult("portfolio", _scalar(t), _p_t(t, d), d, "portfolio AR = 0")
+    var = np.nansum(np.where(np.isfinite(ar_p), se_p**2, np.nan), axis=0)
+    z = _div(_mean(ar_p), _div(np.sqrt(var), E))
+    return TestResult("portfolio", _scalar(z), _p_norm(z), None, "portfolio AR = 0")
+
+
+def sur_wald(car: np.ndarray, cov: np.ndarray) -> TestResult:
+    """Joint Wald test that every security's CAR is zero (Schipper & Thompson 1983; Binder 1985).
+
+    Parameters
+    ----------
+    car : ndarray, shape (N,)
+        CARs of the N securities of one event (the sums of their event-dummy coefficients
+        in the multivariate regression on the market).
+    cov : ndarray, shape (N, N)
+        Their covariance ``Sigma * (L2 + s'(X'X)^{-1}s)``, ``Sigma`` the residual covariance
+        estimated jointly on the common estimation days.
+
+    Notes
+    -----
+    ``W = CAR' V^{-1} CAR``, chi-squared with N degrees of freedom. Needs ``N`` below the
+    number of common estimation days (``Sigma`` must be invertible). Independent events
+    are combined by adding their ``W`` and degrees of freedom.
+    """
+    car = np.asarray(car, dtype=float)
+    w = float(car @ np.linalg.solve(cov, car))
+    n = car.shape[0]
+    return TestResult("sur_wald", w, float(_st.chi2.sf(w, n)), float(n), "all CARs = 0")
+
+
+def sur_wald_mean(car: np.ndarray, cov: np.ndarray) -> TestResult:
+    """Wald test that the mean CAR is zero, with the jointly estimated covariance.
+
+    Notes
+    -----
+    ``W = (1'CAR/N)^2 / (1'V1/N^2)``, chi-squared with one degree of freedom (the square of
+    a z-test that uses the full residual covariance, Binder 1985).
+    """
+    car = np.asarray(car, dtype=float)
+    n = car.shape[0]
+    m = car.mean()
+    v = float(np.sum(cov)) / n**2
+    w = m * m / v
+    return TestResult("sur_wald_mean", float(w), float(_st.chi2.sf(w, 1)), 1.0, "mean CAR = 0")

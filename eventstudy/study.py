@@ -1,0 +1,447 @@
+"""Front door of the engine: ``event_study(...)`` and ``EventStudy(...).fit()``.
+
+The fit is vectorised: the returns of every firm-event are gathered into stacked arrays in
+event time (one row per firm-event, one column per relative day), the expected-return
+model is fitted by batched closed-form OLS (:mod:`eventstudy.models`), and the results
+object computes tables and tests lazily from those arrays (:mod:`eventstudy.results`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from eventstudy.exceptions import ClusteredEventWarning, ConfigError, DataError, format_warning
+from eventstudy.models import MODELS, build_design, fit_expected_returns
+from eventstudy.results import EngineData, EventStudyResults
+from eventstudy.stats import INDEPENDENCE_TESTS
+
+__all__ = ["CONVENTIONS", "EventStudy", "event_study"]
+
+Model = Literal["market", "constant_mean", "market_adjusted", "factor"]
+Convention = Literal["textbook", "estudy2"]
+CONVENTIONS: tuple[str, ...] = ("textbook", "estudy2")
+
+
+def event_study(
+    returns: pd.DataFrame,
+    events: pd.DataFrame,
+    market: str | pd.Series | None = "MKT",
+    model: Model = "market",
+    factors: Sequence[str] | pd.DataFrame | None = None,
+    estimation: tuple[int, int] = (-260, -11),
+    window: tuple[int, int] = (-10, 10),
+    min_estimation_obs: int = 100,
+    convention: Convention = "textbook",
+    *,
+    dimson_lags: int = 0,
+) -> EventStudyResults:
+    """Run an event study and return its results.
+
+    Parameters
+    ----------
+    returns : DataFrame
+        Sessions (``DatetimeIndex``) by securities, simple returns, ``NaN`` = no
+        observation; also holds the market and factor columns.
+    events : DataFrame
+        Columns ``security``, ``event_date`` (day 0, a date of ``returns.index``) and
+        optionally ``event_id`` (default: the event date as ``YYYY-MM-DD``). Securities
+        sharing an ``event_id`` form one cluster.
+    market : str or Series
+        Column of ``returns`` with the market return, or a Series on the same index.
+    model : {"market", "constant_mean", "market_adjusted", "factor"}
+    factors : list of str or DataFrame, optional
+        Extra regressors of the ``"factor"`` model (e.g. USD/JPY, a sector index).
+    estimation : (int, int)
+        Inclusive relative days of the estimation window.
+    window : (int, int)
+        Inclusive relative days for which abnormal returns are computed.
+    min_estimation_obs : int
+        Firm-events with fewer estimation observations are excluded (see
+        ``results.excluded``).
+    convention : {"textbook", "estudy2"}
+        ``"estudy2"`` reproduces R estudy2 0.10 (see ``docs/statistics.md``).
+    dimson_lags : int, keyword-only
+        Lags of the market added to the market/factor model (Dimson 1979).
+
+    Returns
+    -------
+    EventStudyResults
+
+    Examples
+    --------
+    >>> res = event_study(returns, events, market="^N225", window=(-5, 5))  # doctest: +SKIP
+    >>> res.caar_tests((0, 1))  # doctest: +SKIP
+    """
+    return EventStudy(
+        returns,
+        events,
+        market=market,
+        model=model,
+        factors=factors,
+        estimation=estimation,
+        window=window,
+        min_estimation_obs=min_estimation_obs,
+        convention=convention,
+        dimson_lags=dimson_lags,
+    ).fit()
+
+
+def _window(name: str, value: object) -> tuple[int, int]:
+    try:
+        a, b = value  # type: ignore[misc]
+        a, b = int(a), int(b)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            field=name, value=value, expected="a pair of relative days (start, end)"
+        ) from None
+    if a > b:
+        raise ConfigError(field=name, value=value, expected="start <= end, e.g. (-10, 10)")
+    return a, b
+
+
+class EventStudy:
+    """An event study specification; :meth:`fit` runs it.
+
+    Parameters are those of :func:`event_study`. Construction validates the options (raising
+    :class:`~eventstudy.exceptions.ConfigError` or :class:`~eventstudy.exceptions.DataError`
+    with a one-line message) but does no computation.
+    """
+
+    def __init__(
+        self,
+        returns: pd.DataFrame,
+        events: pd.DataFrame,
+        market: str | pd.Series | None = "MKT",
+        model: Model = "market",
+        factors: Sequence[str] | pd.DataFrame | None = None,
+        estimation: tuple[int, int] = (-260, -11),
+        window: tuple[int, int] = (-10, 10),
+        min_estimation_obs: int = 100,
+        convention: Convention = "textbook",
+        dimson_lags: int = 0,
+    ) -> None:
+        if model not in MODELS:
+            raise ConfigError(field="model", value=model, expected=" | ".join(MODELS))
+        if convention not in CONVENTIONS:
+            raise ConfigError(
+                field="convention", value=convention, expected="'textbook' or 'estudy2'"
+            )
+        self.estimation = _window("estimation", estimation)
+        self.window = _window("window", window)
+        if self.estimation[1] >= self.window[0]:
+            raise ConfigError(
+                field="estimation",
+                value=estimation,
+                expected=f"a window ending before the event window starts ({self.window[0]})",
+            )
+        if not isinstance(dimson_lags, int | np.integer) or dimson_lags < 0:
+            raise ConfigError(field="dimson_lags", value=dimson_lags, expected="an integer >= 0")
+        if dimson_lags and model not in ("market", "factor"):
+            raise ConfigError(
+                field="dimson_lags", value=dimson_lags, expected="0 unless model is market/factor"
+            )
+        self.model: str = model
+        self.convention: str = convention
+        self.dimson_lags = int(dimson_lags)
+        n_params = {"constant_mean": 1, "market_adjusted": 1, "market": 2, "factor": 2}[model]
+        n_params += self.dimson_lags
+        self.returns = self._check_returns(returns)
+        self.market_name, self.market = self._check_market(market)
+        self.factor_names, self.factors = self._check_factors(factors)
+        n_params += len(self.factor_names)
+        try:
+            self.min_estimation_obs = int(min_estimation_obs)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                field="min_estimation_obs", value=min_estimation_obs, expected="an integer"
+            ) from None
+        if self.min_estimation_obs < n_params + 3:
+            raise ConfigError(
+                field="min_estimation_obs",
+                value=min_estimation_obs,
+                expected=f"at least {n_params + 3} (parameters + 3) for the test variances",
+            )
+        self.events = self._check_events(events)
+
+    # ------------------------------------------------------------------ validation
+
+    @staticmethod
+    def _check_returns(returns: pd.DataFrame) -> pd.DataFrame:
+        if not isinstance(returns, pd.DataFrame):
+            raise DataError(
+                symbol="returns",
+                detail=f"expected a DataFrame, got {type(returns).__name__}",
+                fix="pass sessions x securities returns",
+            )
+        if not isinstance(returns.index, pd.DatetimeIndex):
+            raise DataError(
+                symbol="returns",
+                detail=f"index is {type(returns.index).__name__}, not a DatetimeIndex",
+                fix="index the returns by session date (pd.to_datetime)",
+            )
+        if not returns.index.is_unique:
+            dup = returns.index[returns.index.duplicated()][0]
+            raise DataError(
+                symbol="returns", detail=f"duplicate session {dup.date()}", fix="drop duplicates"
+            )
+        if not returns.index.is_monotonic_increasing:
+            returns = returns.sort_index()
+        if returns.index.tz is not None:
+            returns = returns.tz_localize(None)
+        return returns
+
+    def _check_market(self, market: str | pd.Series | None) -> tuple[str | None, np.ndarray | None]:
+        if isinstance(market, pd.Series):
+            name = str(market.name) if market.name is not None else "market"
+            values = market.reindex(self.returns.index).to_numpy(dtype=float)
+            return name, values
+        if market is None or (self.model == "constant_mean" and market not in self.returns):
+            if self.model != "constant_mean":
+                raise ConfigError(
+                    field="market", value=market, expected="a column of returns or a Series"
+                )
+            return None, None
+        if market not in self.returns.columns:
+            cols = ", ".join(map(str, list(self.returns.columns)[:8]))
+            raise ConfigError(
+                field="market",
+                value=market,
+                expected=f"a column of returns (have: {cols}) or a Series",
+            )
+        return str(market), self.returns[market].to_numpy(dtype=float)
+
+    def _check_factors(
+        self, factors: Sequence[str] | pd.DataFrame | None
+    ) -> tuple[list[str], np.ndarray | None]:
+        if self.model != "factor":
+            if factors is not None and len(factors) > 0:
+                raise ConfigError(
+                    field="factors", value=factors, expected="None unless model='factor'"
+                )
+            return [], None
+        if factors is None or len(factors) == 0:
+            raise ConfigError(
+                field="factors", value=factors, expected="a list of columns or a DataFrame"
+            )
+        if isinstance(factors, pd.DataFrame):
+            frame = factors.reindex(self.returns.index)
+            return [str(c) for c in frame.columns], frame.to_numpy(dtype=float)
+        if isinstance(factors, str):
+            factors = [factors]
+        missing = [f for f in factors if f not in self.returns.columns]
+        if missing:
+            raise ConfigError(
+                field="factors", value=missing, expected="columns of returns (or a DataFrame)"
+            )
+        return [str(f) for f in factors], self.returns[list(factors)].to_numpy(dtype=float)
+
+    @staticmethod
+    def _check_events(events: pd.DataFrame) -> pd.DataFrame:
+        if not isinstance(events, pd.DataFrame):
+            raise ConfigError(field="events", value=type(events).__name__, expected="a DataFrame")
+        for col in ("security", "event_date"):
+            if col not in events.columns:
+                raise ConfigError(
+                    field=f"events.{col}",
+                    value=list(map(str, events.columns)),
+                    expected=f"a column named {col!r}",
+                )
+        if len(events) == 0:
+            raise ConfigError(field="events", value="empty", expected="at least one event")
+        out = pd.DataFrame(
+            {
+                "security": events["security"].astype(str).to_numpy(),
+                "event_date": pd.to_datetime(events["event_date"]).to_numpy(),
+            }
+        )
+        out["event_date"] = pd.DatetimeIndex(out["event_date"]).tz_localize(None).normalize()
+        if "event_id" in events.columns:
+            ids = events["event_id"]
+            out["event_id"] = [
+                d.strftime("%Y-%m-%d") if pd.isna(i) else str(i)
+                for i, d in zip(ids, out["event_date"], strict=True)
+            ]
+        else:
+            out["event_id"] = out["event_date"].dt.strftime("%Y-%m-%d")
+        dup = out.duplicated(["event_id", "security"])
+        if dup.any():
+            row = out[dup].iloc[0]
+            raise ConfigError(
+                field="events",
+                value=f"{row.event_id}/{row.security}",
+                expected="each (event_id, security) pair at most once",
+            )
+        return out[["event_id", "security", "event_date"]]
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self) -> EventStudyResults:
+        """Fit the model for every firm-event and return the (lazy) results."""
+        ret = self.returns
+        idx = ret.index
+        T = len(idx)
+        ev = self.events.sort_values(["event_id", "security"], kind="stable").reset_index(drop=True)
+        excluded: list[tuple[str, str, str]] = []
+        keep = np.ones(len(ev), dtype=bool)
+
+        in_returns = ev["security"].isin(ret.columns.astype(str)).to_numpy()
+        for r in ev[~in_returns].itertuples():
+            excluded.append((r.event_id, r.security, "security is not a column of returns"))
+        keep &= in_returns
+        pos = idx.get_indexer(pd.DatetimeIndex(ev["event_date"]))
+        absent = keep & (pos < 0)
+        for r in ev[absent].itertuples():
+            excluded.append(
+                (r.event_id, r.security, f"event date {r.event_date.date()} is not a session")
+            )
+        keep &= pos >= 0
+        w0, w1 = self.window
+        e0, e1 = self.estimation
+        past = keep & ((pos + w0 < 0) | (pos + w1 >= T))
+        for r, p in zip(ev[past].itertuples(), pos[past], strict=True):
+            side = "after the last" if p + w1 >= T else "before the first"
+            excluded.append(
+                (r.event_id, r.security, f"event window {self.window} runs {side} session")
+            )
+        keep &= ~past
+
+        ev = ev[keep].reset_index(drop=True)
+        pos = pos[keep]
+        if len(ev) == 0:
+            raise DataError(
+                symbol="events",
+                detail="no firm-event can be studied ("
+                + "; ".join(x[2] for x in excluded[:3])
+                + ")",
+                fix="check event dates against the returns index and the window",
+            )
+        cols = ret.columns.astype(str)
+        securities = list(dict.fromkeys(ev["security"]))
+        col_index = {c: i for i, c in enumerate(cols)}
+        R = ret.iloc[:, [col_index[s] for s in securities]].to_numpy(dtype=float)
+        sec_code = pd.Index(securities).get_indexer(ev["security"])
+
+        rel_est = np.arange(e0, e1 + 1)
+        rel_win = np.arange(w0, w1 + 1)
+        rows_est = pos[:, None] + rel_est[None, :]
+        rows_win = pos[:, None] + rel_win[None, :]
+
+        def gather(a: np.ndarray, rows: np.ndarray, cols_: np.ndarray | None = None) -> np.ndarray:
+            ok = (rows >= 0) & (rows < T)
+            r = np.clip(rows, 0, T - 1)
+            out = a[r, cols_[:, None]] if cols_ is not None else a[r]
+            out = np.array(out, dtype=float)
+            out[~ok] = np.nan
+            return out
+
+        y_est = gather(R, rows_est, sec_code)
+        y_win = gather(R, rows_win, sec_code)
+        m_est = m_win = None
+        if self.market is not None:
+            mk = self.market
+            lags_est = [gather(mk, rows_est - j) for j in range(self.dimson_lags + 1)]
+            lags_win = [gather(mk, rows_win - j) for j in range(self.dimson_lags + 1)]
+            m_est = np.stack(lags_est, axis=2)
+            m_win = np.stack(lags_win, axis=2)
+        f_est = f_win = None
+        if self.factors is not None:
+            f_est = np.stack(
+                [gather(self.factors[:, j], rows_est) for j in range(self.factors.shape[1])], 2
+            )
+            f_win = np.stack(
+                [gather(self.factors[:, j], rows_win) for j in range(self.factors.shape[1])], 2
+            )
+        shape_src = m_est if m_est is not None else y_est[..., None]
+        X_est, names = build_design(self.model, shape_src, f_est)  # type: ignore[arg-type]
+        X_win, _ = build_design(self.model, m_win if m_win is not None else y_win[..., None], f_win)  # type: ignore[arg-type]
+        names = names[: X_est.shape[2]]
+        names = [n if not n.startswith("factor") else self.factor_names[int(n[6:])] for n in names]
+        fit = fit_expected_returns(self.model, y_est, X_est, y_win, X_win, names=names)  # type: ignore[arg-type]
+
+        n_obs = fit.n_obs
+        k_sigma = max(fit.k, 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sigma = np.sqrt(fit.ssr / (n_obs - (1 if self.convention == "estudy2" else k_sigma)))
+        bad = np.zeros(len(ev), dtype=bool)
+        reasons: list[str | None] = [None] * len(ev)
+        for i in np.flatnonzero(n_obs < self.min_estimation_obs):
+            reasons[i] = (
+                f"{int(n_obs[i])} estimation observations (< min_estimation_obs="
+                f"{self.min_estimation_obs})"
+            )
+        for i in np.flatnonzero(~(sigma > 0) & (n_obs >= self.min_estimation_obs)):
+            reasons[i] = "zero or undefined residual variance in the estimation window"
+        no_win = ~np.isfinite(fit.ar_win).any(axis=1)
+        for i in np.flatnonzero(no_win):
+            reasons[i] = reasons[i] or "no return inside the event window"
+        for i, why in enumerate(reasons):
+            if why is not None:
+                bad[i] = True
+                excluded.append((ev.at[i, "event_id"], ev.at[i, "security"], why))
+        good = ~bad
+        if not good.any():
+            raise DataError(
+                symbol="events",
+                detail="every firm-event was excluded (" + excluded[-1][2] + ")",
+                fix="lengthen the returns history or lower min_estimation_obs",
+            )
+
+        ev = ev[good].reset_index(drop=True)
+        sel = np.flatnonzero(good)
+        dates = idx.to_numpy()
+        data = EngineData(
+            model=self.model,
+            convention=self.convention,
+            estimation=self.estimation,
+            window=self.window,
+            market_name=self.market_name,
+            factor_names=self.factor_names,
+            dimson_lags=self.dimson_lags,
+            param_names=list(fit.names),
+            events=ev,
+            pos=pos[sel],
+            rel_est=rel_est,
+            rel_win=rel_win,
+            dates_win=dates[rows_win[sel]],
+            y_est=y_est[sel],
+            y_win=y_win[sel],
+            X_est=X_est[sel],
+            X_win=X_win[sel],
+            coef=fit.coef[sel],
+            xtx_inv=fit.xtx_inv[sel],
+            ar_est=fit.ar_est[sel],
+            ar_win=fit.ar_win[sel],
+            expected_win=fit.expected_win[sel],
+            sigma=sigma[sel],
+            n_obs=n_obs[sel],
+            r2=fit.r2[sel],
+            k=fit.k,
+            excluded=pd.DataFrame(excluded, columns=["event_id", "security", "reason"]),
+            returns=ret,
+            market=self.market,
+            factors=self.factors,
+        )
+        res = EventStudyResults(data)
+        self._warn_clusters(res)
+        return res
+
+    @staticmethod
+    def _warn_clusters(res: EventStudyResults) -> None:
+        table = res.clustering
+        for row in table[table["n_securities"] > 1].itertuples():
+            warnings.warn(
+                format_warning(
+                    ClusteredEventWarning,
+                    event_id=row.event_id,
+                    n=int(row.n_securities),
+                    rbar=float(row.rbar),
+                    design_effect=float(row.design_effect),
+                    tests=", ".join(INDEPENDENCE_TESTS[:5]) + ", ...",
+                ),
+                stacklevel=4,
+            )
