@@ -261,3 +261,15 @@ def format_warning(cls: type[EventStudyWarning], **fields: Any) -> EventStudyWar
     """Return an instance of warning class ``cls`` with its template filled in."""
     template = getattr(cls, "template", "{message}")
     return cls(template.format(**fields))
+
+
+class PartialHistoryWarning(DataWarning):
+    """A source returned less history than asked for (late start or early end)."""
+
+    template = (
+        "{symbol}: {source} returned {first} .. {last} but {start} .. {end} was asked for; "
+        "the missing part is not cached as complete and will be asked for again"
+    )
+
+
+__all__ += ["PartialHistoryWarning"]

@@ -1,0 +1,41 @@
+"""Price data: sources, the local cache, and returns.
+
+==========================  ==========================================================
+name                        what
+==========================  ==========================================================
+``PriceSource``             protocol: ``name``, ``remote``, ``get(symbol, start, end)``
+``YahooSource``             Yahoo Finance via yfinance (``Ticker.history``), typed errors
+``CsvSource``               a folder of per-symbol CSVs, or one wide/long CSV
+``SimulatedSource``         seeded factor model with injected abnormal returns
+``PriceCache``              parquet per symbol, atomic, locked, incremental, verified
+``load_prices``             several symbols through the cache, with a progress bar
+``compute_returns``         simple/log returns aligned on one exchange's sessions
+``resolve_symbol``          per-source aliases (``TOPIX`` in CSVs, ``1306.T`` on Yahoo)
+==========================  ==========================================================
+
+yfinance is imported only when a ``YahooSource`` fetches.
+"""
+
+from __future__ import annotations
+
+from eventstudy.data.cache import PriceCache, default_cache_dir
+from eventstudy.data.csv_source import CsvSource, read_price_csv
+from eventstudy.data.loading import load_prices
+from eventstudy.data.returns import compute_returns
+from eventstudy.data.simulated import SimulatedSource
+from eventstudy.data.sources import PriceSource, check_splits, resolve_symbol
+from eventstudy.data.yahoo import YahooSource
+
+__all__ = [
+    "CsvSource",
+    "PriceCache",
+    "PriceSource",
+    "SimulatedSource",
+    "YahooSource",
+    "check_splits",
+    "compute_returns",
+    "default_cache_dir",
+    "load_prices",
+    "read_price_csv",
+    "resolve_symbol",
+]

@@ -1,0 +1,218 @@
+"""Daily returns from adjusted closes, aligned on one exchange's sessions."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Mapping
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from eventstudy.exceptions import DataError, DataWarning, MissingSessionsWarning, format_warning
+
+__all__ = ["compute_returns"]
+
+#: A series whose observations fall on non-sessions more often than this is on another
+#: calendar (FX, a foreign index) and is aligned "as of" instead of session by session.
+OFF_CALENDAR_SHARE = 0.02
+#: As-of alignment never reaches further back than this many calendar days.
+MAX_STALENESS_DAYS = 7
+
+
+def _fmt_dates(dates: pd.DatetimeIndex, limit: int = 10) -> str:
+    shown = ", ".join(f"{d.date()}" for d in dates[:limit])
+    more = len(dates) - limit
+    return shown + (f" (+{more} more)" if more > 0 else "")
+
+
+def compute_returns(
+    prices: Mapping[str, pd.DataFrame],
+    sessions: pd.DatetimeIndex | None = None,
+    kind: Literal["simple", "log"] = "simple",
+    *,
+    exchange: str | None = None,
+    asof: Iterable[str] | None = None,
+    asof_side: Literal["on_or_before", "before"] = "on_or_before",
+) -> pd.DataFrame:
+    r"""Daily returns of every symbol from its adjusted close, on one set of sessions.
+
+    Parameters
+    ----------
+    prices : mapping of str to DataFrame
+        Prices frames (the ``PriceSource`` shape) keyed by symbol; ``adj_close`` is used.
+    sessions : DatetimeIndex, optional
+        The sessions of the exchange the returns are aligned on (from the calendar
+        module, e.g. XTKS sessions). Default: the union of all the series' dates.
+    kind : {"simple", "log"}, default "simple"
+        :math:`P_t / P_{t-1} - 1` or :math:`\ln(P_t / P_{t-1})`.
+    exchange : str, optional
+        Exchange name used in warnings (e.g. ``"XTKS"``).
+    asof : iterable of str, optional
+        Symbols to align "as of" (see Notes). Default: detected, namely every series
+        with more than 2% of its dates on non-sessions (FX, foreign indices).
+    asof_side : {"on_or_before", "before"}, default "on_or_before"
+        For as-of series, take the last observation on or before each session date, or
+        strictly before it (use "before" when the series' daily close comes after the
+        exchange's close, e.g. a New York index in a Tokyo study, to avoid look-ahead).
+
+    Returns
+    -------
+    DataFrame
+        Index: the sessions (tz-naive, named ``date``); one column per symbol in the
+        order of ``prices``; ``NaN`` where there is no observation. ``attrs["missing"]``
+        maps each symbol to the sessions it lacks, ``attrs["alignment"]`` to
+        ``"sessions"`` or ``"asof"``.
+
+    Warns
+    -----
+    MissingSessionsWarning
+        For each symbol on the exchange's calendar that lacks sessions between its first
+        and last observation (those returns stay ``NaN``: the session with no price and
+        the next one; nothing is forward-filled).
+    DataWarning
+        When a session-aligned series has prices on dates that are not sessions (they
+        are ignored), or an as-of series has gaps longer than a week.
+
+    Notes
+    -----
+    *Series on the exchange's calendar* (stocks and the local index) are reindexed on
+    the sessions: the return on session :math:`t` is :math:`P_t/P_{t-1} - 1` with
+    :math:`t-1` the previous **session**; when either price is missing, the return is
+    ``NaN`` and the session is reported. The first session's return is ``NaN``.
+
+    *Series on another calendar* (e.g. ``JPY=X``, whose fixings include Tokyo holidays
+    and skip some Tokyo sessions) are aligned as of each session: :math:`P_t` is the
+    last observation on or before session :math:`t` (strictly before with
+    ``asof_side="before"``), at most 7 calendar days old. The return on session
+    :math:`t` therefore spans everything since the previous session, including moves on
+    the exchange's holidays, so returns still compound to the series' total change.
+    """
+    if kind not in ("simple", "log"):
+        raise DataError(
+            symbol="returns", detail=f"unknown return kind {kind!r}", fix="use 'simple' or 'log'"
+        )
+    series: dict[str, pd.Series] = {}
+    for sym, df in prices.items():
+        if "adj_close" not in df.columns:
+            raise DataError(
+                symbol=sym, detail="prices have no adj_close column", fix="use a PriceSource"
+            )
+        s = df["adj_close"].astype("float64").dropna()
+        idx = pd.DatetimeIndex(s.index)
+        if idx.tz is not None:
+            idx = idx.tz_localize(None)
+        s.index = idx.normalize()
+        if s.index.has_duplicates:
+            raise DataError(
+                symbol=sym,
+                detail=f"duplicate date {s.index[s.index.duplicated()][0].date()}",
+                fix="keep one price per date",
+            )
+        s = s.sort_index()
+        if (s <= 0).any():
+            bad = s.index[(s <= 0).to_numpy()][0]
+            raise DataError(
+                symbol=sym,
+                detail=f"non-positive adjusted close on {bad.date()}",
+                fix="prices must be positive",
+            )
+        series[sym] = s
+    if sessions is None:
+        union = pd.DatetimeIndex([])
+        for s in series.values():
+            union = union.union(s.index)
+        sess = union
+    else:
+        sess = pd.DatetimeIndex(sessions)
+        if sess.tz is not None:
+            sess = sess.tz_localize(None)
+        sess = sess.normalize()
+    sess = pd.DatetimeIndex(sess.unique().sort_values(), name="date")
+    where = exchange or "the exchange"
+    forced = set(asof or ())
+    out: dict[str, np.ndarray] = {}
+    missing: dict[str, list[pd.Timestamp]] = {}
+    alignment: dict[str, str] = {}
+    for sym, s in series.items():
+        if len(s) == 0 or len(sess) == 0:
+            out[sym] = np.full(len(sess), np.nan)
+            missing[sym] = []
+            alignment[sym] = "sessions"
+            continue
+        in_range = s[(s.index >= sess[0]) & (s.index <= sess[-1])]
+        off = ~in_range.index.isin(sess)
+        share = float(off.mean()) if len(in_range) else 0.0
+        use_asof = sym in forced or (asof is None and share > OFF_CALENDAR_SHARE)
+        if use_asof:
+            alignment[sym] = "asof"
+            p, stale = _asof_prices(s, sess, asof_side)
+            if len(stale):
+                warnings.warn(
+                    DataWarning(
+                        f"{sym}: no observation within {MAX_STALENESS_DAYS} days before "
+                        f"{len(stale)} session(s) of {where}: {_fmt_dates(stale)}; "
+                        "those returns are NaN"
+                    ),
+                    stacklevel=2,
+                )
+            missing[sym] = list(stale)
+        else:
+            alignment[sym] = "sessions"
+            if off.any():
+                extra = in_range.index[off]
+                warnings.warn(
+                    DataWarning(
+                        f"{sym}: {len(extra)} price(s) on dates that are not sessions of "
+                        f"{where}, ignored: {_fmt_dates(extra)}"
+                    ),
+                    stacklevel=2,
+                )
+            p = s.reindex(sess).to_numpy()
+            inside = (sess >= s.index[0]) & (sess <= s.index[-1])
+            gaps = sess[inside & np.isnan(p)]
+            if len(gaps):
+                warnings.warn(
+                    format_warning(
+                        MissingSessionsWarning,
+                        symbol=sym,
+                        count=len(gaps),
+                        exchange=where,
+                        dates=_fmt_dates(gaps) + " (returns left NaN, not forward-filled)",
+                    ),
+                    stacklevel=2,
+                )
+            missing[sym] = list(gaps)
+        prev = np.concatenate([[np.nan], p[:-1]])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = p / prev
+            out[sym] = np.log(r) if kind == "log" else r - 1.0
+    res = pd.DataFrame(out, index=sess, columns=list(series))
+    res.columns.name = None
+    res.attrs = {"missing": missing, "alignment": alignment, "kind": kind}
+    return res
+
+
+def _asof_prices(
+    s: pd.Series, sess: pd.DatetimeIndex, side: str
+) -> tuple[np.ndarray, pd.DatetimeIndex]:
+    """Last observation on or before (or strictly before) each session, if recent enough."""
+    obs = s.index.to_numpy()
+    pos = np.searchsorted(obs, sess.to_numpy(), side="right" if side == "on_or_before" else "left")
+    pos = pos - 1
+    valid = pos >= 0
+    p = np.full(len(sess), np.nan)
+    p[valid] = s.to_numpy()[pos[valid]]
+    age = np.full(len(sess), np.inf)
+    age[valid] = (sess.to_numpy()[valid] - obs[pos[valid]]) / np.timedelta64(1, "D")
+    too_old = valid & (age > MAX_STALENESS_DAYS)
+    p[too_old] = np.nan
+    # sessions after the series ends are outside it (NaN, not carried forward); with
+    # side="before" the first session after the last observation still uses it
+    last = s.index[-1]
+    after = np.asarray(sess > last)
+    if side == "before" and after.any():
+        after[int(np.argmax(after))] = False
+    stale = sess[too_old & ~after]
+    p[after] = np.nan
+    return p, stale
