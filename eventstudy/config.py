@@ -228,7 +228,7 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 def _symbol(value: Any, *, primary: bool = True) -> str:
     if _is_number(value):
         raw = repr(value)
-        hint = f'"{raw}.T"' if isinstance(value, int) and primary else f'"{raw}"'
+        hint = f'"{raw}.T"' if isinstance(value, int) else f'"{raw}"'
         raise _Invalid(
             f"a ticker as text; YAML read {raw} as a number: write {hint} "
             "(Tokyo listings end in .T)"
@@ -494,7 +494,7 @@ class Security(_Model):
                     f"an explicit exchange for {self.symbol} (unknown suffix "
                     f"{suffix_of(self.symbol)!r}), e.g. exchange: XTKS",
                     field="exchange",
-                    value=None,
+                    value=_Nothing(),
                 )
             object.__setattr__(self, "exchange", ex)
         return self
