@@ -254,8 +254,10 @@ def event_timing(events: Any, exchanges: Iterable[str]) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        One row per (event, exchange): ``event_id``, ``announced`` (tz-aware, as given),
-        ``exchange``, ``session`` (tz-naive date), ``rule``.
+        One row per (event, exchange), events in the order given: ``event_id``,
+        ``announced`` (tz-aware, converted to UTC so the column has one dtype whatever
+        offsets the events were written with), ``exchange``, ``session`` (tz-naive date)
+        and ``rule`` (one of :data:`RULES`).
     """
     exch = list(dict.fromkeys(exchanges))
     rows = []
@@ -266,15 +268,15 @@ def event_timing(events: Any, exchanges: Iterable[str]) -> pd.DataFrame:
             rows.append(
                 {
                     "event_id": event_id,
-                    "announced": ts,
+                    "announced": ts.tz_convert("UTC"),
                     "exchange": ex,
                     "session": session,
                     "rule": rule,
                 }
             )
     frame = pd.DataFrame(rows, columns=["event_id", "announced", "exchange", "session", "rule"])
-    if not rows:
-        frame["session"] = pd.to_datetime(frame["session"])
+    frame["announced"] = pd.to_datetime(frame["announced"], utc=True)
+    frame["session"] = pd.to_datetime(frame["session"])
     return frame
 
 

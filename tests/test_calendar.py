@@ -143,7 +143,11 @@ def test_event_timing_frame():
         ("tinycars_truth_2025-12-05", "XTKS"): pd.Timestamp("2025-12-08"),
         ("tinycars_truth_2025-12-05", "XNYS"): pd.Timestamp("2025-12-05"),
     }
-    assert frame["announced"].iloc[0].tzinfo is not None
+    assert str(frame["announced"].dtype).startswith("datetime64") and "UTC" in str(
+        frame["announced"].dtype
+    )
+    assert frame["announced"].iloc[0] == pd.Timestamp("2025-12-03 19:30", tz="UTC")
+    assert str(frame["session"].dtype).startswith("datetime64")
     assert set(frame["rule"]) <= {
         "before open",
         "during session",
@@ -255,3 +259,49 @@ def test_shared_n225_and_sector_etf_against_xtks(prices_dir: Path):
     etf = etf[(etf >= "2024-01-01") & (etf <= "2025-12-30")]
     assert list(expected.difference(etf).strftime("%Y-%m-%d")) == ["2025-10-24"]
     assert etf.difference(expected).empty
+
+
+def test_event_timing_mixed_offsets_share_one_dtype():
+    events = {
+        "summer": pd.Timestamp("2025-07-22 19:12", tz=NY),  # -04:00
+        "winter": pd.Timestamp("2025-12-03 14:30", tz=NY),  # -05:00
+        "tokyo": pd.Timestamp("2025-12-04 15:30", tz=TOKYO),
+    }
+    frame = event_timing(events, ["XTKS"])
+    assert str(frame["announced"].dtype) == "datetime64[ns, UTC]" or "UTC" in str(
+        frame["announced"].dtype
+    )
+    assert list(frame["session"].dt.strftime("%Y-%m-%d")) == [
+        "2025-07-23",
+        "2025-12-04",
+        "2025-12-05",
+    ]
+
+
+# Rows in ../shared/data/prices on days XTKS did not trade: holiday filler rows (index files
+# repeat the previous close; the ETF rows have volume 0). 2020-10-01 is the day of the TSE system failure (no trading).
+KNOWN_NON_SESSION_ROWS = {
+    "TOPIX": ["2020-10-01"],
+    "^N225": ["2018-07-16"],
+    "1622.T": [
+        "2017-08-11", "2017-09-18", "2017-10-09", "2017-11-03", "2017-11-23", "2018-01-01",
+        "2018-01-02", "2018-01-03", "2018-01-08", "2018-02-12", "2018-03-21", "2018-04-30",
+        "2018-05-03", "2018-05-04", "2018-07-16", "2018-09-17", "2018-09-24", "2018-10-08",
+        "2018-11-23", "2018-12-24", "2018-12-31",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN_NON_SESSION_ROWS))
+def test_shared_files_known_rows_on_non_sessions(prices_dir: Path, name: str):
+    """Documents the filler rows a CSV reader must drop (or warn about), found by XTKS."""
+    frame = pd.read_csv(prices_dir / f"{name}.csv", parse_dates=["Date"]).set_index("Date")
+    expected = sessions("XTKS", frame.index[0], frame.index[-1])
+    extra = frame.index.difference(expected)
+    assert list(extra.strftime("%Y-%m-%d")) == KNOWN_NON_SESSION_ROWS[name]
+    if "Volume" in frame.columns:
+        assert (frame.loc[extra, "Volume"] == 0).all()
+    else:
+        for day in extra:
+            pos = frame.index.get_loc(day)
+            assert frame["Close"].iloc[pos] == frame["Close"].iloc[pos - 1]
