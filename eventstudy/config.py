@@ -43,6 +43,7 @@ from pydantic import (
     StrictInt,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -51,6 +52,7 @@ from pydantic.json_schema import JsonSchemaValue
 from eventstudy.exceptions import ConfigError
 
 __all__ = [
+    "ANNOUNCED_PATTERN",
     "DEFAULT_CAR_WINDOWS",
     "DEFAULT_MARKETS",
     "EXCHANGE_BY_SUFFIX",
@@ -370,14 +372,23 @@ def _announced(value: Any) -> datetime:
     return parsed
 
 
+ANNOUNCED_PATTERN = (
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?"
+    r"(Z|[+-]\d{2}:?\d{2}| (UTC|[A-Za-z_]+(/[A-Za-z0-9_+-]+)+))$"
+)
+
 Announced = Annotated[
     datetime,
     BeforeValidator(_announced),
-    Field(
-        description=(
-            "ISO 8601 timestamp with UTC offset (2025-12-03T14:30:00-05:00) or "
-            "'YYYY-MM-DD HH:MM Area/City'"
-        )
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": ANNOUNCED_PATTERN,
+            "description": (
+                "when the news became public, time-zone aware: ISO 8601 with UTC offset "
+                "(2025-12-03T14:30:00-05:00) or 'YYYY-MM-DD HH:MM Area/City'"
+            ),
+        }
     ),
 ]
 
@@ -995,6 +1006,14 @@ class StudyConfig(_Model):
             if ev.id == event_id:
                 return ev
         raise KeyError(event_id)
+
+    @property
+    def prices_path(self) -> Path | None:
+        """``source.prices`` resolved against :attr:`root` (``None`` unless kind is csv)."""
+        if self.source.prices is None:
+            return None
+        path = Path(self.source.prices).expanduser()
+        return path if path.is_absolute() else (self.root / path)
 
     @property
     def file(self) -> Path | None:

@@ -336,3 +336,36 @@ def test_write_schema(tmp_path):
     assert {"name", "securities", "events"} <= set(schema["required"])
     assert "tests" in schema["properties"]
     assert StudyConfig.model_fields.keys() == schema["properties"].keys()
+
+
+def test_announced_schema_pattern_accepts_what_the_loader_accepts():
+    import re
+
+    from eventstudy.config import ANNOUNCED_PATTERN
+
+    good = [
+        "2025-12-03T14:30:00-05:00",
+        "2025-12-03T19:30:00Z",
+        "2025-12-03 14:30 America/New_York",
+        "2025-12-04T04:30+09:00",
+        "2025-12-03 19:30 UTC",
+    ]
+    bad = ["2025-12-03 14:30", "2025-12-03", "2025-12-03T14:30:00"]
+    for text in good:
+        assert re.match(ANNOUNCED_PATTERN, text), text
+        parse_config(
+            {
+                "name": "x",
+                "securities": [{"symbol": "7203.T"}],
+                "events": [{"id": "e", "title": "t", "announced": text}],
+            }
+        )
+    for text in bad:
+        assert not re.match(ANNOUNCED_PATTERN, text), text
+
+
+def test_prices_path_resolves_against_root(tmp_path):
+    path = write(tmp_path, MINIMAL + "source: {kind: csv, prices: data/prices}\n")
+    config = load_config(path, root=tmp_path)
+    assert config.prices_path == tmp_path / "data" / "prices"
+    assert load_config(CONFIGS / "kei_cars.yaml").prices_path is None
