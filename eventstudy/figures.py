@@ -1130,7 +1130,8 @@ def plot_diagnostics(
     """Estimation diagnostics per security: beta, R² (%) and residual sigma (% per day).
 
     Three panels from ``results.params``; one bar group per security (its colour), one
-    bar per event (events told apart by hatching).
+    bar per event (events told apart by hatching). Each bar's ``meta`` is
+    ``[field, event_id, security]``.
     """
     params = _frame(results, "params").copy()
     params["security"] = params["security"].astype(str)
@@ -1144,33 +1145,67 @@ def plot_diagnostics(
         subplot_titles=["Market beta", "R² (%)", "Residual σ (% per day)"],
     )
     patterns = ["", "/", ".", "x", "\\", "+", "-", "|"]
+    fields = [("beta", 1.0, ".2f"), ("r2", 100.0, ".1f"), ("sigma", 100.0, ".2f")]
     for k, eid in enumerate(ids):
-        p = params[params["event_id"] == eid].set_index("security").reindex(secs)
-        for col, (field, scale, fmt) in enumerate(
-            [("beta", 1.0, ".2f"), ("r2", 100.0, ".1f"), ("sigma", 100.0, ".2f")], start=1
-        ):
-            y = p[field].to_numpy(dtype=float) * scale if field in p else np.full(len(secs), np.nan)
+        shape = patterns[k % len(patterns)]
+        p = params[params["event_id"] == eid].set_index("security")
+        for col, (name, scale, fmt) in enumerate(fields, start=1):
+            if name not in p:
+                continue
+            # one trace per security: plotly.js cannot hatch bars of an array of colours
+            for sec in secs:
+                if sec not in p.index:
+                    continue
+                value = float(p.at[sec, name]) * scale
+                n_obs = int(p.at[sec, "n_obs"]) if "n_obs" in p else None
+                fig.add_trace(
+                    go.Bar(
+                        x=[_label(sec, labels)],
+                        y=[value],
+                        name=f"event {eid}",
+                        meta=[name, str(eid), sec],
+                        offsetgroup=str(eid),
+                        legendgroup=str(eid),
+                        showlegend=False,
+                        marker={
+                            "color": _color(colors, sec),
+                            "line": {"width": 0},
+                            "pattern": {
+                                "shape": shape,
+                                "fillmode": "overlay",
+                                "fgcolor": "rgba(255,255,255,0.9)",
+                                "solidity": 0.3,
+                            },
+                        },
+                        hovertemplate=(
+                            f"<b>%{{x}}</b><br>event {eid}<br>%{{y:{fmt}}}"
+                            + (f"<br>{n_obs} estimation days" if n_obs is not None else "")
+                            + "<extra></extra>"
+                        ),
+                    ),
+                    row=1,
+                    col=col,
+                )
+        if len(ids) > 1:  # a grey legend key per event, showing its hatching
             fig.add_trace(
                 go.Bar(
-                    x=[_label(s, labels) for s in secs],
-                    y=y,
+                    x=[None],
+                    y=[None],
                     name=f"event {eid}",
                     legendgroup=str(eid),
-                    showlegend=col == 1 and len(ids) > 1,
                     marker={
-                        "color": [_color(colors, s) for s in secs],
-                        "pattern": {"shape": patterns[k % len(patterns)], "solidity": 0.35},
-                        "line": {"width": 0},
+                        "color": "#8C8C8C",
+                        "pattern": {
+                            "shape": shape,
+                            "fillmode": "overlay",
+                            "fgcolor": "rgba(255,255,255,0.9)",
+                            "solidity": 0.3,
+                        },
                     },
-                    customdata=p["n_obs"].to_numpy() if "n_obs" in p else None,
-                    hovertemplate=(
-                        f"<b>%{{x}}</b><br>event {eid}<br>%{{y:{fmt}}}"
-                        + ("<br>%{customdata} estimation days" if "n_obs" in p else "")
-                        + "<extra></extra>"
-                    ),
+                    hoverinfo="skip",
                 ),
                 row=1,
-                col=col,
+                col=1,
             )
     fig.update_layout(barmode="group", showlegend=len(ids) > 1)
     fig.update_xaxes(tickangle=-35)

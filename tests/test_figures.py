@@ -392,13 +392,22 @@ def test_forest_plot_holds_car_and_interval(res):
 def test_diagnostics_show_beta_r2_and_sigma_per_security(res):
     fig = figures.plot_diagnostics(res)
     p = res.params.set_index(["event_id", "security"])
-    beta, r2, sigma = fig.data[0], fig.data[1], fig.data[2]
-    secs = sorted(SECURITIES)
-    np.testing.assert_allclose(beta.y, p.loc["kei_cafe"].loc[secs, "beta"])
-    np.testing.assert_allclose(r2.y, p.loc["kei_cafe"].loc[secs, "r2"] * 100)
-    np.testing.assert_allclose(sigma.y, p.loc["kei_cafe"].loc[secs, "sigma"] * 100)
+    colors = figures.security_colors(SECURITIES)
+    scale = {"beta": 1.0, "r2": 100.0, "sigma": 100.0}
+    bars = [t for t in fig.data if t.meta]
+    assert len(bars) == 3 * len(SECURITIES) * len(EVENT_DATES)
+    for bar in bars:
+        field, eid, sec = bar.meta
+        assert bar.y[0] == pytest.approx(p.loc[(eid, sec), field] * scale[field])
+        assert bar.marker.color == colors[sec]
+    axes = {t.meta[0]: t.xaxis for t in bars}
+    assert axes == {"beta": "x", "r2": "x2", "sigma": "x3"}
     titles = [a.text for a in fig.layout.annotations]
     assert titles == ["Market beta", "R² (%)", "Residual σ (% per day)"]
+    assert [t.name for t in fig.data if t.showlegend is not False] == [
+        "event kei_cafe",
+        "event tinycars",
+    ]
 
 
 def test_residual_correlation_shows_matrix_rbar_and_design_effect(res):
