@@ -235,6 +235,8 @@ def _symbol(value: Any, *, primary: bool = True) -> str:
             f"a ticker as text; YAML read {raw} as a number: write {hint} "
             "(Tokyo listings end in .T)"
         )
+    if value is None:
+        raise _Invalid("a ticker (the field is empty), e.g. 7203.T")
     if not isinstance(value, str):
         raise _Invalid("a ticker as text, e.g. 7203.T, ^N225 or JPY=X")
     text = value.strip()
@@ -269,6 +271,12 @@ def _text(value: Any) -> str:
         raise _Invalid(f'text; YAML read {raw} as a number: quote it, e.g. "{raw}"')
     if isinstance(value, bool):
         raise _Invalid(f'text; YAML read {value} as a boolean: quote it, e.g. "{value}"')
+    if value is None:
+        raise _Invalid("a value (the field is empty; write text or remove the key)")
+    if isinstance(value, list | tuple):
+        raise _Invalid("text, not a list")
+    if isinstance(value, Mapping):
+        raise _Invalid("text, not a mapping (check the indentation)")
     if not isinstance(value, str):
         raise _Invalid("text")
     return value

@@ -52,3 +52,43 @@ def test_bad_config_gives_one_line_error(path: Path):
     assert header["expect"] in msg, msg
     assert err.value.exit_code == 2
     assert err.value.file == str(path)
+
+
+_TOKENS = [
+    "", "~", "[]", "{}", "0123", "1.10", "NO", "yes", "7203", "-1", "[1, 2, 3]", "'x'",
+    "2025-02-30", "!!binary aGk=", "{a: 1}", '""', "..", "/etc", "9" * 30, "[[1, 2], [3]]",
+    "[-5, 5]", "2025-12-03T14:30:00", "null", ".inf", ".nan", "0x1F", "1e400", "[a, b]",
+    "{symbol: X}", '"2025-12-03 14:30 Asia/Tokyo"', "- x", ": :", "'", "\t",
+]  # fmt: skip
+
+
+def test_mutated_configs_never_crash(tmp_path: Path):
+    """Random line edits of configs/kei_cars.yaml: valid, or one ConfigError line; no crash."""
+    import random
+
+    root = BAD_INPUTS.parents[1]
+    base = (root / "configs" / "kei_cars.yaml").read_text(encoding="utf-8").splitlines()
+    outcomes = {"ok": 0, "error": 0}
+    for seed in range(300):
+        rng = random.Random(seed)
+        lines = list(base)
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(lines))
+            op = rng.random()
+            if op < 0.2:
+                del lines[i]
+            elif op < 0.3:
+                lines.insert(i, lines[i])
+            elif ":" in lines[i]:
+                lines[i] = lines[i].split(":", 1)[0] + ": " + rng.choice(_TOKENS)
+        path = tmp_path / f"mutant_{seed}.yaml"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        try:
+            load_config(path, root=root)
+        except ConfigError as err:
+            assert "\n" not in str(err), str(err)
+            assert str(err).startswith(f"{path}: ")
+            outcomes["error"] += 1
+        else:
+            outcomes["ok"] += 1
+    assert outcomes["error"] > 100
