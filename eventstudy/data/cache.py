@@ -46,6 +46,7 @@ from eventstudy.exceptions import (
     CacheWarning,
     DataError,
     DataWarning,
+    PartialHistoryWarning,
     UnknownSymbol,
     format_warning,
 )
@@ -428,6 +429,18 @@ class PriceCache:
                     # the overlap alone should have returned rows: do not trust the
                     # silence, keep the coverage as it was (the next run asks again)
                     fetched.append(f"{_iso(ask_lo)}..{_iso(hi) or 'today'} (no answer)")
+                    warnings.warn(
+                        format_warning(
+                            PartialHistoryWarning,
+                            symbol=symbol,
+                            source=getattr(source, "name", "the source"),
+                            first=meta.get("first"),
+                            last=meta.get("last"),
+                            start=_iso(s) or "start",
+                            end=_iso(e) or "today",
+                        ),
+                        stacklevel=4,
+                    )
                     continue
             fetched.append(f"{_iso(ask_lo) or 'start'}..{_iso(hi) or 'today'}")
             if len(new) and _adjustment_changed(merged, new):
@@ -447,8 +460,7 @@ class PriceCache:
                 merged = pd.concat([merged[~merged.index.isin(new.index)], new]).sort_index()
                 prov = dict(new.attrs.get("provenance", prov))
             cov = _coverage(new, ask_lo, hi, empty_ok=True)
-            cs = _union_start(cs, cov["covered_start"], lo)
-            ce = _union_end(ce, cov["covered_end"], hi)
+            cs, ce = _merge_coverage(cs, ce, cov["covered_start"], cov["covered_end"])
         merged = merged[~merged.index.duplicated(keep="last")]
         meta = dict(meta, covered_start=cs, covered_end=ce, provenance=prov)
         self.write(path, merged, meta)
@@ -544,22 +556,25 @@ def _coverage(
     return {"covered_start": cs, "covered_end": ce}
 
 
-def _union_start(old: str | None, new: str | None, asked: pd.Timestamp | None) -> str | None:
-    if asked is None and new is None:
-        return None
-    if old is None:
-        return None
-    if new is None:
-        return old
-    return min(old, new)
+def _merge_coverage(
+    cs: str | None, ce: str | None, ns: str | None, ne: str | None
+) -> tuple[str | None, str | None]:
+    """Union of the covered interval ``[cs, ce]`` and a new one ``[ns, ne]``.
 
-
-def _union_end(old: str | None, new: str | None, asked: pd.Timestamp | None) -> str | None:
-    if old is None:
-        return new
-    if new is None:
-        return old
-    return max(old, new)
+    ``None`` as a start means "since the first available date". Intervals that neither
+    overlap nor touch are not merged (that would claim the hole between them is
+    cached): the old interval is kept and the hole is fetched again next time.
+    """
+    lo_old = pd.Timestamp.min if cs is None else to_timestamp(cs)
+    lo_new = pd.Timestamp.min if ns is None else to_timestamp(ns)
+    hi_old, hi_new = to_timestamp(ce), to_timestamp(ne)
+    if hi_old is None or hi_new is None or lo_old is None or lo_new is None:
+        return cs, ce
+    one = pd.Timedelta(days=1)
+    if lo_new > hi_old + one or hi_new < lo_old - one:
+        return cs, ce
+    start = None if (cs is None or ns is None) else min(cs, ns)
+    return start, max(ce, ne) if ce and ne else ce
 
 
 def _adjustment_changed(old: pd.DataFrame, new: pd.DataFrame) -> bool:
