@@ -146,22 +146,24 @@ Confidence = Literal["exact", "scheduled-start", "approx", "date-only"]
 ReturnsKind = Literal["simple", "log"]
 Convention = Literal["textbook", "estudy2"]
 TestName = Literal[
+    "portfolio",
+    "sur_wald",
+    "sur_wald_mean",
+    "adjusted_patell",
+    "kolari_pynnonen",
+    "grank",
     "t_test",
     "brown_warner_1980",
     "brown_warner_1985",
+    "lamb",
     "patell",
-    "adjusted_patell",
     "bmp",
-    "kolari_pynnonen",
     "sign",
     "generalized_sign",
     "corrado_sign",
     "corrado_rank",
     "modified_rank",
-    "grank",
     "wilcoxon",
-    "portfolio",
-    "sur_wald",
 ]
 TEST_NAMES: tuple[str, ...] = get_args(TestName)
 OutputFormat = Literal["html", "csv", "json", "md"]
@@ -827,7 +829,9 @@ class StudyConfig(_Model):
     events: list[Event] = Field(min_length=1)
     estimation: Window = (-250, -11)
     event_window: Window = (-10, 10)
-    car_windows: list[Window] = Field(default_factory=lambda: list(DEFAULT_CAR_WINDOWS))
+    car_windows: list[Window] = Field(
+        default_factory=lambda: list(DEFAULT_CAR_WINDOWS), min_length=1
+    )
     model: ModelName = "market"
     returns: ReturnsKind = "simple"
     min_estimation_obs: StrictInt = 100
@@ -891,6 +895,9 @@ class StudyConfig(_Model):
                     value=fac.symbol,
                 )
             fseen.add(fac.symbol)
+        for i, name in enumerate(self.tests):
+            if name in self.tests[:i]:
+                return _Invalid("each test once", field=f"tests[{i}]", value=name)
         problem = _window_problems(
             self.estimation, self.event_window, self.car_windows, self.min_estimation_obs
         )

@@ -369,3 +369,10 @@ def test_prices_path_resolves_against_root(tmp_path):
     config = load_config(path, root=tmp_path)
     assert config.prices_path == tmp_path / "data" / "prices"
     assert load_config(CONFIGS / "kei_cars.yaml").prices_path is None
+
+
+def test_test_names_match_the_engine():
+    """``tests: all`` selects exactly the battery eventstudy.stats implements."""
+    from eventstudy import stats
+
+    assert set(TEST_NAMES) == set(stats.TEST_NAMES)
