@@ -130,20 +130,23 @@ def _make_template() -> go.layout.Template:
 #: The template every figure uses (white, light grid, readable sans-serif).
 TEMPLATE: go.layout.Template = _make_template()
 
-#: Tests that stay valid when securities share an event date; listed first everywhere.
+#: Tests that stay valid when securities share an event date; listed first everywhere
+#: (the engine's ``stats.CLUSTER_ROBUST_TESTS``; a test keeps the two in step).
 ROBUST_TESTS: tuple[str, ...] = (
     "portfolio",
     "sur_wald",
+    "sur_wald_mean",
     "adjusted_patell",
     "kolari_pynnonen",
     "grank",
 )
-#: Display order of every test of the battery (issue 3 names).
+#: Display order of every test of the battery (the engine's ``stats.TEST_NAMES``).
 TEST_ORDER: tuple[str, ...] = (
     *ROBUST_TESTS,
     "t_test",
     "brown_warner_1980",
     "brown_warner_1985",
+    "lamb",
     "patell",
     "bmp",
     "sign",
@@ -155,13 +158,15 @@ TEST_ORDER: tuple[str, ...] = (
 )
 TEST_LABELS: dict[str, str] = {
     "portfolio": "Portfolio, equal-weighted",
-    "sur_wald": "SUR Wald (Binder 1985)",
+    "sur_wald": "SUR Wald, all CARs = 0 (Binder 1985)",
+    "sur_wald_mean": "SUR Wald, mean CAR = 0",
     "adjusted_patell": "Adjusted Patell (Kolari-Pynnönen 2010)",
     "kolari_pynnonen": "Adjusted BMP (Kolari-Pynnönen 2010)",
     "grank": "GRANK (Kolari-Pynnönen 2011)",
     "t_test": "Cross-sectional t",
     "brown_warner_1980": "Brown-Warner 1980",
     "brown_warner_1985": "Brown-Warner 1985",
+    "lamb": "Lamb 1995",
     "patell": "Patell 1976",
     "bmp": "BMP (Boehmer et al. 1991)",
     "sign": "Sign",
@@ -861,11 +866,14 @@ def tests_frame(
         else:
             tests = results.caar_tests(w, by="event_id")
             tests = tests[tests["event_id"] == event_id]
-        car = results.car(w)
-        if event_id is not None:
-            car = car[car["event_id"] == event_id]
-        car = car[car["security"].astype(str) != PORTFOLIO]
-        caar = float(car["car"].mean()) if len(car) else math.nan
+        if "caar" in tests and len(tests):
+            caar = float(tests["caar"].iloc[0])
+        else:  # mean CAR over the firm-events tested
+            car = results.car(w)
+            if event_id is not None:
+                car = car[car["event_id"] == event_id]
+            car = car[car["security"].astype(str) != PORTFOLIO]
+            caar = float(car["car"].mean()) if len(car) else math.nan
         for _, t in tests.iterrows():
             name = str(t["test"])
             rows.append(

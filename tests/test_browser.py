@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_figures import make_standin
+from test_figures import simulated_results
 from test_report import FIGURE_IDS, make_run
 
 from eventstudy import report
@@ -94,7 +94,7 @@ def test_report_renders_every_figure_offline_without_console_errors(tmp_path):
 def test_a_script_error_would_be_caught(tmp_path):
     """The check above can fail: a page whose plotly.js is missing is reported."""
     _chromium()
-    index = report.write(make_standin(), tmp_path / "r", plotlyjs="none")
+    index = report.write(simulated_results(), tmp_path / "r", plotlyjs="none")
     dom, stderr = _dump_dom(index, tmp_path / "profile")
     assert not _rendered(dom, "ar-kei-cafe")
     assert any("Plotly is not defined" in m for m in _console_messages(stderr))
@@ -104,7 +104,7 @@ def test_static_images_use_one_browser_for_the_run(tmp_path):
     pytest.importorskip("kaleido", reason="the image extra (kaleido) is not installed")
     browser = _chromium()
     out = tmp_path / "img"
-    report.write(make_standin(), out, images=("png", "svg"), browser_path=browser)
+    report.write(simulated_results(), out, images=("png", "svg"), browser_path=browser)
     pngs = sorted(p.stem for p in (out / "images").glob("*.png"))
     svgs = sorted(p.stem for p in (out / "images").glob("*.svg"))
     assert pngs == svgs and "ar-kei-cafe" in pngs and "tests" in pngs

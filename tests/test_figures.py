@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -9,12 +11,49 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from eventstudy import figures
-from eventstudy.exceptions import ReportError
+import eventstudy as es
+from eventstudy import figures, stats
+from eventstudy.exceptions import ClusteredEventWarning, ReportError
 
 SECURITIES = ["7203.T", "7267.T", "7201.T", "7211.T"]
+EXCLUDED = "7269.T"  # listed too recently: excluded by the engine
 EVENT_DATES = {"kei_cafe": "2025-12-04", "tinycars": "2025-12-08"}
 TESTS = ["t_test", "patell", "bmp", "portfolio", "grank", "kolari_pynnonen", "sign"]
+
+
+def simulated_returns(seed: int = 1) -> pd.DataFrame:
+    """Daily returns of four automakers, a recent listing and TOPIX, sharing a common factor.
+
+    Every security gains 3% on 2025-12-04 (the kei-car news reaching Tokyo).
+    """
+    rng = np.random.default_rng(seed)
+    idx = pd.bdate_range("2024-09-02", "2025-12-31")
+    mkt = rng.normal(0.0003, 0.01, len(idx))
+    common = rng.normal(0.0, 0.008, len(idx))  # industry factor: residuals correlate
+    cols = {"TOPIX": mkt}
+    for i, sec in enumerate([*SECURITIES, EXCLUDED]):
+        cols[sec] = 0.0002 + (0.8 + 0.1 * i) * mkt + common + rng.normal(0, 0.012, len(idx))
+    returns = pd.DataFrame(cols, index=idx)
+    returns.loc[:"2025-08-29", EXCLUDED] = np.nan
+    returns.loc["2025-12-04", [*SECURITIES, EXCLUDED]] += 0.03
+    return returns
+
+
+@functools.cache
+def simulated_results(seed: int = 1):
+    """Real engine results (market model) on :func:`simulated_returns`."""
+    events = pd.DataFrame(
+        [
+            {"security": sec, "event_date": pd.Timestamp(day0), "event_id": eid}
+            for eid, day0 in EVENT_DATES.items()
+            for sec in [*SECURITIES, EXCLUDED]
+        ]
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ClusteredEventWarning)
+        res = es.event_study(simulated_returns(seed), events, market="TOPIX")
+    assert any(issubclass(w.category, ClusteredEventWarning) for w in caught)
+    return res
 
 
 def make_standin(seed: int = 0) -> SimpleNamespace:
@@ -145,7 +184,12 @@ def make_standin(seed: int = 0) -> SimpleNamespace:
 
 
 @pytest.fixture(scope="module")
-def res() -> SimpleNamespace:
+def res():
+    return simulated_results()
+
+
+@pytest.fixture(scope="module")
+def standin() -> SimpleNamespace:
     return make_standin()
 
 
@@ -315,9 +359,14 @@ def test_prices_reject_an_event_date_that_is_not_a_session():
 def test_test_table_lists_robust_tests_first_with_stars(res):
     table = figures.tests_frame(res, [(0, 1), (0, 5)])
     first = table[table.window == "(0,+1)"]["test"].tolist()
-    assert first[:3] == ["portfolio", "kolari_pynnonen", "grank"]
-    assert set(first[3:]) == {"t_test", "patell", "bmp", "sign"}
-    assert table["robust"].tolist()[:3] == [True, True, True]
+    assert first == list(figures.TEST_ORDER)
+    assert table["robust"].tolist()[:6] == [True] * 6
+    assert not table["robust"].tolist()[6:][: len(first) - 6][0]
+    engine = res.caar_tests((0, 1)).set_index("test")
+    block = table[table.window == "(0,+1)"].set_index("test")
+    np.testing.assert_allclose(block["statistic"], engine.loc[block.index, "statistic"])
+    np.testing.assert_allclose(block["p_value"], engine.loc[block.index, "p_value"])
+    np.testing.assert_allclose(block["caar"], engine["caar"].iloc[0])
     for _, r in table.iterrows():
         assert r["stars"] == figures.significance_stars(r["p_value"])
     fig = figures.plot_tests(res, [(0, 1), (0, 5)])
@@ -343,7 +392,12 @@ def test_default_windows_stay_inside_the_computed_window(res):
 
 def test_test_table_for_one_event_reads_its_own_block(res):
     table = figures.tests_frame(res, [(0, 1)], event_id="tinycars")
-    assert len(table) == len(TESTS)
+    engine = res.caar_tests((0, 1), by="event_id")
+    engine = engine[engine.event_id == "tinycars"].set_index("test")
+    assert len(table) == len(engine)
+    np.testing.assert_allclose(
+        table.set_index("test")["statistic"], engine.loc[table["test"], "statistic"]
+    )
     fig = figures.plot_tests(res, [(0, 1)], event_id="tinycars")
     assert "event tinycars" in fig.layout.title.text
 
@@ -443,3 +497,53 @@ def test_figures_use_the_house_template_and_never_show(res, monkeypatch):
 def test_architecture_names_are_aliases():
     assert figures.ar_bars is figures.plot_ar
     assert figures.car_heatmap is figures.plot_heatmap
+
+
+def test_test_order_follows_the_engine():
+    assert figures.ROBUST_TESTS == stats.CLUSTER_ROBUST_TESTS
+    assert set(figures.TEST_ORDER) == set(stats.TEST_NAMES)
+    assert set(figures.TEST_LABELS) >= set(stats.TEST_NAMES)
+
+
+def test_figures_are_duck_typed_on_the_result_tables(standin):
+    """Any object carrying the documented tables draws (here a SimpleNamespace)."""
+    fig = figures.plot_ar(standin, "kei_cafe")
+    ar = standin.abnormal_returns
+    first = ar[(ar.event_id == "kei_cafe") & (ar.security == fig.data[0].name)]
+    np.testing.assert_allclose(fig.data[0].y, first.sort_values("rel_day")["ar"] * 100)
+    for draw in (
+        figures.plot_car,
+        figures.plot_heatmap,
+        figures.plot_forest,
+        figures.plot_diagnostics,
+        figures.plot_residual_correlation,
+        figures.plot_tests,
+    ):
+        assert isinstance(draw(standin), go.Figure)
+
+
+def test_results_methods_return_these_figures(res):
+    """What a notebook user calls: the engine's plot_* methods use this module."""
+    assert (
+        res.plot_ar("kei_cafe").layout.title.text
+        == figures.plot_ar(res, "kei_cafe").layout.title.text
+    )
+    np.testing.assert_allclose(res.plot_heatmap().data[0].z, figures.plot_heatmap(res).data[0].z)
+    for fig in (
+        res.plot_car(),
+        res.plot_forest(window=(0, 0)),
+        res.plot_diagnostics(),
+        res.plot_residual_correlation(),
+        res.plot_tests(windows=[(0, 1)]),
+    ):
+        assert isinstance(fig, go.Figure)
+
+
+def test_real_engine_day0_jump_shows_in_the_figures(res):
+    """The simulated +3% on 2025-12-04 is visible where it should be."""
+    fig = figures.plot_ar(res, "kei_cafe")
+    for bar in fig.data:
+        day0 = list(bar.x).index(0)
+        assert bar.y[day0] > 1.5  # percent
+    heat = figures.plot_heatmap(res, (0, 0))
+    assert np.nanmean(np.asarray(heat.data[0].z, dtype=float)[:, 0]) > 2.0

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import plotly.offline
 import pytest
-from test_figures import EVENT_DATES, SECURITIES, make_standin
+from test_figures import EVENT_DATES, SECURITIES, simulated_results
 
 from eventstudy import report
 from eventstudy.exceptions import ReportError
@@ -40,7 +40,7 @@ def make_prices(symbols) -> dict[str, pd.DataFrame]:
 
 def make_run(results=None, *, title: str = "Kei cars & US policy") -> StudyRun:
     """A StudyRun as the runner hands it to the report."""
-    results = results if results is not None else make_standin()
+    results = results if results is not None else simulated_results()
     timing = pd.DataFrame(
         {
             "event_id": ["kei_cafe", "kei_cafe", "tinycars", "tinycars"],
@@ -122,7 +122,7 @@ def test_report_folder_holds_index_fragments_tables_and_json(written):
 
 
 def test_csv_and_json_carry_the_tidy_tables(written):
-    res = make_standin()
+    res = simulated_results()
     ar = pd.read_csv(written / "tables" / "abnormal_returns.csv")
     assert list(ar.columns) == ["exchange", "event_id", "security", "rel_day", "date", "ar"]
     np.testing.assert_allclose(ar["ar"], res.abnormal_returns["ar"])
@@ -134,7 +134,8 @@ def test_csv_and_json_carry_the_tidy_tables(written):
     np.testing.assert_allclose([r["car"] for r in car01], expected["car"])
     assert {r["test"] for r in doc["tests"]} >= {"portfolio", "grank", "t_test"}
     assert {"beta", "sigma", "r2"} <= set(doc["params"][0])
-    assert doc["excluded"][0]["reason"] == "only 80 estimation obs"
+    assert doc["excluded"][0]["security"] == "7269.T"
+    assert "estimation observations" in doc["excluded"][0]["reason"]
     assert doc["provenance"]["config_hash"] == "0123456789ab"
     assert doc["provenance"]["versions"]["yfinance"] == "0.2.54"
 
@@ -160,7 +161,7 @@ def test_index_has_sections_timing_tests_excluded_and_provenance(written):
         assert f'id="{anchor}"' in html
     assert "2025-12-04 (Thu)" in html and "before open" in html
     assert "2025-12-04 04:30 JST" in html  # announced, in Tokyo time
-    assert "only 80 estimation obs" in html
+    assert "58 estimation observations" in html
     assert "◆ Portfolio, equal-weighted" in html
     assert "0123456789ab" in html and "configs/kei_cars.yaml" in html
     assert "2026-11-25T06:00:00Z" in html  # fetch time of a price series
@@ -194,7 +195,7 @@ def test_markdown_and_latex_test_tables(written):
 
 def test_a_failed_run_leaves_the_previous_report_intact(tmp_path, monkeypatch):
     out = tmp_path / "kei_cars"
-    report.write(make_standin(), out)
+    report.write(simulated_results(), out)
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
     def boom(*args, **kwargs):
@@ -212,13 +213,13 @@ def test_a_second_run_replaces_the_report_whole(tmp_path):
     out = tmp_path / "r"
     report.write(make_run(), out)
     assert (out / "fragments" / "prices-xtks-kei-cafe.html").exists()
-    report.write(make_standin(), out)  # no prices this time
+    report.write(simulated_results(), out)  # no prices this time
     assert not (out / "fragments" / "prices-xtks-kei-cafe.html").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
 
 
 def test_write_accepts_a_results_object_directly(tmp_path):
-    path = report.write_results(make_standin(), tmp_path / "nb")
+    path = report.write_results(simulated_results(), tmp_path / "nb")
     html = path.read_text()
     assert "ar-kei-cafe" in html and "Event study" in html
     assert (tmp_path / "nb" / "fragments" / "heatmap.html").is_file()
@@ -229,7 +230,7 @@ def test_write_accepts_a_results_object_directly(tmp_path):
     [("inline", True, False), (None, True, False), ("cdn", False, True), ("none", False, False)],
 )
 def test_plotlyjs_modes(tmp_path, mode, inline, cdn):
-    html = report.write(make_standin(), tmp_path / "r", plotlyjs=mode).read_text()
+    html = report.write(simulated_results(), tmp_path / "r", plotlyjs=mode).read_text()
     assert (PLOTLYJS_MARK in html) is inline
     src = f"https://cdn.plot.ly/plotly-{plotly.offline.get_plotlyjs_version()}.min.js"
     assert (src in html) is cdn
@@ -237,9 +238,9 @@ def test_plotlyjs_modes(tmp_path, mode, inline, cdn):
 
 def test_bad_arguments_raise_one_clear_error(tmp_path):
     with pytest.raises(ReportError, match="use 'inline', 'cdn' or 'none'"):
-        report.write(make_standin(), tmp_path / "r", plotlyjs="embed")
+        report.write(simulated_results(), tmp_path / "r", plotlyjs="embed")
     with pytest.raises(ReportError, match="unknown image format"):
-        report.write(make_standin(), tmp_path / "r", images=("gif",))
+        report.write(simulated_results(), tmp_path / "r", images=("gif",))
     with pytest.raises(ReportError, match="StudyRun"):
         report.write(object(), tmp_path / "r")
     assert not (tmp_path / "r").exists()
@@ -255,7 +256,7 @@ def test_images_without_kaleido_name_the_extra(tmp_path, monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_kaleido)
     with pytest.raises(ReportError) as err:
-        report.write(make_standin(), tmp_path / "r", images=("png",))
+        report.write(simulated_results(), tmp_path / "r", images=("png",))
     assert 'pip install "oem-eventstudy[image]"' in str(err.value)
     assert "\n" not in str(err.value)
     assert not (tmp_path / "r").exists()
@@ -266,7 +267,7 @@ def test_images_without_a_browser_name_the_fix(tmp_path, monkeypatch):
     monkeypatch.delenv("BROWSER_PATH", raising=False)
     monkeypatch.setattr(report.shutil, "which", lambda name: None)
     with pytest.raises(ReportError, match="apt-get install chromium"):
-        report.write(make_standin(), tmp_path / "r", images="png,svg")
+        report.write(simulated_results(), tmp_path / "r", images="png,svg")
     with pytest.raises(ReportError, match="/nonexistent/chrome"):
         report.find_browser("/nonexistent/chrome")
 
@@ -291,7 +292,7 @@ def test_render_markdown_is_safe_and_simple():
 
 def test_report_on_several_exchanges_keeps_groups_apart(tmp_path):
     run = make_run()
-    us = make_standin(seed=5)
+    us = simulated_results(seed=5)
     run = StudyRun(**{**run.__dict__, "results": {"XTKS": run.results["XTKS"], "XNYS": us}})
     out = tmp_path / "multi"
     html = report.write(run, out).read_text()
