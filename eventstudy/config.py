@@ -1050,6 +1050,21 @@ class StudyConfig(_Model):
         folder = Path(base) if base is not None else self.root / self.output.dir
         return folder / self.name
 
+    def with_source(self, kind: str, **options: Any) -> StudyConfig:
+        """A copy reading prices from another source (re-validated).
+
+        The CLI's ``--prices DIR`` is ``config.with_source("csv", prices=str(DIR))``;
+        options are those of :class:`SourceConfig` (``prices``; ``seed``, ``start``, ...).
+        """
+        data = self.model_dump(mode="python")
+        data["source"] = {"kind": kind, **options}
+        try:
+            new = StudyConfig.model_validate(data)
+        except ValidationError as exc:
+            raise _convert(exc, str(self._file) if self._file else None) from None
+        new._file, new._root = self._file, self._root
+        return new
+
     def variant(self, name: str) -> StudyConfig:
         """The study with variant ``name``'s overrides applied (re-validated)."""
         for var in self.variants:
