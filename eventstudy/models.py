@@ -95,6 +95,8 @@ def batch_ols(y: np.ndarray, X: np.ndarray) -> BatchOLS:
     y = np.asarray(y, dtype=float)
     X = np.asarray(X, dtype=float)
     _K, _L, p = X.shape
+    if p == 2 and np.all(X[..., 0] == 1.0):
+        return _batch_ols_simple(y, X[..., 1])
     valid = np.isfinite(y) & np.isfinite(X).all(axis=2)
     Xv = np.where(valid[..., None], X, 0.0)
     yv = np.where(valid, y, 0.0)
@@ -118,6 +120,38 @@ def batch_ols(y: np.ndarray, X: np.ndarray) -> BatchOLS:
         sst = np.where(valid, (y - ybar[:, None]) ** 2, 0.0).sum(axis=1)
         r2 = 1.0 - ssr / sst
     return BatchOLS(coef=coef, xtx_inv=xtx_inv, resid=resid, ssr=ssr, n_obs=n, r2=r2)
+
+
+def _batch_ols_simple(y: np.ndarray, x: np.ndarray) -> BatchOLS:
+    """Closed form of ``y = a + b x`` for every row (2-D sums, no batched matrices)."""
+    valid = np.isfinite(y) & np.isfinite(x)
+    n = valid.sum(axis=1).astype(float)
+    x0 = np.where(valid, x, 0.0)
+    y0 = np.where(valid, y, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xbar = x0.sum(axis=1) / n
+        ybar = y0.sum(axis=1) / n
+        xc = np.where(valid, x - xbar[:, None], 0.0)
+        yc = np.where(valid, y - ybar[:, None], 0.0)
+        sxx = np.einsum("kl,kl->k", xc, xc)
+        sxy = np.einsum("kl,kl->k", xc, yc)
+        syy = np.einsum("kl,kl->k", yc, yc)
+        ok = (n > 2) & (sxx > 1e-300 * np.maximum(n, 1))
+        b = np.where(ok, sxy / sxx, np.nan)
+        a = ybar - b * xbar
+        resid = np.where(valid, yc - b[:, None] * xc, np.nan)
+        ssr = np.where(ok, syy - b * sxy, np.nan)
+        ssr = np.maximum(ssr, 0.0)
+        r2 = 1.0 - ssr / syy
+        inv = np.empty((len(n), 2, 2))
+        inv[:, 0, 0] = 1.0 / n + xbar**2 / sxx
+        inv[:, 0, 1] = inv[:, 1, 0] = -xbar / sxx
+        inv[:, 1, 1] = 1.0 / sxx
+    inv[~ok] = np.nan
+    resid[~ok] = np.nan
+    return BatchOLS(
+        coef=np.stack([a, b], axis=1), xtx_inv=inv, resid=resid, ssr=ssr, n_obs=n.astype(int), r2=r2
+    )
 
 
 def fit_market_model(y: np.ndarray, market: np.ndarray) -> BatchOLS:

@@ -219,25 +219,69 @@ class EventStudyResults:
         return d.ar_win / (d.sigma[:, None] * np.sqrt(self._c_sar))
 
     @cached_property
-    def _ranks_textbook(self) -> np.ndarray:
+    def _ranks_textbook(self) -> tuple[np.ndarray, np.ndarray]:
+        """Ranks over estimation + computed window and the row medians (textbook)."""
         d = self._d
-        return st.rank_rows(np.concatenate([d.ar_est, d.ar_win], axis=1))
+        ranks, srt = st.rank_rows(np.concatenate([d.ar_est, d.ar_win], axis=1), True)
+        return ranks, st.row_medians(srt)
 
     @cached_property
-    def _resid_corr(self) -> list[np.ndarray]:
-        out = []
-        for rows in self._cluster_rows:
-            out.append(_pairwise_corr(self._d.ar_est[rows]))
-        return out
+    def _rank_z_textbook(self) -> dict[str, np.ndarray]:
+        """Daily corrado_sign / corrado_rank / modified_rank over the whole computed window
+        (textbook, all firm-events): the window statistics are ``sum_t z_t / sqrt(D)``."""
+        d = self._d
+        Le, W = d.ar_est.shape[1], d.ar_win.shape[1]
+        tested = Le + np.arange(W)
+        ranks, med = self._ranks_textbook
+        full = self._full_textbook
+        return {
+            "corrado_sign": st.corrado_sign(full, tested, medians=med).statistic,
+            "corrado_rank": st.corrado_rank(ranks, tested).statistic,
+            "modified_rank": st.modified_rank(ranks, tested).statistic,
+        }
+
+    @cached_property
+    def _aar_est_all(self) -> np.ndarray:
+        """Average estimation-window AR on each relative day over all firm-events."""
+        return _nan_mean_rows(self._d.ar_est)
+
+    @cached_property
+    def _sr_est(self) -> np.ndarray:
+        """Standardized estimation residuals ``e_it / s_i`` (grank)."""
+        return self._d.ar_est / self._d.sigma[:, None]
+
+    @cached_property
+    def _sr_est_rank_sums(self) -> tuple[np.ndarray, np.ndarray]:
+        """Ranks of the standardized estimation residuals (``NaN`` as 0) and their counts."""
+        ranks = st.rank_rows(self._sr_est)
+        ok = np.isfinite(ranks)
+        return np.where(ok, ranks, 0.0), ok.sum(axis=1).astype(float)
+
+    @cached_property
+    def _corr_cache(self) -> dict[int, np.ndarray]:
+        return {}
+
+    def _resid_corr(self, c: int) -> np.ndarray:
+        if c not in self._corr_cache:
+            self._corr_cache[c] = _pairwise_corr(self._d.ar_est[self._cluster_rows[c]])
+        return self._corr_cache[c]
 
     @cached_property
     def _rbar(self) -> np.ndarray:
         vals = []
-        for C in self._resid_corr:
-            n = C.shape[0]
+        for c, rows in enumerate(self._cluster_rows):
+            n = len(rows)
             if n < 2:
                 vals.append(np.nan)
                 continue
+            E = self._d.ar_est[rows]
+            if np.isfinite(E).all():
+                # complete panel: sum of the correlation matrix = |sum_i z_i|^2 / L
+                Z = (E - E.mean(axis=1, keepdims=True)) / E.std(axis=1, keepdims=True)
+                total = float(np.sum(Z.sum(axis=0) ** 2) / E.shape[1])
+                vals.append((total - n) / (n * (n - 1)))
+                continue
+            C = self._resid_corr(c)
             off = C[~np.eye(n, dtype=bool)]
             vals.append(float(np.nanmean(off)) if np.isfinite(off).any() else np.nan)
         return np.array(vals, dtype=float)
@@ -331,21 +375,38 @@ class EventStudyResults:
         q = L2 + np.einsum("ki,kij,kj->k", s, p.xtx_inv, s)
         return car, p.sigma * np.sqrt(q)
 
+    @cached_property
+    def _sur_setup(self) -> list[np.ndarray | str]:
+        """Per event: the common estimation days of its securities, or why SUR cannot run."""
+        d = self._d
+        out: list[np.ndarray | str] = []
+        for rows in self._cluster_rows:
+            N = len(rows)
+            Y = d.y_est[rows].T
+            X = d.X_est[rows[0]]
+            common = np.isfinite(Y).all(axis=1) & np.isfinite(X).all(axis=1)
+            Lc = int(common.sum())
+            k = max(d.k, 1)
+            if Lc - k <= N:
+                out.append(
+                    f"{N} securities but only {Lc - k} residual degrees of freedom on {Lc} "
+                    "common estimation days (needs N < days - parameters)"
+                )
+            else:
+                out.append(common)
+        return out
+
     def _sur(self, c: int, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray] | str:
         """CARs and their joint covariance for event ``c`` (SUR with event dummies)."""
         d = self._d
+        setup = self._sur_setup[c]
+        if isinstance(setup, str):
+            return setup
+        common = setup
         rows = self._cluster_rows[c]
-        N = len(rows)
+        Lc = int(common.sum())
         Y = d.y_est[rows].T  # (L, N)
         X = d.X_est[rows[0]]  # (L, p)
-        common = np.isfinite(Y).all(axis=1) & np.isfinite(X).all(axis=1)
-        Lc = int(common.sum())
-        k = max(d.k, 1)
-        if Lc - k <= N:
-            return (
-                f"{N} securities but only {Lc - k} residual degrees of freedom on {Lc} "
-                "common estimation days (needs N < days - parameters)"
-            )
         Yw = d.y_win[rows][:, cols].T
         Xw = d.X_win[rows[0]][cols]
         if not (np.isfinite(Yw).all() and np.isfinite(Xw).all()):
@@ -398,6 +459,17 @@ class EventStudyResults:
             ),
         ]
 
+    @cached_property
+    def _full_textbook(self) -> np.ndarray:
+        d = self._d
+        return np.concatenate([d.ar_est, d.ar_win], axis=1)
+
+    @cached_property
+    def _est_sign_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        a = self._d.ar_est
+        ok = np.isfinite(a)
+        return ((a > 0) & ok).sum(axis=1), ok.sum(axis=1)
+
     def _full(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any]:
         """AR matrix over the rank/sign window, tested columns and the variance divisor."""
         d = self._d
@@ -406,21 +478,52 @@ class EventStudyResults:
             full = np.concatenate([d.ar_est[rows], d.ar_win[rows][:, cols]], axis=1)
             divisor = float(np.mean(np.isfinite(full).sum(axis=1)))
             return full, Le + np.arange(len(cols)), divisor
-        full = np.concatenate([d.ar_est[rows], d.ar_win[rows]], axis=1)
+        full = self._full_textbook if len(rows) == len(self._codes) else self._full_textbook[rows]
         return full, Le + cols, None
 
-    def _ranks(self, rows: np.ndarray, full: np.ndarray) -> np.ndarray:
+    def _ranks(self, rows: np.ndarray, full: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row ranks and medians of the rank/sign window."""
         if self._d.convention == "estudy2":
-            return st.rank_rows(full)
-        return self._ranks_textbook[rows]
+            ranks, srt = st.rank_rows(full, True)
+            return ranks, st.row_medians(srt)
+        ranks, med = self._ranks_textbook
+        return ranks[rows], med[rows]
+
+    def _grank_window(self, rows: np.ndarray, scar_star: np.ndarray) -> st.TestResult:
+        """KP (2011) window test: estimation SARs plus one SCAR* column, without re-ranking.
+
+        Adding one value ``x_i`` to row ``i`` moves the estimation ranks above it up by one
+        (a half for a tie) and gives ``x_i`` the rank ``1 + #below + #ties/2``; only the
+        cross-sectional mean ranks are needed.
+        """
+        sr = self._sr_est[rows]
+        base0, n_est = self._sr_est_rank_sums
+        base0, n_est = base0[rows], n_est[rows]
+        x = scar_star
+        has_x = np.isfinite(x)
+        w = np.where(has_x, 1.0 / (n_est + 2.0), 1.0 / (n_est + 1.0))
+        with np.errstate(invalid="ignore"):
+            gt = sr > x[:, None]
+            eq = sr == x[:, None]
+        shift = gt.astype(float)
+        if eq.any():
+            shift += 0.5 * eq
+        shift[~has_x] = 0.0
+        ok = np.isfinite(sr)
+        n_t = ok.sum(axis=0).astype(float)
+        sums = w @ base0 + w @ shift - 0.5 * n_t
+        below = n_est - gt.sum(axis=1) - eq.sum(axis=1)
+        x_rank = 1.0 + below + 0.5 * eq.sum(axis=1)
+        u_x = np.where(has_x, x_rank * w - 0.5, np.nan)
+        ubar = np.append(np.where(n_t > 0, sums / n_t, np.nan), np.nanmean(u_x))
+        n_all = np.append(n_t, float(has_x.sum()))
+        return st.grank_from_means(ubar, n_all, len(rows), len(ubar) - 1)
 
     def _p_hat(self, rows: np.ndarray) -> float:
-        a = self._d.ar_est[rows]
-        ok = np.isfinite(a)
-        pos = (a > 0) & ok
+        pos, n = (c[rows] for c in self._est_sign_counts)
         if self._d.convention == "estudy2":
-            return float(pos.sum() / ok.sum())
-        return float(np.mean(pos.sum(axis=1) / ok.sum(axis=1)))
+            return float(pos.sum() / n.sum())
+        return float(np.mean(pos / n))
 
     def _battery(self, rows: np.ndarray, cols: np.ndarray, cumulative: bool) -> list[st.TestResult]:
         d = self._d
@@ -429,14 +532,16 @@ class EventStudyResults:
         ar = d.ar_win[rows][:, cols]
         sar = self._sar_win[rows][:, cols]
         sigma = d.sigma[rows]
-        aar_est = _nan_mean_rows(d.ar_est[rows])
+        aar_est = (
+            self._aar_est_all if len(rows) == len(self._codes) else _nan_mean_rows(d.ar_est[rows])
+        )
         dfp = self._df_patell[rows]
         df_bw = float(np.mean(d.n_obs[rows])) - 1
         rbar = self._rbar_eff(rows)
         full, tested, divisor = self._full(rows, cols)
-        ranks = self._ranks(rows, full)
+        ranks, medians = self._ranks(rows, full)
         lamb_c = 1 + 1 / np.mean(d.n_obs[rows]) + _nan_mean_rows(self._mterm_win[rows][:, cols])
-        sr_est = d.ar_est[rows] / sigma[:, None]
+        sr_est = self._sr_est[rows]
         p = self._portfolio
         out: list[st.TestResult] = []
         if cumulative:
@@ -449,9 +554,7 @@ class EventStudyResults:
             out += self._sur_tests(clusters, cols)
             out.append(st.adjusted_patell(scar, dfp, rbar))
             out.append(st.kolari_pynnonen(scar, rbar))
-            sd_scar = np.nanstd(scar, ddof=1)
-            G = np.concatenate([sr_est, (scar / sd_scar)[:, None]], axis=1)
-            out.append(st.grank(G, np.asarray(G.shape[1] - 1)))
+            out.append(self._grank_window(rows, scar / np.nanstd(scar, ddof=1)))
             out.append(st.t_test(car))
             out.append(st.brown_warner_1980(car, sigma, n_days=n_days, df=df_bw))
             out.append(st.brown_warner_1985(car, aar_est, n_days=n_days))
@@ -460,9 +563,19 @@ class EventStudyResults:
             out.append(st.bmp(scar))
             out.append(st.sign(car, estudy2_sums=e2))
             out.append(st.generalized_sign(car, self._p_hat(rows), estudy2_sums=e2))
-            out.append(st.corrado_sign(full, tested, divisor, cumulative=True, estudy2_sums=e2))
-            out.append(st.corrado_rank(ranks, tested, divisor, cumulative=True, estudy2=e2))
-            out.append(st.modified_rank(ranks, tested, divisor, cumulative=True, estudy2_sums=e2))
+            if not e2 and len(rows) == len(self._codes):
+                for name, z in self._rank_z_textbook.items():
+                    out.append(st.z_result(name, st.cumulate(z[cols]), "median AR = 0"))
+            else:
+                out.append(
+                    st.corrado_sign(
+                        full, tested, divisor, cumulative=True, estudy2_sums=e2, medians=medians
+                    )
+                )
+                out.append(st.corrado_rank(ranks, tested, divisor, cumulative=True, estudy2=e2))
+                out.append(
+                    st.modified_rank(ranks, tested, divisor, cumulative=True, estudy2_sums=e2)
+                )
             out.append(st.wilcoxon(car))
             return out
         h_p = forecast_variance_factor(p.X_win[:, cols], p.xtx_inv)
@@ -496,9 +609,13 @@ class EventStudyResults:
         out.append(st.bmp(sar))
         out.append(st.sign(ar, estudy2_sums=e2))
         out.append(st.generalized_sign(ar, self._p_hat(rows), estudy2_sums=e2))
-        out.append(st.corrado_sign(full, tested, divisor, estudy2_sums=e2))
-        out.append(st.corrado_rank(ranks, tested, divisor, estudy2=e2))
-        out.append(st.modified_rank(ranks, tested, divisor, estudy2_sums=e2))
+        if not e2 and len(rows) == len(self._codes):
+            for name, z in self._rank_z_textbook.items():
+                out.append(st.z_result(name, z[cols], "median AR = 0"))
+        else:
+            out.append(st.corrado_sign(full, tested, divisor, estudy2_sums=e2, medians=medians))
+            out.append(st.corrado_rank(ranks, tested, divisor, estudy2=e2))
+            out.append(st.modified_rank(ranks, tested, divisor, estudy2_sums=e2))
         out.append(st.wilcoxon(ar))
         return out
 
@@ -714,7 +831,7 @@ class EventStudyResults:
         """
         c = self._event_code(event_id)
         secs = self._d.events["security"].to_numpy()[self._cluster_rows[c]]
-        return pd.DataFrame(self._resid_corr[c], index=list(secs), columns=list(secs))
+        return pd.DataFrame(self._resid_corr(c), index=list(secs), columns=list(secs))
 
     def _event_code(self, event_id: str | None) -> int:
         if event_id is None:

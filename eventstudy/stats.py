@@ -36,8 +36,10 @@ __all__ = [
     "brown_warner_1985",
     "corrado_rank",
     "corrado_sign",
+    "cumulate",
     "generalized_sign",
     "grank",
+    "grank_from_means",
     "kolari_pynnonen",
     "kp_factor",
     "lamb",
@@ -45,11 +47,13 @@ __all__ = [
     "patell",
     "portfolio",
     "rank_rows",
+    "row_medians",
     "sign",
     "sur_wald",
     "sur_wald_mean",
     "t_test",
     "wilcoxon",
+    "z_result",
 ]
 
 TEST_NAMES: tuple[str, ...] = (
@@ -59,6 +63,7 @@ TEST_NAMES: tuple[str, ...] = (
     "adjusted_patell",
     "kolari_pynnonen",
     "grank",
+    "grank_from_means",
     "t_test",
     "brown_warner_1980",
     "brown_warner_1985",
@@ -68,6 +73,7 @@ TEST_NAMES: tuple[str, ...] = (
     "sign",
     "generalized_sign",
     "corrado_sign",
+    "cumulate",
     "corrado_rank",
     "modified_rank",
     "wilcoxon",
@@ -79,6 +85,7 @@ CLUSTER_ROBUST_TESTS: tuple[str, ...] = (
     "adjusted_patell",
     "kolari_pynnonen",
     "grank",
+    "grank_from_means",
 )
 INDEPENDENCE_TESTS: tuple[str, ...] = (
     "t_test",
@@ -88,6 +95,7 @@ INDEPENDENCE_TESTS: tuple[str, ...] = (
     "sign",
     "generalized_sign",
     "corrado_sign",
+    "cumulate",
     "corrado_rank",
     "modified_rank",
     "wilcoxon",
@@ -160,27 +168,50 @@ def _count(x: np.ndarray) -> np.ndarray:
 
 def _sum(x: np.ndarray, estudy2_sums: bool = False) -> np.ndarray:
     """Sum over axis 0 ignoring NaN; estudy2's ``rowMeans * ncol`` when asked."""
-    if estudy2_sums:
-        n = _count(x)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(n > 0, np.nansum(x, axis=0) / np.maximum(n, 1) * x.shape[0], np.nan)
-    s = np.nansum(x, axis=0)
-    return np.where(_count(x) > 0, s, np.nan)
+    ok = np.isfinite(x)
+    n = ok.sum(axis=0)
+    s = np.where(ok, x, 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if estudy2_sums:
+            s = s / np.maximum(n, 1) * x.shape[0]
+        return np.where(n > 0, s, np.nan)
 
 
 def _mean(x: np.ndarray) -> np.ndarray:
-    n = _count(x)
+    ok = np.isfinite(x)
+    n = ok.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, np.nansum(x, axis=0) / np.maximum(n, 1), np.nan)
+        return np.where(n > 0, np.where(ok, x, 0.0).sum(axis=0) / np.maximum(n, 1), np.nan)
 
 
 def _sd(x: np.ndarray) -> np.ndarray:
     """Sample standard deviation over axis 0 (ddof 1), NaN-aware."""
-    n = _count(x)
+    ok = np.isfinite(x)
+    n = ok.sum(axis=0)
     m = _mean(x)
     with np.errstate(invalid="ignore", divide="ignore"):
-        ss = np.nansum((x - m) ** 2, axis=0)
+        ss = np.where(ok, (x - m) ** 2, 0.0).sum(axis=0)
         return np.where(n > 1, np.sqrt(ss / np.maximum(n - 1, 1)), np.nan)
+
+
+def cumulate(z: Any) -> float:
+    """Window statistic from daily standard-normal statistics: ``sum_t z_t / sqrt(D)``."""
+    z = np.asarray(z, dtype=float)
+    ok = np.isfinite(z)
+    return float(np.sum(z[ok]) / np.sqrt(ok.sum())) if ok.any() else float("nan")
+
+
+def z_result(name: str, z: Any, null: str) -> TestResult:
+    """A :class:`TestResult` for a standard-normal statistic (two-sided p-value)."""
+    return TestResult(name, _scalar(z), _p_norm(z), None, null)
+
+
+def _colsum(M: np.ndarray, w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(sum_i w_i M_it over finite entries, N_t)`` for each column ``t``."""
+    ok = np.isfinite(M)
+    M0 = np.where(ok, M, 0.0)
+    sums = M0.sum(axis=0) if w is None else w @ M0
+    return sums, ok.sum(axis=0).astype(float)
 
 
 def _div(a: Any, b: Any) -> Any:
@@ -188,29 +219,45 @@ def _div(a: Any, b: Any) -> Any:
         return np.asarray(a, dtype=float) / np.asarray(b, dtype=float)
 
 
-def rank_rows(a: np.ndarray) -> np.ndarray:
+def rank_rows(a: np.ndarray, return_sorted: bool = False) -> Any:
     """Ranks ``1..n_i`` within each row, ties averaged, ``NaN`` kept (R ``rank``, ``na.last="keep"``).
 
     Vectorised (one ``argsort`` for the whole matrix): ``scipy.stats.rankdata`` along an
-    axis is several times slower on a 10,000 x 270 matrix.
+    axis is several times slower on a 10,000 x 270 matrix. With ``return_sorted`` also
+    returns the rows sorted ascending (``NaN`` last), from which medians are read.
     """
     a = np.asarray(a, dtype=float)
     if a.ndim == 1:
-        return rank_rows(a[None, :])[0]
+        r = rank_rows(a[None, :], return_sorted)
+        return (r[0][0], r[1][0]) if return_sorted else r[0]
     N, T = a.shape
     if N == 0 or T == 0:
-        return a.copy()
-    order = np.argsort(a, axis=1, kind="stable")
+        return (a.copy(), a.copy()) if return_sorted else a.copy()
+    order = np.argsort(a, axis=1)
     s = np.take_along_axis(a, order, axis=1)
-    new = np.ones((N, T), dtype=bool)
-    new[:, 1:] = s[:, 1:] != s[:, :-1]
-    run = np.cumsum(new.ravel()) - 1
-    pos = np.tile(np.arange(1, T + 1, dtype=float), N)
-    avg = (np.bincount(run, weights=pos) / np.bincount(run))[run].reshape(N, T)
-    ranks = np.empty_like(avg)
+    tie = s[:, 1:] == s[:, :-1]  # NaN never equals NaN
+    if tie.any():
+        new = np.ones((N, T), dtype=bool)
+        new[:, 1:] = ~tie
+        run = np.cumsum(new.ravel()) - 1
+        pos = np.tile(np.arange(1, T + 1, dtype=float), N)
+        avg = (np.bincount(run, weights=pos) / np.bincount(run))[run].reshape(N, T)
+    else:
+        avg = np.broadcast_to(np.arange(1, T + 1, dtype=float), (N, T))
+    ranks = np.empty((N, T))
     np.put_along_axis(ranks, order, avg, axis=1)
     ranks[np.isnan(a)] = np.nan
-    return ranks
+    return (ranks, s) if return_sorted else ranks
+
+
+def row_medians(sorted_rows: np.ndarray) -> np.ndarray:
+    """Medians of rows already sorted ascending with ``NaN`` last (see :func:`rank_rows`)."""
+    n = np.isfinite(sorted_rows).sum(axis=1)
+    lo = np.clip((n - 1) // 2, 0, None)
+    hi = np.clip(n // 2, 0, None)
+    a = np.take_along_axis(sorted_rows, lo[:, None], axis=1)[:, 0]
+    b = np.take_along_axis(sorted_rows, hi[:, None], axis=1)[:, 0]
+    return np.where(n > 0, (a + b) / 2.0, np.nan)
 
 
 def kp_factor(rbar: Any, n: Any) -> Any:
@@ -484,6 +531,7 @@ def corrado_sign(
     divisor: float | None = None,
     cumulative: bool = False,
     estudy2_sums: bool = False,
+    medians: np.ndarray | None = None,
 ) -> TestResult:
     """Corrado & Zivney (1992) sign test.
 
@@ -500,6 +548,8 @@ def corrado_sign(
         estudy2: the mean number of observations per security).
     cumulative : bool
         Return the window statistic ``sum_t z_t / sqrt(D)``.
+    medians : ndarray, optional
+        Row medians of ``ar_full`` when already known (saves a sort).
 
     Notes
     -----
@@ -508,19 +558,19 @@ def corrado_sign(
     ``S(G) = sqrt(1/T sum_t (N_t^{-1/2} sum_i G_it)^2)``. Standard normal.
     """
     a = np.asarray(ar_full, dtype=float)
-    med = np.nanmedian(a, axis=1) if a.shape[1] else np.full(a.shape[0], np.nan)
-    g = np.sign(a - med[:, None])
-    n_t = np.isfinite(g).sum(axis=0).astype(float)
-    sums = _sum(g, estudy2_sums)
+    med = row_medians(rank_rows(a, return_sorted=True)[1]) if medians is None else medians
+    sums, n_t = _colsum(np.sign(a - med[:, None]))
     with np.errstate(invalid="ignore", divide="ignore"):
-        per_day = sums / np.sqrt(n_t)
+        if estudy2_sums:
+            sums = sums / n_t * a.shape[0]
+        per_day = np.where(n_t > 0, sums / np.sqrt(n_t), np.nan)
     if divisor is None:
         divisor = float((n_t > 0).sum())
     s = np.sqrt(np.nansum(per_day**2) / divisor)
     z = per_day[np.asarray(tested)] / s
     if cumulative:
-        z = np.nansum(z) / np.sqrt(np.isfinite(z).sum())
-    return TestResult("corrado_sign", _scalar(z), _p_norm(z), None, "median AR = 0")
+        z = cumulate(z)
+    return z_result("corrado_sign", z, "median AR = 0")
 
 
 def corrado_rank(
@@ -557,8 +607,11 @@ def corrado_rank(
     """
     K = np.asarray(ranks_full, dtype=float)
     tested = np.asarray(tested)
-    kbar = np.nanmean(K, axis=1)
-    n_t = np.isfinite(K).sum(axis=0).astype(float)
+    ok = np.isfinite(K)
+    K0 = np.where(ok, K, 0.0)
+    n_i = ok.sum(axis=1)
+    kbar = K0.sum(axis=1) / np.maximum(n_i, 1)
+    n_t = ok.sum(axis=0).astype(float)
     if divisor is None:
         divisor = float((n_t > 0).sum())
     if cumulative and estudy2:
@@ -568,14 +621,16 @@ def corrado_rank(
         den = np.sqrt(np.nansum((_mean(K) - mean_rank) ** 2) / divisor)
         z = num / den
         return TestResult("corrado_rank", float(z), _p_norm(z), None, "median AR = 0")
-    dev = K - kbar[:, None]
+    dev = K0.sum(axis=0) - kbar @ ok  # sum_i (K_it - Kbar_i) over observed i
     with np.errstate(invalid="ignore", divide="ignore"):
-        per_day = _sum(dev, estudy2) / n_t
+        if estudy2:
+            dev = dev / n_t * K.shape[0]
+        per_day = np.where(n_t > 0, dev / n_t, np.nan)
     s = np.sqrt(np.nansum(per_day**2) / divisor)
     z = per_day[tested] / s
     if cumulative:
-        z = np.nansum(z) / np.sqrt(np.isfinite(z).sum())
-    return TestResult("corrado_rank", _scalar(z), _p_norm(z), None, "median AR = 0")
+        z = cumulate(z)
+    return z_result("corrado_rank", z, "median AR = 0")
 
 
 def modified_rank(
@@ -597,20 +652,22 @@ def modified_rank(
     K = np.asarray(ranks_full, dtype=float)
     tested = np.asarray(tested)
     n_i = np.isfinite(K).sum(axis=1).astype(float)
-    U = K / (n_i[:, None] + 1.0) - 0.5
-    n_t = np.isfinite(K).sum(axis=0).astype(float)
+    sums, n_t = _colsum(K, 1.0 / (n_i + 1.0))
+    sums = sums - 0.5 * n_t  # sum_i (U_it - 1/2)
     if divisor is None:
         divisor = float((n_t > 0).sum())
     with np.errstate(invalid="ignore", divide="ignore"):
-        per_day = _sum(U, estudy2_sums) / np.sqrt(n_t)
+        if estudy2_sums:
+            sums = sums / n_t * K.shape[0]
+        per_day = np.where(n_t > 0, sums / np.sqrt(n_t), np.nan)
     s = np.sqrt(np.nansum(per_day**2) / divisor)
     z = per_day[tested] / s
     if cumulative:
-        z = np.nansum(z) / np.sqrt(np.isfinite(z).sum())
-    return TestResult("modified_rank", _scalar(z), _p_norm(z), None, "median AR = 0")
+        z = cumulate(z)
+    return z_result("modified_rank", z, "median AR = 0")
 
 
-def grank(gsar_full: np.ndarray, tested: np.ndarray) -> TestResult:
+def grank(gsar_full: np.ndarray, tested: Any, ranks: np.ndarray | None = None) -> TestResult:
     """Generalized rank test of Kolari & Pynnonen (2011), robust to cross-correlation.
 
     Parameters
@@ -620,8 +677,10 @@ def grank(gsar_full: np.ndarray, tested: np.ndarray) -> TestResult:
         ``AR_it / s_i`` and, in the tested columns, the event observations re-standardized
         by their cross-sectional standard deviation (``SCAR*_i = SCAR_i / sd(SCAR)``; for a
         window the cumulated observation stands as one column).
-    tested : ndarray of int
+    tested : int or ndarray of int
         The column(s) tested; one statistic per column.
+    ranks : ndarray, optional
+        Row ranks of ``gsar_full`` when already known.
 
     Notes
     -----
@@ -632,15 +691,27 @@ def grank(gsar_full: np.ndarray, tested: np.ndarray) -> TestResult:
     the time series of cross-sectional mean ranks, so it absorbs cross-correlation.
     """
     G = np.asarray(gsar_full, dtype=float)
-    tested = np.asarray(tested)
-    K = rank_rows(G)
+    K = rank_rows(G) if ranks is None else np.asarray(ranks, dtype=float)
     n_i = np.isfinite(K).sum(axis=1).astype(float)
-    U = K / (n_i[:, None] + 1.0) - 0.5
-    n_t = np.isfinite(U).sum(axis=0).astype(float)
-    N = float(G.shape[0])
-    ubar = _mean(U)
+    sums, n_t = _colsum(K, 1.0 / (n_i + 1.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ubar = np.where(n_t > 0, (sums - 0.5 * n_t) / n_t, np.nan)
+    return grank_from_means(ubar, n_t, G.shape[0], tested)
+
+
+def grank_from_means(ubar: np.ndarray, n_t: np.ndarray, n: int, tested: Any) -> TestResult:
+    """:func:`grank` from the cross-sectional mean ranks ``Ubar_t`` and counts ``N_t``.
+
+    Notes
+    -----
+    Same statistic as :func:`grank`; the results object computes ``Ubar_t`` without
+    re-ranking when one cumulated observation is added to ranked estimation residuals.
+    """
+    ubar = np.asarray(ubar, dtype=float)
+    n_t = np.asarray(n_t, dtype=float)
+    tested = np.asarray(tested)
     T = float((n_t > 0).sum())
-    s = np.sqrt(np.nansum((n_t / N) * ubar**2) / T)
+    s = np.sqrt(np.nansum((n_t / float(n)) * ubar**2) / T)
     z = ubar[tested] / s
     with np.errstate(invalid="ignore", divide="ignore"):
         t = z * np.sqrt((T - 2.0) / (T - 1.0 - z**2))
