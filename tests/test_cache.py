@@ -351,3 +351,63 @@ def test_partial_history_warning_class_is_a_data_warning():
         PartialHistoryWarning.template.format(
             symbol="X", source="s", first="a", last="b", start="c", end="d"
         )
+
+
+def test_offline_open_ended_request_does_not_warn(cache, src):
+    cache.get(src, "X", "2024-01-01", "2024-06-28")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = cache.get(src, "X", "2024-01-01", None, offline=True)
+    assert out.index[-1] == ts("2024-06-28")
+
+
+def test_simulated_sources_with_different_seeds_do_not_share_cache_files(cache):
+    a = SimulatedSource(1, "2024-01-01", "2024-03-29", ["A"], "M")
+    b = SimulatedSource(2, "2024-01-01", "2024-03-29", ["A"], "M")
+    assert a.cache_key != b.cache_key
+    assert a.cache_key == SimulatedSource(1, "2024-01-01", "2024-03-29", ["A"], "M").cache_key
+    ra = cache.get(a, "A", "2024-01-01", "2024-03-29")
+    rb = cache.get(b, "A", "2024-01-01", "2024-03-29")
+    assert not ra["close"].equals(rb["close"])
+
+
+# ----------------------------------------------------------------------------- property
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+DAY0 = pd.Timestamp("2023-01-02")
+request = st.tuples(st.integers(0, 700), st.integers(0, 120)).map(
+    lambda t: (DAY0 + pd.Timedelta(days=t[0]), DAY0 + pd.Timedelta(days=t[0] + t[1]))
+)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(requests=st.lists(request, min_size=1, max_size=6), listed=st.integers(0, 400))
+def test_any_sequence_of_requests_serves_exactly_what_the_source_has(
+    tmp_path_factory, requests, listed
+):
+    """Whatever order ranges are asked in, the cache answers like the source itself."""
+    cache = PriceCache(tmp_path_factory.mktemp("prop"))
+    first = DAY0 + pd.Timedelta(days=listed)
+    src = CountingSource(DateSource())
+    src.inner.get = _listed_from(str(first.date()), src.inner.get)  # type: ignore[method-assign]
+    direct = DateSource()
+    for s, e in requests:
+        if len(pd.bdate_range(max(s, first), e)) == 0:
+            continue  # no session in range: the source itself would say UnknownSymbol
+        got = cache.get(src, "X", s, e)
+        want = direct.get("X", max(s, first), e)
+        pd.testing.assert_series_equal(got["adj_close"], want["adj_close"], check_freq=False)
+        # a repeat fetches at most once more (to confirm a late start is the listing
+        # date, not a partial answer), and then never again
+        cache.get(src, "X", s, e)
+        n = len(src.calls)
+        again = cache.get(src, "X", s, e)
+        assert len(src.calls) == n
+        pd.testing.assert_series_equal(again["adj_close"], got["adj_close"])
+    assert set(cache.list()["status"]) <= {"ok"}

@@ -331,6 +331,7 @@ class PriceCache:
         prov = dict(meta.get("provenance", {}))
         prov["cache"] = {"path": str(path), "hit": not fetched, "fetched": fetched}
         out = out.copy()
+        out.index = pd.DatetimeIndex(out.index.to_numpy(), name="date")
         out.attrs = {"provenance": prov}
         return out
 
@@ -358,7 +359,7 @@ class PriceCache:
                 detail=f"the cache holds {meta.get('first')} .. {meta.get('last')}, nothing in {rng}",
                 fix=fix,
             )
-        if self._missing_ranges(s, e, meta):
+        if self._missing_ranges(s, e, meta, settled_only=True):
             warnings.warn(
                 DataWarning(
                     f"{symbol}: offline, the cache covers only {meta.get('covered_start') or 'start'}"
@@ -374,19 +375,31 @@ class PriceCache:
 
     @staticmethod
     def _missing_ranges(
-        s: pd.Timestamp | None, e: pd.Timestamp | None, meta: dict[str, Any] | None
+        s: pd.Timestamp | None,
+        e: pd.Timestamp | None,
+        meta: dict[str, Any] | None,
+        *,
+        settled_only: bool = False,
     ) -> list[tuple[pd.Timestamp | None, pd.Timestamp | None]]:
-        """Date ranges of ``[s, e]`` the cached file does not cover."""
+        """Date ranges of ``[s, e]`` the cached file does not cover.
+
+        Today is never covered (its bar may still change), so a request running to today
+        (or open-ended) always has a newer gap. With ``settled_only`` (used offline, to
+        decide whether to warn) only days up to yesterday count, and an open end none.
+        """
         if meta is None:
             return [(s, e)]
         cs = to_timestamp(meta.get("covered_start"))
         ce = to_timestamp(meta.get("covered_end"))
-        e_eff = min(e, _today()) if e is not None else _today()
+        if settled_only:
+            e_eff = None if e is None else min(e, _today() - pd.Timedelta(days=1))
+        else:
+            e_eff = min(e, _today()) if e is not None else _today()
         out: list[tuple[pd.Timestamp | None, pd.Timestamp | None]] = []
         if meta.get("covered_start") is not None and (s is None or (cs is not None and s < cs)):
             assert cs is not None
             out.append((s, cs - pd.Timedelta(days=1)))
-        if ce is None or e_eff > ce:
+        if e_eff is not None and (ce is None or e_eff > ce):
             lo = None if ce is None else ce + pd.Timedelta(days=1)
             if lo is None or e is None or lo <= e:
                 out.append((lo, e))
@@ -524,8 +537,8 @@ class PriceCache:
                         path=str(file), detail=f"cannot delete ({exc.strerror or exc})"
                     ) from None
                 self._remove_orphans(file)
-            with contextlib.suppress(OSError):
-                Path(str(file) + ".lock").unlink()
+            # lock files stay: deleting one another process is waiting on would let
+            # two processes "hold" the same lock
         return removed
 
 

@@ -193,6 +193,18 @@ class SimulatedSource:
         # keep prices positive whatever the parameters
         return out.clip(lower=-0.95)
 
+    @property
+    def cache_key(self) -> str:
+        """Cache folder name: distinct for every seed, calendar and parameter set."""
+        import hashlib
+
+        h = hashlib.sha1()
+        h.update(repr((self.seed, self.market_symbol, self.symbols)).encode())
+        h.update(self.sessions.asi8.tobytes())
+        h.update(repr({k: np.asarray(v).tolist() for k, v in self.params.items()}).encode())
+        h.update(self.abnormal.to_csv().encode())
+        return f"{self.name}-{h.hexdigest()[:12]}"
+
     def __repr__(self) -> str:
         return (
             f"SimulatedSource(seed={self.seed}, {self.sessions[0].date()}.."

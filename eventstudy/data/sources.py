@@ -203,6 +203,8 @@ def finalize_prices(
         out = out[out.index <= end]
     cols = ["close", "adj_close"] + [c for c in out.columns if c not in PRICE_COLUMNS]
     out = out[cols]
+    # no freq: a frame fresh from a source and the same frame from the cache are equal
+    out.index = pd.DatetimeIndex(out.index.to_numpy(), name="date")
     out.columns.name = None
     out.attrs = {"provenance": dict(provenance)}
     return out
