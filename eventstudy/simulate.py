@@ -1,0 +1,1682 @@
+"""Brown–Warner placebo simulation: which test can be trusted on *this* study's data.
+
+The study's own securities and history are re-used: pseudo-event dates are drawn from the
+sample (away from the real event windows, with enough history for the estimation window), the
+study's structure is kept (the securities that share a real event date share each pseudo date:
+one cluster per draw; the same estimation window, event window and model), and every test is run
+on every placebo study. The share of placebo studies in which a test rejects at level ``a`` is its
+empirical size; a valid test rejects about ``a`` of the time. Adding an abnormal return of
+``delta`` to every security's day-0 return gives the power curve.
+
+All placebo studies go through the engine in ONE call: draw ``d`` is event ``placebo-d`` (a cluster
+of the template event's securities on the pseudo date), and the per-event test tables
+(``by="event_id"``) give one p-value per draw and test.
+
+References
+----------
+Brown, S. J. and Warner, J. B. (1980). Measuring security price performance. *Journal of
+Financial Economics* 8(3), 205–258.
+
+Brown, S. J. and Warner, J. B. (1985). Using daily stock returns: the case of event studies.
+*Journal of Financial Economics* 14(1), 3–31.
+
+Kolari, J. W. and Pynnönen, S. (2010). Event study testing with cross-sectional correlation of
+abnormal returns. *Review of Financial Studies* 23(11), 3996–4025.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from eventstudy.exceptions import (
+    ClusteredEventWarning,
+    ConfigError,
+    DataError,
+    EventStudyWarning,
+)
+
+__all__ = [
+    "VERDICTS",
+    "SimulationResults",
+    "binomial_interval",
+    "draw_placebo_events",
+    "eligible_positions",
+    "inject_day0",
+    "rejection_rates",
+    "simulate",
+    "simulate_from_run",
+    "synthetic_returns",
+    "verdicts",
+    "window_label",
+]
+
+#: The verdicts :func:`verdicts` can give, from the most to the least serious.
+VERDICTS: tuple[str, ...] = (
+    "over-rejects on clustered dates",
+    "over-rejects",
+    "under-rejects",
+    "low power",
+    "valid",
+)
+
+CIMethod = Literal["clopper-pearson", "wilson"]
+Window = tuple[int, int]
+
+_SEP = "|"  # security|draw column labels of the stacked panel
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def window_label(kind: str, window: Window | int) -> str:
+    """Label of a tested window: ``"AR(0)"`` for a day, ``"CAR(-1,+1)"`` for a window.
+
+    Parameters
+    ----------
+    kind : {"aar", "caar"}
+        Daily test of the mean AR on one relative day, or test of the mean CAR over a window.
+    window : int or (int, int)
+        The relative day (``"aar"``) or the inclusive window (``"caar"``).
+    """
+    if kind == "aar":
+        day = window if isinstance(window, int | np.integer) else window[0]
+        return f"AR({int(day):+d})" if day else "AR(0)"
+    start, end = window  # type: ignore[misc]
+
+    def fmt(x: int) -> str:
+        return f"{x:+d}" if x else "0"
+
+    return f"CAR({fmt(start)},{fmt(end)})"
+
+
+def binomial_interval(
+    successes: Any,
+    trials: Any,
+    confidence: float = 0.95,
+    method: CIMethod = "clopper-pearson",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Confidence interval for a binomial proportion (vectorised).
+
+    Parameters
+    ----------
+    successes, trials : array_like of int
+        Number of rejections and of placebo studies.
+    confidence : float, default 0.95
+        Coverage of the interval.
+    method : {"clopper-pearson", "wilson"}
+        ``"clopper-pearson"`` (default) is the exact interval, conservative: it covers the true
+        rate at least ``confidence`` of the time. ``"wilson"`` is the score interval, shorter and
+        close to nominal coverage.
+
+    Returns
+    -------
+    (low, high) : tuple of ndarray
+        NaN where ``trials`` is 0.
+
+    Notes
+    -----
+    Clopper–Pearson: ``low = Beta(a/2; k, n-k+1)``, ``high = Beta(1-a/2; k+1, n-k)`` quantiles,
+    with ``low = 0`` when ``k = 0`` and ``high = 1`` when ``k = n`` (Clopper and Pearson, 1934).
+    Wilson: ``(p + z²/2n ± z sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)`` (Wilson, 1927).
+    """
+    k = np.asarray(successes, dtype=float)
+    n = np.asarray(trials, dtype=float)
+    alpha = 1.0 - confidence
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if method == "clopper-pearson":
+            low = np.where(k > 0, sps.beta.ppf(alpha / 2, k, n - k + 1), 0.0)
+            high = np.where(k < n, sps.beta.ppf(1 - alpha / 2, k + 1, n - k), 1.0)
+        elif method == "wilson":
+            z = sps.norm.ppf(1 - alpha / 2)
+            p = k / n
+            denom = 1 + z**2 / n
+            centre = (p + z**2 / (2 * n)) / denom
+            half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+            low, high = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+        else:
+            raise ConfigError(
+                field="ci_method", value=method, expected='"clopper-pearson" or "wilson"'
+            )
+    bad = ~(n > 0)
+    low = np.where(bad, np.nan, low)
+    high = np.where(bad, np.nan, high)
+    return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+
+
+def _default_event_ids(events: pd.DataFrame) -> pd.DataFrame:
+    missing = {"security", "event_date"} - set(events.columns)
+    if missing:
+        raise ConfigError(
+            field="events",
+            value=sorted(events.columns),
+            expected=f"a DataFrame with columns security, event_date (missing {sorted(missing)})",
+        )
+    out = events.copy()
+    out["event_date"] = pd.to_datetime(out["event_date"])
+    if "event_id" not in out.columns:
+        out["event_id"] = out["event_date"].dt.strftime("%Y-%m-%d")
+    out["event_id"] = out["event_id"].astype(str)
+    return out
+
+
+def _as_columns(returns: pd.DataFrame, names: Sequence[str], what: str) -> list[str]:
+    cols = list(names)
+    missing = [c for c in cols if c not in returns.columns]
+    if missing:
+        raise ConfigError(
+            field=what, value=missing, expected=f"columns of returns ({list(returns.columns)})"
+        )
+    return cols
+
+
+def eligible_positions(
+    returns: pd.DataFrame,
+    securities: Sequence[str],
+    *,
+    market: str | None,
+    factors: Sequence[str] = (),
+    estimation: Window = (-260, -11),
+    window: Window = (-10, 10),
+    min_estimation_obs: int = 100,
+    avoid_dates: Sequence[Any] = (),
+) -> np.ndarray:
+    """Row positions of ``returns`` that can serve as a pseudo day 0 for a cluster.
+
+    A position ``p`` is eligible when
+
+    * the estimation window ``[p + estimation[0], p + estimation[1]]`` and the event window
+      ``[p + window[0], p + window[1]]`` lie inside the sample;
+    * every security of the cluster has at least ``min_estimation_obs`` returns in the estimation
+      window on sessions where the market (and every factor) has one;
+    * every security, the market and the factors have a return on every day of the event window;
+    * the event window does not overlap the event window of any date in ``avoid_dates`` (the real
+      events, and whatever else the analyst wants kept out): ``|p - q| > window[1] - window[0]``.
+
+    Returns
+    -------
+    ndarray of int
+        Sorted eligible positions.
+    """
+    n = len(returns)
+    e0, e1 = estimation
+    w0, w1 = window
+    lo = max(0, -min(e0, w0))
+    hi = n - 1 - max(w1, e1, 0)
+    if hi < lo:
+        return np.empty(0, dtype=np.intp)
+    pos = np.arange(lo, hi + 1)
+    common = [c for c in [market, *factors] if c is not None]
+    base = returns[common].notna().all(axis=1).to_numpy() if common else np.ones(n, dtype=bool)
+    ok = np.ones(len(pos), dtype=bool)
+    for sec in securities:
+        have = returns[sec].notna().to_numpy()
+        cum = np.concatenate([[0], np.cumsum(have & base)])
+        n_est = cum[pos + e1 + 1] - cum[pos + e0]
+        n_win = cum[pos + w1 + 1] - cum[pos + w0]
+        ok &= (n_est >= min_estimation_obs) & (n_win == w1 - w0 + 1)
+    if len(avoid_dates):
+        # a date that is not a session counts from the next session
+        dates = pd.DatetimeIndex(pd.to_datetime(list(avoid_dates)))
+        where = np.unique(returns.index.searchsorted(dates))
+        gap = w1 - w0
+        dist = np.abs(pos[:, None] - where[None, :])
+        ok &= (dist > gap).all(axis=1)
+    return pos[ok]
+
+
+def draw_placebo_events(
+    returns: pd.DataFrame,
+    events: pd.DataFrame,
+    *,
+    draws: int = 1000,
+    market: str | None = "MKT",
+    factors: Sequence[str] = (),
+    estimation: Window = (-260, -11),
+    window: Window = (-10, 10),
+    min_estimation_obs: int = 100,
+    exclude_dates: Sequence[Any] = (),
+    seed: int | np.random.Generator = 0,
+) -> pd.DataFrame:
+    """Draw pseudo events that keep the study's structure.
+
+    Each real event (``event_id``) is a template: its securities form a cluster. Draw ``d`` uses
+    template ``d mod K`` (``K`` real events, in order of first appearance) and a pseudo day 0 drawn
+    from :func:`eligible_positions` for that cluster, avoiding the real event windows and
+    ``exclude_dates``. Dates are drawn without replacement within a template until its eligible
+    dates run out, then from a fresh permutation (so draws beyond that number reuse dates).
+
+    Parameters
+    ----------
+    returns : DataFrame
+        Returns panel (sessions x securities, market, factors).
+    events : DataFrame
+        The study's events: ``security``, ``event_date``, optional ``event_id``.
+    draws : int
+        Number of placebo studies.
+    seed : int or numpy Generator
+        Seed of ``numpy.random.default_rng``; the same seed gives the same draws.
+
+    Returns
+    -------
+    DataFrame
+        One row per (draw, security): ``draw``, ``event_id`` (``placebo-00000`` ...),
+        ``template`` (the real event_id copied), ``security``, ``event_date``.
+
+    Raises
+    ------
+    DataError
+        When a template has no eligible date.
+    """
+    if int(draws) < 1:
+        raise ConfigError(field="draws", value=draws, expected="a positive integer")
+    ev = _default_event_ids(events)
+    _as_columns(returns, ev["security"].unique(), "events.security")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    templates = list(dict.fromkeys(ev["event_id"]))
+    avoid = [*ev["event_date"].unique(), *exclude_dates]
+    k = len(templates)
+    counts = [draws // k + (1 if i < draws % k else 0) for i in range(k)]
+    index = returns.index
+    rows_draw: list[np.ndarray] = []
+    rows_pos: list[np.ndarray] = []
+    rows_tpl: list[int] = []
+    secs_by_tpl: list[list[str]] = []
+    for t, (tpl, count) in enumerate(zip(templates, counts, strict=True)):
+        secs = list(dict.fromkeys(ev.loc[ev["event_id"] == tpl, "security"]))
+        secs_by_tpl.append(secs)
+        if count == 0:
+            continue
+        elig = eligible_positions(
+            returns,
+            secs,
+            market=market,
+            factors=factors,
+            estimation=estimation,
+            window=window,
+            min_estimation_obs=min_estimation_obs,
+            avoid_dates=avoid,
+        )
+        if len(elig) == 0:
+            raise DataError(
+                symbol=",".join(secs),
+                detail=(
+                    f"no session can serve as a placebo day 0 for event {tpl} (needs "
+                    f"{min_estimation_obs} estimation returns in {estimation} and a full window "
+                    f"{window} away from the real events)"
+                ),
+                fix="use a longer price history, a shorter estimation window or fewer securities",
+            )
+        chosen: list[np.ndarray] = []
+        need = count
+        while need > 0:
+            perm = rng.permutation(elig)
+            chosen.append(perm[:need])
+            need -= len(perm[:need])
+        rows_pos.append(np.concatenate(chosen))
+        rows_draw.append(np.arange(t, draws, k)[:count])
+        rows_tpl.extend([t] * count)
+    draw_ids = np.concatenate(rows_draw)
+    positions = np.concatenate(rows_pos)
+    tpl_ids = np.asarray(rows_tpl)
+    order = np.argsort(draw_ids, kind="stable")
+    draw_ids, positions, tpl_ids = draw_ids[order], positions[order], tpl_ids[order]
+    width = max(5, len(str(draws - 1)))
+    sizes = np.array([len(secs_by_tpl[t]) for t in tpl_ids])
+    rep = np.repeat(np.arange(len(draw_ids)), sizes)
+    out = pd.DataFrame(
+        {
+            "draw": draw_ids[rep].astype(int),
+            "event_id": np.array([f"placebo-{int(d):0{width}d}" for d in draw_ids])[rep],
+            "template": np.array(templates, dtype=object)[tpl_ids[rep]],
+            "security": [s for t in tpl_ids for s in secs_by_tpl[t]],
+            "event_date": index[positions[rep]],
+        }
+    )
+    return out
+
+
+def inject_day0(
+    returns: pd.DataFrame,
+    placebo: pd.DataFrame,
+    delta: float = 0.0,
+    *,
+    keep: Sequence[str] = (),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Give every placebo firm-event its own return column and add ``delta`` on its day 0.
+
+    Draws share sessions (one draw's day 0 can sit in another draw's estimation or event window),
+    so adding ``delta`` to the shared panel would leak into other draws. Here each (security, draw)
+    gets a copy of the security's return column, labelled ``"security|event_id"``, and ``delta`` is
+    added to that copy on that draw's day 0 only. The market and factor columns (``keep``) are
+    shared and left untouched.
+
+    Parameters
+    ----------
+    returns : DataFrame
+        Returns panel.
+    placebo : DataFrame
+        Output of :func:`draw_placebo_events` (``event_id``, ``security``, ``event_date``).
+    delta : float
+        Abnormal return added to the day-0 return (in return units: 0.01 is 1%).
+    keep : sequence of str
+        Shared columns (market, factors) copied as they are.
+
+    Returns
+    -------
+    (returns, events) : tuple of DataFrame
+        The stacked panel and the events re-pointed at the per-draw columns
+        (``security`` is the new label; ``security_orig`` keeps the original).
+
+    Notes
+    -----
+    With a model linear in its regressors whose parameters are estimated on the estimation window
+    only (market, constant mean, market adjusted, factor models), the day-0 abnormal return is
+    ``AR_0 = R_0 - (alpha_hat + beta_hat' X_0)`` and the estimates do not use ``R_0``; so adding
+    ``delta`` to ``R_0`` adds exactly ``delta`` to ``AR_0`` and changes no other AR (the property
+    is tested in ``tests/test_simulate.py``).
+    """
+    secs = placebo["security"].astype(str).to_numpy()
+    labels = np.array(
+        [f"{a}{_SEP}{b}" for a, b in zip(secs, placebo["event_id"].astype(str), strict=True)],
+        dtype=object,
+    )
+    src = returns.columns.get_indexer(secs)
+    if (src < 0).any():
+        raise ConfigError(
+            field="placebo.security",
+            value=sorted(set(secs[src < 0])),
+            expected="columns of returns",
+        )
+    values = returns.to_numpy(dtype=float, copy=False)
+    block = values[:, src].copy()
+    if delta:
+        rows = returns.index.get_indexer(pd.DatetimeIndex(placebo["event_date"]))
+        if (rows < 0).any():
+            raise DataError(detail="a placebo day 0 is not a session of returns")
+        block[rows, np.arange(len(src))] += float(delta)
+    kept = list(keep)
+    data = np.hstack([values[:, returns.columns.get_indexer(kept)], block]) if kept else block
+    panel = pd.DataFrame(data, index=returns.index, columns=[*kept, *labels.tolist()])
+    events = pd.DataFrame(
+        {
+            "security": labels,
+            "event_date": pd.DatetimeIndex(placebo["event_date"]),
+            "event_id": placebo["event_id"].to_numpy(),
+            "security_orig": secs,
+        }
+    )
+    return panel, events
+
+
+# ----------------------------------------------------------------------------- engine
+
+
+def _event_study(**kwargs: Any) -> Any:
+    """Call the engine with the warnings that placebo clusters raise by design silenced."""
+    from eventstudy.study import event_study  # the engine (issue 3)
+
+    with warnings.catch_warnings():
+        # Every placebo draw is a cluster on purpose: the warning would fire once per draw.
+        warnings.simplefilter("ignore", ClusteredEventWarning)
+        warnings.simplefilter("ignore", EventStudyWarning)
+        return event_study(**kwargs)
+
+
+def _draw_pvalues(
+    res: Any,
+    days: Sequence[int],
+    car_windows: Sequence[Window],
+    tests: Sequence[str] | None,
+) -> pd.DataFrame:
+    """Per-event p-values of every daily and CAR test, tidy: event_id, kind, window, test, p."""
+    frames = []
+    if len(days):
+        aar = res.aar_tests((min(days), max(days)), by="event_id")
+        aar = aar[aar["rel_day"].isin(list(days))]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "event_id": aar["event_id"].astype(str).to_numpy(),
+                    "kind": "aar",
+                    "window": [window_label("aar", int(d)) for d in aar["rel_day"]],
+                    "test": aar["test"].astype(str).to_numpy(),
+                    "statistic": aar["statistic"].to_numpy(dtype=float),
+                    "p_value": aar["p_value"].to_numpy(dtype=float),
+                }
+            )
+        )
+    for w in car_windows:
+        caar = res.caar_tests(tuple(w), by="event_id")
+        frames.append(
+            pd.DataFrame(
+                {
+                    "event_id": caar["event_id"].astype(str).to_numpy(),
+                    "kind": "caar",
+                    "window": window_label("caar", tuple(w)),
+                    "test": caar["test"].astype(str).to_numpy(),
+                    "statistic": caar["statistic"].to_numpy(dtype=float),
+                    "p_value": caar["p_value"].to_numpy(dtype=float),
+                }
+            )
+        )
+    out = pd.concat(frames, ignore_index=True)
+    if tests is not None:
+        unknown = sorted(set(tests) - set(out["test"]))
+        if unknown:
+            raise ConfigError(
+                field="tests",
+                value=unknown,
+                expected=f"test names the engine reports ({sorted(set(out['test']))})",
+            )
+        out = out[out["test"].isin(list(tests))].reset_index(drop=True)
+    return out
+
+
+# ----------------------------------------------------------------------------- batch battery
+#
+# The engine's per-event tables (``by="event_id"``) run the battery once per event in Python:
+# about 12 ms per event and window, i.e. ~50 s for 1,000 placebo studies and four windows. The
+# placebo studies all have the same shape (N securities, the same windows), so the battery is
+# computed here for every draw at once on (draws, securities, days) arrays, with the engine's
+# own model fit (:func:`eventstudy.models.fit_expected_returns`), the engine's formulas and the
+# textbook convention. ``tests/test_simulate.py`` checks that it reproduces the engine's
+# ``aar_tests``/``caar_tests(by="event_id")`` p-values, test by test.
+
+
+def _cnt(x: np.ndarray, axis: int = 1) -> np.ndarray:
+    return np.isfinite(x).sum(axis=axis)
+
+
+def _nsum(x: np.ndarray, axis: int = 1) -> np.ndarray:
+    return np.where(_cnt(x, axis) > 0, np.nansum(x, axis=axis), np.nan)
+
+
+def _nmean(x: np.ndarray, axis: int = 1) -> np.ndarray:
+    n = _cnt(x, axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, np.nansum(x, axis=axis) / np.maximum(n, 1), np.nan)
+
+
+def _nsd(x: np.ndarray, axis: int = 1) -> np.ndarray:
+    n = _cnt(x, axis)
+    m = np.expand_dims(_nmean(x, axis), axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ss = np.nansum((x - m) ** 2, axis=axis)
+        return np.where(n > 1, np.sqrt(ss / np.maximum(n - 1, 1)), np.nan)
+
+
+def _pt(t: np.ndarray, df: Any) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return 2.0 * sps.t.sf(np.abs(t), df)
+
+
+def _pn(z: np.ndarray) -> np.ndarray:
+    return 2.0 * sps.norm.sf(np.abs(z))
+
+
+def _ranks3(a: np.ndarray, return_sorted: bool = False) -> Any:
+    from eventstudy.stats import rank_rows
+
+    D, N, T = a.shape
+    out = rank_rows(a.reshape(D * N, T), return_sorted=return_sorted)
+    if return_sorted:
+        return out[0].reshape(D, N, T), out[1].reshape(D, N, T)
+    return out.reshape(D, N, T)
+
+
+def _kp(rbar: np.ndarray, n: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return np.sqrt((1.0 - rbar) / (1.0 + (n - 1.0) * rbar))
+
+
+def _wilcoxon_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Signed-rank V and exact/normal p-value of each row of ``x`` (D, N), as the engine."""
+    from eventstudy import stats as st
+
+    D, _N = x.shape
+    a = np.where(x == 0, np.nan, np.abs(x))
+    r = st.rank_rows(a)
+    V = np.where(np.isfinite(r) & (x > 0), r, 0.0).sum(axis=1)
+    n = np.isfinite(r).sum(axis=1)
+    srt = np.sort(np.where(np.isfinite(r), r, np.inf), axis=1)
+    ties = ((srt[:, 1:] == srt[:, :-1]) & np.isfinite(srt[:, 1:])).any(axis=1)
+    p = np.full(D, np.nan)
+    V = V.astype(float)
+    V[n == 0] = np.nan
+    exact = (n > 0) & (n <= 50) & ~ties
+    for nj in np.unique(n[exact]):
+        rows = np.flatnonzero(exact & (n == nj))
+        pmf = st._signrank_cdf_table(int(nj))
+        lo_c, hi_c = np.cumsum(pmf), np.cumsum(pmf[::-1])[::-1]
+        v = np.rint(V[rows]).astype(int)
+        p[rows] = np.minimum(1.0, 2.0 * np.minimum(lo_c[v], hi_c[v]))
+    for j in np.flatnonzero(~exact & (n > 0)):
+        res = st.wilcoxon(x[j])
+        V[j], p[j] = float(res.statistic), float(res.p_value)
+    return V, p
+
+
+def _sur_batch(
+    y_est: np.ndarray,
+    X_est1: np.ndarray,
+    y_win: np.ndarray,
+    X_win1: np.ndarray,
+    cols: np.ndarray,
+    k_fit: int,
+    market_adjusted: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """SUR Wald (all CARs = 0) and Wald of the mean CAR for every draw (engine ``_sur``)."""
+    D, N, _L = y_est.shape
+    Y = y_est.transpose(0, 2, 1)  # (D, L, N)
+    common = np.isfinite(Y).all(axis=2) & np.isfinite(X_est1).all(axis=2)
+    Lc = common.sum(axis=1)
+    k = max(k_fit, 1)
+    ok = (Lc - k) > N
+    Yc = np.where(common[..., None], Y, 0.0)
+    Xc = np.where(common[..., None], X_est1, 0.0)
+    Yw = y_win[:, :, cols].transpose(0, 2, 1)  # (D, nc, N)
+    Xw = X_win1[:, cols]  # (D, nc, p)
+    ok &= np.isfinite(Yw).all(axis=(1, 2)) & np.isfinite(Xw).all(axis=(1, 2))
+    nc = len(cols)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if market_adjusted:
+            E = Yc - Xc[..., [1]]
+            mean = E.sum(axis=1) / np.maximum(Lc, 1)[:, None]
+            E = np.where(common[..., None], E - mean[:, None, :], 0.0)
+            car = (Yw - Xw[..., [1]]).sum(axis=1)
+            q = np.full(D, float(nc))
+            Sigma = E.transpose(0, 2, 1) @ E / (Lc - 1)[:, None, None]
+        else:
+            p = Xc.shape[2]
+            xtx = Xc.transpose(0, 2, 1) @ Xc
+            good = ok & (np.abs(np.linalg.det(xtx)) > 0)
+            xtx = np.where(good[:, None, None], xtx, np.eye(p))
+            inv = np.linalg.inv(xtx)
+            B = inv @ (Xc.transpose(0, 2, 1) @ Yc)  # (D, p, N)
+            E = Yc - Xc @ B
+            Sigma = E.transpose(0, 2, 1) @ E / (Lc - p)[:, None, None]
+            car = (Yw - Xw @ B).sum(axis=1)  # (D, N)
+            s = Xw.sum(axis=1)  # (D, p)
+            q = nc + np.einsum("di,dij,dj->d", s, inv, s)
+            ok &= good
+        cov = Sigma * q[:, None, None]
+        cov = np.where(ok[:, None, None], cov, np.eye(N))
+        w = np.einsum("dn,dn->d", car, np.linalg.solve(cov, car[..., None])[..., 0])
+        w_mean = car.mean(axis=1) ** 2 / (cov.sum(axis=(1, 2)) / N**2)
+    w = np.where(ok, w, np.nan)
+    w_mean = np.where(ok, w_mean, np.nan)
+    return w, sps.chi2.sf(w, N), w_mean, sps.chi2.sf(w_mean, 1)
+
+
+def _battery_batch(
+    model: str,
+    y_est: np.ndarray,
+    X_est: np.ndarray,
+    y_win: np.ndarray,
+    X_win: np.ndarray,
+    rel_win: np.ndarray,
+    days: Sequence[int],
+    car_windows: Sequence[Window],
+) -> list[tuple[str, str, str, np.ndarray, np.ndarray]]:
+    """Every test for every draw: list of (kind, window label, test, statistic (D,), p (D,)).
+
+    Shapes: ``y_est (D, N, L)``, ``X_est (D, N, L, p)``, ``y_win (D, N, W)``,
+    ``X_win (D, N, W, p)``. Textbook convention, no Dimson lags.
+    """
+    from eventstudy.models import fit_expected_returns, forecast_variance_factor
+
+    D, N, L = y_est.shape
+    W = y_win.shape[2]
+    p = X_est.shape[3]
+    fit = fit_expected_returns(
+        model,  # type: ignore[arg-type]
+        y_est.reshape(D * N, L),
+        X_est.reshape(D * N, L, p),
+        y_win.reshape(D * N, W),
+        X_win.reshape(D * N, W, p),
+    )
+    k = max(fit.k, 1)
+    ar_est = fit.ar_est.reshape(D, N, L)
+    ar_win = fit.ar_win.reshape(D, N, W)
+    xtx_inv = fit.xtx_inv.reshape(D, N, p, p)
+    n_obs = fit.n_obs.reshape(D, N).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sigma = np.sqrt(fit.ssr.reshape(D, N) / (n_obs - k))
+    dfp = n_obs - k
+    h = forecast_variance_factor(X_win.reshape(D * N, W, p), fit.xtx_inv).reshape(D, N, W)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sar = ar_win / (sigma[..., None] * np.sqrt(1.0 + h))
+        sr_est = ar_est / sigma[..., None]
+
+    # clustering: mean pairwise correlation of estimation residuals (pairwise complete)
+    if N > 1:
+        M = np.isfinite(ar_est).astype(float)
+        Z = np.where(M > 0, ar_est, 0.0)
+        Mt = M.transpose(0, 2, 1)
+        nn = M @ Mt
+        sx = Z @ Mt
+        sxx = (Z * Z) @ Mt
+        sxy = Z @ Z.transpose(0, 2, 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cov = sxy - sx * sx.transpose(0, 2, 1) / nn
+            vx = sxx - sx**2 / nn
+            C = cov / np.sqrt(vx * vx.transpose(0, 2, 1))
+        C[nn < 3] = np.nan
+        off = C[:, ~np.eye(N, dtype=bool)]
+        with np.errstate(invalid="ignore"):
+            rbar = np.nan_to_num(_nmean(off, axis=1), nan=0.0)
+    else:
+        rbar = np.zeros(D)
+
+    aar_est = _nmean(ar_est, axis=1)  # (D, L)
+    s_aar = _nsd(aar_est, axis=1)  # (D,)
+    L_aar = _cnt(aar_est, axis=1)
+    pos_share = (ar_est > 0).sum(axis=2) / np.isfinite(ar_est).sum(axis=2)
+    p_hat = pos_share.mean(axis=1)  # (D,)
+    df_bw = n_obs.mean(axis=1) - 1.0
+    if model == "constant_mean":
+        mterm = np.zeros((D, N, W))
+    else:
+        m_est = X_est[..., 1]
+        nm = np.isfinite(m_est).sum(axis=2)
+        mbar = np.nansum(m_est, axis=2) / nm
+        sxx_m = np.nansum((m_est - mbar[..., None]) ** 2, axis=2)
+        mterm = (X_win[..., 1] - mbar[..., None]) ** 2 / sxx_m[..., None]
+    lamb_c = 1.0 + 1.0 / n_obs.mean(axis=1)[:, None] + _nmean(mterm, axis=1)  # (D, W)
+
+    # rank and sign tests over the estimation window plus the whole computed window
+    full = np.concatenate([ar_est, ar_win], axis=2)
+    ranks, srt = _ranks3(full, return_sorted=True)
+    nf = np.isfinite(srt).sum(axis=2)
+    lo = np.clip((nf - 1) // 2, 0, None)
+    hi = np.clip(nf // 2, 0, None)
+    med = (
+        np.take_along_axis(srt, lo[..., None], axis=2)[..., 0]
+        + np.take_along_axis(srt, hi[..., None], axis=2)[..., 0]
+    ) / 2.0
+    med = np.where(nf > 0, med, np.nan)
+    n_t = np.isfinite(full).sum(axis=1).astype(float)  # (D, T)
+    divisor = (n_t > 0).sum(axis=1).astype(float)  # (D,)
+
+    def day_z(per_day: np.ndarray) -> np.ndarray:
+        s = np.sqrt(np.nansum(per_day**2, axis=1) / divisor)
+        return per_day[:, L:] / s[:, None]  # (D, W)
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        g = np.sign(full - med[..., None])
+        z_csign = day_z(_nsum(g, axis=1) / np.sqrt(n_t))
+        kbar = np.nanmean(ranks, axis=2)
+        z_crank = day_z(_nsum(ranks - kbar[..., None], axis=1) / n_t)
+        n_i = np.isfinite(ranks).sum(axis=2).astype(float)
+        U = ranks / (n_i[..., None] + 1.0) - 0.5
+        z_mrank = day_z(_nsum(U, axis=1) / np.sqrt(n_t))
+
+    def grank(G: np.ndarray, tested: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        K = _ranks3(G)
+        ni = np.isfinite(K).sum(axis=2).astype(float)
+        Ug = K / (ni[..., None] + 1.0) - 0.5
+        nt = np.isfinite(Ug).sum(axis=1).astype(float)
+        ubar = _nmean(Ug, axis=1)
+        T = (nt > 0).sum(axis=1).astype(float)
+        s = np.sqrt(np.nansum((nt / float(N)) * ubar**2, axis=1) / T)
+        z = ubar[:, tested] / s[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = z * np.sqrt((T[:, None] - 2.0) / (T[:, None] - 1.0 - z**2))
+        return t, _pt(t, (T - 2.0)[:, None])
+
+    def patell(x: np.ndarray) -> np.ndarray:
+        """Patell Z of (D, N) standardized ARs or CARs."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            v = np.where(np.isfinite(x), dfp / (dfp - 2.0), np.nan)
+            return _nsum(x, axis=1) / np.sqrt(np.nansum(v, axis=1))
+
+    def bmp(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = _cnt(x, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return _nmean(x, axis=1) / (_nsd(x, axis=1) / np.sqrt(n)), n - 1.0
+
+    def signs(x: np.ndarray, phat: Any) -> np.ndarray:
+        pos = np.where(np.isfinite(x), (x > 0).astype(float), np.nan)
+        n = _cnt(x, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (_nsum(pos, axis=1) - n * phat) / np.sqrt(n * phat * (1 - phat))
+
+    # equal-weighted portfolio of each draw, fitted on its own history
+    with np.errstate(invalid="ignore", divide="ignore"):
+        yp_est = _nmean(y_est, axis=1)
+        yp_win = _nmean(y_win, axis=1)
+    pf = fit_expected_returns(model, yp_est, X_est[:, 0], yp_win, X_win[:, 0])  # type: ignore[arg-type]
+    df_p = (pf.n_obs - max(pf.k, 1)).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sig_p = np.sqrt(pf.ssr / df_p)
+
+    out: list[tuple[str, str, str, np.ndarray, np.ndarray]] = []
+
+    def add(kind: str, label: str, name: str, stat: Any, pv: Any) -> None:
+        out.append((kind, label, name, np.asarray(stat, dtype=float), np.asarray(pv, dtype=float)))
+
+    # ---- daily tests
+    h_p = forecast_variance_factor(X_win[:, 0], pf.xtx_inv)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z_lamb_all = _nmean(ar_win, axis=1) / (s_aar[:, None] * np.sqrt(lamb_c))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd_sar = _nsd(sar, axis=1)  # (D, W)
+        restd = sar / sd_sar[:, None, :]
+    g_t, g_p = grank(np.concatenate([sr_est, restd], axis=2), L + np.arange(W))
+    for day in days:
+        c = int(np.flatnonzero(rel_win == day)[0])
+        label = window_label("aar", int(day))
+        ar = ar_win[:, :, c]
+        sa = sar[:, :, c]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t_pf = pf.ar_win[:, c] / (sig_p * np.sqrt(1.0 + h_p[:, c]))
+        add("aar", label, "portfolio", t_pf, _pt(t_pf, df_p))
+        w, pw, wm, pwm = _sur_batch(
+            y_est, X_est[:, 0], y_win, X_win[:, 0], np.array([c]), fit.k, model == "market_adjusted"
+        )
+        add("aar", label, "sur_wald", w, pw)
+        add("aar", label, "sur_wald_mean", wm, pwm)
+        n = _cnt(sa, axis=1).astype(float)
+        z_pat = patell(sa)
+        z = z_pat * _kp(rbar, n)
+        add("aar", label, "adjusted_patell", z, _pn(z))
+        t_b, df_b = bmp(sa)
+        t = t_b * _kp(rbar, n)
+        add("aar", label, "kolari_pynnonen", t, _pt(t, df_b))
+        add("aar", label, "grank", g_t[:, c], g_p[:, c])
+        t, dft = bmp(ar)
+        add("aar", label, "t_test", t, _pt(t, dft))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sig2 = np.where(np.isfinite(ar), sigma**2, np.nan)
+            z = _nmean(ar, axis=1) / (np.sqrt(np.nansum(sig2, axis=1)) / _cnt(ar, axis=1))
+        add("aar", label, "brown_warner_1980", z, _pt(z, df_bw))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = _nmean(ar, axis=1) / s_aar
+        add("aar", label, "brown_warner_1985", t, _pt(t, L_aar - 1.0))
+        add("aar", label, "lamb", z_lamb_all[:, c], _pn(z_lamb_all[:, c]))
+        add("aar", label, "patell", z_pat, _pn(z_pat))
+        t, dft = bmp(sa)
+        add("aar", label, "bmp", t, _pt(t, dft))
+        z = signs(ar, 0.5)
+        add("aar", label, "sign", z, _pn(z))
+        z = signs(ar, p_hat)
+        add("aar", label, "generalized_sign", z, _pn(z))
+        add("aar", label, "corrado_sign", z_csign[:, c], _pn(z_csign[:, c]))
+        add("aar", label, "corrado_rank", z_crank[:, c], _pn(z_crank[:, c]))
+        add("aar", label, "modified_rank", z_mrank[:, c], _pn(z_mrank[:, c]))
+        V, pv = _wilcoxon_rows(ar)
+        add("aar", label, "wilcoxon", V, pv)
+
+    # ---- CAR tests
+    for win in car_windows:
+        a, b = (int(x) for x in win)
+        cols = np.flatnonzero((rel_win >= a) & (rel_win <= b))
+        label = window_label("caar", (a, b))
+        nd = len(cols)
+        arw = ar_win[:, :, cols]
+        okw = np.isfinite(arw)
+        L2 = okw.sum(axis=2).astype(float)
+        car = np.where(L2 > 0, np.nansum(arw, axis=2), np.nan)
+        s = np.where(okw[..., None], X_win[:, :, cols], 0.0).sum(axis=2)  # (D, N, p)
+        q = L2 + np.einsum("dni,dnij,dnj->dn", s, xtx_inv, s)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scar = car / (sigma * np.sqrt(q))
+        # portfolio
+        pa = pf.ar_win[:, cols]
+        okp = np.isfinite(pa)
+        L2p = okp.sum(axis=1).astype(float)
+        car_p = np.where(L2p > 0, np.nansum(pa, axis=1), np.nan)
+        sp = np.where(okp[..., None], X_win[:, 0][:, cols], 0.0).sum(axis=1)
+        qp = L2p + np.einsum("di,dij,dj->d", sp, pf.xtx_inv, sp)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t_pf = car_p / (sig_p * np.sqrt(qp))
+        add("caar", label, "portfolio", t_pf, _pt(t_pf, df_p))
+        w, pw, wm, pwm = _sur_batch(
+            y_est, X_est[:, 0], y_win, X_win[:, 0], cols, fit.k, model == "market_adjusted"
+        )
+        add("caar", label, "sur_wald", w, pw)
+        add("caar", label, "sur_wald_mean", wm, pwm)
+        n = _cnt(scar, axis=1).astype(float)
+        z_pat = patell(scar)
+        z = z_pat * _kp(rbar, n)
+        add("caar", label, "adjusted_patell", z, _pn(z))
+        t_b, df_b = bmp(scar)
+        t = t_b * _kp(rbar, n)
+        add("caar", label, "kolari_pynnonen", t, _pt(t, df_b))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sd_scar = _nsd(scar, axis=1)
+            G = np.concatenate([sr_est, (scar / sd_scar[:, None])[..., None]], axis=2)
+        gt, gp = grank(G, np.array([L]))
+        add("caar", label, "grank", gt[:, 0], gp[:, 0])
+        t, dft = bmp(car)
+        add("caar", label, "t_test", t, _pt(t, dft))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sig2 = np.where(np.isfinite(car), sigma**2, np.nan)
+            z = _nmean(car, axis=1) / (np.sqrt(np.nansum(sig2, axis=1) * nd) / _cnt(car, axis=1))
+        add("caar", label, "brown_warner_1980", z, _pt(z, df_bw))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = _nmean(car, axis=1) / (s_aar * np.sqrt(nd))
+        add("caar", label, "brown_warner_1985", t, _pt(t, L_aar - 1.0))
+
+        def cum(zd: np.ndarray, cols: np.ndarray = cols) -> np.ndarray:
+            sub = zd[:, cols]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.nansum(sub, axis=1) / np.sqrt(np.isfinite(sub).sum(axis=1))
+
+        z = cum(z_lamb_all)
+        add("caar", label, "lamb", z, _pn(z))
+        add("caar", label, "patell", z_pat, _pn(z_pat))
+        t, dft = bmp(scar)
+        add("caar", label, "bmp", t, _pt(t, dft))
+        z = signs(car, 0.5)
+        add("caar", label, "sign", z, _pn(z))
+        z = signs(car, p_hat)
+        add("caar", label, "generalized_sign", z, _pn(z))
+        for name, zd in (
+            ("corrado_sign", z_csign),
+            ("corrado_rank", z_crank),
+            ("modified_rank", z_mrank),
+        ):
+            z = cum(zd)
+            add("caar", label, name, z, _pn(z))
+        V, pv = _wilcoxon_rows(car)
+        add("caar", label, "wilcoxon", V, pv)
+    return out
+
+
+def _batch_pvalues(
+    returns: pd.DataFrame,
+    placebo: pd.DataFrame,
+    *,
+    market: str,
+    model: str,
+    factors: Sequence[str],
+    estimation: Window,
+    window: Window,
+    days: Sequence[int],
+    car_windows: Sequence[Window],
+    deltas: Sequence[float],
+    tests: Sequence[str] | None,
+) -> pd.DataFrame:
+    """Per-draw p-values of every test under the null and each injected ``delta``."""
+    from eventstudy.models import build_design
+
+    e0, e1 = estimation
+    w0, w1 = window
+    rel_est = np.arange(e0, e1 + 1)
+    rel_win = np.arange(w0, w1 + 1)
+    day0 = int(np.flatnonzero(rel_win == 0)[0]) if w0 <= 0 <= w1 else None
+    idx = returns.index
+    mk = returns[market].to_numpy(dtype=float)
+    fx = returns[list(factors)].to_numpy(dtype=float) if factors else None
+    frames = []
+    first = placebo.drop_duplicates("draw")
+    for _tpl, grp in placebo.groupby("template", sort=False):
+        draws = first.loc[first["template"] == _tpl, "draw"].to_numpy()
+        secs = list(dict.fromkeys(grp["security"]))
+        sec_cols = returns.columns.get_indexer(secs)
+        R = returns.to_numpy(dtype=float)[:, sec_cols]  # (T, N)
+        pos = idx.get_indexer(pd.DatetimeIndex(first.set_index("draw").loc[draws, "event_date"]))
+        rows_est = pos[:, None] + rel_est[None, :]  # (D, L)
+        rows_win = pos[:, None] + rel_win[None, :]
+        y_est = R[rows_est].transpose(0, 2, 1)  # (D, N, L)
+        y_win0 = R[rows_win].transpose(0, 2, 1)
+        D, N = len(draws), len(secs)
+        m_est = np.broadcast_to(mk[rows_est][:, None, :], (D, N, len(rel_est)))
+        m_win = np.broadcast_to(mk[rows_win][:, None, :], (D, N, len(rel_win)))
+        f_est = f_win = None
+        if fx is not None:
+            f_est = np.broadcast_to(fx[rows_est][:, None], (D, N, len(rel_est), fx.shape[1]))
+            f_win = np.broadcast_to(fx[rows_win][:, None], (D, N, len(rel_win), fx.shape[1]))
+        X_est, _ = build_design(
+            model,  # type: ignore[arg-type]
+            m_est.reshape(D * N, -1),
+            None if f_est is None else f_est.reshape(D * N, len(rel_est), -1),
+        )
+        X_win, _ = build_design(
+            model,  # type: ignore[arg-type]
+            m_win.reshape(D * N, -1),
+            None if f_win is None else f_win.reshape(D * N, len(rel_win), -1),
+        )
+        p = X_est.shape[2]
+        X_est = X_est.reshape(D, N, len(rel_est), p)
+        X_win = X_win.reshape(D, N, len(rel_win), p)
+        for delta in deltas:
+            y_win = y_win0
+            if delta:
+                y_win = y_win0.copy()
+                y_win[:, :, day0] += float(delta)
+            for kind, label, name, stat, pv in _battery_batch(
+                model, y_est, X_est, y_win, X_win, rel_win, days, car_windows
+            ):
+                if tests is not None and name not in tests:
+                    continue
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "draw": draws,
+                            "injected": float(delta),
+                            "kind": kind,
+                            "window": label,
+                            "test": name,
+                            "statistic": stat,
+                            "p_value": pv,
+                        }
+                    )
+                )
+    out = pd.concat(frames, ignore_index=True)
+    return out.sort_values(["injected", "kind", "window", "test", "draw"], kind="stable")
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def rejection_rates(
+    pvalues: pd.DataFrame,
+    levels: Sequence[float] = (0.01, 0.05, 0.10),
+    *,
+    by: Sequence[str] = ("test", "kind", "window"),
+    confidence: float = 0.95,
+    ci_method: CIMethod = "clopper-pearson",
+) -> pd.DataFrame:
+    """Rejection rate of each test at each level, with its binomial interval.
+
+    A draw rejects at level ``a`` when its p-value is ``<= a``; draws whose p-value is NaN (test
+    not computable) are left out of ``n_draws``.
+
+    Returns
+    -------
+    DataFrame
+        ``by`` columns, ``level``, ``n_draws``, ``rejections``, ``rejection_rate``, ``ci_low``,
+        ``ci_high``.
+    """
+    keys = list(by)
+    p = pvalues.dropna(subset=["p_value"])
+    rows = []
+    for level in levels:
+        g = (
+            p.assign(_rej=(p["p_value"] <= level).astype(int))
+            .groupby(keys, sort=False, observed=True)["_rej"]
+            .agg(["size", "sum"])
+            .reset_index()
+        )
+        g["level"] = float(level)
+        rows.append(g)
+    if not rows:
+        return pd.DataFrame(columns=[*keys, "level", "n_draws", "rejections", "rejection_rate"])
+    out = pd.concat(rows, ignore_index=True).rename(
+        columns={"size": "n_draws", "sum": "rejections"}
+    )
+    out["rejection_rate"] = out["rejections"] / out["n_draws"]
+    low, high = binomial_interval(out["rejections"], out["n_draws"], confidence, ci_method)
+    out["ci_low"], out["ci_high"] = low, high
+    cols = [*keys, "level", "n_draws", "rejections", "rejection_rate", "ci_low", "ci_high"]
+    return out[cols]
+
+
+def verdicts(
+    size: pd.DataFrame,
+    power: pd.DataFrame | None = None,
+    *,
+    level: float = 0.05,
+    power_at: float = 0.02,
+    min_power: float = 0.25,
+    relative_power: float = 0.5,
+    clustered: bool = True,
+    confidence: float = 0.95,
+    ci_method: CIMethod = "clopper-pearson",
+    tolerance: float = 0.2,
+) -> pd.DataFrame:
+    """One verdict per test from its empirical size and power.
+
+    Each test is judged on all its tested windows at once, with binomial intervals at
+    confidence ``1 - (1 - confidence) / n_windows`` (Bonferroni over the windows, so that a
+    valid test is not condemned by one unlucky window out of four) and a materiality margin
+    ``tolerance`` (a rate must be beyond ``level * (1 ± tolerance)`` as well). Rules, in order
+    (the first that applies wins):
+
+    1. ``"over-rejects on clustered dates"`` (``"over-rejects"`` when no event is a cluster,
+       ``clustered=False``): in some tested window the interval lies above ``level`` and the
+       rate above ``level * (1 + tolerance)``. The label says that the test over-rejects on
+       placebo studies with this study's clusters; it does not by itself prove that the
+       clustering is the cause (compare with a run on independent data).
+    2. ``"under-rejects"``: in some window the interval lies below ``level`` and the rate below
+       ``level * (1 - tolerance)`` (the test is conservative, or too discrete for this number
+       of securities: it rarely rejects, under the null and usually under the alternative).
+    3. ``"low power"``: the rejection rate at ``level`` when ``power_at`` is injected on day 0
+       (primary window: the first daily window, else the first CAR window) is below ``min_power``,
+       or below ``relative_power`` times that of the most powerful test not flagged by 1 or 2.
+    4. ``"valid"`` otherwise.
+
+    Power is not size-adjusted: a test that over-rejects looks powerful, which is why rule 1
+    comes first.
+
+    Parameters
+    ----------
+    size : DataFrame
+        :attr:`SimulationResults.size`.
+    power : DataFrame, optional
+        :attr:`SimulationResults.power`; without it rule 3 is skipped.
+    level : float
+        The nominal level judged (one of the simulated levels).
+    power_at, min_power, relative_power
+        Rule 3.
+    clustered : bool
+        Whether the study has events shared by several securities (the label of rule 1).
+    confidence, ci_method, tolerance
+        Intervals and margin of rules 1–2.
+
+    Returns
+    -------
+    DataFrame
+        ``test``, ``verdict``, ``size`` and ``ci_low``/``ci_high`` at ``level`` (the
+        Bonferroni-adjusted interval; worst window: the window that decided rules 1–2, else the
+        primary one), ``window`` (that window),
+        ``power`` (at ``power_at``, primary window; NaN without power), ``reason``.
+    """
+    over_label = "over-rejects on clustered dates" if clustered else "over-rejects"
+    s = size[np.isclose(size["level"], level)].copy()
+    if s.empty:
+        raise ConfigError(
+            field="level", value=level, expected=f"one of {sorted(size['level'].unique())}"
+        )
+    pw = None
+    if power is not None and len(power):
+        pw = power[np.isclose(power["level"], level) & np.isclose(power["injected"], power_at)]
+        if pw.empty:
+            pw = None
+    rows = []
+    for test, g in s.groupby("test", sort=False):
+        aar = g[g["kind"] == "aar"]
+        primary = aar.iloc[0] if len(aar) else g.iloc[0]
+        conf = 1.0 - (1.0 - confidence) / len(g)
+        lo, hi = binomial_interval(g["rejections"], g["n_draws"], conf, ci_method)
+        g = g.assign(ci_low=lo, ci_high=hi)
+        primary = g.loc[primary.name]
+        rate = g["rejection_rate"]
+        over = g[(g["ci_low"] > level) & (rate > level * (1 + tolerance))]
+        under = g[(g["ci_high"] < level) & (rate < level * (1 - tolerance))]
+        pwr = np.nan
+        if pw is not None:
+            m = pw[(pw["test"] == test) & (pw["window"] == primary["window"])]
+            if len(m):
+                pwr = float(m["rejection_rate"].iloc[0])
+        if len(over):
+            worst = over.loc[over["rejection_rate"].idxmax()]
+            verdict = over_label
+            reason = (
+                f"rejects {worst['rejection_rate']:.1%} of placebo studies at {level:.0%} in "
+                f"{worst['window']} (interval {worst['ci_low']:.1%}–{worst['ci_high']:.1%})"
+            )
+        elif len(under):
+            worst = under.loc[under["rejection_rate"].idxmin()]
+            verdict = "under-rejects"
+            reason = (
+                f"rejects only {worst['rejection_rate']:.1%} at {level:.0%} in {worst['window']} "
+                f"(interval {worst['ci_low']:.1%}–{worst['ci_high']:.1%})"
+            )
+        else:
+            worst = primary
+            verdict = "valid"
+            reason = f"size {worst['rejection_rate']:.1%} at {level:.0%} in {worst['window']}"
+        rows.append(
+            {
+                "test": test,
+                "verdict": verdict,
+                "size": float(worst["rejection_rate"]),
+                "ci_low": float(worst["ci_low"]),
+                "ci_high": float(worst["ci_high"]),
+                "window": worst["window"],
+                "power": pwr,
+                "reason": reason,
+            }
+        )
+    out = pd.DataFrame(rows)
+    if pw is not None:
+        ok = out["verdict"] == "valid"
+        best = out.loc[ok, "power"].max() if ok.any() else np.nan
+        for i in out.index[ok]:
+            p = out.at[i, "power"]
+            if np.isnan(p):
+                continue
+            if p < min_power or (np.isfinite(best) and p < relative_power * best):
+                out.at[i, "verdict"] = "low power"
+                out.at[i, "reason"] = (
+                    f"{out.at[i, 'reason']}; power {p:.0%} with {power_at:.1%} injected on day 0 "
+                    f"(best valid test {best:.0%})"
+                )
+            else:
+                out.at[i, "reason"] = (
+                    f"{out.at[i, 'reason']}; power {p:.0%} with {power_at:.1%} injected on day 0"
+                )
+    return out
+
+
+# ----------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class SimulationResults:
+    """Outcome of :func:`simulate` (immutable; tidy DataFrames).
+
+    Attributes
+    ----------
+    size : DataFrame
+        Empirical size under the null: ``test``, ``kind`` (``"aar"`` daily test, ``"caar"`` CAR
+        test), ``window`` (``"AR(0)"``, ``"CAR(-1,+1)"``...), ``level``, ``n_draws``,
+        ``rejections``, ``rejection_rate``, ``ci_low``, ``ci_high`` (binomial interval, method and
+        coverage in ``settings``).
+    power : DataFrame
+        Rejection rate with ``injected`` added to every security's day-0 return: ``test``,
+        ``kind``, ``window``, ``injected``, ``level``, ``n_draws``, ``rejections``,
+        ``rejection_rate``, ``ci_low``, ``ci_high``.
+    verdicts : DataFrame
+        :func:`verdicts`: ``test``, ``verdict``, ``size``, ``ci_low``, ``ci_high``, ``window``,
+        ``power``, ``reason``.
+    pvalues : DataFrame
+        Every draw's p-value: ``draw``, ``injected``, ``kind``, ``window``, ``test``,
+        ``statistic``, ``p_value``.
+    draws : DataFrame
+        The placebo events (:func:`draw_placebo_events`).
+    settings : dict
+        The arguments of the run (model, windows, draws, seed, levels, interval method...).
+    """
+
+    size: pd.DataFrame
+    power: pd.DataFrame
+    verdicts: pd.DataFrame
+    pvalues: pd.DataFrame
+    draws: pd.DataFrame
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def size_table(self, level: float = 0.05) -> pd.DataFrame:
+        """Wide size table: one row per test, one column per window, rates at ``level``."""
+        s = self.size[np.isclose(self.size["level"], level)]
+        wide = s.pivot_table(index="test", columns="window", values="rejection_rate", sort=False)
+        return wide
+
+    def summary(self) -> str:
+        """Plain-text summary: settings, verdicts and the size table at each level."""
+        st = self.settings
+        lines = [
+            "Placebo simulation (Brown-Warner) on the study's own data",
+            f"draws: {st.get('draws')}  seed: {st.get('seed')}  model: {st.get('model')}  "
+            f"estimation: {st.get('estimation')}  window: {st.get('window')}  "
+            f"cluster sizes: {st.get('cluster_sizes')}",
+            f"interval: {st.get('ci_method')} {st.get('confidence', 0.95):.0%}",
+            "",
+            "Verdicts (size at {:.0%}; power with {:.1%} on day 0)".format(
+                st.get("verdict_level", 0.05), st.get("power_at", 0.02)
+            ),
+        ]
+        v = self.verdicts
+        if len(v):
+            width = max(len(t) for t in v["test"])
+            for _, r in v.iterrows():
+                pw = "" if np.isnan(r["power"]) else f"  power {r['power']:6.1%}"
+                lines.append(
+                    f"  {r['test']:<{width}}  {r['verdict']:<31}  size {r['size']:6.1%} "
+                    f"[{r['ci_low']:.1%}, {r['ci_high']:.1%}] {r['window']}{pw}"
+                )
+        for level in st.get("levels", ()):
+            lines += ["", f"Rejection rate under the null at {level:.0%}"]
+            lines.append(self.size_table(level).to_string(float_format=lambda x: f"{x:.3f}"))
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        return (
+            f"SimulationResults(draws={self.settings.get('draws')}, "
+            f"tests={self.size['test'].nunique()}, seed={self.settings.get('seed')})"
+        )
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{self.summary()}</pre>"
+
+    def plot_size(self, level: float = 0.05, window: str | None = None) -> Any:
+        """Size bars with binomial intervals and the nominal line (a ``go.Figure``)."""
+        from eventstudy.figures_robustness import size_bars
+
+        return size_bars(self.size, level=level, window=window)
+
+    def plot_power(self, level: float = 0.05, window: str | None = None) -> Any:
+        """Power curves per test (a ``go.Figure``)."""
+        from eventstudy.figures_robustness import power_curves
+
+        return power_curves(self.power, size=self.size, level=level, window=window)
+
+
+# ----------------------------------------------------------------------------- front door
+
+
+def simulate(
+    returns: pd.DataFrame,
+    events: pd.DataFrame,
+    *,
+    market: str = "MKT",
+    model: str = "market",
+    factors: Sequence[str] | None = None,
+    estimation: Window = (-260, -11),
+    window: Window = (-10, 10),
+    days: Sequence[int] = (0,),
+    car_windows: Sequence[Window] = ((0, 1), (-1, 1), (0, 5)),
+    tests: Sequence[str] | None = None,
+    draws: int = 1000,
+    injected: Sequence[float] = (0.005, 0.01, 0.02, 0.03),
+    levels: Sequence[float] = (0.01, 0.05, 0.10),
+    seed: int = 0,
+    min_estimation_obs: int = 100,
+    convention: str = "textbook",
+    exclude_dates: Sequence[Any] = (),
+    power_draws: int | None = None,
+    confidence: float = 0.95,
+    ci_method: CIMethod = "clopper-pearson",
+    verdict_level: float = 0.05,
+    power_at: float = 0.02,
+    min_power: float = 0.25,
+    relative_power: float = 0.5,
+    engine_kwargs: Mapping[str, Any] | None = None,
+    method: Literal["auto", "batch", "engine"] = "auto",
+) -> SimulationResults:
+    """Empirical size and power of every test on the study's own securities and history.
+
+    Parameters
+    ----------
+    returns : DataFrame
+        The study's returns panel (sessions x securities, market and factor columns).
+    events : DataFrame
+        The study's events (``security``, ``event_date``, optional ``event_id``): each event is a
+        template whose securities share every pseudo date drawn for it.
+    market, model, factors, estimation, window, min_estimation_obs, convention
+        As in :func:`eventstudy.event_study`; the placebo studies use the study's settings.
+    days : sequence of int, default (0,)
+        Relative days whose daily (mean-AR) tests are recorded.
+    car_windows : sequence of (int, int)
+        Windows whose CAR tests are recorded (inside ``window``).
+    tests : sequence of str, optional
+        Test names to keep (default: every test the engine reports).
+    draws : int, default 1000
+        Placebo studies under the null.
+    injected : sequence of float
+        Abnormal returns added to every security's day-0 return for the power curves
+        (0.01 is 1%); empty for no power run.
+    levels : sequence of float
+        Nominal levels.
+    seed : int
+        Seed: the same seed (and data) gives the same draws and tables.
+    exclude_dates : sequence of dates
+        Other dates whose windows the pseudo events must avoid (the study's own event dates are
+        always avoided).
+    power_draws : int, optional
+        Placebo studies per injected size (default ``draws``; the first ``power_draws`` draws).
+    confidence, ci_method
+        Binomial interval of the rejection rates (see :func:`binomial_interval`).
+    verdict_level, power_at, min_power, relative_power
+        Verdict rules (see :func:`verdicts`).
+    engine_kwargs : mapping, optional
+        Extra keyword arguments for the engine (e.g. ``dimson_lags``); they imply
+        ``method="engine"``.
+    method : {"auto", "batch", "engine"}
+        ``"batch"`` computes the battery for all draws at once on stacked arrays (the textbook
+        convention; checked against the engine test by test); ``"engine"`` makes one engine call
+        with every draw as an event and reads ``aar_tests``/``caar_tests(by="event_id")`` (any
+        convention, about 50 times slower); ``"auto"`` picks ``"batch"`` when it applies.
+
+    Returns
+    -------
+    SimulationResults
+
+    Notes
+    -----
+    Brown and Warner (1980, 1985) measure a test's size by applying it to many studies built on
+    randomly drawn dates, when no event happened: a valid test at level ``a`` rejects about ``a``
+    of them; the number of rejections is Binomial(``draws``, ``a``), hence the interval. Power is
+    measured the same way after adding a known abnormal return on day 0.
+
+    Keeping the study's structure matters: when several firms share a date their abnormal
+    returns are cross-correlated, and tests that assume independence (``brown_warner_1980``,
+    ``patell``, ``bmp``, ``sign``, ``generalized_sign``...) over-reject; ``portfolio``,
+    ``sur_wald``, ``adjusted_patell`` and ``kolari_pynnonen`` (Kolari and Pynnönen, 2010) are
+    built to stay valid. The simulation tells which it is for *this* panel.
+
+    All draws run in one engine call (event ``placebo-d`` per draw; per-event test tables). For
+    the power runs each (security, draw) gets its own column so that the injected return stays in
+    its draw (:func:`inject_day0`). Draws on the same template reuse dates only after its eligible
+    dates are exhausted; overlapping estimation windows make draws mildly dependent, so the
+    binomial interval is a guide rather than exact.
+    """
+    factor_cols = list(factors or [])
+    _as_columns(returns, [market, *factor_cols], "market/factors")
+    if power_draws is None:
+        power_draws = draws
+    placebo = draw_placebo_events(
+        returns,
+        events,
+        draws=draws,
+        market=market,
+        factors=factor_cols,
+        estimation=estimation,
+        window=window,
+        min_estimation_obs=min_estimation_obs,
+        exclude_dates=exclude_dates,
+        seed=seed,
+    )
+    base_kwargs: dict[str, Any] = {
+        "market": market,
+        "model": model,
+        "factors": factor_cols or None,
+        "estimation": tuple(estimation),
+        "window": tuple(window),
+        "min_estimation_obs": min_estimation_obs,
+        "convention": convention,
+        **dict(engine_kwargs or {}),
+    }
+    draw_of = placebo.drop_duplicates("event_id").set_index("event_id")["draw"]
+
+    def run(panel: pd.DataFrame, ev: pd.DataFrame, delta: float) -> pd.DataFrame:
+        res = _event_study(
+            returns=panel, events=ev[["security", "event_date", "event_id"]], **base_kwargs
+        )
+        pv = _draw_pvalues(res, days, car_windows, tests)
+        pv.insert(0, "draw", pv["event_id"].map(draw_of).astype(int))
+        pv.insert(1, "injected", float(delta))
+        return pv.drop(columns="event_id")
+
+    power_ev = placebo[placebo["draw"] < power_draws]
+    if method == "auto":
+        method = "batch" if convention == "textbook" and not engine_kwargs else "engine"
+    if method == "batch":
+        if convention != "textbook" or engine_kwargs:
+            raise ConfigError(
+                field="method",
+                value="batch",
+                expected='method="engine" for convention="estudy2" or extra engine options',
+            )
+        if tests is not None:
+            from eventstudy.stats import TEST_NAMES
+
+            unknown = sorted(set(tests) - set(TEST_NAMES))
+            if unknown:
+                raise ConfigError(field="tests", value=unknown, expected=f"some of {TEST_NAMES}")
+        kw: dict[str, Any] = {
+            "market": market,
+            "model": model,
+            "factors": factor_cols,
+            "estimation": tuple(estimation),
+            "window": tuple(window),
+            "days": tuple(days),
+            "car_windows": [tuple(w) for w in car_windows],
+            "tests": tests,
+        }
+        frames = [_batch_pvalues(returns, placebo, deltas=[0.0], **kw)]
+        if len(injected):
+            frames.append(_batch_pvalues(returns, power_ev, deltas=list(injected), **kw))
+    elif method == "engine":
+        keep = [market, *factor_cols]
+        # Null: the draws can share the panel (nothing is added to it).
+        frames = [run(returns, placebo, 0.0)]
+        for delta in injected:
+            panel, ev = inject_day0(returns, power_ev, float(delta), keep=keep)
+            frames.append(run(panel, ev, float(delta)))
+    else:
+        raise ConfigError(field="method", value=method, expected='"auto", "batch" or "engine"')
+    pvalues = pd.concat(frames, ignore_index=True)
+
+    null = pvalues[pvalues["injected"] == 0.0]
+    size = rejection_rates(null, levels, confidence=confidence, ci_method=ci_method)
+    alt = pvalues[pvalues["injected"] != 0.0]
+    if len(alt):
+        power = rejection_rates(
+            alt,
+            levels,
+            by=("test", "kind", "window", "injected"),
+            confidence=confidence,
+            ci_method=ci_method,
+        )
+        power = power[
+            [
+                "test",
+                "kind",
+                "window",
+                "injected",
+                "level",
+                "n_draws",
+                "rejections",
+                "rejection_rate",
+                "ci_low",
+                "ci_high",
+            ]
+        ]
+    else:
+        power = pd.DataFrame(
+            columns=[
+                "test",
+                "kind",
+                "window",
+                "injected",
+                "level",
+                "n_draws",
+                "rejections",
+                "rejection_rate",
+                "ci_low",
+                "ci_high",
+            ]
+        )
+    cluster_sizes = (
+        placebo.drop_duplicates(["template", "security"]).groupby("template", sort=False).size()
+    )
+    clustered = bool((cluster_sizes > 1).any())
+    verd = verdicts(
+        size,
+        power,
+        level=verdict_level,
+        power_at=power_at,
+        min_power=min_power,
+        relative_power=relative_power,
+        clustered=clustered,
+        confidence=confidence,
+        ci_method=ci_method,
+    )
+    settings = {
+        "draws": int(draws),
+        "power_draws": int(min(power_draws, draws)) if len(injected) else 0,
+        "seed": seed,
+        "model": model,
+        "market": market,
+        "factors": factor_cols,
+        "estimation": tuple(estimation),
+        "window": tuple(window),
+        "days": tuple(days),
+        "car_windows": [tuple(w) for w in car_windows],
+        "injected": tuple(float(x) for x in injected),
+        "levels": tuple(float(x) for x in levels),
+        "convention": convention,
+        "ci_method": ci_method,
+        "confidence": confidence,
+        "verdict_level": verdict_level,
+        "power_at": power_at,
+        "min_power": min_power,
+        "method": method,
+        "relative_power": relative_power,
+        "cluster_sizes": cluster_sizes.to_dict(),
+    }
+    return SimulationResults(
+        size=size,
+        power=power.reset_index(drop=True),
+        verdicts=verd,
+        pvalues=pvalues,
+        draws=placebo,
+        settings=settings,
+    )
+
+
+def simulate_from_run(
+    prepared: Any,
+    draws: int = 1000,
+    seed: int = 0,
+    **kwargs: Any,
+) -> dict[str, SimulationResults]:
+    """Run :func:`simulate` for every exchange group of a prepared study (the CLI entry point).
+
+    Parameters
+    ----------
+    prepared : object
+        What ``eventstudy.runner.prepare(config_path, ...)`` returns. Read by duck typing: either
+        a mapping ``exchange -> part`` or an object with a ``groups``/``exchanges`` mapping, each
+        part having ``returns``, ``events``, ``market`` and optionally ``factors`` and the study
+        settings (``model``, ``estimation``, ``window``, ``min_estimation_obs``,
+        ``convention``), as attributes or keys; or a single part.
+    draws, seed
+        As in :func:`simulate`.
+    **kwargs
+        Passed to :func:`simulate` (they override the study's settings).
+
+    Returns
+    -------
+    dict
+        exchange -> :class:`SimulationResults`.
+    """
+    out: dict[str, SimulationResults] = {}
+    for name, part in _parts(prepared).items():
+        settings = _study_settings(part)
+        settings.update(kwargs)
+        out[name] = simulate(
+            _get(part, "returns"), _get(part, "events"), draws=draws, seed=seed, **settings
+        )
+    return out
+
+
+# ----------------------------------------------------------------------------- prepared runs
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def _parts(prepared: Any) -> dict[str, Any]:
+    """exchange -> part, from whatever shape the runner prepares."""
+    for attr in ("groups", "exchanges", "parts"):
+        g = _get(prepared, attr)
+        if isinstance(g, Mapping) and g:
+            return dict(g)
+    if _get(prepared, "returns") is not None and isinstance(_get(prepared, "returns"), Mapping):
+        # prepared.returns / .events / .market are dicts keyed by exchange
+        rets = _get(prepared, "returns")
+        evs = _get(prepared, "events")
+        mkts = _get(prepared, "market")
+        facs = _get(prepared, "factors") or {}
+        alts = _get(prepared, "alt_markets") or {}
+        out = {}
+        for ex in rets:
+            out[ex] = {
+                "returns": rets[ex],
+                "events": evs[ex] if isinstance(evs, Mapping) else evs,
+                "market": mkts[ex] if isinstance(mkts, Mapping) else mkts,
+                "factors": facs.get(ex, []) if isinstance(facs, Mapping) else facs,
+                "alt_markets": alts.get(ex, {}) if isinstance(alts, Mapping) else alts,
+                "config": _get(prepared, "config"),
+            }
+        return out
+    if _get(prepared, "returns") is not None:
+        return {"": prepared}
+    if isinstance(prepared, Mapping):
+        return dict(prepared)
+    raise ConfigError(
+        field="prepared",
+        value=type(prepared).__name__,
+        expected="the runner's prepared study (returns, events, market per exchange)",
+    )
+
+
+def _study_settings(part: Any) -> dict[str, Any]:
+    """Engine settings of a prepared part (its own keys, else its config's study section)."""
+    settings: dict[str, Any] = {"market": _get(part, "market")}
+    factors = _get(part, "factors")
+    if factors:
+        settings["factors"] = list(factors)
+    config = _get(part, "config")
+    study = _get(config, "study", config) if config is not None else None
+    for name in ("model", "estimation", "window", "min_estimation_obs", "convention"):
+        value = _get(part, name)
+        if value is None and study is not None:
+            value = _get(study, name)
+        if value is not None:
+            settings[name] = tuple(value) if isinstance(value, list) else value
+    if settings.get("model") == "factor" and not settings.get("factors"):
+        settings["model"] = "market"
+    return settings
+
+
+# ----------------------------------------------------------------------------- synthetic data
+
+
+def synthetic_returns(
+    n_securities: int = 7,
+    n_days: int = 1250,
+    *,
+    common: float = 0.0,
+    beta: float | Sequence[float] = 1.0,
+    sigma: float = 0.015,
+    market_sigma: float = 0.01,
+    df: float | None = None,
+    start: str = "2021-01-04",
+    seed: int = 0,
+    market: str = "MKT",
+    fx: str | None = None,
+) -> pd.DataFrame:
+    """A simulated returns panel with a known cross-correlation (for tests and benchmarks).
+
+    ``R_it = 0.0002 + beta_i M_t + sqrt(common) s F_t + sqrt(1 - common) s e_it`` with ``M``,
+    ``F``, ``e`` independent (normal, or Student t with ``df`` degrees of freedom scaled to unit
+    variance), ``s = sigma``. ``F`` is a common (industry) factor *not* in the market, so the
+    market-model residuals have pairwise correlation ``common``.
+
+    Parameters
+    ----------
+    n_securities, n_days : int
+        Panel size (securities ``S0``, ``S1``... on business days from ``start``).
+    common : float in [0, 1)
+        Residual correlation between securities (0: independent).
+    fx : str, optional
+        Name of an extra independent factor column (e.g. ``"USDJPY"``) with no effect on returns.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``S0..S{n-1}``, ``market`` (and ``fx``), simple returns.
+    """
+    if not 0 <= common < 1:
+        raise ConfigError(field="common", value=common, expected="a correlation in [0, 1)")
+    rng = np.random.default_rng(seed)
+
+    def noise(*shape: int) -> np.ndarray:
+        if df is None:
+            return rng.standard_normal(shape)
+        return rng.standard_t(df, shape) / np.sqrt(df / (df - 2))
+
+    idx = pd.bdate_range(start, periods=n_days, name="date")
+    m = market_sigma * noise(n_days)
+    f = noise(n_days)
+    e = noise(n_days, n_securities)
+    b = np.broadcast_to(np.asarray(beta, dtype=float), (n_securities,))
+    r = (
+        0.0002
+        + m[:, None] * b[None, :]
+        + sigma * (np.sqrt(common) * f[:, None] + np.sqrt(1 - common) * e)
+    )
+    out = pd.DataFrame(r, index=idx, columns=[f"S{i}" for i in range(n_securities)])
+    out[market] = m
+    if fx:
+        out[fx] = 0.005 * noise(n_days)
+    return out
