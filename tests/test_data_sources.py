@@ -422,3 +422,27 @@ def test_simulated_bad_arguments():
         make_sim(start="2024-12-31", end="2024-01-01")
     with pytest.raises(ConfigError, match="distinct"):
         make_sim(symbols=["MKT", "AAA"])
+
+
+def test_csv_saved_from_yfinance_history_reads_back_as_session_dates(tmp_path):
+    from fixtures.fake_sources import yahoo_frame
+
+    raw = yahoo_frame("7203.T", "2025-07-18", "2025-07-25")
+    raw.to_csv(tmp_path / "7203.T.csv")  # dates like 2025-07-23 00:00:00+09:00
+    df = CsvSource(tmp_path).get("7203.T")
+    assert list(df.index.strftime("%Y-%m-%d")) == [
+        "2025-07-18",
+        "2025-07-21",
+        "2025-07-22",
+        "2025-07-23",
+        "2025-07-24",
+    ]
+    assert list(df["adj_close"]) == list(raw["Adj Close"])
+
+
+def test_excel_csv_with_byte_order_mark_and_padded_names(tmp_path):
+    (tmp_path / "AAA.csv").write_bytes(
+        "\ufeff Date , Adj. Close \r\n2025-01-06, 10.5 \r\n2025-01-07,10.6\r\n".encode()
+    )
+    df = CsvSource(tmp_path).get("AAA")
+    assert list(df["adj_close"]) == [10.5, 10.6]
