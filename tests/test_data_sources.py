@@ -446,3 +446,23 @@ def test_excel_csv_with_byte_order_mark_and_padded_names(tmp_path):
     )
     df = CsvSource(tmp_path).get("AAA")
     assert list(df["adj_close"]) == [10.5, 10.6]
+
+
+def test_wide_frame_saved_by_pandas_with_unnamed_index(tmp_path):
+    frame = pd.DataFrame(
+        {"7203.T": [2745.5, 2760.0], "TOPIX": [2700.1, 2710.2]},
+        index=pd.to_datetime(["2025-01-06", "2025-01-07"]),
+    )
+    frame.to_csv(tmp_path / "panel.csv")  # header ",7203.T,TOPIX"
+    src = CsvSource(tmp_path / "panel.csv")
+    assert src.symbols() == ["7203.T", "TOPIX"]
+    assert list(src.get("TOPIX")["close"]) == [2700.1, 2710.2]
+
+
+def test_csv_provenance_pins_the_file(tmp_path):
+    import hashlib
+
+    f = write(tmp_path / "AAA.csv", "Date,Close\n2025-01-06,10\n2025-01-07,10.1\n")
+    prov = CsvSource(tmp_path).get("AAA").attrs["provenance"]
+    assert prov["file_sha256"] == hashlib.sha256(f.read_bytes()).hexdigest()
+    assert prov["file_modified"].endswith("+00:00")

@@ -145,6 +145,16 @@ class _Table:
             if any(c in _DATE_KEYS for c in cells):
                 header_at, sep = i, cand
                 break
+        unnamed_date = False
+        if header_at is None and len(lines) >= 2:
+            # a frame saved with an unnamed date index (pandas' to_csv): ",AAA,BBB"
+            cand = max((",", ";", "\t", "|"), key=lines[0].count)
+            head = next(csv.reader([lines[0]], delimiter=cand), [""])
+            first_cell = next(csv.reader([lines[1]], delimiter=cand), [""])[0].strip()
+            if _key(head[0]) in ("", "unnamed0", "index") and re.match(
+                r"^\d{4}-\d{2}-\d{2}|^\d{1,2}[./-]\d{1,2}[./-]\d{2,4}$", first_cell
+            ):
+                header_at, sep, unnamed_date = 0, cand, True
         if header_at is None:
             first = lines[0] if lines else ""
             raise DataError(
@@ -156,6 +166,8 @@ class _Table:
         self.header_line = header_at + 1
         rows = list(csv.reader(io.StringIO("\n".join(lines[header_at:])), delimiter=sep))
         header = [c.strip() for c in rows[0]]
+        if unnamed_date:
+            header[0] = "Date"
         body: list[list[str]] = []
         line_no: list[int] = []
         for j, row in enumerate(rows[1:], start=header_at + 2):
@@ -522,7 +534,11 @@ class CsvSource:
             df = read_price_csv(file, symbol)
             extra: dict[str, Any] = {"path": str(file), "layout": "folder"}
         else:
+            file = self.path
             df, extra = self._get_single(symbol)
+        st = file.stat()
+        extra["file_sha256"] = _sha256(file)
+        extra["file_modified"] = pd.Timestamp(st.st_mtime, unit="s", tz="UTC").isoformat()
         if self.check_split:
             check_splits(df["adj_close" if "adj_close" in df else "close"], symbol, stacklevel=3)
         extra["columns"] = [c for c in ("close", "adj_close") if c in df.columns]
@@ -573,6 +589,14 @@ class CsvSource:
         if adj is not None:
             cols["adj_close"] = adj
         return _series_frame(table, dates, cols, symbol, rows=rows), extra
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _match(symbol: str, names: Iterable[str]) -> str | None:
