@@ -63,7 +63,6 @@ TEST_NAMES: tuple[str, ...] = (
     "adjusted_patell",
     "kolari_pynnonen",
     "grank",
-    "grank_from_means",
     "t_test",
     "brown_warner_1980",
     "brown_warner_1985",
@@ -73,7 +72,6 @@ TEST_NAMES: tuple[str, ...] = (
     "sign",
     "generalized_sign",
     "corrado_sign",
-    "cumulate",
     "corrado_rank",
     "modified_rank",
     "wilcoxon",
@@ -85,7 +83,6 @@ CLUSTER_ROBUST_TESTS: tuple[str, ...] = (
     "adjusted_patell",
     "kolari_pynnonen",
     "grank",
-    "grank_from_means",
 )
 INDEPENDENCE_TESTS: tuple[str, ...] = (
     "t_test",
@@ -95,7 +92,6 @@ INDEPENDENCE_TESTS: tuple[str, ...] = (
     "sign",
     "generalized_sign",
     "corrado_sign",
-    "cumulate",
     "corrado_rank",
     "modified_rank",
     "wilcoxon",

@@ -1,0 +1,375 @@
+"""The results object and the front door: tables, exclusions, errors, warnings, robust tests."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from numpy.testing import assert_allclose
+
+import eventstudy as es
+from eventstudy.exceptions import ClusteredEventWarning, ConfigError, DataError
+from eventstudy.stats import TEST_NAMES, TestResult
+
+pytestmark = pytest.mark.filterwarnings("ignore::eventstudy.exceptions.ClusteredEventWarning")
+
+DAY_A, DAY_B = 300, 340
+
+
+def panel(n_sec: int = 5, n_days: int = 420, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    dates = pd.bdate_range("2019-01-01", periods=n_days)
+    mkt = rng.normal(0.0004, 0.01, n_days)
+    common = rng.normal(0, 0.006, n_days)  # industry shock: cross-correlated residuals
+    data = {
+        f"S{i}": (0.7 + 0.15 * i) * mkt + common + rng.normal(0, 0.012, n_days)
+        for i in range(n_sec)
+    }
+    ret = pd.DataFrame(data, index=dates)
+    ret.iloc[:120, 4] = np.nan
+    ret["MKT"] = mkt
+    return ret
+
+
+def two_events(ret: pd.DataFrame) -> pd.DataFrame:
+    secs = [c for c in ret.columns if c.startswith("S")]
+    rows = [(s, ret.index[DAY_A]) for s in secs[:3]] + [(s, ret.index[DAY_B]) for s in secs[2:]]
+    return pd.DataFrame(rows, columns=["security", "event_date"])
+
+
+@pytest.fixture(scope="module")
+def ret() -> pd.DataFrame:
+    return panel()
+
+
+@pytest.fixture(scope="module")
+def res(ret: pd.DataFrame) -> es.EventStudyResults:
+    return es.event_study(ret, two_events(ret), estimation=(-250, -11), window=(-5, 5))
+
+
+def test_tables_have_the_documented_columns(res: es.EventStudyResults) -> None:
+    assert list(res.params.columns) == [
+        "event_id",
+        "security",
+        "alpha",
+        "beta",
+        "sigma",
+        "n_obs",
+        "r2",
+    ]
+    assert list(res.abnormal_returns.columns) == ["event_id", "security", "rel_day", "date", "ar"]
+    assert len(res.abnormal_returns) == 6 * 11
+    assert {"car", "bhar", "se", "statistic", "p_value"} <= set(res.car((0, 1)).columns)
+    assert list(res.events.columns) == ["event_id", "security", "event_date"]
+    assert list(res.excluded.columns) == ["event_id", "security", "reason"]
+    assert list(res.clustering.columns) == ["event_id", "n_securities", "rbar", "design_effect"]
+    aar = res.aar_tests((-1, 1))
+    assert {"rel_day", "test", "statistic", "p_value"} <= set(aar.columns)
+    assert set(aar["test"]) == set(TEST_NAMES)
+    assert len(aar) == 3 * len(TEST_NAMES)
+    caar = res.caar_tests((0, 1))
+    assert {"test", "statistic", "p_value"} <= set(caar.columns)
+    assert list(caar["test"][:3]) == ["portfolio", "sur_wald", "sur_wald_mean"]  # robust first
+
+
+def test_settings_are_exposed(res: es.EventStudyResults) -> None:
+    assert res.window == (-5, 5)
+    assert res.estimation == (-250, -11)
+    assert res.model == "market"
+    assert res.convention == "textbook"
+
+
+def test_event_id_defaults_to_the_event_date(ret: pd.DataFrame, res: es.EventStudyResults) -> None:
+    ids = sorted(res.events["event_id"].unique())
+    assert ids == [ret.index[DAY_A].strftime("%Y-%m-%d"), ret.index[DAY_B].strftime("%Y-%m-%d")]
+
+
+def test_results_are_immutable(res: es.EventStudyResults) -> None:
+    with pytest.raises(AttributeError):
+        res.window = (0, 1)  # type: ignore[misc]
+    table = res.params
+    table.loc[0, "beta"] = 99.0
+    assert res.params.loc[0, "beta"] != 99.0
+
+
+def test_test_results_are_value_objects(res: es.EventStudyResults) -> None:
+    tr = res.test_results((0, 1))
+    assert set(tr) == set(TEST_NAMES)
+    assert all(isinstance(v, TestResult) for v in tr.values())
+    caar = res.caar_tests((0, 1)).set_index("test")
+    assert_allclose(tr["patell"].statistic, caar.loc["patell", "statistic"])
+    by = res.test_results((0, 1), by="event_id")
+    assert len(by) == 2
+
+
+def test_by_event_gives_one_block_per_event(res: es.EventStudyResults) -> None:
+    caar = res.caar_tests((0, 1), by="event_id")
+    assert caar.columns[0] == "event_id"
+    assert caar.groupby("event_id").size().tolist() == [len(TEST_NAMES)] * 2
+    aar = res.aar_tests((0, 0), by="event_id")
+    assert aar["event_id"].nunique() == 2
+
+
+def test_staggered_events_pool_in_event_time(ret: pd.DataFrame, res: es.EventStudyResults) -> None:
+    ar = res.abnormal_returns
+    day0 = ar[ar["rel_day"] == 0]
+    assert set(day0["date"]) == {ret.index[DAY_A], ret.index[DAY_B]}
+    t = res.aar_tests((0, 0)).set_index("test").loc["t_test", "statistic"]
+    x = day0["ar"].to_numpy()
+    assert_allclose(t, x.mean() / (x.std(ddof=1) / np.sqrt(len(x))), rtol=1e-12)
+
+
+def test_clustering_matches_pandas_correlation_of_statsmodels_residuals(
+    ret: pd.DataFrame, res: es.EventStudyResults
+) -> None:
+    resid = {}
+    for s in ["S2", "S3", "S4"]:
+        sl = ret.iloc[DAY_B - 250 : DAY_B - 10][[s, "MKT"]].dropna()
+        resid[s] = sm.OLS(sl[s], sm.add_constant(sl["MKT"])).fit().resid
+    corr = pd.DataFrame(resid).corr()  # pairwise-complete
+    got = res.residual_correlation(ret.index[DAY_B].strftime("%Y-%m-%d"))
+    assert_allclose(got.loc[["S2", "S3", "S4"], ["S2", "S3", "S4"]], corr, rtol=1e-9)
+    rbar = corr.to_numpy()[~np.eye(3, dtype=bool)].mean()
+    row = res.clustering.set_index("event_id").loc[ret.index[DAY_B].strftime("%Y-%m-%d")]
+    assert_allclose(row["rbar"], rbar, rtol=1e-9)
+    assert_allclose(row["design_effect"], 1 + 2 * rbar, rtol=1e-9)
+
+
+def test_clustered_warning_once_per_event(ret: pd.DataFrame) -> None:
+    events = two_events(ret)
+    events = pd.concat([events, pd.DataFrame({"security": ["S0"], "event_date": [ret.index[380]]})])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        es.event_study(ret, events, estimation=(-250, -11), window=(-5, 5))
+    clustered = [w for w in caught if issubclass(w.category, ClusteredEventWarning)]
+    assert len(clustered) == 2  # the single-security event does not warn
+    assert "3 securities share day 0" in str(clustered[0].message)
+
+
+def test_portfolio_path_uses_its_own_estimation_variance(
+    ret: pd.DataFrame, res: es.EventStudyResults
+) -> None:
+    secs = ["S0", "S1", "S2"]
+    port = ret[secs].mean(axis=1)
+    est = slice(DAY_A - 250, DAY_A - 10)
+    X = sm.add_constant(ret["MKT"].iloc[est])
+    ols = sm.OLS(port.iloc[est], X).fit()
+    w = slice(DAY_A - 5, DAY_A + 6)
+    Xw = sm.add_constant(ret["MKT"].iloc[w]).to_numpy()
+    ar = port.iloc[w].to_numpy() - Xw @ ols.params.to_numpy()
+    V = ols.scale * (np.eye(11) + Xw @ np.linalg.inv(X.T @ X) @ Xw.T)
+    paths = res.car_paths()
+    p = paths[
+        (paths["security"] == "portfolio")
+        & (paths["event_id"] == ret.index[DAY_A].strftime("%Y-%m-%d"))
+    ]
+    assert_allclose(p["car"].to_numpy(), np.cumsum(ar), rtol=1e-9)
+    se = [np.sqrt(V[: k + 1, : k + 1].sum()) for k in range(11)]
+    assert_allclose(p["se"].to_numpy(), se, rtol=1e-9)
+    # the daily portfolio test on one event is AR_p / (s_p sqrt(1 + x'(X'X)^-1 x))
+    tests = res.aar_tests((0, 0), by="event_id")
+    stat = tests[
+        (tests["test"] == "portfolio")
+        & (tests["event_id"] == ret.index[DAY_A].strftime("%Y-%m-%d"))
+    ]["statistic"].iloc[0]
+    assert_allclose(stat, ar[5] / np.sqrt(V[5, 5]), rtol=1e-9)
+
+
+def test_sur_wald_equals_the_event_dummy_regression(ret: pd.DataFrame) -> None:
+    secs = ["S0", "S1", "S2"]
+    events = pd.DataFrame({"security": secs, "event_date": ret.index[DAY_A]})
+    res = es.event_study(ret, events, estimation=(-250, -11), window=(-2, 2))
+    # Schipper-Thompson / Binder: y_i on [1, m, D_0, D_1] over estimation + tested days
+    rows = [*range(DAY_A - 250, DAY_A - 10), DAY_A, DAY_A + 1]
+    m = ret["MKT"].iloc[rows].to_numpy()
+    D = np.zeros((len(rows), 2))
+    D[-2, 0] = D[-1, 1] = 1.0
+    Z = np.column_stack([np.ones(len(rows)), m, D])
+    Y = ret[secs].iloc[rows].to_numpy()
+    B = np.linalg.solve(Z.T @ Z, Z.T @ Y)
+    E = Y - Z @ B
+    Sigma = E.T @ E / (len(rows) - 4)
+    car = B[2] + B[3]
+    ZtZi = np.linalg.inv(Z.T @ Z)
+    c = np.array([0, 0, 1, 1.0])
+    cov = Sigma * (c @ ZtZi @ c)
+    wald = car @ np.linalg.inv(cov) @ car
+    got = res.caar_tests((0, 1)).set_index("test")
+    assert_allclose(got.loc["sur_wald", "statistic"], wald, rtol=1e-8)
+    assert got.loc["sur_wald", "df"] == 3
+    mean_w = car.mean() ** 2 / (cov.sum() / 9)
+    assert_allclose(got.loc["sur_wald_mean", "statistic"], mean_w, rtol=1e-8)
+
+
+def test_sur_wald_too_many_securities_is_a_note_not_a_failure() -> None:
+    rng = np.random.default_rng(5)
+    n_days, n_sec = 160, 30
+    dates = pd.bdate_range("2021-01-01", periods=n_days)
+    ret = pd.DataFrame(rng.normal(0, 0.01, (n_days, n_sec)), index=dates)
+    ret.columns = [f"X{i}" for i in range(n_sec)]
+    ret["MKT"] = rng.normal(0, 0.01, n_days)
+    events = pd.DataFrame({"security": list(ret.columns[:-1]), "event_date": dates[150]})
+    res = es.event_study(ret, events, estimation=(-30, -6), window=(-2, 2), min_estimation_obs=20)
+    caar = res.caar_tests((0, 1)).set_index("test")
+    assert np.isnan(caar.loc["sur_wald", "statistic"])
+    assert np.isfinite(caar.loc["portfolio", "statistic"])
+    notes = res.test_notes
+    assert list(notes["test"]) == ["sur_wald"]
+    assert "30 securities" in notes["reason"].iloc[0]
+
+
+def test_exclusions_carry_reasons(ret: pd.DataFrame) -> None:
+    r = ret.copy()
+    r["FLAT"] = 0.0
+    r["NEW"] = np.nan
+    r.iloc[290:, r.columns.get_loc("NEW")] = 0.01 * np.sin(np.arange(len(r) - 290))
+    events = pd.DataFrame(
+        {
+            "security": ["S0", "FLAT", "NEW", "S1", "GHOST", "S2"],
+            "event_date": [
+                r.index[DAY_A],
+                r.index[DAY_A],
+                r.index[DAY_A],
+                pd.Timestamp("2019-01-05"),  # a Saturday: not a session
+                r.index[DAY_A],
+                r.index[len(r) - 2],  # window runs past the data
+            ],
+        }
+    )
+    res = es.event_study(r, events, estimation=(-250, -11), window=(-5, 5))
+    why = res.excluded.set_index("security")["reason"]
+    assert "zero or undefined residual variance" in why["FLAT"]
+    assert "estimation observations" in why["NEW"]
+    assert "not a session" in why["S1"]
+    assert "not a column" in why["GHOST"]
+    assert "runs after the last session" in why["S2"]
+    assert list(res.events["security"]) == ["S0"]
+    assert np.isfinite(res.abnormal_returns["ar"]).all()
+
+
+def test_missing_returns_in_the_window_are_reported(ret: pd.DataFrame) -> None:
+    r = ret.copy()
+    r.iloc[DAY_A + 1, 0] = np.nan
+    events = pd.DataFrame({"security": ["S0"], "event_date": [r.index[DAY_A]]})
+    res = es.event_study(r, events, estimation=(-250, -11), window=(-2, 2))
+    ar = res.abnormal_returns.set_index("rel_day")["ar"]
+    assert np.isnan(ar[1])
+    assert res.car((0, 2))["n_days"].iloc[0] == 2
+
+
+def test_all_excluded_raises_data_error(ret: pd.DataFrame) -> None:
+    events = pd.DataFrame({"security": ["S0"], "event_date": [ret.index[100]]})
+    with pytest.raises(DataError, match="every firm-event was excluded"):
+        es.event_study(ret, events, estimation=(-250, -11), window=(-5, 5))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"model": "fama"}, "model"),
+        ({"convention": "R"}, "convention"),
+        ({"market": "SPX"}, "market"),
+        ({"estimation": (-100, 0)}, "estimation"),
+        ({"window": (5, -5)}, "window"),
+        ({"model": "factor"}, "factors"),
+        ({"model": "factor", "factors": ["FX"]}, "factors"),
+        ({"min_estimation_obs": 2}, "min_estimation_obs"),
+    ],
+)
+def test_bad_options_raise_one_line_config_errors(
+    ret: pd.DataFrame, kwargs: dict, field: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        es.event_study(ret, two_events(ret), **kwargs)
+    assert field in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_bad_inputs_raise(ret: pd.DataFrame) -> None:
+    with pytest.raises(DataError, match="DatetimeIndex"):
+        es.event_study(ret.reset_index(drop=True), two_events(ret))
+    with pytest.raises(ConfigError, match="event_date"):
+        es.event_study(ret, pd.DataFrame({"security": ["S0"]}))
+    dup = pd.concat([two_events(ret)] * 2)
+    with pytest.raises(ConfigError, match="at most once"):
+        es.event_study(ret, dup)
+
+
+def test_windows_outside_the_computed_window_are_rejected(res: es.EventStudyResults) -> None:
+    with pytest.raises(ConfigError, match="inside the computed window"):
+        res.car((0, 9))
+    with pytest.raises(ConfigError, match="event_id"):
+        res.residual_correlation("1999-01-01")
+
+
+def test_explicit_event_ids_define_the_clusters(ret: pd.DataFrame) -> None:
+    events = two_events(ret)
+    events["event_id"] = ["a", "a", "b", "c", "c", "c"]
+    res = es.event_study(ret, events, estimation=(-250, -11), window=(-5, 5))
+    assert res.clustering.set_index("event_id")["n_securities"].to_dict() == {
+        "a": 2,
+        "b": 1,
+        "c": 3,
+    }
+
+
+def test_fit_details_are_statsmodels_results_with_hac(
+    ret: pd.DataFrame, res: es.EventStudyResults
+) -> None:
+    eid = ret.index[DAY_A].strftime("%Y-%m-%d")
+    plain = res.fit_details(eid, "S1")
+    hac = res.fit_details(eid, "S1", cov_type="HAC", maxlags=5)
+    row = res.params.set_index(["event_id", "security"]).loc[(eid, "S1")]
+    assert_allclose(plain.params.to_numpy(), row[["alpha", "beta"]].to_numpy(float), rtol=1e-9)
+    assert_allclose(plain.params, hac.params)
+    assert hac.cov_type == "HAC"
+    assert not np.allclose(plain.bse, hac.bse)
+    with pytest.raises(ConfigError):
+        res.fit_details(eid, "S4")  # S4 is not in the first event
+
+
+def test_summary_text_and_html(res: es.EventStudyResults) -> None:
+    text = str(res)
+    assert "CAAR tests" in text and "kolari_pynnonen" in text
+    assert "Clustered event dates" in text
+    html = res._repr_html_()
+    assert "<table" in html
+    assert "EventStudyResults" in repr(res)
+
+
+def test_estudy2_and_other_models_run(ret: pd.DataFrame) -> None:
+    for kw in (
+        {"convention": "estudy2"},
+        {"model": "constant_mean"},
+        {"model": "market_adjusted"},
+        {"market": ret["MKT"]},
+    ):
+        r = es.event_study(ret, two_events(ret), estimation=(-250, -11), window=(-3, 3), **kw)
+        table = r.caar_tests((0, 1))
+        assert np.isfinite(table.set_index("test").loc["t_test", "statistic"])
+
+
+@pytest.mark.parametrize(
+    ("method", "func", "kwargs"),
+    [
+        ("plot_ar", "plot_ar", {"event_id": None}),
+        ("plot_car", "plot_car", {"event_id": None}),
+        ("plot_heatmap", "plot_heatmap", {"window": (0, 1)}),
+        ("plot_forest", "plot_forest", {"window": (0, 1)}),
+        ("plot_diagnostics", "plot_diagnostics", {}),
+        ("plot_residual_correlation", "plot_residual_correlation", {"event_id": None}),
+        ("plot_tests", "plot_tests", {"windows": None}),
+    ],
+)
+def test_plots_delegate_to_figures(
+    res: es.EventStudyResults, monkeypatch: pytest.MonkeyPatch, method: str, func: str, kwargs
+) -> None:
+    from eventstudy import figures
+
+    calls = []
+    monkeypatch.setattr(figures, func, lambda r, **kw: calls.append((r, kw)) or "fig")
+    assert getattr(res, method)() == "fig"
+    assert calls == [(res, kwargs)]
