@@ -411,3 +411,17 @@ def test_any_sequence_of_requests_serves_exactly_what_the_source_has(
         assert len(src.calls) == n
         pd.testing.assert_series_equal(again["adj_close"], got["adj_close"])
     assert set(cache.list()["status"]) <= {"ok"}
+
+
+def test_unreadable_file_is_a_cache_error_not_corruption(cache, src, monkeypatch):
+    cache.get(src, "X", "2024-01-01", "2024-01-31")
+    import pyarrow.parquet as pq
+
+    def denied(*a, **k):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(pq, "read_table", denied)
+    with pytest.raises(CacheError, match="cannot read"):
+        cache.get(src, "X", "2024-01-01", "2024-01-31")
+    monkeypatch.undo()
+    assert cache.path("X", src).exists()  # never deleted for a permission problem

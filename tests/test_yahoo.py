@@ -363,3 +363,14 @@ def test_replay_yahoo_not_found_is_an_unknown_symbol():
     )
     with pytest.raises(UnknownSymbol, match=r"ZZZZ\.T"):
         replay_source().get("ZZZZ.T", "2025-04-01", "2025-04-10")
+
+
+def test_unwritable_yfinance_cache_folder_is_a_cache_error(monkeypatch, tmp_path):
+    from eventstudy.exceptions import CacheError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("EVENTSTUDY_CACHE", str(blocker))
+    src, _, _ = make()
+    with pytest.raises(CacheError, match="cannot create the folder"):
+        src.get("7203.T", "2025-07-01", "2025-07-10")

@@ -171,6 +171,10 @@ class PriceCache:
 
         try:
             table = pq.read_table(path)
+        except PermissionError as exc:
+            raise CacheError(
+                path=str(path), detail=f"cannot read ({exc.strerror or exc})"
+            ) from None
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise _Corrupt(f"{type(exc).__name__}: {str(exc)[:120]}") from None
         raw = (table.schema.metadata or {}).get(_META_KEY)
@@ -223,8 +227,13 @@ class PriceCache:
         schema_meta = dict(table.schema.metadata or {})
         schema_meta[_META_KEY] = json.dumps(meta, default=str).encode()
         table = table.replace_schema_metadata(schema_meta)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        except OSError as exc:
+            raise CacheError(
+                path=str(path), detail=f"cannot write ({exc.strerror or exc})"
+            ) from None
         try:
             with os.fdopen(fd, "wb") as fh:
                 pq.write_table(table, fh)

@@ -94,7 +94,14 @@ def configure_yfinance_cache(folder: str | Path | None = None) -> Path:
     if _configured_cache != str(target):
         import yfinance as yf
 
-        target.mkdir(parents=True, exist_ok=True)
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            from eventstudy.exceptions import CacheError
+
+            raise CacheError(
+                path=str(target), detail=f"cannot create the folder ({exc.strerror or exc})"
+            ) from None
         setter = getattr(yf, "set_tz_cache_location", None)
         if setter is None:  # pragma: no cover - very old or future yfinance
             setter = yf.cache.set_cache_location
