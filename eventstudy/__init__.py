@@ -30,7 +30,18 @@ _LAZY: dict[str, str] = {
     "simulate": "eventstudy.simulate",
     "sensitivity": "eventstudy.sensitivity",
 }
-_SUBMODULES = {"report", "data", "calendar", "config", "stats", "models", "results", "exceptions"}
+_SUBMODULES = {
+    "report",
+    "data",
+    "calendar",
+    "config",
+    "stats",
+    "models",
+    "results",
+    "exceptions",
+    "runner",
+    "figures",
+}
 
 __all__ = [*sorted(_LAZY), "__version__"]
 
