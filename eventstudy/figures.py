@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from eventstudy.exceptions import ReportError
@@ -82,49 +81,53 @@ _FONT = "Inter, 'Helvetica Neue', Helvetica, Arial, sans-serif"
 
 
 def _make_template() -> go.layout.Template:
-    template = go.layout.Template(pio.templates["simple_white"])
-    template.layout.update(
-        font={"family": _FONT, "size": 13, "color": "#222222"},
-        title={
-            "font": {"size": 17, "color": "#111111"},
-            "x": 0.0,
-            "xanchor": "left",
-            "xref": "paper",
-            "y": 1.0,
-            "yref": "container",
-            "yanchor": "top",
-            "pad": {"t": 14},
-        },
-        colorway=list(PALETTE),
-        paper_bgcolor="white",
-        plot_bgcolor="white",
-        margin={"l": 70, "r": 30, "t": 95, "b": 60},
-        legend={
-            "orientation": "v",
-            "yanchor": "top",
-            "y": 1.0,
-            "xanchor": "left",
-            "x": 1.02,
-            "font": {"size": 12},
-            "bgcolor": "rgba(255,255,255,0)",
-        },
-        hoverlabel={"font": {"family": _FONT, "size": 12}},
-        hovermode="closest",
-        bargap=0.15,
-        bargroupgap=0.05,
-    )
+    """A small template (layout only): cheap to attach to every figure and to serialise."""
     axis = {
         "showgrid": True,
         "gridcolor": "#ECECEC",
+        "showline": True,
         "linecolor": "#555555",
         "ticks": "outside",
         "tickcolor": "#555555",
-        "title": {"font": {"size": 13}},
+        "zeroline": False,
+        "zerolinecolor": "#555555",
+        "title": {"font": {"size": 13}, "standoff": 12},
         "automargin": True,
     }
-    template.layout.xaxis.update(axis)
-    template.layout.yaxis.update(axis)
-    return template
+    return go.layout.Template(
+        layout={
+            "font": {"family": _FONT, "size": 13, "color": "#222222"},
+            "title": {
+                "font": {"size": 17, "color": "#111111"},
+                "x": 0.0,
+                "xanchor": "left",
+                "xref": "paper",
+                "y": 1.0,
+                "yref": "container",
+                "yanchor": "top",
+                "pad": {"t": 14},
+            },
+            "colorway": list(PALETTE),
+            "paper_bgcolor": "white",
+            "plot_bgcolor": "white",
+            "margin": {"l": 70, "r": 30, "t": 95, "b": 60},
+            "legend": {
+                "orientation": "v",
+                "yanchor": "top",
+                "y": 1.0,
+                "xanchor": "left",
+                "x": 1.02,
+                "font": {"size": 12},
+                "bgcolor": "rgba(255,255,255,0)",
+            },
+            "hoverlabel": {"font": {"family": _FONT, "size": 12}, "align": "left"},
+            "hovermode": "closest",
+            "bargap": 0.15,
+            "bargroupgap": 0.05,
+            "xaxis": axis,
+            "yaxis": axis,
+        }
+    )
 
 
 #: The template every figure uses (white, light grid, readable sans-serif).

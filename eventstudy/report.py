@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as _dt
+import functools
 import html
 import json
 import math
@@ -304,6 +305,36 @@ def render_markdown(text: str | None) -> Markup:
 # ----------------------------------------------------------------------------- the study
 
 
+class _Memo:
+    """Delegate to a results object, remembering what its methods return.
+
+    A report asks for the same tables many times (each window's tests for every event,
+    figure and table); the engine computes them on each call. The memo lives for one
+    :func:`write`.
+    """
+
+    def __init__(self, results: Any) -> None:
+        self._results = results
+        self._cache: dict[Any, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._results, name)
+        if not callable(value) or isinstance(value, pd.DataFrame):
+            return value
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                key = (name, args, tuple(sorted(kwargs.items())))
+                hash(key)
+            except TypeError:
+                return value(*args, **kwargs)
+            if key not in self._cache:
+                self._cache[key] = value(*args, **kwargs)
+            return self._cache[key]
+
+        return call
+
+
 @dataclass
 class _Group:
     """One engine run: the securities of one exchange."""
@@ -331,7 +362,7 @@ class _Study:
         if hasattr(run, "abnormal_returns") and hasattr(run, "car"):
             return cls(
                 title=title or "Event study",
-                groups=[_Group("", run)],
+                groups=[_Group("", _Memo(run))],
                 provenance={},
             )
         if not isinstance(getattr(run, "results", None), Mapping):
@@ -341,7 +372,7 @@ class _Study:
                 "(eventstudy.event_study)",
             )
         market = dict(getattr(run, "market", {}) or {})
-        groups = [_Group(str(k), r, market.get(k)) for k, r in run.results.items()]
+        groups = [_Group(str(k), _Memo(r), market.get(k)) for k, r in run.results.items()]
         if not groups:
             raise ReportError(detail="the run holds no results", fix="check the study's events")
         config = getattr(run, "config", None)
@@ -730,17 +761,6 @@ def _write_tables(folder: Path, build: _Builder) -> None:
     (folder / "tests.tex").write_text(_tests_latex(build.main_tests), encoding="utf-8")
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    out = []
-    cols = list(frame.columns)
-    for row in frame.itertuples(index=False, name=None):
-        rec = {}
-        for c, v in zip(cols, row, strict=True):
-            rec[str(c)] = _jsonable(v)
-        out.append(rec)
-    return out
-
-
 def _jsonable(v: Any) -> Any:
     if v is None:
         return None
@@ -762,13 +782,29 @@ def _jsonable(v: Any) -> Any:
     return str(v)
 
 
+def _json_table(frame: pd.DataFrame) -> str:
+    """A table as a JSON array of records (dates as ISO strings, NaN as null), fast."""
+    out = frame.copy(deep=False)
+    for col in out.columns:
+        series = out[col]
+        if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(
+            series.dtype
+        ):
+            naive = series.dt.tz is None
+            if naive and (series.dropna() == series.dropna().dt.normalize()).all():
+                out[col] = series.dt.strftime("%Y-%m-%d")
+            else:
+                out[col] = series.map(lambda v: v.isoformat() if pd.notna(v) else None)
+        elif series.dtype == object:
+            out[col] = series.map(_jsonable)
+    return out.to_json(orient="records", double_precision=15, force_ascii=False)
+
+
 def _write_json(path: Path, study: _Study, build: _Builder) -> None:
-    doc = {
-        "title": study.title,
-        "provenance": _provenance(study),
-        **{name: _records(frame) for name, frame in build.tables.items()},
-    }
-    path.write_text(json.dumps(doc, indent=1, default=str, allow_nan=False), encoding="utf-8")
+    head = {"title": study.title, "provenance": _provenance(study)}
+    parts = [f"{json.dumps(k)}: {json.dumps(v, default=str)}" for k, v in head.items()]
+    parts += [f"{json.dumps(name)}: {_json_table(frame)}" for name, frame in build.tables.items()]
+    path.write_text("{\n" + ",\n".join(parts) + "\n}\n", encoding="utf-8")
 
 
 def _tests_wide(
@@ -778,24 +814,29 @@ def _tests_wide(
 
     ``cells`` holds, per window, the statistic with its stars and the p-value.
     """
-    groups = list(dict.fromkeys(tests["exchange"])) if "exchange" in tests else [None]
-    windows = list(dict.fromkeys(tests["window"]))
-    caar = []
-    for w in windows:
-        values = tests.loc[tests["window"] == w].drop_duplicates(
-            [c for c in ("exchange", "window") if c in tests]
-        )["caar"]
-        caar.append(" / ".join(f"{v * 100:+.2f}%" for v in values))
+    has_group = "exchange" in tests
+    records = tests.to_dict("records")
+    groups = list(dict.fromkeys(r["exchange"] for r in records)) if has_group else [None]
+    windows = list(dict.fromkeys(r["window"] for r in records))
+    first: dict[tuple[Any, str], float] = {}
+    cell: dict[tuple[Any, str, str], dict[str, Any]] = {}
+    for r in records:
+        g = r["exchange"] if has_group else None
+        first.setdefault((g, r["window"]), r["caar"])
+        cell[(g, r["test"], r["window"])] = r
+    caar = [
+        " / ".join(f"{first[(g, w)] * 100:+.2f}%" for g in groups if (g, w) in first)
+        for w in windows
+    ]
     rows = []
     for grp in groups:
-        part = tests if grp is None else tests[tests["exchange"] == grp]
-        for name in dict.fromkeys(part["test"]):
+        names = dict.fromkeys(r["test"] for r in records if not has_group or r["exchange"] == grp)
+        for name in names:
             cells = []
             for w in windows:
-                r = part[(part["test"] == name) & (part["window"] == w)]
-                if len(r):
-                    cells += [f"{r['statistic'].iloc[0]:.3f}{r['stars'].iloc[0]}"]
-                    cells += [f"{r['p_value'].iloc[0]:.4f}"]
+                r = cell.get((grp, name, w))
+                if r is not None:
+                    cells += [f"{r['statistic']:.3f}{r['stars']}", f"{r['p_value']:.4f}"]
                 else:
                     cells += ["", ""]
             label = figures.TEST_LABELS.get(name, name)
@@ -993,25 +1034,30 @@ def _test_rows(tests: pd.DataFrame) -> dict[str, Any]:
     """A test table shaped for the template: windows, and rows of cells."""
     if tests is None or tests.empty:
         return {"windows": [], "rows": [], "caar": []}
-    windows = list(dict.fromkeys(tests["window"]))
-    caar = [tests.loc[tests["window"] == w, "caar"].iloc[0] for w in windows]
+    records = tests.to_dict("records")
+    windows = list(dict.fromkeys(r["window"] for r in records))
+    caar: dict[str, float] = {}
+    cell: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in records:
+        caar.setdefault(r["window"], r["caar"])
+        cell[(r["test"], r["window"])] = r
     rows = []
-    for name in dict.fromkeys(tests["test"]):
+    for name in dict.fromkeys(r["test"] for r in records):
         cells = []
         for w in windows:
-            r = tests[(tests["test"] == name) & (tests["window"] == w)]
-            if len(r):
-                p = float(r["p_value"].iloc[0])
-                cells.append(
-                    {
-                        "stat": f"{float(r['statistic'].iloc[0]):.3f}",
-                        "stars": r["stars"].iloc[0],
-                        "p": f"{p:.4f}",
-                        "sig": p < 0.05,
-                    }
-                )
-            else:
+            r = cell.get((name, w))
+            if r is None:
                 cells.append(None)
+                continue
+            p = float(r["p_value"])
+            cells.append(
+                {
+                    "stat": f"{float(r['statistic']):.3f}",
+                    "stars": r["stars"],
+                    "p": f"{p:.4f}",
+                    "sig": p < 0.05,
+                }
+            )
         rows.append(
             {
                 "test": name,
@@ -1020,7 +1066,7 @@ def _test_rows(tests: pd.DataFrame) -> dict[str, Any]:
                 "cells": cells,
             }
         )
-    return {"windows": windows, "rows": rows, "caar": caar}
+    return {"windows": windows, "rows": rows, "caar": [caar[w] for w in windows]}
 
 
 def _frame_rows(frame: pd.DataFrame, columns: Sequence[str]) -> list[list[str]]:
@@ -1040,14 +1086,16 @@ def _frame_rows(frame: pd.DataFrame, columns: Sequence[str]) -> list[list[str]]:
     return out
 
 
+@functools.cache
+def _inline_plotlyjs() -> Markup:
+    js = plotly.offline.get_plotlyjs().replace("</script", "<\\/script")
+    return Markup(f'<script type="text/javascript">{js}</script>')
+
+
 def _write_index(path: Path, study: _Study, build: _Builder, mode: str) -> None:
     version = plotly.offline.get_plotlyjs_version()
     if mode == "inline":
-        head_js = Markup(
-            '<script type="text/javascript">'
-            + plotly.offline.get_plotlyjs().replace("</script", "<\\/script")
-            + "</script>"
-        )
+        head_js = _inline_plotlyjs()
     elif mode == "cdn":
         head_js = Markup(
             f'<script src="https://cdn.plot.ly/plotly-{version}.min.js" charset="utf-8"></script>'
