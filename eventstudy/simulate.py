@@ -563,56 +563,76 @@ def _wilcoxon_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return V, p
 
 
-def _sur_batch(
-    y_est: np.ndarray,
-    X_est1: np.ndarray,
-    y_win: np.ndarray,
-    X_win1: np.ndarray,
-    cols: np.ndarray,
-    k_fit: int,
-    market_adjusted: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """SUR Wald (all CARs = 0) and Wald of the mean CAR for every draw (engine ``_sur``)."""
-    D, N, _L = y_est.shape
+def _sur_prepare(
+    y_est: np.ndarray, X_est1: np.ndarray, k_fit: int, market_adjusted: bool
+) -> dict[str, Any]:
+    """Estimation side of the SUR tests for every draw (engine ``_sur``): B, Sigma, (X'X)^-1."""
+    N = y_est.shape[1]
     Y = y_est.transpose(0, 2, 1)  # (D, L, N)
     common = np.isfinite(Y).all(axis=2) & np.isfinite(X_est1).all(axis=2)
     Lc = common.sum(axis=1)
-    k = max(k_fit, 1)
-    ok = (Lc - k) > N
+    ok = (Lc - max(k_fit, 1)) > N
     Yc = np.where(common[..., None], Y, 0.0)
     Xc = np.where(common[..., None], X_est1, 0.0)
-    Yw = y_win[:, :, cols].transpose(0, 2, 1)  # (D, nc, N)
-    Xw = X_win1[:, cols]  # (D, nc, p)
-    ok &= np.isfinite(Yw).all(axis=(1, 2)) & np.isfinite(Xw).all(axis=(1, 2))
-    nc = len(cols)
     with np.errstate(invalid="ignore", divide="ignore"):
         if market_adjusted:
             E = Yc - Xc[..., [1]]
             mean = E.sum(axis=1) / np.maximum(Lc, 1)[:, None]
             E = np.where(common[..., None], E - mean[:, None, :], 0.0)
-            car = (Yw - Xw[..., [1]]).sum(axis=1)
-            q = np.full(D, float(nc))
             Sigma = E.transpose(0, 2, 1) @ E / (Lc - 1)[:, None, None]
+            B = inv = None
         else:
             p = Xc.shape[2]
             xtx = Xc.transpose(0, 2, 1) @ Xc
-            good = ok & (np.abs(np.linalg.det(xtx)) > 0)
-            xtx = np.where(good[:, None, None], xtx, np.eye(p))
-            inv = np.linalg.inv(xtx)
+            ok &= np.abs(np.linalg.det(xtx)) > 0
+            inv = np.linalg.inv(np.where(ok[:, None, None], xtx, np.eye(p)))
             B = inv @ (Xc.transpose(0, 2, 1) @ Yc)  # (D, p, N)
             E = Yc - Xc @ B
             Sigma = E.transpose(0, 2, 1) @ E / (Lc - p)[:, None, None]
-            car = (Yw - Xw @ B).sum(axis=1)  # (D, N)
+    return {"ok": ok, "Sigma": Sigma, "B": B, "inv": inv, "N": N, "ma": market_adjusted}
+
+
+def _sur_tests(
+    prep: dict[str, Any], y_win: np.ndarray, X_win1: np.ndarray, cols: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """SUR Wald (all CARs = 0) and Wald of the mean CAR over ``cols`` for every draw."""
+    N = prep["N"]
+    Yw = y_win[:, :, cols].transpose(0, 2, 1)  # (D, nc, N)
+    Xw = X_win1[:, cols]  # (D, nc, p)
+    ok = prep["ok"] & np.isfinite(Yw).all(axis=(1, 2)) & np.isfinite(Xw).all(axis=(1, 2))
+    nc = len(cols)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if prep["ma"]:
+            car = (Yw - Xw[..., [1]]).sum(axis=1)
+            q = np.full(len(ok), float(nc))
+        else:
+            car = (Yw - Xw @ prep["B"]).sum(axis=1)  # (D, N)
             s = Xw.sum(axis=1)  # (D, p)
-            q = nc + np.einsum("di,dij,dj->d", s, inv, s)
-            ok &= good
-        cov = Sigma * q[:, None, None]
+            q = nc + np.einsum("di,dij,dj->d", s, prep["inv"], s)
+        cov = prep["Sigma"] * q[:, None, None]
         cov = np.where(ok[:, None, None], cov, np.eye(N))
         w = np.einsum("dn,dn->d", car, np.linalg.solve(cov, car[..., None])[..., 0])
         w_mean = car.mean(axis=1) ** 2 / (cov.sum(axis=(1, 2)) / N**2)
     w = np.where(ok, w, np.nan)
     w_mean = np.where(ok, w_mean, np.nan)
     return w, sps.chi2.sf(w, N), w_mean, sps.chi2.sf(w_mean, 1)
+
+
+def _insert_ranks(r0: np.ndarray, x: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks of ``[x, v]`` per row from the ranks ``r0`` of ``x`` (ties averaged, NaN kept).
+
+    ``x (..., T)`` with row ranks ``r0``, ``v (...)`` one new value per row: the old ranks move
+    up by one where ``x > v`` (half where equal); ``v`` ranks ``1 + #(x < v) + #(x = v) / 2``.
+    Equal to ranking the ``T + 1`` values afresh, without the sort.
+    """
+    vv = v[..., None]
+    above = (x > vv).astype(float) + 0.5 * (x == vv)
+    k_old = r0 + above
+    below = np.sum(x < vv, axis=-1) + 0.5 * np.sum(x == vv, axis=-1)
+    k_new = np.where(np.isfinite(v), 1.0 + below, np.nan)
+    if not np.isfinite(v).all():
+        k_old = np.where(np.isfinite(v)[..., None], k_old, r0)
+    return k_old, k_new
 
 
 def _battery_batch(
@@ -624,11 +644,16 @@ def _battery_batch(
     rel_win: np.ndarray,
     days: Sequence[int],
     car_windows: Sequence[Window],
-) -> list[tuple[str, str, str, np.ndarray, np.ndarray]]:
-    """Every test for every draw: list of (kind, window label, test, statistic (D,), p (D,)).
+    deltas: Sequence[float] = (0.0,),
+) -> list[tuple[float, str, str, str, np.ndarray, np.ndarray]]:
+    """Every test for every draw and injected return.
 
+    Returns a list of ``(delta, kind, window label, test, statistic (D,), p-value (D,))``.
     Shapes: ``y_est (D, N, L)``, ``X_est (D, N, L, p)``, ``y_win (D, N, W)``,
-    ``X_win (D, N, W, p)``. Textbook convention, no Dimson lags.
+    ``X_win (D, N, W, p)``. Textbook convention, no Dimson lags. The model is fitted once:
+    ``delta`` added to the day-0 return adds exactly ``delta`` to the day-0 abnormal return of
+    each security and of the portfolio (the estimation window does not contain day 0), so only
+    the event-window side is recomputed per ``delta``.
     """
     from eventstudy.models import fit_expected_returns, forecast_variance_factor
 
@@ -644,7 +669,7 @@ def _battery_batch(
     )
     k = max(fit.k, 1)
     ar_est = fit.ar_est.reshape(D, N, L)
-    ar_win = fit.ar_win.reshape(D, N, W)
+    ar_win0 = fit.ar_win.reshape(D, N, W)
     xtx_inv = fit.xtx_inv.reshape(D, N, p, p)
     n_obs = fit.n_obs.reshape(D, N).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -652,8 +677,9 @@ def _battery_batch(
     dfp = n_obs - k
     h = forecast_variance_factor(X_win.reshape(D * N, W, p), fit.xtx_inv).reshape(D, N, W)
     with np.errstate(invalid="ignore", divide="ignore"):
-        sar = ar_win / (sigma[..., None] * np.sqrt(1.0 + h))
+        sar_scale = sigma[..., None] * np.sqrt(1.0 + h)
         sr_est = ar_est / sigma[..., None]
+    sr_ranks = _ranks3(sr_est)  # ranks of the estimation part of every CAR grank
 
     # clustering: mean pairwise correlation of estimation residuals (pairwise complete)
     if N > 1:
@@ -670,15 +696,15 @@ def _battery_batch(
             C = cov / np.sqrt(vx * vx.transpose(0, 2, 1))
         C[nn < 3] = np.nan
         off = C[:, ~np.eye(N, dtype=bool)]
-        with np.errstate(invalid="ignore"):
-            rbar = np.nan_to_num(_nmean(off, axis=1), nan=0.0)
+        rbar = np.nan_to_num(_nmean(off, axis=1), nan=0.0)
     else:
         rbar = np.zeros(D)
 
     aar_est = _nmean(ar_est, axis=1)  # (D, L)
     s_aar = _nsd(aar_est, axis=1)  # (D,)
     L_aar = _cnt(aar_est, axis=1)
-    pos_share = (ar_est > 0).sum(axis=2) / np.isfinite(ar_est).sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pos_share = (ar_est > 0).sum(axis=2) / np.isfinite(ar_est).sum(axis=2)
     p_hat = pos_share.mean(axis=1)  # (D,)
     df_bw = n_obs.mean(axis=1) - 1.0
     if model == "constant_mean":
@@ -691,45 +717,15 @@ def _battery_batch(
         mterm = (X_win[..., 1] - mbar[..., None]) ** 2 / sxx_m[..., None]
     lamb_c = 1.0 + 1.0 / n_obs.mean(axis=1)[:, None] + _nmean(mterm, axis=1)  # (D, W)
 
-    # rank and sign tests over the estimation window plus the whole computed window
-    full = np.concatenate([ar_est, ar_win], axis=2)
-    ranks, srt = _ranks3(full, return_sorted=True)
-    nf = np.isfinite(srt).sum(axis=2)
-    lo = np.clip((nf - 1) // 2, 0, None)
-    hi = np.clip(nf // 2, 0, None)
-    med = (
-        np.take_along_axis(srt, lo[..., None], axis=2)[..., 0]
-        + np.take_along_axis(srt, hi[..., None], axis=2)[..., 0]
-    ) / 2.0
-    med = np.where(nf > 0, med, np.nan)
-    n_t = np.isfinite(full).sum(axis=1).astype(float)  # (D, T)
-    divisor = (n_t > 0).sum(axis=1).astype(float)  # (D,)
-
-    def day_z(per_day: np.ndarray) -> np.ndarray:
-        s = np.sqrt(np.nansum(per_day**2, axis=1) / divisor)
-        return per_day[:, L:] / s[:, None]  # (D, W)
-
+    # equal-weighted portfolio of each draw, fitted on its own history
+    yp_est = _nmean(y_est, axis=1)
+    yp_win = _nmean(y_win, axis=1)
+    pf = fit_expected_returns(model, yp_est, X_est[:, 0], yp_win, X_win[:, 0])  # type: ignore[arg-type]
+    df_p = (pf.n_obs - max(pf.k, 1)).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        g = np.sign(full - med[..., None])
-        z_csign = day_z(_nsum(g, axis=1) / np.sqrt(n_t))
-        kbar = np.nanmean(ranks, axis=2)
-        z_crank = day_z(_nsum(ranks - kbar[..., None], axis=1) / n_t)
-        n_i = np.isfinite(ranks).sum(axis=2).astype(float)
-        U = ranks / (n_i[..., None] + 1.0) - 0.5
-        z_mrank = day_z(_nsum(U, axis=1) / np.sqrt(n_t))
-
-    def grank(G: np.ndarray, tested: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        K = _ranks3(G)
-        ni = np.isfinite(K).sum(axis=2).astype(float)
-        Ug = K / (ni[..., None] + 1.0) - 0.5
-        nt = np.isfinite(Ug).sum(axis=1).astype(float)
-        ubar = _nmean(Ug, axis=1)
-        T = (nt > 0).sum(axis=1).astype(float)
-        s = np.sqrt(np.nansum((nt / float(N)) * ubar**2, axis=1) / T)
-        z = ubar[:, tested] / s[:, None]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t = z * np.sqrt((T[:, None] - 2.0) / (T[:, None] - 1.0 - z**2))
-        return t, _pt(t, (T - 2.0)[:, None])
+        sig_p = np.sqrt(pf.ssr / df_p)
+    h_p = forecast_variance_factor(X_win[:, 0], pf.xtx_inv)
+    sur = _sur_prepare(y_est, X_est[:, 0], fit.k, model == "market_adjusted")
 
     def patell(x: np.ndarray) -> np.ndarray:
         """Patell Z of (D, N) standardized ARs or CARs."""
@@ -748,146 +744,193 @@ def _battery_batch(
         with np.errstate(invalid="ignore", divide="ignore"):
             return (_nsum(pos, axis=1) - n * phat) / np.sqrt(n * phat * (1 - phat))
 
-    # equal-weighted portfolio of each draw, fitted on its own history
-    with np.errstate(invalid="ignore", divide="ignore"):
-        yp_est = _nmean(y_est, axis=1)
-        yp_win = _nmean(y_win, axis=1)
-    pf = fit_expected_returns(model, yp_est, X_est[:, 0], yp_win, X_win[:, 0])  # type: ignore[arg-type]
-    df_p = (pf.n_obs - max(pf.k, 1)).astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sig_p = np.sqrt(pf.ssr / df_p)
-
-    out: list[tuple[str, str, str, np.ndarray, np.ndarray]] = []
-
-    def add(kind: str, label: str, name: str, stat: Any, pv: Any) -> None:
-        out.append((kind, label, name, np.asarray(stat, dtype=float), np.asarray(pv, dtype=float)))
-
-    # ---- daily tests
-    h_p = forecast_variance_factor(X_win[:, 0], pf.xtx_inv)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z_lamb_all = _nmean(ar_win, axis=1) / (s_aar[:, None] * np.sqrt(lamb_c))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sd_sar = _nsd(sar, axis=1)  # (D, W)
-        restd = sar / sd_sar[:, None, :]
-    g_t, g_p = grank(np.concatenate([sr_est, restd], axis=2), L + np.arange(W))
-    for day in days:
-        c = int(np.flatnonzero(rel_win == day)[0])
-        label = window_label("aar", int(day))
-        ar = ar_win[:, :, c]
-        sa = sar[:, :, c]
+    def grank_from_ranks(K: np.ndarray, tested: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ni = np.isfinite(K).sum(axis=2).astype(float)
+        Ug = K / (ni[..., None] + 1.0) - 0.5
+        nt = np.isfinite(Ug).sum(axis=1).astype(float)
+        ubar = _nmean(Ug, axis=1)
+        T = (nt > 0).sum(axis=1).astype(float)
         with np.errstate(invalid="ignore", divide="ignore"):
-            t_pf = pf.ar_win[:, c] / (sig_p * np.sqrt(1.0 + h_p[:, c]))
-        add("aar", label, "portfolio", t_pf, _pt(t_pf, df_p))
-        w, pw, wm, pwm = _sur_batch(
-            y_est, X_est[:, 0], y_win, X_win[:, 0], np.array([c]), fit.k, model == "market_adjusted"
+            s = np.sqrt(np.nansum((nt / float(N)) * ubar**2, axis=1) / T)
+            z = ubar[:, tested] / s[:, None]
+            t = z * np.sqrt((T[:, None] - 2.0) / (T[:, None] - 1.0 - z**2))
+        return t, _pt(t, (T - 2.0)[:, None])
+
+    day0 = np.flatnonzero(rel_win == 0)
+    out: list[tuple[float, str, str, str, np.ndarray, np.ndarray]] = []
+    for delta in deltas:
+        ar_win = ar_win0
+        y_w = y_win
+        ar_p = pf.ar_win
+        if delta:
+            if not len(day0):
+                raise ConfigError(
+                    field="window", value=(int(rel_win[0]), int(rel_win[-1])), expected="day 0"
+                )
+            ar_win = ar_win0.copy()
+            ar_win[:, :, day0[0]] += delta
+            y_w = y_win.copy()
+            y_w[:, :, day0[0]] += delta
+            ar_p = pf.ar_win.copy()
+            ar_p[:, day0[0]] += delta
+
+        def add(kind: str, label: str, name: str, stat: Any, pv: Any, d: float = delta) -> None:
+            out.append(
+                (d, kind, label, name, np.asarray(stat, dtype=float), np.asarray(pv, dtype=float))
+            )
+
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sar = ar_win / sar_scale
+            z_lamb = _nmean(ar_win, axis=1) / (s_aar[:, None] * np.sqrt(lamb_c))  # (D, W)
+
+        # rank and sign tests over the estimation window plus the whole computed window
+        full = np.concatenate([ar_est, ar_win], axis=2)
+        ranks, srt = _ranks3(full, return_sorted=True)
+        nf = np.isfinite(srt).sum(axis=2)
+        lo = np.clip((nf - 1) // 2, 0, None)
+        hi = np.clip(nf // 2, 0, None)
+        med = (
+            np.take_along_axis(srt, lo[..., None], axis=2)[..., 0]
+            + np.take_along_axis(srt, hi[..., None], axis=2)[..., 0]
+        ) / 2.0
+        med = np.where(nf > 0, med, np.nan)
+        n_t = np.isfinite(full).sum(axis=1).astype(float)  # (D, T)
+        divisor = (n_t > 0).sum(axis=1).astype(float)  # (D,)
+
+        def day_z(per_day: np.ndarray, divisor: np.ndarray = divisor) -> np.ndarray:
+            s = np.sqrt(np.nansum(per_day**2, axis=1) / divisor)
+            return per_day[:, L:] / s[:, None]  # (D, W)
+
+        with np.errstate(invalid="ignore", divide="ignore"):
+            g = np.sign(full - med[..., None])
+            z_csign = day_z(_nsum(g, axis=1) / np.sqrt(n_t))
+            kbar = np.nanmean(ranks, axis=2)
+            z_crank = day_z(_nsum(ranks - kbar[..., None], axis=1) / n_t)
+            n_i = np.isfinite(ranks).sum(axis=2).astype(float)
+            U = ranks / (n_i[..., None] + 1.0) - 0.5
+            z_mrank = day_z(_nsum(U, axis=1) / np.sqrt(n_t))
+            sd_sar = _nsd(sar, axis=1)  # (D, W)
+            restd = sar / sd_sar[:, None, :]
+        g_t, g_p = grank_from_ranks(
+            _ranks3(np.concatenate([sr_est, restd], axis=2)), L + np.arange(W)
         )
-        add("aar", label, "sur_wald", w, pw)
-        add("aar", label, "sur_wald_mean", wm, pwm)
-        n = _cnt(sa, axis=1).astype(float)
-        z_pat = patell(sa)
-        z = z_pat * _kp(rbar, n)
-        add("aar", label, "adjusted_patell", z, _pn(z))
-        t_b, df_b = bmp(sa)
-        t = t_b * _kp(rbar, n)
-        add("aar", label, "kolari_pynnonen", t, _pt(t, df_b))
-        add("aar", label, "grank", g_t[:, c], g_p[:, c])
-        t, dft = bmp(ar)
-        add("aar", label, "t_test", t, _pt(t, dft))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sig2 = np.where(np.isfinite(ar), sigma**2, np.nan)
-            z = _nmean(ar, axis=1) / (np.sqrt(np.nansum(sig2, axis=1)) / _cnt(ar, axis=1))
-        add("aar", label, "brown_warner_1980", z, _pt(z, df_bw))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t = _nmean(ar, axis=1) / s_aar
-        add("aar", label, "brown_warner_1985", t, _pt(t, L_aar - 1.0))
-        add("aar", label, "lamb", z_lamb_all[:, c], _pn(z_lamb_all[:, c]))
-        add("aar", label, "patell", z_pat, _pn(z_pat))
-        t, dft = bmp(sa)
-        add("aar", label, "bmp", t, _pt(t, dft))
-        z = signs(ar, 0.5)
-        add("aar", label, "sign", z, _pn(z))
-        z = signs(ar, p_hat)
-        add("aar", label, "generalized_sign", z, _pn(z))
-        add("aar", label, "corrado_sign", z_csign[:, c], _pn(z_csign[:, c]))
-        add("aar", label, "corrado_rank", z_crank[:, c], _pn(z_crank[:, c]))
-        add("aar", label, "modified_rank", z_mrank[:, c], _pn(z_mrank[:, c]))
-        V, pv = _wilcoxon_rows(ar)
-        add("aar", label, "wilcoxon", V, pv)
 
-    # ---- CAR tests
-    for win in car_windows:
-        a, b = (int(x) for x in win)
-        cols = np.flatnonzero((rel_win >= a) & (rel_win <= b))
-        label = window_label("caar", (a, b))
-        nd = len(cols)
-        arw = ar_win[:, :, cols]
-        okw = np.isfinite(arw)
-        L2 = okw.sum(axis=2).astype(float)
-        car = np.where(L2 > 0, np.nansum(arw, axis=2), np.nan)
-        s = np.where(okw[..., None], X_win[:, :, cols], 0.0).sum(axis=2)  # (D, N, p)
-        q = L2 + np.einsum("dni,dnij,dnj->dn", s, xtx_inv, s)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            scar = car / (sigma * np.sqrt(q))
-        # portfolio
-        pa = pf.ar_win[:, cols]
-        okp = np.isfinite(pa)
-        L2p = okp.sum(axis=1).astype(float)
-        car_p = np.where(L2p > 0, np.nansum(pa, axis=1), np.nan)
-        sp = np.where(okp[..., None], X_win[:, 0][:, cols], 0.0).sum(axis=1)
-        qp = L2p + np.einsum("di,dij,dj->d", sp, pf.xtx_inv, sp)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t_pf = car_p / (sig_p * np.sqrt(qp))
-        add("caar", label, "portfolio", t_pf, _pt(t_pf, df_p))
-        w, pw, wm, pwm = _sur_batch(
-            y_est, X_est[:, 0], y_win, X_win[:, 0], cols, fit.k, model == "market_adjusted"
-        )
-        add("caar", label, "sur_wald", w, pw)
-        add("caar", label, "sur_wald_mean", wm, pwm)
-        n = _cnt(scar, axis=1).astype(float)
-        z_pat = patell(scar)
-        z = z_pat * _kp(rbar, n)
-        add("caar", label, "adjusted_patell", z, _pn(z))
-        t_b, df_b = bmp(scar)
-        t = t_b * _kp(rbar, n)
-        add("caar", label, "kolari_pynnonen", t, _pt(t, df_b))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sd_scar = _nsd(scar, axis=1)
-            G = np.concatenate([sr_est, (scar / sd_scar[:, None])[..., None]], axis=2)
-        gt, gp = grank(G, np.array([L]))
-        add("caar", label, "grank", gt[:, 0], gp[:, 0])
-        t, dft = bmp(car)
-        add("caar", label, "t_test", t, _pt(t, dft))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sig2 = np.where(np.isfinite(car), sigma**2, np.nan)
-            z = _nmean(car, axis=1) / (np.sqrt(np.nansum(sig2, axis=1) * nd) / _cnt(car, axis=1))
-        add("caar", label, "brown_warner_1980", z, _pt(z, df_bw))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t = _nmean(car, axis=1) / (s_aar * np.sqrt(nd))
-        add("caar", label, "brown_warner_1985", t, _pt(t, L_aar - 1.0))
-
-        def cum(zd: np.ndarray, cols: np.ndarray = cols) -> np.ndarray:
-            sub = zd[:, cols]
+        # ---- daily tests
+        for day in days:
+            c = int(np.flatnonzero(rel_win == day)[0])
+            label = window_label("aar", int(day))
+            ar = ar_win[:, :, c]
+            sa = sar[:, :, c]
             with np.errstate(invalid="ignore", divide="ignore"):
-                return np.nansum(sub, axis=1) / np.sqrt(np.isfinite(sub).sum(axis=1))
+                t_pf = ar_p[:, c] / (sig_p * np.sqrt(1.0 + h_p[:, c]))
+            add("aar", label, "portfolio", t_pf, _pt(t_pf, df_p))
+            w, pw, wm, pwm = _sur_tests(sur, y_w, X_win[:, 0], np.array([c]))
+            add("aar", label, "sur_wald", w, pw)
+            add("aar", label, "sur_wald_mean", wm, pwm)
+            n = _cnt(sa, axis=1).astype(float)
+            z_pat = patell(sa)
+            z = z_pat * _kp(rbar, n)
+            add("aar", label, "adjusted_patell", z, _pn(z))
+            t_b, df_b = bmp(sa)
+            t = t_b * _kp(rbar, n)
+            add("aar", label, "kolari_pynnonen", t, _pt(t, df_b))
+            add("aar", label, "grank", g_t[:, c], g_p[:, c])
+            t, dft = bmp(ar)
+            add("aar", label, "t_test", t, _pt(t, dft))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sig2 = np.where(np.isfinite(ar), sigma**2, np.nan)
+                z = _nmean(ar, axis=1) / (np.sqrt(np.nansum(sig2, axis=1)) / _cnt(ar, axis=1))
+            add("aar", label, "brown_warner_1980", z, _pt(z, df_bw))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                t = _nmean(ar, axis=1) / s_aar
+            add("aar", label, "brown_warner_1985", t, _pt(t, L_aar - 1.0))
+            add("aar", label, "lamb", z_lamb[:, c], _pn(z_lamb[:, c]))
+            add("aar", label, "patell", z_pat, _pn(z_pat))
+            add("aar", label, "bmp", t_b, _pt(t_b, df_b))
+            z = signs(ar, 0.5)
+            add("aar", label, "sign", z, _pn(z))
+            z = signs(ar, p_hat)
+            add("aar", label, "generalized_sign", z, _pn(z))
+            add("aar", label, "corrado_sign", z_csign[:, c], _pn(z_csign[:, c]))
+            add("aar", label, "corrado_rank", z_crank[:, c], _pn(z_crank[:, c]))
+            add("aar", label, "modified_rank", z_mrank[:, c], _pn(z_mrank[:, c]))
+            V, pv = _wilcoxon_rows(ar)
+            add("aar", label, "wilcoxon", V, pv)
 
-        z = cum(z_lamb_all)
-        add("caar", label, "lamb", z, _pn(z))
-        add("caar", label, "patell", z_pat, _pn(z_pat))
-        t, dft = bmp(scar)
-        add("caar", label, "bmp", t, _pt(t, dft))
-        z = signs(car, 0.5)
-        add("caar", label, "sign", z, _pn(z))
-        z = signs(car, p_hat)
-        add("caar", label, "generalized_sign", z, _pn(z))
-        for name, zd in (
-            ("corrado_sign", z_csign),
-            ("corrado_rank", z_crank),
-            ("modified_rank", z_mrank),
-        ):
-            z = cum(zd)
-            add("caar", label, name, z, _pn(z))
-        V, pv = _wilcoxon_rows(car)
-        add("caar", label, "wilcoxon", V, pv)
+        # ---- CAR tests
+        for win in car_windows:
+            a, b = (int(x) for x in win)
+            cols = np.flatnonzero((rel_win >= a) & (rel_win <= b))
+            label = window_label("caar", (a, b))
+            nd = len(cols)
+            arw = ar_win[:, :, cols]
+            okw = np.isfinite(arw)
+            L2 = okw.sum(axis=2).astype(float)
+            car = np.where(L2 > 0, np.nansum(arw, axis=2), np.nan)
+            s = np.where(okw[..., None], X_win[:, :, cols], 0.0).sum(axis=2)  # (D, N, p)
+            q = L2 + np.einsum("dni,dnij,dnj->dn", s, xtx_inv, s)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                scar = car / (sigma * np.sqrt(q))
+            pa = ar_p[:, cols]
+            okp = np.isfinite(pa)
+            L2p = okp.sum(axis=1).astype(float)
+            car_p = np.where(L2p > 0, np.nansum(pa, axis=1), np.nan)
+            sp = np.where(okp[..., None], X_win[:, 0][:, cols], 0.0).sum(axis=1)
+            qp = L2p + np.einsum("di,dij,dj->d", sp, pf.xtx_inv, sp)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                t_pf = car_p / (sig_p * np.sqrt(qp))
+            add("caar", label, "portfolio", t_pf, _pt(t_pf, df_p))
+            w, pw, wm, pwm = _sur_tests(sur, y_w, X_win[:, 0], cols)
+            add("caar", label, "sur_wald", w, pw)
+            add("caar", label, "sur_wald_mean", wm, pwm)
+            n = _cnt(scar, axis=1).astype(float)
+            z_pat = patell(scar)
+            z = z_pat * _kp(rbar, n)
+            add("caar", label, "adjusted_patell", z, _pn(z))
+            t_b, df_b = bmp(scar)
+            t = t_b * _kp(rbar, n)
+            add("caar", label, "kolari_pynnonen", t, _pt(t, df_b))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                gcol = scar / _nsd(scar, axis=1)[:, None]
+            k_old, k_new = _insert_ranks(sr_ranks, sr_est, gcol)
+            gt, gp = grank_from_ranks(
+                np.concatenate([k_old, k_new[..., None]], axis=2), np.array([L])
+            )
+            add("caar", label, "grank", gt[:, 0], gp[:, 0])
+            t, dft = bmp(car)
+            add("caar", label, "t_test", t, _pt(t, dft))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sig2 = np.where(np.isfinite(car), sigma**2, np.nan)
+                z = _nmean(car, axis=1) / (
+                    np.sqrt(np.nansum(sig2, axis=1) * nd) / _cnt(car, axis=1)
+                )
+            add("caar", label, "brown_warner_1980", z, _pt(z, df_bw))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                t = _nmean(car, axis=1) / (s_aar * np.sqrt(nd))
+            add("caar", label, "brown_warner_1985", t, _pt(t, L_aar - 1.0))
+
+            def cum(zd: np.ndarray, cols: np.ndarray = cols) -> np.ndarray:
+                sub = zd[:, cols]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    return np.nansum(sub, axis=1) / np.sqrt(np.isfinite(sub).sum(axis=1))
+
+            z = cum(z_lamb)
+            add("caar", label, "lamb", z, _pn(z))
+            add("caar", label, "patell", z_pat, _pn(z_pat))
+            add("caar", label, "bmp", t_b, _pt(t_b, df_b))
+            z = signs(car, 0.5)
+            add("caar", label, "sign", z, _pn(z))
+            z = signs(car, p_hat)
+            add("caar", label, "generalized_sign", z, _pn(z))
+            for name, zd in (
+                ("corrado_sign", z_csign),
+                ("corrado_rank", z_crank),
+                ("modified_rank", z_mrank),
+            ):
+                z = cum(zd)
+                add("caar", label, name, z, _pn(z))
+            V, pv = _wilcoxon_rows(car)
+            add("caar", label, "wilcoxon", V, pv)
     return out
 
 
@@ -912,11 +955,10 @@ def _batch_pvalues(
     w0, w1 = window
     rel_est = np.arange(e0, e1 + 1)
     rel_win = np.arange(w0, w1 + 1)
-    day0 = int(np.flatnonzero(rel_win == 0)[0]) if w0 <= 0 <= w1 else None
     idx = returns.index
     mk = returns[market].to_numpy(dtype=float)
     fx = returns[list(factors)].to_numpy(dtype=float) if factors else None
-    frames = []
+    parts: list[tuple[Any, ...]] = []
     first = placebo.drop_duplicates("draw")
     for _tpl, grp in placebo.groupby("template", sort=False):
         draws = first.loc[first["template"] == _tpl, "draw"].to_numpy()
@@ -948,30 +990,30 @@ def _batch_pvalues(
         p = X_est.shape[2]
         X_est = X_est.reshape(D, N, len(rel_est), p)
         X_win = X_win.reshape(D, N, len(rel_win), p)
-        for delta in deltas:
-            y_win = y_win0
-            if delta:
-                y_win = y_win0.copy()
-                y_win[:, :, day0] += float(delta)
-            for kind, label, name, stat, pv in _battery_batch(
-                model, y_est, X_est, y_win, X_win, rel_win, days, car_windows
-            ):
-                if tests is not None and name not in tests:
-                    continue
-                frames.append(
-                    pd.DataFrame(
-                        {
-                            "draw": draws,
-                            "injected": float(delta),
-                            "kind": kind,
-                            "window": label,
-                            "test": name,
-                            "statistic": stat,
-                            "p_value": pv,
-                        }
-                    )
-                )
-    out = pd.concat(frames, ignore_index=True)
+        for delta, kind, label, name, stat, pv in _battery_batch(
+            model, y_est, X_est, y_win0, X_win, rel_win, days, car_windows, deltas
+        ):
+            if tests is not None and name not in tests:
+                continue
+            parts.append((draws, float(delta), kind, label, name, stat, pv))
+    sizes = [len(x[0]) for x in parts]
+
+    def rep(i: int) -> np.ndarray:
+        return np.repeat(np.array([x[i] for x in parts], dtype=object), sizes)
+
+    out = pd.DataFrame(
+        {
+            "draw": np.concatenate([x[0] for x in parts]).astype(int),
+            "injected": np.repeat([x[1] for x in parts], sizes),
+            "kind": rep(2),
+            "window": rep(3),
+            "test": rep(4),
+            "statistic": np.concatenate([x[5] for x in parts]),
+            "p_value": np.concatenate([x[6] for x in parts]),
+        }
+    )
+    for c in ("kind", "window", "test"):
+        out[c] = out[c].astype(str)
     return out.sort_values(["injected", "kind", "window", "test", "draw"], kind="stable")
 
 
@@ -1092,6 +1134,11 @@ def verdicts(
         pw = power[np.isclose(power["level"], level) & np.isclose(power["injected"], power_at)]
         if pw.empty:
             pw = None
+    pw_map: dict[tuple[str, str], float] = {}
+    if pw is not None:
+        pw_map = dict(
+            zip(zip(pw["test"], pw["window"], strict=True), pw["rejection_rate"], strict=True)
+        )
     rows = []
     for test, g in s.groupby("test", sort=False):
         aar = g[g["kind"] == "aar"]
@@ -1103,11 +1150,7 @@ def verdicts(
         rate = g["rejection_rate"]
         over = g[(g["ci_low"] > level) & (rate > level * (1 + tolerance))]
         under = g[(g["ci_high"] < level) & (rate < level * (1 - tolerance))]
-        pwr = np.nan
-        if pw is not None:
-            m = pw[(pw["test"] == test) & (pw["window"] == primary["window"])]
-            if len(m):
-                pwr = float(m["rejection_rate"].iloc[0])
+        pwr = float(pw_map.get((test, primary["window"]), np.nan))
         if len(over):
             worst = over.loc[over["rejection_rate"].idxmax()]
             verdict = over_label
