@@ -425,3 +425,30 @@ def test_unreadable_file_is_a_cache_error_not_corruption(cache, src, monkeypatch
         cache.get(src, "X", "2024-01-01", "2024-01-31")
     monkeypatch.undo()
     assert cache.path("X", src).exists()  # never deleted for a permission problem
+
+
+def test_live_bar_of_today_is_replaced_without_a_full_refetch(cache, monkeypatch):
+    """A provisional last bar differs from the final one: that is not a re-adjustment."""
+    import eventstudy.data.cache as cache_mod
+
+    monkeypatch.setattr(cache_mod, "_today", lambda: ts("2024-06-28"))
+    live = CountingSource(DateSource())
+    first = cache.get(live, "X", "2024-01-01", "2024-06-28")
+    # the bar of 2024-06-28 was provisional: the final one differs
+    final = DateSource()
+    real_get = final.get
+
+    def final_get(symbol, start=None, end=None):
+        df = real_get(symbol, start, end)
+        df.loc[df.index == ts("2024-06-28"), ["close", "adj_close"]] *= 1.01
+        return df
+
+    final.get = final_get  # type: ignore[method-assign]
+    later = CountingSource(final, name="dates")
+    monkeypatch.setattr(cache_mod, "_today", lambda: ts("2024-07-10"))
+    out = cache.get(later, "X", "2024-01-01", "2024-07-09")
+    assert len(later.calls) == 1  # only the tail, no full refetch
+    assert later.calls[0][1] == ts("2024-06-18")
+    assert out.loc["2024-06-28", "adj_close"] == pytest.approx(
+        first.loc["2024-06-28", "adj_close"] * 1.01
+    )

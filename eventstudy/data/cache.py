@@ -61,6 +61,9 @@ _META_KEY = b"eventstudy"
 #: A history that starts/ends within this many calendar days of the requested bounds is
 #: complete (holidays such as Golden Week or New Year can close an exchange ~10 days).
 TOLERANCE_DAYS = 10
+#: At the end, only a long weekend is forgiven: a history ending earlier is cached but
+#: not marked complete, so the next run asks for the rest again (one cheap request).
+END_TOLERANCE_DAYS = 4
 #: Newer data is fetched starting this many calendar days before the covered end.
 OVERLAP_DAYS = 10
 #: Relative difference of adjusted closes on the overlap that triggers a full refetch.
@@ -465,7 +468,8 @@ class PriceCache:
                     )
                     continue
             fetched.append(f"{_iso(ask_lo) or 'start'}..{_iso(hi) or 'today'}")
-            if len(new) and _adjustment_changed(merged, new):
+            settled = merged if ce is None else merged[merged.index <= to_timestamp(ce)]
+            if len(new) and _adjustment_changed(settled, new):
                 # the source re-based its adjusted closes: refetch everything we need
                 lo_all = None if (s is None or cs is None) else min(s, to_timestamp(cs))
                 hi_all = None if e is None else max(e, to_timestamp(ce) or e)
@@ -556,9 +560,10 @@ def _coverage(
 ) -> dict[str, Any]:
     """The date range a fetch of ``[s, e]`` that returned ``df`` proves complete.
 
-    Bounds count as covered when the data reaches within ``TOLERANCE_DAYS`` of them (or,
-    for an empty answer in a gap of a known symbol, the whole range). Today and later
-    are never covered: today's bar may still change.
+    The start counts as covered when the data begins within ``TOLERANCE_DAYS`` of it,
+    the end when the data reaches within ``END_TOLERANCE_DAYS`` of it (an empty answer
+    in a gap of a known symbol covers the whole gap). Today and later are never
+    covered: today's bar may still change.
     """
     tol = pd.Timedelta(days=TOLERANCE_DAYS)
     yesterday = _today() - pd.Timedelta(days=1)
@@ -574,7 +579,8 @@ def _coverage(
         cs = _iso(s)
     else:
         cs = _iso(first)
-    ce = _iso(e_eff) if last >= e_eff - tol else _iso(min(last, e_eff))
+    end_tol = pd.Timedelta(days=END_TOLERANCE_DAYS)
+    ce = _iso(e_eff) if last >= e_eff - end_tol else _iso(min(last, e_eff))
     return {"covered_start": cs, "covered_end": ce}
 
 
