@@ -374,3 +374,12 @@ def test_unwritable_yfinance_cache_folder_is_a_cache_error(monkeypatch, tmp_path
     src, _, _ = make()
     with pytest.raises(CacheError, match="cannot create the folder"):
         src.get("7203.T", "2025-07-01", "2025-07-10")
+
+
+@responses.activate
+def test_replay_malformed_answer_is_a_data_error_not_a_traceback():
+    body = chart_json("7270.T", ["2025-03-03"], [2500.0])
+    del body["chart"]["result"][0]["indicators"]["quote"]
+    responses.add(responses.GET, CHART, json=body)
+    with pytest.raises(DataError, match=r"yfinance could not read Yahoo's answer \(KeyError"):
+        replay_source().get("7270.T", "2025-03-03", "2025-03-07")

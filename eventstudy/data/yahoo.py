@@ -166,6 +166,19 @@ def _classify(exc: BaseException, yfe: Any) -> str:
     return "other"
 
 
+def _raised_inside_yfinance(exc: BaseException) -> bool:
+    """True when the innermost frame of ``exc`` is yfinance's code (not ours, not a fake)."""
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last = tb
+        tb = tb.tb_next
+    if last is None:
+        return False
+    filename = last.tb_frame.f_code.co_filename.replace("\\", "/")
+    return "/yfinance/" in filename
+
+
 def _describe(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     if len(text) > 140:
@@ -255,6 +268,13 @@ class YahooSource:
                     code = _status_code(exc)
                     detail = _describe(exc) if code is None else f"HTTP {code}"
                     raise NetworkError(detail=f"{symbol}: {detail}") from None
+                if _raised_inside_yfinance(exc):
+                    # yfinance choked on an answer it did not expect
+                    raise DataError(
+                        symbol=symbol,
+                        detail=f"yfinance could not read Yahoo's answer ({_describe(exc)})",
+                        fix="retry later, update yfinance, or use --prices DIR",
+                    ) from exc
                 raise
 
     def get(
