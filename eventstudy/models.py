@@ -125,21 +125,27 @@ def batch_ols(y: np.ndarray, X: np.ndarray) -> BatchOLS:
 def _batch_ols_simple(y: np.ndarray, x: np.ndarray) -> BatchOLS:
     """Closed form of ``y = a + b x`` for every row (2-D sums, no batched matrices)."""
     valid = np.isfinite(y) & np.isfinite(x)
+    complete = bool(valid.all())
     n = valid.sum(axis=1).astype(float)
-    x0 = np.where(valid, x, 0.0)
-    y0 = np.where(valid, y, 0.0)
+    x0 = x if complete else np.where(valid, x, 0.0)
+    y0 = y if complete else np.where(valid, y, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         xbar = x0.sum(axis=1) / n
         ybar = y0.sum(axis=1) / n
-        xc = np.where(valid, x - xbar[:, None], 0.0)
-        yc = np.where(valid, y - ybar[:, None], 0.0)
+        xc = x0 - xbar[:, None]
+        yc = y0 - ybar[:, None]
+        if not complete:
+            xc[~valid] = 0.0
+            yc[~valid] = 0.0
         sxx = np.einsum("kl,kl->k", xc, xc)
         sxy = np.einsum("kl,kl->k", xc, yc)
         syy = np.einsum("kl,kl->k", yc, yc)
         ok = (n > 2) & (sxx > 1e-300 * np.maximum(n, 1))
         b = np.where(ok, sxy / sxx, np.nan)
         a = ybar - b * xbar
-        resid = np.where(valid, yc - b[:, None] * xc, np.nan)
+        resid = yc - b[:, None] * xc
+        if not complete:
+            resid[~valid] = np.nan
         ssr = np.where(ok, syy - b * sxy, np.nan)
         ssr = np.maximum(ssr, 0.0)
         r2 = 1.0 - ssr / syy

@@ -165,16 +165,19 @@ class EventStudyResults:
 
     @cached_property
     def _codes(self) -> np.ndarray:
-        return pd.Index(self._event_ids).get_indexer(self._d.events["event_id"])
+        ids = self._d.events["event_id"].to_numpy(dtype=object)
+        return pd.Index(self._event_ids, dtype=object).get_indexer(ids)
 
     @cached_property
     def _event_ids(self) -> list[str]:
-        return list(dict.fromkeys(self._d.events["event_id"]))
+        return [str(x) for x in pd.unique(self._d.events["event_id"].to_numpy(dtype=object))]
 
     @cached_property
     def _cluster_rows(self) -> list[np.ndarray]:
         codes = self._codes
-        return [np.flatnonzero(codes == c) for c in range(len(self._event_ids))]
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(self._event_ids) + 1))
+        return [order[bounds[c] : bounds[c + 1]] for c in range(len(self._event_ids))]
 
     @cached_property
     def _df_sigma(self) -> np.ndarray:
@@ -396,7 +399,7 @@ class EventStudyResults:
                 out.append(common)
         return out
 
-    def _sur(self, c: int, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray] | str:
+    def _sur(self, c: int, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | str:
         """CARs and their joint covariance for event ``c`` (SUR with event dummies)."""
         d = self._d
         setup = self._sur_setup[c]
@@ -417,45 +420,54 @@ class EventStudyResults:
             E = E - E.mean(axis=0)
             car = (Yw - Xw[:, [1]]).sum(axis=0)
             q = float(len(cols))
-            Sigma = E.T @ E / (Lc - 1)
+            nu = float(Lc - 1)
+            Sigma = E.T @ E / nu
         else:
             xtx_inv = np.linalg.inv(Xc.T @ Xc)
             B = xtx_inv @ Xc.T @ Yc
             E = Yc - Xc @ B
-            Sigma = E.T @ E / (Lc - Xc.shape[1])
+            nu = float(Lc - Xc.shape[1])
+            Sigma = E.T @ E / nu
             car = (Yw - Xw @ B).sum(axis=0)
             s = Xw.sum(axis=0)
             q = float(len(cols) + s @ xtx_inv @ s)
-        return car, Sigma * q
+        return car, Sigma * q, nu
 
     def _sur_tests(self, clusters: Sequence[int], cols: np.ndarray) -> list[st.TestResult]:
-        wald, dfs, total, var_sum, n_all = 0.0, 0.0, 0.0, 0.0, 0
-        ok_any = False
-        for c in clusters:
-            out = self._sur(c, cols)
-            if isinstance(out, str):
-                continue
-            car, cov = out
-            t = st.sur_wald(car, cov)
-            wald += t.statistic
-            dfs += t.df
-            total += car.sum()
-            var_sum += cov.sum()
-            n_all += len(car)
-            ok_any = True
-        if not ok_any:
+        """``sur_wald`` and ``sur_wald_mean`` for the events ``clusters``.
+
+        One event: the Hotelling F form. Several (independent) events: ``sum_e N_e F_e``
+        against chi-squared(sum N_e), and the pooled mean CAR against ``F(1, sum nu_e)``.
+        """
+        parts = [self._sur(c, cols) for c in clusters]
+        parts = [p for p in parts if not isinstance(p, str)]
+        if not parts:
             nan = float("nan")
             return [
                 st.TestResult("sur_wald", nan, nan, None, "all CARs = 0"),
                 st.TestResult("sur_wald_mean", nan, nan, None, "mean CAR = 0"),
             ]
+        if len(parts) == 1:
+            car, cov, nu = parts[0]
+            return [st.sur_wald(car, cov, nu), st.sur_wald_mean(car, cov, nu)]
         from scipy import stats as sps
 
-        w_mean = (total / n_all) ** 2 / (var_sum / n_all**2)
+        tests = [st.sur_wald(car, cov, nu) for car, cov, nu in parts]
+        stat = float(sum(t.statistic * t.df for t in tests))
+        dfs = float(sum(t.df for t in tests))
+        car_all = np.concatenate([p[0] for p in parts])
+        var_sum = float(sum(p[1].sum() for p in parts))
+        n_all = len(car_all)
+        w_mean = (car_all.mean()) ** 2 / (var_sum / n_all**2)
+        nu_all = float(sum(p[2] for p in parts))
         return [
-            st.TestResult("sur_wald", wald, float(sps.chi2.sf(wald, dfs)), dfs, "all CARs = 0"),
+            st.TestResult("sur_wald", stat, float(sps.chi2.sf(stat, dfs)), dfs, "all CARs = 0"),
             st.TestResult(
-                "sur_wald_mean", w_mean, float(sps.chi2.sf(w_mean, 1)), 1.0, "mean CAR = 0"
+                "sur_wald_mean",
+                float(w_mean),
+                float(sps.f.sf(w_mean, 1, nu_all)),
+                1.0,
+                "mean CAR = 0",
             ),
         ]
 

@@ -321,7 +321,7 @@ class EventStudy:
                 fix="check event dates against the returns index and the window",
             )
         cols = ret.columns.astype(str)
-        securities = list(dict.fromkeys(ev["security"]))
+        securities = [str(x) for x in pd.unique(ev["security"].to_numpy(dtype=object))]
         col_index = {c: i for i, c in enumerate(cols)}
         R = ret.iloc[:, [col_index[s] for s in securities]].to_numpy(dtype=float)
         sec_code = pd.Index(securities).get_indexer(ev["security"])
@@ -335,8 +335,8 @@ class EventStudy:
             ok = (rows >= 0) & (rows < T)
             r = np.clip(rows, 0, T - 1)
             out = a[r, cols_[:, None]] if cols_ is not None else a[r]
-            out = np.array(out, dtype=float)
-            out[~ok] = np.nan
+            if not ok.all():
+                out[~ok] = np.nan
             return out
 
         y_est = gather(R, rows_est, sec_code)

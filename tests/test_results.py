@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from numpy.testing import assert_allclose
+from scipy import stats as sps
 
 import eventstudy as es
 from eventstudy.exceptions import ClusteredEventWarning, ConfigError, DataError
@@ -197,11 +198,15 @@ def test_sur_wald_equals_the_event_dummy_regression(ret: pd.DataFrame) -> None:
     c = np.array([0, 0, 1, 1.0])
     cov = Sigma * (c @ ZtZi @ c)
     wald = car @ np.linalg.inv(cov) @ car
+    nu = len(rows) - 4  # = 240 estimation days - 2 parameters
+    f = wald * (nu - 3 + 1) / (nu * 3)  # Hotelling T^2 -> F(3, nu - 2)
     got = res.caar_tests((0, 1)).set_index("test")
-    assert_allclose(got.loc["sur_wald", "statistic"], wald, rtol=1e-8)
+    assert_allclose(got.loc["sur_wald", "statistic"], f, rtol=1e-8)
+    assert_allclose(got.loc["sur_wald", "p_value"], sps.f.sf(f, 3, nu - 2), rtol=1e-8)
     assert got.loc["sur_wald", "df"] == 3
     mean_w = car.mean() ** 2 / (cov.sum() / 9)
     assert_allclose(got.loc["sur_wald_mean", "statistic"], mean_w, rtol=1e-8)
+    assert_allclose(got.loc["sur_wald_mean", "p_value"], sps.f.sf(mean_w, 1, nu), rtol=1e-8)
 
 
 def test_sur_wald_too_many_securities_is_a_note_not_a_failure() -> None:

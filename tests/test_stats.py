@@ -284,6 +284,10 @@ def test_sur_wald_joint_and_mean() -> None:
     m = st.sur_wald_mean(car, cov)
     assert_allclose(m.statistic, car.mean() ** 2 / (cov.sum() / 9), rtol=1e-12)
     assert m.df == 1
+    # with an estimated Sigma (nu residual df): Hotelling T^2 as F(N, nu - N + 1)
+    f = st.sur_wald(car, cov, df_resid=50)
+    assert_allclose(f.statistic, w * 48 / (50 * 3), rtol=1e-10)
+    assert_allclose(f.p_value, sps.f.sf(w * 48 / 150, 3, 48), rtol=1e-10)
 
 
 def test_rank_rows_matches_scipy_with_ties_and_nan() -> None:
