@@ -230,18 +230,20 @@ def rank_rows(a: np.ndarray, return_sorted: bool = False) -> Any:
     if N == 0 or T == 0:
         return (a.copy(), a.copy()) if return_sorted else a.copy()
     order = np.argsort(a, axis=1)
-    s = np.take_along_axis(a, order, axis=1)
+    flat = (order + (np.arange(N) * T)[:, None]).ravel()  # flat indexing beats *_along_axis
+    s = a.ravel()[flat].reshape(N, T)
     tie = s[:, 1:] == s[:, :-1]  # NaN never equals NaN
     if tie.any():
         new = np.ones((N, T), dtype=bool)
         new[:, 1:] = ~tie
         run = np.cumsum(new.ravel()) - 1
         pos = np.tile(np.arange(1, T + 1, dtype=float), N)
-        avg = (np.bincount(run, weights=pos) / np.bincount(run))[run].reshape(N, T)
+        avg = (np.bincount(run, weights=pos) / np.bincount(run))[run]
     else:
-        avg = np.broadcast_to(np.arange(1, T + 1, dtype=float), (N, T))
-    ranks = np.empty((N, T))
-    np.put_along_axis(ranks, order, avg, axis=1)
+        avg = np.tile(np.arange(1, T + 1, dtype=float), N)
+    ranks = np.empty(N * T)
+    ranks[flat] = avg
+    ranks = ranks.reshape(N, T)
     ranks[np.isnan(a)] = np.nan
     return (ranks, s) if return_sorted else ranks
 
