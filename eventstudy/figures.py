@@ -101,11 +101,11 @@ def _make_template() -> go.layout.Template:
                 "font": {"size": 17, "color": "#111111"},
                 "x": 0.0,
                 "xanchor": "left",
-                "xref": "paper",
+                "xref": "container",
                 "y": 1.0,
                 "yref": "container",
                 "yanchor": "top",
-                "pad": {"t": 14},
+                "pad": {"t": 14, "l": 16},
             },
             "colorway": list(PALETTE),
             "paper_bgcolor": "white",
@@ -337,6 +337,7 @@ def plot_ar(
     *,
     window: tuple[int, int] = (-10, 10),
     timing: pd.DataFrame | None = None,
+    exchange: str | None = None,
     colors: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
     title: str | None = None,
@@ -344,9 +345,9 @@ def plot_ar(
     """Daily abnormal returns (%) of each security around an event, as grouped bars.
 
     One trace per security (one panel per event when ``event_id`` is None and the study
-    has several). The reacting session of each exchange is shaded and labelled: from
-    ``timing`` (``calendar.event_timing`` rows: event_id, exchange, session, rule) when
-    given, else day 0.
+    has several). The reacting session is shaded and labelled: from ``timing``
+    (``calendar.event_timing`` rows: event_id, exchange, session, rule) when given, else
+    day 0; the other exchanges' reacting sessions are listed in a note.
 
     Parameters
     ----------
@@ -358,6 +359,9 @@ def plot_ar(
         Relative days shown, inclusive.
     timing : DataFrame, optional
         Event timing, to mark each exchange's reacting session.
+    exchange : str, optional
+        The securities' exchange (e.g. ``"XTKS"``); default: the timing row whose
+        session is day 0.
     colors, labels : mapping, optional
         Security -> colour (default :func:`security_colors` over the study) and
         security -> display name.
@@ -402,7 +406,7 @@ def plot_ar(
                 fig.add_trace(trace, row=row, col=1)
             else:
                 fig.add_trace(trace)
-        _mark_sessions(fig, results, ar, eid, timing, row if len(ids) > 1 else None)
+        _mark_sessions(fig, ar, eid, timing, exchange, row if len(ids) > 1 else None)
     fig.update_layout(barmode="group")
     _day_axis(fig, days)
     fig.update_yaxes(title_text="Abnormal return (%)", ticksuffix="%", zeroline=True)
@@ -430,39 +434,45 @@ def plot_ar(
 
 def _mark_sessions(
     fig: go.Figure,
-    results: Any,
     ar: pd.DataFrame,
     event_id: Any,
     timing: pd.DataFrame | None,
+    exchange: str | None,
     row: int | None,
 ) -> None:
-    """Shade and label each exchange's reacting session on a relative-day axis."""
+    """Shade and label the reacting session; list the other exchanges' sessions.
+
+    The bars count sessions of the securities' own exchange, so only that exchange's
+    reacting session has a place on the axis (shaded). Sessions of other exchanges (a US
+    session after the Tokyo close of the same date, say) are named in a note, not drawn
+    on a Tokyo day they did not belong to.
+    """
     where = {"row": row, "col": 1} if row is not None else {}
     dates = ar.loc[ar["event_id"] == event_id, ["rel_day", "date"]].drop_duplicates("rel_day")
     day_of = {
         pd.Timestamp(d).normalize(): int(r)
         for r, d in zip(dates["rel_day"], dates["date"], strict=True)
     }
-    marks: list[tuple[float, str]] = []
+    day0 = next((d for d, r in day_of.items() if r == 0), None)
+    own: list[tuple[float, str]] = []
+    others: list[str] = []
     if timing is not None and len(timing) and "event_id" in timing:
-        rows = timing[timing["event_id"] == event_id]
+        rows = timing[timing["event_id"].astype(str) == str(event_id)]
         for _, t in rows.iterrows():
             session = pd.Timestamp(t["session"]).normalize()
-            if session in day_of:
-                x = float(day_of[session])
-            else:  # the session is not a trading day here: place it between neighbours
-                later = [r for d, r in day_of.items() if d > session]
-                x = (min(later) - 0.5) if later else float(max(day_of.values(), default=0))
             rule = f" ({t['rule']})" if "rule" in t and pd.notna(t["rule"]) else ""
-            marks.append((x, f"{t['exchange']}: {session:%Y-%m-%d}{rule}"))
-    if not marks:
-        day0 = [d for d, r in day_of.items() if r == 0]
-        label = f"day 0: {day0[0]:%Y-%m-%d}" if day0 else "day 0"
-        marks.append((0.0, f"reacting session, {label}"))
-    seen: dict[float, list[str]] = {}
-    for x, text in marks:
-        seen.setdefault(x, []).append(text)
-    for k, (x, texts) in enumerate(sorted(seen.items())):
+            ex = str(t.get("exchange", ""))
+            text = f"{ex} reacting session: {session:%Y-%m-%d}{rule}"
+            mine = ex == exchange if exchange is not None else session == day0
+            if mine and session in day_of:
+                own.append((float(day_of[session]), text))
+            else:
+                others.append(text)
+    if not own:
+        label = f"{day0:%Y-%m-%d}" if day0 is not None else ""
+        own.append((0.0, f"reacting session (day 0) {label}".strip()))
+    xref, yref = _refs(fig, row)
+    for k, (x, text) in enumerate(sorted(own)):
         fig.add_vrect(
             x0=x - 0.5,
             x1=x + 0.5,
@@ -472,18 +482,31 @@ def _mark_sessions(
             layer="below",
             **where,
         )
-        xref, yref = _refs(fig, row)
         fig.add_annotation(
             x=x + 0.55,
-            y=1.0 - 0.1 * k,  # stacked, so adjacent sessions' labels do not collide
+            y=1.0 - 0.1 * k,
             xref=xref,
             yref=f"{yref} domain",
-            text="<br>".join(texts),
+            text=text,
             showarrow=False,
             xanchor="left",
             yanchor="top",
             align="left",
             font={"size": 11, "color": "#6B5200"},
+            bgcolor="rgba(255,255,255,0.75)",
+        )
+    if others:
+        fig.add_annotation(
+            x=0.0,
+            y=1.0,
+            xref=f"{xref} domain",
+            yref=f"{yref} domain",
+            text="<br>".join(others),
+            showarrow=False,
+            xanchor="left",
+            yanchor="top",
+            align="left",
+            font={"size": 11, "color": "#666666"},
             bgcolor="rgba(255,255,255,0.75)",
         )
 

@@ -536,7 +536,12 @@ class _Builder:
                     self._fid("ar", g.key, eid),
                     f"Abnormal returns{title_g}",
                     figures.plot_ar(
-                        res, raw_id, timing=tim, colors=self.colors, labels=self.labels
+                        res,
+                        raw_id,
+                        timing=tim,
+                        exchange=g.key or None,
+                        colors=self.colors,
+                        labels=self.labels,
                     ),
                 )
             )
@@ -677,6 +682,9 @@ class _Builder:
             figures.plot_tests(res, wins),
         )
         block["excluded"] = figures._frame(res, "excluded")
+        notes = getattr(res, "test_notes", None)
+        notes = notes() if callable(notes) else notes
+        block["test_notes"] = notes if isinstance(notes, pd.DataFrame) else pd.DataFrame()
         block["clustering"] = figures._frame(res, "clustering")
         block["params"] = figures._frame(res, "params")
         self.across.append(block)
@@ -707,6 +715,8 @@ class _Builder:
             put("aar_tests", res.aar_tests((int(days.min()), int(days.max()))), g)
             put("params", block["params"], g)
             put("excluded", block["excluded"], g)
+            if len(block["test_notes"]):
+                put("test_notes", block["test_notes"], g)
             put("clustering", block["clustering"], g)
         self.tables = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
         if self.study.timing is not None:
@@ -952,49 +962,66 @@ def _version(dist: str) -> str:
         return ""
 
 
+_RUN_TIME_KEYS = ("run_at", "run_time", "run_finished", "finished_at", "run_started", "started_at")
+
+
+def _short(key: str, value: Any) -> str:
+    text = str(value)
+    if key.endswith(("sha256", "sha1", "hash")):
+        return text[:12]
+    if key in ("path", "file") and "/" in text:
+        return text.rsplit("/", 1)[-1]
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _provenance(study: _Study) -> dict[str, Any]:
+    """Versions, data source per symbol with fetch time, config, run time (for the footer)."""
     prov = dict(study.provenance)
     versions = prov.pop("versions", None)
+    if isinstance(versions, Mapping) and "oem-eventstudy" in versions:
+        versions = {("eventstudy" if k == "oem-eventstudy" else k): v for k, v in versions.items()}
+    run_sources = prov.pop("sources", None)
+    run_sources = run_sources if isinstance(run_sources, Mapping) else {}
+    symbols = list(dict.fromkeys([*study.prices, *run_sources]))
     sources = []
-    for symbol, frame in study.prices.items():
+    for symbol in symbols:
+        frame = study.prices.get(symbol)
         p = dict(getattr(frame, "attrs", {}).get("provenance", {}) or {})
+        r = run_sources.get(symbol, {})
+        r = r if isinstance(r, Mapping) else {"source": r}
+        detail = []
+        if r.get("first") and r.get("last"):
+            detail.append(f"{r['first']} to {r['last']}")
+        elif frame is not None and len(frame):
+            detail.append(f"{frame.index.min():%Y-%m-%d} to {frame.index.max():%Y-%m-%d}")
+        for k, v in p.items():
+            if k in ("source", "symbol", "fetched_at", "versions") or v in (None, ""):
+                continue
+            if k == "requested_symbol" and v == symbol:
+                continue
+            if isinstance(v, str | int | float):
+                detail.append(f"{k}={_short(k, v)}")
         sources.append(
             {
                 "symbol": str(symbol),
-                "source": str(p.get("source", "")),
-                "fetched_at": str(p.get("fetched_at", "")),
-                "detail": ", ".join(
-                    f"{k}={v}"
-                    for k, v in p.items()
-                    if k not in ("source", "symbol", "fetched_at", "versions")
-                    and isinstance(v, str | int | float)
-                ),
+                "source": str(p.get("source") or r.get("source") or ""),
+                "fetched_at": str(p.get("fetched_at") or r.get("fetched_at") or ""),
+                "detail": ", ".join(detail),
             }
         )
-    prov_sources = prov.pop("sources", None)
-    if not sources and isinstance(prov_sources, Mapping):
-        for symbol, p in prov_sources.items():
-            p = p if isinstance(p, Mapping) else {"source": p}
-            sources.append(
-                {
-                    "symbol": str(symbol),
-                    "source": str(p.get("source", "")),
-                    "fetched_at": str(p.get("fetched_at", "")),
-                    "detail": "",
-                }
-            )
+    handled = {*_RUN_TIME_KEYS, "config_file", "config_path", "config_hash"}
     return {
         "versions": _versions(versions if isinstance(versions, Mapping) else None),
         "sources": sources,
-        "config_path": str(study.config_path) if study.config_path else None,
-        "config_hash": study.config_hash,
-        "run_at": _first(prov, "run_at", "run_time", "started_at", "finished_at"),
+        "config_path": str(study.config_path or prov.get("config_file") or "") or None,
+        "config_hash": study.config_hash or prov.get("config_hash"),
+        "run_at": _first(prov, *_RUN_TIME_KEYS),
+        "run_started": _first(prov, "run_started", "started_at"),
         "report_written_at": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "other": {
             str(k): _jsonable(v)
             for k, v in prov.items()
-            if k not in ("run_at", "run_time", "started_at", "finished_at")
-            and isinstance(v, str | int | float | bool)
+            if k not in handled and isinstance(v, str | int | float | bool)
         },
     }
 
@@ -1141,6 +1168,7 @@ def _write_index(path: Path, study: _Study, build: _Builder, mode: str) -> None:
                     for f in block["diagnostics"]
                 ],
                 "excluded": _frame_rows(excluded, ["event_id", "security", "reason"]),
+                "test_notes": _frame_rows(block["test_notes"], ["event_id", "test", "reason"]),
                 "clustering": _frame_rows(
                     clustering, ["event_id", "n_securities", "rbar", "design_effect"]
                 ),

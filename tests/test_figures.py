@@ -254,10 +254,16 @@ def test_ar_marks_each_exchanges_reacting_session_from_the_timing_table(res):
     )
     fig = figures.plot_ar(res, "kei_cafe", timing=timing)
     texts = [a.text for a in fig.layout.annotations]
-    assert any("XTKS: 2025-12-04 (before open)" in t for t in texts)
-    assert any("XNYS: 2025-12-03 (during session)" in t for t in texts)
-    shaded = sorted((s.x0 + s.x1) / 2 for s in fig.layout.shapes)
-    assert shaded == [-1.0, 0.0]
+    assert "XTKS reacting session: 2025-12-04 (before open)" in texts
+    assert "XNYS reacting session: 2025-12-03 (during session)" in texts
+    # only the own exchange's session is shaded: the US session of 12-03 came after the
+    # Tokyo close of 12-03 and is not Tokyo's day -1
+    assert [(s.x0 + s.x1) / 2 for s in fig.layout.shapes] == [0.0]
+    us = figures.plot_ar(res, "kei_cafe", timing=timing, exchange="XNYS")
+    assert "XNYS reacting session: 2025-12-03 (during session)" in [
+        a.text for a in us.layout.annotations
+    ]
+    assert [(s.x0 + s.x1) / 2 for s in us.layout.shapes] == [-1.0]
 
 
 def test_ar_without_timing_marks_day_zero_and_draws_one_panel_per_event(res):

@@ -71,7 +71,14 @@ def make_run(results=None, *, title: str = "Kei cars & US policy") -> StudyRun:
             "kei_cafe": "# What happened\nThe President **authorized** kei cars. "
             f"{EVIL}\n\n- source: https://example.org/a?b=1&c=2\n- time: 14:30 ET",
         },
-        provenance={"run_at": "2026-11-25T06:30:00Z", "versions": {"yfinance": "0.2.54"}},
+        provenance={  # as runner._provenance writes it
+            "versions": {"oem-eventstudy": "0.1.0", "yfinance": "0.2.54"},
+            "sources": {"TOPIX": {"source": "csv", "first": "2025-10-01", "last": "2025-12-31"}},
+            "config_file": "configs/kei_cars.yaml",
+            "config_hash": "0123456789ab",
+            "run_started": "2026-11-25T06:29:58+00:00",
+            "run_finished": "2026-11-25T06:30:00+00:00",
+        },
         notes=["a note from the run"],
     )
 
@@ -165,6 +172,8 @@ def test_index_has_sections_timing_tests_excluded_and_provenance(written):
     assert "◆ Portfolio, equal-weighted" in html
     assert "0123456789ab" in html and "configs/kei_cars.yaml" in html
     assert "2026-11-25T06:00:00Z" in html  # fetch time of a price series
+    assert "run finished 2026-11-25T06:30:00+00:00" in html
+    assert "2025-10-01 to 2025-12-31" in html  # the data range of a series
     assert "a note from the run" in html
     assert f"plotly {plotly.__version__}" in html
     # robust tests lead the main table
