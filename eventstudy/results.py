@@ -806,6 +806,36 @@ class EventStudyResults:
             frames.append(f)
         return pd.concat(frames, ignore_index=True)
 
+    def portfolio_bootstrap(
+        self, window: tuple[int, int] | None = None, n_boot: int = 9999, seed: int | None = 0
+    ) -> pd.DataFrame:
+        """Bootstrap p-value of each event portfolio's CAR over ``window``.
+
+        The null distribution of the CAR is built by summing ``L2`` abnormal returns drawn
+        with replacement from the portfolio's own (centred) estimation-window abnormal
+        returns; the two-sided p-value is the share of draws at least as large in absolute
+        value. Robust to cross-correlation (it is the portfolio's own series) and to
+        non-normal returns; it ignores estimation error in the portfolio's parameters.
+
+        Returns
+        -------
+        DataFrame
+            event_id, car, p_value, n_boot.
+        """
+        _, _, cols = self._cols(window)
+        car, _ = self._portfolio_car(cols)
+        rng = np.random.default_rng(seed)
+        recs = []
+        for e, eid in enumerate(self._event_ids):
+            pool = self._portfolio.ar_est[e]
+            pool = pool[np.isfinite(pool)]
+            pool = pool - pool.mean()
+            n_days = int(np.isfinite(self._portfolio.ar_win[e, cols]).sum())
+            draws = rng.choice(pool, size=(int(n_boot), n_days), replace=True).sum(axis=1)
+            p = (1 + np.sum(np.abs(draws) >= abs(car[e]))) / (n_boot + 1)
+            recs.append((eid, float(car[e]), float(p), int(n_boot)))
+        return pd.DataFrame(recs, columns=["event_id", "car", "p_value", "n_boot"])
+
     @cached_property
     def test_notes(self) -> pd.DataFrame:
         """Tests that could not run for an event, with the reason (event_id, test, reason)."""

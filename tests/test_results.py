@@ -378,3 +378,18 @@ def test_plots_delegate_to_figures(
     monkeypatch.setattr(figures, func, lambda r, **kw: calls.append((r, kw)) or "fig")
     assert getattr(res, method)() == "fig"
     assert calls == [(res, kwargs)]
+
+
+def test_portfolio_bootstrap(ret: pd.DataFrame, res: es.EventStudyResults) -> None:
+    boot = res.portfolio_bootstrap((0, 2), n_boot=1999, seed=1)
+    assert list(boot.columns) == ["event_id", "car", "p_value", "n_boot"]
+    paths = res.car_paths()
+    port = paths[(paths["security"] == "portfolio") & (paths["rel_day"] == 2)]
+    start = paths[(paths["security"] == "portfolio") & (paths["rel_day"] == -1)]
+    assert_allclose(boot["car"], port["car"].to_numpy() - start["car"].to_numpy(), rtol=1e-9)
+    assert ((boot["p_value"] > 0) & (boot["p_value"] <= 1)).all()
+    shocked = ret.copy()
+    shocked.iloc[DAY_A, :3] += 0.2
+    big = es.event_study(shocked, two_events(ret), estimation=(-250, -11), window=(-5, 5))
+    p = big.portfolio_bootstrap((0, 0), n_boot=999).set_index("event_id")["p_value"]
+    assert p.iloc[0] == 1 / 1000  # nothing in the estimation window comes close to +20%
