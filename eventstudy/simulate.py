@@ -579,7 +579,8 @@ def _sur_prepare(
             E = Yc - Xc[..., [1]]
             mean = E.sum(axis=1) / np.maximum(Lc, 1)[:, None]
             E = np.where(common[..., None], E - mean[:, None, :], 0.0)
-            Sigma = E.transpose(0, 2, 1) @ E / (Lc - 1)[:, None, None]
+            nu = (Lc - 1).astype(float)
+            Sigma = E.transpose(0, 2, 1) @ E / nu[:, None, None]
             B = inv = None
         else:
             p = Xc.shape[2]
@@ -588,14 +589,15 @@ def _sur_prepare(
             inv = np.linalg.inv(np.where(ok[:, None, None], xtx, np.eye(p)))
             B = inv @ (Xc.transpose(0, 2, 1) @ Yc)  # (D, p, N)
             E = Yc - Xc @ B
-            Sigma = E.transpose(0, 2, 1) @ E / (Lc - p)[:, None, None]
-    return {"ok": ok, "Sigma": Sigma, "B": B, "inv": inv, "N": N, "ma": market_adjusted}
+            nu = (Lc - p).astype(float)
+            Sigma = E.transpose(0, 2, 1) @ E / nu[:, None, None]
+    return {"ok": ok, "Sigma": Sigma, "B": B, "inv": inv, "N": N, "nu": nu, "ma": market_adjusted}
 
 
 def _sur_tests(
     prep: dict[str, Any], y_win: np.ndarray, X_win1: np.ndarray, cols: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """SUR Wald (all CARs = 0) and Wald of the mean CAR over ``cols`` for every draw."""
+    """SUR Wald (all CARs = 0, Hotelling F) and Wald of the mean CAR over ``cols``, every draw."""
     N = prep["N"]
     Yw = y_win[:, :, cols].transpose(0, 2, 1)  # (D, nc, N)
     Xw = X_win1[:, cols]  # (D, nc, p)
@@ -613,9 +615,12 @@ def _sur_tests(
         cov = np.where(ok[:, None, None], cov, np.eye(N))
         w = np.einsum("dn,dn->d", car, np.linalg.solve(cov, car[..., None])[..., 0])
         w_mean = car.mean(axis=1) ** 2 / (cov.sum(axis=(1, 2)) / N**2)
-    w = np.where(ok, w, np.nan)
-    w_mean = np.where(ok, w_mean, np.nan)
-    return w, sps.chi2.sf(w, N), w_mean, sps.chi2.sf(w_mean, 1)
+    # Hotelling's form of W with Sigma estimated on nu residual degrees of freedom (engine)
+    nu = prep["nu"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = np.where(ok, w * (nu - N + 1) / (nu * N), np.nan)
+        w_mean = np.where(ok, w_mean, np.nan)
+        return f, sps.f.sf(f, N, nu - N + 1), w_mean, sps.f.sf(w_mean, 1, nu)
 
 
 def _insert_ranks(r0: np.ndarray, x: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

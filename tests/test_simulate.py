@@ -209,19 +209,19 @@ def test_independent_securities_every_test_keeps_its_size(independent):
     s = _size(independent)
     assert set(s.index.get_level_values("test")) >= {*INDEPENDENCE_ASSUMING, *CLUSTER_ROBUST}
     assert (s["n_draws"] == 400).all()
-    # Generous bound: 2.5 x nominal for every test (binomial sd at 400 draws ~1.1%). grank and
-    # sur_wald sit at 7-10% here even without cross-correlation (small-N finite-sample effects
-    # of the cross-sectional re-standardization and of the estimated SUR covariance): the
-    # simulation reports it; the tighter 2 x bound holds for every other test.
+    # Generous bound: 2.5 x nominal for every test (binomial sd at 400 draws ~1.1%). grank sits
+    # at 7-8% here even without cross-correlation (with N = 7 the cross-sectional
+    # re-standardization of the event-day SARs is noisy): the simulation reports it; the
+    # tighter 2 x bound holds for every other test.
     assert (s["rejection_rate"] <= 0.125).all(), s[s["rejection_rate"] > 0.125]
-    others = s.drop(index=["grank", "sur_wald"], level="test")
+    others = s.drop(index="grank", level="test")
     assert (others["rejection_rate"] <= 0.10).all(), others[others["rejection_rate"] > 0.10]
     # the continuous tests are not far below 5% either (with N = 7 the sign tests are discrete:
     # they reject only when all 7 signs agree, 1.6% of the time)
     cont = s.loc[["t_test", "brown_warner_1980", "patell", "bmp", "portfolio", "kolari_pynnonen"]]
     assert (cont["ci_high"] >= 0.05).all(), cont[cont["ci_high"] < 0.05]
     v = independent.verdicts.set_index("test")["verdict"]
-    assert not v.drop(["grank", "sur_wald"]).str.startswith("over-rejects").any()
+    assert not v.drop("grank").str.startswith("over-rejects").any()
 
 
 def test_common_factor_independence_tests_over_reject_robust_tests_do_not(clustered):
