@@ -334,3 +334,27 @@ def test_bad_arguments_are_config_errors():
         simulate(r, ev, market="TOPIX", draws=5)
     with pytest.raises(ConfigError, match="draws"):
         simulate(r, ev, market="MKT", draws=0)
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def test_size_and_power_figures(clustered):
+    import plotly.graph_objects as go
+
+    from eventstudy.figures_robustness import power_curves, size_bars
+
+    fig = size_bars(clustered.size, level=0.05)
+    assert isinstance(fig, go.Figure)
+    bar = fig.data[0]
+    assert list(bar.x) == sorted(bar.x)  # sorted by rejection rate, in %
+    assert max(bar.x) > 15  # the independence-assuming tests, in percent
+    assert "%" in fig.layout.xaxis.title.text and "AR(0)" in fig.layout.title.text
+    assert any(s.x0 == 5 for s in fig.layout.shapes)  # the nominal line at 5%
+    fig = clustered.plot_power(window="CAR(-1,+1)")
+    assert isinstance(fig, go.Figure)
+    assert len(fig.data) == clustered.power["test"].nunique()
+    assert set(fig.data[0].x) == {0.0, 1.0, 3.0}  # size at 0, then the injected sizes in %
+    assert "(%)" in fig.layout.yaxis.title.text
+    assert isinstance(power_curves(clustered.power, tests=["portfolio"]), go.Figure)
+    assert isinstance(clustered.plot_size(0.01, window="CAR(0,+5)"), go.Figure)
