@@ -110,7 +110,7 @@ def _make_template() -> go.layout.Template:
             "colorway": list(PALETTE),
             "paper_bgcolor": "white",
             "plot_bgcolor": "white",
-            "margin": {"l": 70, "r": 30, "t": 95, "b": 60},
+            "margin": {"l": 70, "r": 30, "t": 85, "b": 60},
             "legend": {
                 "orientation": "v",
                 "yanchor": "top",
@@ -298,6 +298,15 @@ def _event_ids(results: Any, event_id: Any = None) -> list[Any]:
             fix=f"use one of {', '.join(map(str, ids))}",
         )
     return [event_id]
+
+
+def _day0_dates(results: Any) -> dict[Any, str]:
+    """event_id -> day 0 as YYYY-MM-DD (the earliest when securities differ)."""
+    events = _frame(results, "events")
+    if not {"event_id", "event_date"} <= set(events.columns):
+        return {}
+    first = events.groupby("event_id", sort=False)["event_date"].min()
+    return {k: pd.Timestamp(v).strftime("%Y-%m-%d") for k, v in first.items()}
 
 
 def _date_str(values: Iterable[Any]) -> list[str]:
@@ -1046,6 +1055,7 @@ def plot_heatmap(
     z = np.full((len(secs), len(ids)), np.nan)
     text = np.full((len(secs), len(ids)), "", dtype=object)
     pvals = np.full((len(secs), len(ids)), np.nan)
+    day0 = _day0_dates(results)
     for i, s in enumerate(secs):
         for j, e in enumerate(ids):
             if (s, e) in table.index:
@@ -1062,7 +1072,9 @@ def plot_heatmap(
             text=text,
             texttemplate="%{text}",
             textfont={"size": 12},
-            customdata=pvals,
+            customdata=np.dstack(
+                [pvals, np.array([[day0.get(e, "") for e in ids]] * len(secs), dtype=object)]
+            ),
             colorscale="RdBu",
             zmid=0.0,
             zmin=-bound,
@@ -1071,7 +1083,8 @@ def plot_heatmap(
             ygap=2,
             colorbar={"title": {"text": f"CAR{format_window(window)} (%)"}, "ticksuffix": "%"},
             hovertemplate=(
-                "<b>%{y}</b><br>event %{x}<br>CAR %{z:+.2f}%  (p = %{customdata:.3f})"
+                "<b>%{y}</b><br>event %{x} · day 0 %{customdata[1]}"
+                "<br>CAR %{z:+.2f}%  (p = %{customdata[0]:.3f})"
                 "<extra></extra>"
             ),
         )
@@ -1110,6 +1123,7 @@ def plot_forest(
     ids = [e for e in _event_ids(results) if (car["event_id"] == e).any()]
     rank = {e: i for i, e in enumerate(ids)}
     car = car.assign(_r=car["event_id"].map(rank)).sort_values(["_r", "security"])
+    day0 = _day0_dates(results)
     fig = go.Figure()
     for sec, g in car.groupby("security", sort=True):
         val = g["car"].to_numpy(dtype=float) * 100.0
@@ -1130,10 +1144,16 @@ def plot_forest(
                     "width": 0,
                 },
                 customdata=np.column_stack(
-                    [val - half, val + half, g["p_value"].to_numpy(dtype=float)]
+                    [
+                        val - half,
+                        val + half,
+                        g["p_value"].to_numpy(dtype=float),
+                        np.array([day0.get(e, "") for e in g["event_id"]], dtype=object),
+                    ]
                 ),
                 hovertemplate=(
-                    "<b>%{fullData.name}</b><br>event %{y}<br>CAR %{x:+.2f}%  "
+                    "<b>%{fullData.name}</b><br>event %{y} · day 0 %{customdata[3]}"
+                    "<br>CAR %{x:+.2f}%  "
                     "[%{customdata[0]:.2f}%, %{customdata[1]:.2f}%]"
                     "<br>p = %{customdata[2]:.3f}<extra></extra>"
                 ),
@@ -1175,7 +1195,8 @@ def plot_diagnostics(
     fig = make_subplots(
         rows=1,
         cols=3,
-        horizontal_spacing=0.09,
+        shared_yaxes=True,
+        horizontal_spacing=0.04,
         subplot_titles=["Market beta", "R² (%)", "Residual σ (% per day)"],
     )
     patterns = ["", "/", ".", "x", "\\", "+", "-", "|"]
@@ -1194,8 +1215,9 @@ def plot_diagnostics(
                 n_obs = int(p.at[sec, "n_obs"]) if "n_obs" in p else None
                 fig.add_trace(
                     go.Bar(
-                        x=[_label(sec, labels)],
-                        y=[value],
+                        x=[value],
+                        y=[_label(sec, labels)],
+                        orientation="h",
                         name=f"event {eid}",
                         meta=[name, str(eid), sec],
                         offsetgroup=str(eid),
@@ -1212,7 +1234,7 @@ def plot_diagnostics(
                             },
                         },
                         hovertemplate=(
-                            f"<b>%{{x}}</b><br>event {eid}<br>%{{y:{fmt}}}"
+                            f"<b>%{{y}}</b><br>event {eid}<br>%{{x:{fmt}}}"
                             + (f"<br>{n_obs} estimation days" if n_obs is not None else "")
                             + "<extra></extra>"
                         ),
@@ -1225,6 +1247,7 @@ def plot_diagnostics(
                 go.Bar(
                     x=[None],
                     y=[None],
+                    orientation="h",
                     name=f"event {eid}",
                     legendgroup=str(eid),
                     marker={
@@ -1242,15 +1265,17 @@ def plot_diagnostics(
                 col=1,
             )
     fig.update_layout(barmode="group", showlegend=len(ids) > 1)
-    fig.update_xaxes(tickangle=-35)
-    fig.update_yaxes(title_text="beta", row=1, col=1)
-    fig.update_yaxes(title_text="R² (%)", ticksuffix="%", row=1, col=2)
-    fig.update_yaxes(title_text="σ (% per day)", ticksuffix="%", row=1, col=3)
+    fig.update_yaxes(autorange="reversed", showgrid=False, type="category")
+    fig.update_xaxes(title_text="beta", rangemode="tozero", row=1, col=1)
+    fig.update_xaxes(title_text="R² (%)", ticksuffix="%", rangemode="tozero", row=1, col=2)
+    fig.update_xaxes(
+        title_text="σ of residuals (% per day)", ticksuffix="%", rangemode="tozero", row=1, col=3
+    )
     _finish(
         fig,
         title or "Estimation diagnostics by security",
-        subtitle="Expected-return model fitted on the estimation window; bars per event",
-        height=440,
+        subtitle="Expected-return model fitted on the estimation window; one bar per event",
+        height=max(380, 150 + 22 * len(secs) * max(len(ids), 1)),
     )
     return fig
 

@@ -444,6 +444,10 @@ def test_forest_plot_holds_car_and_interval(res):
         np.testing.assert_allclose(trace.x, sub["car"] * 100)
         np.testing.assert_allclose(trace.error_x.array, 1.959963984540054 * sub["se"] * 100)
     assert fig.layout.xaxis.title.text == "CAR(0,+1) (%)"
+    lo, hi, p, day0 = fig.data[0].customdata[0]
+    assert lo < hi
+    assert isinstance(lo, float) and isinstance(p, float) and day0 == "2025-12-04"
+    assert "%{customdata[0]:.2f}" in fig.data[0].hovertemplate
 
 
 # ----------------------------------------------------------------------------- diagnostics
@@ -458,9 +462,11 @@ def test_diagnostics_show_beta_r2_and_sigma_per_security(res):
     assert len(bars) == 3 * len(SECURITIES) * len(EVENT_DATES)
     for bar in bars:
         field, eid, sec = bar.meta
-        assert bar.y[0] == pytest.approx(p.loc[(eid, sec), field] * scale[field])
+        assert bar.x[0] == pytest.approx(p.loc[(eid, sec), field] * scale[field])
+        assert bar.y[0] == sec
         assert bar.marker.color == colors[sec]
     axes = {t.meta[0]: t.xaxis for t in bars}
+    assert fig.layout.xaxis2.title.text == "R² (%)"
     assert axes == {"beta": "x", "r2": "x2", "sigma": "x3"}
     titles = [a.text for a in fig.layout.annotations]
     assert titles == ["Market beta", "R² (%)", "Residual σ (% per day)"]
