@@ -100,11 +100,20 @@ def test_a_script_error_would_be_caught(tmp_path):
     assert any("Plotly is not defined" in m for m in _console_messages(stderr))
 
 
-def test_static_images_use_one_browser_for_the_run(tmp_path):
-    pytest.importorskip("kaleido", reason="the image extra (kaleido) is not installed")
+def test_static_images_use_one_browser_for_the_run(tmp_path, monkeypatch):
+    kaleido = pytest.importorskip("kaleido", reason="the image extra (kaleido) is not installed")
     browser = _chromium()
+    started = []
+    real_init = kaleido.Kaleido.__init__
+
+    def counting_init(self, *args, **kwargs):
+        started.append(kwargs.get("path"))
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(kaleido.Kaleido, "__init__", counting_init)
     out = tmp_path / "img"
     report.write(simulated_results(), out, images=("png", "svg"), browser_path=browser)
+    assert started == [browser]  # one browser, the one we named, for every image
     pngs = sorted(p.stem for p in (out / "images").glob("*.png"))
     svgs = sorted(p.stem for p in (out / "images").glob("*.svg"))
     assert pngs == svgs and "ar-kei-cafe" in pngs and "tests" in pngs

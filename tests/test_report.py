@@ -228,7 +228,10 @@ def test_a_second_run_replaces_the_report_whole(tmp_path):
 
 
 def test_write_accepts_a_results_object_directly(tmp_path):
-    path = report.write_results(simulated_results(), tmp_path / "nb")
+    import eventstudy as es
+
+    path = es.report.write(simulated_results(), tmp_path / "nb")  # as in a notebook
+    assert report.write_results(simulated_results(), tmp_path / "nb2").is_file()
     html = path.read_text()
     assert "ar-kei-cafe" in html and "Event study" in html
     assert (tmp_path / "nb" / "fragments" / "heatmap.html").is_file()
