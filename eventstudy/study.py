@@ -323,7 +323,15 @@ class EventStudy:
         cols = ret.columns.astype(str)
         securities = [str(x) for x in pd.unique(ev["security"].to_numpy(dtype=object))]
         col_index = {c: i for i, c in enumerate(cols)}
-        R = ret.iloc[:, [col_index[s] for s in securities]].to_numpy(dtype=float)
+        try:
+            R = ret.iloc[:, [col_index[s] for s in securities]].to_numpy(dtype=float)
+        except (TypeError, ValueError):
+            bad = [s for s in securities if not pd.api.types.is_numeric_dtype(ret[s])]
+            raise DataError(
+                symbol=", ".join(bad[:3]) or "returns",
+                detail="returns are not numeric",
+                fix="pass float returns (NaN for no observation)",
+            ) from None
         sec_code = pd.Index(securities).get_indexer(ev["security"])
 
         rel_est = np.arange(e0, e1 + 1)

@@ -298,6 +298,9 @@ def test_bad_inputs_raise(ret: pd.DataFrame) -> None:
         es.event_study(ret.reset_index(drop=True), two_events(ret))
     with pytest.raises(ConfigError, match="event_date"):
         es.event_study(ret, pd.DataFrame({"security": ["S0"]}))
+    text = ret.assign(S0=ret["S0"].map(lambda v: f"{v:.4f}%"))
+    with pytest.raises(DataError, match="S0: returns are not numeric"):
+        es.event_study(text, two_events(ret))
     dup = pd.concat([two_events(ret)] * 2)
     with pytest.raises(ConfigError, match="at most once"):
         es.event_study(ret, dup)
