@@ -273,3 +273,16 @@ class PartialHistoryWarning(DataWarning):
 
 
 __all__ += ["PartialHistoryWarning"]
+
+
+class PlaceboDatesWarning(EventStudyWarning):
+    """A placebo simulation had to reuse pseudo-event dates (short price history)."""
+
+    template = (
+        "event {event_id}: only {eligible} sessions can serve as placebo day 0 for {draws} "
+        "draws, so dates are reused and the draws are not independent; fetch a longer history "
+        "(data_start in the study, or eventstudy.simulate.prepare_history)"
+    )
+
+
+__all__ += ["PlaceboDatesWarning"]

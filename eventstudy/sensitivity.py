@@ -31,13 +31,15 @@ import pandas as pd
 from scipy import stats as sps
 
 from eventstudy.exceptions import ConfigError, EventStudyWarning
-from eventstudy.simulate import _get, _parts, _study_settings, window_label
+from eventstudy.simulate import _parts, _simple_returns, _study_settings, window_label
 
 __all__ = [
+    "BENCHMARK_NAMES",
     "CHOICES",
     "MODELS",
     "SensitivityResults",
     "sensitivity",
+    "sensitivity_from_config",
     "sensitivity_from_run",
     "spec_grid",
     "summarize_specs",
@@ -514,18 +516,31 @@ def sensitivity(
     )
 
 
+#: Display names of benchmark symbols in the curve.
+BENCHMARK_NAMES: dict[str, str] = {
+    "TOPIX": "TOPIX",
+    "^TPX": "TOPIX",
+    "1306.T": "TOPIX ETF (1306.T)",
+    "^N225": "Nikkei 225",
+    "N225": "Nikkei 225",
+}
+
+
 def sensitivity_from_run(prepared: Any, **kwargs: Any) -> dict[str, SensitivityResults]:
     """Run :func:`sensitivity` for every exchange group of a prepared study (the CLI entry point).
 
     Parameters
     ----------
-    prepared : object
+    prepared : eventstudy.runner.Prepared or mapping
         What ``eventstudy.runner.prepare(...)`` returns (read as in
-        :func:`eventstudy.simulate.simulate_from_run`); each part gives ``returns``, ``events``,
-        ``market``, and optionally ``alt_markets`` (name -> column), ``fx`` or ``factors`` (the
-        first factor is taken as the FX factor) and ``config``.
+        :func:`eventstudy.simulate.simulate_from_run`); each exchange group gives ``returns``,
+        ``events``, ``market``, ``alt_markets`` (other benchmarks the source has) and
+        ``factors`` (the first is taken as the FX factor, e.g. ``JPY=X``), and ``config`` the
+        study's ``min_estimation_obs``, ``convention`` and return kind (log returns are turned
+        back into simple returns: the grid has its own simple/log choice). Benchmarks are named
+        by :data:`BENCHMARK_NAMES` (``^N225`` -> ``Nikkei 225``).
     **kwargs
-        Passed to :func:`sensitivity` (they override what the part gives).
+        Passed to :func:`sensitivity` (they override what the group gives).
 
     Returns
     -------
@@ -535,20 +550,42 @@ def sensitivity_from_run(prepared: Any, **kwargs: Any) -> dict[str, SensitivityR
     out: dict[str, SensitivityResults] = {}
     for name, part in _parts(prepared).items():
         settings = _study_settings(part)
-        opts: dict[str, Any] = {"market": settings["market"]}
-        if "min_estimation_obs" in settings:
-            opts["min_estimation_obs"] = settings["min_estimation_obs"]
-        if "convention" in settings:
-            opts["convention"] = settings["convention"]
-        alts = _get(part, "alt_markets")
-        if alts:
-            opts["alt_markets"] = dict(alts)
-        fx = _get(part, "fx")
+        market = settings["market"]
+        opts: dict[str, Any] = {"market": market}
+        for key in ("min_estimation_obs", "convention"):
+            if key in settings:
+                opts[key] = settings[key]
+        alts = {
+            BENCHMARK_NAMES.get(name, BENCHMARK_NAMES.get(col, name)): col
+            for name, col in dict(part.get("alt_markets") or {}).items()
+        }
+        own = [name for name, col in alts.items() if col == market]
+        benches = {own[0] if own else BENCHMARK_NAMES.get(market, market): market}
+        for label, col in alts.items():
+            if label not in benches and col not in benches.values():
+                benches[label] = col
+        opts["alt_markets"] = benches
+        fx = part.get("fx")
         if fx is None:
-            factors = list(_get(part, "factors") or [])
+            factors = list(part.get("factors") or [])
             fx = factors[0] if factors else None
         if fx is not None:
             opts["fx"] = fx
         opts.update(kwargs)
-        out[name] = sensitivity(_get(part, "returns"), _get(part, "events"), **opts)
+        out[name] = sensitivity(_simple_returns(part), part["events"], **opts)
     return out
+
+
+def sensitivity_from_config(
+    config: Any,
+    *,
+    prices: Any = None,
+    offline: bool = False,
+    years: float = 2.0,
+    **kwargs: Any,
+) -> dict[str, SensitivityResults]:
+    """:func:`eventstudy.simulate.prepare_history` then :func:`sensitivity_from_run`."""
+    from eventstudy.simulate import prepare_history
+
+    prepared = prepare_history(config, prices=prices, offline=offline, years=years)
+    return sensitivity_from_run(prepared, **kwargs)

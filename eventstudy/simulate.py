@@ -40,6 +40,8 @@ from eventstudy.exceptions import (
     ConfigError,
     DataError,
     EventStudyWarning,
+    PlaceboDatesWarning,
+    format_warning,
 )
 
 __all__ = [
@@ -49,8 +51,10 @@ __all__ = [
     "draw_placebo_events",
     "eligible_positions",
     "inject_day0",
+    "prepare_history",
     "rejection_rates",
     "simulate",
+    "simulate_from_config",
     "simulate_from_run",
     "synthetic_returns",
     "verdicts",
@@ -243,14 +247,17 @@ def draw_placebo_events(
     min_estimation_obs: int = 100,
     exclude_dates: Sequence[Any] = (),
     seed: int | np.random.Generator = 0,
+    min_dates: int = 30,
 ) -> pd.DataFrame:
     """Draw pseudo events that keep the study's structure.
 
-    Each real event (``event_id``) is a template: its securities form a cluster. Draw ``d`` uses
-    template ``d mod K`` (``K`` real events, in order of first appearance) and a pseudo day 0 drawn
-    from :func:`eligible_positions` for that cluster, avoiding the real event windows and
+    Each distinct cluster of the study (the securities sharing a real ``event_id``; events with
+    the same securities count once) is a template. Draw ``d`` uses template ``d mod K`` (``K``
+    templates, in order of first appearance, named by their first event) and a pseudo day 0
+    drawn from :func:`eligible_positions` for that cluster, avoiding the real event windows and
     ``exclude_dates``. Dates are drawn without replacement within a template until its eligible
-    dates run out, then from a fresh permutation (so draws beyond that number reuse dates).
+    dates run out, then from a fresh permutation (so draws beyond that number reuse dates, with
+    a :class:`~eventstudy.exceptions.PlaceboDatesWarning`).
 
     Parameters
     ----------
@@ -262,6 +269,10 @@ def draw_placebo_events(
         Number of placebo studies.
     seed : int or numpy Generator
         Seed of ``numpy.random.default_rng``; the same seed gives the same draws.
+    min_dates : int, default 30
+        Fewest eligible sessions per template; fewer is a :class:`DataError` (a simulation on a
+        handful of dates says nothing). Fewer eligible sessions than draws gives a
+        :class:`~eventstudy.exceptions.PlaceboDatesWarning` (dates are reused).
 
     Returns
     -------
@@ -272,14 +283,22 @@ def draw_placebo_events(
     Raises
     ------
     DataError
-        When a template has no eligible date.
+        When a template has fewer than ``min_dates`` eligible sessions.
     """
     if int(draws) < 1:
         raise ConfigError(field="draws", value=draws, expected="a positive integer")
     ev = _default_event_ids(events)
     _as_columns(returns, ev["security"].unique(), "events.security")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    templates = list(dict.fromkeys(ev["event_id"]))
+    # one template per distinct set of securities (events sharing the same securities are the
+    # same structure: their draws come from one pool of dates, without replacement)
+    templates = []
+    seen: set[frozenset[str]] = set()
+    for eid, g in ev.groupby("event_id", sort=False):
+        key = frozenset(g["security"])
+        if key not in seen:
+            seen.add(key)
+            templates.append(eid)
     avoid = [*ev["event_date"].unique(), *exclude_dates]
     k = len(templates)
     counts = [draws // k + (1 if i < draws % k else 0) for i in range(k)]
@@ -303,15 +322,24 @@ def draw_placebo_events(
             min_estimation_obs=min_estimation_obs,
             avoid_dates=avoid,
         )
-        if len(elig) == 0:
+        if len(elig) < max(int(min_dates), 1):
             raise DataError(
                 symbol=",".join(secs),
                 detail=(
-                    f"no session can serve as a placebo day 0 for event {tpl} (needs "
-                    f"{min_estimation_obs} estimation returns in {estimation} and a full window "
-                    f"{window} away from the real events)"
+                    f"only {len(elig)} session(s) can serve as a placebo day 0 for event {tpl} "
+                    f"(at least {min_dates} needed; each needs {min_estimation_obs} estimation "
+                    f"returns in {estimation} and a full window {window} away from the real "
+                    "events)"
                 ),
-                fix="use a longer price history, a shorter estimation window or fewer securities",
+                fix=(
+                    "fetch a longer price history (data_start in the study, or "
+                    "eventstudy.simulate.prepare_history), or shorten the estimation window"
+                ),
+            )
+        if len(elig) < count:
+            warnings.warn(
+                format_warning(PlaceboDatesWarning, event_id=tpl, eligible=len(elig), draws=count),
+                stacklevel=3,
             )
         chosen: list[np.ndarray] = []
         need = count
@@ -1334,6 +1362,7 @@ def simulate(
     relative_power: float = 0.5,
     engine_kwargs: Mapping[str, Any] | None = None,
     method: Literal["auto", "batch", "engine"] = "auto",
+    min_dates: int = 30,
 ) -> SimulationResults:
     """Empirical size and power of every test on the study's own securities and history.
 
@@ -1378,6 +1407,8 @@ def simulate(
         convention; checked against the engine test by test); ``"engine"`` makes one engine call
         with every draw as an event and reads ``aar_tests``/``caar_tests(by="event_id")`` (any
         convention, about 50 times slower); ``"auto"`` picks ``"batch"`` when it applies.
+    min_dates : int, default 30
+        Fewest sessions that can serve as a pseudo day 0 (see :func:`draw_placebo_events`).
 
     Returns
     -------
@@ -1417,6 +1448,7 @@ def simulate(
         min_estimation_obs=min_estimation_obs,
         exclude_dates=exclude_dates,
         seed=seed,
+        min_dates=min_dates,
     )
     base_kwargs: dict[str, Any] = {
         "market": market,
@@ -1577,12 +1609,13 @@ def simulate_from_run(
 
     Parameters
     ----------
-    prepared : object
-        What ``eventstudy.runner.prepare(config_path, ...)`` returns. Read by duck typing: either
-        a mapping ``exchange -> part`` or an object with a ``groups``/``exchanges`` mapping, each
-        part having ``returns``, ``events``, ``market`` and optionally ``factors`` and the study
-        settings (``model``, ``estimation``, ``window``, ``min_estimation_obs``,
-        ``convention``), as attributes or keys; or a single part.
+    prepared : eventstudy.runner.Prepared or mapping
+        What ``eventstudy.runner.prepare(config, prices=..., offline=...)`` returns: per
+        exchange (``prepared.groups``) the returns, events, market column and factor columns;
+        the study settings (``model``, ``estimation``, ``event_window``, ``car_windows``,
+        ``min_estimation_obs``, ``convention``, ``tests``) come from ``prepared.config``. Also
+        read by duck typing: a mapping ``exchange -> part`` (dicts or objects with those keys,
+        optionally a ``config``), or a single part.
     draws, seed
         As in :func:`simulate`.
     **kwargs
@@ -1597,10 +1630,63 @@ def simulate_from_run(
     for name, part in _parts(prepared).items():
         settings = _study_settings(part)
         settings.update(kwargs)
-        out[name] = simulate(
-            _get(part, "returns"), _get(part, "events"), draws=draws, seed=seed, **settings
-        )
+        out[name] = simulate(part["returns"], part["events"], draws=draws, seed=seed, **settings)
     return out
+
+
+def prepare_history(
+    config: Any,
+    *,
+    prices: Any = None,
+    offline: bool = False,
+    years: float = 5.0,
+) -> Any:
+    """``eventstudy.runner.prepare`` with enough price history for placebo studies.
+
+    The runner fetches only what the study's own windows need (about a year); a placebo
+    simulation draws its pseudo dates from the whole history, and the specification curve
+    needs up to 280 sessions before each event. Unless the study sets ``data_start``, this asks
+    for ``years`` of history before the first announcement.
+
+    Parameters
+    ----------
+    config : path or StudyConfig
+        The study.
+    prices : path, optional
+        A folder of per-symbol CSV files (the CLI's ``--prices``).
+    offline : bool
+        Never touch the network (cache only).
+    years : float, default 5
+        History wanted before the first announcement.
+
+    Returns
+    -------
+    eventstudy.runner.Prepared
+    """
+    from eventstudy import runner
+
+    cfg = runner.load_study(config, prices)
+    if getattr(cfg, "data_start", None) is None:
+        first = min(pd.Timestamp(ev.announced) for ev in cfg.events)
+        start = (first.tz_convert("UTC") if first.tzinfo else first).tz_localize(None)
+        start = (start - pd.Timedelta(days=round(365.25 * years))).date()
+        cfg = cfg.model_copy(update={"data_start": start})
+    return runner.prepare(cfg, offline=offline)
+
+
+def simulate_from_config(
+    config: Any,
+    *,
+    prices: Any = None,
+    offline: bool = False,
+    draws: int = 1000,
+    seed: int = 0,
+    years: float = 5.0,
+    **kwargs: Any,
+) -> dict[str, SimulationResults]:
+    """:func:`prepare_history` then :func:`simulate_from_run` (a one-call CLI entry point)."""
+    prepared = prepare_history(config, prices=prices, offline=offline, years=years)
+    return simulate_from_run(prepared, draws=draws, seed=seed, **kwargs)
 
 
 # ----------------------------------------------------------------------------- prepared runs
@@ -1612,34 +1698,54 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
-def _parts(prepared: Any) -> dict[str, Any]:
-    """exchange -> part, from whatever shape the runner prepares."""
+_PART_KEYS = ("returns", "events", "market", "factors", "alt_markets", "fx", "securities")
+_STUDY_KEYS = (
+    "model",
+    "estimation",
+    "window",
+    "event_window",
+    "car_windows",
+    "min_estimation_obs",
+    "convention",
+    "returns_kind",
+    "tests",
+)
+
+
+def _as_part(obj: Any, config: Any) -> dict[str, Any]:
+    part = {k: _get(obj, k) for k in (*_PART_KEYS, *_STUDY_KEYS)}
+    part["config"] = _get(obj, "config") if _get(obj, "config") is not None else config
+    return part
+
+
+def _parts(prepared: Any) -> dict[str, dict[str, Any]]:
+    """exchange -> part (a dict of the engine inputs and the config), whatever the shape.
+
+    Accepted: ``eventstudy.runner.Prepared`` (``groups``: exchange -> ``ExchangeGroup``, and
+    ``config``); a mapping or object with ``groups``/``exchanges``/``parts``; one with
+    ``returns``/``events``/``market`` as dicts keyed by exchange; a single part; or a plain
+    mapping exchange -> part.
+    """
+    config = _get(prepared, "config")
     for attr in ("groups", "exchanges", "parts"):
         g = _get(prepared, attr)
         if isinstance(g, Mapping) and g:
-            return dict(g)
-    if _get(prepared, "returns") is not None and isinstance(_get(prepared, "returns"), Mapping):
+            return {str(k): _as_part(v, config) for k, v in g.items()}
+    rets = _get(prepared, "returns")
+    if isinstance(rets, Mapping):
         # prepared.returns / .events / .market are dicts keyed by exchange
-        rets = _get(prepared, "returns")
-        evs = _get(prepared, "events")
-        mkts = _get(prepared, "market")
-        facs = _get(prepared, "factors") or {}
-        alts = _get(prepared, "alt_markets") or {}
         out = {}
         for ex in rets:
-            out[ex] = {
-                "returns": rets[ex],
-                "events": evs[ex] if isinstance(evs, Mapping) else evs,
-                "market": mkts[ex] if isinstance(mkts, Mapping) else mkts,
-                "factors": facs.get(ex, []) if isinstance(facs, Mapping) else facs,
-                "alt_markets": alts.get(ex, {}) if isinstance(alts, Mapping) else alts,
-                "config": _get(prepared, "config"),
-            }
+            part = {}
+            for key in _PART_KEYS:
+                v = _get(prepared, key)
+                part[key] = v.get(ex) if isinstance(v, Mapping) and ex in v else v
+            out[str(ex)] = _as_part(part, config)
         return out
-    if _get(prepared, "returns") is not None:
-        return {"": prepared}
-    if isinstance(prepared, Mapping):
-        return dict(prepared)
+    if rets is not None:
+        return {"": _as_part(prepared, config)}
+    if isinstance(prepared, Mapping) and prepared:
+        return {str(k): _as_part(v, config) for k, v in prepared.items()}
     raise ConfigError(
         field="prepared",
         value=type(prepared).__name__,
@@ -1647,23 +1753,58 @@ def _parts(prepared: Any) -> dict[str, Any]:
     )
 
 
-def _study_settings(part: Any) -> dict[str, Any]:
-    """Engine settings of a prepared part (its own keys, else its config's study section)."""
-    settings: dict[str, Any] = {"market": _get(part, "market")}
-    factors = _get(part, "factors")
-    if factors:
-        settings["factors"] = list(factors)
-    config = _get(part, "config")
+def _study_settings(part: Mapping[str, Any]) -> dict[str, Any]:
+    """Engine settings of a prepared part: its own keys, else its config's (``StudyConfig``)."""
+    from eventstudy.stats import TEST_NAMES
+
+    config = part.get("config")
     study = _get(config, "study", config) if config is not None else None
-    for name in ("model", "estimation", "window", "min_estimation_obs", "convention"):
-        value = _get(part, name)
-        if value is None and study is not None:
-            value = _get(study, name)
+
+    def setting(*names: str) -> Any:
+        for name in names:
+            value = part.get(name)
+            if value is None and study is not None:
+                value = _get(study, name)
+            if value is not None:
+                return value
+        return None
+
+    settings: dict[str, Any] = {"market": part.get("market")}
+    for key, names in {
+        "model": ("model",),
+        "estimation": ("estimation",),
+        "window": ("window", "event_window"),
+        "min_estimation_obs": ("min_estimation_obs",),
+        "convention": ("convention",),
+    }.items():
+        value = setting(*names)
         if value is not None:
-            settings[name] = tuple(value) if isinstance(value, list) else value
-    if settings.get("model") == "factor" and not settings.get("factors"):
-        settings["model"] = "market"
+            settings[key] = (
+                tuple(int(v) for v in value) if key in ("estimation", "window") else value
+            )
+    cars = setting("car_windows")
+    if cars:
+        settings["car_windows"] = [tuple(int(v) for v in w) for w in cars]
+    tests = setting("tests")
+    if isinstance(tests, list | tuple) and 0 < len(tests) < len(TEST_NAMES):
+        settings["tests"] = [t for t in tests if t in TEST_NAMES]
+    factors = list(part.get("factors") or [])
+    if settings.get("model") == "factor":
+        if factors:
+            settings["factors"] = factors
+        else:
+            settings["model"] = "market"
     return settings
+
+
+def _simple_returns(part: Mapping[str, Any]) -> pd.DataFrame:
+    """The part's returns as simple returns (the runner gives log returns for ``returns: log``)."""
+    returns = part["returns"]
+    config = part.get("config")
+    kind = part.get("returns_kind") or (_get(config, "returns") if config is not None else None)
+    if isinstance(kind, str) and kind == "log":
+        return np.expm1(returns)
+    return returns
 
 
 # ----------------------------------------------------------------------------- synthetic data
