@@ -149,8 +149,9 @@ class _Table:
         if header_at is None and len(lines) >= 2:
             # a frame saved with an unnamed date index (pandas' to_csv): ",AAA,BBB"
             cand = max((",", ";", "\t", "|"), key=lines[0].count)
-            head = next(csv.reader([lines[0]], delimiter=cand), [""])
-            first_cell = next(csv.reader([lines[1]], delimiter=cand), [""])[0].strip()
+            # an empty line parses as [] (not as [""]): fall back to one empty cell
+            head = next(csv.reader([lines[0]], delimiter=cand), None) or [""]
+            first_cell = (next(csv.reader([lines[1]], delimiter=cand), None) or [""])[0].strip()
             if _key(head[0]) in ("", "unnamed0", "index") and re.match(
                 r"^\d{4}-\d{2}-\d{2}|^\d{1,2}[./-]\d{1,2}[./-]\d{2,4}$", first_cell
             ):
@@ -165,9 +166,9 @@ class _Table:
         self.sep = sep
         self.header_line = header_at + 1
         rows = list(csv.reader(io.StringIO("\n".join(lines[header_at:])), delimiter=sep))
-        header = [c.strip() for c in rows[0]]
+        header = [c.strip() for c in rows[0]] if rows else []
         if unnamed_date:
-            header[0] = "Date"
+            header = ["Date", *header[1:]]
         body: list[list[str]] = []
         line_no: list[int] = []
         for j, row in enumerate(rows[1:], start=header_at + 2):
