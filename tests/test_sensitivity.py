@@ -201,3 +201,33 @@ def test_specification_curve_figure(result):
     assert isinstance(result.plot("E0", "S1"), go.Figure)
     with pytest.raises(ValueError, match="no specification"):
         specification_curve(result.specs, event_id="E1", security="XX")
+
+
+# ../shared/seeds/event-facts.csv, kei_cafe_2025-12-03: close-to-close moves on 2025-12-04
+EVENT_FACTS_2025_12_04_SUZUKI = -0.0051
+EVENT_FACTS_2025_12_04_TOPIX = 0.0192
+
+
+def test_kei_car_study_on_real_prices(prices_dir):
+    from pathlib import Path
+
+    from eventstudy.sensitivity import sensitivity_from_config
+
+    root = Path(__file__).resolve().parents[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # data warnings of the real files are not under test
+        out = sensitivity_from_config(
+            root / "configs" / "kei_cars.yaml", prices=prices_dir, offline=True,
+            models=("market_adjusted", "market_fx"), estimation_lengths=(250,), gaps=(30,),
+            car_windows=((0, 0),), return_types=("simple",),
+        )  # fmt: skip
+    res = out["XTKS"]
+    assert set(res.specs["benchmark"]) == {"TOPIX", "Nikkei 225"}
+    assert res.settings["fx"] == "JPY=X"
+    assert res.specs["car"].notna().all()
+    row = res.specs.query(
+        "event_id == 'kei_cafe_2025-12-03' and security == '7269.T' and "
+        "model == 'market_adjusted' and benchmark == 'TOPIX'"
+    )
+    expected = EVENT_FACTS_2025_12_04_SUZUKI - EVENT_FACTS_2025_12_04_TOPIX
+    assert row["car"].iloc[0] == pytest.approx(expected, abs=2e-4)  # facts are rounded to 0.01%

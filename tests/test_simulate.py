@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -358,3 +359,57 @@ def test_size_and_power_figures(clustered):
     assert "(%)" in fig.layout.yaxis.title.text
     assert isinstance(power_curves(clustered.power, tests=["portfolio"]), go.Figure)
     assert isinstance(clustered.plot_size(0.01, window="CAR(0,+5)"), go.Figure)
+
+
+# ----------------------------------------------------------------------------- history
+
+
+def test_events_with_the_same_securities_share_one_template_and_one_pool_of_dates():
+    r = synthetic_returns(3, 700, seed=6)
+    ev = pd.concat(
+        [_events(r, 600, SECS7[:3], "A"), _events(r, 650, SECS7[:3], "B")], ignore_index=True
+    )
+    pl = draw_placebo_events(r, ev, draws=200, market="MKT", seed=0)
+    per_draw = pl.drop_duplicates("draw")
+    assert set(per_draw["template"]) == {"A"}
+    assert per_draw["event_date"].is_unique
+
+
+def test_reusing_dates_warns_and_too_few_dates_is_a_data_error():
+    from eventstudy.exceptions import PlaceboDatesWarning
+
+    r = synthetic_returns(3, 420, seed=7)  # about 140 eligible sessions
+    ev = _events(r, 410, SECS7[:3])
+    with pytest.warns(PlaceboDatesWarning, match="reused"):
+        pl = draw_placebo_events(r, ev, draws=300, market="MKT", seed=0)
+    assert pl["draw"].nunique() == 300
+    with pytest.raises(DataError, match="longer price history"):
+        draw_placebo_events(r, ev, draws=10, market="MKT", min_dates=500)
+
+
+@pytest.fixture(scope="module")
+def kei_prepared(prices_dir):
+    from eventstudy.simulate import prepare_history
+
+    root = Path(__file__).resolve().parents[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # data warnings of the real files are not under test
+        return prepare_history(root / "configs" / "kei_cars.yaml", prices=prices_dir, offline=True)
+
+
+def test_kei_car_study_on_real_prices(kei_prepared):
+    group = kei_prepared.groups["XTKS"]
+    assert len(group.returns) > 1000  # years of history, not just the study's windows
+    out = simulate_from_run(kei_prepared, draws=200, seed=0, injected=(0.02,))
+    res = out["XTKS"]
+    assert res.settings["estimation"] == (-250, -11)
+    assert res.settings["car_windows"] == [(0, 0), (0, 1), (-1, 1), (0, 5)]
+    assert set(res.draws["security"]) == set(group.securities)
+    real = group.returns.index.get_indexer(group.events["event_date"].unique())
+    pos = group.returns.index.get_indexer(res.draws["event_date"])
+    assert (np.abs(pos[:, None] - real[None, :]) > 20).all()
+    s = _size(res)
+    # the Japanese automakers are cross-correlated: the cross-sectional t-test over-rejects,
+    # the portfolio test does not
+    assert s.loc[("t_test", "AR(0)"), "rejection_rate"] > 0.15
+    assert s.loc[("portfolio", "AR(0)"), "rejection_rate"] <= 0.10
