@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 import eventstudy as es
-from eventstudy import calendar, figures, report
+from eventstudy import calendar, report
 from eventstudy.runner import StudyRun
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,29 +110,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args(argv)
     run, origin = build_run()
-    res = run.results["XTKS"]
-    # the results object caches its tables; warm them as the runner's own use would
-    for w in figures._windows(res, None):
-        res.car(w)
-        res.caar_tests(w)
-        res.caar_tests(w, by="event_id")
-    res.car_paths()
     with tempfile.TemporaryDirectory() as tmp:
-        report.write(run, Path(tmp) / "warmup")  # imports, template compilation
-        times = []
+        # first write: imports, template compilation, and the CAR and test tables that the
+        # results object computes on demand (car(w), caar_tests(w), per event and pooled)
+        t0, c0 = time.perf_counter(), time.process_time()
+        report.write(run, Path(tmp) / "first")
+        first_wall, first_cpu = time.perf_counter() - t0, time.process_time() - c0
+        walls, cpus = [], []
         for i in range(args.repeat):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             index = report.write(run, Path(tmp) / f"r{i}")
-            times.append(time.perf_counter() - t0)
+            walls.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
         out = index.parent
         n_fig = len(list((out / "fragments").glob("*.html")))
         size = (out / "index.html").stat().st_size / 1e6
-    med = statistics.median(times)
+    med = statistics.median(walls)
     print(f"study: {len(SECURITIES)} securities x {len(EVENTS)} events; {origin}")
     print(f"report: {n_fig} figures (+ fragments), index.html {size:.1f} MB, plotly.js inline")
     print(
-        f"write time over {args.repeat} runs: median {med:.3f} s, "
-        f"min {min(times):.3f} s, max {max(times):.3f} s (target < {TARGET_S} s)"
+        f"first write (imports, templates, on-demand test tables): {first_wall:.3f} s wall, "
+        f"{first_cpu:.3f} s CPU"
+    )
+    print(
+        f"write time over {args.repeat} runs: median {med:.3f} s wall "
+        f"(min {min(walls):.3f}, max {max(walls):.3f}), median {statistics.median(cpus):.3f} s "
+        f"CPU (target < {TARGET_S} s)"
     )
     return 0 if med < TARGET_S else 1
 

@@ -1183,9 +1183,9 @@ def plot_diagnostics(
 ) -> go.Figure:
     """Estimation diagnostics per security: beta, R² (%) and residual sigma (% per day).
 
-    Three panels from ``results.params``; one bar group per security (its colour), one
-    bar per event (events told apart by hatching). Each bar's ``meta`` is
-    ``[field, event_id, security]``.
+    Three panels from ``results.params`` sharing the security axis; one bar per event
+    for each security (its colour; later events lighter). Each trace holds one event's
+    values of one field for every security; its ``meta`` is ``[field, event_id]``.
     """
     params = _frame(results, "params").copy()
     params["security"] = params["security"].astype(str)
@@ -1199,50 +1199,42 @@ def plot_diagnostics(
         horizontal_spacing=0.04,
         subplot_titles=["Market beta", "R² (%)", "Residual σ (% per day)"],
     )
-    patterns = ["", "/", ".", "x", "\\", "+", "-", "|"]
     fields = [("beta", 1.0, ".2f"), ("r2", 100.0, ".1f"), ("sigma", 100.0, ".2f")]
+    opacities = [1.0, 0.55, 0.3, 0.8, 0.45]
     for k, eid in enumerate(ids):
-        shape = patterns[k % len(patterns)]
         p = params[params["event_id"] == eid].set_index("security")
+        present = [sec for sec in secs if sec in p.index]
+        opacity = opacities[k % len(opacities)]
+        n_obs = p["n_obs"].reindex(present).to_numpy() if "n_obs" in p else None
         for col, (name, scale, fmt) in enumerate(fields, start=1):
             if name not in p:
                 continue
-            # one trace per security: plotly.js cannot hatch bars of an array of colours
-            for sec in secs:
-                if sec not in p.index:
-                    continue
-                value = float(p.at[sec, name]) * scale
-                n_obs = int(p.at[sec, "n_obs"]) if "n_obs" in p else None
-                fig.add_trace(
-                    go.Bar(
-                        x=[value],
-                        y=[_label(sec, labels)],
-                        orientation="h",
-                        name=f"event {eid}",
-                        meta=[name, str(eid), sec],
-                        offsetgroup=str(eid),
-                        legendgroup=str(eid),
-                        showlegend=False,
-                        marker={
-                            "color": _color(colors, sec),
-                            "line": {"width": 0},
-                            "pattern": {
-                                "shape": shape,
-                                "fillmode": "overlay",
-                                "fgcolor": "rgba(255,255,255,0.9)",
-                                "solidity": 0.3,
-                            },
-                        },
-                        hovertemplate=(
-                            f"<b>%{{y}}</b><br>event {eid}<br>%{{x:{fmt}}}"
-                            + (f"<br>{n_obs} estimation days" if n_obs is not None else "")
-                            + "<extra></extra>"
-                        ),
+            fig.add_trace(
+                go.Bar(
+                    x=p[name].reindex(present).to_numpy(dtype=float) * scale,
+                    y=[_label(sec, labels) for sec in present],
+                    orientation="h",
+                    name=f"event {eid}",
+                    meta=[name, str(eid)],
+                    offsetgroup=str(eid),
+                    legendgroup=str(eid),
+                    showlegend=False,
+                    marker={
+                        "color": [_color(colors, sec) for sec in present],
+                        "opacity": opacity,
+                        "line": {"width": 0},
+                    },
+                    customdata=n_obs,
+                    hovertemplate=(
+                        f"<b>%{{y}}</b><br>event {eid}<br>%{{x:{fmt}}}"
+                        + ("<br>%{customdata} estimation days" if n_obs is not None else "")
+                        + "<extra></extra>"
                     ),
-                    row=1,
-                    col=col,
-                )
-        if len(ids) > 1:  # a grey legend key per event, showing its hatching
+                ),
+                row=1,
+                col=col,
+            )
+        if len(ids) > 1:  # a grey legend key per event, showing its shade
             fig.add_trace(
                 go.Bar(
                     x=[None],
@@ -1250,15 +1242,7 @@ def plot_diagnostics(
                     orientation="h",
                     name=f"event {eid}",
                     legendgroup=str(eid),
-                    marker={
-                        "color": "#8C8C8C",
-                        "pattern": {
-                            "shape": shape,
-                            "fillmode": "overlay",
-                            "fgcolor": "rgba(255,255,255,0.9)",
-                            "solidity": 0.3,
-                        },
-                    },
+                    marker={"color": "#6F6F6F", "opacity": opacity},
                     hoverinfo="skip",
                 ),
                 row=1,
@@ -1274,7 +1258,8 @@ def plot_diagnostics(
     _finish(
         fig,
         title or "Estimation diagnostics by security",
-        subtitle="Expected-return model fitted on the estimation window; one bar per event",
+        subtitle="Expected-return model fitted on the estimation window; "
+        "one bar per event (later events lighter)",
         height=max(380, 150 + 22 * len(secs) * max(len(ids), 1)),
     )
     return fig

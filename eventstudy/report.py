@@ -36,6 +36,7 @@ import sys
 import tempfile
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -305,17 +306,25 @@ def render_markdown(text: str | None) -> Markup:
 # ----------------------------------------------------------------------------- the study
 
 
+#: results object -> its memo of method calls (results are immutable: safe to keep).
+_MEMOS: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
+
+
 class _Memo:
     """Delegate to a results object, remembering what its methods return.
 
     A report asks for the same tables many times (each window's tests for every event,
-    figure and table); the engine computes them on each call. The memo lives for one
-    :func:`write`.
+    figure and table); the engine computes them on each call. Results objects are
+    immutable, so the memo is kept (weakly) for the object's life: writing the report
+    again, or with images, does not recompute the tests.
     """
 
     def __init__(self, results: Any) -> None:
         self._results = results
-        self._cache: dict[Any, Any] = {}
+        try:
+            self._cache = _MEMOS.setdefault(results, {})
+        except TypeError:  # not weak-referenceable or not hashable: memo for this run only
+            self._cache = {}
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._results, name)

@@ -459,12 +459,13 @@ def test_diagnostics_show_beta_r2_and_sigma_per_security(res):
     colors = figures.security_colors(SECURITIES)
     scale = {"beta": 1.0, "r2": 100.0, "sigma": 100.0}
     bars = [t for t in fig.data if t.meta]
-    assert len(bars) == 3 * len(SECURITIES) * len(EVENT_DATES)
+    assert len(bars) == 3 * len(EVENT_DATES)
     for bar in bars:
-        field, eid, sec = bar.meta
-        assert bar.x[0] == pytest.approx(p.loc[(eid, sec), field] * scale[field])
-        assert bar.y[0] == sec
-        assert bar.marker.color == colors[sec]
+        field, eid = bar.meta
+        assert list(bar.y) == sorted(SECURITIES)
+        expected = p.loc[eid].loc[list(bar.y), field] * scale[field]
+        np.testing.assert_allclose(bar.x, expected)
+        assert list(bar.marker.color) == [colors[sec] for sec in bar.y]
     axes = {t.meta[0]: t.xaxis for t in bars}
     assert fig.layout.xaxis2.title.text == "R² (%)"
     assert axes == {"beta": "x", "r2": "x2", "sigma": "x3"}
