@@ -297,8 +297,11 @@ class EventStudyResults:
         order = np.concatenate(rows)
         starts = np.cumsum([0] + [len(r) for r in rows[:-1]])
 
+        identity = bool(np.array_equal(order, np.arange(len(order))))
+
         def pmean(a: np.ndarray) -> np.ndarray:
-            a = a[order]
+            if not identity:  # firm-events are stored sorted by event, so rarely needed
+                a = a[order]
             ok = np.isfinite(a)
             s = np.add.reduceat(np.where(ok, a, 0.0), starts, axis=0)
             n = np.add.reduceat(ok.astype(float), starts, axis=0)
