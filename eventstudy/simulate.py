@@ -1645,8 +1645,9 @@ def prepare_history(
 
     The runner fetches only what the study's own windows need (about a year); a placebo
     simulation draws its pseudo dates from the whole history, and the specification curve
-    needs up to 280 sessions before each event. Unless the study sets ``data_start``, this asks
-    for ``years`` of history before the first announcement.
+    needs up to 280 sessions before each event. Unless the study sets ``data_start`` (and
+    ``data_end``), this asks for ``years`` of history before the first announcement and for
+    everything after it up to today.
 
     Parameters
     ----------
@@ -1666,11 +1667,16 @@ def prepare_history(
     from eventstudy import runner
 
     cfg = runner.load_study(config, prices)
+    update: dict[str, Any] = {}
     if getattr(cfg, "data_start", None) is None:
         first = min(pd.Timestamp(ev.announced) for ev in cfg.events)
         start = (first.tz_convert("UTC") if first.tzinfo else first).tz_localize(None)
-        start = (start - pd.Timedelta(days=round(365.25 * years))).date()
-        cfg = cfg.model_copy(update={"data_start": start})
+        update["data_start"] = (start - pd.Timedelta(days=round(365.25 * years))).date()
+    if getattr(cfg, "data_end", None) is None:
+        # the sessions after the events are history too (the runner stops at today)
+        update["data_end"] = pd.Timestamp.now(tz="UTC").date()
+    if update:
+        cfg = cfg.model_copy(update=update)
     return runner.prepare(cfg, offline=offline)
 
 
