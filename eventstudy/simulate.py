@@ -8,9 +8,18 @@ on every placebo study. The share of placebo studies in which a test rejects at 
 empirical size; a valid test rejects about ``a`` of the time. Adding an abnormal return of
 ``delta`` to every security's day-0 return gives the power curve.
 
-All placebo studies go through the engine in ONE call: draw ``d`` is event ``placebo-d`` (a cluster
-of the template event's securities on the pseudo date), and the per-event test tables
-(``by="event_id"``) give one p-value per draw and test.
+All placebo studies are computed at once. Draw ``d`` is event ``placebo-d`` (a cluster of the
+template event's securities on the pseudo date). The default ``"batch"`` path stacks every draw
+in (draws, securities, days) arrays, fits the engine's model once
+(:func:`eventstudy.models.fit_expected_returns`) and evaluates the whole battery with the
+engine's formulas for all draws in a few array operations; ``tests/test_simulate.py`` checks it
+against the engine's per-event tables, test by test, for every model. The ``"engine"`` path makes
+ONE engine call with all draws as events and reads ``aar_tests``/``caar_tests(by="event_id")``:
+exact by construction and any convention, but the engine runs its battery once per event in
+Python (about 50 times slower; see ``benchmarks/bench_simulate.py``).
+
+Sizes are reported with a binomial interval, Clopper–Pearson (exact, conservative) by default or
+Wilson; the verdicts adjust it for the number of windows judged (Bonferroni).
 
 References
 ----------
@@ -1427,11 +1436,17 @@ def simulate(
     ``sur_wald``, ``adjusted_patell`` and ``kolari_pynnonen`` (Kolari and Pynnönen, 2010) are
     built to stay valid. The simulation tells which it is for *this* panel.
 
-    All draws run in one engine call (event ``placebo-d`` per draw; per-event test tables). For
-    the power runs each (security, draw) gets its own column so that the injected return stays in
-    its draw (:func:`inject_day0`). Draws on the same template reuse dates only after its eligible
-    dates are exhausted; overlapping estimation windows make draws mildly dependent, so the
-    binomial interval is a guide rather than exact.
+    All draws are computed at once (see the module notes on the ``"batch"`` and ``"engine"``
+    paths). Power: because the models are fitted on the estimation window only, adding ``delta``
+    to the day-0 return adds exactly ``delta`` to the day-0 abnormal return of each security and
+    of the portfolio, so the batch path fits once and shifts the day-0 ARs; the engine path gives
+    each (security, draw) its own return column with ``delta`` added on its day 0
+    (:func:`inject_day0`), so that the injection stays in its draw. Draws on the same template
+    reuse dates only after its eligible dates are exhausted (with a warning); overlapping
+    estimation windows make draws mildly dependent, so the binomial interval is a guide rather
+    than exact.
+
+    References: Brown and Warner (1980, 1985); Kolari and Pynnönen (2010).
     """
     factor_cols = list(factors or [])
     _as_columns(returns, [market, *factor_cols], "market/factors")
