@@ -966,7 +966,7 @@ def plot_tests(
 
     Rows are tests, clustering-robust tests first (marked ◆); for each window two
     columns, the statistic with significance stars and its p-value (shaded when below
-    0.05). The header row carries the window and the mean CAR in percent.
+    0.05). The statistic's header carries the window and the mean CAR in percent.
 
     Parameters
     ----------
@@ -987,7 +987,7 @@ def plot_tests(
     for w in wins:
         part = table[table["window"] == w].set_index("test")
         caar = part["caar"].iloc[0] if len(part) else math.nan
-        header += [f"CAR{w} stat<br>CAAR {caar * 100:+.2f}%", "p-value"]
+        header += [f"CAR{w}<br>CAAR {caar * 100:+.2f}%", "p-value"]
         stat_col, p_col, p_fill = [], [], []
         for t in tests:
             if t in part.index:
@@ -1003,11 +1003,11 @@ def plot_tests(
         fills += [fills[0], p_fill]
     fig = go.Figure(
         go.Table(
-            columnwidth=[2.6] + [1.0] * (len(header) - 1),
+            columnwidth=[3.2] + [1.1] * (len(header) - 1),
             header={
                 "values": [f"<b>{h}</b>" for h in header],
                 "fill_color": "#EAEAEA",
-                "align": ["left"] + ["right"] * (len(header) - 1),
+                "align": ["left"] + ["center"] * (len(header) - 1),
                 "font": {"size": 12, "family": _FONT},
                 "height": 40,
             },
@@ -1016,7 +1016,7 @@ def plot_tests(
                 "fill_color": fills,
                 "align": ["left"] + ["right"] * (len(header) - 1),
                 "font": {"size": 12, "family": _FONT},
-                "height": 26,
+                "height": 28,
             },
         )
     )
@@ -1026,7 +1026,7 @@ def plot_tests(
         title or f"Tests of the mean CAR ({scope})",
         subtitle="◆ valid when securities share the event date; "
         "* p<0.10, ** p<0.05, *** p<0.01 (two-sided)",
-        height=150 + 27 * len(tests),
+        height=160 + 29 * len(tests),
     )
     fig.update_layout(margin={"l": 20, "r": 20, "t": 80, "b": 10})
     return fig
@@ -1280,27 +1280,29 @@ def plot_residual_correlation(
     """
     ids = _event_ids(results, event_id)
     clustering = _frame(results, "clustering")
+    mats = {eid: results.residual_correlation(eid) for eid in ids}
+    first = next(iter(mats.values()))
+    shared = all(list(m.index) == list(first.index) for m in mats.values())
     fig = make_subplots(
         rows=1,
         cols=len(ids),
-        horizontal_spacing=0.12 if len(ids) > 1 else 0.0,
+        shared_yaxes=shared,
+        horizontal_spacing=(0.04 if shared else 0.14) if len(ids) > 1 else 0.0,
         subplot_titles=[_cluster_caption(clustering, e) for e in ids],
     )
     for k, eid in enumerate(ids, start=1):
-        corr = results.residual_correlation(eid)
-        names = [_label(str(c), labels) for c in corr.columns]
+        corr = mats[eid]
         values = corr.to_numpy(dtype=float).copy()
         np.fill_diagonal(values, np.nan)  # a security with itself says nothing
         fig.add_trace(
             go.Heatmap(
                 z=values,
-                x=names,
+                x=[str(c) for c in corr.columns],  # symbols below, names on the left
                 y=[_label(str(c), labels) for c in corr.index],
                 zmin=-1.0,
                 zmax=1.0,
                 zmid=0.0,
                 colorscale="RdBu_r",
-                coloraxis=None,
                 showscale=k == len(ids),
                 text=np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.2f}")(values),
                 texttemplate="%{text}",
@@ -1315,6 +1317,7 @@ def plot_residual_correlation(
         )
     fig.update_xaxes(showgrid=False, tickangle=-35, type="category")
     fig.update_yaxes(showgrid=False, autorange="reversed", type="category")
+    fig.update_annotations(font={"size": 13})
     head = title or (
         f"Residual correlation, event {ids[0]}"
         if len(ids) == 1
@@ -1325,9 +1328,9 @@ def plot_residual_correlation(
         head,
         subtitle="Pairwise correlation of estimation-window residuals (diagonal left blank); "
         "design effect = 1 + (N-1)·r̄",
-        height=max(440, 160 + 46 * max(len(results.residual_correlation(e)) for e in ids)),
+        height=max(440, 190 + 44 * max(len(m) for m in mats.values())),
     )
-    fig.update_layout(width=None)
+    fig.update_layout(margin={"t": 120})
     return fig
 
 
@@ -1337,7 +1340,7 @@ def _cluster_caption(clustering: pd.DataFrame, event_id: Any) -> str:
         return f"Event {event_id}"
     r = row.iloc[0]
     return (
-        f"Event {event_id}: N = {int(r['n_securities'])}, r̄ = {float(r['rbar']):.3f}, "
+        f"Event {event_id}<br>N = {int(r['n_securities'])} · r̄ = {float(r['rbar']):.3f} · "
         f"design effect = {float(r['design_effect']):.2f}"
     )
 
