@@ -1450,6 +1450,30 @@ def simulate(
     """
     factor_cols = list(factors or [])
     _as_columns(returns, [market, *factor_cols], "market/factors")
+    w0, w1 = (int(x) for x in window)
+    if estimation[1] >= w0:
+        raise ConfigError(
+            field="estimation", value=estimation, expected=f"a window ending before {w0}"
+        )
+    bad_days = [d for d in days if not w0 <= int(d) <= w1]
+    if bad_days:
+        raise ConfigError(field="days", value=bad_days, expected=f"days inside window {window}")
+    bad_windows = [w for w in car_windows if not w0 <= int(w[0]) <= int(w[1]) <= w1]
+    if bad_windows:
+        raise ConfigError(
+            field="car_windows", value=bad_windows, expected=f"(start, end) inside {window}"
+        )
+    if len(injected) and not w0 <= 0 <= w1:
+        raise ConfigError(field="window", value=window, expected="a window containing day 0")
+    if not len(days) and not len(car_windows):
+        raise ConfigError(field="days/car_windows", value=(), expected="something to test")
+    bad_levels = [x for x in levels if not 0 < float(x) < 1]
+    if bad_levels or not any(np.isclose(float(x), verdict_level) for x in levels):
+        raise ConfigError(
+            field="levels",
+            value=list(levels),
+            expected=f"levels in (0, 1) including verdict_level={verdict_level}",
+        )
     if power_draws is None:
         power_draws = draws
     placebo = draw_placebo_events(

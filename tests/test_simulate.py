@@ -335,6 +335,12 @@ def test_bad_arguments_are_config_errors():
         simulate(r, ev, market="TOPIX", draws=5)
     with pytest.raises(ConfigError, match="draws"):
         simulate(r, ev, market="MKT", draws=0)
+    with pytest.raises(ConfigError, match="car_windows"):
+        simulate(r, ev, market="MKT", draws=5, window=(-3, 3), car_windows=((0, 5),))
+    with pytest.raises(ConfigError, match="days"):
+        simulate(r, ev, market="MKT", draws=5, window=(-3, 3), days=(4,))
+    with pytest.raises(ConfigError, match="levels"):
+        simulate(r, ev, market="MKT", draws=5, levels=(0.01, 0.10))
 
 
 # ----------------------------------------------------------------------------- figures
