@@ -110,6 +110,17 @@ class ResultsSummary:
         return self.as_html()
 
 
+def _nan_sd(a: np.ndarray) -> Any:
+    """Sample standard deviation (ddof 1) over axis 0, ``NaN`` (no warning) when n < 2."""
+    a = np.asarray(a, dtype=float)
+    ok = np.isfinite(a)
+    n = ok.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = np.where(ok, a, 0.0).sum(axis=0) / n
+        ss = np.where(ok, (a - m) ** 2, 0.0).sum(axis=0)
+        return np.where(n > 1, np.sqrt(ss / np.maximum(n - 1, 1)), np.nan)
+
+
 def _nan_mean_rows(a: np.ndarray) -> np.ndarray:
     n = np.isfinite(a).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -530,7 +541,7 @@ class EventStudyResults:
         below = n_est - gt.sum(axis=1) - eq.sum(axis=1)
         x_rank = 1.0 + below + 0.5 * eq.sum(axis=1)
         u_x = np.where(has_x, x_rank * w - 0.5, np.nan)
-        ubar = np.append(np.where(n_t > 0, sums / n_t, np.nan), np.nanmean(u_x))
+        ubar = np.append(np.where(n_t > 0, sums / n_t, np.nan), _nan_mean_rows(u_x))
         n_all = np.append(n_t, float(has_x.sum()))
         return st.grank_from_means(ubar, n_all, len(rows), len(ubar) - 1)
 
@@ -569,7 +580,7 @@ class EventStudyResults:
             out += self._sur_tests(clusters, cols)
             out.append(st.adjusted_patell(scar, dfp, rbar))
             out.append(st.kolari_pynnonen(scar, rbar))
-            out.append(self._grank_window(rows, scar / np.nanstd(scar, ddof=1)))
+            out.append(self._grank_window(rows, scar / _nan_sd(scar)))
             out.append(st.t_test(car))
             out.append(st.brown_warner_1980(car, sigma, n_days=n_days, df=df_bw))
             out.append(st.brown_warner_1985(car, aar_est, n_days=n_days))
@@ -609,7 +620,7 @@ class EventStudyResults:
             )
         out.append(st.adjusted_patell(sar, dfp, rbar))
         out.append(st.kolari_pynnonen(sar, rbar))
-        sd_sar = np.nanstd(self._sar_win[rows], axis=0, ddof=1)
+        sd_sar = _nan_sd(self._sar_win[rows])
         restd = self._sar_win[rows] / sd_sar
         if e2:
             G = np.concatenate([sr_est, restd[:, cols]], axis=1)
@@ -802,7 +813,7 @@ class EventStudyResults:
             f = pd.DataFrame.from_records(
                 [r.as_row() for r in self._battery(rows, cols, cumulative=True)]
             )
-            f["caar"] = float(np.nanmean(ca["car"][rows]))
+            f["caar"] = float(_nan_mean_rows(ca["car"][rows]))
             f["n"] = int(np.isfinite(ca["car"][rows]).sum())
             if by is not None:
                 f.insert(0, "event_id", eid)

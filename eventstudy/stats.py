@@ -615,7 +615,7 @@ def corrado_rank(
     if cumulative and estudy2:
         mean_rank = float(np.mean(kbar))
         sub = K[:, tested]
-        num = np.sqrt(len(tested)) * (np.nanmean(sub) - mean_rank)
+        num = np.sqrt(len(tested)) * (_mean(sub.ravel()) - mean_rank)
         den = np.sqrt(np.nansum((_mean(K) - mean_rank) ** 2) / divisor)
         z = num / den
         return TestResult("corrado_rank", float(z), _p_norm(z), None, "median AR = 0")

@@ -396,3 +396,19 @@ def test_portfolio_bootstrap(ret: pd.DataFrame, res: es.EventStudyResults) -> No
     big = es.event_study(shocked, two_events(ret), estimation=(-250, -11), window=(-5, 5))
     p = big.portfolio_bootstrap((0, 0), n_boot=999).set_index("event_id")["p_value"]
     assert p.iloc[0] == 1 / 1000  # nothing in the estimation window comes close to +20%
+
+
+def test_single_security_events_run_without_numpy_warnings(ret: pd.DataFrame) -> None:
+    # pytest turns warnings into errors: a one-firm event must not trip "ddof <= 0"
+    events = pd.DataFrame(
+        {"security": ["S0", "S1"], "event_date": [ret.index[DAY_A], ret.index[DAY_B]]}
+    )
+    for convention in ("textbook", "estudy2"):
+        res = es.event_study(
+            ret, events, estimation=(-250, -11), window=(-3, 3), convention=convention
+        )
+        by_event = res.caar_tests((0, 1), by="event_id")
+        assert np.isnan(by_event.set_index("test").loc["t_test", "statistic"]).all()
+        assert np.isfinite(by_event.set_index("test").loc["portfolio", "statistic"]).all()
+        res.aar_tests(by="event_id")
+        str(res)
