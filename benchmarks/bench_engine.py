@@ -7,21 +7,29 @@ four windows. Prints the median wall time over ``--runs`` runs, the peak traced 
 firm-event and computing its ARs and CAR (no tests at all).
 
 Run: ``.venv/bin/python benchmarks/bench_engine.py [--runs 5] [--baseline-n 10000]``
+
+BLAS runs single-threaded unless ``OPENBLAS_NUM_THREADS`` (or ``OMP_NUM_THREADS``) is set:
+the engine's linear algebra is many small products, for which threads cost more than they
+save, especially on a shared machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 import tracemalloc
 import warnings
 
-import numpy as np
-import pandas as pd
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # before numpy is imported
 
-import eventstudy as es
-from eventstudy.exceptions import ClusteredEventWarning
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+import eventstudy as es  # noqa: E402
+from eventstudy.exceptions import ClusteredEventWarning  # noqa: E402
 
 WINDOWS = [(-10, 10), (-1, 1), (0, 0), (0, 5)]
 
@@ -105,6 +113,7 @@ def main() -> None:
     med = statistics.median(times)
     rows = [
         ("firm-events", f"{len(events):,}"),
+        ("BLAS threads (OPENBLAS_NUM_THREADS)", os.environ["OPENBLAS_NUM_THREADS"]),
         ("engine: fit + 18 daily tests x 21 days + CAAR tests x 4 windows", ""),
         ("  median wall time (s)", f"{med:.3f}  (runs: {', '.join(f'{t:.2f}' for t in times)})"),
         ("  fastest run (s)", f"{min(times):.3f}"),
