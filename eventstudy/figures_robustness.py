@@ -206,15 +206,18 @@ def specification_curve(
     sig = d["significant"].to_numpy(dtype=bool)
     colour = np.where(sig & (d["car"] > 0), _OK, np.where(sig, _BAD, _GREY))
     choices = [c for c in choices if c in d.columns]
+    # choice values in the grid's order (by spec_id), not in the curve's
+    in_grid = d.sort_values("spec_id") if "spec_id" in d.columns else d
     labels: list[str] = []
     for c in choices:
-        for v in dict.fromkeys(d[c].astype(str)):
+        for v in dict.fromkeys(in_grid[c].astype(str)):
             labels.append(f"{c}: {v}")
+    upper, lower = 360, 20 * len(labels)  # pixels: one row per choice value
     fig = make_subplots(
         rows=2,
         cols=1,
         shared_xaxes=True,
-        row_heights=[0.55, 0.45],
+        row_heights=[upper / (upper + lower), lower / (upper + lower)],
         vertical_spacing=0.04,
     )
     hover = [
@@ -249,7 +252,7 @@ def specification_curve(
     ys, xs, cs = [], [], []
     for c in choices:
         vals = d[c].astype(str).to_numpy()
-        for v in dict.fromkeys(vals):
+        for v in dict.fromkeys(in_grid[c].astype(str)):
             on = vals == v
             xs.extend(x[on].tolist())
             ys.extend([f"{c}: {v}"] * int(on.sum()))
@@ -270,7 +273,13 @@ def specification_curve(
     pos = float((sig & (d["car"] > 0).to_numpy()).mean())
     fig.update_yaxes(title_text="CAR (%)", row=1, col=1)
     fig.update_yaxes(
-        categoryorder="array", categoryarray=labels[::-1], type="category", row=2, col=1
+        categoryorder="array",
+        categoryarray=labels[::-1],
+        type="category",
+        tickmode="array",
+        tickvals=labels,
+        row=2,
+        col=1,
     )
     fig.update_xaxes(title_text="specification (sorted by CAR)", row=2, col=1)
     fig.update_layout(
@@ -281,7 +290,7 @@ def specification_curve(
         ),
         template="plotly_white",
         showlegend=False,
-        height=420 + 16 * len(labels),
+        height=upper + lower + 160,
         margin={"l": 190},
     )
     return fig
