@@ -584,7 +584,23 @@ def sensitivity_from_config(
     years: float = 2.0,
     **kwargs: Any,
 ) -> dict[str, SensitivityResults]:
-    """:func:`eventstudy.simulate.prepare_history` then :func:`sensitivity_from_run`."""
+    """:func:`eventstudy.simulate.prepare_history` then :func:`sensitivity_from_run`.
+
+    Parameters
+    ----------
+    config : path or StudyConfig
+        The study.
+    prices, offline, years
+        As in :func:`eventstudy.simulate.prepare_history` (two years of history cover the
+        longest estimation window of the grid, 250 sessions after a 30-session gap).
+    **kwargs
+        Passed to :func:`sensitivity`.
+
+    Returns
+    -------
+    dict
+        exchange -> :class:`SensitivityResults`.
+    """
     from eventstudy.simulate import prepare_history
 
     prepared = prepare_history(config, prices=prices, offline=offline, years=years)

@@ -1075,6 +1075,18 @@ def rejection_rates(
     A draw rejects at level ``a`` when its p-value is ``<= a``; draws whose p-value is NaN (test
     not computable) are left out of ``n_draws``.
 
+    Parameters
+    ----------
+    pvalues : DataFrame
+        One row per draw and test: the ``by`` columns and ``p_value``
+        (:attr:`SimulationResults.pvalues`).
+    levels : sequence of float
+        Nominal levels.
+    by : sequence of str
+        Grouping columns.
+    confidence, ci_method
+        The binomial interval (see :func:`binomial_interval`).
+
     Returns
     -------
     DataFrame
@@ -1729,7 +1741,22 @@ def simulate_from_config(
     years: float = 5.0,
     **kwargs: Any,
 ) -> dict[str, SimulationResults]:
-    """:func:`prepare_history` then :func:`simulate_from_run` (a one-call CLI entry point)."""
+    """:func:`prepare_history` then :func:`simulate_from_run` (a one-call CLI entry point).
+
+    Parameters
+    ----------
+    config : path or StudyConfig
+        The study.
+    prices, offline, years
+        As in :func:`prepare_history`.
+    draws, seed, **kwargs
+        As in :func:`simulate_from_run`.
+
+    Returns
+    -------
+    dict
+        exchange -> :class:`SimulationResults`.
+    """
     prepared = prepare_history(config, prices=prices, offline=offline, years=years)
     return simulate_from_run(prepared, draws=draws, seed=seed, **kwargs)
 
