@@ -1242,7 +1242,7 @@ def plot_diagnostics(
                     orientation="h",
                     name=f"event {eid}",
                     legendgroup=str(eid),
-                    marker={"color": "#6F6F6F", "opacity": opacity},
+                    marker={"color": f"rgba(90,90,90,{opacity})"},
                     hoverinfo="skip",
                 ),
                 row=1,
