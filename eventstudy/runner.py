@@ -36,7 +36,14 @@ from eventstudy.data import (
     load_prices,
     resolve_symbol,
 )
-from eventstudy.exceptions import ConfigError, DataError, EventStudyWarning, UnknownSymbol
+from eventstudy.exceptions import (
+    ConfigError,
+    DataError,
+    EventStudyWarning,
+    ExcludedEventWarning,
+    UnknownSymbol,
+    format_warning,
+)
 
 __all__ = [
     "ExchangeGroup",
@@ -358,9 +365,10 @@ def prepare(
         returns = compute_returns(frames, sessions, kind=cfg.returns, exchange=exchange)
 
         rows = []
-        for ev in cfg.events:
+        for i, ev in enumerate(cfg.events):
             t = timing[(timing["event_id"] == ev.id) & (timing["exchange"] == exchange)]
             day0 = t["session"].iloc[0]
+            _check_inside_data(cfg, i, ev.id, exchange, day0, returns.index)
             for sec in ev.securities or securities:
                 if sec in securities:
                     rows.append({"event_id": ev.id, "security": sec, "event_date": day0})
@@ -383,6 +391,21 @@ def prepare(
         prices=all_prices,
         groups=groups,
         notes=notes,
+    )
+
+
+def _check_inside_data(
+    cfg: StudyConfig, i: int, event_id: str, exchange: str, day0: pd.Timestamp, index: pd.Index
+) -> None:
+    """An event whose reacting session lies outside the prices is an error naming the dates."""
+    if len(index) and index[0] <= day0 <= index[-1]:
+        return
+    span = f"{index[0].date()} .. {index[-1].date()}" if len(index) else "no sessions"
+    side = "after the last" if len(index) and day0 > index[-1] else "before the first"
+    raise DataError(
+        symbol=f"events[{i}] {event_id}",
+        detail=f"day 0 on {exchange} is {day0.date()}, {side} price in the data ({span})",
+        fix="give prices that cover the event (a newer CSV export, or drop --offline to fetch)",
     )
 
 
@@ -477,7 +500,17 @@ def run_study(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EventStudyWarning)
         for exchange, group in prep.groups.items():
-            results[exchange] = fit_group(prep.config, group)
+            results[exchange] = res = fit_group(prep.config, group)
+            for row in res.excluded.itertuples(index=False):
+                warnings.warn(
+                    format_warning(
+                        ExcludedEventWarning,
+                        event_id=row.event_id,
+                        security=row.security,
+                        reason=row.reason,
+                    ),
+                    stacklevel=2,
+                )
     for w in caught:
         if issubclass(w.category, EventStudyWarning):
             notes.append(str(w.message))

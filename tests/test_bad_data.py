@@ -242,11 +242,6 @@ def test_missing_day0_is_excluded_with_the_date(damaged_run):
     assert any("2025-12-04" in r for r in got), got
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="exclusions are only in tables/excluded.csv: nothing emits ExcludedEventWarning, "
-    "so the CLI prints no line for them (runner/engine change proposed in the report)",
-)
 def test_exclusions_are_announced_on_stderr(damaged_run):
     _, err, _, _ = damaged_run
     assert any(CONSTANT in line and "excluded" in line for line in err.splitlines()), err
@@ -278,11 +273,6 @@ def test_events_outside_the_data_exit_3_naming_the_dates(
     assert_no_debris(tmp_path / "out", report=False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the all-excluded error names the event date but not where the prices end, and "
-    "repeats one reason per firm-event (engine/runner message; see the hardening report)",
-)
 def test_events_after_the_data_name_the_last_price_date(tmp_path: Path, prices_dir: Path):
     folder = copy_prices(prices_dir, tmp_path / "prices")
     _truncate_all(folder, lambda f: f["Date"] < "2025-11-01")
