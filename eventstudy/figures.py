@@ -221,6 +221,15 @@ def significance_stars(p: float | None) -> str:
     return ""
 
 
+def _num(value: Any, digits: int) -> str:
+    """A number for a table cell; ``n/a`` when the test could not be computed."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    return f"{v:.{digits}f}" if np.isfinite(v) else "n/a"
+
+
 def format_window(window: Sequence[int]) -> str:
     """``(0, 1)`` -> ``"(0,+1)"``: the way event-study papers write a window."""
     start, end = (int(w) for w in window)
@@ -992,8 +1001,8 @@ def plot_tests(
         for t in tests:
             if t in part.index:
                 r = part.loc[t]
-                stat_col.append(f"{r['statistic']:.3f}{r['stars']}")
-                p_col.append(f"{r['p_value']:.4f}")
+                stat_col.append(_num(r["statistic"], 3) + r["stars"])
+                p_col.append(_num(r["p_value"], 4))
                 p_fill.append("#FCE8C8" if r["p_value"] < 0.05 else "white")
             else:
                 stat_col.append("")
@@ -1339,8 +1348,11 @@ def _cluster_caption(clustering: pd.DataFrame, event_id: Any) -> str:
     if len(row) == 0:
         return f"Event {event_id}"
     r = row.iloc[0]
+    rbar = float(r["rbar"])
+    if not np.isfinite(rbar):
+        return f"Event {event_id}<br>N = {int(r['n_securities'])}: no pair to correlate"
     return (
-        f"Event {event_id}<br>N = {int(r['n_securities'])} · r̄ = {float(r['rbar']):.3f} · "
+        f"Event {event_id}<br>N = {int(r['n_securities'])} · r̄ = {rbar:.3f} · "
         f"design effect = {float(r['design_effect']):.2f}"
     )
 

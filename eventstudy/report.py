@@ -855,7 +855,10 @@ def _tests_wide(
             for w in windows:
                 r = cell.get((grp, name, w))
                 if r is not None:
-                    cells += [f"{r['statistic']:.3f}{r['stars']}", f"{r['p_value']:.4f}"]
+                    cells += [
+                        figures._num(r["statistic"], 3) + r["stars"],
+                        figures._num(r["p_value"], 4),
+                    ]
                 else:
                     cells += ["", ""]
             label = figures.TEST_LABELS.get(name, name)
@@ -1088,9 +1091,9 @@ def _test_rows(tests: pd.DataFrame) -> dict[str, Any]:
             p = float(r["p_value"])
             cells.append(
                 {
-                    "stat": f"{float(r['statistic']):.3f}",
+                    "stat": figures._num(r["statistic"], 3),
                     "stars": r["stars"],
-                    "p": f"{p:.4f}",
+                    "p": figures._num(p, 4),
                     "sig": p < 0.05,
                 }
             )

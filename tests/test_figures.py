@@ -566,3 +566,21 @@ def test_real_engine_day0_jump_shows_in_the_figures(res):
         assert bar.y[day0] > 1.5  # percent
     heat = figures.plot_heatmap(res, (0, 0))
     assert np.nanmean(np.asarray(heat.data[0].z, dtype=float)[:, 0]) > 2.0
+
+
+def test_a_lone_security_has_no_correlation_and_untestable_cells_say_n_a(standin):
+    lone = SimpleNamespace(**vars(standin))
+    lone.clustering = standin.clustering.assign(rbar=np.nan, n_securities=1, design_effect=1.0)
+    fig = figures.plot_residual_correlation(lone, "kei_cafe")
+    assert "no pair to correlate" in fig.layout.annotations[0].text
+    tests = standin.caar_tests
+
+    def caar_tests(window, by=None):
+        out = tests(window, by)
+        out.loc[out["test"] == "sign", ["statistic", "p_value"]] = np.nan
+        return out
+
+    lone.caar_tests = caar_tests
+    cells = figures.plot_tests(lone, [(0, 1)]).data[0].cells.values
+    row = list(cells[0]).index("Sign")
+    assert (cells[1][row], cells[2][row]) == ("n/a", "n/a")
