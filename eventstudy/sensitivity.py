@@ -191,7 +191,8 @@ class SensitivityResults:
     grid : DataFrame
         :func:`spec_grid` as run (after dropping unavailable choices).
     settings : dict
-        Arguments of the run, and ``notes`` (choices dropped and why).
+        Arguments of the run, and ``notes`` (choices dropped, firm-events the engine excluded
+        in some specifications, and why).
     """
 
     specs: pd.DataFrame
@@ -470,6 +471,13 @@ def sensitivity(
             convention=convention,
             **dict(engine_kwargs or {}),
         )
+        excluded = res.excluded
+        if len(excluded):
+            first = excluded.iloc[0]
+            notes.append(
+                f"{model}/{bench}/L={length}/gap={_gap}/{rtype}: {len(excluded)} firm-event(s) "
+                f"excluded, e.g. {first['event_id']}/{first['security']}: {first['reason']}"
+            )
         df = _residual_df(res, engine_model, 1 if uses_fx else 0, convention)
         for spec_id, start, end in zip(
             sub["spec_id"], sub["window_start"], sub["window_end"], strict=True

@@ -231,3 +231,15 @@ def test_kei_car_study_on_real_prices(prices_dir):
     )
     expected = EVENT_FACTS_2025_12_04_SUZUKI - EVENT_FACTS_2025_12_04_TOPIX
     assert row["car"].iloc[0] == pytest.approx(expected, abs=2e-4)  # facts are rounded to 0.01%
+
+
+def test_firm_events_excluded_in_some_specifications_are_noted():
+    r, ev = _panel()
+    r.iloc[300:480, 0] = np.nan  # S0 lacks history for E1's longer estimation window
+    res = sensitivity(
+        r, ev, market="MKT", models=("market",), estimation_lengths=(120, 250), gaps=(10,),
+        car_windows=((0, 0),), return_types=("simple",), min_estimation_obs=200,
+    )  # fmt: skip
+    assert any("L=250" in n and "S0" in n for n in res.settings["notes"])
+    s0 = res.specs[(res.specs["security"] == "S0") & (res.specs["event_id"] == "E1")]
+    assert set(s0["estimation_length"]) == {120}
