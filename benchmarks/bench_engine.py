@@ -114,6 +114,10 @@ def main() -> None:
     rows = [
         ("firm-events", f"{len(events):,}"),
         ("BLAS threads (OPENBLAS_NUM_THREADS)", os.environ["OPENBLAS_NUM_THREADS"]),
+        (
+            "machine: cores / load average (1 min) at the end",
+            f"{os.cpu_count()} / {os.getloadavg()[0]:.2f}",
+        ),
         ("engine: fit + 18 daily tests x 21 days + CAAR tests x 4 windows", ""),
         ("  median wall time (s)", f"{med:.3f}  (runs: {', '.join(f'{t:.2f}' for t in times)})"),
         ("  fastest run (s)", f"{min(times):.3f}"),
