@@ -265,11 +265,16 @@ class EventStudyResults:
         return self._d.ar_est / self._d.sigma[:, None]
 
     @cached_property
-    def _sr_est_rank_sums(self) -> tuple[np.ndarray, np.ndarray]:
-        """Ranks of the standardized estimation residuals (``NaN`` as 0) and their counts."""
+    def _sr_est_rank_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Ranks of the standardized estimation residuals (``NaN`` as 0), their count per
+        firm-event and the number of firm-events observed on each estimation day."""
         ranks = st.rank_rows(self._sr_est)
         ok = np.isfinite(ranks)
-        return np.where(ok, ranks, 0.0), ok.sum(axis=1).astype(float)
+        return (
+            np.where(ok, ranks, 0.0),
+            ok.sum(axis=1).astype(float),
+            ok.sum(axis=0).astype(float),
+        )
 
     @cached_property
     def _corr_cache(self) -> dict[int, np.ndarray]:
@@ -522,24 +527,25 @@ class EventStudyResults:
         (a half for a tie) and gives ``x_i`` the rank ``1 + #below + #ties/2``; only the
         cross-sectional mean ranks are needed.
         """
-        sr = self._sr_est[rows]
-        base0, n_est = self._sr_est_rank_sums
-        base0, n_est = base0[rows], n_est[rows]
+        every = len(rows) == len(self._codes)
+        sr = self._sr_est if every else self._sr_est[rows]
+        base0, n_est, n_t_all = self._sr_est_rank_sums
+        if not every:
+            base0, n_est = base0[rows], n_est[rows]
         x = scar_star
         has_x = np.isfinite(x)
         w = np.where(has_x, 1.0 / (n_est + 2.0), 1.0 / (n_est + 1.0))
         with np.errstate(invalid="ignore"):
             gt = sr > x[:, None]
             eq = sr == x[:, None]
-        shift = gt.astype(float)
-        if eq.any():
-            shift += 0.5 * eq
-        shift[~has_x] = 0.0
-        ok = np.isfinite(sr)
-        n_t = ok.sum(axis=0).astype(float)
-        sums = w @ base0 + w @ shift - 0.5 * n_t
-        below = n_est - gt.sum(axis=1) - eq.sum(axis=1)
-        x_rank = 1.0 + below + 0.5 * eq.sum(axis=1)
+        ties = bool(eq.any())
+        gt[~has_x] = False
+        n_gt = np.count_nonzero(gt, axis=1)
+        n_eq = np.count_nonzero(eq, axis=1) if ties else 0
+        shift = w @ gt if not ties else w @ (gt + 0.5 * (eq & has_x[:, None]))
+        n_t = n_t_all if every else np.isfinite(sr).sum(axis=0).astype(float)
+        sums = w @ base0 + shift - 0.5 * n_t
+        x_rank = 1.0 + (n_est - n_gt - n_eq) + 0.5 * n_eq
         u_x = np.where(has_x, x_rank * w - 0.5, np.nan)
         ubar = np.append(np.where(n_t > 0, sums / n_t, np.nan), _nan_mean_rows(u_x))
         n_all = np.append(n_t, float(has_x.sum()))

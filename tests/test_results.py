@@ -412,3 +412,37 @@ def test_single_security_events_run_without_numpy_warnings(ret: pd.DataFrame) ->
         assert np.isfinite(by_event.set_index("test").loc["portfolio", "statistic"]).all()
         res.aar_tests(by="event_id")
         str(res)
+
+
+def test_window_grank_matches_kolari_pynnonen_by_hand(ret: pd.DataFrame) -> None:
+    secs = ["S0", "S1", "S2", "S3", "S4"]  # S4 has a shorter estimation window
+    events = pd.DataFrame({"security": secs, "event_date": ret.index[DAY_B]})
+    res = es.event_study(ret, events, estimation=(-250, -11), window=(-2, 2))
+    est = ret.iloc[DAY_B - 250 : DAY_B - 10]
+    win = ret.iloc[DAY_B : DAY_B + 2]  # CAR window (0, 1)
+    sr, scar = {}, []
+    for s in secs:
+        sample = est[[s, "MKT"]].dropna()
+        X = sm.add_constant(sample["MKT"])
+        ols = sm.OLS(sample[s], X).fit()
+        sr[s] = ols.resid / np.sqrt(ols.scale)
+        Xw = sm.add_constant(win["MKT"], has_constant="add").to_numpy()
+        V = ols.scale * (np.eye(2) + Xw @ np.linalg.inv(X.T @ X) @ Xw.T)
+        car = np.sum(win[s].to_numpy() - Xw @ ols.params.to_numpy())
+        scar.append(car / np.sqrt(V.sum()))
+    scar_star = np.array(scar) / np.std(scar, ddof=1)
+    U = pd.DataFrame(index=[*est.index, "event"], columns=secs, dtype=float)
+    for s, x in zip(secs, scar_star, strict=True):
+        values = np.append(sr[s].to_numpy(), x)
+        u = sps.rankdata(values) / (len(values) + 1) - 0.5
+        U.loc[sr[s].index, s] = u[:-1]
+        U.loc["event", s] = u[-1]
+    ubar = U.mean(axis=1)  # over the securities observed that day
+    n_t = U.notna().sum(axis=1)
+    T = len(U)
+    s_u = np.sqrt(np.sum(n_t / 5 * ubar**2) / T)
+    z = ubar["event"] / s_u
+    t_grank = z * np.sqrt((T - 2) / (T - 1 - z**2))
+    got = res.caar_tests((0, 1)).set_index("test").loc["grank"]
+    assert_allclose(got["statistic"], t_grank, rtol=1e-9)
+    assert_allclose(got["p_value"], 2 * sps.t.sf(abs(t_grank), T - 2), rtol=1e-8)
