@@ -99,6 +99,7 @@ def write(
     windows: Iterable[tuple[int, int]] | None = None,
     heatmap_window: tuple[int, int] = (0, 1),
     title: str | None = None,
+    extra_figures: Mapping[str, go.Figure] | None = None,
     browser_path: str | os.PathLike[str] | None = None,
     image_scale: float = 2.0,
 ) -> Path:
@@ -125,6 +126,9 @@ def write(
         The CAR window of the heatmap and the forest plot.
     title : str, optional
         Report title (default: the study's title or name).
+    extra_figures : mapping of str to Figure, optional
+        Further figures (e.g. robustness or simulation charts), keyed by caption; shown in
+        a "Further figures" section, with fragments and images like the others.
     browser_path : path, optional
         The Chromium for images (default: ``BROWSER_PATH``, then ``chromium`` on PATH).
     image_scale : float
@@ -153,6 +157,13 @@ def write(
     out = Path(out_dir)
     build = _Builder(study, windows=windows, heatmap_window=heatmap_window)
     build.run()
+    for caption, fig in (extra_figures or {}).items():
+        if not isinstance(fig, go.Figure):
+            raise ReportError(
+                detail=f"extra figure {caption!r} is a {type(fig).__name__}",
+                fix="pass plotly.graph_objects.Figure objects",
+            )
+        build.extra.append(build._add(build._fid("extra", caption), str(caption), fig))
 
     def write_into(folder: Path) -> None:
         _write_folder(folder, study, build, mode)
@@ -492,6 +503,7 @@ class _Builder:
         self.figures: list[_Figure] = []
         self.events: list[_Event] = []
         self.across: list[dict[str, Any]] = []
+        self.extra: list[_Figure] = []
         self.tables: dict[str, pd.DataFrame] = {}
         self.main_tests: pd.DataFrame = pd.DataFrame()
 
@@ -1202,6 +1214,7 @@ def _write_index(path: Path, study: _Study, build: _Builder, mode: str) -> None:
             notes=study.notes,
             prov=prov,
             heatmap_window=figures.format_window(build.heatmap_window),
+            extra=[{"id": f.id, "title": f.title, "html": Markup(f.html)} for f in build.extra],
         )
     )
     path.write_text(html_text, encoding="utf-8")

@@ -313,3 +313,16 @@ def test_report_on_several_exchanges_keeps_groups_apart(tmp_path):
     assert set(tests["exchange"]) == {"XTKS", "XNYS"}
     assert "NYSE: " in (out / "tables" / "tests.md").read_text()
     assert set(EVENT_DATES) == {"kei_cafe", "tinycars"}
+
+
+def test_extra_figures_get_a_section_and_a_fragment(tmp_path):
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Scatter(x=[1, 2], y=[3, 4]), layout={"title": {"text": "Robustness"}})
+    html = report.write(
+        simulated_results(), tmp_path / "r", extra_figures={"Estimation window choices": fig}
+    ).read_text()
+    assert 'id="further"' in html and 'id="extra-estimation-window-choices"' in html
+    assert (tmp_path / "r" / "fragments" / "extra-estimation-window-choices.html").is_file()
+    with pytest.raises(ReportError, match="Figure objects"):
+        report.write(simulated_results(), tmp_path / "s", extra_figures={"x": {"data": []}})
