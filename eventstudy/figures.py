@@ -918,8 +918,12 @@ def tests_frame(
                 car = car[car["event_id"] == event_id]
             car = car[car["security"].astype(str) != PORTFOLIO]
             caar = float(car["car"].mean()) if len(car) else math.nan
-        for _, t in tests.iterrows():
-            name = str(t["test"])
+        for name, stat, p in zip(
+            tests["test"].astype(str),
+            tests["statistic"].to_numpy(dtype=float),
+            tests["p_value"].to_numpy(dtype=float),
+            strict=True,
+        ):
             rows.append(
                 {
                     "window": format_window(w),
@@ -928,32 +932,18 @@ def tests_frame(
                     "test": name,
                     "label": TEST_LABELS.get(name, name),
                     "robust": name in ROBUST_TESTS,
-                    "statistic": float(t["statistic"]),
-                    "p_value": float(t["p_value"]),
-                    "stars": significance_stars(float(t["p_value"])),
+                    "statistic": float(stat),
+                    "p_value": float(p),
+                    "stars": significance_stars(float(p)),
                     "caar": caar,
                 }
             )
-    out = pd.DataFrame(
-        rows,
-        columns=[
-            "window",
-            "start",
-            "end",
-            "test",
-            "label",
-            "robust",
-            "statistic",
-            "p_value",
-            "stars",
-            "caar",
-        ],
-    )
     rank = {name: i for i, name in enumerate(TEST_ORDER)}
-    out["_rank"] = out["test"].map(lambda n: rank.get(n, len(rank)))
-    out["_w"] = out["window"].map({format_window(w): i for i, w in enumerate(wins)})
-    out = out.sort_values(["_w", "_rank", "test"], kind="stable").drop(columns=["_rank", "_w"])
-    return out.reset_index(drop=True)
+    order = {format_window(w): i for i, w in enumerate(wins)}
+    rows.sort(key=lambda r: (order[r["window"]], rank.get(r["test"], len(rank)), r["test"]))
+    columns = ["window", "start", "end", "test", "label", "robust"]
+    columns += ["statistic", "p_value", "stars", "caar"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _windows(results: Any, windows: Iterable[tuple[int, int]] | None) -> list[tuple[int, int]]:

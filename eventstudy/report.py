@@ -975,6 +975,7 @@ def _versions(extra: Mapping[str, Any] | None = None) -> dict[str, str]:
     return {k: v for k, v in out.items() if v}
 
 
+@functools.cache
 def _version(dist: str) -> str:
     try:
         return metadata.version(dist)
