@@ -570,10 +570,14 @@ class EventStudyResults:
         dfp = self._df_patell[rows]
         df_bw = float(np.mean(d.n_obs[rows])) - 1
         rbar = self._rbar_eff(rows)
-        full, tested, divisor = self._full(rows, cols)
-        ranks, medians = self._ranks(rows, full)
+        every = len(rows) == len(self._codes)
+        cached_ranks = every and not e2  # textbook rank tests over all firm-events are cached
+        if cached_ranks:
+            tested = d.ar_est.shape[1] + cols
+        else:
+            full, tested, divisor = self._full(rows, cols)
+            ranks, medians = self._ranks(rows, full)
         lamb_c = 1 + 1 / np.mean(d.n_obs[rows]) + _nan_mean_rows(self._mterm_win[rows][:, cols])
-        sr_est = self._sr_est[rows]
         p = self._portfolio
         out: list[st.TestResult] = []
         if cumulative:
@@ -595,7 +599,7 @@ class EventStudyResults:
             out.append(st.bmp(scar))
             out.append(st.sign(car, estudy2_sums=e2))
             out.append(st.generalized_sign(car, self._p_hat(rows), estudy2_sums=e2))
-            if not e2 and len(rows) == len(self._codes):
+            if cached_ranks:
                 for name, z in self._rank_z_textbook.items():
                     out.append(st.z_result(name, st.cumulate(z[cols]), "median AR = 0"))
             else:
@@ -626,8 +630,9 @@ class EventStudyResults:
             )
         out.append(st.adjusted_patell(sar, dfp, rbar))
         out.append(st.kolari_pynnonen(sar, rbar))
-        sd_sar = _nan_sd(self._sar_win[rows])
-        restd = self._sar_win[rows] / sd_sar
+        sr_est = self._sr_est if every else self._sr_est[rows]
+        sar_all = self._sar_win if every else self._sar_win[rows]
+        restd = sar_all / _nan_sd(sar_all)
         if e2:
             G = np.concatenate([sr_est, restd[:, cols]], axis=1)
         else:
@@ -641,7 +646,7 @@ class EventStudyResults:
         out.append(st.bmp(sar))
         out.append(st.sign(ar, estudy2_sums=e2))
         out.append(st.generalized_sign(ar, self._p_hat(rows), estudy2_sums=e2))
-        if not e2 and len(rows) == len(self._codes):
+        if cached_ranks:
             for name, z in self._rank_z_textbook.items():
                 out.append(st.z_result(name, z[cols], "median AR = 0"))
         else:
