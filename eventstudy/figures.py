@@ -787,6 +787,7 @@ def plot_prices(
             text=text,
             showarrow=False,
             xanchor="right",
+            xshift=-6,
             yanchor="top",
             align="right",
             font={"size": 11, "color": _ANNOUNCE_COLOR},
