@@ -253,13 +253,22 @@ class EventStudy:
                 )
         if len(events) == 0:
             raise ConfigError(field="events", value="empty", expected="at least one event")
+        try:
+            dates = pd.DatetimeIndex(pd.to_datetime(events["event_date"]))
+        except (TypeError, ValueError) as err:
+            raise ConfigError(
+                field="events.event_date",
+                value=str(err).splitlines()[0][:80],
+                expected="dates such as 2024-03-15",
+            ) from None
+        if dates.tz is not None:  # keep the local calendar date, not the UTC one
+            dates = dates.tz_localize(None)
         out = pd.DataFrame(
             {
                 "security": events["security"].astype(str).to_numpy(),
-                "event_date": pd.to_datetime(events["event_date"]).to_numpy(),
+                "event_date": dates.normalize(),
             }
         )
-        out["event_date"] = pd.DatetimeIndex(out["event_date"]).tz_localize(None).normalize()
         if "event_id" in events.columns:
             ids = events["event_id"]
             out["event_id"] = [

@@ -446,3 +446,13 @@ def test_window_grank_matches_kolari_pynnonen_by_hand(ret: pd.DataFrame) -> None
     got = res.caar_tests((0, 1)).set_index("test").loc["grank"]
     assert_allclose(got["statistic"], t_grank, rtol=1e-9)
     assert_allclose(got["p_value"], 2 * sps.t.sf(abs(t_grank), T - 2), rtol=1e-8)
+
+
+def test_tz_aware_event_dates_keep_their_local_day(ret: pd.DataFrame) -> None:
+    day = ret.index[DAY_A]
+    tokyo = pd.Timestamp(day.year, day.month, day.day, 0, 30, tz="Asia/Tokyo")
+    events = pd.DataFrame({"security": ["S0"], "event_date": [tokyo]})
+    res = es.event_study(ret, events, estimation=(-250, -11), window=(-2, 2))
+    assert res.events["event_date"].iloc[0] == day
+    with pytest.raises(ConfigError, match="event_date"):
+        es.event_study(ret, pd.DataFrame({"security": ["S0"], "event_date": ["soon"]}))
