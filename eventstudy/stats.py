@@ -383,7 +383,8 @@ def lamb(
     s = float(_sd(np.asarray(aar_est, dtype=float)))
     z = _div(_mean(ar), s * np.sqrt(np.asarray(correction, dtype=float)))
     if cumulative:
-        z = np.nansum(z) / np.sqrt(np.isfinite(z).sum())
+        k = int(np.isfinite(z).sum())  # no tested day with a statistic: NaN, not 0/0
+        z = np.nansum(z) / np.sqrt(k) if k else np.nan
     return TestResult("lamb", _scalar(z), _p_norm(z), None, "mean AR = 0")
 
 
@@ -565,7 +566,8 @@ def corrado_sign(
     if divisor is None:
         divisor = float((n_t > 0).sum())
     s = np.sqrt(np.nansum(per_day**2) / divisor)
-    z = per_day[np.asarray(tested)] / s
+    with np.errstate(invalid="ignore", divide="ignore"):  # s == 0: every sign is a tie
+        z = per_day[np.asarray(tested)] / s
     if cumulative:
         z = cumulate(z)
     return z_result("corrado_sign", z, "median AR = 0")
@@ -831,8 +833,16 @@ def sur_wald(car: np.ndarray, cov: np.ndarray, df_resid: float | None = None) ->
     normality. Needs ``N < nu`` (``Sigma`` must be invertible). ``df`` reports ``N``.
     """
     car = np.asarray(car, dtype=float)
-    w = float(car @ np.linalg.solve(cov, car))
     n = car.shape[0]
+    cov = np.asarray(cov, dtype=float)
+    # solved on the correlation scale (securities' variances may differ by many orders)
+    sd = np.sqrt(np.diagonal(cov)) if np.isfinite(cov).all() else np.full(n, np.nan)
+    if not (sd > 0).all() or np.linalg.matrix_rank(cov / np.outer(sd, sd)) < n:
+        # e.g. two securities with identical returns: no joint test (solve would raise
+        # LinAlgError on an exactly singular matrix, or return noise on a nearly one)
+        return TestResult("sur_wald", np.nan, np.nan, float(n), "all CARs = 0")
+    z = car / sd
+    w = float(z @ np.linalg.solve(cov / np.outer(sd, sd), z))
     if df_resid is None:
         return TestResult("sur_wald", w, float(_st.chi2.sf(w, n)), float(n), "all CARs = 0")
     nu = float(df_resid)
@@ -854,6 +864,8 @@ def sur_wald_mean(car: np.ndarray, cov: np.ndarray, df_resid: float | None = Non
     n = car.shape[0]
     m = car.mean()
     v = float(np.sum(cov)) / n**2
+    if not (np.isfinite(v) and v > 0):
+        return TestResult("sur_wald_mean", np.nan, np.nan, 1.0, "mean CAR = 0")
     w = m * m / v
     p = _st.chi2.sf(w, 1) if df_resid is None else _st.f.sf(w, 1, float(df_resid))
     return TestResult("sur_wald_mean", float(w), float(p), 1.0, "mean CAR = 0")
