@@ -132,6 +132,16 @@ def _state() -> _State:
     help="How index.html carries plotly.js (default inline: one offline file).",
 )
 @click.option("--images", default="", help="Static images to write, e.g. png,svg (needs kaleido).")
+@click.option(
+    "--simulate",
+    "simulate_draws",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="Add a placebo size/power section with N draws (e.g. 1000).",
+)
+@click.option("--sensitivity", is_flag=True, help="Add the specification-curve section.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --simulate.")
 @_handle_errors
 def run(
     config: Path,
@@ -141,6 +151,9 @@ def run(
     out: Path | None,
     plotlyjs: str | None,
     images: str,
+    simulate_draws: int,
+    sensitivity: bool,
+    seed: int,
 ) -> None:
     """Fetch prices (with cache), compute the study, write the report."""
     from eventstudy import runner
@@ -155,9 +168,113 @@ def run(
         plotlyjs=plotlyjs,
         images=tuple(x.strip() for x in images.split(",") if x.strip()),
         quiet=state.quiet,
+        simulate=simulate_draws,
+        sensitivity=sensitivity,
+        seed=seed,
     )
     if not state.quiet:
         click.echo(f"report written: {path}")
+
+
+def _out_option(func: F) -> F:
+    return click.option(
+        "--out",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Output folder (default: the study's output.dir, e.g. reports/).",
+    )(func)
+
+
+def _plotlyjs_option(func: F) -> F:
+    return click.option(
+        "--plotlyjs",
+        type=click.Choice(["inline", "cdn", "none"]),
+        default=None,
+        help="How index.html carries plotly.js (default inline).",
+    )(func)
+
+
+@main.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@_common_data_options
+@_out_option
+@_plotlyjs_option
+@click.option(
+    "--draws", type=click.IntRange(min=1), default=1000, show_default=True, help="Placebo studies."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@_handle_errors
+def simulate(
+    config: Path,
+    prices: Path | None,
+    offline: bool,
+    refresh: bool,
+    out: Path | None,
+    plotlyjs: str | None,
+    draws: int,
+    seed: int,
+) -> None:
+    """Placebo (Brown-Warner) size and power of every test on the study's own data.
+
+    Prints the verdicts and the size tables; writes figures and CSV tables to
+    <out>/<study>_simulate/.
+    """
+    from eventstudy import runner
+
+    state = _state()
+    rob, path = runner.robustness_and_write(
+        "simulate",
+        config,
+        prices=prices,
+        offline=offline,
+        refresh=refresh,
+        out=out,
+        plotlyjs=plotlyjs,
+        quiet=state.quiet,
+        draws=draws,
+        seed=seed,
+    )
+    click.echo("\n\n".join(rob.text))
+    if not state.quiet:
+        click.echo(f"\nwritten: {path}")
+
+
+@main.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@_common_data_options
+@_out_option
+@_plotlyjs_option
+@_handle_errors
+def sensitivity(
+    config: Path,
+    prices: Path | None,
+    offline: bool,
+    refresh: bool,
+    out: Path | None,
+    plotlyjs: str | None,
+) -> None:
+    """Specification curve: the CARs over models, benchmarks, estimation windows, gaps,
+    CAR windows and return kinds.
+
+    Prints the share of significant specifications per event and security; writes the
+    curves and CSV tables to <out>/<study>_sensitivity/.
+    """
+    from eventstudy import runner
+
+    state = _state()
+    rob, path = runner.robustness_and_write(
+        "sensitivity",
+        config,
+        prices=prices,
+        offline=offline,
+        refresh=refresh,
+        out=out,
+        plotlyjs=plotlyjs,
+        quiet=state.quiet,
+    )
+    click.echo("\n\n".join(rob.text))
+    if not state.quiet:
+        click.echo(f"\nwritten: {path}")
 
 
 @main.command()

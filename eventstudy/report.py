@@ -52,6 +52,7 @@ import plotly.offline
 from markupsafe import Markup, escape
 
 from eventstudy import figures
+from eventstudy import figures as figures_mod
 from eventstudy.exceptions import ReportError
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "find_browser",
     "render_markdown",
     "write",
+    "write_page",
     "write_results",
 ]
 
@@ -100,6 +102,8 @@ def write(
     heatmap_window: tuple[int, int] = (0, 1),
     title: str | None = None,
     extra_figures: Mapping[str, go.Figure] | None = None,
+    extra_tables: Mapping[str, pd.DataFrame] | None = None,
+    extra_text: Sequence[str] = (),
     browser_path: str | os.PathLike[str] | None = None,
     image_scale: float = 2.0,
 ) -> Path:
@@ -129,6 +133,11 @@ def write(
     extra_figures : mapping of str to Figure, optional
         Further figures (e.g. robustness or simulation charts), keyed by caption; shown in
         a "Further figures" section, with fragments and images like the others.
+    extra_tables : mapping of str to DataFrame, optional
+        Further tables (e.g. the size table of ``eventstudy simulate``), keyed by a short
+        name: shown in the same section and written to ``tables/<name>.csv``.
+    extra_text : sequence of str
+        Plain-text paragraphs shown at the top of that section (e.g. verdict summaries).
     browser_path : path, optional
         The Chromium for images (default: ``BROWSER_PATH``, then ``chromium`` on PATH).
     image_scale : float
@@ -164,6 +173,16 @@ def write(
                 fix="pass plotly.graph_objects.Figure objects",
             )
         build.extra.append(build._add(build._fid("extra", caption), str(caption), fig))
+    for name, frame in (extra_tables or {}).items():
+        if not isinstance(frame, pd.DataFrame):
+            raise ReportError(
+                detail=f"extra table {name!r} is a {type(frame).__name__}",
+                fix="pass pandas DataFrames",
+            )
+        key = _slug(name).replace("-", "_")
+        build.tables[key] = frame
+        build.extra_tables.append({"name": str(name), "table": _display(frame)})
+    build.extra_text = [str(t) for t in extra_text]
 
     def write_into(folder: Path) -> None:
         _write_folder(folder, study, build, mode)
@@ -177,6 +196,96 @@ def write(
 def write_results(results: Any, out_dir: str | os.PathLike[str], **kwargs: Any) -> Path:
     """Write the report of one :class:`EventStudyResults` (same as :func:`write`)."""
     return write(results, out_dir, **kwargs)
+
+
+def write_page(
+    out_dir: str | os.PathLike[str],
+    *,
+    title: str,
+    text: Sequence[str] = (),
+    figures: Mapping[str, go.Figure] | None = None,
+    tables: Mapping[str, pd.DataFrame] | None = None,
+    shown: Sequence[str] | None = None,
+    plotlyjs: PlotlyJS | None = "inline",
+    subtitle: str = "",
+) -> Path:
+    """Write a one-page report (text, tables, figures) atomically to ``out_dir``.
+
+    The folder holds ``index.html``, ``fragments/<figure>.html``, ``tables/<name>.csv`` and
+    ``summary.txt`` (the text). Used by ``eventstudy simulate``, ``sensitivity`` and
+    ``compare``. ``shown`` names the tables displayed in the page (default: those of at most
+    60 rows); every table is written as CSV.
+    """
+    mode = plotlyjs or "inline"
+    if mode not in ("inline", "cdn", "none"):
+        raise ReportError(detail=f"plotlyjs={plotlyjs!r}", fix="use 'inline', 'cdn' or 'none'")
+    figs = []
+    for caption, fig in (figures or {}).items():
+        if not isinstance(fig, go.Figure):
+            raise ReportError(
+                detail=f"figure {caption!r} is a {type(fig).__name__}",
+                fix="pass plotly.graph_objects.Figure objects",
+            )
+        figs.append(_Figure(_slug(caption), str(caption), fig))
+    tabs = {
+        _slug(k).replace("-", "_"): v
+        for k, v in (tables or {}).items()
+        if isinstance(v, pd.DataFrame)
+    }
+    show = (
+        [_slug(k).replace("-", "_") for k in shown]
+        if shown is not None
+        else [k for k, v in tabs.items() if len(v) <= 60]
+    )
+
+    def fill(folder: Path) -> None:
+        for f in figs:
+            f.html = pio.to_html(
+                f.fig,
+                full_html=False,
+                include_plotlyjs=False,
+                div_id=f.id,
+                config=figures_mod.PLOT_CONFIG,
+                validate=False,
+            )
+        (folder / "fragments").mkdir()
+        for f in figs:
+            (folder / "fragments" / f"{f.id}.html").write_text(
+                f'<div class="eventstudy-figure" id="{f.id}-container">\\n{f.html}\\n</div>\\n',
+                encoding="utf-8",
+            )
+        (folder / "tables").mkdir()
+        for name, frame in tabs.items():
+            frame.to_csv(folder / "tables" / f"{name}.csv", index=False, date_format="%Y-%m-%d")
+        (folder / "summary.txt").write_text("\\n\\n".join(text) + "\\n", encoding="utf-8")
+        version = plotly.offline.get_plotlyjs_version()
+        head_js = {
+            "inline": _inline_plotlyjs(),
+            "cdn": Markup(
+                f'<script src="https://cdn.plot.ly/plotly-{version}.min.js" '
+                'charset="utf-8"></script>'
+            ),
+        }.get(mode, Markup(""))
+        page = (
+            _environment()
+            .get_template("page.html.j2")
+            .render(
+                title=title,
+                subtitle=subtitle,
+                head_js=head_js,
+                text=list(text),
+                tables=[{"name": k, "table": _display(tabs[k])} for k in show if k in tabs],
+                csvs=list(tabs),
+                figures=[{"id": f.id, "title": f.title, "html": Markup(f.html)} for f in figs],
+                written=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+                versions=_versions(),
+            )
+        )
+        (folder / "index.html").write_text(page, encoding="utf-8")
+
+    out = Path(out_dir)
+    _atomic_dir(out, fill)
+    return out / "index.html"
 
 
 def find_browser(path: str | os.PathLike[str] | None = None) -> str:
@@ -376,6 +485,7 @@ class _Study:
     config: Any = None
     config_path: Path | None = None
     config_hash: str | None = None
+    analyses: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @classmethod
     def from_input(cls, run: Any, *, title: str | None) -> _Study:
@@ -408,6 +518,11 @@ class _Study:
             config=config,
             config_path=getattr(run, "config_path", None),
             config_hash=getattr(run, "config_hash", None),
+            analyses={
+                str(k): v
+                for k, v in (getattr(run, "analyses", {}) or {}).items()
+                if isinstance(v, pd.DataFrame)
+            },
         )
 
     @property
@@ -479,6 +594,8 @@ class _Event:
     dossier: Markup
     timing: list[dict[str, str]]
     blocks: list[_EventBlock]
+    confidence: str = ""
+    sections: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Builder:
@@ -504,6 +621,8 @@ class _Builder:
         self.events: list[_Event] = []
         self.across: list[dict[str, Any]] = []
         self.extra: list[_Figure] = []
+        self.extra_tables: list[dict[str, Any]] = []
+        self.extra_text: list[str] = []
         self.tables: dict[str, pd.DataFrame] = {}
         self.main_tests: pd.DataFrame = pd.DataFrame()
 
@@ -591,6 +710,8 @@ class _Builder:
             dossier=render_markdown(dossier),
             timing=timing,
             blocks=blocks,
+            confidence=str(getattr(cfg, "timing_confidence", "") or ""),
+            sections=_event_sections(study, eid, self.labels),
         )
 
     def _timing_rows(self, eid: str) -> list[dict[str, str]]:
@@ -742,7 +863,234 @@ class _Builder:
         self.tables = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
         if self.study.timing is not None:
             self.tables["timing"] = self.study.timing.copy()
+        for name, frame in self.study.analyses.items():
+            self.tables[name] = frame.copy()
         self.main_tests = self.tables["tests"]
+
+
+# ----------------------------------------------------------------------------- analyses
+
+#: Display names of the columns of the analysis tables.
+_HEADERS: dict[str, str] = {
+    "title": "Specification",
+    "variant": "Variant",
+    "window": "Window",
+    "n": "N",
+    "caar": "Mean CAR",
+    "t_portfolio": "Portfolio t",
+    "p_portfolio": "p portfolio",
+    "p_adjusted_patell": "p adj. Patell",
+    "p_kolari_pynnonen": "p adj. BMP (KP)",
+    "p_grank": "p GRANK",
+    "answer": "Answer (portfolio, 5%)",
+    "same_answer": "Same as study?",
+    "timing": "Timing",
+    "day0": "Day 0",
+    "subset": "Portfolio / security",
+    "span": "Combined window",
+    "start": "From",
+    "end": "To",
+}
+
+
+def _cell(column: str, value: Any) -> dict[str, Any]:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return {"text": "", "cls": ""}
+    if isinstance(value, bool | np.bool_):
+        return {"text": "yes" if value else "no", "cls": "" if value else "sig"}
+    if isinstance(value, pd.Timestamp | _dt.date):
+        return {"text": f"{pd.Timestamp(value):%Y-%m-%d}", "cls": ""}
+    if column in ("caar", "car") or column.endswith(("_car", "car_")):
+        return {"text": f"{float(value) * 100:+.2f}%", "cls": ""}
+    if column.startswith("p_") or column == "p_value":
+        p = float(value)
+        return {"text": f"{p:.4f}", "cls": "sig" if p < 0.05 else ""}
+    if isinstance(value, float | np.floating):
+        return {"text": f"{float(value):.3f}" if abs(value) < 1e4 else f"{value:.4g}", "cls": ""}
+    return {"text": str(value), "cls": ""}
+
+
+def _display(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> dict[str, Any]:
+    """A table for the template: header labels and rows of formatted cells."""
+    cols = [c for c in (columns or list(frame.columns)) if c in frame.columns]
+    rows = [
+        [_cell(c, v) for c, v in zip(cols, rec, strict=True)]
+        for rec in frame[cols].itertuples(index=False, name=None)
+    ]
+    return {"header": [_HEADERS.get(c, c) for c in cols], "rows": rows}
+
+
+_ROBUST_COLS = ("n", "caar", "t_portfolio", "p_portfolio", "p_adjusted_patell")
+_ROBUST_COLS2 = ("p_kolari_pynnonen", "p_grank")
+
+
+def _event_sections(study: _Study, eid: str, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The analysis tables of one event (variants, date-only shift, roles, overlaps)."""
+    a = study.analyses
+    out: list[dict[str, Any]] = []
+
+    def rows_of(name: str, column: str = "event_id") -> pd.DataFrame:
+        frame = a.get(name)
+        if frame is None or column not in frame:
+            return pd.DataFrame()
+        return frame[frame[column].astype(str) == eid]
+
+    multi = study.multi
+    ex_col = ["exchange"] if multi else []
+    shifted = rows_of("shifted")
+    if len(shifted):
+        out.append(
+            {
+                "id": "shifted",
+                "title": "If the first reacting session were one session later",
+                "note": "The announcement time is known only to the day, so day 0 may be one "
+                "session late or early. The event is rerun with day 0 moved one session later "
+                "(estimation window moved with it).",
+                "table": _display(
+                    shifted,
+                    [*ex_col, "window", "timing", "day0", *_ROBUST_COLS, *_ROBUST_COLS2, "answer"],
+                ),
+            }
+        )
+    variants = rows_of("variants")
+    if len(variants):
+        changed = variants[variants["same_answer"] == False]  # noqa: E712
+        note = (
+            "Mean CAR of the event's securities and the p-values of the tests that stay "
+            "valid when they share the date, under each specification. The answer is the "
+            "sign of the mean CAR and whether the portfolio test rejects at 5%. "
+        )
+        note += (
+            "The answer is the same under every variant."
+            if changed.empty
+            else "The answer changes in "
+            + ", ".join(f"{r.variant} {r.window}" for r in changed.itertuples())
+            + "."
+        )
+        out.append(
+            {
+                "id": "variants",
+                "title": "Does the answer change? Benchmark, model and estimation window",
+                "note": note,
+                "table": _display(
+                    variants,
+                    [
+                        *ex_col,
+                        "title",
+                        "window",
+                        *_ROBUST_COLS,
+                        *_ROBUST_COLS2,
+                        "answer",
+                        "same_answer",
+                    ],
+                ),
+            }
+        )
+    roles = rows_of("roles")
+    if len(roles):
+        out.append(
+            {
+                "id": "roles",
+                "title": "Named OEMs and peers apart",
+                "note": _role_note(study, roles, eid, labels),
+                "table": _display(
+                    roles, [*ex_col, "subset", "window", *_ROBUST_COLS, *_ROBUST_COLS2]
+                ),
+            }
+        )
+    over = a.get("overlaps")
+    if over is not None and len(over):
+        mine = over[(over["first"].astype(str) == eid) | (over["second"].astype(str) == eid)]
+        comb = a.get("combined", pd.DataFrame())
+        if len(comb):
+            comb = comb[(comb["event_id"].astype(str) == eid) | (comb["second"].astype(str) == eid)]
+        close = mine[mine["event_windows_overlap"].astype(bool)]
+        far = mine[~mine["event_windows_overlap"].astype(bool)]
+        if len(close) or len(comb):
+            out.append(
+                {
+                    "id": "combined",
+                    "title": "Overlapping windows and the combined window",
+                    "note": " ".join(close["statement"]),
+                    "table": _display(
+                        comb,
+                        [*ex_col, "span", "window", "start", "end", *_ROBUST_COLS, *_ROBUST_COLS2],
+                    )
+                    if len(comb)
+                    else None,
+                }
+            )
+        if len(far):
+            out.append(
+                {
+                    "id": "overlaps",
+                    "title": "Other events inside the estimation window",
+                    "note": " ".join(far["statement"]),
+                    "table": None,
+                }
+            )
+    return out
+
+
+def _role_note(study: _Study, roles: pd.DataFrame, eid: str, labels: Mapping[str, str]) -> str:
+    """Which single securities moved against the named OEMs on day 0 (e.g. Suzuki)."""
+    day = roles[roles["window"] == "(0,0)"]
+    oem = day[day["role"] == "oem"]
+    parts = [
+        "Equal-weighted portfolios of the four named OEMs and of the peers, and each peer "
+        "alone (its own CAR t-test; a lone security has no cross-sectional test)."
+    ]
+    if oem.empty:
+        return parts[0]
+    oem_car = float(oem["caar"].iloc[0])
+    singles = day[day["n"] == 1]
+    for r in singles.itertuples(index=False):
+        if np.sign(r.caar) == np.sign(oem_car) or not math.isfinite(r.caar):
+            continue
+        sym = str(r.subset).split()[-1]
+        raw = _raw_day0(study, eid, sym)
+        oem_raw = [
+            _raw_day0(study, eid, s)
+            for s in _role_members(study.config, "oem")
+            if _raw_day0(study, eid, s) is not None
+        ]
+        text = f"{r.subset} moved against the named OEMs on day 0: AR {r.caar * 100:+.2f}%"
+        if raw is not None and oem_raw:
+            text += (
+                f" (close-to-close {raw * 100:+.2f}%, while the named OEMs rose or fell "
+                f"{min(oem_raw) * 100:+.2f}% to {max(oem_raw) * 100:+.2f}%)"
+            )
+        text += f" against the named OEMs' mean AR of {oem_car * 100:+.2f}%."
+        parts.append(text)
+    return " ".join(parts)
+
+
+def _role_members(config: Any, role: str) -> list[str]:
+    return [
+        str(s.symbol)
+        for s in getattr(config, "securities", []) or []
+        if getattr(s, "role", None) == role
+    ]
+
+
+def _raw_day0(study: _Study, eid: str, symbol: str) -> float | None:
+    """Close-to-close return of ``symbol`` on the event's day 0 (adjusted close)."""
+    frame = study.prices.get(symbol)
+    t = study.timing
+    if frame is None or t is None or not len(t):
+        return None
+    rows = t[t["event_id"].astype(str) == eid]
+    if rows.empty:
+        return None
+    day0 = pd.Timestamp(rows["session"].iloc[0])
+    col = "adj_close" if "adj_close" in frame else "close"
+    series = frame[col].dropna()
+    if day0 not in series.index:
+        return None
+    pos = series.index.get_loc(day0)
+    if pos == 0:
+        return None
+    return float(series.iloc[pos] / series.iloc[pos - 1] - 1.0)
 
 
 def _exchange_name(key: str) -> str:
@@ -1164,6 +1512,8 @@ def _write_index(path: Path, study: _Study, build: _Builder, mode: str) -> None:
             "date": f"{ev.date:%Y-%m-%d}" if ev.date is not None else "",
             "dossier": ev.dossier,
             "timing": ev.timing,
+            "confidence": ev.confidence,
+            "sections": ev.sections,
             "blocks": [
                 {
                     "name": _exchange_name(b.group) if study.multi else "",
@@ -1216,6 +1566,8 @@ def _write_index(path: Path, study: _Study, build: _Builder, mode: str) -> None:
             prov=prov,
             heatmap_window=figures.format_window(build.heatmap_window),
             extra=[{"id": f.id, "title": f.title, "html": Markup(f.html)} for f in build.extra],
+            extra_tables=build.extra_tables,
+            extra_text=build.extra_text,
         )
     )
     path.write_text(html_text, encoding="utf-8")

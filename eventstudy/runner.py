@@ -14,10 +14,11 @@ The runner is the only place that knows how the pieces fit for a study file:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,16 +47,23 @@ from eventstudy.exceptions import (
 )
 
 __all__ = [
+    "ROBUST_P",
     "ExchangeGroup",
     "Prepared",
+    "Robustness",
     "StudyRun",
+    "analyse",
     "events_table",
     "fetch_only",
     "load_study",
     "make_source",
     "prepare",
+    "prepare_history",
+    "robustness_and_write",
     "run_and_write",
     "run_study",
+    "sensitivity_study",
+    "simulate_study",
 ]
 
 #: calendar days fetched per session of estimation/event window, plus a margin
@@ -91,6 +99,9 @@ class StudyRun:
         package and dependency versions, data source per symbol with fetch time, run time.
     notes : list[str]
         human-readable warnings raised during the run.
+    analyses : dict[str, DataFrame]
+        :func:`analyse` output (variants, date-only shifts, roles, overlaps, combined
+        windows); empty when the run was asked for none.
     """
 
     config: Any
@@ -104,6 +115,7 @@ class StudyRun:
     dossiers: dict[str, str]
     provenance: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    analyses: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -436,6 +448,358 @@ def fit_group(cfg: StudyConfig, group: ExchangeGroup, **overrides: Any):
     return event_study(group.returns, group.events, **opts)
 
 
+# ----------------------------------------------------------------------------- analyses
+
+#: The tests whose p-values the compact tables show (valid when firms share a date).
+ROBUST_P: tuple[str, ...] = ("portfolio", "adjusted_patell", "kolari_pynnonen", "grank")
+_ROLE_NAMES = {"oem": "named OEMs", "peer": "peers", "benchmark": "benchmarks", "other": "others"}
+
+
+def _quiet_fit(cfg: StudyConfig, group: ExchangeGroup, **overrides: Any):
+    """:func:`fit_group` without the per-fit warnings (the main run has raised them)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EventStudyWarning)
+        return fit_group(cfg, group, **overrides)
+
+
+def _robust_rows(res: Any, windows: Sequence[tuple[int, int]]) -> pd.DataFrame:
+    """Per event and window: mean CAR, the portfolio statistic and the robust p-values."""
+    rows = []
+    for w in windows:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EventStudyWarning)
+            tests = res.caar_tests(tuple(w), by="event_id")
+        for eid, t in tests.groupby("event_id", sort=False):
+            by = t.set_index("test")
+            row: dict[str, Any] = {
+                "event_id": str(eid),
+                "window": _fmt_window(w),
+                "n": int(t["n"].iloc[0]),
+                "caar": float(t["caar"].iloc[0]),
+                "t_portfolio": float(by.loc["portfolio", "statistic"])
+                if "portfolio" in by.index
+                else math.nan,
+            }
+            for name in ROBUST_P:
+                row[f"p_{name}"] = float(by.loc[name, "p_value"]) if name in by.index else math.nan
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _fmt_window(w: Sequence[int]) -> str:
+    def one(x: int) -> str:
+        return f"{int(x):+d}" if x else "0"
+
+    return f"({one(w[0])},{one(w[1])})"
+
+
+def _answer(caar: float, p: float) -> str:
+    if not math.isfinite(caar):
+        return "n/a"
+    sign = "+" if caar > 0 else "-"
+    return f"{sign} significant" if math.isfinite(p) and p < 0.05 else f"{sign} not significant"
+
+
+def _variant_group(
+    prep: Prepared, vcfg: StudyConfig, exchange: str, group: ExchangeGroup
+) -> tuple[ExchangeGroup, dict[str, Any]] | None:
+    """The group a variant fits on, and the engine overrides (None: the variant needs data
+    the main run did not load)."""
+    if vcfg.returns != prep.config.returns:
+        return None
+    overrides: dict[str, Any] = {}
+    entry = vcfg.market.get(exchange)
+    if entry is not None:
+        col = next((c for c in entry.candidates(vcfg.source.kind) if c in group.returns), None)
+        if col is None and entry.symbol in group.returns:
+            col = entry.symbol
+        if col is None:
+            return None
+        overrides["market"] = col
+    return group, overrides
+
+
+def _variants(prep: Prepared, results: Mapping[str, Any], **kw: Any) -> pd.DataFrame:
+    """Every configured variant's mean CAR and robust p-values, beside the study's own."""
+    cfg = prep.config
+    windows = [tuple(w) for w in cfg.car_windows]
+    frames = []
+    for exchange, res in results.items():
+        base = _robust_rows(res, windows)
+        base.insert(0, "variant", "study")
+        base.insert(1, "title", f"as configured ({_spec_label(cfg, prep.groups[exchange].market)})")
+        frames.append(base.assign(exchange=exchange))
+    for var in cfg.variants:
+        vcfg = cfg.variant(var.name)
+        vprep: Prepared | None = None
+        for exchange, group in prep.groups.items():
+            found = _variant_group(prep, vcfg, exchange, group)
+            if found is None:
+                if vprep is None:
+                    vprep = prepare(vcfg, **kw)
+                g, overrides = vprep.groups[exchange], {}
+            else:
+                g, overrides = found
+            res = _quiet_fit(vcfg, g, **overrides)
+            rows = _robust_rows(res, [tuple(w) for w in vcfg.car_windows])
+            rows.insert(0, "variant", var.name)
+            market = overrides.get("market", g.market)
+            rows.insert(1, "title", f"{var.title or var.name} ({_spec_label(vcfg, market)})")
+            frames.append(rows.assign(exchange=exchange))
+    out = pd.concat(frames, ignore_index=True)
+    base = out[out["variant"] == "study"].set_index(["exchange", "event_id", "window"])
+    answers, same = [], []
+    for r in out.itertuples(index=False):
+        ans = _answer(r.caar, r.p_portfolio)
+        answers.append(ans)
+        key = (r.exchange, r.event_id, r.window)
+        if key in base.index:
+            b = base.loc[key]
+            same.append(ans == _answer(float(b["caar"]), float(b["p_portfolio"])))
+        else:
+            same.append(None)
+    out["answer"] = answers
+    out["same_answer"] = same
+    lead = ["exchange", "event_id", "variant", "title", "window"]
+    return out[[*lead, *[c for c in out.columns if c not in lead]]]
+
+
+def _spec_label(cfg: StudyConfig, market: str) -> str:
+    lo, hi = cfg.estimation
+    model = {"factor": "market + " + ", ".join(f.symbol for f in cfg.factors)}.get(
+        cfg.model, cfg.model
+    )
+    if cfg.model != "constant_mean":
+        model = model.replace("market", f"market {market}", 1)
+    return f"{model}; estimation [{lo},{hi}], {hi - lo + 1} sessions"
+
+
+def _shifted(prep: Prepared, results: Mapping[str, Any]) -> pd.DataFrame:
+    """Events timed only to the day, rerun with day 0 one session later."""
+    cfg = prep.config
+    ids = [ev.id for ev in cfg.events if ev.timing_confidence == "date-only"]
+    if not ids:
+        return pd.DataFrame()
+    windows = [tuple(w) for w in cfg.car_windows]
+    frames = []
+    for exchange, group in prep.groups.items():
+        ev = group.events[group.events["event_id"].isin(ids)]
+        if ev.empty:
+            continue
+        index = group.returns.index
+        pos = index.get_indexer(pd.DatetimeIndex(ev["event_date"]))
+        if (pos + 1 >= len(index)).any():
+            continue
+        shifted = ev.assign(event_date=index[pos + 1])
+        res_s = _quiet_fit(cfg, dataclasses.replace(group, events=shifted.reset_index(drop=True)))
+        base = _robust_rows(results[exchange], windows)
+        base = base[base["event_id"].isin(ids)]
+        day0 = dict(zip(ev["event_id"], ev["event_date"], strict=False))
+        day0_s = dict(zip(shifted["event_id"], shifted["event_date"], strict=False))
+        base = base.assign(timing="as configured", day0=base["event_id"].map(day0))
+        new = _robust_rows(res_s, windows)
+        new = new.assign(timing="day 0 one session later", day0=new["event_id"].map(day0_s))
+        frames.append(pd.concat([base, new], ignore_index=True).assign(exchange=exchange))
+    if not frames:
+        return pd.DataFrame()
+    out = pd.concat(frames, ignore_index=True)
+    out["answer"] = [_answer(c, p) for c, p in zip(out["caar"], out["p_portfolio"], strict=True)]
+    order = {_fmt_window(w): i for i, w in enumerate(windows)}
+    out = out.assign(_w=out["window"].map(order))
+    out = out.sort_values(["exchange", "event_id", "_w", "timing"], kind="stable")
+    out = out.drop(columns="_w")
+    lead = ["exchange", "event_id", "window", "timing", "day0"]
+    return out[[*lead, *[c for c in out.columns if c not in lead]]].reset_index(drop=True)
+
+
+def _roles(prep: Prepared, results: Mapping[str, Any]) -> pd.DataFrame:
+    """Mean CAR of each role's portfolio (named OEMs, peers) and of each non-OEM security."""
+    cfg = prep.config
+    windows = [tuple(w) for w in cfg.car_windows]
+    frames = []
+    for exchange, group in prep.groups.items():
+        secs = cfg.securities_on(exchange)
+        roles = list(dict.fromkeys(str(s.role) for s in secs))
+        if len(roles) < 2:
+            continue
+        subsets: list[tuple[str, str, list[str]]] = []
+        for role in roles:
+            members = [s.symbol for s in secs if s.role == role]
+            subsets.append((role, f"{_ROLE_NAMES.get(role, role)} ({len(members)})", members))
+        for s in secs:
+            if s.role != "oem":
+                subsets.append((str(s.role), f"{s.name or s.symbol} {s.symbol}", [s.symbol]))
+        for role, label, members in subsets:
+            ev = group.events[group.events["security"].isin(members)].reset_index(drop=True)
+            if ev.empty:
+                continue
+            if len(members) == 1:
+                res = results[exchange]
+                rows = []
+                for w in windows:
+                    car = res.car(tuple(w))
+                    car = car[car["security"].astype(str) == members[0]]
+                    for r in car.itertuples(index=False):
+                        rows.append(
+                            {
+                                "event_id": str(r.event_id),
+                                "window": _fmt_window(w),
+                                "n": 1,
+                                "caar": float(r.car),
+                                "t_portfolio": float(r.statistic),
+                                "p_portfolio": float(r.p_value),
+                            }
+                        )
+                part = pd.DataFrame(rows)
+            else:
+                part = _robust_rows(_quiet_fit(cfg, dataclasses.replace(group, events=ev)), windows)
+            frames.append(part.assign(exchange=exchange, role=role, subset=label))
+    if not frames:
+        return pd.DataFrame()
+    out = pd.concat(frames, ignore_index=True)
+    lead = ["exchange", "event_id", "role", "subset", "window"]
+    return out[[*lead, *[c for c in out.columns if c not in lead]]]
+
+
+def _overlaps(prep: Prepared, results: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Where one event's windows overlap another's, and the combined window of close events.
+
+    Returns ``(overlaps, combined)``: one row per ordered pair of events (earlier, later) on an
+    exchange whose windows touch, and, for pairs whose days 0 are inside one event window, the
+    earlier event's CAR from its day 0 to the later day 0 (and one session beyond).
+    """
+    cfg = prep.config
+    est_lo, est_hi = cfg.estimation
+    ew_lo, ew_hi = cfg.event_window
+    rows, combined = [], []
+    for exchange, group in prep.groups.items():
+        index = group.returns.index
+        day0 = group.events.drop_duplicates("event_id").set_index("event_id")["event_date"]
+        order = sorted(day0.index, key=lambda e: day0[e])
+        pos = {e: int(index.get_loc(pd.Timestamp(day0[e]))) for e in order}
+        for i, a in enumerate(order):
+            for b in order[i + 1 :]:
+                k = pos[b] - pos[a]
+                est_b = (pos[b] + est_lo, pos[b] + est_hi)
+                ew_a = (pos[a] + ew_lo, pos[a] + ew_hi)
+                lo, hi = max(est_b[0], ew_a[0]), min(est_b[1], ew_a[1])
+                n_est = max(0, hi - lo + 1)
+                a_in_est = est_b[0] <= pos[a] <= est_b[1]
+                ew_overlap = k <= ew_hi - ew_lo
+                if not (n_est or ew_overlap):
+                    continue
+                windows_a = [_fmt_window(w) for w in cfg.car_windows if w[0] <= k <= w[1]]
+                windows_b = [_fmt_window(w) for w in cfg.car_windows if w[0] <= -k <= w[1]]
+                parts = [f"{b} is {k} session{'s' if k != 1 else ''} after {a} on {exchange}"]
+                if n_est:
+                    parts.append(
+                        f"{b}'s estimation window [{est_lo},{est_hi}] shares {n_est} session(s) "
+                        f"({index[lo]:%Y-%m-%d} to {index[hi]:%Y-%m-%d}) with {a}'s event window"
+                        + (
+                            f", including {a}'s day 0 ({index[pos[a]]:%Y-%m-%d})"
+                            if a_in_est
+                            else f" but not {a}'s day 0"
+                        )
+                    )
+                if ew_overlap:
+                    parts.append(
+                        f"the event windows [{ew_lo},{ew_hi}] overlap: {b}'s day 0 is {a}'s day "
+                        f"+{k}"
+                    )
+                if windows_a:
+                    parts.append(f"{a}'s CAR{', CAR'.join(windows_a)} include {b}'s day 0")
+                if windows_b:
+                    parts.append(f"{b}'s CAR{', CAR'.join(windows_b)} include {a}'s day 0")
+                rows.append(
+                    {
+                        "exchange": exchange,
+                        "first": a,
+                        "second": b,
+                        "first_day0": index[pos[a]],
+                        "second_day0": index[pos[b]],
+                        "sessions_apart": k,
+                        "shared_estimation_sessions": n_est,
+                        "shared_from": index[lo] if n_est else pd.NaT,
+                        "shared_to": index[hi] if n_est else pd.NaT,
+                        "first_day0_in_second_estimation": a_in_est,
+                        "event_windows_overlap": ew_overlap,
+                        "first_windows_with_second_day0": ", ".join(windows_a),
+                        "statement": "; ".join(parts) + ".",
+                    }
+                )
+                if ew_overlap and k + 1 <= ew_hi:
+                    spans = [(0, k), (0, k + 1)]
+                    if ew_lo <= -1:
+                        spans.append((-1, k + 1))
+                    part = _robust_rows(results[exchange], spans)
+                    part = part[part["event_id"] == a]
+                    labels = {
+                        _fmt_window((0, k)): f"day 0 of {a} to day 0 of {b}",
+                        _fmt_window((0, k + 1)): f"day 0 of {a} to day +1 of {b}",
+                        _fmt_window((-1, k + 1)): f"day -1 of {a} to day +1 of {b}",
+                    }
+                    combined.append(
+                        part.assign(
+                            exchange=exchange,
+                            combined=f"{a} + {b}",
+                            second=b,
+                            span=part["window"].map(labels),
+                            start=part["window"].map(
+                                {
+                                    _fmt_window((0, k)): index[pos[a]],
+                                    _fmt_window((0, k + 1)): index[pos[a]],
+                                    _fmt_window((-1, k + 1)): index[max(pos[a] - 1, 0)],
+                                }
+                            ),
+                            end=part["window"].map(
+                                {
+                                    _fmt_window((0, k)): index[pos[b]],
+                                    _fmt_window((0, k + 1)): index[min(pos[b] + 1, len(index) - 1)],
+                                    _fmt_window((-1, k + 1)): index[
+                                        min(pos[b] + 1, len(index) - 1)
+                                    ],
+                                }
+                            ),
+                        )
+                    )
+    over = pd.DataFrame(rows)
+    comb = pd.concat(combined, ignore_index=True) if combined else pd.DataFrame()
+    if len(comb):
+        lead = ["exchange", "combined", "event_id", "second", "window", "span", "start", "end"]
+        comb = comb[[*lead, *[c for c in comb.columns if c not in lead]]]
+    return over, comb
+
+
+def analyse(
+    prep: Prepared,
+    results: Mapping[str, Any],
+    *,
+    offline: bool = False,
+    refresh: bool = False,
+) -> dict[str, pd.DataFrame]:
+    """The questions a reader asks next, as tidy tables (keys of :attr:`StudyRun.analyses`).
+
+    - ``variants``: each configured variant (benchmark, model, estimation length...) beside
+      the study's own specification: per event and CAR window the mean CAR, the portfolio
+      t, the p-values of the tests robust to a shared date (:data:`ROBUST_P`), the answer
+      (sign, and significance of the portfolio test at 5%) and whether it is the study's;
+    - ``shifted``: events whose time is known only to the day, rerun with day 0 one session
+      later (same columns, ``timing`` says which);
+    - ``roles``: the portfolio of each role (``oem``, ``peer``...) and every non-OEM security
+      alone (its own CAR t-test);
+    - ``overlaps``: pairs of events whose windows overlap (estimation window of the later
+      one and event window of the earlier one, or both event windows), with a statement;
+    - ``combined``: for events whose days 0 lie inside one event window, the earlier event's
+      CAR from its day 0 to the later one's day 0 (and +1).
+    """
+    out: dict[str, pd.DataFrame] = {}
+    out["variants"] = _variants(prep, results, offline=offline, refresh=refresh)
+    out["shifted"] = _shifted(prep, results)
+    out["roles"] = _roles(prep, results)
+    out["overlaps"], out["combined"] = _overlaps(prep, results)
+    return {k: v for k, v in out.items() if len(v)}
+
+
 def _dossiers(cfg: StudyConfig) -> dict[str, str]:
     out = {}
     for ev in cfg.events:
@@ -491,8 +855,13 @@ def run_study(
     offline: bool = False,
     refresh: bool = False,
     quiet: bool = True,
+    analyses: bool = True,
 ) -> StudyRun:
-    """Run a study end to end (no files written) and return a :class:`StudyRun`."""
+    """Run a study end to end (no files written) and return a :class:`StudyRun`.
+
+    With ``analyses`` (the default) the run also answers the follow-up questions of
+    :func:`analyse` (variants, date-only shifts, roles, overlapping windows).
+    """
     started = datetime.now(UTC)
     prep = prepare(config, prices=prices, offline=offline, refresh=refresh, quiet=quiet)
     results = {}
@@ -515,6 +884,7 @@ def run_study(
         if issubclass(w.category, EventStudyWarning):
             notes.append(str(w.message))
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    tables = analyse(prep, results, offline=offline, refresh=refresh) if analyses else {}
     return StudyRun(
         config=prep.config,
         config_path=prep.config_path,
@@ -527,6 +897,7 @@ def run_study(
         dossiers=_dossiers(prep.config),
         provenance=_provenance(prep, started),
         notes=list(dict.fromkeys(notes)),
+        analyses=tables,
     )
 
 
@@ -544,8 +915,15 @@ def run_and_write(
     plotlyjs: str | None = None,
     images: tuple[str, ...] = (),
     quiet: bool = True,
+    simulate: int = 0,
+    sensitivity: bool = False,
+    seed: int = 0,
 ) -> Path:
     """Run a study and write its report; returns the path of ``index.html``.
+
+    ``simulate=N`` adds the placebo size/power section (N draws, ``seed``) and
+    ``sensitivity`` the specification curve (both on a longer price history, see
+    :func:`prepare_history`).
 
     The report goes to ``<out>/<study name>/`` (``out`` defaults to the study's
     ``output.dir``, itself relative to the project folder). It is written to a temporary
@@ -562,13 +940,204 @@ def run_and_write(
     wanted_images = images or tuple(
         [cfg.output.image_format] if getattr(cfg.output, "images", None) else []
     )
+    figs: dict[str, Any] = {}
+    tables: dict[str, pd.DataFrame] = {}
+    text: list[str] = []
+    if simulate or sensitivity:
+        hist = prepare_history(config, prices=prices, offline=offline, refresh=refresh)
+        parts = []
+        if simulate:
+            parts.append(("simulate", simulate_study(hist, draws=simulate, seed=seed)))
+        if sensitivity:
+            parts.append(("sensitivity", sensitivity_study(hist, securities=False)))
+        for kind, rob in parts:
+            text += rob.text
+            figs.update(rob.figures)
+            tables.update(
+                {
+                    f"{kind}_{k}": v
+                    for k, v in rob.tables.items()
+                    if k in ("verdicts", "size_5pct", "spec_summary")
+                }
+            )
     return report.write(
         run,
         target,
         plotlyjs=plotlyjs or cfg.output.plotlyjs,
         images=wanted_images,
         windows=[tuple(w) for w in cfg.car_windows],
+        extra_figures=figs,
+        extra_tables=tables,
+        extra_text=text,
     )
+
+
+# ----------------------------------------------------------------------------- robustness lab
+
+
+def prepare_history(
+    config: str | Path | StudyConfig,
+    *,
+    prices: str | Path | None = None,
+    offline: bool = False,
+    refresh: bool = False,
+    quiet: bool = True,
+    years: float = 5.0,
+) -> Prepared:
+    """:func:`prepare` with ``years`` of history before the first announcement (and every
+    session after it up to today), as placebo simulations and specification curves need.
+
+    A study that sets ``data_start``/``data_end`` keeps them.
+    """
+    cfg = load_study(config, prices)
+    update: dict[str, Any] = {}
+    if cfg.data_start is None:
+        first = min(pd.Timestamp(ev.announced) for ev in cfg.events).tz_convert("UTC")
+        update["data_start"] = (
+            first.tz_localize(None) - pd.Timedelta(days=round(365.25 * years))
+        ).date()
+    if cfg.data_end is None:
+        update["data_end"] = datetime.now(UTC).date()
+    if update:
+        cfg = cfg.model_copy(update=update)
+    return prepare(cfg, offline=offline, refresh=refresh, quiet=quiet)
+
+
+@dataclass(frozen=True)
+class Robustness:
+    """What ``eventstudy simulate`` / ``sensitivity`` (or ``run --simulate/--sensitivity``)
+    computed, ready for a report: text, figures (caption -> Figure) and tables (name -> frame).
+    """
+
+    text: list[str]
+    figures: dict[str, Any]
+    tables: dict[str, pd.DataFrame]
+
+
+def _per_exchange(name: str, exchange: str, many: bool) -> str:
+    return f"{name} ({exchange})" if many else name
+
+
+def simulate_study(
+    prep: Prepared, *, draws: int = 1000, seed: int = 0, **kwargs: Any
+) -> Robustness:
+    """Placebo (Brown-Warner) size and power of every test on the study's own data."""
+    from eventstudy.figures_robustness import power_curves, size_bars
+    from eventstudy.simulate import simulate_from_run
+
+    if draws < 1:
+        raise ConfigError(field="--draws", value=draws, expected="a positive number of draws")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EventStudyWarning)
+        sims = simulate_from_run(prep, draws=draws, seed=seed, **kwargs)
+    many = len(sims) > 1
+    text, figs, tables = [], {}, {}
+    for ex, sim in sims.items():
+        text.append((f"[{ex}]\n" if many else "") + sim.summary())
+        level = 0.05
+        windows = list(dict.fromkeys(sim.size["window"]))
+        for w in [x for x in ("AR(0)", "CAR(0,+1)") if x in windows] or windows[:1]:
+            figs[_per_exchange(f"Placebo size at 5%, {w}", ex, many)] = size_bars(
+                sim.size, level=level, window=w
+            )
+        if len(sim.power):
+            figs[_per_exchange("Power against an abnormal return on day 0", ex, many)] = (
+                power_curves(sim.power, size=sim.size, level=level)
+            )
+        size5 = sim.size_table(level).reset_index()
+        size5.columns.name = None
+        verdict = sim.verdicts.copy()
+        for key, frame in (
+            ("verdicts", verdict),
+            ("size_5pct", size5),
+            ("size", sim.size),
+            ("power", sim.power),
+        ):
+            frame = frame.copy()
+            if many:
+                frame.insert(0, "exchange", ex)
+            tables.setdefault(key, []).append(frame)
+    return Robustness(
+        text=text,
+        figures=figs,
+        tables={k: pd.concat(v, ignore_index=True) for k, v in tables.items()},
+    )
+
+
+def sensitivity_study(prep: Prepared, *, securities: bool = True, **kwargs: Any) -> Robustness:
+    """Specification curve over models, benchmarks, estimation lengths, gaps, windows and
+    return kinds; the portfolio curve of each event (and each security's, with
+    ``securities``)."""
+    from eventstudy.figures_robustness import specification_curve
+    from eventstudy.sensitivity import sensitivity_from_run
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EventStudyWarning)
+        sens = sensitivity_from_run(prep, **kwargs)
+    many = len(sens) > 1
+    names = {s.symbol: s.name or s.symbol for s in prep.config.securities}
+    text, figs, tables = [], {}, {}
+    for ex, res in sens.items():
+        text.append((f"[{ex}]\n" if many else "") + str(res))
+        for eid in dict.fromkeys(res.specs["event_id"]):
+            secs = list(dict.fromkeys(res.specs.loc[res.specs["event_id"] == eid, "security"]))
+            for sec in secs if securities else secs[:1]:
+                label = "portfolio" if sec == "portfolio" else f"{names.get(sec, sec)} {sec}"
+                figs[_per_exchange(f"Specification curve, {eid}, {label}", ex, many)] = (
+                    specification_curve(res.specs, event_id=eid, security=sec)
+                )
+        summary = res.summary.drop(columns="statement")
+        for key, frame in (("spec_summary", summary), ("specs", res.specs)):
+            frame = frame.copy()
+            if many:
+                frame.insert(0, "exchange", ex)
+            tables.setdefault(key, []).append(frame)
+    return Robustness(
+        text=text,
+        figures=figs,
+        tables={k: pd.concat(v, ignore_index=True) for k, v in tables.items()},
+    )
+
+
+def robustness_and_write(
+    kind: str,
+    config: str | Path | StudyConfig,
+    *,
+    prices: str | Path | None = None,
+    offline: bool = False,
+    refresh: bool = False,
+    out: str | Path | None = None,
+    plotlyjs: str | None = None,
+    quiet: bool = True,
+    **kwargs: Any,
+) -> tuple[Robustness, Path]:
+    """``eventstudy simulate`` / ``eventstudy sensitivity``: compute, then write a page with
+    the figures and CSV tables to ``<out>/<study>_<kind>/`` (atomically)."""
+    from eventstudy import report
+
+    if kind not in ("simulate", "sensitivity"):  # pragma: no cover - the CLI passes these
+        raise ValueError(kind)
+    years = 5.0 if kind == "simulate" else 2.0
+    prep = prepare_history(
+        config, prices=prices, offline=offline, refresh=refresh, quiet=quiet, years=years
+    )
+    cfg = prep.config
+    if kind == "simulate":
+        rob = simulate_study(prep, **kwargs)
+        title = f"{cfg.title}: placebo size and power of every test"
+    else:
+        rob = sensitivity_study(prep, **kwargs)
+        title = f"{cfg.title}: specification curve"
+    base = Path(out) if out is not None else cfg.root / cfg.output.dir
+    path = report.write_page(
+        base / f"{cfg.name}_{kind}",
+        title=title,
+        text=rob.text,
+        figures=rob.figures,
+        tables=rob.tables,
+        plotlyjs=plotlyjs or cfg.output.plotlyjs,
+    )
+    return rob, path
 
 
 def fetch_only(
