@@ -649,14 +649,26 @@ def _sur_tests(
             s = Xw.sum(axis=1)  # (D, p)
             q = nc + np.einsum("di,dij,dj->d", s, prep["inv"], s)
         cov = prep["Sigma"] * q[:, None, None]
-        cov = np.where(ok[:, None, None], cov, np.eye(N))
-        w = np.einsum("dn,dn->d", car, np.linalg.solve(cov, car[..., None])[..., 0])
-        w_mean = car.mean(axis=1) ** 2 / (cov.sum(axis=(1, 2)) / N**2)
+        v_mean = cov.sum(axis=(1, 2)) / N**2
+        # solved on the correlation scale; a singular matrix (e.g. two identical securities)
+        # gives no joint test (NaN), as in the engine
+        sd = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+        ok_sd = ok & np.isfinite(cov).all(axis=(1, 2)) & (sd > 0).all(axis=1)
+        corr = cov / (sd[:, :, None] * sd[:, None, :])
+        corr = np.where(ok_sd[:, None, None], corr, np.eye(N))
+        full_rank = np.linalg.matrix_rank(corr) == N
+        ok_w = ok_sd & full_rank
+        corr = np.where(ok_w[:, None, None], corr, np.eye(N))
+        z = car / np.where(ok_w[:, None], sd, 1.0)
+        w = np.einsum("dn,dn->d", z, np.linalg.solve(corr, z[..., None])[..., 0])
+        w = np.where(ok_w, w, np.nan)
+        w_mean = car.mean(axis=1) ** 2 / v_mean
+        ok_m = ok & np.isfinite(v_mean) & (v_mean > 0)
     # Hotelling's form of W with Sigma estimated on nu residual degrees of freedom (engine)
     nu = prep["nu"]
     with np.errstate(invalid="ignore", divide="ignore"):
-        f = np.where(ok, w * (nu - N + 1) / (nu * N), np.nan)
-        w_mean = np.where(ok, w_mean, np.nan)
+        f = np.where(ok_w, w * (nu - N + 1) / (nu * N), np.nan)
+        w_mean = np.where(ok_m, w_mean, np.nan)
         return f, sps.f.sf(f, N, nu - N + 1), w_mean, sps.f.sf(w_mean, 1, nu)
 
 

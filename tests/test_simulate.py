@@ -419,3 +419,26 @@ def test_kei_car_study_on_real_prices(kei_prepared):
     # the portfolio test does not
     assert s.loc[("t_test", "AR(0)"), "rejection_rate"] > 0.15
     assert s.loc[("portfolio", "AR(0)"), "rejection_rate"] <= 0.10
+
+
+def test_batch_battery_matches_the_engine_on_identical_securities():
+    """A singular residual covariance: no joint SUR test (NaN), as in the engine."""
+    r = synthetic_returns(4, 700, seed=3)
+    r["S3"] = r["S2"]
+    pl = draw_placebo_events(
+        r, _events(r, 650, SECS7[:4]), draws=3, market="MKT", window=(-3, 3), seed=0
+    )
+    kw = {"estimation": (-260, -11), "window": (-3, 3)}
+    batch = _batch_pvalues(
+        r, pl, market="MKT", model="market", factors=[], days=(0,), car_windows=((0, 1),),
+        deltas=[0.0], tests=None, **kw,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ClusteredEventWarning)
+        res = event_study(r, pl[["security", "event_date", "event_id"]], market="MKT", **kw)
+    eng = _draw_pvalues(res, (0,), ((0, 1),), None)
+    eng["draw"] = eng["event_id"].str.rsplit("-", n=1).str[1].astype(int)
+    m = batch.merge(eng, on=["draw", "kind", "window", "test"], suffixes=("", "_e"))
+    assert len(m) == len(batch) == 3 * 2 * 18
+    assert m.loc[m["test"] == "sur_wald", "p_value"].isna().all()
+    np.testing.assert_allclose(m["p_value"], m["p_value_e"], rtol=1e-9, atol=1e-12)
