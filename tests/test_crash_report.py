@@ -75,6 +75,11 @@ def run_ok(prices: Path, out: Path) -> None:
     assert proc.returncode == 0, proc.stderr
 
 
+def debris(out: Path) -> list[str]:
+    """Temporary or set-aside report folders beside the report (a lock file is fine)."""
+    return sorted(p.name for p in out.iterdir() if ".tmp-" in p.name or ".old-" in p.name)
+
+
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
@@ -131,7 +136,7 @@ def killed_mid_fill(tmp_path_factory, prices_dir: Path, first_report: Path):
 def test_kill_9_while_filling_keeps_the_previous_report(killed_mid_fill):
     out, before = killed_mid_fill
     assert snapshot(out / "kei_cars") == before
-    leftovers = [p.name for p in out.iterdir() if p.name != "kei_cars"]
+    leftovers = debris(out)
     assert leftovers and all(n.startswith(".kei_cars.tmp-") for n in leftovers), leftovers
 
 
@@ -150,7 +155,7 @@ def test_kill_9_while_filling_then_the_next_run_succeeds(killed_mid_fill, prices
 def test_next_run_cleans_up_what_a_killed_run_left(killed_mid_fill, prices_dir: Path):
     out, _ = killed_mid_fill
     run_ok(prices_dir, out)
-    assert sorted(p.name for p in out.iterdir()) == ["kei_cars"]
+    assert debris(out) == [] and (out / "kei_cars" / "index.html").exists()
 
 
 @pytest.fixture(scope="module")
@@ -172,13 +177,12 @@ def test_kill_9_mid_swap_loses_no_report(killed_mid_swap):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="between os.replace(out, old) and os.replace(tmp, out) there is no report at "
-    "its path, and the next run neither restores nor removes the .old- folder",
+    reason="a kill between os.replace(out, old) and os.replace(tmp, out) leaves no report at "
+    "its path, and the next run leaves the .old- folder behind (report.py: fix proposed)",
 )
 def test_kill_9_mid_swap_then_next_run_restores_or_replaces_cleanly(
     killed_mid_swap, prices_dir: Path
 ):
     out, _ = killed_mid_swap
-    assert (out / "kei_cars" / "index.html").exists()  # fails: the report is aside
     run_ok(prices_dir, out)
-    assert sorted(p.name for p in out.iterdir()) == ["kei_cars"]
+    assert debris(out) == [] and (out / "kei_cars" / "index.html").exists()
