@@ -756,12 +756,15 @@ class EventStudyResults:
         Returns
         -------
         DataFrame
-            rel_day, test, statistic, p_value, df, null (clustering-robust tests first).
+            rel_day, test, statistic, p_value, df, null (clustering-robust tests first), plus
+            ``aar`` (the mean AR of the day) and ``n`` (firm-events observed that day).
         """
         a, _, cols = self._cols(window)
         frames = []
         for eid, rows in self._blocks(by):
             results = self._battery(rows, cols, cumulative=False)
+            ar = self._d.ar_win[rows][:, cols]
+            aar, n_obs = _nan_mean_rows(ar), np.isfinite(ar).sum(axis=0)
             recs = []
             for j in range(len(cols)):
                 for r in results:
@@ -776,6 +779,8 @@ class EventStudyResults:
                             "p_value": float(pv[j] if pv.ndim else pv),
                             "df": float(df[j] if df.ndim else df),
                             "null": r.null,
+                            "aar": float(aar[j]),
+                            "n": int(n_obs[j]),
                         }
                     )
             f = pd.DataFrame.from_records(recs)

@@ -118,8 +118,11 @@ def test_staggered_events_pool_in_event_time(ret: pd.DataFrame, res: es.EventStu
     ar = res.abnormal_returns
     day0 = ar[ar["rel_day"] == 0]
     assert set(day0["date"]) == {ret.index[DAY_A], ret.index[DAY_B]}
-    t = res.aar_tests((0, 0)).set_index("test").loc["t_test", "statistic"]
+    row = res.aar_tests((0, 0)).set_index("test").loc["t_test"]
+    t = row["statistic"]
     x = day0["ar"].to_numpy()
+    assert_allclose(row["aar"], x.mean(), rtol=1e-12)
+    assert row["n"] == 6
     assert_allclose(t, x.mean() / (x.std(ddof=1) / np.sqrt(len(x))), rtol=1e-12)
 
 
