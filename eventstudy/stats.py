@@ -295,7 +295,11 @@ def t_test(x: np.ndarray) -> TestResult:
 
 
 def brown_warner_1980(
-    x: np.ndarray, sigma: np.ndarray, n_days: int = 1, df: float | None = None
+    x: np.ndarray,
+    sigma: np.ndarray,
+    n_days: int = 1,
+    df: float | None = None,
+    estudy2_sums: bool = False,
 ) -> TestResult:
     """Brown & Warner (1980) test with the average of the firms' own variances.
 
@@ -310,6 +314,9 @@ def brown_warner_1980(
     df : float, optional
         Degrees of freedom of the t reference (estudy2: mean estimation length - 1);
         the normal when omitted.
+    estudy2_sums : bool
+        estudy2 divides ``sqrt(sum_i s_i^2)`` over *all* firm-events by their number, also
+        on a day when some are missing.
 
     Notes
     -----
@@ -322,6 +329,9 @@ def brown_warner_1980(
     sigma = np.asarray(sigma, dtype=float)
     sig2 = np.where(np.isfinite(x), (sigma**2).reshape((-1,) + (1,) * (x.ndim - 1)), np.nan)
     n = _count(x)
+    if estudy2_sums:
+        sig2 = np.broadcast_to((sigma**2).reshape((-1,) + (1,) * (x.ndim - 1)), x.shape)
+        n = np.full_like(n, x.shape[0])
     sd = _div(np.sqrt(np.nansum(sig2, axis=0) * n_days), n)
     z = _div(_mean(x), sd)
     p = _p_norm(z) if df is None else _p_t(z, df)

@@ -67,6 +67,15 @@ def test_brown_warner_1980() -> None:
     assert_allclose(rc.statistic, car.mean() / (math.sqrt(2) * den), rtol=1e-12)
 
 
+def test_brown_warner_1980_estudy2_keeps_every_firm_in_the_denominator() -> None:
+    x = AR[:, 0].copy()
+    x[1] = np.nan
+    textbook = st.brown_warner_1980(x, SIGMA).statistic
+    assert_allclose(textbook, (0.020 + 0.035) / 2 / (math.sqrt(0.010**2 + 0.015**2) / 2))
+    e2 = st.brown_warner_1980(x, SIGMA, estudy2_sums=True).statistic
+    assert_allclose(e2, (0.020 + 0.035) / 2 / (math.sqrt(0.010**2 + 0.02**2 + 0.015**2) / 3))
+
+
 def test_brown_warner_1985_uses_the_time_series_sd_of_aars() -> None:
     r = st.brown_warner_1985(AR, AAR_EST)
     m = AAR_EST.mean()
