@@ -278,6 +278,64 @@ def sensitivity(
 
 
 @main.command()
+@click.argument("configs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_common_data_options
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Output folder (default: reports/compare/).",
+)
+@_plotlyjs_option
+@click.option(
+    "--window",
+    default="0,1",
+    show_default=True,
+    help="CAR window of the heatmap and the ranking, e.g. 0,1 or -1,1.",
+)
+@_handle_errors
+def compare(
+    configs: tuple[Path, ...],
+    prices: Path | None,
+    offline: bool,
+    refresh: bool,
+    out: Path | None,
+    plotlyjs: str | None,
+    window: str,
+) -> None:
+    """One page across events and studies: mean CARs, heatmap and forest plot.
+
+    Answers "was this news as big as that one?" for every event of the studies given;
+    writes reports/compare/ (or --out) atomically.
+    """
+    from eventstudy import compare as cmp
+    from eventstudy import runner
+    from eventstudy.exceptions import ConfigError
+
+    try:
+        lo, hi = (int(x) for x in window.strip("()[] ").split(","))
+    except ValueError:
+        raise ConfigError(
+            field="--window", value=window, expected="two integers, e.g. 0,1"
+        ) from None
+    state = _state()
+    comp, path = cmp.compare_and_write(
+        list(configs),
+        prices=prices,
+        offline=offline,
+        refresh=refresh,
+        out=out,
+        window=runner._fmt_window((lo, hi)),
+        plotlyjs=plotlyjs,
+        quiet=state.quiet,
+    )
+    headline = cmp._headline(comp.table, runner._fmt_window((lo, hi)))
+    click.echo("\n".join([*headline, *comp.summary]))
+    if not state.quiet:
+        click.echo(f"\nwritten: {path}")
+
+
+@main.command()
 @click.argument("config", type=click.Path(path_type=Path))
 @_common_data_options
 @_handle_errors

@@ -46,6 +46,8 @@ __all__ = [
     "format_window",
     "plot_ar",
     "plot_car",
+    "plot_compare_forest",
+    "plot_compare_heatmap",
     "plot_diagnostics",
     "plot_forest",
     "plot_heatmap",
@@ -1168,6 +1170,141 @@ def plot_forest(
         subtitle=f"Each firm-event; interval ± {z:.2f} standard errors of the CAR",
         height=max(380, 140 + 30 * len(car)),
     )
+    return fig
+
+
+# ----------------------------------------------------------------------------- comparison
+
+
+def plot_compare_heatmap(
+    cars: pd.DataFrame,
+    *,
+    window: str = "(0,+1)",
+    title: str | None = None,
+) -> go.Figure:
+    """CAR over one window (%) of every security (columns) in every event of several studies
+    (rows), with the event's mean (``portfolio`` column) first.
+
+    Parameters
+    ----------
+    cars : DataFrame
+        ``label`` (row: study and event), ``security`` (column label, ``"portfolio"`` for the
+        mean), ``window`` (e.g. ``"(0,+1)"``), ``car``, ``p_value``.
+    window : str
+        The window shown.
+    """
+    d = cars[cars["window"] == window]
+    rows = list(dict.fromkeys(d["label"]))
+    cols = list(dict.fromkeys(d["security"]))
+    if PORTFOLIO in cols:
+        cols = [PORTFOLIO, *[c for c in cols if c != PORTFOLIO]]
+    z = np.full((len(rows), len(cols)), np.nan)
+    pv = np.full((len(rows), len(cols)), np.nan)
+    text = np.full((len(rows), len(cols)), "", dtype=object)
+    ri = {r: i for i, r in enumerate(rows)}
+    ci = {c: j for j, c in enumerate(cols)}
+    for r in d.itertuples(index=False):
+        i, j = ri[r.label], ci[r.security]
+        z[i, j] = float(r.car) * 100.0
+        pv[i, j] = float(r.p_value)
+        text[i, j] = f"{z[i, j]:+.2f}{significance_stars(pv[i, j])}"
+    bound = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=["mean (portfolio)" if c == PORTFOLIO else c for c in cols],
+            y=rows,
+            text=text,
+            texttemplate="%{text}",
+            textfont={"size": 11},
+            customdata=pv,
+            colorscale="RdBu",
+            zmid=0.0,
+            zmin=-bound,
+            zmax=bound,
+            xgap=2,
+            ygap=2,
+            colorbar={"title": {"text": f"CAR{window} (%)"}, "ticksuffix": "%"},
+            hovertemplate="<b>%{y}</b><br>%{x}<br>CAR %{z:+.2f}%  (p = %{customdata:.3f})"
+            "<extra></extra>",
+        )
+    )
+    fig.update_xaxes(showgrid=False, type="category", side="top")
+    fig.update_yaxes(showgrid=False, autorange="reversed", type="category")
+    _finish(
+        fig,
+        title or f"CAR{window} by event and security, across studies",
+        subtitle="Percent; the mean column's stars are the portfolio test's, the others each "
+        "firm's own CAR test; * p<0.10, ** p<0.05, *** p<0.01",
+        height=max(380, 160 + 40 * len(rows)),
+    )
+    fig.update_layout(margin={"l": 320})
+    return fig
+
+
+def _window_name(window: str) -> str:
+    return f"CAR{window}" if str(window).startswith("(") else str(window)
+
+
+def plot_compare_forest(
+    table: pd.DataFrame,
+    *,
+    windows: Sequence[str] | None = None,
+    level: float = 0.95,
+    title: str | None = None,
+) -> go.Figure:
+    """Forest plot of each event's mean CAR (%) with its portfolio-test interval, across
+    studies: one row per event (and combined window), one marker colour per CAR window.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``label``, ``window``, ``caar``, ``ci_low``, ``ci_high``, ``p_portfolio``.
+    """
+    wins = list(windows) if windows else list(dict.fromkeys(table["window"]))
+    labels = list(dict.fromkeys(table["label"]))
+    fig = go.Figure()
+    for k, w in enumerate(wins):
+        g = table[table["window"] == w].set_index("label").reindex(labels).dropna(subset=["caar"])
+        if g.empty:
+            continue
+        val = g["caar"].to_numpy(dtype=float) * 100.0
+        lo = g["ci_low"].to_numpy(dtype=float) * 100.0
+        hi = g["ci_high"].to_numpy(dtype=float) * 100.0
+        color = PALETTE[k % len(PALETTE)]
+        fig.add_trace(
+            go.Scatter(
+                x=val,
+                y=[list(g.index), [_window_name(w)] * len(g)],
+                mode="markers",
+                name=_window_name(w),
+                marker={"color": color, "size": 9, "symbol": "square"},
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": hi - val,
+                    "arrayminus": val - lo,
+                    "color": color,
+                    "thickness": 1.6,
+                    "width": 0,
+                },
+                customdata=np.column_stack([lo, hi, g["p_portfolio"].to_numpy(dtype=float)]),
+                hovertemplate="<b>%{y}</b><br>mean CAR %{x:+.2f}%  "
+                "[%{customdata[0]:.2f}%, %{customdata[1]:.2f}%]"
+                "<br>portfolio p = %{customdata[2]:.3f}<extra></extra>",
+            )
+        )
+    fig.add_vline(x=0, line={"color": "#888888", "width": 1})
+    fig.update_xaxes(title_text="Mean CAR of the event's securities (%)", ticksuffix="%")
+    fig.update_yaxes(autorange="reversed", showgrid=False)
+    _finish(
+        fig,
+        title or "Mean CAR per event with portfolio-test intervals, across studies",
+        subtitle=f"{level:.0%} interval of the equal-weighted portfolio's CAR (valid when the "
+        "firms share the date)",
+        height=max(420, 140 + 22 * len(labels) * len(wins)),
+    )
+    fig.update_layout(margin={"l": 420})
     return fig
 
 

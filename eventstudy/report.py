@@ -232,6 +232,7 @@ def write_page(
         for k, v in (tables or {}).items()
         if isinstance(v, pd.DataFrame)
     }
+    names = {_slug(k).replace("-", "_"): str(k) for k in (tables or {})}
     show = (
         [_slug(k).replace("-", "_") for k in shown]
         if shown is not None
@@ -274,7 +275,11 @@ def write_page(
                 subtitle=subtitle,
                 head_js=head_js,
                 text=list(text),
-                tables=[{"name": k, "table": _display(tabs[k])} for k in show if k in tabs],
+                tables=[
+                    {"name": names[k], "csv": k, "table": _display(tabs[k])}
+                    for k in show
+                    if k in tabs
+                ],
                 csvs=list(tabs),
                 figures=[{"id": f.id, "title": f.title, "html": Markup(f.html)} for f in figs],
                 written=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
@@ -890,6 +895,11 @@ _HEADERS: dict[str, str] = {
     "span": "Combined window",
     "start": "From",
     "end": "To",
+    "label": "Event",
+    "timing_confidence": "Timing confidence",
+    "ci_low": "95% low",
+    "ci_high": "95% high",
+    "se": "s.e.",
 }
 
 
@@ -900,7 +910,7 @@ def _cell(column: str, value: Any) -> dict[str, Any]:
         return {"text": "yes" if value else "no", "cls": "" if value else "sig"}
     if isinstance(value, pd.Timestamp | _dt.date):
         return {"text": f"{pd.Timestamp(value):%Y-%m-%d}", "cls": ""}
-    if column in ("caar", "car") or column.endswith(("_car", "car_")):
+    if column in ("caar", "car", "se", "ci_low", "ci_high") or column.endswith("_car"):
         return {"text": f"{float(value) * 100:+.2f}%", "cls": ""}
     if column.startswith("p_") or column == "p_value":
         p = float(value)

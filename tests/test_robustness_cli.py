@@ -33,7 +33,7 @@ def test_help_lists_the_robustness_commands():
         text=True,
         check=True,
     ).stdout
-    for command in ("simulate", "sensitivity"):
+    for command in ("simulate", "sensitivity", "compare"):
         assert command in out
     _, run_help, _ = invoke("run", "--help")
     assert "--simulate" in run_help and "--sensitivity" in run_help
