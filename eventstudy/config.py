@@ -26,6 +26,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import reprlib
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -429,7 +430,7 @@ def _window(value: Any) -> tuple[int, int]:
         raise _Invalid(expected)
     for v in value:
         if isinstance(v, bool) or not isinstance(v, int):
-            shown = repr(v)
+            shown = _bounded_repr(v)
             raise _Invalid(f"{expected}; {shown} is not a whole number (no quotes, no leading 0)")
     start, end = int(value[0]), int(value[1])
     if end < start:
@@ -952,6 +953,14 @@ class StudyConfig(_Model):
                 )
         root = context.get("root")
         if root is not None:
+            out = (Path(root) / self.output.dir).resolve()
+            if not out.is_relative_to(Path(root).resolve()):
+                # lexically inside (no '..', not absolute) but a symlink leads elsewhere
+                return _Invalid(
+                    f"a folder inside the project folder (it resolves to {out})",
+                    field="output.dir",
+                    value=self.output.dir,
+                )
             seeds = (Path(root) / "seeds").resolve()
             for i, ev in enumerate(self.events):
                 if ev.dossier is None:
@@ -1213,6 +1222,17 @@ class _Nothing:
         return "nothing"
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxtuple = 3, 10, 10, 10
+_REPR.maxstring = _REPR.maxother = 100
+
+
+def _bounded_repr(value: Any, limit: int = 200) -> str:
+    """``repr`` of at most a few levels and items (YAML aliases can nest billions)."""
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class _Shown:
     def __init__(self, text: str) -> None:
         self.text = text
@@ -1318,7 +1338,7 @@ def _convert(err: ValidationError, file: str | None) -> ConfigError:
         if kind == "string_type" and _is_number(value):
             expected = f'text; YAML read {value!r} as a number: quote it, e.g. "{value!r}"'
     if isinstance(value, Mapping | list):
-        text = repr(value)
+        text = _bounded_repr(value)  # never repr() a YAML alias bomb in full
         if len(text) > 80:
             value = _Shown(text[:77] + "...")
     extra = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
