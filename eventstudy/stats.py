@@ -421,9 +421,10 @@ def patell(sar: np.ndarray, df_resid: np.ndarray, estudy2_sums: bool = False) ->
     """
     sar = np.asarray(sar, dtype=float)
     dfr = np.asarray(df_resid, dtype=float).reshape((-1,) + (1,) * (sar.ndim - 1))
-    v = np.where(np.isfinite(sar), dfr / (dfr - 2.0), np.nan)
-    if estudy2_sums:
-        v = np.broadcast_to(dfr / (dfr - 2.0), sar.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):  # df 2: infinite variance
+        v = np.where(np.isfinite(sar), dfr / (dfr - 2.0), np.nan)
+        if estudy2_sums:
+            v = np.broadcast_to(dfr / (dfr - 2.0), sar.shape)
     z = _div(_sum(sar, estudy2_sums), np.sqrt(np.nansum(v, axis=0)))
     return TestResult("patell", _scalar(z), _p_norm(z), None, "mean SAR = 0")
 
@@ -629,7 +630,8 @@ def corrado_rank(
         sub = K[:, tested]
         num = np.sqrt(len(tested)) * (_mean(sub.ravel()) - mean_rank)
         den = np.sqrt(np.nansum((_mean(K) - mean_rank) ** 2) / divisor)
-        z = num / den
+        with np.errstate(divide="ignore", invalid="ignore"):  # den 0: every rank tied
+            z = num / den
         return TestResult("corrado_rank", float(z), _p_norm(z), None, "median AR = 0")
     dev = K0.sum(axis=0) - kbar @ ok  # sum_i (K_it - Kbar_i) over observed i
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -637,7 +639,8 @@ def corrado_rank(
             dev = dev / n_t * K.shape[0]
         per_day = np.where(n_t > 0, dev / n_t, np.nan)
     s = np.sqrt(np.nansum(per_day**2) / divisor)
-    z = per_day[tested] / s
+    with np.errstate(divide="ignore", invalid="ignore"):  # s 0: no rank deviation at all
+        z = per_day[tested] / s
     if cumulative:
         z = cumulate(z)
     return z_result("corrado_rank", z, "median AR = 0")
@@ -671,7 +674,8 @@ def modified_rank(
             sums = sums / n_t * K.shape[0]
         per_day = np.where(n_t > 0, sums / np.sqrt(n_t), np.nan)
     s = np.sqrt(np.nansum(per_day**2) / divisor)
-    z = per_day[tested] / s
+    with np.errstate(divide="ignore", invalid="ignore"):  # s 0: no rank deviation at all
+        z = per_day[tested] / s
     if cumulative:
         z = cumulate(z)
     return z_result("modified_rank", z, "median AR = 0")
