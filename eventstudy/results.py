@@ -21,7 +21,10 @@ from eventstudy import stats as st
 from eventstudy.exceptions import ConfigError
 from eventstudy.models import fit_expected_returns, forecast_variance_factor
 
-__all__ = ["EngineData", "EventStudyResults", "ResultsSummary"]
+__all__ = ["CROSS_SECTIONAL_TESTS", "EngineData", "EventStudyResults", "ResultsSummary"]
+
+#: Tests that need at least two firm-events (a cross-sectional standard deviation).
+CROSS_SECTIONAL_TESTS: tuple[str, ...] = ("kolari_pynnonen", "grank", "t_test", "bmp")
 
 
 @dataclass(frozen=True, eq=False)
@@ -203,16 +206,19 @@ class EventStudyResults:
     @cached_property
     def _mterm_win(self) -> np.ndarray:
         """``(M_t - Mbar)^2 / Sxx`` on window days, market moments over every market
-        observation of the estimation window (estudy2's regressor), zero without a market."""
+        observation of the estimation window (estudy2's regressor); zero without a
+        regression on the market (constant mean, market adjusted) or a constant market."""
         d = self._d
-        if d.market is None or d.model == "constant_mean":
+        if d.market is None or d.model in ("constant_mean", "market_adjusted"):
             return np.zeros(d.ar_win.shape)
         m_est = d.X_est[..., 1]
         m_win = d.X_win[..., 1]
-        n = np.isfinite(m_est).sum(axis=1)
-        mbar = np.nansum(m_est, axis=1) / n
-        sxx = np.nansum((m_est - mbar[:, None]) ** 2, axis=1)
-        return (m_win - mbar[:, None]) ** 2 / sxx[:, None]
+        ok = np.isfinite(m_est)
+        n = np.maximum(ok.sum(axis=1), 1)
+        mbar = np.where(ok, m_est, 0.0).sum(axis=1) / n
+        sxx = np.where(ok, (m_est - mbar[:, None]) ** 2, 0.0).sum(axis=1)
+        safe = np.where(sxx > 0, sxx, 1.0)
+        return np.where((sxx > 0)[:, None], (m_win - mbar[:, None]) ** 2 / safe[:, None], 0.0)
 
     @cached_property
     def _h_win(self) -> np.ndarray:
@@ -547,7 +553,8 @@ class EventStudyResults:
         sums = w @ base0 + shift - 0.5 * n_t
         x_rank = 1.0 + (n_est - n_gt - n_eq) + 0.5 * n_eq
         u_x = np.where(has_x, x_rank * w - 0.5, np.nan)
-        ubar = np.append(np.where(n_t > 0, sums / n_t, np.nan), _nan_mean_rows(u_x))
+        with np.errstate(divide="ignore", invalid="ignore"):  # a day nobody traded: n_t 0
+            ubar = np.append(np.where(n_t > 0, sums / n_t, np.nan), _nan_mean_rows(u_x))
         n_all = np.append(n_t, float(has_x.sum()))
         return st.grank_from_means(ubar, n_all, len(rows), len(ubar) - 1)
 
@@ -868,13 +875,32 @@ class EventStudyResults:
 
     @cached_property
     def test_notes(self) -> pd.DataFrame:
-        """Tests that could not run for an event, with the reason (event_id, test, reason)."""
-        _, _, cols = self._cols(None)
-        recs = []
+        """Tests that cannot run (their rows are ``NaN``), per event: event_id, test, reason.
+
+        - ``sur_wald`` / ``sur_wald_mean``: too many securities for the common estimation
+          days, or a security without a return on some window day (windows including that
+          day have no SUR test);
+        - ``t_test``, ``bmp``, ``kolari_pynnonen``, ``grank``: an event with one firm-event
+          has no cross-sectional variance (the pooled rows run when the study has several).
+        """
+        d = self._d
+        secs = d.events["security"].to_numpy()
+        recs: list[tuple[str, str, str]] = []
         for c, eid in enumerate(self._event_ids):
-            out = self._sur(c, cols[:1])
-            if isinstance(out, str):
-                recs.append((eid, "sur_wald", out))
+            rows = self._cluster_rows[c]
+            setup = self._sur_setup[c]
+            why: str | None = setup if isinstance(setup, str) else None
+            if why is None:
+                miss = ~np.isfinite(d.y_win[rows])
+                if miss.any():
+                    who = ", ".join(map(str, secs[rows][miss.any(axis=1)][:4]))
+                    days = ", ".join(f"{int(x):+d}" for x in d.rel_win[miss.any(axis=0)][:6])
+                    why = f"no return for {who} on day(s) {days}: windows including them"
+            if why is not None:
+                recs += [(eid, "sur_wald", why), (eid, "sur_wald_mean", why)]
+            if len(rows) < 2:
+                for test in CROSS_SECTIONAL_TESTS:
+                    recs.append((eid, test, "one firm-event: no cross-sectional variance"))
         return pd.DataFrame(recs, columns=["event_id", "test", "reason"])
 
     @cached_property

@@ -225,7 +225,7 @@ def test_sur_wald_too_many_securities_is_a_note_not_a_failure() -> None:
     assert np.isnan(caar.loc["sur_wald", "statistic"])
     assert np.isfinite(caar.loc["portfolio", "statistic"])
     notes = res.test_notes
-    assert list(notes["test"]) == ["sur_wald"]
+    assert list(notes["test"]) == ["sur_wald", "sur_wald_mean"]
     assert "30 securities" in notes["reason"].iloc[0]
 
 
@@ -459,3 +459,21 @@ def test_tz_aware_event_dates_keep_their_local_day(ret: pd.DataFrame) -> None:
     assert res.events["event_date"].iloc[0] == day
     with pytest.raises(ConfigError, match="event_date"):
         es.event_study(ret, pd.DataFrame({"security": ["S0"], "event_date": ["soon"]}))
+
+
+def test_notes_flag_one_firm_events_and_sur_gaps(ret: pd.DataFrame) -> None:
+    r = ret.copy()
+    r.iloc[DAY_B + 2, r.columns.get_loc("S3")] = np.nan  # S3 misses day +2 of event B
+    res = es.event_study(r, two_events(ret), estimation=(-250, -11), window=(-5, 5))
+    notes = res.test_notes
+    b = ret.index[DAY_B].strftime("%Y-%m-%d")
+    sur = notes[(notes["event_id"] == b) & (notes["test"] == "sur_wald")]["reason"].iloc[0]
+    assert "S3" in sur and "+2" in sur
+    by = res.caar_tests((0, 3), by="event_id").set_index(["event_id", "test"])["statistic"]
+    assert np.isnan(by[(b, "sur_wald")])
+    assert np.isfinite(by[(b, "t_test")])
+    one = pd.DataFrame({"security": ["S0"], "event_date": [ret.index[DAY_A]]})
+    single = es.event_study(ret, one, estimation=(-250, -11), window=(-5, 5))
+    table = single.caar_tests((0, 1))
+    nan = set(table.loc[table["statistic"].isna(), "test"])
+    assert nan and nan <= set(single.test_notes["test"])
