@@ -171,6 +171,7 @@ def run(
         simulate=simulate_draws,
         sensitivity=sensitivity,
         seed=seed,
+        echo=None if state.quiet else click.echo,
     )
     if not state.quiet:
         click.echo(f"report written: {path}")

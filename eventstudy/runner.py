@@ -55,6 +55,7 @@ __all__ = [
     "analyse",
     "events_table",
     "fetch_only",
+    "headline",
     "load_study",
     "make_source",
     "prepare",
@@ -901,6 +902,104 @@ def run_study(
     )
 
 
+def headline(run: StudyRun) -> str:
+    """What ``eventstudy run`` prints: per event and CAR window the mean CAR, the portfolio
+    t, the robust p-values and how many tests reject at 5%; then the analyses in short."""
+    from eventstudy.stats import CLUSTER_ROBUST_TESTS
+
+    def pct(x: float) -> str:
+        return "" if not math.isfinite(x) else f"{x * 100:+.2f}%"
+
+    def p(x: float) -> str:
+        return "" if not math.isfinite(x) else f"{x:.4f}"
+
+    lines = []
+    windows = [tuple(w) for w in run.config.car_windows]
+    for exchange, res in run.results.items():
+        rows = []
+        for w in windows:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", EventStudyWarning)
+                tests = res.caar_tests(w, by="event_id")
+            for eid, t in tests.groupby("event_id", sort=False):
+                by = t.set_index("test")
+                ok = t.dropna(subset=["p_value"])
+                robust = ok[ok["test"].isin(CLUSTER_ROBUST_TESTS)]
+                rows.append(
+                    {
+                        "event": str(eid),
+                        "window": _fmt_window(w),
+                        "mean CAR": pct(float(t["caar"].iloc[0])),
+                        "port. t": f"{float(by.loc['portfolio', 'statistic']):.2f}",
+                        **{
+                            f"p {k}": p(float(by.loc[k, "p_value"]) if k in by.index else math.nan)
+                            for k in ROBUST_P
+                        },
+                        "robust p<.05": f"{int((robust['p_value'] < 0.05).sum())}/{len(robust)}",
+                        "all p<.05": f"{int((ok['p_value'] < 0.05).sum())}/{len(ok)}",
+                        "rejecting at 5%": ", ".join(ok.loc[ok["p_value"] < 0.05, "test"])
+                        or "none",
+                    }
+                )
+        order = {ev.id: i for i, ev in enumerate(run.config.events)}
+        frame = pd.DataFrame(rows)
+        frame = frame.iloc[frame["event"].map(order).argsort(kind="stable")]
+        lines.append(f"Mean CAR per event ({exchange}, {run.market.get(exchange)}):")
+        lines.append(frame.to_string(index=False))
+    a = run.analyses
+    if "roles" in a:
+        r = a["roles"][a["roles"]["window"].isin(["(0,0)", "(0,+1)"])]
+        rank = {ev.id: i for i, ev in enumerate(run.config.events)}
+        r = r.iloc[r["event_id"].map(rank).argsort(kind="stable")]
+        lines += ["", "Named OEMs and peers (mean CAR, p portfolio / own t-test):"]
+        show = r.assign(caar=r["caar"].map(pct), p_portfolio=r["p_portfolio"].map(p)).pivot_table(
+            index=["event_id", "subset"],
+            columns="window",
+            values=["caar", "p_portfolio"],
+            aggfunc="first",
+            sort=False,
+        )
+        lines.append(show.to_string())
+    if "shifted" in a:
+        s = a["shifted"]
+        lines += ["", "Date-only events, day 0 as configured vs one session later:"]
+        lines.append(
+            s.assign(
+                day0=s["day0"].dt.strftime("%Y-%m-%d"),
+                caar=s["caar"].map(pct),
+                p_portfolio=s["p_portfolio"].map(p),
+            )[["event_id", "window", "timing", "day0", "caar", "p_portfolio"]].to_string(
+                index=False
+            )
+        )
+    if "combined" in a:
+        c = a["combined"]
+        lines += ["", "Combined windows of close events:"]
+        lines.append(
+            c.assign(
+                start=c["start"].dt.strftime("%Y-%m-%d"),
+                end=c["end"].dt.strftime("%Y-%m-%d"),
+                caar=c["caar"].map(pct),
+                p_portfolio=c["p_portfolio"].map(p),
+            )[["combined", "window", "start", "end", "caar", "p_portfolio"]].to_string(index=False)
+        )
+    if "variants" in a:
+        v = a["variants"]
+        changed = v[v["same_answer"] == False]  # noqa: E712
+        lines += ["", f"Variants ({', '.join(dict.fromkeys(v['variant']))}): "]
+        lines[-1] += (
+            "the answer (sign, portfolio test at 5%) is the same under every variant."
+            if changed.empty
+            else "the answer changes in "
+            + "; ".join(
+                f"{r.event_id} {r.variant} {r.window} ({r.answer}, mean CAR {pct(r.caar)})"
+                for r in changed.itertuples()
+            )
+            + "."
+        )
+    return "\n".join(lines)
+
+
 def _inside(path: Path, folder: Path) -> bool:
     return path.resolve().is_relative_to(folder.resolve())
 
@@ -918,8 +1017,11 @@ def run_and_write(
     simulate: int = 0,
     sensitivity: bool = False,
     seed: int = 0,
+    echo: Any = None,
 ) -> Path:
     """Run a study and write its report; returns the path of ``index.html``.
+
+    ``echo`` (e.g. ``click.echo``) receives the :func:`headline` of the run.
 
     ``simulate=N`` adds the placebo size/power section (N draws, ``seed``) and
     ``sensitivity`` the specification curve (both on a longer price history, see
@@ -932,6 +1034,8 @@ def run_and_write(
     from eventstudy import report
 
     run = run_study(config, prices=prices, offline=offline, refresh=refresh, quiet=quiet)
+    if echo is not None:
+        echo(headline(run))
     cfg = run.config
     target = cfg.report_dir(out)
     base = Path(out) if out is not None else cfg.root / cfg.output.dir

@@ -162,3 +162,14 @@ def test_report_flags_date_only_events_and_shows_the_analyses(kei, tmp_path):
         assert (tmp_path / "kei" / "tables" / f"{name}.csv").is_file()
     t = pd.read_csv(tmp_path / "kei" / "tables" / "variants.csv")
     assert np.isfinite(t["p_portfolio"]).all()
+
+
+def test_run_prints_the_headline_table(kei):
+    from eventstudy.runner import headline
+
+    text = headline(kei)
+    first, second = text.index("kei_cafe_2025-12-03   (0,0)"), text.index("tinycars_truth")
+    assert first < second
+    for part in ("p portfolio", "robust p<.05", "Suzuki Motor 7269.T", "one session later"):
+        assert part in text
+    assert "(0,+2) 2025-12-04 2025-12-08" in text
