@@ -1067,7 +1067,7 @@ def _role_note(study: _Study, roles: pd.DataFrame, eid: str, labels: Mapping[str
         text = f"{r.subset} moved against the named OEMs on day 0: AR {r.caar * 100:+.2f}%"
         if raw is not None and oem_raw:
             text += (
-                f" (close-to-close {raw * 100:+.2f}%, while the named OEMs rose or fell "
+                f" (close-to-close {raw * 100:+.2f}%, while the named OEMs moved "
                 f"{min(oem_raw) * 100:+.2f}% to {max(oem_raw) * 100:+.2f}%)"
             )
         text += f" against the named OEMs' mean AR of {oem_car * 100:+.2f}%."

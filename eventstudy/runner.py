@@ -523,6 +523,8 @@ def _variant_group(
 def _variants(prep: Prepared, results: Mapping[str, Any], **kw: Any) -> pd.DataFrame:
     """Every configured variant's mean CAR and robust p-values, beside the study's own."""
     cfg = prep.config
+    if not cfg.variants:
+        return pd.DataFrame()
     windows = [tuple(w) for w in cfg.car_windows]
     frames = []
     for exchange, res in results.items():
@@ -627,8 +629,9 @@ def _roles(prep: Prepared, results: Mapping[str, Any]) -> pd.DataFrame:
         for role in roles:
             members = [s.symbol for s in secs if s.role == role]
             subsets.append((role, f"{_ROLE_NAMES.get(role, role)} ({len(members)})", members))
+        sizes = {role: sum(1 for s in secs if s.role == role) for role in roles}
         for s in secs:
-            if s.role != "oem":
+            if s.role != "oem" and sizes[str(s.role)] > 1:
                 subsets.append((str(s.role), f"{s.name or s.symbol} {s.symbol}", [s.symbol]))
         for role, label, members in subsets:
             ev = group.events[group.events["security"].isin(members)].reset_index(drop=True)
@@ -777,8 +780,12 @@ def analyse(
     *,
     offline: bool = False,
     refresh: bool = False,
+    notes: list[str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The questions a reader asks next, as tidy tables (keys of :attr:`StudyRun.analyses`).
+
+    With a ``notes`` list, an analysis that cannot be computed for this study (e.g. too few
+    sessions after a date-only event) is left out with a note there instead of failing the run.
 
     - ``variants``: each configured variant (benchmark, model, estimation length...) beside
       the study's own specification: per event and CAR window the mean CAR, the portfolio
@@ -794,10 +801,24 @@ def analyse(
       CAR from its day 0 to the later one's day 0 (and +1).
     """
     out: dict[str, pd.DataFrame] = {}
-    out["variants"] = _variants(prep, results, offline=offline, refresh=refresh)
-    out["shifted"] = _shifted(prep, results)
-    out["roles"] = _roles(prep, results)
-    out["overlaps"], out["combined"] = _overlaps(prep, results)
+    steps = {
+        "variants": lambda: _variants(prep, results, offline=offline, refresh=refresh),
+        "shifted": lambda: _shifted(prep, results),
+        "roles": lambda: _roles(prep, results),
+        "overlaps": lambda: _overlaps(prep, results),
+    }
+    for name, step in steps.items():
+        try:
+            value = step()
+        except (ValueError, KeyError, IndexError) as exc:  # the main results stand without it
+            if notes is None:
+                raise
+            notes.append(f"analysis {name} left out: {type(exc).__name__}: {exc}")
+            continue
+        if name == "overlaps":
+            out["overlaps"], out["combined"] = value
+        else:
+            out[name] = value
     return {k: v for k, v in out.items() if len(v)}
 
 
@@ -885,7 +906,9 @@ def run_study(
         if issubclass(w.category, EventStudyWarning):
             notes.append(str(w.message))
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    tables = analyse(prep, results, offline=offline, refresh=refresh) if analyses else {}
+    tables = (
+        analyse(prep, results, offline=offline, refresh=refresh, notes=notes) if analyses else {}
+    )
     return StudyRun(
         config=prep.config,
         config_path=prep.config_path,
