@@ -181,7 +181,9 @@ def write(
             )
         key = _slug(name).replace("-", "_")
         build.tables[key] = frame
-        build.extra_tables.append({"name": str(name), "table": _display(frame)})
+        build.extra_tables.append(
+            {"name": _TABLE_TITLES.get(key, str(name)), "table": _display(frame)}
+        )
     build.extra_text = [str(t) for t in extra_text]
 
     def write_into(folder: Path) -> None:
@@ -900,6 +902,16 @@ _HEADERS: dict[str, str] = {
     "ci_low": "95% low",
     "ci_high": "95% high",
     "se": "s.e.",
+    "size_ci_low": "size 95% low",
+    "size_ci_high": "size 95% high",
+    "share_significant": "significant",
+    "share_significant_positive": "significant +",
+    "share_significant_negative": "significant −",
+    "share_positive": "CAR > 0",
+    "median_car": "median CAR",
+    "min_car": "min CAR",
+    "max_car": "max CAR",
+    "n_specs": "specifications",
 }
 
 
@@ -910,6 +922,12 @@ def _cell(column: str, value: Any) -> dict[str, Any]:
         return {"text": "yes" if value else "no", "cls": "" if value else "sig"}
     if isinstance(value, pd.Timestamp | _dt.date):
         return {"text": f"{pd.Timestamp(value):%Y-%m-%d}", "cls": ""}
+    if (
+        column in ("size", "power", "rejection_rate")
+        or column.startswith("share_")
+        or column.endswith(("_ci_low", "_ci_high"))
+    ):
+        return {"text": f"{float(value) * 100:.1f}%", "cls": ""}
     if column in ("caar", "car", "se", "ci_low", "ci_high") or column.endswith("_car"):
         return {"text": f"{float(value) * 100:+.2f}%", "cls": ""}
     if column.startswith("p_") or column == "p_value":
@@ -917,7 +935,15 @@ def _cell(column: str, value: Any) -> dict[str, Any]:
         return {"text": f"{p:.4f}", "cls": "sig" if p < 0.05 else ""}
     if isinstance(value, float | np.floating):
         return {"text": f"{float(value):.3f}" if abs(value) < 1e4 else f"{value:.4g}", "cls": ""}
-    return {"text": str(value), "cls": ""}
+    return {"text": str(value), "cls": "text"}
+
+
+#: Titles of the robustness tables ``eventstudy run --simulate/--sensitivity`` adds.
+_TABLE_TITLES: dict[str, str] = {
+    "simulate_verdicts": "Placebo simulation: size at 5% and power per test",
+    "simulate_size_5pct": "Placebo simulation: rejection rate under the null at 5%, per window",
+    "sensitivity_spec_summary": "Specification curve: share of specifications significant at 5%",
+}
 
 
 def _display(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> dict[str, Any]:

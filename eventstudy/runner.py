@@ -1069,7 +1069,6 @@ def run_and_write(
     )
     figs: dict[str, Any] = {}
     tables: dict[str, pd.DataFrame] = {}
-    text: list[str] = []
     if simulate or sensitivity:
         hist = prepare_history(config, prices=prices, offline=offline, refresh=refresh)
         parts = []
@@ -1078,7 +1077,6 @@ def run_and_write(
         if sensitivity:
             parts.append(("sensitivity", sensitivity_study(hist, securities=False)))
         for kind, rob in parts:
-            text += rob.text
             figs.update(rob.figures)
             tables.update(
                 {
@@ -1095,7 +1093,6 @@ def run_and_write(
         windows=[tuple(w) for w in cfg.car_windows],
         extra_figures=figs,
         extra_tables=tables,
-        extra_text=text,
     )
 
 
@@ -1173,7 +1170,7 @@ def simulate_study(
             )
         size5 = sim.size_table(level).reset_index()
         size5.columns.name = None
-        verdict = sim.verdicts.copy()
+        verdict = sim.verdicts.rename(columns={"ci_low": "size_ci_low", "ci_high": "size_ci_high"})
         for key, frame in (
             ("verdicts", verdict),
             ("size_5pct", size5),
