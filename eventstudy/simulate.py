@@ -761,14 +761,17 @@ def _battery_batch(
         pos_share = (ar_est > 0).sum(axis=2) / np.isfinite(ar_est).sum(axis=2)
     p_hat = pos_share.mean(axis=1)  # (D,)
     df_bw = n_obs.mean(axis=1) - 1.0
-    if model == "constant_mean":
-        mterm = np.zeros((D, N, W))
+    if model in ("constant_mean", "market_adjusted"):
+        mterm = np.zeros((D, N, W))  # no regression on the market: no market term (engine)
     else:
         m_est = X_est[..., 1]
-        nm = np.isfinite(m_est).sum(axis=2)
-        mbar = np.nansum(m_est, axis=2) / nm
-        sxx_m = np.nansum((m_est - mbar[..., None]) ** 2, axis=2)
-        mterm = (X_win[..., 1] - mbar[..., None]) ** 2 / sxx_m[..., None]
+        okm = np.isfinite(m_est)
+        mbar = np.where(okm, m_est, 0.0).sum(axis=2) / np.maximum(okm.sum(axis=2), 1)
+        sxx_m = np.where(okm, (m_est - mbar[..., None]) ** 2, 0.0).sum(axis=2)
+        safe = np.where(sxx_m > 0, sxx_m, 1.0)
+        mterm = np.where(
+            (sxx_m > 0)[..., None], (X_win[..., 1] - mbar[..., None]) ** 2 / safe[..., None], 0.0
+        )
     lamb_c = 1.0 + 1.0 / n_obs.mean(axis=1)[:, None] + _nmean(mterm, axis=1)  # (D, W)
 
     # equal-weighted portfolio of each draw, fitted on its own history
