@@ -442,3 +442,23 @@ def test_batch_battery_matches_the_engine_on_identical_securities():
     assert len(m) == len(batch) == 3 * 2 * 18
     assert m.loc[m["test"] == "sur_wald", "p_value"].isna().all()
     np.testing.assert_allclose(m["p_value"], m["p_value_e"], rtol=1e-9, atol=1e-12)
+
+
+def test_batch_battery_matches_the_engine_on_one_security_events():
+    """One firm per event: the cross-sectional tests have no variance (NaN), as in the engine."""
+    r = synthetic_returns(2, 700, seed=3)
+    pl = draw_placebo_events(
+        r, _events(r, 650, ["S0"]), draws=3, market="MKT", window=(-3, 3), seed=0
+    )
+    kw = {"estimation": (-260, -11), "window": (-3, 3)}
+    batch = _batch_pvalues(
+        r, pl, market="MKT", model="market", factors=[], days=(0,), car_windows=((0, 1),),
+        deltas=[0.0], tests=None, **kw,
+    )  # fmt: skip
+    res = event_study(r, pl[["security", "event_date", "event_id"]], market="MKT", **kw)
+    eng = _draw_pvalues(res, (0,), ((0, 1),), None)
+    eng["draw"] = eng["event_id"].str.rsplit("-", n=1).str[1].astype(int)
+    m = batch.merge(eng, on=["draw", "kind", "window", "test"], suffixes=("", "_e"))
+    assert len(m) == len(batch) == 3 * 2 * 18
+    assert m.loc[m["test"] == "t_test", "p_value"].isna().all()
+    np.testing.assert_allclose(m["p_value"], m["p_value_e"], rtol=1e-9, atol=1e-12)
