@@ -254,13 +254,13 @@ def write_page(
         (folder / "fragments").mkdir()
         for f in figs:
             (folder / "fragments" / f"{f.id}.html").write_text(
-                f'<div class="eventstudy-figure" id="{f.id}-container">\\n{f.html}\\n</div>\\n',
+                f'<div class="eventstudy-figure" id="{f.id}-container">\n{f.html}\n</div>\n',
                 encoding="utf-8",
             )
         (folder / "tables").mkdir()
         for name, frame in tabs.items():
             frame.to_csv(folder / "tables" / f"{name}.csv", index=False, date_format="%Y-%m-%d")
-        (folder / "summary.txt").write_text("\\n\\n".join(text) + "\\n", encoding="utf-8")
+        (folder / "summary.txt").write_text("\n\n".join(text) + "\n", encoding="utf-8")
         version = plotly.offline.get_plotlyjs_version()
         head_js = {
             "inline": _inline_plotlyjs(),

@@ -104,3 +104,49 @@ def test_missing_prices_folder_is_one_line_and_exit_2(tmp_path, command):
 def test_zero_draws_is_a_usage_error():
     code, _, err = invoke("simulate", str(KEI), "--draws", "0")
     assert code == 2 and "--draws" in err
+
+
+def test_extra_tables_are_shown_titled_and_written(tmp_path):
+    from test_figures import simulated_results
+
+    from eventstudy import report
+    from eventstudy.exceptions import ReportError
+
+    table = pd.DataFrame({"test": ["portfolio"], "size": [0.055], "verdict": ["valid"]})
+    index = report.write(
+        simulated_results(),
+        tmp_path / "r",
+        plotlyjs="none",
+        extra_tables={"simulate_verdicts": table},
+    )
+    html = index.read_text()
+    assert "Placebo simulation: size at 5% and power per test" in html and "5.5%" in html
+    assert pd.read_csv(tmp_path / "r" / "tables" / "simulate_verdicts.csv").equals(table)
+    with pytest.raises(ReportError, match="extra table"):
+        report.write(simulated_results(), tmp_path / "s", extra_tables={"x": [1, 2]})
+    assert not (tmp_path / "s").exists()
+
+
+def test_write_page_is_atomic_and_writes_every_table(tmp_path):
+    import plotly.graph_objects as go
+
+    from eventstudy import report
+
+    out = tmp_path / "page"
+    big = pd.DataFrame({"x": range(100)})
+    index = report.write_page(
+        out,
+        title="T <b>",
+        text=["line one"],
+        figures={"A figure": go.Figure()},
+        tables={"small one": pd.DataFrame({"p_value": [0.01]}), "big": big},
+        plotlyjs="none",
+    )
+    html = index.read_text()
+    assert "T &lt;b&gt;" in html and "small one" in html and "0.0100" in html
+    assert 'id="table-big"' not in html  # long tables are CSV only
+    assert (out / "tables" / "big.csv").is_file() and (
+        out / "fragments" / "a-figure.html"
+    ).is_file()
+    assert (out / "summary.txt").read_text() == "line one\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["page"]
