@@ -167,6 +167,8 @@ TestName = Literal[
     "wilcoxon",
 ]
 TEST_NAMES: tuple[str, ...] = get_args(TestName)
+#: Tests that stay valid when several securities share one event date (read these first).
+CLUSTER_ROBUST_TESTS: tuple[str, ...] = TEST_NAMES[:6]
 OutputFormat = Literal["html", "csv", "json", "md"]
 PlotlyJs = Literal["inline", "cdn", "none"]
 FigureName = Literal[

@@ -241,7 +241,8 @@ class ClusteredEventWarning(EventStudyWarning):
     template = (
         "event {event_id}: {n} securities share day 0 (mean residual correlation "
         "{rbar:.3f}, design effect {design_effect:.2f}); tests assuming independence "
-        "({tests}) over-reject; read portfolio, sur_wald, adjusted_patell, kolari_pynnonen, grank"
+        "({tests}) over-reject; read the portfolio test first, and measure every test's size "
+        "on this data with 'eventstudy simulate'"
     )
 
 

@@ -31,6 +31,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from eventstudy.config import CLUSTER_ROBUST_TESTS, TEST_NAMES
 from eventstudy.exceptions import ReportError
 
 __all__ = [
@@ -136,31 +137,10 @@ def _make_template() -> go.layout.Template:
 TEMPLATE: go.layout.Template = _make_template()
 
 #: Tests that stay valid when securities share an event date; listed first everywhere
-#: (the engine's ``stats.CLUSTER_ROBUST_TESTS``; a test keeps the two in step).
-ROBUST_TESTS: tuple[str, ...] = (
-    "portfolio",
-    "sur_wald",
-    "sur_wald_mean",
-    "adjusted_patell",
-    "kolari_pynnonen",
-    "grank",
-)
-#: Display order of every test of the battery (the engine's ``stats.TEST_NAMES``).
-TEST_ORDER: tuple[str, ...] = (
-    *ROBUST_TESTS,
-    "t_test",
-    "brown_warner_1980",
-    "brown_warner_1985",
-    "lamb",
-    "patell",
-    "bmp",
-    "sign",
-    "generalized_sign",
-    "corrado_sign",
-    "corrado_rank",
-    "modified_rank",
-    "wilcoxon",
-)
+#: (one list for the whole package: ``config.CLUSTER_ROBUST_TESTS``).
+ROBUST_TESTS: tuple[str, ...] = CLUSTER_ROBUST_TESTS
+#: Display order of every test of the battery (robust tests first).
+TEST_ORDER: tuple[str, ...] = TEST_NAMES
 TEST_LABELS: dict[str, str] = {
     "portfolio": "Portfolio, equal-weighted",
     "sur_wald": "SUR Wald, all CARs = 0 (Binder 1985)",

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 from scipy import stats as _st
 
+from eventstudy.config import CLUSTER_ROBUST_TESTS, TEST_NAMES
+
 __all__ = [
     "CLUSTER_ROBUST_TESTS",
     "INDEPENDENCE_TESTS",
@@ -56,34 +58,6 @@ __all__ = [
     "z_result",
 ]
 
-TEST_NAMES: tuple[str, ...] = (
-    "portfolio",
-    "sur_wald",
-    "sur_wald_mean",
-    "adjusted_patell",
-    "kolari_pynnonen",
-    "grank",
-    "t_test",
-    "brown_warner_1980",
-    "brown_warner_1985",
-    "lamb",
-    "patell",
-    "bmp",
-    "sign",
-    "generalized_sign",
-    "corrado_sign",
-    "corrado_rank",
-    "modified_rank",
-    "wilcoxon",
-)
-CLUSTER_ROBUST_TESTS: tuple[str, ...] = (
-    "portfolio",
-    "sur_wald",
-    "sur_wald_mean",
-    "adjusted_patell",
-    "kolari_pynnonen",
-    "grank",
-)
 INDEPENDENCE_TESTS: tuple[str, ...] = (
     "t_test",
     "brown_warner_1980",
