@@ -140,7 +140,10 @@ def _batch_ols_simple(y: np.ndarray, x: np.ndarray) -> BatchOLS:
         sxx = np.einsum("kl,kl->k", xc, xc)
         sxy = np.einsum("kl,kl->k", xc, yc)
         syy = np.einsum("kl,kl->k", yc, yc)
-        ok = (n > 2) & (sxx > 1e-300 * np.maximum(n, 1))
+        # a constant regressor (e.g. a market stuck at 0.001) leaves only rounding noise in
+        # sxx: compare its spread with the regressor's own size, not only with 0
+        xsize = np.max(np.abs(np.where(valid, x, 0.0)), axis=1) if x.size else np.zeros(len(n))
+        ok = (n > 2) & (sxx > 1e-300 * np.maximum(n, 1)) & (sxx > n * (1e-10 * xsize) ** 2)
         b = np.where(ok, sxy / sxx, np.nan)
         a = ybar - b * xbar
         resid = yc - b[:, None] * xc
