@@ -65,10 +65,10 @@ def cases(draw: hs.DrawFn, max_securities: int = 300) -> Case:
     n_factors = draw(hs.integers(1, 2)) if model == "factor" else 0
     n_params = {"constant_mean": 1, "market_adjusted": 1, "market": 2, "factor": 2}[model]
     n_params += dimson + n_factors
-    min_obs = draw(hs.integers(n_params + 3, max(n_params + 3, est_len * 4 // 5)))
+    min_obs = draw(hs.integers(n_params + 3, max(n_params + 3, est_len * 3 // 5)))
     convention = draw(hs.sampled_from(["textbook", "estudy2"]))
     n_days = draw(hs.integers(max(20, est_len // 2), est_len + gap + (w1 - w0) + 80))
-    if draw(hs.booleans()):  # room for the full estimation window of most events
+    if draw(hs.integers(0, 3)) > 0:  # room for the full estimation window of most events
         n_days = max(n_days, est_len + gap + (w1 - w0) + 40)
 
     dates = pd.bdate_range("2020-01-01", periods=n_days)
@@ -82,7 +82,7 @@ def cases(draw: hs.DrawFn, max_securities: int = 300) -> Case:
         mkt = np.round(mkt / scale, decimals) * scale
     if draw(hs.booleans()):  # mixed magnitudes across securities
         R = R * rng.choice(SCALES, n_sec)
-    nan_rate = draw(hs.sampled_from([0.0, 0.0, 0.01, 0.2, 0.6]))
+    nan_rate = draw(hs.sampled_from([0.0, 0.0, 0.01, 0.05, 0.2, 0.6]))
     R[rng.random(R.shape) < nan_rate] = np.nan
     for _ in range(draw(hs.integers(0, 3))):  # special columns
         j = int(rng.integers(n_sec))
