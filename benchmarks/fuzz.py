@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_fuzz import Case, cases, check_engine
+from test_fuzz import KNOWN, Case, cases, check_engine
 
 
 def _key(detail: str) -> str:
@@ -79,10 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     print("  typed errors (kind: count):")
     for key, n in typed.most_common(12):
         print(f"    {n:5d}  {key}")
-    print(f"  distinct failures: {len(failures)}")
+    known = {k for k in failures if any(f in example[k] for f in KNOWN)}
+    print(f"  distinct failures: {len(failures)} ({len(known)} of known classes, see KNOWN)")
     for key, n in failures.most_common():
-        print(f"    {n:5d}  {example[key]}")
-    return 1 if failures else 0
+        tag = "known" if key in known else "NEW  "
+        print(f"    {n:5d} {tag} {example[key]}")
+    return 1 if set(failures) - known else 0
 
 
 if __name__ == "__main__":
