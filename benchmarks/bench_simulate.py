@@ -91,8 +91,9 @@ def bench(runs: int, engine_draws: int) -> None:
 
 
 def kei(draws: int) -> None:
+    from eventstudy.runner import prepare_history
     from eventstudy.sensitivity import sensitivity_from_run
-    from eventstudy.simulate import prepare_history, simulate_from_run
+    from eventstudy.simulate import simulate_from_run
 
     prices = ROOT.parent / "shared" / "data" / "prices"
     with warnings.catch_warnings():

@@ -156,10 +156,10 @@ def run(
     seed: int,
 ) -> None:
     """Fetch prices (with cache), compute the study, write the report."""
-    from eventstudy import runner
+    from eventstudy import pipeline
 
     state = _state()
-    path = runner.run_and_write(
+    path = pipeline.run_and_write(
         config,
         prices=prices,
         offline=offline,
@@ -220,10 +220,10 @@ def simulate(
     Prints the verdicts and the size tables; writes figures and CSV tables to
     <out>/<study>_simulate/.
     """
-    from eventstudy import runner
+    from eventstudy import pipeline
 
     state = _state()
-    rob, path = runner.robustness_and_write(
+    rob, path = pipeline.robustness_and_write(
         "simulate",
         config,
         prices=prices,
@@ -260,10 +260,10 @@ def sensitivity(
     Prints the share of significant specifications per event and security; writes the
     curves and CSV tables to <out>/<study>_sensitivity/.
     """
-    from eventstudy import runner
+    from eventstudy import pipeline
 
     state = _state()
-    rob, path = runner.robustness_and_write(
+    rob, path = pipeline.robustness_and_write(
         "sensitivity",
         config,
         prices=prices,

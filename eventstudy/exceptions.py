@@ -282,7 +282,7 @@ class PlaceboDatesWarning(EventStudyWarning):
     template = (
         "event {event_id}: only {eligible} sessions can serve as placebo day 0 for {draws} "
         "draws, so dates are reused and the draws are not independent; fetch a longer history "
-        "(data_start in the study, or eventstudy.simulate.prepare_history)"
+        "(data_start in the study, or eventstudy.runner.prepare_history)"
     )
 
 

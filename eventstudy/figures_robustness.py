@@ -14,6 +14,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from eventstudy.figures import TEMPLATE
+
 __all__ = ["power_curves", "size_bars", "specification_curve"]
 
 _OK = "#2a9d8f"
@@ -98,7 +100,7 @@ def size_bars(
         xaxis_title="rejection rate (%)",
         yaxis_title=None,
         height=max(320, 24 * len(d) + 140),
-        template="plotly_white",
+        template=TEMPLATE,
         showlegend=False,
         margin={"l": 140},
     )
@@ -161,7 +163,7 @@ def power_curves(
         xaxis_title="abnormal return injected on day 0 (%)",
         yaxis_title="rejection rate (%)",
         yaxis_range=[0, 100],
-        template="plotly_white",
+        template=TEMPLATE,
         legend_title="test",
     )
     return fig
@@ -288,7 +290,7 @@ def specification_curve(
             f"Specification curve: {event_id}, {security} — {len(d)} specifications, "
             f"{100 * share:.0f}% significant ({100 * pos:.0f}% positive)"
         ),
-        template="plotly_white",
+        template=TEMPLATE,
         showlegend=False,
         height=upper + lower + 160,
         margin={"l": 190},

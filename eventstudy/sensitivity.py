@@ -39,7 +39,6 @@ __all__ = [
     "MODELS",
     "SensitivityResults",
     "sensitivity",
-    "sensitivity_from_config",
     "sensitivity_from_run",
     "spec_grid",
     "summarize_specs",
@@ -582,34 +581,3 @@ def sensitivity_from_run(prepared: Any, **kwargs: Any) -> dict[str, SensitivityR
         opts.update(kwargs)
         out[name] = sensitivity(_simple_returns(part), part["events"], **opts)
     return out
-
-
-def sensitivity_from_config(
-    config: Any,
-    *,
-    prices: Any = None,
-    offline: bool = False,
-    years: float = 2.0,
-    **kwargs: Any,
-) -> dict[str, SensitivityResults]:
-    """:func:`eventstudy.simulate.prepare_history` then :func:`sensitivity_from_run`.
-
-    Parameters
-    ----------
-    config : path or StudyConfig
-        The study.
-    prices, offline, years
-        As in :func:`eventstudy.simulate.prepare_history` (two years of history cover the
-        longest estimation window of the grid, 250 sessions after a 30-session gap).
-    **kwargs
-        Passed to :func:`sensitivity`.
-
-    Returns
-    -------
-    dict
-        exchange -> :class:`SensitivityResults`.
-    """
-    from eventstudy.simulate import prepare_history
-
-    prepared = prepare_history(config, prices=prices, offline=offline, years=years)
-    return sensitivity_from_run(prepared, **kwargs)

@@ -60,10 +60,8 @@ __all__ = [
     "draw_placebo_events",
     "eligible_positions",
     "inject_day0",
-    "prepare_history",
     "rejection_rates",
     "simulate",
-    "simulate_from_config",
     "simulate_from_run",
     "synthetic_returns",
     "verdicts",
@@ -342,7 +340,7 @@ def draw_placebo_events(
                 ),
                 fix=(
                     "fetch a longer price history (data_start in the study, or "
-                    "eventstudy.simulate.prepare_history), or shorten the estimation window"
+                    "eventstudy.runner.prepare_history), or shorten the estimation window"
                 ),
             )
         if len(elig) < count:
@@ -1698,82 +1696,6 @@ def simulate_from_run(
         settings.update(kwargs)
         out[name] = simulate(part["returns"], part["events"], draws=draws, seed=seed, **settings)
     return out
-
-
-def prepare_history(
-    config: Any,
-    *,
-    prices: Any = None,
-    offline: bool = False,
-    years: float = 5.0,
-) -> Any:
-    """``eventstudy.runner.prepare`` with enough price history for placebo studies.
-
-    The runner fetches only what the study's own windows need (about a year); a placebo
-    simulation draws its pseudo dates from the whole history, and the specification curve
-    needs up to 280 sessions before each event. Unless the study sets ``data_start`` (and
-    ``data_end``), this asks for ``years`` of history before the first announcement and for
-    everything after it up to today.
-
-    Parameters
-    ----------
-    config : path or StudyConfig
-        The study.
-    prices : path, optional
-        A folder of per-symbol CSV files (the CLI's ``--prices``).
-    offline : bool
-        Never touch the network (cache only).
-    years : float, default 5
-        History wanted before the first announcement.
-
-    Returns
-    -------
-    eventstudy.runner.Prepared
-    """
-    from eventstudy import runner
-
-    cfg = runner.load_study(config, prices)
-    update: dict[str, Any] = {}
-    if getattr(cfg, "data_start", None) is None:
-        first = min(pd.Timestamp(ev.announced) for ev in cfg.events)
-        start = (first.tz_convert("UTC") if first.tzinfo else first).tz_localize(None)
-        update["data_start"] = (start - pd.Timedelta(days=round(365.25 * years))).date()
-    if getattr(cfg, "data_end", None) is None:
-        # the sessions after the events are history too (the runner stops at today)
-        update["data_end"] = pd.Timestamp.now(tz="UTC").date()
-    if update:
-        cfg = cfg.model_copy(update=update)
-    return runner.prepare(cfg, offline=offline)
-
-
-def simulate_from_config(
-    config: Any,
-    *,
-    prices: Any = None,
-    offline: bool = False,
-    draws: int = 1000,
-    seed: int = 0,
-    years: float = 5.0,
-    **kwargs: Any,
-) -> dict[str, SimulationResults]:
-    """:func:`prepare_history` then :func:`simulate_from_run` (a one-call CLI entry point).
-
-    Parameters
-    ----------
-    config : path or StudyConfig
-        The study.
-    prices, offline, years
-        As in :func:`prepare_history`.
-    draws, seed, **kwargs
-        As in :func:`simulate_from_run`.
-
-    Returns
-    -------
-    dict
-        exchange -> :class:`SimulationResults`.
-    """
-    prepared = prepare_history(config, prices=prices, offline=offline, years=years)
-    return simulate_from_run(prepared, draws=draws, seed=seed, **kwargs)
 
 
 # ----------------------------------------------------------------------------- prepared runs

@@ -211,13 +211,17 @@ EVENT_FACTS_2025_12_04_TOPIX = 0.0192
 def test_kei_car_study_on_real_prices(prices_dir):
     from pathlib import Path
 
-    from eventstudy.sensitivity import sensitivity_from_config
+    from eventstudy.runner import prepare_history
+    from eventstudy.sensitivity import sensitivity_from_run
 
     root = Path(__file__).resolve().parents[1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # data warnings of the real files are not under test
-        out = sensitivity_from_config(
-            root / "configs" / "kei_cars.yaml", prices=prices_dir, offline=True,
+        prepared = prepare_history(
+            root / "configs" / "kei_cars.yaml", prices=prices_dir, offline=True, years=2.0
+        )
+        out = sensitivity_from_run(
+            prepared,
             models=("market_adjusted", "market_fx"), estimation_lengths=(250,), gaps=(30,),
             car_windows=((0, 0),), return_types=("simple",),
         )  # fmt: skip

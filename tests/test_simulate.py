@@ -395,7 +395,7 @@ def test_reusing_dates_warns_and_too_few_dates_is_a_data_error():
 
 @pytest.fixture(scope="module")
 def kei_prepared(prices_dir):
-    from eventstudy.simulate import prepare_history
+    from eventstudy.runner import prepare_history
 
     root = Path(__file__).resolve().parents[1]
     with warnings.catch_warnings():
