@@ -304,10 +304,17 @@ class EventStudy:
         keep &= in_returns
         pos = idx.get_indexer(pd.DatetimeIndex(ev["event_date"]))
         absent = keep & (pos < 0)
+        first, last = (idx[0].date(), idx[-1].date()) if T else (None, None)
         for r in ev[absent].itertuples():
-            excluded.append(
-                (r.event_id, r.security, f"event date {r.event_date.date()} is not a session")
+            day = r.event_date.date()
+            where = (
+                f"after the last session {last} of the returns"
+                if last is not None and day > last
+                else f"before the first session {first} of the returns"
+                if first is not None and day < first
+                else "not a session"
             )
+            excluded.append((r.event_id, r.security, f"event date {day} is {where}"))
         keep &= pos >= 0
         w0, w1 = self.window
         e0, e1 = self.estimation
@@ -325,9 +332,9 @@ class EventStudy:
             raise DataError(
                 symbol="events",
                 detail="no firm-event can be studied ("
-                + "; ".join(x[2] for x in excluded[:3])
+                + "; ".join(list(dict.fromkeys(x[2] for x in excluded))[:3])
                 + ")",
-                fix="check event dates against the returns index and the window",
+                fix="extend the prices to cover the event windows, or check the event dates",
             )
         cols = ret.columns.astype(str)
         securities = [str(x) for x in pd.unique(ev["security"].to_numpy(dtype=object))]
@@ -391,7 +398,10 @@ class EventStudy:
                 f"{int(n_obs[i])} estimation observations (< min_estimation_obs="
                 f"{self.min_estimation_obs})"
             )
-        for i in np.flatnonzero(~(sigma > 0) & (n_obs >= self.min_estimation_obs)):
+        # constant returns leave only rounding noise (~1e-19) in sigma: relative to their size
+        size = np.where(np.isfinite(y_est), np.abs(y_est), 0.0).max(axis=1, initial=0.0)
+        flat = ~(sigma > 1e-10 * size)
+        for i in np.flatnonzero(flat & (n_obs >= self.min_estimation_obs)):
             reasons[i] = "zero or undefined residual variance in the estimation window"
         no_win = ~np.isfinite(fit.ar_win).any(axis=1)
         for i in np.flatnonzero(no_win):
@@ -405,7 +415,9 @@ class EventStudy:
             raise DataError(
                 symbol="events",
                 detail="every firm-event was excluded (" + excluded[-1][2] + ")",
-                fix="lengthen the returns history or lower min_estimation_obs",
+                fix="check for constant prices or a constant market series"
+                if "variance" in excluded[-1][2]
+                else "lengthen the returns history or lower min_estimation_obs",
             )
 
         ev = ev[good].reset_index(drop=True)
