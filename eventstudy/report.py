@@ -1707,24 +1707,59 @@ def _atomic_dir(out: Path, fill: Callable[[Path], None]) -> None:
     parent = out.parent if str(out.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+        lock = _lock_folder(parent)
     except OSError as exc:
         raise ReportError(
             detail=f"cannot create the report folder beside {out} ({exc.strerror or exc})",
             fix="choose a writable --out folder",
         ) from exc
     try:
-        tmp.chmod(0o755)
-        fill(tmp)
-        _swap(tmp, out)
+        _recover(out)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+        try:
+            tmp.chmod(0o755)
+            fill(tmp)
+            _swap(tmp, out)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
     except OSError as exc:
         raise ReportError(
             detail=f"cannot write the report to {out} ({exc})",
             fix="check the folder is writable and has space; the previous report is unchanged",
         ) from exc
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        if lock is not None:
+            os.close(lock)  # releases the flock
+
+
+def _lock_folder(parent: Path) -> int | None:
+    """Exclusive flock on the report's parent folder (no lock file); None off POSIX."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: recovery still runs, unlocked
+        return None
+    fd = os.open(parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _recover(out: Path) -> None:
+    """Undo what a killed run left beside ``out`` (called under the folder's lock).
+
+    A kill between the two renames of :func:`_swap` leaves the previous report in
+    ``.<name>.old-*`` and nothing at ``out``: put it back. Then remove stale temporary and
+    old folders (no other writer owns them: we hold the lock).
+    """
+    olds = sorted(out.parent.glob(f".{out.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if not out.exists() and olds:
+        os.replace(olds.pop(), out)
+    for stale in [*olds, *out.parent.glob(f".{out.name}.tmp-*")]:
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _swap(tmp: Path, out: Path) -> None:

@@ -147,11 +147,6 @@ def test_kill_9_while_filling_then_the_next_run_succeeds(killed_mid_fill, prices
     assert set(after) == set(before) and "index.html" in after
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report._atomic_dir never removes temp folders a killed run left beside the "
-    "report (report.py has uncommitted work; fix proposed in the hardening report)",
-)
 def test_next_run_cleans_up_what_a_killed_run_left(killed_mid_fill, prices_dir: Path):
     out, _ = killed_mid_fill
     run_ok(prices_dir, out)
@@ -175,11 +170,6 @@ def test_kill_9_mid_swap_loses_no_report(killed_mid_swap):
     assert len(olds) == 1 and snapshot(olds[0]) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a kill between os.replace(out, old) and os.replace(tmp, out) leaves no report at "
-    "its path, and the next run leaves the .old- folder behind (report.py: fix proposed)",
-)
 def test_kill_9_mid_swap_then_next_run_restores_or_replaces_cleanly(
     killed_mid_swap, prices_dir: Path
 ):
