@@ -406,6 +406,13 @@ class EventStudy:
         no_win = ~np.isfinite(fit.ar_win).any(axis=1)
         for i in np.flatnonzero(no_win):
             reasons[i] = reasons[i] or "no return inside the event window"
+        if w0 <= 0 <= w1:  # day 0 is what the study measures: no day-0 return, no firm-event
+            for i in np.flatnonzero(~np.isfinite(fit.ar_win[:, -w0])):
+                day0 = pd.Timestamp(idx[pos[i]]).date()
+                reasons[i] = reasons[i] or (
+                    f"no return on day 0 ({day0}): a price is missing on that session or the "
+                    "one before"
+                )
         for i, why in enumerate(reasons):
             if why is not None:
                 bad[i] = True

@@ -227,22 +227,22 @@ def test_no_nan_in_the_tables_of_included_firm_events(damaged_run):
     keep = [(e, s) not in gone for e, s in zip(car["event_id"], car["security"], strict=True)]
     kept = car[keep]
     assert set(kept["security"]) >= {SPLIT, SHUFFLED}
-    assert not kept[kept["security"] != DAY0_GONE][["car", "se"]].isna().any().any()
+    assert not kept[["car", "se"]].isna().any().any()
     tests = pd.read_csv(report / "tables" / "tests.csv")
     assert np.isfinite(tests["caar"]).all()
 
 
-def test_missing_day0_is_one_warning_and_kept_with_n_days_0(damaged_run):
-    """Kept on purpose (docs/statistics.md): a limit-up Tokyo stock has no close on its
-    biggest day. The run says so on stderr and the CAR row is flagged by n_days 0."""
+def test_missing_day0_is_excluded_with_the_date(damaged_run):
+    """Day 0 is the reaction measured: a firm-event without it is excluded (issue 6), the
+    reason names the date, and stderr says so; no NaN CAR row is left for it."""
     _, err, report, _ = damaged_run
-    lines = [line for line in err.splitlines() if DAY0_GONE in line and "2025-12-04" in line]
-    assert len(lines) == 1 and lines[0].startswith("warning: "), err
-    assert reasons(report, DAY0_GONE) == []
+    got = reasons(report, DAY0_GONE)
+    kei = [r for r in got if "2025-12-04" in r]
+    assert len(kei) == 1 and "no return on day 0" in kei[0], got
+    assert any(DAY0_GONE in line and "excluded" in line for line in err.splitlines()), err
     car = pd.read_csv(report / "tables" / "car.csv")
-    row = car[(car["security"] == DAY0_GONE) & (car["window"] == "(0,0)")]
-    row = row[row["event_id"].str.startswith("kei_cafe")]
-    assert len(row) == 1 and row["n_days"].iloc[0] == 0 and row["car"].isna().all()
+    row = car[(car["security"] == DAY0_GONE) & car["event_id"].str.startswith("kei_cafe")]
+    assert row.empty
 
 
 def test_exclusions_are_announced_on_stderr(damaged_run):

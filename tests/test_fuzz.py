@@ -9,7 +9,7 @@ The contract checked by :func:`check_engine`: ``event_study`` and every table of
 results either work or raise a typed :class:`EventStudyError`; the tables hold finite
 numbers except where NaN is documented and flagged:
 
-* ``car``: NaN only for a firm-event without a return in the window (``n_days == 0``);
+* ``car``: NaN only for a window with no return of an included firm-event (``n_days == 0``);
 * ``caar_tests``: a NaN statistic only for a test listed in ``res.test_notes`` (sur_wald);
 * ``params``: alpha, beta, sigma finite and sigma > 0 for every studied firm-event.
 
@@ -376,16 +376,17 @@ def test_sur_wald_nan_for_a_window_is_flagged():
     assert np.isfinite(row["statistic"]) or "sur_wald" in set(res.test_notes["test"])
 
 
-def test_firm_event_without_day0_return_is_kept_and_flagged_by_n_days():
-    """Documented (docs/statistics.md, issue 3): kept on purpose (a limit-up stock with no
-    trade); its CAR(0,0) is NaN with ``n_days`` 0, never a made-up number."""
+def test_firm_event_without_day0_return_is_excluded_with_the_date():
+    """Issue 6 / docs/statistics.md: day 0 is the reaction measured, so a firm-event without
+    its day-0 return is excluded with the date in the reason, never a NaN CAR row."""
     ret, idx = _panel()
     ret.loc[idx[280], "S0"] = np.nan
     events = pd.DataFrame({"security": ["S0", "S1", "S2"], "event_date": idx[280]})
     res = _fit(ret, events, window=(-5, 5))
-    assert "S0" not in set(res.excluded["security"])
-    car = res.car((0, 0)).set_index("security")
-    assert car.loc["S0", "n_days"] == 0 and np.isnan(car.loc["S0", "car"])
+    why = res.excluded.set_index("security").loc["S0", "reason"]
+    assert "no return on day 0" in why and str(idx[280].date()) in why
+    car = res.car((0, 0))
+    assert "S0" not in set(car["security"]) and car["car"].notna().all()
     assert np.isfinite(res.caar_tests((0, 0))["caar"]).all()
 
 
