@@ -206,3 +206,18 @@ def test_fragments_carry_the_escaped_titles(poisoned_report: Path):
         html = page.read_text(encoding="utf-8")
         shown += "alert(1)" in html  # present, but only in an inert form
     assert shown > 0
+
+
+def test_a_symlink_out_of_the_prices_folder_is_refused_without_reading_it(tmp_path: Path):
+    """A ``<symbol>.csv`` that links outside the ``--prices`` folder is not read."""
+    from eventstudy.data import CsvSource
+    from eventstudy.exceptions import DataError
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("Date,Close\n2025-01-06,1\nTOP-SECRET-LINE\n")
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    (folder / "7203.T.csv").symlink_to(secret)
+    with pytest.raises(DataError, match="links outside the prices folder") as info:
+        CsvSource(folder).get("7203.T")
+    assert "TOP-SECRET" not in str(info.value)

@@ -465,6 +465,19 @@ class CsvSource:
         return sorted(payload)
 
     def _file_for(self, symbol: str) -> Path:
+        return self._inside(self._find_file(symbol), symbol)
+
+    def _inside(self, file: Path, symbol: str) -> Path:
+        """Refuse a file (a symlink) that resolves outside the prices folder given."""
+        if not file.resolve().is_relative_to(self.path.resolve()):
+            raise DataError(
+                symbol=symbol,
+                detail=f"{file} links outside the prices folder {self.path}",
+                fix="copy the file into the folder, or point --prices at the folder it is in",
+            )
+        return file
+
+    def _find_file(self, symbol: str) -> Path:
         exact = self.path / f"{symbol}.csv"
         if exact.is_file():
             return exact
