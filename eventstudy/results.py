@@ -23,6 +23,9 @@ from eventstudy.models import fit_expected_returns, forecast_variance_factor
 
 __all__ = ["CROSS_SECTIONAL_TESTS", "EngineData", "EventStudyResults", "ResultsSummary"]
 
+#: A portfolio residual sd below this share of its members' largest is treated as zero.
+_PORTFOLIO_MIN_SIGMA = 1e-8
+
 #: Tests that need at least two firm-events (a cross-sectional standard deviation).
 CROSS_SECTIONAL_TESTS: tuple[str, ...] = ("kolari_pynnonen", "grank", "t_test", "bmp")
 
@@ -122,6 +125,15 @@ def _nan_sd(a: np.ndarray) -> Any:
         m = np.where(ok, a, 0.0).sum(axis=0) / n
         ss = np.where(ok, (a - m) ** 2, 0.0).sum(axis=0)
         return np.where(n > 1, np.sqrt(ss / np.maximum(n - 1, 1)), np.nan)
+
+
+def _restandardize(a: np.ndarray) -> np.ndarray:
+    """``a / sd(a)`` over axis 0 (grank's GSAR); ``NaN`` without a warning when the sd is 0
+    or undefined (identical values, fewer than two)."""
+    sd = _nan_sd(a)
+    ok = np.isfinite(sd) & (sd > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok, a / np.where(ok, sd, 1.0), np.nan)
 
 
 def _nan_mean_rows(a: np.ndarray) -> np.ndarray:
@@ -336,6 +348,10 @@ class EventStudyResults:
         df = fit.n_obs - (1 if d.convention == "estudy2" else max(fit.k, 1))
         with np.errstate(invalid="ignore", divide="ignore"):
             sigma = np.sqrt(fit.ssr / df)
+        # members that offset exactly (S1 = -S0) leave a constant portfolio: its residual
+        # variance is 0 up to rounding, no test (NaN, see test_notes)
+        scale = np.array([np.nanmax(d.sigma[r]) for r in rows])
+        sigma = np.where(sigma > _PORTFOLIO_MIN_SIGMA * scale, sigma, np.nan)
         return _Portfolio(
             names=d.param_names,
             ar_est=fit.ar_est,
@@ -430,33 +446,50 @@ class EventStudyResults:
         setup = self._sur_setup[c]
         if isinstance(setup, str):
             return setup
-        common = setup
         rows = self._cluster_rows[c]
-        Lc = int(common.sum())
-        Y = d.y_est[rows].T  # (L, N)
-        X = d.X_est[rows[0]]  # (L, p)
         Yw = d.y_win[rows][:, cols].T
         Xw = d.X_win[rows[0]][cols]
         if not (np.isfinite(Yw).all() and np.isfinite(Xw).all()):
             return "a security has no return on a tested day"
-        Yc, Xc = Y[common], X[common]
+        Sigma, nu, B, xtx_inv = self._sur_sigma(c)
+        if d.model == "market_adjusted":
+            car = (Yw - Xw[:, [1]]).sum(axis=0)
+            q = float(len(cols))
+        else:
+            car = (Yw - Xw @ B).sum(axis=0)
+            s = Xw.sum(axis=0)
+            q = float(len(cols) + s @ xtx_inv @ s)
+        return car, Sigma * q, nu
+
+    def _sur_sigma(self, c: int) -> tuple[np.ndarray, float, Any, Any]:
+        """Joint residual covariance of event ``c`` on its common estimation days, its
+        degrees of freedom, the coefficients and ``(X'X)^{-1}`` (``None`` market adjusted)."""
+        if c in self._sur_sigma_cache:
+            return self._sur_sigma_cache[c]
+        d = self._d
+        common = self._sur_setup[c]
+        assert not isinstance(common, str)
+        rows = self._cluster_rows[c]
+        Lc = int(common.sum())
+        Yc = d.y_est[rows].T[common]  # (L, N)
+        Xc = d.X_est[rows[0]][common]  # (L, p)
         if d.model == "market_adjusted":
             E = Yc - Xc[:, [1]]
             E = E - E.mean(axis=0)
-            car = (Yw - Xw[:, [1]]).sum(axis=0)
-            q = float(len(cols))
             nu = float(Lc - 1)
-            Sigma = E.T @ E / nu
+            out = (E.T @ E / nu, nu, None, None)
         else:
             xtx_inv = np.linalg.inv(Xc.T @ Xc)
             B = xtx_inv @ Xc.T @ Yc
             E = Yc - Xc @ B
             nu = float(Lc - Xc.shape[1])
-            Sigma = E.T @ E / nu
-            car = (Yw - Xw @ B).sum(axis=0)
-            s = Xw.sum(axis=0)
-            q = float(len(cols) + s @ xtx_inv @ s)
-        return car, Sigma * q, nu
+            out = (E.T @ E / nu, nu, B, xtx_inv)
+        self._sur_sigma_cache[c] = out
+        return out
+
+    @cached_property
+    def _sur_sigma_cache(self) -> dict[int, tuple[np.ndarray, float, Any, Any]]:
+        return {}
 
     def _sur_tests(self, clusters: Sequence[int], cols: np.ndarray) -> list[st.TestResult]:
         """``sur_wald`` and ``sur_wald_mean`` for the events ``clusters``.
@@ -577,6 +610,8 @@ class EventStudyResults:
         dfp = self._df_patell[rows]
         df_bw = float(np.mean(d.n_obs[rows])) - 1
         rbar = self._rbar_eff(rows)
+        if 1 + (len(rows) - 1) * rbar <= st.KP_MIN_DESIGN_EFFECT:
+            rbar = float("nan")  # KP factor undefined for the block (see test_notes)
         every = len(rows) == len(self._codes)
         cached_ranks = every and not e2  # textbook rank tests over all firm-events are cached
         if cached_ranks:
@@ -597,7 +632,7 @@ class EventStudyResults:
             out += self._sur_tests(clusters, cols)
             out.append(st.adjusted_patell(scar, dfp, rbar))
             out.append(st.kolari_pynnonen(scar, rbar))
-            out.append(self._grank_window(rows, scar / _nan_sd(scar)))
+            out.append(self._grank_window(rows, _restandardize(scar)))
             out.append(st.t_test(car))
             out.append(st.brown_warner_1980(car, sigma, n_days=n_days, df=df_bw, estudy2_sums=e2))
             out.append(st.brown_warner_1985(car, aar_est, n_days=n_days))
@@ -639,7 +674,7 @@ class EventStudyResults:
         out.append(st.kolari_pynnonen(sar, rbar))
         sr_est = self._sr_est if every else self._sr_est[rows]
         sar_all = self._sar_win if every else self._sar_win[rows]
-        restd = sar_all / _nan_sd(sar_all)
+        restd = _restandardize(sar_all)
         if e2:
             G = np.concatenate([sr_est, restd[:, cols]], axis=1)
         else:
@@ -877,31 +912,163 @@ class EventStudyResults:
     def test_notes(self) -> pd.DataFrame:
         """Tests that cannot run (their rows are ``NaN``), per event: event_id, test, reason.
 
+        A test that cannot be computed is ``NaN`` and listed here, never silently ``NaN``.
+        Reasons that hold for some windows only name the relative days concerned.
+
         - ``sur_wald`` / ``sur_wald_mean``: too many securities for the common estimation
-          days, or a security without a return on some window day (windows including that
-          day have no SUR test);
+          days, a security without a return on some window day (windows including that
+          day have no SUR test), or a singular residual covariance (linearly dependent
+          residuals, e.g. two securities with identical returns);
+        - ``portfolio``: the event's equal-weighted portfolio has no residual variance (its
+          members' abnormal returns offset exactly);
         - ``t_test``, ``bmp``, ``kolari_pynnonen``, ``grank``: an event with one firm-event
-          has no cross-sectional variance (the pooled rows run when the study has several).
+          has no cross-sectional variance (the pooled rows run when the study has several),
+          nor has a window made only of days on which fewer than two firm-events have a
+          return;
+        - identical CARs (a window made only of days on which every abnormal return is
+          equal): ``t_test``; when they are all 0 also ``bmp``, ``kolari_pynnonen``,
+          ``grank`` and ``wilcoxon`` (zeros are dropped);
+        - ``adjusted_patell``, ``kolari_pynnonen``: ``rbar <= -1/(N - 1)``, where the
+          Kolari-Pynnonen factor is undefined (:func:`eventstudy.stats.kp_factor`);
+        - ``generalized_sign``: ``p_hat`` is 0 or 1 (no estimation AR, or every one,
+          positive).
         """
         d = self._d
         secs = d.events["security"].to_numpy()
         recs: list[tuple[str, str, str]] = []
+
+        def days(mask: np.ndarray) -> str:
+            hit = d.rel_win[mask]
+            more = ", ..." if len(hit) > 6 else ""
+            return ", ".join(f"{int(x):+d}" for x in hit[:6]) + more
+
         for c, eid in enumerate(self._event_ids):
             rows = self._cluster_rows[c]
+            n = len(rows)
             setup = self._sur_setup[c]
             why: str | None = setup if isinstance(setup, str) else None
             if why is None:
                 miss = ~np.isfinite(d.y_win[rows])
                 if miss.any():
                     who = ", ".join(map(str, secs[rows][miss.any(axis=1)][:4]))
-                    days = ", ".join(f"{int(x):+d}" for x in d.rel_win[miss.any(axis=0)][:6])
-                    why = f"no return for {who} on day(s) {days}: windows including them"
+                    why = f"no return for {who} on day(s) {days(miss.any(axis=0))}: windows "
+                    why += "including them"
+                gap = ~np.isfinite(d.X_win[rows[0]]).all(axis=1)
+                if why is None and gap.any():
+                    why = f"no market/factor return on day(s) {days(gap)}: windows including them"
             if why is not None:
                 recs += [(eid, "sur_wald", why), (eid, "sur_wald_mean", why)]
-            if len(rows) < 2:
+            else:
+                sigma = self._sur_sigma(c)[0]
+                if st.is_singular(sigma):
+                    recs.append(
+                        (
+                            eid,
+                            "sur_wald",
+                            "singular residual covariance: the securities' estimation "
+                            "residuals are linearly dependent (e.g. identical returns)",
+                        )
+                    )
+                if not float(np.sum(sigma)) > 0:
+                    recs.append(
+                        (
+                            eid,
+                            "sur_wald_mean",
+                            "the mean residual has no variance (the securities' residuals "
+                            "offset exactly)",
+                        )
+                    )
+            if not np.isfinite(self._portfolio.sigma[c]):
+                recs.append(
+                    (
+                        eid,
+                        "portfolio",
+                        "the equal-weighted portfolio has no residual variance (its "
+                        "members' abnormal returns offset exactly, or too few estimation days)",
+                    )
+                )
+            if n < 2:
                 for test in CROSS_SECTIONAL_TESTS:
                     recs.append((eid, test, "one firm-event: no cross-sectional variance"))
+            else:
+                r = float(self._rbar[c])
+                if np.isfinite(r) and 1 + (n - 1) * r <= st.KP_MIN_DESIGN_EFFECT:
+                    why = (
+                        f"mean residual correlation rbar = {r:.4f} <= -1/(N - 1) = "
+                        f"{-1 / (n - 1):.4f}: the Kolari-Pynnonen factor is undefined"
+                    )
+                    recs += [(eid, "adjusted_patell", why), (eid, "kolari_pynnonen", why)]
+                ar = d.ar_win[rows]
+                ok = np.isfinite(ar)
+                n_t = ok.sum(axis=0)
+                few = n_t < 2
+                if few.any():
+                    why = (
+                        f"fewer than two firm-events with a return on day(s) {days(few)}: "
+                        "windows made only of those days have at most one CAR (no "
+                        "cross-sectional variance)"
+                    )
+                    recs += [(eid, test, why) for test in CROSS_SECTIONAL_TESTS]
+                hi = np.where(ok, ar, -np.inf).max(axis=0)
+                lo = np.where(ok, ar, np.inf).min(axis=0)
+                equal = (n_t >= 2) & (hi == lo)
+                zero = (n_t >= 1) & (hi == 0) & (lo == 0)
+                if equal.any():
+                    why = (
+                        f"every abnormal return is equal on day(s) {days(equal)}: windows "
+                        "made only of those days have identical CARs (no cross-sectional "
+                        "variance)"
+                    )
+                    recs.append((eid, "t_test", why))
+                if zero.any():
+                    why = (
+                        f"every abnormal return is 0 on day(s) {days(zero)}: windows made "
+                        "only of those days have CARs of 0 (no variance, no signed ranks)"
+                    )
+                    tests = ["bmp", "kolari_pynnonen", "grank", "wilcoxon"]
+                    recs += [(eid, test, why) for test in tests if (eid, test, why) not in recs]
+            aar_est = _nan_mean_rows(d.ar_est[rows])
+            s_aar = float(_nan_sd(aar_est[np.isfinite(aar_est)]))
+            if not s_aar > _PORTFOLIO_MIN_SIGMA * float(np.max(d.sigma[rows])):
+                why = (
+                    "the mean estimation AR has no variance (the firm-events' residuals "
+                    "offset exactly)"
+                )
+                recs += [(eid, "brown_warner_1985", why), (eid, "lamb", why)]
+            rank_z = self._rank_z_event(rows)
+            for test, z in rank_z.items():
+                if not np.isfinite(z).any():
+                    why = "no variation of the daily mean signs/ranks (they offset exactly)"
+                    recs.append((eid, test, why))
+            p_hat = self._p_hat(rows)
+            if not 0 < p_hat < 1:
+                recs.append(
+                    (
+                        eid,
+                        "generalized_sign",
+                        f"share of positive estimation ARs p_hat = {p_hat:g}: no binomial variance",
+                    )
+                )
         return pd.DataFrame(recs, columns=["event_id", "test", "reason"])
+
+    def _rank_z_event(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Daily corrado_sign / corrado_rank / modified_rank of ``rows`` on every window day
+        (``NaN`` everywhere when their time-series variance is 0)."""
+        cols = np.arange(self._d.ar_win.shape[1])
+        full, tested, divisor = self._full(rows, cols)
+        ranks, medians = self._ranks(rows, full)
+        e2 = self._d.convention == "estudy2"
+        return {
+            "corrado_sign": np.asarray(
+                st.corrado_sign(full, tested, divisor, estudy2_sums=e2, medians=medians).statistic
+            ),
+            "corrado_rank": np.asarray(
+                st.corrado_rank(ranks, tested, divisor, estudy2=e2).statistic
+            ),
+            "modified_rank": np.asarray(
+                st.modified_rank(ranks, tested, divisor, estudy2_sums=e2).statistic
+            ),
+        }
 
     @cached_property
     def _clustering(self) -> pd.DataFrame:
@@ -1142,5 +1309,6 @@ def _pairwise_corr(E: np.ndarray) -> np.ndarray:
         vy = sxx.T - sx.T**2 / n
         C = cov / np.sqrt(vx * vy)
     C[n < 3] = np.nan
+    C[~np.isfinite(C)] = np.nan  # a pair without variance on its common days (0 / 0, x / 0)
     np.fill_diagonal(C, 1.0)
     return C

@@ -30,6 +30,7 @@ from eventstudy.config import CLUSTER_ROBUST_TESTS, TEST_NAMES
 __all__ = [
     "CLUSTER_ROBUST_TESTS",
     "INDEPENDENCE_TESTS",
+    "KP_MIN_DESIGN_EFFECT",
     "TEST_NAMES",
     "TestResult",
     "adjusted_patell",
@@ -42,6 +43,7 @@ __all__ = [
     "generalized_sign",
     "grank",
     "grank_from_means",
+    "is_singular",
     "kolari_pynnonen",
     "kp_factor",
     "lamb",
@@ -232,11 +234,26 @@ def row_medians(sorted_rows: np.ndarray) -> np.ndarray:
     return np.where(n > 0, (a + b) / 2.0, np.nan)
 
 
+#: The Kolari-Pynnonen factor is undefined (``NaN``) when ``1 + (n - 1) rbar`` is at most
+#: this: ``rbar <= -1/(n - 1)`` (see :func:`kp_factor`).
+KP_MIN_DESIGN_EFFECT = 1e-8
+
+
 def kp_factor(rbar: Any, n: Any) -> Any:
-    """Kolari-Pynnonen (2010) factor ``sqrt((1 - rbar) / (1 + (n - 1) rbar))``."""
+    """Kolari-Pynnonen (2010) factor ``sqrt((1 - rbar) / (1 + (n - 1) rbar))``.
+
+    ``NaN`` (no warning) when the design effect ``1 + (n - 1) rbar`` is at most
+    :data:`KP_MIN_DESIGN_EFFECT`, i.e. ``rbar <= -1/(n - 1)``. A correlation matrix of
+    complete series cannot go below that bound (its sum is ``>= 0``); a pairwise-complete
+    ``rbar``, or series that offset exactly (``rbar = -1/(n - 1)``), can. Kolari & Pynnonen
+    treat ``rbar >= 0`` as the typical case; the package does not clamp ``rbar``: the
+    factor would be arbitrary, so the adjusted tests are ``NaN`` and ``test_notes`` says why.
+    """
     rbar = np.asarray(rbar, dtype=float)
-    with np.errstate(invalid="ignore"):
-        return np.sqrt((1.0 - rbar) / (1.0 + (np.asarray(n, dtype=float) - 1.0) * rbar))
+    deff = 1.0 + (np.asarray(n, dtype=float) - 1.0) * rbar
+    ok = deff > KP_MIN_DESIGN_EFFECT
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _scalar(np.where(ok, np.sqrt((1.0 - rbar) / np.where(ok, deff, 1.0)), np.nan))
 
 
 # ----------------------------------------------------------------------------- parametric
@@ -264,7 +281,8 @@ def t_test(x: np.ndarray) -> TestResult:
     """
     x = np.asarray(x, dtype=float)
     n = _count(x)
-    t = _div(_mean(x), _div(_sd(x), np.sqrt(n)))
+    sd = _sd(x)
+    t = np.where(sd > 0, _div(_mean(x), _div(sd, np.sqrt(n))), np.nan)  # sd 0: identical
     return TestResult("t_test", _scalar(t), _p_t(t, n - 1), _scalar(n - 1), "mean AR = 0")
 
 
@@ -445,7 +463,8 @@ def bmp(sar: np.ndarray) -> TestResult:
     """
     sar = np.asarray(sar, dtype=float)
     n = _count(sar)
-    t = _div(_mean(sar), _div(_sd(sar), np.sqrt(n)))
+    sd = _sd(sar)
+    t = np.where(sd > 0, _div(_mean(sar), _div(sd, np.sqrt(n))), np.nan)  # sd 0: identical
     return TestResult("bmp", _scalar(t), _p_t(t, n - 1), _scalar(n - 1), "mean SAR = 0")
 
 
@@ -789,12 +808,26 @@ def portfolio(ar_p: np.ndarray, se_p: np.ndarray, df: np.ndarray) -> TestResult:
     se_p = np.asarray(se_p, dtype=float)
     E = _count(ar_p)
     if ar_p.shape[0] == 1:
-        t = _div(ar_p[0], se_p[0])
+        t = np.where(se_p[0] > 0, _div(ar_p[0], se_p[0]), np.nan)  # se 0: offsetting ARs
         d = float(np.asarray(df, dtype=float)[0])
         return TestResult("portfolio", _scalar(t), _p_t(t, d), d, "portfolio AR = 0")
     var = np.nansum(np.where(np.isfinite(ar_p), se_p**2, np.nan), axis=0)
     z = _div(_mean(ar_p), _div(np.sqrt(var), E))
     return TestResult("portfolio", _scalar(z), _p_norm(z), None, "portfolio AR = 0")
+
+
+def is_singular(cov: np.ndarray) -> bool:
+    """Whether a covariance matrix cannot be inverted for :func:`sur_wald`: a non-finite
+    entry, a zero variance, or a numerically rank-deficient correlation matrix (the
+    securities' residuals are linearly dependent, e.g. identical returns)."""
+    cov = np.asarray(cov, dtype=float)
+    n = cov.shape[0]
+    if not np.isfinite(cov).all():
+        return True
+    sd = np.sqrt(np.diagonal(cov))
+    if not (sd > 0).all():
+        return True
+    return bool(np.linalg.matrix_rank(cov / np.outer(sd, sd)) < n)
 
 
 def sur_wald(car: np.ndarray, cov: np.ndarray, df_resid: float | None = None) -> TestResult:
@@ -824,11 +857,11 @@ def sur_wald(car: np.ndarray, cov: np.ndarray, df_resid: float | None = None) ->
     n = car.shape[0]
     cov = np.asarray(cov, dtype=float)
     # solved on the correlation scale (securities' variances may differ by many orders)
-    sd = np.sqrt(np.diagonal(cov)) if np.isfinite(cov).all() else np.full(n, np.nan)
-    if not (sd > 0).all() or np.linalg.matrix_rank(cov / np.outer(sd, sd)) < n:
+    if is_singular(cov):
         # e.g. two securities with identical returns: no joint test (solve would raise
         # LinAlgError on an exactly singular matrix, or return noise on a nearly one)
         return TestResult("sur_wald", np.nan, np.nan, float(n), "all CARs = 0")
+    sd = np.sqrt(np.diagonal(cov))
     z = car / sd
     w = float(z @ np.linalg.solve(cov / np.outer(sd, sd), z))
     if df_resid is None:

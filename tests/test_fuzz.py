@@ -288,15 +288,8 @@ SUITE = settings(
 # suite fails on any OTHER failure. Remove a fragment when its xfail starts passing.
 KNOWN = (
     "(n_days 0;",  # K3: documented: no return in a tested window -> NaN CAR, n_days 0
-    "(others n_days 0)",  # K1b: one CAR left in a window: NaN tests, no test_notes entry
     "stray warning RuntimeWarning: overflow",  # K4: results.py with 1e8-sized returns
     "caar not finite",  # K3 again: every CAR of a block is NaN
-    "NaN ['wilcoxon']",  # K6: every tested CAR exactly 0 (ties strategy): no ranks, no note
-    "NaN ['corrado_sign'] with n=",  # K6: every sign ties (S(G) = 0), no note
-    "NaN ['generalized_sign']",  # K6: estimation share of positive ARs 0 or 1, no note
-    "RuntimeWarning: invalid value encountered in divide (results.py",  # K6: grank, sd 0
-    "NaN ['sur_wald', 'sur_wald_mean'] not in test_notes",  # K7: singular Sigma, no note
-    "NaN ['sur_wald'] not in test_notes",  # K7
 )
 
 
@@ -402,12 +395,8 @@ def test_constant_market_under_market_adjusted_warns_nothing_and_flags_lamb():
     assert nan <= set(res.test_notes["test"]), nan
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="K6: all CARs exactly equal (0): t_test, bmp, kolari_pynnonen, grank, wilcoxon NaN "
-    "without a note, and grank's scar / sd(scar) raises a RuntimeWarning (results.py)",
-)
 def test_identical_cars_are_flagged_without_warnings():
+    """K6: every CAR exactly 0 -> NaN cross-sectional tests with a note, no RuntimeWarning."""
     ret, idx = _panel()
     ret.loc[idx[280], ["S0", "S1"]] = ret.loc[idx[280], "MKT"]  # AR exactly 0 on day 0
     events = pd.DataFrame({"security": ["S0", "S1"], "event_date": idx[280]})
@@ -416,16 +405,97 @@ def test_identical_cars_are_flagged_without_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         tests = res.caar_tests((0, 0))
     nan = set(tests.loc[tests["statistic"].isna(), "test"])
+    assert nan == {"t_test", "bmp", "kolari_pynnonen", "grank", "wilcoxon"}
     assert nan <= set(res.test_notes["test"]), nan
+    reasons = res.test_notes.set_index("test")["reason"]
+    assert reasons["t_test"].startswith("every abnormal return is equal on day(s) +0")
+    assert reasons["wilcoxon"].startswith("every abnormal return is 0 on day(s) +0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        daily = res.aar_tests((0, 0))
+    assert set(daily.loc[daily["statistic"].isna(), "test"]) <= set(res.test_notes["test"])
+    # a window with other days has distinct CARs: the tests run
+    assert np.isfinite(res.caar_tests((0, 1))["statistic"]).all()
 
 
-@pytest.mark.xfail(strict=True, reason="K7: a singular Sigma makes sur_wald NaN without a note")
 def test_singular_sur_covariance_is_flagged():
+    """K7: identical securities make Sigma singular: sur_wald NaN with a note."""
     ret, idx = _panel()
     ret["S1"] = ret["S0"]
     events = pd.DataFrame({"security": ["S0", "S1", "S2"], "event_date": idx[280]})
     res = _fit(ret, events, window=(-5, 5))
-    assert "sur_wald" in set(res.test_notes["test"])
+    notes = res.test_notes.set_index("test")["reason"]
+    assert notes["sur_wald"].startswith("singular residual covariance")
+    assert "sur_wald_mean" not in notes
+    assert np.isnan(res.caar_tests((0, 1)).set_index("test").loc["sur_wald", "statistic"])
+
+
+def test_one_car_left_in_a_window_is_flagged():
+    """K1b: two firm-events, but only one has a return on day +1: the cross-sectional tests
+    of window (1, 1) are NaN and noted with the day, other windows run."""
+    ret, idx = _panel()
+    ret.loc[idx[281], "S1"] = np.nan
+    events = pd.DataFrame({"security": ["S0", "S1"], "event_date": idx[280]})
+    res = _fit(ret, events, window=(-5, 5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        tests = res.caar_tests((1, 1)).set_index("test")
+        daily = res.aar_tests((1, 1))
+    assert tests.loc["t_test", "n"] == 1
+    nan = set(tests.index[tests["statistic"].isna()])
+    assert nan >= {"t_test", "bmp", "kolari_pynnonen", "grank"}
+    notes = res.test_notes
+    assert nan <= set(notes["test"]), nan
+    assert set(daily.loc[daily["statistic"].isna(), "test"]) <= set(notes["test"])
+    reason = notes.set_index("test").loc["t_test", "reason"]
+    assert reason.startswith("fewer than two firm-events with a return on day(s) +1:")
+    assert np.isfinite(res.caar_tests((0, 1)).set_index("test").loc["t_test", "statistic"])
+
+
+@pytest.mark.parametrize("model", ["market", "constant_mean"])
+def test_offsetting_securities_are_flagged_without_warnings(model: str):
+    """K8 and K9: S1 = -S0 gives rbar = -1 = -1/(N - 1) (the KP factor divides by 0) and a
+    constant equal-weighted portfolio (no residual variance): NaN with notes, no warning."""
+    ret, idx = _panel()
+    ret["S1"] = -ret["S0"]
+    events = pd.DataFrame({"security": ["S0", "S1"], "event_date": idx[280]})
+    res = _fit(ret, events, window=(-5, 5), model=model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        tests = res.caar_tests((0, 1)).set_index("test")
+        daily = res.aar_tests((0, 1))
+    notes = res.test_notes.set_index("test")["reason"]
+    for name in ("adjusted_patell", "kolari_pynnonen"):
+        assert np.isnan(tests.loc[name, "statistic"])
+        assert notes[name].startswith("mean residual correlation rbar = -1.0000 <= -1/(N - 1)")
+    assert np.isnan(tests.loc["portfolio", "statistic"])
+    assert notes["portfolio"].startswith("the equal-weighted portfolio has no residual variance")
+    nan = set(tests.index[tests["statistic"].isna()])
+    assert nan <= set(notes.index), nan
+    assert set(daily.loc[daily["statistic"].isna(), "test"]) <= set(notes.index)
+
+
+def test_kp_factor_is_nan_below_the_bound_without_warning():
+    """K8 rule: no clamp; 1 + (N - 1) rbar <= 1e-8 gives NaN, above it the formula."""
+    from eventstudy import stats
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(stats.kp_factor(-1.0, 2))
+        assert np.isnan(stats.kp_factor(-0.6, 3))
+        assert np.isclose(stats.kp_factor(-0.4, 3), np.sqrt(1.4 / 0.2))
+        assert np.isclose(stats.kp_factor(0.1, 11), np.sqrt(0.9 / 2.0))
+
+
+def test_two_firm_event_portfolio_runs():
+    """K9: the per-event portfolio test with n = 2 ordinary securities is finite (it was
+    NaN only when the two offset exactly, see the test above)."""
+    ret, idx = _panel()
+    events = pd.DataFrame({"security": ["S0", "S1"], "event_date": idx[280]})
+    res = _fit(ret, events, window=(-5, 5))
+    by = res.caar_tests((0, 1), by="event_id").set_index("test")
+    assert np.isfinite(by.loc["portfolio", "statistic"])
+    assert by.loc["portfolio", "df"] == 238
 
 
 def test_numerically_constant_market_is_not_a_regressor():
