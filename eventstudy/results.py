@@ -987,6 +987,19 @@ class EventStudyResults:
                         "members' abnormal returns offset exactly, or too few estimation days)",
                     )
                 )
+            ar = d.ar_win[rows]
+            ok = np.isfinite(ar)
+            n_t = ok.sum(axis=0)
+            hi = np.where(ok, ar, -np.inf).max(axis=0)
+            lo = np.where(ok, ar, np.inf).min(axis=0)
+            zero = (n_t >= 1) & (hi == 0) & (lo == 0)
+            if zero.any():
+                why = (
+                    f"every abnormal return is 0 on day(s) {days(zero)}: windows made "
+                    "only of those days have CARs of 0 (no variance, no signed ranks)"
+                )
+                tests = ["wilcoxon"] if n < 2 else ["bmp", "kolari_pynnonen", "grank", "wilcoxon"]
+                recs += [(eid, test, why) for test in tests]
             if n < 2:
                 for test in CROSS_SECTIONAL_TESTS:
                     recs.append((eid, test, "one firm-event: no cross-sectional variance"))
@@ -998,9 +1011,6 @@ class EventStudyResults:
                         f"{-1 / (n - 1):.4f}: the Kolari-Pynnonen factor is undefined"
                     )
                     recs += [(eid, "adjusted_patell", why), (eid, "kolari_pynnonen", why)]
-                ar = d.ar_win[rows]
-                ok = np.isfinite(ar)
-                n_t = ok.sum(axis=0)
                 few = n_t < 2
                 if few.any():
                     why = (
@@ -1009,10 +1019,7 @@ class EventStudyResults:
                         "cross-sectional variance)"
                     )
                     recs += [(eid, test, why) for test in CROSS_SECTIONAL_TESTS]
-                hi = np.where(ok, ar, -np.inf).max(axis=0)
-                lo = np.where(ok, ar, np.inf).min(axis=0)
                 equal = (n_t >= 2) & (hi == lo)
-                zero = (n_t >= 1) & (hi == 0) & (lo == 0)
                 if equal.any():
                     why = (
                         f"every abnormal return is equal on day(s) {days(equal)}: windows "
@@ -1020,13 +1027,6 @@ class EventStudyResults:
                         "variance)"
                     )
                     recs.append((eid, "t_test", why))
-                if zero.any():
-                    why = (
-                        f"every abnormal return is 0 on day(s) {days(zero)}: windows made "
-                        "only of those days have CARs of 0 (no variance, no signed ranks)"
-                    )
-                    tests = ["bmp", "kolari_pynnonen", "grank", "wilcoxon"]
-                    recs += [(eid, test, why) for test in tests if (eid, test, why) not in recs]
             aar_est = _nan_mean_rows(d.ar_est[rows])
             s_aar = float(_nan_sd(aar_est[np.isfinite(aar_est)]))
             if not s_aar > _PORTFOLIO_MIN_SIGMA * float(np.max(d.sigma[rows])):

@@ -246,10 +246,11 @@ def kp_factor(rbar: Any, n: Any) -> Any:
     :data:`KP_MIN_DESIGN_EFFECT`, i.e. ``rbar <= -1/(n - 1)``. A correlation matrix of
     complete series cannot go below that bound (its sum is ``>= 0``); a pairwise-complete
     ``rbar``, or series that offset exactly (``rbar = -1/(n - 1)``), can. Kolari & Pynnonen
-    treat ``rbar >= 0`` as the typical case; the package does not clamp ``rbar``: the
+    treat ``rbar >= 0`` as the typical case; the package does not clamp ``rbar`` there: the
     factor would be arbitrary, so the adjusted tests are ``NaN`` and ``test_notes`` says why.
+    An ``rbar`` above 1 (rounding of identical series) is taken as 1 (factor 0).
     """
-    rbar = np.asarray(rbar, dtype=float)
+    rbar = np.minimum(np.asarray(rbar, dtype=float), 1.0)  # above 1 only by rounding
     deff = 1.0 + (np.asarray(n, dtype=float) - 1.0) * rbar
     ok = deff > KP_MIN_DESIGN_EFFECT
     with np.errstate(invalid="ignore", divide="ignore"):
