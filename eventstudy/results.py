@@ -990,6 +990,17 @@ class EventStudyResults:
             ar = d.ar_win[rows]
             ok = np.isfinite(ar)
             n_t = ok.sum(axis=0)
+            lost = (n_t > 0) & ~np.isfinite(self._portfolio.ar_win[c])
+            if lost.any() and np.isfinite(self._portfolio.sigma[c]):
+                recs.append(
+                    (
+                        eid,
+                        "portfolio",
+                        f"no portfolio abnormal return on day(s) {days(lost)} (the "
+                        "portfolio uses the market/factor returns of the event's first "
+                        "firm-event, which has none there): windows made only of those days",
+                    )
+                )
             hi = np.where(ok, ar, -np.inf).max(axis=0)
             lo = np.where(ok, ar, np.inf).min(axis=0)
             zero = (n_t >= 1) & (hi == 0) & (lo == 0)

@@ -528,3 +528,21 @@ def test_events_outside_the_returns_name_the_range_once():
     msg = str(err.value)
     assert f"after the last session {idx[-1].date()}" in msg
     assert msg.count("after the last session") == 1 and "extend the prices" in msg
+
+
+def test_portfolio_day_without_market_of_the_first_firm_event_is_flagged():
+    """K9 (fuzz): an event_id whose firm-events have different dates; the portfolio uses
+    the first one's market returns, missing on its day +3: NaN on (3, 3) with a note."""
+    ret, idx = _panel()
+    ret.loc[idx[283], "MKT"] = np.nan  # S0's day +3, S1's day +2
+    events = pd.DataFrame(
+        {"event_id": "E", "security": ["S0", "S1"], "event_date": [idx[280], idx[281]]}
+    )
+    res = _fit(ret, events, window=(-5, 5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        tests = res.caar_tests((3, 3)).set_index("test")
+    assert tests.loc["portfolio", "n"] == 1 and np.isnan(tests.loc["portfolio", "statistic"])
+    reasons = res.test_notes.query("test == 'portfolio'")["reason"]
+    assert reasons.str.startswith("no portfolio abnormal return on day(s) +3").any()
+    assert np.isfinite(res.caar_tests((2, 4)).set_index("test").loc["portfolio", "statistic"])
