@@ -195,6 +195,36 @@ def _plotlyjs_option(func: F) -> F:
     )(func)
 
 
+def _robustness(
+    kind: str,
+    config: Path,
+    prices: Path | None,
+    offline: bool,
+    refresh: bool,
+    out: Path | None,
+    plotlyjs: str | None,
+    **kwargs: Any,
+) -> None:
+    """Shared body of ``simulate`` and ``sensitivity``: compute, print, write the page."""
+    from eventstudy import pipeline
+
+    state = _state()
+    rob, path = pipeline.robustness_and_write(
+        kind,
+        config,
+        prices=prices,
+        offline=offline,
+        refresh=refresh,
+        out=out,
+        plotlyjs=plotlyjs,
+        quiet=state.quiet,
+        **kwargs,
+    )
+    click.echo("\n\n".join(rob.text))
+    if not state.quiet:
+        click.echo(f"\nwritten: {path}")
+
+
 @main.command()
 @click.argument("config", type=click.Path(path_type=Path))
 @_common_data_options
@@ -220,24 +250,7 @@ def simulate(
     Prints the verdicts and the size tables; writes figures and CSV tables to
     <out>/<study>_simulate/.
     """
-    from eventstudy import pipeline
-
-    state = _state()
-    rob, path = pipeline.robustness_and_write(
-        "simulate",
-        config,
-        prices=prices,
-        offline=offline,
-        refresh=refresh,
-        out=out,
-        plotlyjs=plotlyjs,
-        quiet=state.quiet,
-        draws=draws,
-        seed=seed,
-    )
-    click.echo("\n\n".join(rob.text))
-    if not state.quiet:
-        click.echo(f"\nwritten: {path}")
+    _robustness("simulate", config, prices, offline, refresh, out, plotlyjs, draws=draws, seed=seed)
 
 
 @main.command()
@@ -260,22 +273,7 @@ def sensitivity(
     Prints the share of significant specifications per event and security; writes the
     curves and CSV tables to <out>/<study>_sensitivity/.
     """
-    from eventstudy import pipeline
-
-    state = _state()
-    rob, path = pipeline.robustness_and_write(
-        "sensitivity",
-        config,
-        prices=prices,
-        offline=offline,
-        refresh=refresh,
-        out=out,
-        plotlyjs=plotlyjs,
-        quiet=state.quiet,
-    )
-    click.echo("\n\n".join(rob.text))
-    if not state.quiet:
-        click.echo(f"\nwritten: {path}")
+    _robustness("sensitivity", config, prices, offline, refresh, out, plotlyjs)
 
 
 @main.command()

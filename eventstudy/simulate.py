@@ -86,6 +86,21 @@ _SEP = "|"  # security|draw column labels of the stacked panel
 # ----------------------------------------------------------------------------- helpers
 
 
+#: Columns of :attr:`SimulationResults.power`.
+_POWER_COLUMNS = (
+    "test",
+    "kind",
+    "window",
+    "injected",
+    "level",
+    "n_draws",
+    "rejections",
+    "rejection_rate",
+    "ci_low",
+    "ci_high",
+)
+
+
 def window_label(kind: str, window: Window | int) -> str:
     """Label of a tested window: ``"AR(0)"`` for a day, ``"CAR(-1,+1)"`` for a window.
 
@@ -1586,35 +1601,9 @@ def simulate(
             confidence=confidence,
             ci_method=ci_method,
         )
-        power = power[
-            [
-                "test",
-                "kind",
-                "window",
-                "injected",
-                "level",
-                "n_draws",
-                "rejections",
-                "rejection_rate",
-                "ci_low",
-                "ci_high",
-            ]
-        ]
+        power = power[list(_POWER_COLUMNS)]
     else:
-        power = pd.DataFrame(
-            columns=[
-                "test",
-                "kind",
-                "window",
-                "injected",
-                "level",
-                "n_draws",
-                "rejections",
-                "rejection_rate",
-                "ci_low",
-                "ci_high",
-            ]
-        )
+        power = pd.DataFrame(columns=list(_POWER_COLUMNS))
     cluster_sizes = (
         placebo.drop_duplicates(["template", "security"]).groupby("template", sort=False).size()
     )
