@@ -36,7 +36,6 @@ import sys
 import tempfile
 import threading
 import uuid
-import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -433,44 +432,6 @@ def render_markdown(text: str | None) -> Markup:
 # ----------------------------------------------------------------------------- the study
 
 
-#: results object -> its memo of method calls (results are immutable: safe to keep).
-_MEMOS: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
-
-
-class _Memo:
-    """Delegate to a results object, remembering what its methods return.
-
-    A report asks for the same tables many times (each window's tests for every event,
-    figure and table); the engine computes them on each call. Results objects are
-    immutable, so the memo is kept (weakly) for the object's life: writing the report
-    again, or with images, does not recompute the tests.
-    """
-
-    def __init__(self, results: Any) -> None:
-        self._results = results
-        try:
-            self._cache = _MEMOS.setdefault(results, {})
-        except TypeError:  # not weak-referenceable or not hashable: memo for this run only
-            self._cache = {}
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._results, name)
-        if not callable(value) or isinstance(value, pd.DataFrame):
-            return value
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                key = (name, args, tuple(sorted(kwargs.items())))
-                hash(key)
-            except TypeError:
-                return value(*args, **kwargs)
-            if key not in self._cache:
-                self._cache[key] = value(*args, **kwargs)
-            return self._cache[key]
-
-        return call
-
-
 @dataclass
 class _Group:
     """One engine run: the securities of one exchange."""
@@ -499,7 +460,7 @@ class _Study:
         if hasattr(run, "abnormal_returns") and hasattr(run, "car"):
             return cls(
                 title=title or "Event study",
-                groups=[_Group("", _Memo(run))],
+                groups=[_Group("", run)],
                 provenance={},
             )
         if not isinstance(getattr(run, "results", None), Mapping):
@@ -509,7 +470,7 @@ class _Study:
                 "(eventstudy.event_study)",
             )
         market = dict(getattr(run, "market", {}) or {})
-        groups = [_Group(str(k), _Memo(r), market.get(k)) for k, r in run.results.items()]
+        groups = [_Group(str(k), r, market.get(k)) for k, r in run.results.items()]
         if not groups:
             raise ReportError(detail="the run holds no results", fix="check the study's events")
         config = getattr(run, "config", None)

@@ -8,6 +8,7 @@ are returned as fresh (copy-on-write) DataFrames, so editing one never changes t
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -140,6 +141,36 @@ def _nan_mean_rows(a: np.ndarray) -> np.ndarray:
     n = np.isfinite(a).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n > 0, np.nansum(a, axis=0) / np.maximum(n, 1), np.nan)
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in for an argument (lists of windows become tuples)."""
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _memoized(method: Any) -> Any:
+    """Remember what a table method of the (immutable) results returns, per arguments.
+
+    Reports, headlines and analyses ask for the same tables many times; the results compute
+    each once. Callers get a shallow copy, so adding a column to it leaves the memo intact.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: EventStudyResults, *args: Any, **kwargs: Any) -> Any:
+        memo = self.__dict__.setdefault("_memo", {})  # __dict__, as cached_property does
+        key = (
+            method.__name__,
+            _frozen(args),
+            tuple(sorted((k, _frozen(v)) for k, v in kwargs.items())),
+        )
+        if key not in memo:
+            memo[key] = method(self, *args, **kwargs)
+        value = memo[key]
+        return value.copy(deep=False) if isinstance(value, pd.DataFrame) else value
+
+    return wrapper
 
 
 class EventStudyResults:
@@ -758,6 +789,7 @@ class EventStudyResults:
         """Firm-events left out: event_id, security, reason."""
         return self._d.excluded.copy(deep=False)
 
+    @_memoized
     def car(self, window: tuple[int, int] | None = None) -> pd.DataFrame:
         """CAR and BHAR of each firm-event over ``window`` with the Mikkelson-Partch error.
 
@@ -782,6 +814,7 @@ class EventStudyResults:
         out["n_days"] = ca["L2"].astype(int)
         return out
 
+    @_memoized
     def aar_tests(
         self, window: tuple[int, int] | None = None, by: str | None = None
     ) -> pd.DataFrame:
@@ -851,6 +884,7 @@ class EventStudyResults:
         _, _, cols = self._cols(window)
         return {r.name: r for r in self._battery(np.arange(len(self._codes)), cols, False)}
 
+    @_memoized
     def caar_tests(
         self, window: tuple[int, int] | None = None, by: str | None = None
     ) -> pd.DataFrame:
@@ -1100,6 +1134,7 @@ class EventStudyResults:
         residuals on common days), design_effect ``1 + (N - 1) rbar``."""
         return self._clustering.copy(deep=False)
 
+    @_memoized
     def residual_correlation(self, event_id: str | None = None) -> pd.DataFrame:
         """Securities x securities correlation of estimation residuals (pairwise-complete).
 
@@ -1121,6 +1156,7 @@ class EventStudyResults:
                 expected="one of " + ", ".join(self._event_ids[:6]),
             ) from None
 
+    @_memoized
     def car_paths(self) -> pd.DataFrame:
         """Cumulative AR from the window start, per firm-event and per event portfolio.
 

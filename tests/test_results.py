@@ -477,3 +477,14 @@ def test_notes_flag_one_firm_events_and_sur_gaps(ret: pd.DataFrame) -> None:
     table = single.caar_tests((0, 1))
     nan = set(table.loc[table["statistic"].isna(), "test"])
     assert nan and nan <= set(single.test_notes["test"])
+
+
+def test_tables_are_computed_once_and_handed_out_as_copies(res: es.EventStudyResults) -> None:
+    first = res.caar_tests((0, 1), by="event_id")
+    first["statistic"] = 0.0  # a caller's edit must not reach the results
+    first["extra"] = 1
+    again = res.caar_tests([0, 1], by="event_id")  # a list window is the same request
+    assert "extra" not in again and (again["statistic"] != 0.0).any()
+    memo = res.__dict__["_memo"]
+    assert sum(key == ("caar_tests", ((0, 1),), (("by", "event_id"),)) for key in memo) == 1
+    pd.testing.assert_frame_equal(res.car((0, 1)), res.car((0, 1)))
