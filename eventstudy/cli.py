@@ -308,7 +308,7 @@ def compare(
     writes reports/compare/ (or --out) atomically.
     """
     from eventstudy import compare as cmp
-    from eventstudy import runner
+    from eventstudy.config import format_window
     from eventstudy.exceptions import ConfigError
 
     try:
@@ -317,6 +317,7 @@ def compare(
         raise ConfigError(
             field="--window", value=window, expected="two integers, e.g. 0,1"
         ) from None
+    label = format_window((lo, hi))
     state = _state()
     comp, path = cmp.compare_and_write(
         list(configs),
@@ -324,11 +325,11 @@ def compare(
         offline=offline,
         refresh=refresh,
         out=out,
-        window=runner._fmt_window((lo, hi)),
+        window=label,
         plotlyjs=plotlyjs,
         quiet=state.quiet,
     )
-    headline = cmp._headline(comp.table, runner._fmt_window((lo, hi)))
+    headline = cmp._headline(comp.table, label)
     click.echo("\n".join([*headline, *comp.summary]))
     if not state.quiet:
         click.echo(f"\nwritten: {path}")

@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from eventstudy import runner
+from eventstudy.config import format_window
 from eventstudy.exceptions import ConfigError, EventStudyWarning
 
 __all__ = ["Comparison", "compare", "compare_and_write"]
@@ -107,7 +108,7 @@ def compare(
             day0 = group.events.drop_duplicates("event_id").set_index("event_id")["event_date"]
             suffix = f" [{ex}]" if multi else ""
             robust = runner._robust_rows(res, windows)
-            dfs = {runner._fmt_window(w): _portfolio_df(res, w) for w in windows}
+            dfs = {format_window(w): _portfolio_df(res, w) for w in windows}
             for r in robust.itertuples(index=False):
                 ev = cfg.event(r.event_id)
                 label = f"{cfg.name} · {r.event_id}{suffix}"
@@ -154,7 +155,7 @@ def compare(
                             "event_id": str(s.event_id),
                             "security": names.get(str(s.security), str(s.security)),
                             "symbol": str(s.security),
-                            "window": runner._fmt_window(w),
+                            "window": format_window(w),
                             "car": float(s.car),
                             "p_value": float(s.p_value),
                         }

@@ -27,7 +27,7 @@ import difflib
 import json
 import re
 import reprlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal, get_args
@@ -169,6 +169,15 @@ TestName = Literal[
 TEST_NAMES: tuple[str, ...] = get_args(TestName)
 #: Tests that stay valid when several securities share one event date (read these first).
 CLUSTER_ROBUST_TESTS: tuple[str, ...] = TEST_NAMES[:6]
+
+
+def format_window(window: Sequence[int]) -> str:
+    """``(0, 1)`` -> ``"(0,+1)"``: the way event-study papers write a window (one format for
+    tables, figures and reports)."""
+    start, end = (f"+{int(d)}" if int(d) > 0 else str(int(d)) for d in window)
+    return f"({start},{end})"
+
+
 OutputFormat = Literal["html", "csv", "json", "md"]
 PlotlyJs = Literal["inline", "cdn", "none"]
 FigureName = Literal[

@@ -31,7 +31,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from eventstudy.config import CLUSTER_ROBUST_TESTS, TEST_NAMES
+from eventstudy.config import CLUSTER_ROBUST_TESTS, TEST_NAMES, format_window
 from eventstudy.exceptions import ReportError
 
 __all__ = [
@@ -210,12 +210,6 @@ def _num(value: Any, digits: int) -> str:
     except (TypeError, ValueError):
         return "n/a"
     return f"{v:.{digits}f}" if np.isfinite(v) else "n/a"
-
-
-def format_window(window: Sequence[int]) -> str:
-    """``(0, 1)`` -> ``"(0,+1)"``: the way event-study papers write a window."""
-    start, end = (int(w) for w in window)
-    return f"({_signed(start)},{_signed(end)})"
 
 
 def _signed(day: int) -> str:

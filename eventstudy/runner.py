@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from eventstudy import calendar as cal
-from eventstudy.config import StudyConfig, load_config
+from eventstudy.config import StudyConfig, format_window, load_config
 from eventstudy.data import (
     CsvSource,
     PriceSource,
@@ -472,7 +472,7 @@ def _robust_rows(res: Any, windows: Sequence[tuple[int, int]]) -> pd.DataFrame:
             by = t.set_index("test")
             row: dict[str, Any] = {
                 "event_id": str(eid),
-                "window": _fmt_window(w),
+                "window": format_window(w),
                 "n": int(t["n"].iloc[0]),
                 "caar": float(t["caar"].iloc[0]),
                 "t_portfolio": float(by.loc["portfolio", "statistic"])
@@ -483,13 +483,6 @@ def _robust_rows(res: Any, windows: Sequence[tuple[int, int]]) -> pd.DataFrame:
                 row[f"p_{name}"] = float(by.loc[name, "p_value"]) if name in by.index else math.nan
             rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _fmt_window(w: Sequence[int]) -> str:
-    def one(x: int) -> str:
-        return f"{int(x):+d}" if x else "0"
-
-    return f"({one(w[0])},{one(w[1])})"
 
 
 def _answer(caar: float, p: float) -> str:
@@ -605,7 +598,7 @@ def _shifted(prep: Prepared, results: Mapping[str, Any]) -> pd.DataFrame:
         return pd.DataFrame()
     out = pd.concat(frames, ignore_index=True)
     out["answer"] = [_answer(c, p) for c, p in zip(out["caar"], out["p_portfolio"], strict=True)]
-    order = {_fmt_window(w): i for i, w in enumerate(windows)}
+    order = {format_window(w): i for i, w in enumerate(windows)}
     out = out.assign(_w=out["window"].map(order))
     out = out.sort_values(["exchange", "event_id", "_w", "timing"], kind="stable")
     out = out.drop(columns="_w")
@@ -645,7 +638,7 @@ def _roles(prep: Prepared, results: Mapping[str, Any]) -> pd.DataFrame:
                         rows.append(
                             {
                                 "event_id": str(r.event_id),
-                                "window": _fmt_window(w),
+                                "window": format_window(w),
                                 "n": 1,
                                 "caar": float(r.car),
                                 "t_portfolio": float(r.statistic),
@@ -690,8 +683,8 @@ def _overlaps(prep: Prepared, results: Mapping[str, Any]) -> tuple[pd.DataFrame,
                 ew_overlap = k <= ew_hi - ew_lo
                 if not (n_est or ew_overlap):
                     continue
-                windows_a = [_fmt_window(w) for w in cfg.car_windows if w[0] <= k <= w[1]]
-                windows_b = [_fmt_window(w) for w in cfg.car_windows if w[0] <= -k <= w[1]]
+                windows_a = [format_window(w) for w in cfg.car_windows if w[0] <= k <= w[1]]
+                windows_b = [format_window(w) for w in cfg.car_windows if w[0] <= -k <= w[1]]
                 parts = [f"{b} is {k} session{'s' if k != 1 else ''} after {a} on {exchange}"]
                 if n_est:
                     parts.append(
@@ -736,9 +729,9 @@ def _overlaps(prep: Prepared, results: Mapping[str, Any]) -> tuple[pd.DataFrame,
                     part = _robust_rows(results[exchange], spans)
                     part = part[part["event_id"] == a]
                     labels = {
-                        _fmt_window((0, k)): f"day 0 of {a} to day 0 of {b}",
-                        _fmt_window((0, k + 1)): f"day 0 of {a} to day +1 of {b}",
-                        _fmt_window((-1, k + 1)): f"day -1 of {a} to day +1 of {b}",
+                        format_window((0, k)): f"day 0 of {a} to day 0 of {b}",
+                        format_window((0, k + 1)): f"day 0 of {a} to day +1 of {b}",
+                        format_window((-1, k + 1)): f"day -1 of {a} to day +1 of {b}",
                     }
                     combined.append(
                         part.assign(
@@ -748,16 +741,18 @@ def _overlaps(prep: Prepared, results: Mapping[str, Any]) -> tuple[pd.DataFrame,
                             span=part["window"].map(labels),
                             start=part["window"].map(
                                 {
-                                    _fmt_window((0, k)): index[pos[a]],
-                                    _fmt_window((0, k + 1)): index[pos[a]],
-                                    _fmt_window((-1, k + 1)): index[max(pos[a] - 1, 0)],
+                                    format_window((0, k)): index[pos[a]],
+                                    format_window((0, k + 1)): index[pos[a]],
+                                    format_window((-1, k + 1)): index[max(pos[a] - 1, 0)],
                                 }
                             ),
                             end=part["window"].map(
                                 {
-                                    _fmt_window((0, k)): index[pos[b]],
-                                    _fmt_window((0, k + 1)): index[min(pos[b] + 1, len(index) - 1)],
-                                    _fmt_window((-1, k + 1)): index[
+                                    format_window((0, k)): index[pos[b]],
+                                    format_window((0, k + 1)): index[
+                                        min(pos[b] + 1, len(index) - 1)
+                                    ],
+                                    format_window((-1, k + 1)): index[
                                         min(pos[b] + 1, len(index) - 1)
                                     ],
                                 }
@@ -949,7 +944,7 @@ def headline(run: StudyRun) -> str:
                 rows.append(
                     {
                         "event": str(eid),
-                        "window": _fmt_window(w),
+                        "window": format_window(w),
                         "mean CAR": pct(float(t["caar"].iloc[0])),
                         "port. t": f"{float(by.loc['portfolio', 'statistic']):.2f}",
                         **{

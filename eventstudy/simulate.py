@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from eventstudy.config import format_window
 from eventstudy.exceptions import (
     ClusteredEventWarning,
     ConfigError,
@@ -114,12 +115,7 @@ def window_label(kind: str, window: Window | int) -> str:
     if kind == "aar":
         day = window if isinstance(window, int | np.integer) else window[0]
         return f"AR({int(day):+d})" if day else "AR(0)"
-    start, end = window  # type: ignore[misc]
-
-    def fmt(x: int) -> str:
-        return f"{x:+d}" if x else "0"
-
-    return f"CAR({fmt(start)},{fmt(end)})"
+    return "CAR" + format_window(window)  # type: ignore[arg-type]
 
 
 def binomial_interval(
