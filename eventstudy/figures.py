@@ -311,15 +311,21 @@ def _finish(fig: go.Figure, title: str, *, subtitle: str = "", height: int | Non
     )
 
 
-def _day_axis(fig: go.Figure, days: Sequence[int], **kw: Any) -> None:
+_DAY_AXIS_TITLE = "Trading days relative to the reacting session (day 0)"
+
+
+def _day_axis(fig: go.Figure, days: Sequence[int], *, panels: int = 1, **kw: Any) -> None:
+    """Relative-day ticks on every x axis; with stacked panels the title only at the bottom."""
     fig.update_xaxes(
-        title_text="Trading days relative to the reacting session (day 0)",
+        title_text=_DAY_AXIS_TITLE if panels == 1 else None,
         tickmode="array",
         tickvals=list(days),
         ticktext=[_signed(int(d)) for d in days],
         zeroline=False,
         **kw,
     )
+    if panels > 1:
+        fig.update_xaxes(title_text=_DAY_AXIS_TITLE, row=panels, col=1)
 
 
 # ----------------------------------------------------------------------------- AR bars
@@ -402,15 +408,8 @@ def plot_ar(
                 fig.add_trace(trace)
         _mark_sessions(fig, ar, eid, timing, exchange, row if len(ids) > 1 else None)
     fig.update_layout(barmode="group")
-    _day_axis(fig, days)
+    _day_axis(fig, days, panels=len(ids))
     fig.update_yaxes(title_text="Abnormal return (%)", ticksuffix="%", zeroline=True)
-    if len(ids) > 1:
-        fig.update_xaxes(title_text=None)
-        fig.update_xaxes(
-            title_text="Trading days relative to the reacting session (day 0)",
-            row=len(ids),
-            col=1,
-        )
     head = title or (
         f"Daily abnormal returns around event {ids[0]}"
         if len(ids) == 1
@@ -607,15 +606,8 @@ def plot_car(
                 else:
                     fig.add_trace(trace)
         _day0_line(fig, row if many else None)
-    _day_axis(fig, sorted(days))
+    _day_axis(fig, sorted(days), panels=len(ids))
     fig.update_yaxes(title_text="Cumulative abnormal return (%)", ticksuffix="%", zeroline=True)
-    if many:
-        fig.update_xaxes(title_text=None)
-        fig.update_xaxes(
-            title_text="Trading days relative to the reacting session (day 0)",
-            row=len(ids),
-            col=1,
-        )
     head = title or (
         f"Cumulative abnormal returns, event {ids[0]}"
         if len(ids) == 1
