@@ -723,39 +723,30 @@ def _overlaps(prep: Prepared, results: Mapping[str, Any]) -> tuple[pd.DataFrame,
                     }
                 )
                 if ew_overlap and k + 1 <= ew_hi:
-                    spans = [(0, k), (0, k + 1)]
+                    last = len(index) - 1
+                    # window of a, label, first and last session
+                    spans = [
+                        ((0, k), f"day 0 of {a} to day 0 of {b}", pos[a], pos[b]),
+                        ((0, k + 1), f"day 0 of {a} to day +1 of {b}", pos[a], pos[b] + 1),
+                    ]
                     if ew_lo <= -1:
-                        spans.append((-1, k + 1))
-                    part = _robust_rows(results[exchange], spans)
+                        spans.append(
+                            ((-1, k + 1), f"day -1 of {a} to day +1 of {b}", pos[a] - 1, pos[b] + 1)
+                        )
+                    part = _robust_rows(results[exchange], [w for w, *_ in spans])
                     part = part[part["event_id"] == a]
-                    labels = {
-                        format_window((0, k)): f"day 0 of {a} to day 0 of {b}",
-                        format_window((0, k + 1)): f"day 0 of {a} to day +1 of {b}",
-                        format_window((-1, k + 1)): f"day -1 of {a} to day +1 of {b}",
-                    }
+                    key = part["window"]
                     combined.append(
                         part.assign(
                             exchange=exchange,
                             combined=f"{a} + {b}",
                             second=b,
-                            span=part["window"].map(labels),
-                            start=part["window"].map(
-                                {
-                                    format_window((0, k)): index[pos[a]],
-                                    format_window((0, k + 1)): index[pos[a]],
-                                    format_window((-1, k + 1)): index[max(pos[a] - 1, 0)],
-                                }
+                            span=key.map({format_window(w): lab for w, lab, *_ in spans}),
+                            start=key.map(
+                                {format_window(w): index[max(lo_, 0)] for w, _, lo_, _ in spans}
                             ),
-                            end=part["window"].map(
-                                {
-                                    format_window((0, k)): index[pos[b]],
-                                    format_window((0, k + 1)): index[
-                                        min(pos[b] + 1, len(index) - 1)
-                                    ],
-                                    format_window((-1, k + 1)): index[
-                                        min(pos[b] + 1, len(index) - 1)
-                                    ],
-                                }
+                            end=key.map(
+                                {format_window(w): index[min(hi_, last)] for w, _, _, hi_ in spans}
                             ),
                         )
                     )
