@@ -33,6 +33,7 @@ __all__ = [
     "ExcludedEventWarning",
     "MissingSessionsWarning",
     "NetworkError",
+    "NotCached",
     "RateLimited",
     "ReportError",
     "SuspectedSplitWarning",
@@ -146,6 +147,10 @@ class UnknownSymbol(DataError):
 
     def __init__(self, message: str | None = None, *, symbol: str, source: str = "the source"):
         super().__init__(message, symbol=symbol, source=source)
+
+
+class NotCached(DataError):
+    """Offline, and the cache does not hold the prices asked for (nothing is malformed)."""
 
 
 class CacheError(EventStudyError, OSError):

@@ -42,6 +42,7 @@ from eventstudy.exceptions import (
     DataError,
     EventStudyWarning,
     ExcludedEventWarning,
+    NotCached,
     UnknownSymbol,
     format_warning,
 )
@@ -277,10 +278,11 @@ def _fetch(
 
 
 def _try_fetch(symbol: str, aliases: Mapping[str, str], source: PriceSource, **kw: Any):
-    """Prices of one optional symbol, or ``None`` when the source does not have it."""
+    """Prices of one optional symbol, or ``None`` when the source (or, offline, the cache)
+    does not have it. A file that is there but malformed is an error, not a silent skip."""
     try:
         return _fetch([symbol], source, aliases={symbol: dict(aliases)}, quiet=True, **kw)[symbol]
-    except (UnknownSymbol, DataError):
+    except (UnknownSymbol, NotCached):
         return None
 
 

@@ -354,3 +354,14 @@ def test_csv_reader_fuzz_gives_a_frame_or_a_data_error(tmp_path: Path, prices_di
         price = frame["adj_close" if "adj_close" in frame else "close"].dropna()
         assert (price > 0).all() and np.isfinite(price).all()
     assert outcomes["frame"] > 25 and outcomes["error"] > 25, outcomes
+
+
+def test_a_malformed_benchmark_file_is_an_error_not_a_silent_fallback(
+    tmp_path: Path, prices_dir: Path
+):
+    """TOPIX.csv that exists but cannot be read must not be skipped for ^N225 quietly."""
+    folder = copy_prices(prices_dir, tmp_path / "prices")
+    (folder / "TOPIX.csv").write_text("Date,Close\n2025-01-06,abc\n2025-01-07,-5\n")
+    code, err = run_cli(folder, tmp_path / "out")
+    line = one_error_line(err)
+    assert code == 3 and "TOPIX" in line, err

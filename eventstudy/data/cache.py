@@ -46,6 +46,7 @@ from eventstudy.exceptions import (
     CacheWarning,
     DataError,
     DataWarning,
+    NotCached,
     PartialHistoryWarning,
     UnknownSymbol,
     format_warning,
@@ -358,7 +359,7 @@ class PriceCache:
     ) -> pd.DataFrame:
         fix = "run 'eventstudy fetch CONFIG' once without --offline, or use --prices DIR"
         if cached is None or meta is None:
-            raise DataError(symbol=symbol, detail=f"no cached prices (offline) in {path}", fix=fix)
+            raise NotCached(symbol=symbol, detail=f"no cached prices (offline) in {path}", fix=fix)
         out = cached
         if s is not None:
             out = out[out.index >= s]
@@ -366,7 +367,7 @@ class PriceCache:
             out = out[out.index <= e]
         rng = f"{_iso(s) or 'start'} .. {_iso(e) or 'today'}"
         if len(out) == 0:
-            raise DataError(
+            raise NotCached(
                 symbol=symbol,
                 detail=f"the cache holds {meta.get('first')} .. {meta.get('last')}, nothing in {rng}",
                 fix=fix,
