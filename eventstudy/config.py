@@ -51,6 +51,14 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 
 from eventstudy.exceptions import ConfigError
+from eventstudy.vocabulary import (  # noqa: F401 (re-exported)
+    CLUSTER_ROBUST_TESTS,
+    MODEL_NAMES,
+    TEST_NAMES,
+    Convention,
+    ModelName,
+    TestName,
+)
 
 __all__ = [
     "ANNOUNCED_PATTERN",
@@ -141,34 +149,8 @@ def _calendar_names() -> frozenset[str]:
 SourceName = Literal["yahoo", "csv", "simulated"]
 SOURCE_NAMES: tuple[str, ...] = get_args(SourceName)
 Role = Literal["oem", "peer", "benchmark", "other"]
-ModelName = Literal["market", "constant_mean", "market_adjusted", "factor"]
-MODEL_NAMES: tuple[str, ...] = get_args(ModelName)
 Confidence = Literal["exact", "scheduled-start", "approx", "date-only"]
 ReturnsKind = Literal["simple", "log"]
-Convention = Literal["textbook", "estudy2"]
-TestName = Literal[
-    "portfolio",
-    "sur_wald",
-    "sur_wald_mean",
-    "adjusted_patell",
-    "kolari_pynnonen",
-    "grank",
-    "t_test",
-    "brown_warner_1980",
-    "brown_warner_1985",
-    "lamb",
-    "patell",
-    "bmp",
-    "sign",
-    "generalized_sign",
-    "corrado_sign",
-    "corrado_rank",
-    "modified_rank",
-    "wilcoxon",
-]
-TEST_NAMES: tuple[str, ...] = get_args(TestName)
-#: Tests that stay valid when several securities share one event date (read these first).
-CLUSTER_ROBUST_TESTS: tuple[str, ...] = TEST_NAMES[:6]
 
 
 def format_window(window: Sequence[int]) -> str:

@@ -31,8 +31,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from eventstudy.config import CLUSTER_ROBUST_TESTS, TEST_NAMES, format_window
+from eventstudy.config import format_window
 from eventstudy.exceptions import ReportError
+from eventstudy.vocabulary import CLUSTER_ROBUST_TESTS, TEST_NAMES
 
 __all__ = [
     "BENCHMARK_COLOR",

@@ -28,24 +28,63 @@ The models (Brown & Warner 1985; MacKinlay 1997; Dimson 1979):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any
 
 import numpy as np
+
+from eventstudy.vocabulary import MODEL_NAMES, Convention, ModelName
 
 __all__ = [
     "MODELS",
     "BatchOLS",
+    "Design",
     "ModelFit",
     "ModelName",
     "batch_ols",
     "build_design",
+    "design",
     "fit_expected_returns",
     "fit_market_model",
     "forecast_variance_factor",
+    "n_parameters",
+    "patell_df",
+    "residual_df",
 ]
 
-ModelName = Literal["market", "constant_mean", "market_adjusted", "factor"]
-MODELS: tuple[str, ...] = ("market", "constant_mean", "market_adjusted", "factor")
+MODELS: tuple[str, ...] = MODEL_NAMES
+
+
+def n_parameters(model: ModelName, n_factors: int = 0, dimson_lags: int = 0) -> int:
+    """Parameters estimated per firm-event: ``k`` of the residual degrees of freedom.
+
+    ``constant_mean`` 1, ``market_adjusted`` 0 (nothing is estimated), ``market`` 2,
+    ``factor`` ``2 + n_factors``; Dimson lags add one slope each.
+    """
+    base = {"constant_mean": 1, "market_adjusted": 0, "market": 2, "factor": 2 + n_factors}
+    return base[model] + (dimson_lags if model in ("market", "factor") else 0)
+
+
+def residual_df(n_obs: Any, k: int, convention: Convention) -> Any:
+    """Residual degrees of freedom of ``s_i``: the one rule for every test and table.
+
+    Notes
+    -----
+    Textbook: ``L_i - k`` (the OLS ``scale``), with ``k`` at least 1 (the market-adjusted
+    abnormal return is demeaned, so its variance has ``L_i - 1``); estudy2: ``L_i - 1``
+    (estudy2's ``sd`` of the estimation abnormal returns). ``n_obs`` are the estimation
+    observations used, ``k`` from :func:`n_parameters`.
+    """
+    return np.asarray(n_obs) - (1 if convention == "estudy2" else max(int(k), 1))
+
+
+def patell_df(n_obs: Any, k: int, convention: Convention) -> Any:
+    """Degrees of freedom ``d_i`` of the Patell variance ``d_i / (d_i - 2)`` of a SAR.
+
+    Textbook: :func:`residual_df`; estudy2: ``L_i - 2`` whatever the model (estudy2 0.10).
+    """
+    if convention == "estudy2":
+        return np.asarray(n_obs) - 2
+    return residual_df(n_obs, k, convention)
 
 
 @dataclass(frozen=True)
@@ -74,13 +113,73 @@ class BatchOLS:
     r2: np.ndarray
 
 
-def batch_ols(y: np.ndarray, X: np.ndarray) -> BatchOLS:
+@dataclass(frozen=True, eq=False)
+class Design:
+    """The regressors of a model on stacked windows; the constant is implied, not stored.
+
+    Attributes
+    ----------
+    const : bool
+        Whether the model has an intercept (the first parameter).
+    Z : ndarray, shape (K, L, q), or None
+        The other regressors (market, its Dimson lags, factors); ``None`` for the constant
+        alone (:meth:`full` then needs ``shape``).
+    names : list of str
+        Parameter names, constant first.
+    shape : (int, int)
+        ``(K, L)``.
+    """
+
+    const: bool
+    Z: np.ndarray | None
+    names: list[str]
+    shape: tuple[int, int]
+
+    @property
+    def p(self) -> int:
+        """Number of parameters (columns of :meth:`full`)."""
+        return int(self.const) + (0 if self.Z is None else self.Z.shape[2])
+
+    def full(self) -> np.ndarray:
+        """The design with its constant column, ``(K, L, p)`` (for short windows)."""
+        parts = [np.ones((*self.shape, 1))] if self.const else []
+        if self.Z is not None:
+            parts.append(self.Z)
+        return np.concatenate(parts, axis=2)
+
+
+def design(
+    model: ModelName, market: np.ndarray | None, factors: np.ndarray | None = None
+) -> Design:
+    """The :class:`Design` of a model on stacked windows (see :func:`build_design`)."""
+    if market is not None and market.ndim == 2:
+        market = market[..., None]
+    if model == "constant_mean":
+        if market is None:
+            raise ValueError("constant_mean needs an array to take its shape from")
+        return Design(True, None, ["alpha"], market.shape[:2])
+    if market is None:
+        raise ValueError(f"model {model!r} needs the market return")
+    if model == "market_adjusted":
+        return Design(True, market[..., :1], ["alpha", "beta"], market.shape[:2])
+    names = ["alpha", "beta"] + [f"beta_lag{j}" for j in range(1, market.shape[2])]
+    Z = market
+    if model == "factor":
+        if factors is None or factors.shape[2] == 0:
+            raise ValueError("model 'factor' needs at least one factor")
+        Z = np.concatenate([market, factors], axis=2)
+        names += [f"factor{j}" for j in range(factors.shape[2])]
+    return Design(True, Z, names, market.shape[:2])
+
+
+def batch_ols(y: np.ndarray, X: np.ndarray | Design) -> BatchOLS:
     """Fit ``y[k] = X[k] @ b[k] + e[k]`` for every row ``k`` at once, skipping ``NaN`` rows.
 
     Parameters
     ----------
     y : ndarray, shape (K, L)
-    X : ndarray, shape (K, L, p)
+    X : ndarray, shape (K, L, p), or Design
+        A :class:`Design` keeps its constant implied (no column of ones is stored).
 
     Returns
     -------
@@ -93,6 +192,12 @@ def batch_ols(y: np.ndarray, X: np.ndarray) -> BatchOLS:
     coefficients (the caller excludes them with a reason).
     """
     y = np.asarray(y, dtype=float)
+    if isinstance(X, Design):
+        if X.const and X.Z is not None and X.Z.shape[2] == 1:
+            return _batch_ols_simple(y, X.Z[..., 0])
+        if X.const:
+            return _batch_ols_const(y, X.Z)
+        X = X.full()
     X = np.asarray(X, dtype=float)
     _K, _L, p = X.shape
     if p == 2 and np.all(X[..., 0] == 1.0):
@@ -117,6 +222,47 @@ def batch_ols(y: np.ndarray, X: np.ndarray) -> BatchOLS:
     ssr[~ok] = np.nan
     with np.errstate(invalid="ignore", divide="ignore"):
         ybar = yv.sum(axis=1) / n
+        sst = np.where(valid, (y - ybar[:, None]) ** 2, 0.0).sum(axis=1)
+        r2 = 1.0 - ssr / sst
+    return BatchOLS(coef=coef, xtx_inv=xtx_inv, resid=resid, ssr=ssr, n_obs=n, r2=r2)
+
+
+def _batch_ols_const(y: np.ndarray, Z: np.ndarray | None) -> BatchOLS:
+    """OLS of ``y = a + Z b`` for every row without storing the column of ones.
+
+    ``X'X = [[n, 1'Z], [Z'1, Z'Z]]`` and ``X'y = [1'y, Z'y]`` over the valid rows; the rest
+    as :func:`batch_ols`.
+    """
+    K = y.shape[0]
+    q = 0 if Z is None else Z.shape[2]
+    p = q + 1
+    valid = np.isfinite(y) if Z is None else np.isfinite(y) & np.isfinite(Z).all(axis=2)
+    yv = np.where(valid, y, 0.0)
+    n = valid.sum(axis=1)
+    xtx = np.empty((K, p, p))
+    xty = np.empty((K, p))
+    xtx[:, 0, 0] = n
+    xty[:, 0] = yv.sum(axis=1)
+    if Z is not None:
+        Zv = np.where(valid[..., None], Z, 0.0)
+        zs = Zv.sum(axis=1)
+        xtx[:, 0, 1:] = zs
+        xtx[:, 1:, 0] = zs
+        xtx[:, 1:, 1:] = np.einsum("klq,klr->kqr", Zv, Zv)
+        xty[:, 1:] = np.einsum("klq,kl->kq", Zv, yv)
+        del Zv
+    det = np.linalg.det(xtx)
+    scale = np.prod(np.diagonal(xtx, axis1=1, axis2=2), axis=1)
+    ok = (n > p) & np.isfinite(det) & (np.abs(det) > 1e-12 * np.where(scale > 0, scale, 1.0))
+    xtx_inv = np.linalg.inv(np.where(ok[:, None, None], xtx, np.eye(p)))
+    xtx_inv[~ok] = np.nan
+    coef = (xtx_inv @ xty[..., None])[..., 0]
+    fitted = coef[:, :1] if Z is None else coef[:, :1] + np.einsum("klq,kq->kl", Z, coef[:, 1:])
+    resid = np.where(valid, y - fitted, np.nan)
+    ssr = np.nansum(resid**2, axis=1)
+    ssr[~ok] = np.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ybar = xty[:, 0] / n
         sst = np.where(valid, (y - ybar[:, None]) ** 2, 0.0).sum(axis=1)
         r2 = 1.0 - ssr / sst
     return BatchOLS(coef=coef, xtx_inv=xtx_inv, resid=resid, ssr=ssr, n_obs=n, r2=r2)
@@ -196,25 +342,8 @@ def build_design(
         Parameter names (``alpha``, ``beta``, ``beta_lag1`` .., then the factors as
         ``factor0`` ..; the caller renames them).
     """
-    if market is not None and market.ndim == 2:
-        market = market[..., None]
-    if model == "constant_mean":
-        if market is None:
-            raise ValueError("constant_mean needs an array to take its shape from")
-        return np.ones((*market.shape[:2], 1)), ["alpha"]
-    if market is None:
-        raise ValueError(f"model {model!r} needs the market return")
-    ones = np.ones((*market.shape[:2], 1))
-    if model == "market_adjusted":
-        return np.concatenate([ones, market[..., :1]], axis=2), ["alpha", "beta"]
-    names = ["alpha", "beta"] + [f"beta_lag{j}" for j in range(1, market.shape[2])]
-    parts = [ones, market]
-    if model == "factor":
-        if factors is None or factors.shape[2] == 0:
-            raise ValueError("model 'factor' needs at least one factor")
-        parts.append(factors)
-        names += [f"factor{j}" for j in range(factors.shape[2])]
-    return np.concatenate(parts, axis=2), names
+    d = design(model, market, factors)
+    return d.full(), d.names
 
 
 def forecast_variance_factor(x: np.ndarray, xtx_inv: np.ndarray) -> np.ndarray:
@@ -266,7 +395,7 @@ class ModelFit:
 def fit_expected_returns(
     model: ModelName,
     y_est: np.ndarray,
-    X_est: np.ndarray,
+    X_est: np.ndarray | Design,
     y_win: np.ndarray,
     X_win: np.ndarray,
     names: list[str] | None = None,
@@ -276,9 +405,12 @@ def fit_expected_returns(
     Parameters
     ----------
     model : {"market", "constant_mean", "market_adjusted", "factor"}
-    y_est, X_est : ndarray
-        Returns ``(K, L)`` and design ``(K, L, p)`` (from :func:`build_design`) on the
-        estimation days.
+    y_est : ndarray
+        Returns ``(K, L)`` on the estimation days.
+    X_est : ndarray or Design
+        Design ``(K, L, p)`` on the estimation days (from :func:`build_design`), or a
+        :class:`Design` (its constant is not stored: the long estimation window costs one
+        array per regressor only).
     y_win, X_win : ndarray
         The same on the window days.
     names : list of str, optional
@@ -288,10 +420,15 @@ def fit_expected_returns(
     -------
     ModelFit
     """
-    K, _L, p = X_est.shape
+    if isinstance(X_est, Design):
+        K, p = X_est.shape[0], X_est.p
+        m_est = X_est.Z[..., 0] if X_est.Z is not None else None
+    else:
+        K, _L, p = X_est.shape
+        m_est = X_est[..., 1] if p > 1 else None
     if model == "market_adjusted":
         coef = np.tile(np.array([0.0, 1.0]), (K, 1))
-        ar_est = y_est - X_est[..., 1]
+        ar_est = y_est - m_est
         valid = np.isfinite(ar_est)
         n = valid.sum(axis=1)
         mean = np.nansum(ar_est, axis=1) / np.maximum(n, 1)

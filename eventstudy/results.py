@@ -2,15 +2,17 @@
 
 :class:`EventStudyResults` holds the fitted arrays (:class:`EngineData`, one row per
 firm-event in event time) and derives every table on first use (``functools.cached_property``):
-parameters, abnormal returns, CARs, the clustering diagnostics and the test battery. Tables
-are returned as fresh (copy-on-write) DataFrames, so editing one never changes the results.
+parameters, abnormal returns, CARs, the clustering diagnostics and the test battery. The
+battery itself is :func:`eventstudy.battery.run_battery`, the same code the placebo lab and
+the specification curve run. Tables are returned as fresh (copy-on-write) DataFrames, so
+editing one never changes the results.
 """
 
 from __future__ import annotations
 
 import functools
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
@@ -18,17 +20,43 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from eventstudy import battery as bt
 from eventstudy import stats as st
 from eventstudy.exceptions import ConfigError
-from eventstudy.models import fit_expected_returns, forecast_variance_factor
+from eventstudy.models import Design, design
+from eventstudy.stats import Blocks
+from eventstudy.vocabulary import TEST_NAMES, Convention, ModelName
 
-__all__ = ["CROSS_SECTIONAL_TESTS", "EngineData", "EventStudyResults", "ResultsSummary"]
-
-#: A portfolio residual sd below this share of its members' largest is treated as zero.
-_PORTFOLIO_MIN_SIGMA = 1e-8
+__all__ = [
+    "CROSS_SECTIONAL_TESTS",
+    "By",
+    "EngineData",
+    "EventStudyResults",
+    "ResultsSummary",
+    "gather_rows",
+]
 
 #: Tests that need at least two firm-events (a cross-sectional standard deviation).
 CROSS_SECTIONAL_TESTS: tuple[str, ...] = ("kolari_pynnonen", "grank", "t_test", "bmp")
+
+#: How the tests group firm-events: ``None`` pools all, ``"event_id"`` one block per event,
+#: a mapping ``{event_id: pool label}`` one block per pool (events not named are left out).
+By = str | Mapping[str, str] | None
+
+
+def gather_rows(
+    a: np.ndarray, pos: np.ndarray, rel: np.ndarray, col: np.ndarray | None = None
+) -> np.ndarray:
+    """``a[pos_k + rel_j (, col_k)]`` for every row ``k`` and relative day ``j``; ``NaN``
+    outside the sample."""
+    T = a.shape[0]
+    rows = pos[:, None] + rel[None, :]
+    ok = (rows >= 0) & (rows < T)
+    r = np.clip(rows, 0, T - 1)
+    out = a[r, col[:, None]] if col is not None else a[r]
+    if not ok.all():
+        out[~ok] = np.nan
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,11 +64,13 @@ class EngineData:
     """Everything a fit produced, as stacked arrays (``K`` firm-events, sorted by event).
 
     ``*_est`` arrays have one column per estimation day (``rel_est``), ``*_win`` arrays one
-    per window day (``rel_win``); ``X_*`` are the designs ``(K, days, p)``.
+    per window day (``rel_win``). The estimation returns and design are not stored (they are
+    the largest arrays): :meth:`y_est` and :meth:`design_est` gather them again from the
+    returns when the portfolio, SUR or ``fit_details`` need them.
     """
 
-    model: str
-    convention: str
+    model: ModelName
+    convention: Convention
     estimation: tuple[int, int]
     window: tuple[int, int]
     market_name: str | None
@@ -49,12 +79,11 @@ class EngineData:
     param_names: list[str]
     events: pd.DataFrame
     pos: np.ndarray
+    sec_code: np.ndarray
     rel_est: np.ndarray
     rel_win: np.ndarray
     dates_win: np.ndarray
-    y_est: np.ndarray
     y_win: np.ndarray
-    X_est: np.ndarray
     X_win: np.ndarray
     coef: np.ndarray
     xtx_inv: np.ndarray
@@ -65,22 +94,33 @@ class EngineData:
     n_obs: np.ndarray
     r2: np.ndarray
     k: int
+    df_sigma: np.ndarray
+    df_patell: np.ndarray
+    c_sar: np.ndarray
+    mterm_win: np.ndarray
     excluded: pd.DataFrame
     returns: pd.DataFrame
+    R: np.ndarray
     market: np.ndarray | None
     factors: np.ndarray | None
 
+    def y_est(self, rows: np.ndarray) -> np.ndarray:
+        """Estimation-window returns of the firm-events ``rows``, (n, L)."""
+        return gather_rows(self.R, self.pos[rows], self.rel_est, self.sec_code[rows])
 
-@dataclass(frozen=True, eq=False)
-class _Portfolio:
-    names: list[str]
-    ar_est: np.ndarray
-    ar_win: np.ndarray
-    X_win: np.ndarray
-    xtx_inv: np.ndarray
-    sigma: np.ndarray
-    df: np.ndarray
-    n_obs: np.ndarray
+    def design_est(self, rows: np.ndarray) -> Design:
+        """The model's design on the estimation window of the firm-events ``rows``."""
+        pos, rel = self.pos[rows], self.rel_est
+        m = None
+        if self.market is not None:
+            mk = self.market
+            m = np.stack([gather_rows(mk, pos, rel - j) for j in range(self.dimson_lags + 1)], 2)
+        f = None
+        if self.factors is not None:
+            fx = self.factors
+            f = np.stack([gather_rows(fx[:, j], pos, rel) for j in range(fx.shape[1])], 2)
+        shape_src = m if m is not None else np.empty((len(rows), len(rel), 1))
+        return design(self.model, shape_src, f)
 
 
 class ResultsSummary:
@@ -115,32 +155,6 @@ class ResultsSummary:
 
     def _repr_html_(self) -> str:
         return self.as_html()
-
-
-def _nan_sd(a: np.ndarray) -> Any:
-    """Sample standard deviation (ddof 1) over axis 0, ``NaN`` (no warning) when n < 2."""
-    a = np.asarray(a, dtype=float)
-    ok = np.isfinite(a)
-    n = ok.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        m = np.where(ok, a, 0.0).sum(axis=0) / n
-        ss = np.where(ok, (a - m) ** 2, 0.0).sum(axis=0)
-        return np.where(n > 1, np.sqrt(ss / np.maximum(n - 1, 1)), np.nan)
-
-
-def _restandardize(a: np.ndarray) -> np.ndarray:
-    """``a / sd(a)`` over axis 0 (grank's GSAR); ``NaN`` without a warning when the sd is 0
-    or undefined (identical values, fewer than two)."""
-    sd = _nan_sd(a)
-    ok = np.isfinite(sd) & (sd > 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(ok, a / np.where(ok, sd, 1.0), np.nan)
-
-
-def _nan_mean_rows(a: np.ndarray) -> np.ndarray:
-    n = np.isfinite(a).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, np.nansum(a, axis=0) / np.maximum(n, 1), np.nan)
 
 
 def _frozen(value: Any) -> Any:
@@ -195,6 +209,8 @@ class EventStudyResults:
     def __delattr__(self, name: str) -> None:
         raise AttributeError("EventStudyResults is immutable")
 
+    _d: EngineData
+
     # ------------------------------------------------------------------ settings
 
     @property
@@ -221,177 +237,144 @@ class EventStudyResults:
     # ------------------------------------------------------------------ internals
 
     @cached_property
+    def _event_ids(self) -> list[str]:
+        return [str(x) for x in pd.unique(self._d.events["event_id"].to_numpy(dtype=object))]
+
+    @cached_property
     def _codes(self) -> np.ndarray:
         ids = self._d.events["event_id"].to_numpy(dtype=object)
         return pd.Index(self._event_ids, dtype=object).get_indexer(ids)
 
     @cached_property
-    def _event_ids(self) -> list[str]:
-        return [str(x) for x in pd.unique(self._d.events["event_id"].to_numpy(dtype=object))]
+    def _clusters(self) -> Blocks:
+        """Firm-events -> events (rows are sorted by event)."""
+        return Blocks.from_codes(self._codes)
 
     @cached_property
     def _cluster_rows(self) -> list[np.ndarray]:
-        codes = self._codes
-        order = np.argsort(codes, kind="stable")
-        bounds = np.searchsorted(codes[order], np.arange(len(self._event_ids) + 1))
-        return [order[bounds[c] : bounds[c + 1]] for c in range(len(self._event_ids))]
+        c = self._clusters
+        return [np.arange(s, s + n) for s, n in zip(c.starts, c.sizes, strict=True)]
 
     @cached_property
-    def _df_sigma(self) -> np.ndarray:
+    def _first_rows(self) -> np.ndarray:
+        return self._clusters.starts
+
+    @cached_property
+    def _portfolio(self) -> bt.PortfolioFit:
+        """Each event's equal-weighted portfolio, fitted like a firm-event."""
         d = self._d
-        return d.n_obs - (1 if d.convention == "estudy2" else max(d.k, 1))
-
-    @cached_property
-    def _df_patell(self) -> np.ndarray:
-        d = self._d
-        return d.n_obs - 2 if d.convention == "estudy2" else self._df_sigma
-
-    @cached_property
-    def _mterm_win(self) -> np.ndarray:
-        """``(M_t - Mbar)^2 / Sxx`` on window days, market moments over every market
-        observation of the estimation window (estudy2's regressor); zero without a
-        regression on the market (constant mean, market adjusted) or a constant market."""
-        d = self._d
-        if d.market is None or d.model in ("constant_mean", "market_adjusted"):
-            return np.zeros(d.ar_win.shape)
-        m_est = d.X_est[..., 1]
-        m_win = d.X_win[..., 1]
-        ok = np.isfinite(m_est)
-        n = np.maximum(ok.sum(axis=1), 1)
-        mbar = np.where(ok, m_est, 0.0).sum(axis=1) / n
-        sxx = np.where(ok, (m_est - mbar[:, None]) ** 2, 0.0).sum(axis=1)
-        safe = np.where(sxx > 0, sxx, 1.0)
-        return np.where((sxx > 0)[:, None], (m_win - mbar[:, None]) ** 2 / safe[:, None], 0.0)
-
-    @cached_property
-    def _h_win(self) -> np.ndarray:
-        d = self._d
-        return forecast_variance_factor(d.X_win, d.xtx_inv)
-
-    @cached_property
-    def _c_sar(self) -> np.ndarray:
-        """Prediction-error correction ``1 + x'(X'X)^{-1}x`` of each window AR variance."""
-        d = self._d
-        if d.convention == "estudy2" and d.model == "market" and d.dimson_lags == 0:
-            return 1.0 + 1.0 / d.n_obs[:, None] + self._mterm_win
-        return 1.0 + self._h_win
-
-    @cached_property
-    def _sar_win(self) -> np.ndarray:
-        d = self._d
-        return d.ar_win / (d.sigma[:, None] * np.sqrt(self._c_sar))
-
-    @cached_property
-    def _ranks_textbook(self) -> tuple[np.ndarray, np.ndarray]:
-        """Ranks over estimation + computed window and the row medians (textbook)."""
-        d = self._d
-        ranks, srt = st.rank_rows(np.concatenate([d.ar_est, d.ar_win], axis=1), True)
-        return ranks, st.row_medians(srt)
-
-    @cached_property
-    def _rank_z_textbook(self) -> dict[str, np.ndarray]:
-        """Daily corrado_sign / corrado_rank / modified_rank over the whole computed window
-        (textbook, all firm-events): the window statistics are ``sum_t z_t / sqrt(D)``."""
-        d = self._d
-        Le, W = d.ar_est.shape[1], d.ar_win.shape[1]
-        tested = Le + np.arange(W)
-        ranks, med = self._ranks_textbook
-        full = self._full_textbook
-        return {
-            "corrado_sign": st.corrado_sign(full, tested, medians=med).statistic,
-            "corrado_rank": st.corrado_rank(ranks, tested).statistic,
-            "modified_rank": st.modified_rank(ranks, tested).statistic,
-        }
-
-    @cached_property
-    def _aar_est_all(self) -> np.ndarray:
-        """Average estimation-window AR on each relative day over all firm-events."""
-        return _nan_mean_rows(self._d.ar_est)
-
-    @cached_property
-    def _sr_est(self) -> np.ndarray:
-        """Standardized estimation residuals ``e_it / s_i`` (grank)."""
-        return self._d.ar_est / self._d.sigma[:, None]
-
-    @cached_property
-    def _sr_est_rank_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Ranks of the standardized estimation residuals (``NaN`` as 0), their count per
-        firm-event and the number of firm-events observed on each estimation day."""
-        ranks = st.rank_rows(self._sr_est)
-        ok = np.isfinite(ranks)
-        return (
-            np.where(ok, ranks, 0.0),
-            ok.sum(axis=1).astype(float),
-            ok.sum(axis=0).astype(float),
+        c = self._clusters
+        first = self._first_rows
+        return bt.fit_portfolios(
+            d.model,
+            d.convention,
+            c.mean(d.y_est(np.arange(len(d.sigma)))),
+            d.design_est(first),
+            c.mean(d.y_win),
+            d.X_win[first],
+            np.maximum.reduceat(d.sigma, c.starts),
+            names=d.param_names,
         )
 
     @cached_property
-    def _corr_cache(self) -> dict[int, np.ndarray]:
-        return {}
-
-    def _resid_corr(self, c: int) -> np.ndarray:
-        if c not in self._corr_cache:
-            self._corr_cache[c] = _pairwise_corr(self._d.ar_est[self._cluster_rows[c]])
-        return self._corr_cache[c]
+    def _sur(self) -> bt.SurFit:
+        """Each event's multivariate regression on its common estimation days."""
+        d = self._d
+        first = self._first_rows
+        return bt.fit_sur(
+            d.model,
+            d.k,
+            d.y_est,
+            d.design_est(first).full(),
+            d.y_win,
+            d.X_win[first],
+            self._clusters,
+        )
 
     @cached_property
     def _rbar(self) -> np.ndarray:
-        vals = []
-        for c, rows in enumerate(self._cluster_rows):
-            n = len(rows)
-            if n < 2:
-                vals.append(np.nan)
-                continue
-            E = self._d.ar_est[rows]
-            if np.isfinite(E).all():
-                # complete panel: sum of the correlation matrix = |sum_i z_i|^2 / L
-                Z = (E - E.mean(axis=1, keepdims=True)) / E.std(axis=1, keepdims=True)
-                total = float(np.sum(Z.sum(axis=0) ** 2) / E.shape[1])
-                vals.append((total - n) / (n * (n - 1)))
-                continue
-            C = self._resid_corr(c)
-            off = C[~np.eye(n, dtype=bool)]
-            vals.append(float(np.nanmean(off)) if np.isfinite(off).any() else np.nan)
-        return np.array(vals, dtype=float)
+        return bt.cluster_rbar(self._d.ar_est, self._clusters)
 
     @cached_property
-    def _portfolio(self) -> _Portfolio:
+    def _inputs(self) -> dict[Any, bt.BatteryInput]:
+        return {}
+
+    def _battery_input(self, by: By) -> tuple[bt.BatteryInput, list[str] | None, str | None]:
+        """The battery's input for a grouping, its block labels and label column."""
+        key: Any
+        if by is None:
+            key, labels, column = None, None, None
+        elif isinstance(by, str):
+            if by != "event_id":
+                raise ConfigError(field="by", value=by, expected="None, 'event_id' or a mapping")
+            key, labels, column = "event_id", list(self._event_ids), "event_id"
+        elif isinstance(by, Mapping):
+            pools = {str(k): str(v) for k, v in by.items()}
+            unknown = sorted(set(pools) - set(self._event_ids))
+            if unknown:
+                raise ConfigError(
+                    field="by",
+                    value=unknown[:3],
+                    expected="event ids of the study (" + ", ".join(self._event_ids[:6]) + ")",
+                )
+            key = tuple(sorted(pools.items()))
+            labels = list(dict.fromkeys(pools[e] for e in self._event_ids if e in pools))
+            column = "pool"
+        else:
+            raise ConfigError(field="by", value=by, expected="None, 'event_id' or a mapping")
+        if key not in self._inputs:
+            self._inputs[key] = self._make_input(by, labels)
+        return self._inputs[key], labels, column
+
+    def _make_input(self, by: By, labels: list[str] | None) -> bt.BatteryInput:
         d = self._d
-        rows = self._cluster_rows
-        first = np.array([r[0] for r in rows])
-        order = np.concatenate(rows)
-        starts = np.cumsum([0] + [len(r) for r in rows[:-1]])
+        cl = self._clusters
+        C = len(cl)
+        if by is None:
+            cluster_group = np.zeros(C, dtype=np.intp)
+        elif isinstance(by, str):
+            cluster_group = np.arange(C)
+        else:
+            assert labels is not None and isinstance(by, Mapping)
+            code = {lab: i for i, lab in enumerate(labels)}
+            pools = {str(k): str(v) for k, v in by.items()}
+            cluster_group = np.array([code.get(pools.get(e, ""), -1) for e in self._event_ids])
+        keep = np.flatnonzero(cluster_group >= 0)
+        order = keep[np.argsort(cluster_group[keep], kind="stable")]  # events by block
+        sizes = cl.sizes[order]
+        identity = len(order) == C and bool(np.all(order == np.arange(C)))
+        rows = (
+            np.arange(len(d.sigma))
+            if identity
+            else np.concatenate(
+                [np.arange(cl.starts[c], cl.starts[c] + cl.sizes[c]) for c in order]
+            )
+        )
+        groups = cluster_group[order]
+        counts = np.bincount(groups)
+        cluster_blocks = Blocks.from_sizes(counts[counts > 0])
+        row_group = np.repeat(groups, sizes)
 
-        identity = bool(np.array_equal(order, np.arange(len(order))))
+        def take(a: np.ndarray) -> np.ndarray:
+            return a if identity else a[rows]
 
-        def pmean(a: np.ndarray) -> np.ndarray:
-            if not identity:  # firm-events are stored sorted by event, so rarely needed
-                a = a[order]
-            ok = np.isfinite(a)
-            s = np.add.reduceat(np.where(ok, a, 0.0), starts, axis=0)
-            n = np.add.reduceat(ok.astype(float), starts, axis=0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                return np.where(n > 0, s / n, np.nan)
-
-        y_est, y_win = pmean(d.y_est), pmean(d.y_win)
-        X_est, X_win = d.X_est[first], d.X_win[first]
-        fit = fit_expected_returns(d.model, y_est, X_est, y_win, X_win, names=d.param_names)  # type: ignore[arg-type]
-        df = fit.n_obs - (1 if d.convention == "estudy2" else max(fit.k, 1))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sigma = np.sqrt(fit.ssr / df)
-        # members that offset exactly (S1 = -S0) leave a constant portfolio: its residual
-        # variance is 0 up to rounding, no test (NaN, see test_notes)
-        scale = np.array([np.nanmax(d.sigma[r]) for r in rows])
-        sigma = np.where(sigma > _PORTFOLIO_MIN_SIGMA * scale, sigma, np.nan)
-        return _Portfolio(
-            names=d.param_names,
-            ar_est=fit.ar_est,
-            ar_win=fit.ar_win,
-            X_win=X_win,
-            xtx_inv=fit.xtx_inv,
-            sigma=sigma,
-            df=df.astype(float),
-            n_obs=fit.n_obs,
+        return bt.BatteryInput(
+            convention=d.convention,
+            blocks=Blocks.from_codes(row_group),
+            clusters=Blocks.from_sizes(sizes),
+            cluster_blocks=cluster_blocks,
+            ar_est=take(d.ar_est),
+            ar_win=take(d.ar_win),
+            sigma=take(d.sigma),
+            n_obs=take(d.n_obs),
+            df_patell=take(d.df_patell),
+            c_sar=take(d.c_sar),
+            mterm_win=take(d.mterm_win),
+            X_win=take(d.X_win),
+            xtx_inv=take(d.xtx_inv),
+            rbar=self._rbar[order],
+            portfolio=self._portfolio if identity else self._portfolio.take(order),
+            sur=self._sur if identity else self._sur.take(order),
         )
 
     def _cols(self, window: tuple[int, int] | None) -> tuple[int, int, np.ndarray]:
@@ -413,331 +396,37 @@ class EventStudyResults:
             )
         return a, b, np.arange(a - w0, b - w0 + 1)
 
-    def _rbar_eff(self, rows: np.ndarray) -> float:
-        """Mean pairwise residual correlation over all pairs of ``rows`` (0 across events)."""
-        n = len(rows)
-        if n < 2:
-            return 0.0
-        counts = np.bincount(self._codes[rows], minlength=len(self._event_ids)).astype(float)
-        r = np.nan_to_num(self._rbar, nan=0.0)
-        return float(np.sum(counts * (counts - 1) * r) / (n * (n - 1)))
+    def battery_input(self, by: By = "event_id") -> bt.BatteryInput:
+        """The frozen arrays the battery reads for a grouping (one block per event by default).
 
-    def _car_arrays(self, cols: np.ndarray) -> dict[str, np.ndarray]:
-        d = self._d
-        ar = d.ar_win[:, cols]
-        ok = np.isfinite(ar)
-        L2 = ok.sum(axis=1).astype(float)
-        car = np.where(L2 > 0, np.nansum(ar, axis=1), np.nan)
-        s = np.where(ok[..., None], d.X_win[:, cols], 0.0).sum(axis=1)
-        q = L2 + np.einsum("ki,kij,kj->k", s, d.xtx_inv, s)
-        se = d.sigma * np.sqrt(q)
-        r = d.y_win[:, cols]
-        e = d.expected_win[:, cols]
-        okr = np.isfinite(r) & np.isfinite(e)
-        bhar = np.prod(np.where(okr, 1 + r, 1.0), axis=1) - np.prod(
-            np.where(okr, 1 + e, 1.0), axis=1
-        )
-        bhar = np.where(okr.any(axis=1), bhar, np.nan)
-        return {"car": car, "se": se, "L2": L2, "bhar": bhar}
-
-    def _portfolio_car(self, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p = self._portfolio
-        ar = p.ar_win[:, cols]
-        ok = np.isfinite(ar)
-        L2 = ok.sum(axis=1).astype(float)
-        car = np.where(L2 > 0, np.nansum(ar, axis=1), np.nan)
-        s = np.where(ok[..., None], p.X_win[:, cols], 0.0).sum(axis=1)
-        q = L2 + np.einsum("ki,kij,kj->k", s, p.xtx_inv, s)
-        return car, p.sigma * np.sqrt(q)
-
-    @cached_property
-    def _sur_setup(self) -> list[np.ndarray | str]:
-        """Per event: the common estimation days of its securities, or why SUR cannot run."""
-        d = self._d
-        out: list[np.ndarray | str] = []
-        for rows in self._cluster_rows:
-            N = len(rows)
-            Y = d.y_est[rows].T
-            X = d.X_est[rows[0]]
-            common = np.isfinite(Y).all(axis=1) & np.isfinite(X).all(axis=1)
-            Lc = int(common.sum())
-            k = max(d.k, 1)
-            if Lc - k <= N:
-                out.append(
-                    f"{N} securities but only {Lc - k} residual degrees of freedom on {Lc} "
-                    "common estimation days (needs N < days - parameters)"
-                )
-            else:
-                out.append(common)
-        return out
-
-    def _sur(self, c: int, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | str:
-        """CARs and their joint covariance for event ``c`` (SUR with event dummies)."""
-        d = self._d
-        setup = self._sur_setup[c]
-        if isinstance(setup, str):
-            return setup
-        rows = self._cluster_rows[c]
-        Yw = d.y_win[rows][:, cols].T
-        Xw = d.X_win[rows[0]][cols]
-        if not (np.isfinite(Yw).all() and np.isfinite(Xw).all()):
-            return "a security has no return on a tested day"
-        Sigma, nu, B, xtx_inv = self._sur_sigma(c)
-        if d.model == "market_adjusted":
-            car = (Yw - Xw[:, [1]]).sum(axis=0)
-            q = float(len(cols))
-        else:
-            car = (Yw - Xw @ B).sum(axis=0)
-            s = Xw.sum(axis=0)
-            q = float(len(cols) + s @ xtx_inv @ s)
-        return car, Sigma * q, nu
-
-    def _sur_sigma(self, c: int) -> tuple[np.ndarray, float, Any, Any]:
-        """Joint residual covariance of event ``c`` on its common estimation days, its
-        degrees of freedom, the coefficients and ``(X'X)^{-1}`` (``None`` market adjusted)."""
-        if c in self._sur_sigma_cache:
-            return self._sur_sigma_cache[c]
-        d = self._d
-        common = self._sur_setup[c]
-        assert not isinstance(common, str)
-        rows = self._cluster_rows[c]
-        Lc = int(common.sum())
-        Yc = d.y_est[rows].T[common]  # (L, N)
-        Xc = d.X_est[rows[0]][common]  # (L, p)
-        if d.model == "market_adjusted":
-            E = Yc - Xc[:, [1]]
-            E = E - E.mean(axis=0)
-            nu = float(Lc - 1)
-            out = (E.T @ E / nu, nu, None, None)
-        else:
-            xtx_inv = np.linalg.inv(Xc.T @ Xc)
-            B = xtx_inv @ Xc.T @ Yc
-            E = Yc - Xc @ B
-            nu = float(Lc - Xc.shape[1])
-            out = (E.T @ E / nu, nu, B, xtx_inv)
-        self._sur_sigma_cache[c] = out
-        return out
-
-    @cached_property
-    def _sur_sigma_cache(self) -> dict[int, tuple[np.ndarray, float, Any, Any]]:
-        return {}
-
-    def _sur_tests(self, clusters: Sequence[int], cols: np.ndarray) -> list[st.TestResult]:
-        """``sur_wald`` and ``sur_wald_mean`` for the events ``clusters``.
-
-        One event: the Hotelling F form. Several (independent) events: ``sum_e N_e F_e``
-        against chi-squared(sum N_e), and the pooled mean CAR against ``F(1, sum nu_e)``.
+        For the placebo lab and the specification curve, which run
+        :func:`eventstudy.battery.run_battery` on it (shifted, or restricted to some events).
         """
-        parts = [self._sur(c, cols) for c in clusters]
-        parts = [p for p in parts if not isinstance(p, str)]
-        if not parts:
-            nan = float("nan")
-            return [
-                st.TestResult("sur_wald", nan, nan, None, "all CARs = 0"),
-                st.TestResult("sur_wald_mean", nan, nan, None, "mean CAR = 0"),
-            ]
-        if len(parts) == 1:
-            car, cov, nu = parts[0]
-            return [st.sur_wald(car, cov, nu), st.sur_wald_mean(car, cov, nu)]
-        from scipy import stats as sps
+        return self._battery_input(by)[0]
 
-        tests = [st.sur_wald(car, cov, nu) for car, cov, nu in parts]
-        stat = float(sum(t.statistic * t.df for t in tests))
-        dfs = float(sum(t.df for t in tests))
-        car_all = np.concatenate([p[0] for p in parts])
-        var_sum = float(sum(p[1].sum() for p in parts))
-        n_all = len(car_all)
-        w_mean = (car_all.mean()) ** 2 / (var_sum / n_all**2)
-        nu_all = float(sum(p[2] for p in parts))
-        return [
-            st.TestResult("sur_wald", stat, float(sps.chi2.sf(stat, dfs)), dfs, "all CARs = 0"),
-            st.TestResult(
-                "sur_wald_mean",
-                float(w_mean),
-                float(sps.f.sf(w_mean, 1, nu_all)),
-                1.0,
-                "mean CAR = 0",
-            ),
-        ]
+    def battery(
+        self,
+        window: tuple[int, int] | None = None,
+        *,
+        cumulative: bool = True,
+        by: By = None,
+        tests: Sequence[str] | None = None,
+    ) -> dict[str, st.TestResult]:
+        """Every requested test as :class:`~eventstudy.stats.TestResult` objects with a
+        leading batch axis (one value per block of ``by``; and per day when not cumulative).
 
-    @cached_property
-    def _full_textbook(self) -> np.ndarray:
-        d = self._d
-        return np.concatenate([d.ar_est, d.ar_win], axis=1)
-
-    @cached_property
-    def _est_sign_counts(self) -> tuple[np.ndarray, np.ndarray]:
-        a = self._d.ar_est
-        ok = np.isfinite(a)
-        return ((a > 0) & ok).sum(axis=1), ok.sum(axis=1)
-
-    def _full(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any]:
-        """AR matrix over the rank/sign window, tested columns and the variance divisor."""
-        d = self._d
-        Le = d.ar_est.shape[1]
-        if d.convention == "estudy2":
-            full = np.concatenate([d.ar_est[rows], d.ar_win[rows][:, cols]], axis=1)
-            divisor = float(np.mean(np.isfinite(full).sum(axis=1)))
-            return full, Le + np.arange(len(cols)), divisor
-        full = self._full_textbook if len(rows) == len(self._codes) else self._full_textbook[rows]
-        return full, Le + cols, None
-
-    def _ranks(self, rows: np.ndarray, full: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Row ranks and medians of the rank/sign window."""
-        if self._d.convention == "estudy2":
-            ranks, srt = st.rank_rows(full, True)
-            return ranks, st.row_medians(srt)
-        ranks, med = self._ranks_textbook
-        return ranks[rows], med[rows]
-
-    def _grank_window(self, rows: np.ndarray, scar_star: np.ndarray) -> st.TestResult:
-        """KP (2011) window test: estimation SARs plus one SCAR* column, without re-ranking.
-
-        Adding one value ``x_i`` to row ``i`` moves the estimation ranks above it up by one
-        (a half for a tie) and gives ``x_i`` the rank ``1 + #below + #ties/2``; only the
-        cross-sectional mean ranks are needed.
+        The array form behind :meth:`aar_tests`, :meth:`caar_tests`, the placebo lab and the
+        specification curve (:func:`eventstudy.battery.run_battery`).
         """
-        every = len(rows) == len(self._codes)
-        sr = self._sr_est if every else self._sr_est[rows]
-        base0, n_est, n_t_all = self._sr_est_rank_sums
-        if not every:
-            base0, n_est = base0[rows], n_est[rows]
-        x = scar_star
-        has_x = np.isfinite(x)
-        w = np.where(has_x, 1.0 / (n_est + 2.0), 1.0 / (n_est + 1.0))
-        with np.errstate(invalid="ignore"):
-            gt = sr > x[:, None]
-            eq = sr == x[:, None]
-        ties = bool(eq.any())
-        gt[~has_x] = False
-        n_gt = np.count_nonzero(gt, axis=1)
-        n_eq = np.count_nonzero(eq, axis=1) if ties else 0
-        shift = w @ gt if not ties else w @ (gt + 0.5 * (eq & has_x[:, None]))
-        n_t = n_t_all if every else np.isfinite(sr).sum(axis=0).astype(float)
-        sums = w @ base0 + shift - 0.5 * n_t
-        x_rank = 1.0 + (n_est - n_gt - n_eq) + 0.5 * n_eq
-        u_x = np.where(has_x, x_rank * w - 0.5, np.nan)
-        with np.errstate(divide="ignore", invalid="ignore"):  # a day nobody traded: n_t 0
-            ubar = np.append(np.where(n_t > 0, sums / n_t, np.nan), _nan_mean_rows(u_x))
-        n_all = np.append(n_t, float(has_x.sum()))
-        return st.grank_from_means(ubar, n_all, len(rows), len(ubar) - 1)
-
-    def _p_hat(self, rows: np.ndarray) -> float:
-        pos, n = (c[rows] for c in self._est_sign_counts)
-        if self._d.convention == "estudy2":
-            return float(pos.sum() / n.sum())
-        return float(np.mean(pos / n))
-
-    def _battery(self, rows: np.ndarray, cols: np.ndarray, cumulative: bool) -> list[st.TestResult]:
-        d = self._d
-        e2 = d.convention == "estudy2"
-        clusters = sorted(set(self._codes[rows].tolist()))
-        ar = d.ar_win[rows][:, cols]
-        sar = self._sar_win[rows][:, cols]
-        sigma = d.sigma[rows]
-        aar_est = (
-            self._aar_est_all if len(rows) == len(self._codes) else _nan_mean_rows(d.ar_est[rows])
-        )
-        dfp = self._df_patell[rows]
-        df_bw = float(np.mean(d.n_obs[rows])) - 1
-        rbar = self._rbar_eff(rows)
-        if 1 + (len(rows) - 1) * rbar <= st.KP_MIN_DESIGN_EFFECT:
-            rbar = float("nan")  # KP factor undefined for the block (see test_notes)
-        every = len(rows) == len(self._codes)
-        cached_ranks = every and not e2  # textbook rank tests over all firm-events are cached
-        if cached_ranks:
-            tested = d.ar_est.shape[1] + cols
-        else:
-            full, tested, divisor = self._full(rows, cols)
-            ranks, medians = self._ranks(rows, full)
-        lamb_c = 1 + 1 / np.mean(d.n_obs[rows]) + _nan_mean_rows(self._mterm_win[rows][:, cols])
-        p = self._portfolio
-        out: list[st.TestResult] = []
-        if cumulative:
-            ca = self._car_arrays(cols)
-            car, se = ca["car"][rows], ca["se"][rows]
-            scar = car / se
-            n_days = len(cols)
-            car_p, se_p = self._portfolio_car(cols)
-            out.append(st.portfolio(car_p[clusters], se_p[clusters], p.df[clusters]))
-            out += self._sur_tests(clusters, cols)
-            out.append(st.adjusted_patell(scar, dfp, rbar))
-            out.append(st.kolari_pynnonen(scar, rbar))
-            out.append(self._grank_window(rows, _restandardize(scar)))
-            out.append(st.t_test(car))
-            out.append(st.brown_warner_1980(car, sigma, n_days=n_days, df=df_bw, estudy2_sums=e2))
-            out.append(st.brown_warner_1985(car, aar_est, n_days=n_days))
-            out.append(st.lamb(ar, aar_est, lamb_c, cumulative=True))
-            out.append(st.patell(scar, dfp, estudy2_sums=e2))
-            out.append(st.bmp(scar))
-            out.append(st.sign(car, estudy2_sums=e2))
-            out.append(st.generalized_sign(car, self._p_hat(rows), estudy2_sums=e2))
-            if cached_ranks:
-                for name, z in self._rank_z_textbook.items():
-                    out.append(st.z_result(name, st.cumulate(z[cols]), "median AR = 0"))
-            else:
-                out.append(
-                    st.corrado_sign(
-                        full, tested, divisor, cumulative=True, estudy2_sums=e2, medians=medians
-                    )
-                )
-                out.append(st.corrado_rank(ranks, tested, divisor, cumulative=True, estudy2=e2))
-                out.append(
-                    st.modified_rank(ranks, tested, divisor, cumulative=True, estudy2_sums=e2)
-                )
-            out.append(st.wilcoxon(car))
-            return out
-        h_p = forecast_variance_factor(p.X_win[:, cols], p.xtx_inv)
-        se_p = p.sigma[:, None] * np.sqrt(1 + h_p)
-        out.append(st.portfolio(p.ar_win[clusters][:, cols], se_p[clusters], p.df[clusters]))
-        sur = [self._sur_tests(clusters, np.array([c])) for c in cols]
-        for j, name in enumerate(("sur_wald", "sur_wald_mean")):
-            out.append(
-                st.TestResult(
-                    name,
-                    np.array([s[j].statistic for s in sur], dtype=float),
-                    np.array([s[j].p_value for s in sur], dtype=float),
-                    np.array([np.nan if s[j].df is None else s[j].df for s in sur], dtype=float),
-                    sur[0][j].null,
-                )
-            )
-        out.append(st.adjusted_patell(sar, dfp, rbar))
-        out.append(st.kolari_pynnonen(sar, rbar))
-        sr_est = self._sr_est if every else self._sr_est[rows]
-        sar_all = self._sar_win if every else self._sar_win[rows]
-        restd = _restandardize(sar_all)
-        if e2:
-            G = np.concatenate([sr_est, restd[:, cols]], axis=1)
-        else:
-            G = np.concatenate([sr_est, restd], axis=1)
-        out.append(st.grank(G, tested))
-        out.append(st.t_test(ar))
-        out.append(st.brown_warner_1980(ar, sigma, df=df_bw, estudy2_sums=e2))
-        out.append(st.brown_warner_1985(ar, aar_est))
-        out.append(st.lamb(ar, aar_est, lamb_c))
-        out.append(st.patell(sar, dfp, estudy2_sums=e2))
-        out.append(st.bmp(sar))
-        out.append(st.sign(ar, estudy2_sums=e2))
-        out.append(st.generalized_sign(ar, self._p_hat(rows), estudy2_sums=e2))
-        if cached_ranks:
-            for name, z in self._rank_z_textbook.items():
-                out.append(st.z_result(name, z[cols], "median AR = 0"))
-        else:
-            out.append(st.corrado_sign(full, tested, divisor, estudy2_sums=e2, medians=medians))
-            out.append(st.corrado_rank(ranks, tested, divisor, estudy2=e2))
-            out.append(st.modified_rank(ranks, tested, divisor, estudy2_sums=e2))
-        out.append(st.wilcoxon(ar))
-        return out
-
-    def _blocks(self, by: str | None) -> list[tuple[str | None, np.ndarray]]:
-        if by is None:
-            return [(None, np.arange(len(self._codes)))]
-        if by != "event_id":
-            raise ConfigError(field="by", value=by, expected="None or 'event_id'")
-        return [(e, rows) for e, rows in zip(self._event_ids, self._cluster_rows, strict=True)]
+        _, _, cols = self._cols(window)
+        if tests is not None:
+            unknown = sorted(set(tests) - set(TEST_NAMES))
+            if unknown:
+                raise ConfigError(field="tests", value=unknown, expected=f"some of {TEST_NAMES}")
+        inp, _, _ = self._battery_input(by)
+        return bt.run_battery(inp, cols, cumulative, tests)
 
     # ------------------------------------------------------------------ public tables
-
     @cached_property
     def _params(self) -> pd.DataFrame:
         d = self._d
@@ -796,121 +485,186 @@ class EventStudyResults:
         Returns
         -------
         DataFrame
-            event_id, security, car, bhar, se, statistic, p_value, n_days. ``se`` is
+            event_id, security, car, bhar, se, statistic, p_value, df, n_days. ``se`` is
             ``s sqrt(L2 + s_W'(X'X)^{-1}s_W)``, i.e. for the market model
             ``s sqrt(L2 + L2^2/L + (sum_W (M_t - Mbar))^2 / Sxx)``; ``statistic = car / se``
-            against t with the residual degrees of freedom.
+            against t with the residual degrees of freedom ``df``
+            (:func:`eventstudy.models.residual_df`).
         """
+        d = self._d
         _, _, cols = self._cols(window)
-        ca = self._car_arrays(cols)
-        out = self._d.events[["event_id", "security"]].copy()
-        out["car"] = ca["car"]
-        out["bhar"] = ca["bhar"]
-        out["se"] = ca["se"]
-        out["statistic"] = ca["car"] / ca["se"]
-        from scipy import stats as sps
-
-        out["p_value"] = 2 * sps.t.sf(np.abs(out["statistic"].to_numpy()), self._df_sigma)
-        out["n_days"] = ca["L2"].astype(int)
+        car, se, L2 = bt.car_moments(d.ar_win, d.X_win, d.xtx_inv, d.sigma, cols)
+        r = d.y_win[:, cols]
+        e = d.expected_win[:, cols]
+        okr = np.isfinite(r) & np.isfinite(e)
+        bhar = np.prod(np.where(okr, 1 + r, 1.0), axis=1) - np.prod(
+            np.where(okr, 1 + e, 1.0), axis=1
+        )
+        out = d.events[["event_id", "security"]].copy()
+        out["car"] = car
+        out["bhar"] = np.where(okr.any(axis=1), bhar, np.nan)
+        out["se"] = se
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["statistic"] = car / se
+        out["p_value"] = st.p_t(out["statistic"].to_numpy(), d.df_sigma)
+        out["df"] = d.df_sigma.astype(float)
+        out["n_days"] = L2.astype(int)
         return out
 
     @_memoized
-    def aar_tests(
-        self, window: tuple[int, int] | None = None, by: str | None = None
-    ) -> pd.DataFrame:
+    def portfolio_car(self, window: tuple[int, int] | None = None) -> pd.DataFrame:
+        """CAR of each event's equal-weighted portfolio over ``window``, with its test.
+
+        Returns
+        -------
+        DataFrame
+            event_id, n (firm-events), car, se, statistic, p_value, df, n_days. The
+            portfolio is fitted like a firm-event on the mean return of the event's
+            securities (its own estimation variance carries their cross-correlation), so
+            ``statistic = car / se`` against t with ``df`` is the ``portfolio`` test of the
+            event (``caar_tests(window, by="event_id")``).
+        """
+        _, _, cols = self._cols(window)
+        p = self._portfolio
+        car, se, L2 = bt.car_moments(p.ar_win, p.X_win, p.xtx_inv, p.sigma, cols)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            stat = np.where(se > 0, car / se, np.nan)
+        return pd.DataFrame(
+            {
+                "event_id": self._event_ids,
+                "n": self._clusters.sizes,
+                "car": car,
+                "se": se,
+                "statistic": stat,
+                "p_value": st.p_t(stat, p.df),
+                "df": p.df,
+                "n_days": L2.astype(int),
+            }
+        )
+
+    @_memoized
+    def aar_tests(self, window: tuple[int, int] | None = None, by: By = None) -> pd.DataFrame:
         """Tests of the mean abnormal return, one row per day and test.
 
         Parameters
         ----------
         window : (int, int), optional
             Days tested (default: the computed window).
-        by : {None, "event_id"}
+        by : None, "event_id" or mapping
             ``None`` pools every firm-event in event time; ``"event_id"`` gives one block per
-            event (an ``event_id`` column is added).
+            event (an ``event_id`` column is added); a mapping ``{event_id: pool}`` one block
+            per pool of events (a ``pool`` column is added; events not named are left out).
 
         Returns
         -------
         DataFrame
-            rel_day, test, statistic, p_value, df, null (clustering-robust tests first), plus
-            ``aar`` (the mean AR of the day) and ``n`` (firm-events observed that day).
+            rel_day, test, statistic, p_value, df, df2, null (clustering-robust tests first),
+            plus ``aar`` (the mean AR of the day) and ``n`` (firm-events observed that day).
         """
         a, _, cols = self._cols(window)
-        frames = []
-        for eid, rows in self._blocks(by):
-            results = self._battery(rows, cols, cumulative=False)
-            ar = self._d.ar_win[rows][:, cols]
-            aar, n_obs = _nan_mean_rows(ar), np.isfinite(ar).sum(axis=0)
-            recs = []
-            for j in range(len(cols)):
-                for r in results:
-                    stat = np.asarray(r.statistic, dtype=float)
-                    pv = np.asarray(r.p_value, dtype=float)
-                    df = np.asarray(np.nan if r.df is None else r.df, dtype=float)
-                    recs.append(
-                        {
-                            "rel_day": a + j,
-                            "test": r.name,
-                            "statistic": float(stat[j] if stat.ndim else stat),
-                            "p_value": float(pv[j] if pv.ndim else pv),
-                            "df": float(df[j] if df.ndim else df),
-                            "null": r.null,
-                            "aar": float(aar[j]),
-                            "n": int(n_obs[j]),
-                        }
-                    )
-            f = pd.DataFrame.from_records(recs)
-            if by is not None:
-                f.insert(0, "event_id", eid)
-            frames.append(f)
-        return pd.concat(frames, ignore_index=True)
+        inp, labels, column = self._battery_input(by)
+        results = bt.run_battery(inp, cols, False)
+        aar = inp.blocks.mean(inp.ar_win[:, cols])  # (B, D)
+        n_obs = inp.blocks.count(inp.ar_win[:, cols])
+        B, D, T = len(inp.blocks), len(cols), len(results)
+        names = list(results)
+
+        def stack(field: str) -> np.ndarray:
+            cols_ = []
+            for r in results.values():
+                v = getattr(r, field)
+                v = (
+                    np.full((B, D), np.nan)
+                    if v is None
+                    else np.broadcast_to(np.asarray(v, dtype=float).reshape(B, -1), (B, D))
+                )
+                cols_.append(v)
+            return np.stack(cols_, axis=2).ravel()
+
+        out = pd.DataFrame(
+            {
+                "rel_day": np.tile(np.repeat(a + np.arange(D), T), B),
+                "test": np.tile(np.array(names, dtype=object), B * D),
+                "statistic": stack("statistic"),
+                "p_value": stack("p_value"),
+                "df": stack("df"),
+                "df2": stack("df2"),
+                "null": np.tile(np.array([r.null for r in results.values()], dtype=object), B * D),
+                "aar": np.repeat(aar.ravel(), T),
+                "n": np.repeat(n_obs.ravel().astype(int), T),
+            }
+        )
+        if column is not None:
+            assert labels is not None
+            out.insert(0, column, np.repeat(np.array(labels, dtype=object), D * T))
+        return out
 
     def test_results(
-        self, window: tuple[int, int] | None = None, by: str | None = None
+        self, window: tuple[int, int] | None = None, by: By = None
     ) -> dict[str, st.TestResult] | dict[str, dict[str, st.TestResult]]:
         """The CAAR tests over ``window`` as :class:`~eventstudy.stats.TestResult` objects.
 
-        Returns ``{test name: TestResult}``; with ``by="event_id"``,
-        ``{event_id: {test name: TestResult}}``.
+        Returns ``{test name: TestResult}``; with ``by``, ``{block label: {test name:
+        TestResult}}`` (block labels: event ids, or pool names).
         """
         _, _, cols = self._cols(window)
+        inp, labels, _ = self._battery_input(by)
+        results = bt.run_battery(inp, cols, True)
         blocks = {
-            eid: {r.name: r for r in self._battery(rows, cols, cumulative=True)}
-            for eid, rows in self._blocks(by)
+            lab: {name: _block(r, i) for name, r in results.items()}
+            for i, lab in enumerate(labels if labels is not None else [None])
         }
-        return blocks[None] if by is None else blocks  # type: ignore[return-value]
+        return blocks[None] if by is None else blocks  # type: ignore[return-value,index]
 
     def aar_test_results(self, window: tuple[int, int] | None = None) -> dict[str, st.TestResult]:
         """The daily tests as :class:`TestResult` objects (arrays with one value per day)."""
         _, _, cols = self._cols(window)
-        return {r.name: r for r in self._battery(np.arange(len(self._codes)), cols, False)}
+        inp, _, _ = self._battery_input(None)
+        return {n: _block(r, 0) for n, r in bt.run_battery(inp, cols, False).items()}
 
     @_memoized
-    def caar_tests(
-        self, window: tuple[int, int] | None = None, by: str | None = None
-    ) -> pd.DataFrame:
+    def caar_tests(self, window: tuple[int, int] | None = None, by: By = None) -> pd.DataFrame:
         """Tests of the mean CAR over ``window`` (default: the computed window).
 
         Returns
         -------
         DataFrame
-            test, statistic, p_value, df, null, plus ``caar`` (mean CAR) and ``n``; with
-            ``by="event_id"`` an ``event_id`` column first. ``sur_wald`` needs fewer
-            securities than estimation days: when it cannot run its row is ``NaN`` and the
-            reason is in :attr:`test_notes`.
+            test, statistic, p_value, df, df2, null, plus ``caar`` (mean CAR) and ``n``; with
+            ``by="event_id"`` an ``event_id`` column first (``pool`` for a mapping).
+            ``sur_wald`` needs fewer securities than estimation days: when it cannot run its
+            row is ``NaN`` and the reason is in :attr:`test_notes`.
         """
         _, _, cols = self._cols(window)
-        ca = self._car_arrays(cols)
-        frames = []
-        for eid, rows in self._blocks(by):
-            f = pd.DataFrame.from_records(
-                [r.as_row() for r in self._battery(rows, cols, cumulative=True)]
-            )
-            f["caar"] = float(_nan_mean_rows(ca["car"][rows]))
-            f["n"] = int(np.isfinite(ca["car"][rows]).sum())
-            if by is not None:
-                f.insert(0, "event_id", eid)
-            frames.append(f)
-        return pd.concat(frames, ignore_index=True)
+        inp, labels, column = self._battery_input(by)
+        results = bt.run_battery(inp, cols, True)
+        car, _, _ = bt.car_moments(inp.ar_win, inp.X_win, inp.xtx_inv, inp.sigma, cols)
+        caar = inp.blocks.mean(car)
+        n = inp.blocks.count(car).astype(int)
+        B, T = len(inp.blocks), len(results)
+
+        def stack(field: str) -> np.ndarray:
+            vals = []
+            for r in results.values():
+                v = getattr(r, field)
+                vals.append(np.full(B, np.nan) if v is None else np.asarray(v, float).reshape(B))
+            return np.stack(vals, axis=1).ravel()
+
+        out = pd.DataFrame(
+            {
+                "test": np.tile(np.array(list(results), dtype=object), B),
+                "statistic": stack("statistic"),
+                "p_value": stack("p_value"),
+                "df": stack("df"),
+                "df2": stack("df2"),
+                "null": np.tile(np.array([r.null for r in results.values()], dtype=object), B),
+                "caar": np.repeat(caar, T),
+                "n": np.repeat(n, T),
+            }
+        )
+        if column is not None:
+            assert labels is not None
+            out.insert(0, column, np.repeat(np.array(labels, dtype=object), T))
+        return out
 
     def portfolio_bootstrap(
         self, window: tuple[int, int] | None = None, n_boot: int = 9999, seed: int | None = 0
@@ -929,7 +683,8 @@ class EventStudyResults:
             event_id, car, p_value, n_boot.
         """
         _, _, cols = self._cols(window)
-        car, _ = self._portfolio_car(cols)
+        p = self._portfolio
+        car, _, _ = bt.car_moments(p.ar_win, p.X_win, p.xtx_inv, p.sigma, cols)
         rng = np.random.default_rng(seed)
         recs = []
         for e, eid in enumerate(self._event_ids):
@@ -963,13 +718,26 @@ class EventStudyResults:
           equal): ``t_test``; when they are all 0 also ``bmp``, ``kolari_pynnonen``,
           ``grank`` and ``wilcoxon`` (zeros are dropped);
         - ``adjusted_patell``, ``kolari_pynnonen``: ``rbar <= -1/(N - 1)``, where the
-          Kolari-Pynnonen factor is undefined (:func:`eventstudy.stats.kp_factor`);
+          Kolari-Pynnonen factors are undefined (:func:`eventstudy.stats.kp_factor`);
         - ``generalized_sign``: ``p_hat`` is 0 or 1 (no estimation AR, or every one,
           positive).
         """
         d = self._d
         secs = d.events["security"].to_numpy()
         recs: list[tuple[str, str, str]] = []
+        by_event, _, _ = self._battery_input("event_id")
+        sur = self._sur
+        pf = self._portfolio
+        if d.convention == "estudy2":
+            every = np.arange(d.ar_win.shape[1])
+            rank_z = {
+                r.name: np.asarray(r.statistic) for r in by_event._rank_tests_estudy2(every, False)
+            }
+        else:
+            rank_z = dict(by_event._rank_z_textbook)
+        every = np.arange(d.ar_win.shape[1])
+        rank_z["grank"] = np.asarray(by_event._grank_daily(every).statistic)
+        s_aar = st.aar_sd(by_event.aar_est)[0]  # S(AAR) of Brown-Warner 1985, per event
 
         def days(mask: np.ndarray) -> str:
             hit = d.rel_win[mask]
@@ -979,8 +747,7 @@ class EventStudyResults:
         for c, eid in enumerate(self._event_ids):
             rows = self._cluster_rows[c]
             n = len(rows)
-            setup = self._sur_setup[c]
-            why: str | None = setup if isinstance(setup, str) else None
+            why: str | None = sur.reason[c]
             if why is None:
                 miss = ~np.isfinite(d.y_win[rows])
                 if miss.any():
@@ -993,8 +760,7 @@ class EventStudyResults:
             if why is not None:
                 recs += [(eid, "sur_wald", why), (eid, "sur_wald_mean", why)]
             else:
-                sigma = self._sur_sigma(c)[0]
-                if st.is_singular(sigma):
+                if sur.singular[c]:
                     recs.append(
                         (
                             eid,
@@ -1003,7 +769,7 @@ class EventStudyResults:
                             "residuals are linearly dependent (e.g. identical returns)",
                         )
                     )
-                if not float(np.sum(sigma)) > 0:
+                if not float(sur.sum_sigma[c]) > 0:
                     recs.append(
                         (
                             eid,
@@ -1012,7 +778,7 @@ class EventStudyResults:
                             "offset exactly)",
                         )
                     )
-            if not np.isfinite(self._portfolio.sigma[c]):
+            if not np.isfinite(pf.sigma[c]):
                 recs.append(
                     (
                         eid,
@@ -1024,8 +790,8 @@ class EventStudyResults:
             ar = d.ar_win[rows]
             ok = np.isfinite(ar)
             n_t = ok.sum(axis=0)
-            lost = (n_t > 0) & ~np.isfinite(self._portfolio.ar_win[c])
-            if lost.any() and np.isfinite(self._portfolio.sigma[c]):
+            lost = (n_t > 0) & ~np.isfinite(pf.ar_win[c])
+            if lost.any() and np.isfinite(pf.sigma[c]):
                 recs.append(
                     (
                         eid,
@@ -1072,20 +838,19 @@ class EventStudyResults:
                         "variance)"
                     )
                     recs.append((eid, "t_test", why))
-            aar_est = _nan_mean_rows(d.ar_est[rows])
-            s_aar = float(_nan_sd(aar_est[np.isfinite(aar_est)]))
-            if not s_aar > _PORTFOLIO_MIN_SIGMA * float(np.max(d.sigma[rows])):
+            if not s_aar[c] > bt.PORTFOLIO_MIN_SIGMA * float(np.max(d.sigma[rows])):
                 why = (
                     "the mean estimation AR has no variance (the firm-events' residuals "
                     "offset exactly)"
                 )
                 recs += [(eid, "brown_warner_1985", why), (eid, "lamb", why)]
-            rank_z = self._rank_z_event(rows)
             for test, z in rank_z.items():
-                if not np.isfinite(z).any():
+                if test == "grank" and n < 2:
+                    continue  # noted above: no cross-sectional variance
+                if not np.isfinite(z[c]).any():
                     why = "no variation of the daily mean signs/ranks (they offset exactly)"
                     recs.append((eid, test, why))
-            p_hat = self._p_hat(rows)
+            p_hat = float(by_event.p_hat[c])
             if not 0 < p_hat < 1:
                 recs.append(
                     (
@@ -1095,25 +860,6 @@ class EventStudyResults:
                     )
                 )
         return pd.DataFrame(recs, columns=["event_id", "test", "reason"])
-
-    def _rank_z_event(self, rows: np.ndarray) -> dict[str, np.ndarray]:
-        """Daily corrado_sign / corrado_rank / modified_rank of ``rows`` on every window day
-        (``NaN`` everywhere when their time-series variance is 0)."""
-        cols = np.arange(self._d.ar_win.shape[1])
-        full, tested, divisor = self._full(rows, cols)
-        ranks, medians = self._ranks(rows, full)
-        e2 = self._d.convention == "estudy2"
-        return {
-            "corrado_sign": np.asarray(
-                st.corrado_sign(full, tested, divisor, estudy2_sums=e2, medians=medians).statistic
-            ),
-            "corrado_rank": np.asarray(
-                st.corrado_rank(ranks, tested, divisor, estudy2=e2).statistic
-            ),
-            "modified_rank": np.asarray(
-                st.modified_rank(ranks, tested, divisor, estudy2_sums=e2).statistic
-            ),
-        }
 
     @cached_property
     def _clustering(self) -> pd.DataFrame:
@@ -1142,7 +888,8 @@ class EventStudyResults:
         """
         c = self._event_code(event_id)
         secs = self._d.events["security"].to_numpy()[self._cluster_rows[c]]
-        return pd.DataFrame(self._resid_corr(c), index=list(secs), columns=list(secs))
+        corr = bt.pairwise_corr(self._d.ar_est[self._cluster_rows[c]])
+        return pd.DataFrame(corr, index=list(secs), columns=list(secs))
 
     def _event_code(self, event_id: str | None) -> int:
         if event_id is None:
@@ -1193,7 +940,7 @@ class EventStudyResults:
         p = self._portfolio
         pcar, pse = paths(p.ar_win, p.X_win, p.xtx_inv, p.sigma)
         E = len(self._event_ids)
-        first = np.array([r[0] for r in self._cluster_rows])
+        first = self._first_rows
         port = pd.DataFrame(
             {
                 "event_id": np.repeat(np.array(self._event_ids, dtype=object), W),
@@ -1243,7 +990,7 @@ class EventStudyResults:
                 expected="a fitted firm-event (see res.events and res.excluded)",
             )
         i = int(hit[0])
-        y, X = d.y_est[i], d.X_est[i]
+        y, X = d.y_est(np.array([i]))[0], d.design_est(np.array([i])).full()[0]
         ok = np.isfinite(y) & np.isfinite(X).all(axis=1)
         rows = d.pos[i] + d.rel_est
         dates = d.returns.index[np.clip(rows, 0, len(d.returns.index) - 1)][ok]
@@ -1342,20 +1089,13 @@ class EventStudyResults:
         return figures.plot_tests(self, windows=windows, **kw)
 
 
-def _pairwise_corr(E: np.ndarray) -> np.ndarray:
-    """Pairwise-complete correlation matrix of the rows of ``E`` (n securities x L days)."""
-    M = np.isfinite(E).astype(float)
-    Z = np.where(M > 0, E, 0.0)
-    n = M @ M.T
-    sx = Z @ M.T
-    sxx = (Z * Z) @ M.T
-    sxy = Z @ Z.T
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cov = sxy - sx * sx.T / n
-        vx = sxx - sx**2 / n
-        vy = sxx.T - sx.T**2 / n
-        C = cov / np.sqrt(vx * vy)
-    C[n < 3] = np.nan
-    C[~np.isfinite(C)] = np.nan  # a pair without variance on its common days (0 / 0, x / 0)
-    np.fill_diagonal(C, 1.0)
-    return C
+def _block(r: st.TestResult, i: int) -> st.TestResult:
+    """Block ``i`` of a batched :class:`TestResult` (the batch axis dropped)."""
+
+    def f(x: Any) -> Any:
+        if x is None:
+            return None
+        a = np.asarray(x, dtype=float)[i]
+        return float(a) if a.ndim == 0 else a
+
+    return st.TestResult(r.name, f(r.statistic), f(r.p_value), f(r.df), r.null, f(r.df2))

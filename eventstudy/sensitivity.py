@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
+from scipy.special import ndtri, stdtrit
 
 from eventstudy.exceptions import ConfigError, EventStudyWarning
-from eventstudy.simulate import _parts, _simple_returns, _study_settings, window_label
+from eventstudy.simulate import simple_returns, study_parts, study_settings, window_label
 
 __all__ = [
     "BENCHMARK_NAMES",
@@ -234,62 +234,23 @@ def _event_study(**kwargs: Any) -> Any:
         return event_study(**kwargs)
 
 
-def _portfolio_columns(
-    returns: pd.DataFrame, events: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
-    """Add each event's equal-weighted portfolio as a return column and as a firm-event.
-
-    The portfolio column is the mean of the event's securities' returns on each session (over
-    those observed). Studied as one more security under its own event id, its CAR test is the
-    engine's ``portfolio`` test of that event (the same regression on the same portfolio
-    return, the same Mikkelson–Partch standard error and degrees of freedom), and it costs one
-    row of the vectorised ``car()`` instead of the per-event battery.
-
-    Returns
-    -------
-    (returns, events, names)
-        The augmented panel and events, and portfolio event id -> real event id.
-    """
-    cols: dict[str, pd.Series] = {}
-    rows = []
-    names: dict[str, str] = {}
-    for eid, g in events.groupby("event_id", sort=False):
-        label = f"portfolio[{eid}]"
-        cols[label] = returns[list(dict.fromkeys(g["security"]))].mean(axis=1, skipna=True)
-        pid = f"{eid} (portfolio)"
-        names[pid] = str(eid)
-        rows.append({"security": label, "event_date": g["event_date"].iloc[0], "event_id": pid})
-    panel = pd.concat([returns, pd.DataFrame(cols, index=returns.index)], axis=1)
-    ev = pd.concat([events, pd.DataFrame(rows)], ignore_index=True)
-    return panel, ev, names
-
-
 def _spec_rows(
-    res: Any,
-    window: Window,
-    *,
-    alpha: float,
-    portfolio_test: str,
-    portfolio_ids: Mapping[str, str],
-    df: Mapping[tuple[str, str], float],
+    res: Any, window: Window, *, alpha: float, portfolio_test: str
 ) -> dict[str, np.ndarray]:
-    """Per-event CAR rows (column arrays) for the securities and the portfolio of one result."""
+    """Per-event CAR rows (column arrays) for the portfolio and the securities of one result.
+
+    Security rows are the engine's per-firm CAR test (``res.car``); the portfolio row of each
+    event is its ``portfolio`` test (``res.portfolio_car``), or another CAR test of the event's
+    cross-section (``caar_tests(by="event_id")``) with ``car`` the mean CAR and
+    ``se = |car / statistic|``.
+    """
     car = res.car(tuple(window))
-    eids = car["event_id"].astype(str).to_numpy(dtype=object)
-    secs = car["security"].astype(str).to_numpy(dtype=object)
-    cols: dict[str, np.ndarray] = {
-        "car": car["car"].to_numpy(dtype=float),
-        "se": car["se"].to_numpy(dtype=float),
-        "statistic": car["statistic"].to_numpy(dtype=float),
-        "p_value": car["p_value"].to_numpy(dtype=float),
-    }
-    dof = np.array([df.get((e, s), np.nan) for e, s in zip(eids, secs, strict=True)])
-    is_port = np.array([e in portfolio_ids for e in eids], dtype=bool)
-    test = np.where(is_port, "portfolio", "car").astype(object)
-    eids = np.array([portfolio_ids.get(e, e) for e in eids], dtype=object)
-    secs = np.where(is_port, PORTFOLIO, secs).astype(object)
-    if portfolio_test != "portfolio":
-        # the portfolio row carries another CAR test of the event's cross-section
+    if portfolio_test == "portfolio":
+        port = res.portfolio_car(tuple(window))
+        pcols = {
+            c: port[c].to_numpy(dtype=float) for c in ("car", "se", "statistic", "p_value", "df")
+        }
+    else:
         tests = res.caar_tests(tuple(window), by="event_id")
         tests = tests[tests["test"] == portfolio_test]
         if tests.empty:
@@ -298,47 +259,46 @@ def _spec_rows(
                 value=portfolio_test,
                 expected="a CAR test the engine reports (e.g. portfolio, kolari_pynnonen)",
             )
+        port = tests
         stat = tests["statistic"].to_numpy(dtype=float)
         caar = tests["caar"].to_numpy(dtype=float)
         with np.errstate(invalid="ignore", divide="ignore"):
             se = np.abs(caar / stat)  # the standard error the statistic implies
-        eids = np.concatenate([tests["event_id"].astype(str).to_numpy(dtype=object), eids])
-        secs = np.concatenate([np.full(len(tests), PORTFOLIO, dtype=object), secs])
-        test = np.concatenate([np.full(len(tests), portfolio_test, dtype=object), test])
-        dof = np.concatenate([tests["df"].to_numpy(dtype=float), dof])
-        cols = {
-            "car": np.concatenate([caar, cols["car"]]),
-            "se": np.concatenate([se, cols["se"]]),
-            "statistic": np.concatenate([stat, cols["statistic"]]),
-            "p_value": np.concatenate([tests["p_value"].to_numpy(dtype=float), cols["p_value"]]),
+        pcols = {
+            "car": caar,
+            "se": se,
+            "statistic": stat,
+            "p_value": tests["p_value"].to_numpy(dtype=float),
+            "df": tests["df"].to_numpy(dtype=float),
         }
+    n_p = len(port)
+    cols = {
+        c: np.concatenate([pcols[c], car[c].to_numpy(dtype=float)])
+        for c in ("car", "se", "statistic", "p_value", "df")
+    }
+    eids = np.concatenate(
+        [
+            port["event_id"].astype(str).to_numpy(dtype=object),
+            car["event_id"].astype(str).to_numpy(dtype=object),
+        ]
+    )
+    secs = np.concatenate(
+        [np.full(n_p, PORTFOLIO, dtype=object), car["security"].astype(str).to_numpy(dtype=object)]
+    )
+    test = np.concatenate(
+        [np.full(n_p, portfolio_test, dtype=object), np.full(len(car), "car", dtype=object)]
+    )
+    dof = cols.pop("df")
     with np.errstate(invalid="ignore"):
         crit = np.where(
             np.isfinite(dof),
-            sps.t.ppf(1 - alpha / 2, np.where(np.isfinite(dof), dof, 1.0)),
-            sps.norm.ppf(1 - alpha / 2),
+            stdtrit(np.where(np.isfinite(dof), dof, 1.0), 1 - alpha / 2),
+            ndtri(1 - alpha / 2),
         )
     cols["ci_low"] = cols["car"] - crit * cols["se"]
     cols["ci_high"] = cols["car"] + crit * cols["se"]
     cols["significant"] = cols["p_value"] <= alpha
     return {"event_id": eids, "security": secs, "test": test, **cols}
-
-
-def _residual_df(
-    res: Any, model: str, n_factors: int, convention: str
-) -> dict[tuple[str, str], float]:
-    """Residual degrees of freedom of each firm-event's CAR test (as the engine uses them)."""
-    params = res.params
-    k = {"market": 2, "constant_mean": 1, "market_adjusted": 1, "factor": 2 + n_factors}[model]
-    if convention == "estudy2":
-        k = 1
-    return dict(
-        zip(
-            zip(params["event_id"].astype(str), params["security"].astype(str), strict=True),
-            (params["n_obs"] - k).to_numpy(dtype=float),
-            strict=True,
-        )
-    )
 
 
 def sensitivity(
@@ -399,11 +359,12 @@ def sensitivity(
     A specification curve (Simonsohn, Simmons and Nelson, 2020) shows every defensible
     specification's estimate, sorted, with the choices that produced it beneath, instead of one
     hand-picked specification. Security rows use the engine's per-firm CAR test (the CAR over its
-    Mikkelson–Partch standard error, t with the residual degrees of freedom). Portfolio rows use
-    the engine's ``portfolio`` test: the event's equal-weighted portfolio is added as one more
-    return column and studied as a firm-event of its own (identical to
-    ``caar_tests(by="event_id")``'s ``portfolio`` row, at the cost of one vectorised row); its
-    CAR is the mean CAR of the event's securities. With another ``portfolio_test`` the row
+    Mikkelson–Partch standard error, t with the residual degrees of freedom of
+    :func:`eventstudy.models.residual_df`). Portfolio rows use the engine's ``portfolio`` test
+    (:meth:`eventstudy.results.EventStudyResults.portfolio_car`, the ``portfolio`` row of
+    ``caar_tests(by="event_id")``): the event's equal-weighted portfolio fitted on its own
+    estimation window; its CAR is the mean CAR of the event's securities. With another
+    ``portfolio_test`` the row
     carries that test of the event's cross-section, with ``car`` the mean CAR and
     ``se = |car / statistic|``. Intervals are ``car ± t(1 - alpha/2, df) se`` (normal when the
     test has no degrees of freedom), so an interval excludes 0 exactly when ``p <= alpha``.
@@ -443,14 +404,9 @@ def sensitivity(
     if "event_id" not in ev.columns:
         ev["event_id"] = ev["event_date"].dt.strftime("%Y-%m-%d")
     ev = ev[["security", "event_date", "event_id"]]
-    if portfolio_test == "portfolio":
-        aug, ev_aug, portfolio_ids = _portfolio_columns(returns, ev)
-    else:
-        aug, ev_aug, portfolio_ids = returns, ev, {}
-    panels = {"simple": aug}
+    panels = {"simple": returns}
     if "log" in return_types:
-        log = _to_log(returns)
-        panels["log"] = _portfolio_columns(log, ev)[0] if portfolio_ids else log
+        panels["log"] = _to_log(returns)
     first_bench = next(iter(benches))
     run_keys = ["model", "benchmark", "estimation_length", "gap", "returns"]
     frames = []
@@ -460,7 +416,7 @@ def sensitivity(
         col = benches[first_bench if bench == "none" else bench]
         res = _event_study(
             returns=panels[rtype],
-            events=ev_aug,
+            events=ev,
             market=col,
             model=engine_model,
             factors=[fx] if uses_fx else None,
@@ -477,17 +433,11 @@ def sensitivity(
                 f"{model}/{bench}/L={length}/gap={_gap}/{rtype}: {len(excluded)} firm-event(s) "
                 f"excluded, e.g. {first['event_id']}/{first['security']}: {first['reason']}"
             )
-        df = _residual_df(res, engine_model, 1 if uses_fx else 0, convention)
         for spec_id, start, end in zip(
             sub["spec_id"], sub["window_start"], sub["window_end"], strict=True
         ):
             rows = _spec_rows(
-                res,
-                (int(start), int(end)),
-                alpha=alpha,
-                portfolio_test=portfolio_test,
-                portfolio_ids=portfolio_ids,
-                df=df,
+                res, (int(start), int(end)), alpha=alpha, portfolio_test=portfolio_test
             )
             rows["spec_id"] = np.full(len(rows["car"]), int(spec_id))
             frames.append(rows)
@@ -555,8 +505,8 @@ def sensitivity_from_run(prepared: Any, **kwargs: Any) -> dict[str, SensitivityR
         exchange -> :class:`SensitivityResults`.
     """
     out: dict[str, SensitivityResults] = {}
-    for name, part in _parts(prepared).items():
-        settings = _study_settings(part)
+    for name, part in study_parts(prepared).items():
+        settings = study_settings(part)
         market = settings["market"]
         opts: dict[str, Any] = {"market": market}
         for key in ("min_estimation_obs", "convention"):
@@ -579,5 +529,5 @@ def sensitivity_from_run(prepared: Any, **kwargs: Any) -> dict[str, SensitivityR
         if fx is not None:
             opts["fx"] = fx
         opts.update(kwargs)
-        out[name] = sensitivity(_simple_returns(part), part["events"], **opts)
+        out[name] = sensitivity(simple_returns(part), part["events"], **opts)
     return out

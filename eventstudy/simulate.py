@@ -8,15 +8,12 @@ on every placebo study. The share of placebo studies in which a test rejects at 
 empirical size; a valid test rejects about ``a`` of the time. Adding an abnormal return of
 ``delta`` to every security's day-0 return gives the power curve.
 
-All placebo studies are computed at once. Draw ``d`` is event ``placebo-d`` (a cluster of the
-template event's securities on the pseudo date). The default ``"batch"`` path stacks every draw
-in (draws, securities, days) arrays, fits the engine's model once
-(:func:`eventstudy.models.fit_expected_returns`) and evaluates the whole battery with the
-engine's formulas for all draws in a few array operations; ``tests/test_simulate.py`` checks it
-against the engine's per-event tables, test by test, for every model. The ``"engine"`` path makes
-ONE engine call with all draws as events and reads ``aar_tests``/``caar_tests(by="event_id")``:
-exact by construction and any convention, but the engine runs its battery once per event in
-Python (about 50 times slower; see ``benchmarks/bench_simulate.py``).
+All placebo studies are computed at once, by the engine itself: draw ``d`` is event
+``placebo-d`` (a cluster of the template event's securities on the pseudo date), the draws are
+fitted in one :func:`eventstudy.event_study` call and every test is read from the one battery
+(:func:`eventstudy.battery.run_battery`) with one block per draw. So the lab measures exactly the
+tests a study reports, in every convention and with any engine option (Dimson lags, factors);
+there is no second copy of the statistics to keep in step.
 
 Sizes are reported with a binomial interval, Clopper–Pearson (exact, conservative) by default or
 Wilson; the verdicts adjust it for the number of windows judged (Bonferroni).
@@ -42,7 +39,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from eventstudy.config import format_window
 from eventstudy.exceptions import (
@@ -53,6 +49,7 @@ from eventstudy.exceptions import (
     PlaceboDatesWarning,
     format_warning,
 )
+from eventstudy.vocabulary import TEST_NAMES
 
 __all__ = [
     "VERDICTS",
@@ -61,9 +58,13 @@ __all__ = [
     "draw_placebo_events",
     "eligible_positions",
     "inject_day0",
+    "placebo_pvalues",
     "rejection_rates",
+    "simple_returns",
     "simulate",
     "simulate_from_run",
+    "study_parts",
+    "study_settings",
     "synthetic_returns",
     "verdicts",
     "window_label",
@@ -144,29 +145,26 @@ def binomial_interval(
 
     Notes
     -----
-    Clopper–Pearson: ``low = Beta(a/2; k, n-k+1)``, ``high = Beta(1-a/2; k+1, n-k)`` quantiles,
-    with ``low = 0`` when ``k = 0`` and ``high = 1`` when ``k = n`` (Clopper and Pearson, 1934).
-    Wilson: ``(p + z²/2n ± z sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)`` (Wilson, 1927).
+    statsmodels' ``proportion_confint`` (``method="beta"`` and ``"wilson"``), vectorised, with
+    ``NaN`` where there was no trial. Clopper–Pearson: ``low = Beta(a/2; k, n-k+1)``,
+    ``high = Beta(1-a/2; k+1, n-k)`` quantiles, with ``low = 0`` when ``k = 0`` and ``high = 1``
+    when ``k = n`` (Clopper and Pearson, 1934). Wilson:
+    ``(p + z²/2n ± z sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)`` (Wilson, 1927).
     """
+    if method not in ("clopper-pearson", "wilson"):
+        raise ConfigError(field="ci_method", value=method, expected='"clopper-pearson" or "wilson"')
+    from statsmodels.stats.proportion import proportion_confint
+
     k = np.asarray(successes, dtype=float)
     n = np.asarray(trials, dtype=float)
-    alpha = 1.0 - confidence
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if method == "clopper-pearson":
-            low = np.where(k > 0, sps.beta.ppf(alpha / 2, k, n - k + 1), 0.0)
-            high = np.where(k < n, sps.beta.ppf(1 - alpha / 2, k + 1, n - k), 1.0)
-        elif method == "wilson":
-            z = sps.norm.ppf(1 - alpha / 2)
-            p = k / n
-            denom = 1 + z**2 / n
-            centre = (p + z**2 / (2 * n)) / denom
-            half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-            low, high = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
-        else:
-            raise ConfigError(
-                field="ci_method", value=method, expected='"clopper-pearson" or "wilson"'
-            )
     bad = ~(n > 0)
+    safe = np.where(bad, 1.0, n)
+    low, high = proportion_confint(
+        np.where(bad, 0.0, k),
+        safe,
+        alpha=1.0 - confidence,
+        method="beta" if method == "clopper-pearson" else "wilson",
+    )
     low = np.where(bad, np.nan, low)
     high = np.where(bad, np.nan, high)
     return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
@@ -466,7 +464,7 @@ def inject_day0(
 
 def _event_study(**kwargs: Any) -> Any:
     """Call the engine with the warnings that placebo clusters raise by design silenced."""
-    from eventstudy.study import event_study  # the engine (issue 3)
+    from eventstudy.study import event_study
 
     with warnings.catch_warnings():
         # Every placebo draw is a cluster on purpose: the warning would fire once per draw.
@@ -475,612 +473,85 @@ def _event_study(**kwargs: Any) -> Any:
         return event_study(**kwargs)
 
 
-def _draw_pvalues(
+def placebo_pvalues(
     res: Any,
-    days: Sequence[int],
-    car_windows: Sequence[Window],
-    tests: Sequence[str] | None,
-) -> pd.DataFrame:
-    """Per-event p-values of every daily and CAR test, tidy: event_id, kind, window, test, p."""
-    frames = []
-    if len(days):
-        aar = res.aar_tests((min(days), max(days)), by="event_id")
-        aar = aar[aar["rel_day"].isin(list(days))]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "event_id": aar["event_id"].astype(str).to_numpy(),
-                    "kind": "aar",
-                    "window": [window_label("aar", int(d)) for d in aar["rel_day"]],
-                    "test": aar["test"].astype(str).to_numpy(),
-                    "statistic": aar["statistic"].to_numpy(dtype=float),
-                    "p_value": aar["p_value"].to_numpy(dtype=float),
-                }
-            )
-        )
-    for w in car_windows:
-        caar = res.caar_tests(tuple(w), by="event_id")
-        frames.append(
-            pd.DataFrame(
-                {
-                    "event_id": caar["event_id"].astype(str).to_numpy(),
-                    "kind": "caar",
-                    "window": window_label("caar", tuple(w)),
-                    "test": caar["test"].astype(str).to_numpy(),
-                    "statistic": caar["statistic"].to_numpy(dtype=float),
-                    "p_value": caar["p_value"].to_numpy(dtype=float),
-                }
-            )
-        )
-    out = pd.concat(frames, ignore_index=True)
-    if tests is not None:
-        unknown = sorted(set(tests) - set(out["test"]))
-        if unknown:
-            raise ConfigError(
-                field="tests",
-                value=unknown,
-                expected=f"test names the engine reports ({sorted(set(out['test']))})",
-            )
-        out = out[out["test"].isin(list(tests))].reset_index(drop=True)
-    return out
-
-
-# ----------------------------------------------------------------------------- batch battery
-#
-# The engine's per-event tables (``by="event_id"``) run the battery once per event in Python:
-# about 12 ms per event and window, i.e. ~50 s for 1,000 placebo studies and four windows. The
-# placebo studies all have the same shape (N securities, the same windows), so the battery is
-# computed here for every draw at once on (draws, securities, days) arrays, with the engine's
-# own model fit (:func:`eventstudy.models.fit_expected_returns`), the engine's formulas and the
-# textbook convention. ``tests/test_simulate.py`` checks that it reproduces the engine's
-# ``aar_tests``/``caar_tests(by="event_id")`` p-values, test by test.
-
-
-def _cnt(x: np.ndarray, axis: int = 1) -> np.ndarray:
-    return np.isfinite(x).sum(axis=axis)
-
-
-def _nsum(x: np.ndarray, axis: int = 1) -> np.ndarray:
-    return np.where(_cnt(x, axis) > 0, np.nansum(x, axis=axis), np.nan)
-
-
-def _nmean(x: np.ndarray, axis: int = 1) -> np.ndarray:
-    n = _cnt(x, axis)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, np.nansum(x, axis=axis) / np.maximum(n, 1), np.nan)
-
-
-def _nsd(x: np.ndarray, axis: int = 1) -> np.ndarray:
-    n = _cnt(x, axis)
-    m = np.expand_dims(_nmean(x, axis), axis)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ss = np.nansum((x - m) ** 2, axis=axis)
-        return np.where(n > 1, np.sqrt(ss / np.maximum(n - 1, 1)), np.nan)
-
-
-def _pt(t: np.ndarray, df: Any) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        return 2.0 * sps.t.sf(np.abs(t), df)
-
-
-def _pn(z: np.ndarray) -> np.ndarray:
-    return 2.0 * sps.norm.sf(np.abs(z))
-
-
-def _ranks3(a: np.ndarray, return_sorted: bool = False) -> Any:
-    from eventstudy.stats import rank_rows
-
-    D, N, T = a.shape
-    out = rank_rows(a.reshape(D * N, T), return_sorted=return_sorted)
-    if return_sorted:
-        return out[0].reshape(D, N, T), out[1].reshape(D, N, T)
-    return out.reshape(D, N, T)
-
-
-def _kp(rbar: np.ndarray, n: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        return np.sqrt((1.0 - rbar) / (1.0 + (n - 1.0) * rbar))
-
-
-def _wilcoxon_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Signed-rank V and exact/normal p-value of each row of ``x`` (D, N), as the engine."""
-    from eventstudy import stats as st
-
-    D, _N = x.shape
-    a = np.where(x == 0, np.nan, np.abs(x))
-    r = st.rank_rows(a)
-    V = np.where(np.isfinite(r) & (x > 0), r, 0.0).sum(axis=1)
-    n = np.isfinite(r).sum(axis=1)
-    srt = np.sort(np.where(np.isfinite(r), r, np.inf), axis=1)
-    ties = ((srt[:, 1:] == srt[:, :-1]) & np.isfinite(srt[:, 1:])).any(axis=1)
-    p = np.full(D, np.nan)
-    V = V.astype(float)
-    V[n == 0] = np.nan
-    exact = (n > 0) & (n <= 50) & ~ties
-    for nj in np.unique(n[exact]):
-        rows = np.flatnonzero(exact & (n == nj))
-        pmf = st._signrank_cdf_table(int(nj))
-        lo_c, hi_c = np.cumsum(pmf), np.cumsum(pmf[::-1])[::-1]
-        v = np.rint(V[rows]).astype(int)
-        p[rows] = np.minimum(1.0, 2.0 * np.minimum(lo_c[v], hi_c[v]))
-    for j in np.flatnonzero(~exact & (n > 0)):
-        res = st.wilcoxon(x[j])
-        V[j], p[j] = float(res.statistic), float(res.p_value)
-    return V, p
-
-
-def _sur_prepare(
-    y_est: np.ndarray, X_est1: np.ndarray, k_fit: int, market_adjusted: bool
-) -> dict[str, Any]:
-    """Estimation side of the SUR tests for every draw (engine ``_sur``): B, Sigma, (X'X)^-1."""
-    N = y_est.shape[1]
-    Y = y_est.transpose(0, 2, 1)  # (D, L, N)
-    common = np.isfinite(Y).all(axis=2) & np.isfinite(X_est1).all(axis=2)
-    Lc = common.sum(axis=1)
-    ok = (Lc - max(k_fit, 1)) > N
-    Yc = np.where(common[..., None], Y, 0.0)
-    Xc = np.where(common[..., None], X_est1, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if market_adjusted:
-            E = Yc - Xc[..., [1]]
-            mean = E.sum(axis=1) / np.maximum(Lc, 1)[:, None]
-            E = np.where(common[..., None], E - mean[:, None, :], 0.0)
-            nu = (Lc - 1).astype(float)
-            Sigma = E.transpose(0, 2, 1) @ E / nu[:, None, None]
-            B = inv = None
-        else:
-            p = Xc.shape[2]
-            xtx = Xc.transpose(0, 2, 1) @ Xc
-            ok &= np.abs(np.linalg.det(xtx)) > 0
-            inv = np.linalg.inv(np.where(ok[:, None, None], xtx, np.eye(p)))
-            B = inv @ (Xc.transpose(0, 2, 1) @ Yc)  # (D, p, N)
-            E = Yc - Xc @ B
-            nu = (Lc - p).astype(float)
-            Sigma = E.transpose(0, 2, 1) @ E / nu[:, None, None]
-    return {"ok": ok, "Sigma": Sigma, "B": B, "inv": inv, "N": N, "nu": nu, "ma": market_adjusted}
-
-
-def _sur_tests(
-    prep: dict[str, Any], y_win: np.ndarray, X_win1: np.ndarray, cols: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """SUR Wald (all CARs = 0, Hotelling F) and Wald of the mean CAR over ``cols``, every draw."""
-    N = prep["N"]
-    Yw = y_win[:, :, cols].transpose(0, 2, 1)  # (D, nc, N)
-    Xw = X_win1[:, cols]  # (D, nc, p)
-    ok = prep["ok"] & np.isfinite(Yw).all(axis=(1, 2)) & np.isfinite(Xw).all(axis=(1, 2))
-    nc = len(cols)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if prep["ma"]:
-            car = (Yw - Xw[..., [1]]).sum(axis=1)
-            q = np.full(len(ok), float(nc))
-        else:
-            car = (Yw - Xw @ prep["B"]).sum(axis=1)  # (D, N)
-            s = Xw.sum(axis=1)  # (D, p)
-            q = nc + np.einsum("di,dij,dj->d", s, prep["inv"], s)
-        cov = prep["Sigma"] * q[:, None, None]
-        v_mean = cov.sum(axis=(1, 2)) / N**2
-        # solved on the correlation scale; a singular matrix (e.g. two identical securities)
-        # gives no joint test (NaN), as in the engine
-        sd = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
-        ok_sd = ok & np.isfinite(cov).all(axis=(1, 2)) & (sd > 0).all(axis=1)
-        corr = cov / (sd[:, :, None] * sd[:, None, :])
-        corr = np.where(ok_sd[:, None, None], corr, np.eye(N))
-        full_rank = np.linalg.matrix_rank(corr) == N
-        ok_w = ok_sd & full_rank
-        corr = np.where(ok_w[:, None, None], corr, np.eye(N))
-        z = car / np.where(ok_w[:, None], sd, 1.0)
-        w = np.einsum("dn,dn->d", z, np.linalg.solve(corr, z[..., None])[..., 0])
-        w = np.where(ok_w, w, np.nan)
-        w_mean = car.mean(axis=1) ** 2 / v_mean
-        ok_m = ok & np.isfinite(v_mean) & (v_mean > 0)
-    # Hotelling's form of W with Sigma estimated on nu residual degrees of freedom (engine)
-    nu = prep["nu"]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f = np.where(ok_w, w * (nu - N + 1) / (nu * N), np.nan)
-        w_mean = np.where(ok_m, w_mean, np.nan)
-        return f, sps.f.sf(f, N, nu - N + 1), w_mean, sps.f.sf(w_mean, 1, nu)
-
-
-def _insert_ranks(r0: np.ndarray, x: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Ranks of ``[x, v]`` per row from the ranks ``r0`` of ``x`` (ties averaged, NaN kept).
-
-    ``x (..., T)`` with row ranks ``r0``, ``v (...)`` one new value per row: the old ranks move
-    up by one where ``x > v`` (half where equal); ``v`` ranks ``1 + #(x < v) + #(x = v) / 2``.
-    Equal to ranking the ``T + 1`` values afresh, without the sort.
-    """
-    vv = v[..., None]
-    above = (x > vv).astype(float) + 0.5 * (x == vv)
-    k_old = r0 + above
-    below = np.sum(x < vv, axis=-1) + 0.5 * np.sum(x == vv, axis=-1)
-    k_new = np.where(np.isfinite(v), 1.0 + below, np.nan)
-    if not np.isfinite(v).all():
-        k_old = np.where(np.isfinite(v)[..., None], k_old, r0)
-    return k_old, k_new
-
-
-def _battery_batch(
-    model: str,
-    y_est: np.ndarray,
-    X_est: np.ndarray,
-    y_win: np.ndarray,
-    X_win: np.ndarray,
-    rel_win: np.ndarray,
+    *,
     days: Sequence[int],
     car_windows: Sequence[Window],
     deltas: Sequence[float] = (0.0,),
-) -> list[tuple[float, str, str, str, np.ndarray, np.ndarray]]:
-    """Every test for every draw and injected return.
-
-    Returns a list of ``(delta, kind, window label, test, statistic (D,), p-value (D,))``.
-    Shapes: ``y_est (D, N, L)``, ``X_est (D, N, L, p)``, ``y_win (D, N, W)``,
-    ``X_win (D, N, W, p)``. Textbook convention, no Dimson lags. The model is fitted once:
-    ``delta`` added to the day-0 return adds exactly ``delta`` to the day-0 abnormal return of
-    each security and of the portfolio (the estimation window does not contain day 0), so only
-    the event-window side is recomputed per ``delta``.
-    """
-    from eventstudy.models import fit_expected_returns, forecast_variance_factor
-
-    D, N, L = y_est.shape
-    W = y_win.shape[2]
-    p = X_est.shape[3]
-    fit = fit_expected_returns(
-        model,  # type: ignore[arg-type]
-        y_est.reshape(D * N, L),
-        X_est.reshape(D * N, L, p),
-        y_win.reshape(D * N, W),
-        X_win.reshape(D * N, W, p),
-    )
-    k = max(fit.k, 1)
-    ar_est = fit.ar_est.reshape(D, N, L)
-    ar_win0 = fit.ar_win.reshape(D, N, W)
-    xtx_inv = fit.xtx_inv.reshape(D, N, p, p)
-    n_obs = fit.n_obs.reshape(D, N).astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sigma = np.sqrt(fit.ssr.reshape(D, N) / (n_obs - k))
-    dfp = n_obs - k
-    h = forecast_variance_factor(X_win.reshape(D * N, W, p), fit.xtx_inv).reshape(D, N, W)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sar_scale = sigma[..., None] * np.sqrt(1.0 + h)
-        sr_est = ar_est / sigma[..., None]
-    sr_ranks = _ranks3(sr_est)  # ranks of the estimation part of every CAR grank
-
-    # clustering: mean pairwise correlation of estimation residuals (pairwise complete)
-    if N > 1:
-        M = np.isfinite(ar_est).astype(float)
-        Z = np.where(M > 0, ar_est, 0.0)
-        Mt = M.transpose(0, 2, 1)
-        nn = M @ Mt
-        sx = Z @ Mt
-        sxx = (Z * Z) @ Mt
-        sxy = Z @ Z.transpose(0, 2, 1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cov = sxy - sx * sx.transpose(0, 2, 1) / nn
-            vx = sxx - sx**2 / nn
-            C = cov / np.sqrt(vx * vx.transpose(0, 2, 1))
-        C[nn < 3] = np.nan
-        off = C[:, ~np.eye(N, dtype=bool)]
-        rbar = np.nan_to_num(_nmean(off, axis=1), nan=0.0)
-    else:
-        rbar = np.zeros(D)
-
-    aar_est = _nmean(ar_est, axis=1)  # (D, L)
-    s_aar = _nsd(aar_est, axis=1)  # (D,)
-    L_aar = _cnt(aar_est, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pos_share = (ar_est > 0).sum(axis=2) / np.isfinite(ar_est).sum(axis=2)
-    p_hat = pos_share.mean(axis=1)  # (D,)
-    df_bw = n_obs.mean(axis=1) - 1.0
-    if model in ("constant_mean", "market_adjusted"):
-        mterm = np.zeros((D, N, W))  # no regression on the market: no market term (engine)
-    else:
-        m_est = X_est[..., 1]
-        okm = np.isfinite(m_est)
-        mbar = np.where(okm, m_est, 0.0).sum(axis=2) / np.maximum(okm.sum(axis=2), 1)
-        sxx_m = np.where(okm, (m_est - mbar[..., None]) ** 2, 0.0).sum(axis=2)
-        safe = np.where(sxx_m > 0, sxx_m, 1.0)
-        mterm = np.where(
-            (sxx_m > 0)[..., None], (X_win[..., 1] - mbar[..., None]) ** 2 / safe[..., None], 0.0
-        )
-    lamb_c = 1.0 + 1.0 / n_obs.mean(axis=1)[:, None] + _nmean(mterm, axis=1)  # (D, W)
-
-    # equal-weighted portfolio of each draw, fitted on its own history
-    yp_est = _nmean(y_est, axis=1)
-    yp_win = _nmean(y_win, axis=1)
-    pf = fit_expected_returns(model, yp_est, X_est[:, 0], yp_win, X_win[:, 0])  # type: ignore[arg-type]
-    df_p = (pf.n_obs - max(pf.k, 1)).astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sig_p = np.sqrt(pf.ssr / df_p)
-    h_p = forecast_variance_factor(X_win[:, 0], pf.xtx_inv)
-    sur = _sur_prepare(y_est, X_est[:, 0], fit.k, model == "market_adjusted")
-
-    def patell(x: np.ndarray) -> np.ndarray:
-        """Patell Z of (D, N) standardized ARs or CARs."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            v = np.where(np.isfinite(x), dfp / (dfp - 2.0), np.nan)
-            return _nsum(x, axis=1) / np.sqrt(np.nansum(v, axis=1))
-
-    def bmp(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n = _cnt(x, axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return _nmean(x, axis=1) / (_nsd(x, axis=1) / np.sqrt(n)), n - 1.0
-
-    def signs(x: np.ndarray, phat: Any) -> np.ndarray:
-        pos = np.where(np.isfinite(x), (x > 0).astype(float), np.nan)
-        n = _cnt(x, axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return (_nsum(pos, axis=1) - n * phat) / np.sqrt(n * phat * (1 - phat))
-
-    def grank_from_ranks(K: np.ndarray, tested: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ni = np.isfinite(K).sum(axis=2).astype(float)
-        Ug = K / (ni[..., None] + 1.0) - 0.5
-        nt = np.isfinite(Ug).sum(axis=1).astype(float)
-        ubar = _nmean(Ug, axis=1)
-        T = (nt > 0).sum(axis=1).astype(float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            s = np.sqrt(np.nansum((nt / float(N)) * ubar**2, axis=1) / T)
-            z = ubar[:, tested] / s[:, None]
-            t = z * np.sqrt((T[:, None] - 2.0) / (T[:, None] - 1.0 - z**2))
-        return t, _pt(t, (T - 2.0)[:, None])
-
-    day0 = np.flatnonzero(rel_win == 0)
-    out: list[tuple[float, str, str, str, np.ndarray, np.ndarray]] = []
-    for delta in deltas:
-        ar_win = ar_win0
-        y_w = y_win
-        ar_p = pf.ar_win
-        if delta:
-            if not len(day0):
-                raise ConfigError(
-                    field="window", value=(int(rel_win[0]), int(rel_win[-1])), expected="day 0"
-                )
-            ar_win = ar_win0.copy()
-            ar_win[:, :, day0[0]] += delta
-            y_w = y_win.copy()
-            y_w[:, :, day0[0]] += delta
-            ar_p = pf.ar_win.copy()
-            ar_p[:, day0[0]] += delta
-
-        def add(kind: str, label: str, name: str, stat: Any, pv: Any, d: float = delta) -> None:
-            out.append(
-                (d, kind, label, name, np.asarray(stat, dtype=float), np.asarray(pv, dtype=float))
-            )
-
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sar = ar_win / sar_scale
-            z_lamb = _nmean(ar_win, axis=1) / (s_aar[:, None] * np.sqrt(lamb_c))  # (D, W)
-
-        # rank and sign tests over the estimation window plus the whole computed window
-        full = np.concatenate([ar_est, ar_win], axis=2)
-        ranks, srt = _ranks3(full, return_sorted=True)
-        nf = np.isfinite(srt).sum(axis=2)
-        lo = np.clip((nf - 1) // 2, 0, None)
-        hi = np.clip(nf // 2, 0, None)
-        med = (
-            np.take_along_axis(srt, lo[..., None], axis=2)[..., 0]
-            + np.take_along_axis(srt, hi[..., None], axis=2)[..., 0]
-        ) / 2.0
-        med = np.where(nf > 0, med, np.nan)
-        n_t = np.isfinite(full).sum(axis=1).astype(float)  # (D, T)
-        divisor = (n_t > 0).sum(axis=1).astype(float)  # (D,)
-
-        def day_z(per_day: np.ndarray, divisor: np.ndarray = divisor) -> np.ndarray:
-            s = np.sqrt(np.nansum(per_day**2, axis=1) / divisor)
-            return per_day[:, L:] / s[:, None]  # (D, W)
-
-        with np.errstate(invalid="ignore", divide="ignore"):
-            g = np.sign(full - med[..., None])
-            z_csign = day_z(_nsum(g, axis=1) / np.sqrt(n_t))
-            kbar = np.nanmean(ranks, axis=2)
-            z_crank = day_z(_nsum(ranks - kbar[..., None], axis=1) / n_t)
-            n_i = np.isfinite(ranks).sum(axis=2).astype(float)
-            U = ranks / (n_i[..., None] + 1.0) - 0.5
-            z_mrank = day_z(_nsum(U, axis=1) / np.sqrt(n_t))
-            sd_sar = _nsd(sar, axis=1)  # (D, W)
-            restd = sar / sd_sar[:, None, :]
-        g_t, g_p = grank_from_ranks(
-            _ranks3(np.concatenate([sr_est, restd], axis=2)), L + np.arange(W)
-        )
-
-        # ---- daily tests
-        for day in days:
-            c = int(np.flatnonzero(rel_win == day)[0])
-            label = window_label("aar", int(day))
-            ar = ar_win[:, :, c]
-            sa = sar[:, :, c]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                t_pf = ar_p[:, c] / (sig_p * np.sqrt(1.0 + h_p[:, c]))
-            add("aar", label, "portfolio", t_pf, _pt(t_pf, df_p))
-            w, pw, wm, pwm = _sur_tests(sur, y_w, X_win[:, 0], np.array([c]))
-            add("aar", label, "sur_wald", w, pw)
-            add("aar", label, "sur_wald_mean", wm, pwm)
-            n = _cnt(sa, axis=1).astype(float)
-            z_pat = patell(sa)
-            z = z_pat * _kp(rbar, n)
-            add("aar", label, "adjusted_patell", z, _pn(z))
-            t_b, df_b = bmp(sa)
-            t = t_b * _kp(rbar, n)
-            add("aar", label, "kolari_pynnonen", t, _pt(t, df_b))
-            add("aar", label, "grank", g_t[:, c], g_p[:, c])
-            t, dft = bmp(ar)
-            add("aar", label, "t_test", t, _pt(t, dft))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                sig2 = np.where(np.isfinite(ar), sigma**2, np.nan)
-                z = _nmean(ar, axis=1) / (np.sqrt(np.nansum(sig2, axis=1)) / _cnt(ar, axis=1))
-            add("aar", label, "brown_warner_1980", z, _pt(z, df_bw))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                t = _nmean(ar, axis=1) / s_aar
-            add("aar", label, "brown_warner_1985", t, _pt(t, L_aar - 1.0))
-            add("aar", label, "lamb", z_lamb[:, c], _pn(z_lamb[:, c]))
-            add("aar", label, "patell", z_pat, _pn(z_pat))
-            add("aar", label, "bmp", t_b, _pt(t_b, df_b))
-            z = signs(ar, 0.5)
-            add("aar", label, "sign", z, _pn(z))
-            z = signs(ar, p_hat)
-            add("aar", label, "generalized_sign", z, _pn(z))
-            add("aar", label, "corrado_sign", z_csign[:, c], _pn(z_csign[:, c]))
-            add("aar", label, "corrado_rank", z_crank[:, c], _pn(z_crank[:, c]))
-            add("aar", label, "modified_rank", z_mrank[:, c], _pn(z_mrank[:, c]))
-            V, pv = _wilcoxon_rows(ar)
-            add("aar", label, "wilcoxon", V, pv)
-
-        # ---- CAR tests
-        for win in car_windows:
-            a, b = (int(x) for x in win)
-            cols = np.flatnonzero((rel_win >= a) & (rel_win <= b))
-            label = window_label("caar", (a, b))
-            nd = len(cols)
-            arw = ar_win[:, :, cols]
-            okw = np.isfinite(arw)
-            L2 = okw.sum(axis=2).astype(float)
-            car = np.where(L2 > 0, np.nansum(arw, axis=2), np.nan)
-            s = np.where(okw[..., None], X_win[:, :, cols], 0.0).sum(axis=2)  # (D, N, p)
-            q = L2 + np.einsum("dni,dnij,dnj->dn", s, xtx_inv, s)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                scar = car / (sigma * np.sqrt(q))
-            pa = ar_p[:, cols]
-            okp = np.isfinite(pa)
-            L2p = okp.sum(axis=1).astype(float)
-            car_p = np.where(L2p > 0, np.nansum(pa, axis=1), np.nan)
-            sp = np.where(okp[..., None], X_win[:, 0][:, cols], 0.0).sum(axis=1)
-            qp = L2p + np.einsum("di,dij,dj->d", sp, pf.xtx_inv, sp)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                t_pf = car_p / (sig_p * np.sqrt(qp))
-            add("caar", label, "portfolio", t_pf, _pt(t_pf, df_p))
-            w, pw, wm, pwm = _sur_tests(sur, y_w, X_win[:, 0], cols)
-            add("caar", label, "sur_wald", w, pw)
-            add("caar", label, "sur_wald_mean", wm, pwm)
-            n = _cnt(scar, axis=1).astype(float)
-            z_pat = patell(scar)
-            z = z_pat * _kp(rbar, n)
-            add("caar", label, "adjusted_patell", z, _pn(z))
-            t_b, df_b = bmp(scar)
-            t = t_b * _kp(rbar, n)
-            add("caar", label, "kolari_pynnonen", t, _pt(t, df_b))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                gcol = scar / _nsd(scar, axis=1)[:, None]
-            k_old, k_new = _insert_ranks(sr_ranks, sr_est, gcol)
-            gt, gp = grank_from_ranks(
-                np.concatenate([k_old, k_new[..., None]], axis=2), np.array([L])
-            )
-            add("caar", label, "grank", gt[:, 0], gp[:, 0])
-            t, dft = bmp(car)
-            add("caar", label, "t_test", t, _pt(t, dft))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                sig2 = np.where(np.isfinite(car), sigma**2, np.nan)
-                z = _nmean(car, axis=1) / (
-                    np.sqrt(np.nansum(sig2, axis=1) * nd) / _cnt(car, axis=1)
-                )
-            add("caar", label, "brown_warner_1980", z, _pt(z, df_bw))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                t = _nmean(car, axis=1) / (s_aar * np.sqrt(nd))
-            add("caar", label, "brown_warner_1985", t, _pt(t, L_aar - 1.0))
-
-            def cum(zd: np.ndarray, cols: np.ndarray = cols) -> np.ndarray:
-                sub = zd[:, cols]
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    return np.nansum(sub, axis=1) / np.sqrt(np.isfinite(sub).sum(axis=1))
-
-            z = cum(z_lamb)
-            add("caar", label, "lamb", z, _pn(z))
-            add("caar", label, "patell", z_pat, _pn(z_pat))
-            add("caar", label, "bmp", t_b, _pt(t_b, df_b))
-            z = signs(car, 0.5)
-            add("caar", label, "sign", z, _pn(z))
-            z = signs(car, p_hat)
-            add("caar", label, "generalized_sign", z, _pn(z))
-            for name, zd in (
-                ("corrado_sign", z_csign),
-                ("corrado_rank", z_crank),
-                ("modified_rank", z_mrank),
-            ):
-                z = cum(zd)
-                add("caar", label, name, z, _pn(z))
-            V, pv = _wilcoxon_rows(car)
-            add("caar", label, "wilcoxon", V, pv)
-    return out
-
-
-def _batch_pvalues(
-    returns: pd.DataFrame,
-    placebo: pd.DataFrame,
-    *,
-    market: str,
-    model: str,
-    factors: Sequence[str],
-    estimation: Window,
-    window: Window,
-    days: Sequence[int],
-    car_windows: Sequence[Window],
-    deltas: Sequence[float],
-    tests: Sequence[str] | None,
+    tests: Sequence[str] | None = None,
+    draws: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Per-draw p-values of every test under the null and each injected ``delta``."""
-    from eventstudy.models import build_design
+    """Every draw's statistic and p-value, from the one battery with one block per event.
 
-    e0, e1 = estimation
-    w0, w1 = window
-    rel_est = np.arange(e0, e1 + 1)
-    rel_win = np.arange(w0, w1 + 1)
-    idx = returns.index
-    mk = returns[market].to_numpy(dtype=float)
-    fx = returns[list(factors)].to_numpy(dtype=float) if factors else None
-    parts: list[tuple[Any, ...]] = []
-    first = placebo.drop_duplicates("draw")
-    for _tpl, grp in placebo.groupby("template", sort=False):
-        draws = first.loc[first["template"] == _tpl, "draw"].to_numpy()
-        secs = list(dict.fromkeys(grp["security"]))
-        sec_cols = returns.columns.get_indexer(secs)
-        R = returns.to_numpy(dtype=float)[:, sec_cols]  # (T, N)
-        pos = idx.get_indexer(pd.DatetimeIndex(first.set_index("draw").loc[draws, "event_date"]))
-        rows_est = pos[:, None] + rel_est[None, :]  # (D, L)
-        rows_win = pos[:, None] + rel_win[None, :]
-        y_est = R[rows_est].transpose(0, 2, 1)  # (D, N, L)
-        y_win0 = R[rows_win].transpose(0, 2, 1)
-        D, N = len(draws), len(secs)
-        m_est = np.broadcast_to(mk[rows_est][:, None, :], (D, N, len(rel_est)))
-        m_win = np.broadcast_to(mk[rows_win][:, None, :], (D, N, len(rel_win)))
-        f_est = f_win = None
-        if fx is not None:
-            f_est = np.broadcast_to(fx[rows_est][:, None], (D, N, len(rel_est), fx.shape[1]))
-            f_win = np.broadcast_to(fx[rows_win][:, None], (D, N, len(rel_win), fx.shape[1]))
-        X_est, _ = build_design(
-            model,  # type: ignore[arg-type]
-            m_est.reshape(D * N, -1),
-            None if f_est is None else f_est.reshape(D * N, len(rel_est), -1),
-        )
-        X_win, _ = build_design(
-            model,  # type: ignore[arg-type]
-            m_win.reshape(D * N, -1),
-            None if f_win is None else f_win.reshape(D * N, len(rel_win), -1),
-        )
-        p = X_est.shape[2]
-        X_est = X_est.reshape(D, N, len(rel_est), p)
-        X_win = X_win.reshape(D, N, len(rel_win), p)
-        for delta, kind, label, name, stat, pv in _battery_batch(
-            model, y_est, X_est, y_win0, X_win, rel_win, days, car_windows, deltas
-        ):
-            if tests is not None and name not in tests:
-                continue
-            parts.append((draws, float(delta), kind, label, name, stat, pv))
-    sizes = [len(x[0]) for x in parts]
+    Parameters
+    ----------
+    res : EventStudyResults
+        The engine's results on the placebo events (``event_id`` ``placebo-00000``...).
+    days, car_windows
+        Daily tests recorded on ``days`` (the tested window is ``(min(days), max(days))``, as
+        ``aar_tests`` would test it) and CAR tests over each window.
+    deltas : sequence of float
+        Abnormal returns added to every firm-event's day-0 return (0 for the null):
+        :meth:`eventstudy.battery.BatteryInput.shifted`.
+    tests : sequence of str, optional
+    draws : ndarray of int, optional
+        Restrict to these draw numbers (the power runs use the first ``power_draws``).
+
+    Returns
+    -------
+    DataFrame
+        ``draw``, ``injected``, ``kind``, ``window``, ``test``, ``statistic``, ``p_value``,
+        sorted by injected, kind, window, test and draw.
+    """
+    from eventstudy.battery import run_battery
+
+    inp = res.battery_input("event_id")
+    labels = [str(e) for e in res.clustering["event_id"]]
+    draw_no = np.array([int(e.rsplit("-", 1)[1]) for e in labels])
+    if draws is not None:
+        sel = np.flatnonzero(np.isin(draw_no, draws))
+        inp = inp.take_clusters(sel)
+        draw_no = draw_no[sel]
+    w0 = int(res.window[0])
+    parts: list[tuple[float, str, str, str, np.ndarray, np.ndarray]] = []
+    day_cols = np.arange(min(days), max(days) + 1) - w0 if len(days) else np.array([], int)
+    for delta in deltas:
+        run_inp = inp.shifted(-w0, float(delta)) if delta else inp
+        if len(day_cols):
+            daily = run_battery(run_inp, day_cols, False, tests)
+            for d in days:
+                j = int(d) - min(days)
+                label = window_label("aar", int(d))
+                for name, r in daily.items():
+                    parts.append(
+                        (float(delta), "aar", label, name, r.statistic[:, j], r.p_value[:, j])
+                    )
+        for w in car_windows:
+            a, b = (int(x) for x in w)
+            cum = run_battery(run_inp, np.arange(a, b + 1) - w0, True, tests)
+            label = window_label("caar", (a, b))
+            for name, r in cum.items():
+                parts.append((float(delta), "caar", label, name, r.statistic, r.p_value))
+    n = len(draw_no)
 
     def rep(i: int) -> np.ndarray:
-        return np.repeat(np.array([x[i] for x in parts], dtype=object), sizes)
+        return np.repeat(np.array([x[i] for x in parts], dtype=object), n)
 
     out = pd.DataFrame(
         {
-            "draw": np.concatenate([x[0] for x in parts]).astype(int),
-            "injected": np.repeat([x[1] for x in parts], sizes),
-            "kind": rep(2),
-            "window": rep(3),
-            "test": rep(4),
-            "statistic": np.concatenate([x[5] for x in parts]),
-            "p_value": np.concatenate([x[6] for x in parts]),
+            "draw": np.tile(draw_no, len(parts)).astype(int),
+            "injected": np.repeat([x[0] for x in parts], n).astype(float),
+            "kind": rep(1).astype(str),
+            "window": rep(2).astype(str),
+            "test": rep(3).astype(str),
+            "statistic": np.concatenate([np.asarray(x[4], dtype=float) for x in parts]),
+            "p_value": np.concatenate([np.asarray(x[5], dtype=float) for x in parts]),
         }
     )
-    for c in ("kind", "window", "test"):
-        out[c] = out[c].astype(str)
-    return out.sort_values(["injected", "kind", "window", "test", "draw"], kind="stable")
+    return out.sort_values(
+        ["injected", "kind", "window", "test", "draw"], kind="stable"
+    ).reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------- tables
@@ -1406,7 +877,6 @@ def simulate(
     min_power: float = 0.25,
     relative_power: float = 0.5,
     engine_kwargs: Mapping[str, Any] | None = None,
-    method: Literal["auto", "batch", "engine"] = "auto",
     min_dates: int = 30,
 ) -> SimulationResults:
     """Empirical size and power of every test on the study's own securities and history.
@@ -1445,13 +915,7 @@ def simulate(
     verdict_level, power_at, min_power, relative_power
         Verdict rules (see :func:`verdicts`).
     engine_kwargs : mapping, optional
-        Extra keyword arguments for the engine (e.g. ``dimson_lags``); they imply
-        ``method="engine"``.
-    method : {"auto", "batch", "engine"}
-        ``"batch"`` computes the battery for all draws at once on stacked arrays (the textbook
-        convention; checked against the engine test by test); ``"engine"`` makes one engine call
-        with every draw as an event and reads ``aar_tests``/``caar_tests(by="event_id")`` (any
-        convention, about 50 times slower); ``"auto"`` picks ``"batch"`` when it applies.
+        Extra keyword arguments for the engine (e.g. ``dimson_lags``).
     min_dates : int, default 30
         Fewest sessions that can serve as a pseudo day 0 (see :func:`draw_placebo_events`).
 
@@ -1472,15 +936,14 @@ def simulate(
     ``sur_wald``, ``adjusted_patell`` and ``kolari_pynnonen`` (Kolari and Pynnönen, 2010) are
     built to stay valid. The simulation tells which it is for *this* panel.
 
-    All draws are computed at once (see the module notes on the ``"batch"`` and ``"engine"``
-    paths). Power: because the models are fitted on the estimation window only, adding ``delta``
-    to the day-0 return adds exactly ``delta`` to the day-0 abnormal return of each security and
-    of the portfolio, so the batch path fits once and shifts the day-0 ARs; the engine path gives
-    each (security, draw) its own return column with ``delta`` added on its day 0
-    (:func:`inject_day0`), so that the injection stays in its draw. Draws on the same template
-    reuse dates only after its eligible dates are exhausted (with a warning); overlapping
-    estimation windows make draws mildly dependent, so the binomial interval is a guide rather
-    than exact.
+    All draws are fitted in one engine call and tested by the one battery, one block per draw.
+    Power: because the models are fitted on the estimation window only, adding ``delta`` to the
+    day-0 return adds exactly ``delta`` to the day-0 abnormal return of each security, of the
+    portfolio and of every SUR residual, so the fit is reused and the day-0 ARs are shifted
+    (:meth:`eventstudy.battery.BatteryInput.shifted`; :func:`inject_day0` is the slow reference
+    the tests compare it with). Draws on the same template reuse dates only after its eligible
+    dates are exhausted (with a warning); overlapping estimation windows make draws mildly
+    dependent, so the binomial interval is a guide rather than exact.
 
     References: Brown and Warner (1980, 1985); Kolari and Pynnönen (2010).
     """
@@ -1535,55 +998,25 @@ def simulate(
         "convention": convention,
         **dict(engine_kwargs or {}),
     }
-    draw_of = placebo.drop_duplicates("event_id").set_index("event_id")["draw"]
-
-    def run(panel: pd.DataFrame, ev: pd.DataFrame, delta: float) -> pd.DataFrame:
-        res = _event_study(
-            returns=panel, events=ev[["security", "event_date", "event_id"]], **base_kwargs
-        )
-        pv = _draw_pvalues(res, days, car_windows, tests)
-        pv.insert(0, "draw", pv["event_id"].map(draw_of).astype(int))
-        pv.insert(1, "injected", float(delta))
-        return pv.drop(columns="event_id")
-
-    power_ev = placebo[placebo["draw"] < power_draws]
-    if method == "auto":
-        method = "batch" if convention == "textbook" and not engine_kwargs else "engine"
-    if method == "batch":
-        if convention != "textbook" or engine_kwargs:
-            raise ConfigError(
-                field="method",
-                value="batch",
-                expected='method="engine" for convention="estudy2" or extra engine options',
+    if tests is not None:
+        unknown = sorted(set(tests) - set(TEST_NAMES))
+        if unknown:
+            raise ConfigError(field="tests", value=unknown, expected=f"some of {TEST_NAMES}")
+    res = _event_study(
+        returns=returns, events=placebo[["security", "event_date", "event_id"]], **base_kwargs
+    )
+    kw: dict[str, Any] = {"days": tuple(days), "car_windows": [tuple(w) for w in car_windows]}
+    frames = [placebo_pvalues(res, tests=tests, **kw)]
+    if len(injected):
+        frames.append(
+            placebo_pvalues(
+                res,
+                tests=tests,
+                deltas=[float(x) for x in injected],
+                draws=np.arange(min(power_draws, draws)),
+                **kw,
             )
-        if tests is not None:
-            from eventstudy.stats import TEST_NAMES
-
-            unknown = sorted(set(tests) - set(TEST_NAMES))
-            if unknown:
-                raise ConfigError(field="tests", value=unknown, expected=f"some of {TEST_NAMES}")
-        kw: dict[str, Any] = {
-            "market": market,
-            "model": model,
-            "factors": factor_cols,
-            "estimation": tuple(estimation),
-            "window": tuple(window),
-            "days": tuple(days),
-            "car_windows": [tuple(w) for w in car_windows],
-            "tests": tests,
-        }
-        frames = [_batch_pvalues(returns, placebo, deltas=[0.0], **kw)]
-        if len(injected):
-            frames.append(_batch_pvalues(returns, power_ev, deltas=list(injected), **kw))
-    elif method == "engine":
-        keep = [market, *factor_cols]
-        # Null: the draws can share the panel (nothing is added to it).
-        frames = [run(returns, placebo, 0.0)]
-        for delta in injected:
-            panel, ev = inject_day0(returns, power_ev, float(delta), keep=keep)
-            frames.append(run(panel, ev, float(delta)))
-    else:
-        raise ConfigError(field="method", value=method, expected='"auto", "batch" or "engine"')
+        )
     pvalues = pd.concat(frames, ignore_index=True)
 
     null = pvalues[pvalues["injected"] == 0.0]
@@ -1634,7 +1067,6 @@ def simulate(
         "verdict_level": verdict_level,
         "power_at": power_at,
         "min_power": min_power,
-        "method": method,
         "relative_power": relative_power,
         "cluster_sizes": cluster_sizes.to_dict(),
     }
@@ -1676,8 +1108,8 @@ def simulate_from_run(
         exchange -> :class:`SimulationResults`.
     """
     out: dict[str, SimulationResults] = {}
-    for name, part in _parts(prepared).items():
-        settings = _study_settings(part)
+    for name, part in study_parts(prepared).items():
+        settings = study_settings(part)
         settings.update(kwargs)
         out[name] = simulate(part["returns"], part["events"], draws=draws, seed=seed, **settings)
     return out
@@ -1712,7 +1144,7 @@ def _as_part(obj: Any, config: Any) -> dict[str, Any]:
     return part
 
 
-def _parts(prepared: Any) -> dict[str, dict[str, Any]]:
+def study_parts(prepared: Any) -> dict[str, dict[str, Any]]:
     """exchange -> part (a dict of the engine inputs and the config), whatever the shape.
 
     Accepted: ``eventstudy.runner.Prepared`` (``groups``: exchange -> ``ExchangeGroup``, and
@@ -1747,10 +1179,8 @@ def _parts(prepared: Any) -> dict[str, dict[str, Any]]:
     )
 
 
-def _study_settings(part: Mapping[str, Any]) -> dict[str, Any]:
+def study_settings(part: Mapping[str, Any]) -> dict[str, Any]:
     """Engine settings of a prepared part: its own keys, else its config's (``StudyConfig``)."""
-    from eventstudy.stats import TEST_NAMES
-
     config = part.get("config")
     study = _get(config, "study", config) if config is not None else None
 
@@ -1791,7 +1221,7 @@ def _study_settings(part: Mapping[str, Any]) -> dict[str, Any]:
     return settings
 
 
-def _simple_returns(part: Mapping[str, Any]) -> pd.DataFrame:
+def simple_returns(part: Mapping[str, Any]) -> pd.DataFrame:
     """The part's returns as simple returns (the runner gives log returns for ``returns: log``)."""
     returns = part["returns"]
     config = part.get("config")

@@ -1,53 +1,72 @@
-"""The test battery: one function per test, each returning a :class:`TestResult`.
+"""The test formulas: one function per test, each returning a :class:`TestResult`.
 
 Conventions shared by every function:
 
 - inputs are arrays with the firm-events on axis 0 and, optionally, the days of the tested
   window on axis 1; ``NaN`` marks a missing observation and is left out of that day;
-- with a day axis the statistic and p-value are arrays with one value per day;
+- ``blocks`` (a :class:`Blocks`) splits the firm-events into independent batches (events,
+  placebo draws, specifications): the statistic and p-value then carry a leading batch axis,
+  one value per block (and per day). Without ``blocks`` every firm-event is one block and the
+  batch axis is dropped (a scalar, or one value per day);
 - p-values are two-sided;
 - ``estudy2_sums=True`` reproduces R estudy2 0.10, which forms a sum over securities as
   ``rowMeans(x, na.rm = TRUE) * ncol(x)``: equal to the sum when no security is missing
-  that day, inflated by ``N / N_t`` when some are.
+  that day, inflated by ``N / N_t`` when some are (``N`` the block's firm-events).
 
-Tests that assume cross-sectional independence (``t_test``, ``brown_warner_1980``,
-``patell``, ``bmp``, the sign and rank tests, ``wilcoxon``) over-reject when the
-securities share an event date. The clustering-robust ones are ``portfolio``, ``sur_wald``,
-``adjusted_patell``, ``kolari_pynnonen`` and ``grank`` (and, crudely, ``brown_warner_1985``).
-The formulas, papers and estudy2 differences are collected in ``docs/statistics.md``.
+Tests that assume cross-sectional independence (:data:`INDEPENDENCE_TESTS`) over-reject when
+the securities share an event date; :data:`CLUSTER_ROBUST_TESTS` carry the cross-correlation
+in their variance. Which of them keeps its size on a study's own data is measured by
+:func:`eventstudy.simulate.simulate`. This module holds the formulas only; the battery that
+feeds them (:mod:`eventstudy.battery`) runs them on every block at once. The formulas, papers
+and estudy2 differences are collected in ``docs/statistics.md``.
+
+p-values use ``scipy.special`` (``ndtr``, ``stdtr``, ``fdtrc``, ``chdtrc``): the same
+functions ``scipy.stats`` calls, without its import cost on the command line.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
-from scipy import stats as _st
+from scipy import special as _sp
 
-from eventstudy.config import CLUSTER_ROBUST_TESTS, TEST_NAMES
+from eventstudy.vocabulary import CLUSTER_ROBUST_TESTS, INDEPENDENCE_TESTS, TEST_NAMES
 
 __all__ = [
     "CLUSTER_ROBUST_TESTS",
     "INDEPENDENCE_TESTS",
     "KP_MIN_DESIGN_EFFECT",
+    "RANK_MIN_SD",
     "TEST_NAMES",
+    "Blocks",
     "TestResult",
+    "aar_sd",
     "adjusted_patell",
     "bmp",
     "brown_warner_1980",
     "brown_warner_1985",
     "corrado_rank",
+    "corrado_rank_from_sums",
     "corrado_sign",
+    "corrado_sign_from_sums",
     "cumulate",
     "generalized_sign",
     "grank",
     "grank_from_means",
+    "hotelling_f",
     "is_singular",
     "kolari_pynnonen",
     "kp_factor",
     "lamb",
     "modified_rank",
+    "modified_rank_from_sums",
+    "p_chi2",
+    "p_f",
+    "p_normal",
+    "p_t",
     "patell",
     "portfolio",
     "rank_rows",
@@ -60,19 +79,6 @@ __all__ = [
     "z_result",
 ]
 
-INDEPENDENCE_TESTS: tuple[str, ...] = (
-    "t_test",
-    "brown_warner_1980",
-    "patell",
-    "bmp",
-    "sign",
-    "generalized_sign",
-    "corrado_sign",
-    "corrado_rank",
-    "modified_rank",
-    "wilcoxon",
-)
-
 
 @dataclass(frozen=True)
 class TestResult:
@@ -83,13 +89,17 @@ class TestResult:
     name : str
         Test name (one of :data:`TEST_NAMES`).
     statistic : float or ndarray
-        The statistic (one value per day when the test ran on a day axis).
+        The statistic (a leading batch axis when run on several blocks, a day axis when run
+        on a window's days).
     p_value : float or ndarray
         Two-sided p-value.
     df : float, ndarray or None
-        Degrees of freedom of the reference distribution (``None`` for the normal).
+        Degrees of freedom of the reference distribution (``None`` for the normal); the
+        numerator degrees of freedom of an F.
     null : str
         The null hypothesis, in words.
+    df2 : float, ndarray or None
+        Denominator degrees of freedom of an F reference (``sur_wald``, ``sur_wald_mean``).
     """
 
     __test__ = False  # not a pytest class
@@ -99,14 +109,16 @@ class TestResult:
     p_value: Any
     df: Any
     null: str
+    df2: Any = None
 
     def as_row(self) -> dict[str, Any]:
-        """``{"test", "statistic", "p_value", "df", "null"}`` for a DataFrame row."""
+        """``{"test", "statistic", "p_value", "df", "df2", "null"}`` for a DataFrame row."""
         return {
             "test": self.name,
             "statistic": _scalar(self.statistic),
             "p_value": _scalar(self.p_value),
             "df": _scalar(self.df) if self.df is not None else np.nan,
+            "df2": _scalar(self.df2) if self.df2 is not None else np.nan,
             "null": self.null,
         }
 
@@ -122,68 +134,177 @@ def _scalar(x: Any) -> Any:
     return float(a) if a.ndim == 0 else a
 
 
-# ----------------------------------------------------------------------------- helpers
+# ----------------------------------------------------------------------------- blocks
 
 
-def _p_norm(z: Any) -> Any:
-    return _scalar(2.0 * _st.norm.sf(np.abs(z)))
+@dataclass(frozen=True, eq=False)
+class Blocks:
+    """A partition of the firm-events (rows, axis 0) into contiguous, non-empty blocks.
+
+    Attributes
+    ----------
+    starts : ndarray of int, shape (B,)
+        First row of each block (increasing, starting at 0).
+    n_rows : int
+        Number of rows partitioned.
+    """
+
+    starts: np.ndarray
+    n_rows: int
+
+    @classmethod
+    def one(cls, n_rows: int) -> Blocks:
+        """Every row in one block."""
+        return cls(np.zeros(1, dtype=np.intp), int(n_rows))
+
+    @classmethod
+    def from_codes(cls, codes: np.ndarray) -> Blocks:
+        """Blocks of equal consecutive codes (``codes`` sorted, non-decreasing)."""
+        codes = np.asarray(codes)
+        if len(codes) == 0:
+            raise ValueError("no rows to partition")
+        change = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+        return cls(np.concatenate([[0], change]).astype(np.intp), len(codes))
+
+    @classmethod
+    def from_sizes(cls, sizes: Any) -> Blocks:
+        """Blocks of the given (positive) sizes, in order."""
+        sizes = np.asarray(sizes, dtype=np.intp)
+        if len(sizes) == 0 or (sizes < 1).any():
+            raise ValueError("block sizes must be positive")
+        return cls(np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp), int(sizes.sum()))
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @cached_property
+    def sizes(self) -> np.ndarray:
+        """Rows per block, shape (B,)."""
+        return np.diff(np.append(self.starts, self.n_rows))
+
+    @cached_property
+    def index(self) -> np.ndarray:
+        """Block of each row, shape (K,)."""
+        return np.repeat(np.arange(len(self.starts)), self.sizes)
+
+    def total(self, x: np.ndarray) -> np.ndarray:
+        """Sums of the rows of each block (``x`` already free of ``NaN``)."""
+        x = np.asarray(x)
+        if len(self.starts) == 1:
+            return x.sum(axis=0)[None]
+        return np.add.reduceat(x, self.starts, axis=0)
+
+    def count(self, x: np.ndarray) -> np.ndarray:
+        """Finite entries of ``x`` per block (and per column)."""
+        return self.total(np.isfinite(x).astype(float))
+
+    def sum(self, x: np.ndarray) -> np.ndarray:
+        """``NaN``-ignoring sums per block; ``NaN`` where a block has no finite entry."""
+        ok = np.isfinite(x)
+        s = self.total(np.where(ok, x, 0.0))
+        return np.where(self.total(ok.astype(float)) > 0, s, np.nan)
+
+    def mean(self, x: np.ndarray) -> np.ndarray:
+        """``NaN``-ignoring means per block."""
+        ok = np.isfinite(x)
+        n = self.total(ok.astype(float))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n > 0, self.total(np.where(ok, x, 0.0)) / np.maximum(n, 1), np.nan)
+
+    def sd(self, x: np.ndarray) -> np.ndarray:
+        """Sample standard deviations (ddof 1) per block, ``NaN`` below two observations."""
+        ok = np.isfinite(x)
+        n = self.total(ok.astype(float))
+        m = self.mean(x)
+        dev = np.where(ok, x - self.expand(m), 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ss = self.total(dev * dev)
+            return np.where(n > 1, np.sqrt(ss / np.maximum(n - 1, 1)), np.nan)
+
+    def expand(self, v: np.ndarray) -> np.ndarray:
+        """Per-block values repeated for each row of the block."""
+        v = np.asarray(v)
+        return (
+            v[self.index]
+            if len(self.starts) > 1
+            else np.broadcast_to(v, (self.n_rows, *v.shape[1:]))
+        )
 
 
-def _p_t(t: Any, df: Any) -> Any:
+def _blocks(x: np.ndarray, blocks: Blocks | None) -> tuple[Blocks, bool]:
+    """The blocks to use, and whether the batch axis is to be dropped in the output."""
+    if blocks is None:
+        return Blocks.one(np.shape(x)[0]), True
+    if blocks.n_rows != np.shape(x)[0]:
+        raise ValueError(f"blocks partition {blocks.n_rows} rows, the data has {np.shape(x)[0]}")
+    return blocks, False
+
+
+def _per_block(value: Any, n_blocks: int, squeeze: bool, trailing: int = 0) -> np.ndarray:
+    """A per-block argument as an array with a leading batch axis (a scalar is broadcast)."""
+    a = np.asarray(value, dtype=float)
+    if squeeze or a.ndim == trailing:
+        a = a[None]
+    return np.broadcast_to(a, (n_blocks, *a.shape[1:]))
+
+
+def _out(x: Any, squeeze: bool) -> Any:
+    if x is None:
+        return None
+    a = np.asarray(x, dtype=float)
+    return _scalar(a[0]) if squeeze else a
+
+
+def _result(
+    name: str, stat: Any, p: Any, df: Any, null: str, squeeze: bool, df2: Any = None
+) -> TestResult:
+    return TestResult(
+        name, _out(stat, squeeze), _out(p, squeeze), _out(df, squeeze), null, _out(df2, squeeze)
+    )
+
+
+def _col(v: np.ndarray, ndim: int) -> np.ndarray:
+    """Per-block ``(B,)`` values shaped to broadcast against ``(B, D...)`` statistics."""
+    return np.asarray(v, dtype=float).reshape((-1,) + (1,) * (ndim - 1))
+
+
+# ----------------------------------------------------------------------------- p-values
+
+
+def p_normal(z: Any) -> np.ndarray:
+    """Two-sided p-value of a standard-normal statistic: ``2 Phi(-|z|)``."""
+    return 2.0 * _sp.ndtr(-np.abs(np.asarray(z, dtype=float)))
+
+
+def p_t(t: Any, df: Any) -> np.ndarray:
+    """Two-sided p-value of a Student t statistic with ``df`` degrees of freedom
+    (``NaN`` when ``df <= 0``)."""
+    t = np.asarray(t, dtype=float)
+    df = np.asarray(df, dtype=float)
+    ok = df > 0
     with np.errstate(invalid="ignore"):
-        return _scalar(2.0 * _st.t.sf(np.abs(t), df))
+        return np.where(ok, 2.0 * _sp.stdtr(np.where(ok, df, 1.0), -np.abs(t)), np.nan)
 
 
-def _count(x: np.ndarray) -> np.ndarray:
-    return np.isfinite(x).sum(axis=0)
+def p_f(f: Any, dfn: Any, dfd: Any) -> np.ndarray:
+    """Upper-tail p-value of an F(dfn, dfd) statistic (``NaN`` for non-positive df)."""
+    dfn = np.asarray(dfn, dtype=float)
+    dfd = np.asarray(dfd, dtype=float)
+    ok = (dfn > 0) & (dfd > 0)
+    with np.errstate(invalid="ignore"):
+        return np.where(
+            ok,
+            _sp.fdtrc(np.where(ok, dfn, 1.0), np.where(ok, dfd, 1.0), np.asarray(f, float)),
+            np.nan,
+        )
 
 
-def _sum(x: np.ndarray, estudy2_sums: bool = False) -> np.ndarray:
-    """Sum over axis 0 ignoring NaN; estudy2's ``rowMeans * ncol`` when asked."""
-    ok = np.isfinite(x)
-    n = ok.sum(axis=0)
-    s = np.where(ok, x, 0.0).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if estudy2_sums:
-            s = s / np.maximum(n, 1) * x.shape[0]
-        return np.where(n > 0, s, np.nan)
-
-
-def _mean(x: np.ndarray) -> np.ndarray:
-    ok = np.isfinite(x)
-    n = ok.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, np.where(ok, x, 0.0).sum(axis=0) / np.maximum(n, 1), np.nan)
-
-
-def _sd(x: np.ndarray) -> np.ndarray:
-    """Sample standard deviation over axis 0 (ddof 1), NaN-aware."""
-    ok = np.isfinite(x)
-    n = ok.sum(axis=0)
-    m = _mean(x)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ss = np.where(ok, (x - m) ** 2, 0.0).sum(axis=0)
-        return np.where(n > 1, np.sqrt(ss / np.maximum(n - 1, 1)), np.nan)
-
-
-def cumulate(z: Any) -> float:
-    """Window statistic from daily standard-normal statistics: ``sum_t z_t / sqrt(D)``."""
-    z = np.asarray(z, dtype=float)
-    ok = np.isfinite(z)
-    return float(np.sum(z[ok]) / np.sqrt(ok.sum())) if ok.any() else float("nan")
-
-
-def z_result(name: str, z: Any, null: str) -> TestResult:
-    """A :class:`TestResult` for a standard-normal statistic (two-sided p-value)."""
-    return TestResult(name, _scalar(z), _p_norm(z), None, null)
-
-
-def _colsum(M: np.ndarray, w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(sum_i w_i M_it over finite entries, N_t)`` for each column ``t``."""
-    ok = np.isfinite(M)
-    M0 = np.where(ok, M, 0.0)
-    sums = M0.sum(axis=0) if w is None else w @ M0
-    return sums, ok.sum(axis=0).astype(float)
+def p_chi2(w: Any, df: Any) -> np.ndarray:
+    """Upper-tail p-value of a chi-squared(df) statistic."""
+    df = np.asarray(df, dtype=float)
+    ok = df > 0
+    with np.errstate(invalid="ignore"):
+        return np.where(ok, _sp.chdtrc(np.where(ok, df, 1.0), np.asarray(w, float)), np.nan)
 
 
 def _div(a: Any, b: Any) -> Any:
@@ -191,37 +312,97 @@ def _div(a: Any, b: Any) -> Any:
         return np.asarray(a, dtype=float) / np.asarray(b, dtype=float)
 
 
+def _estudy2_total(x: np.ndarray, b: Blocks) -> np.ndarray:
+    """estudy2's ``rowMeans(x, na.rm = TRUE) * ncol(x)`` per block."""
+    return b.mean(x) * _col(b.sizes, x.ndim)
+
+
+def cumulate(z: Any) -> Any:
+    """Window statistic from daily standard-normal statistics: ``sum_t z_t / sqrt(D)``
+    over the last axis (``D`` the days with a statistic; ``NaN`` when there is none)."""
+    z = np.asarray(z, dtype=float)
+    ok = np.isfinite(z)
+    k = ok.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(k > 0, np.where(ok, z, 0.0).sum(axis=-1) / np.sqrt(k), np.nan)
+    return _scalar(out)
+
+
+def z_result(name: str, z: Any, null: str) -> TestResult:
+    """A :class:`TestResult` for a standard-normal statistic (two-sided p-value)."""
+    return TestResult(name, _scalar(z), _scalar(p_normal(z)), None, null)
+
+
+# ----------------------------------------------------------------------------- ranks
+
+
+#: Rows ranked per chunk by :func:`rank_rows` (bounds the argsort temporaries).
+RANK_CHUNK_ROWS = 4096
+
+
 def rank_rows(a: np.ndarray, return_sorted: bool = False) -> Any:
     """Ranks ``1..n_i`` within each row, ties averaged, ``NaN`` kept (R ``rank``, ``na.last="keep"``).
 
-    Vectorised (one ``argsort`` for the whole matrix): ``scipy.stats.rankdata`` along an
-    axis is several times slower on a 10,000 x 270 matrix. With ``return_sorted`` also
-    returns the rows sorted ascending (``NaN`` last), from which medians are read.
+    Vectorised (one ``argsort`` per chunk of :data:`RANK_CHUNK_ROWS` rows): ``scipy.stats.rankdata``
+    along an axis is several times slower on a 10,000 x 270 matrix. With ``return_sorted``
+    also returns the rows sorted ascending (``NaN`` last), from which medians are read.
     """
     a = np.asarray(a, dtype=float)
     if a.ndim == 1:
         r = rank_rows(a[None, :], return_sorted)
         return (r[0][0], r[1][0]) if return_sorted else r[0]
     N, T = a.shape
+    ranks = np.empty((N, T))
+    srt = np.empty((N, T)) if return_sorted else None
     if N == 0 or T == 0:
-        return (a.copy(), a.copy()) if return_sorted else a.copy()
-    order = np.argsort(a, axis=1)
-    flat = (order + (np.arange(N) * T)[:, None]).ravel()  # flat indexing beats *_along_axis
-    s = a.ravel()[flat].reshape(N, T)
+        return (ranks, srt) if return_sorted else ranks
+    for lo in range(0, N, RANK_CHUNK_ROWS):
+        hi = min(lo + RANK_CHUNK_ROWS, N)
+        s = _rank_chunk(a[lo:hi], ranks[lo:hi])
+        if srt is not None:
+            srt[lo:hi] = s
+    return (ranks, srt) if return_sorted else ranks
+
+
+def _avg_positions(s: np.ndarray) -> np.ndarray:
+    """Average rank (1-based position, ties averaged) of each entry of rows sorted ascending."""
+    T = s.shape[1]
+    pos = np.broadcast_to(np.arange(1.0, T + 1.0), s.shape)
     tie = s[:, 1:] == s[:, :-1]  # NaN never equals NaN
-    if tie.any():
-        new = np.ones((N, T), dtype=bool)
-        new[:, 1:] = ~tie
-        run = np.cumsum(new.ravel()) - 1
-        pos = np.tile(np.arange(1, T + 1, dtype=float), N)
-        avg = (np.bincount(run, weights=pos) / np.bincount(run))[run]
-    else:
-        avg = np.tile(np.arange(1, T + 1, dtype=float), N)
-    ranks = np.empty(N * T)
-    ranks[flat] = avg
-    ranks = ranks.reshape(N, T)
-    ranks[np.isnan(a)] = np.nan
-    return (ranks, s) if return_sorted else ranks
+    if not tie.any():
+        return pos
+    # a run of equal values gets the mean of its first and last position
+    new = np.ones(s.shape, dtype=bool)
+    new[:, 1:] = ~tie
+    first = np.maximum.accumulate(np.where(new, pos, 0.0), axis=1)
+    end = np.ones(s.shape, dtype=bool)
+    end[:, :-1] = ~tie
+    last = np.minimum.accumulate(np.where(end, pos, np.inf)[:, ::-1], axis=1)[:, ::-1]
+    return (first + last) / 2.0
+
+
+def _rank_chunk(a: np.ndarray, out: np.ndarray, head: np.ndarray | None = None) -> np.ndarray:
+    """Ranks of the rows of ``a`` written into ``out``; returns the sorted rows.
+
+    With ``head`` (shape ``(K, h)``), also the ranks of the first ``h`` columns among
+    themselves, read from the same sort (every row has exactly ``h`` of them).
+    """
+    K, T = a.shape
+    order = np.argsort(a, axis=1)
+    flat = (order + (np.arange(K) * T)[:, None]).ravel()  # flat indexing beats *_along_axis
+    s = a.ravel()[flat].reshape(K, T)
+    flat_out = out.reshape(-1)
+    flat_out[flat] = _avg_positions(s).ravel()
+    out[np.isnan(a)] = np.nan
+    if head is not None:
+        h = head.shape[1]
+        mask = order < h
+        hs = s[mask].reshape(K, h)
+        ho = order[mask].reshape(K, h)
+        hflat = (ho + (np.arange(K) * h)[:, None]).ravel()
+        head.reshape(-1)[hflat] = _avg_positions(hs).ravel()
+        head[np.isnan(a[:, :h])] = np.nan
+    return s
 
 
 def row_medians(sorted_rows: np.ndarray) -> np.ndarray:
@@ -234,13 +415,22 @@ def row_medians(sorted_rows: np.ndarray) -> np.ndarray:
     return np.where(n > 0, (a + b) / 2.0, np.nan)
 
 
-#: The Kolari-Pynnonen factor is undefined (``NaN``) when ``1 + (n - 1) rbar`` is at most
-#: this: ``rbar <= -1/(n - 1)`` (see :func:`kp_factor`).
+# ----------------------------------------------------------------------------- clustering
+
+#: The Kolari-Pynnonen adjustments are undefined (``NaN``) when the design effect
+#: ``1 + (n - 1) rbar`` is at most this, i.e. ``rbar <= -1/(n - 1)`` (see :func:`kp_factor`).
 KP_MIN_DESIGN_EFFECT = 1e-8
 
 
+def _design_effect(rbar: Any, n: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(1 + (n - 1) rbar, defined)`` with ``rbar`` above 1 (rounding) taken as 1."""
+    rbar = np.minimum(np.asarray(rbar, dtype=float), 1.0)
+    deff = 1.0 + (np.asarray(n, dtype=float) - 1.0) * rbar
+    return deff, deff > KP_MIN_DESIGN_EFFECT
+
+
 def kp_factor(rbar: Any, n: Any) -> Any:
-    """Kolari-Pynnonen (2010) factor ``sqrt((1 - rbar) / (1 + (n - 1) rbar))``.
+    """Kolari-Pynnonen (2010) factor ``sqrt((1 - rbar) / (1 + (n - 1) rbar))`` of the BMP test.
 
     ``NaN`` (no warning) when the design effect ``1 + (n - 1) rbar`` is at most
     :data:`KP_MIN_DESIGN_EFFECT`, i.e. ``rbar <= -1/(n - 1)``. A correlation matrix of
@@ -250,9 +440,8 @@ def kp_factor(rbar: Any, n: Any) -> Any:
     factor would be arbitrary, so the adjusted tests are ``NaN`` and ``test_notes`` says why.
     An ``rbar`` above 1 (rounding of identical series) is taken as 1 (factor 0).
     """
-    rbar = np.minimum(np.asarray(rbar, dtype=float), 1.0)  # above 1 only by rounding
-    deff = 1.0 + (np.asarray(n, dtype=float) - 1.0) * rbar
-    ok = deff > KP_MIN_DESIGN_EFFECT
+    deff, ok = _design_effect(rbar, n)
+    rbar = np.minimum(np.asarray(rbar, dtype=float), 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return _scalar(np.where(ok, np.sqrt((1.0 - rbar) / np.where(ok, deff, 1.0)), np.nan))
 
@@ -260,13 +449,15 @@ def kp_factor(rbar: Any, n: Any) -> Any:
 # ----------------------------------------------------------------------------- parametric
 
 
-def t_test(x: np.ndarray) -> TestResult:
+def t_test(x: np.ndarray, blocks: Blocks | None = None) -> TestResult:
     """Cross-sectional t-test of the mean abnormal return (or mean CAR).
 
     Parameters
     ----------
     x : ndarray, shape (N,) or (N, D)
         Abnormal returns of the N firm-events (on D days), or their CARs.
+    blocks : Blocks, optional
+        Independent batches of firm-events (one statistic each).
 
     Returns
     -------
@@ -281,18 +472,20 @@ def t_test(x: np.ndarray) -> TestResult:
     over-rejects. Identical in the textbook and estudy2 conventions.
     """
     x = np.asarray(x, dtype=float)
-    n = _count(x)
-    sd = _sd(x)
-    t = np.where(sd > 0, _div(_mean(x), _div(sd, np.sqrt(n))), np.nan)  # sd 0: identical
-    return TestResult("t_test", _scalar(t), _p_t(t, n - 1), _scalar(n - 1), "mean AR = 0")
+    b, sq = _blocks(x, blocks)
+    n = b.count(x)
+    sd = b.sd(x)
+    t = np.where(sd > 0, _div(b.mean(x), _div(sd, np.sqrt(n))), np.nan)  # sd 0: identical
+    return _result("t_test", t, p_t(t, n - 1), n - 1, "mean AR = 0", sq)
 
 
 def brown_warner_1980(
     x: np.ndarray,
     sigma: np.ndarray,
     n_days: int = 1,
-    df: float | None = None,
+    df: Any = None,
     estudy2_sums: bool = False,
+    blocks: Blocks | None = None,
 ) -> TestResult:
     """Brown & Warner (1980) test with the average of the firms' own variances.
 
@@ -304,12 +497,13 @@ def brown_warner_1980(
         Each firm-event's estimation-window standard deviation of abnormal returns.
     n_days : int
         Days cumulated in ``x`` (the variance of a CAR is ``n_days * sigma^2``).
-    df : float, optional
-        Degrees of freedom of the t reference (estudy2: mean estimation length - 1);
-        the normal when omitted.
+    df : float or ndarray (per block), optional
+        Degrees of freedom of the t reference (the mean estimation length - 1); the normal
+        when omitted.
     estudy2_sums : bool
         estudy2 divides ``sqrt(sum_i s_i^2)`` over *all* firm-events by their number, also
         on a day when some are missing.
+    blocks : Blocks, optional
 
     Notes
     -----
@@ -319,30 +513,56 @@ def brown_warner_1980(
     convention passes ``sqrt(SSR / (L - k))``.
     """
     x = np.asarray(x, dtype=float)
-    sigma = np.asarray(sigma, dtype=float)
-    sig2 = np.where(np.isfinite(x), (sigma**2).reshape((-1,) + (1,) * (x.ndim - 1)), np.nan)
-    n = _count(x)
+    b, sq = _blocks(x, blocks)
+    sig2 = (np.asarray(sigma, dtype=float) ** 2).reshape((-1,) + (1,) * (x.ndim - 1))
     if estudy2_sums:
-        sig2 = np.broadcast_to((sigma**2).reshape((-1,) + (1,) * (x.ndim - 1)), x.shape)
-        n = np.full_like(n, x.shape[0])
-    sd = _div(np.sqrt(np.nansum(sig2, axis=0) * n_days), n)
-    z = _div(_mean(x), sd)
-    p = _p_norm(z) if df is None else _p_t(z, df)
-    return TestResult("brown_warner_1980", _scalar(z), p, df, "mean AR = 0")
+        total = b.total(np.broadcast_to(sig2, x.shape))
+        n = np.broadcast_to(_col(b.sizes, x.ndim), total.shape)
+    else:
+        ok = np.isfinite(x)
+        total = b.total(np.where(ok, sig2, 0.0))
+        n = b.total(ok.astype(float))
+    sd = _div(np.sqrt(total * n_days), n)
+    z = _div(b.mean(x), sd)
+    if df is None:
+        return _result("brown_warner_1980", z, p_normal(z), None, "mean AR = 0", sq)
+    d = _per_block(df, len(b), sq)
+    return _result("brown_warner_1980", z, p_t(z, _col(d, z.ndim)), d, "mean AR = 0", sq)
 
 
-def brown_warner_1985(x: np.ndarray, aar_est: np.ndarray, n_days: int = 1) -> TestResult:
+def _aar_sd(aar_est: Any, n_blocks: int, squeeze: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Time-series sd (ddof 1) of each block's estimation AARs and the days they cover."""
+    a = _per_block(aar_est, n_blocks, squeeze, trailing=1)
+    ok = np.isfinite(a)
+    L = ok.sum(axis=1).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = np.where(ok, a, 0.0).sum(axis=1) / L
+        ss = np.where(ok, (a - m[:, None]) ** 2, 0.0).sum(axis=1)
+        return np.where(L > 1, np.sqrt(ss / np.maximum(L - 1, 1)), np.nan), L
+
+
+def aar_sd(aar_est: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Time-series sd (ddof 1) of each row of estimation-window AARs ``(B, L)``, and the
+    days each covers: ``S(AAR)`` of :func:`brown_warner_1985` and :func:`lamb`."""
+    a = np.atleast_2d(np.asarray(aar_est, dtype=float))
+    return _aar_sd(a, a.shape[0], False)
+
+
+def brown_warner_1985(
+    x: np.ndarray, aar_est: np.ndarray, n_days: int = 1, blocks: Blocks | None = None
+) -> TestResult:
     """Brown & Warner (1985) test with the crude dependence adjustment.
 
     Parameters
     ----------
     x : ndarray, shape (N,) or (N, D)
         Abnormal returns (daily) or CARs over ``n_days`` days.
-    aar_est : ndarray, shape (L,)
+    aar_est : ndarray, shape (L,), or (B, L) with ``blocks``
         The average abnormal return of the same firm-events on each estimation day (in
         event time), ``NaN`` where no firm-event is observed.
     n_days : int
         Days cumulated in ``x``.
+    blocks : Blocks, optional
 
     Notes
     -----
@@ -354,14 +574,19 @@ def brown_warner_1985(x: np.ndarray, aar_est: np.ndarray, n_days: int = 1) -> Te
     ``L - 1`` degrees of freedom.
     """
     x = np.asarray(x, dtype=float)
-    s = float(_sd(np.asarray(aar_est, dtype=float)))
-    L = int(np.isfinite(aar_est).sum())
-    t = _div(_mean(x), s * np.sqrt(n_days))
-    return TestResult("brown_warner_1985", _scalar(t), _p_t(t, L - 1), L - 1, "mean AR = 0")
+    b, sq = _blocks(x, blocks)
+    s, L = _aar_sd(aar_est, len(b), sq)
+    m = b.mean(x)
+    t = _div(m, _col(s * np.sqrt(n_days), m.ndim))
+    return _result("brown_warner_1985", t, p_t(t, _col(L - 1, t.ndim)), L - 1, "mean AR = 0", sq)
 
 
 def lamb(
-    ar: np.ndarray, aar_est: np.ndarray, correction: np.ndarray, cumulative: bool = False
+    ar: np.ndarray,
+    aar_est: np.ndarray,
+    correction: np.ndarray,
+    cumulative: bool = False,
+    blocks: Blocks | None = None,
 ) -> TestResult:
     """Lamb (1995) test: Brown-Warner 1985 with the prediction-error correction.
 
@@ -369,13 +594,15 @@ def lamb(
     ----------
     ar : ndarray, shape (N, D)
         Abnormal returns on the D tested days.
-    aar_est : ndarray, shape (L,)
+    aar_est : ndarray, shape (L,), or (B, L) with ``blocks``
         Estimation-window average abnormal returns (event time).
-    correction : ndarray, shape (D,)
-        ``1 + 1/Lbar + (M_t - Mbar)^2 / Sxx`` for each tested day (estudy2 takes the market
-        of the first security and the mean estimation length ``Lbar``).
+    correction : ndarray, shape (D,), or (B, D) with ``blocks``
+        ``1 + 1/Lbar + (M_t - Mbar)^2 / Sxx`` for each tested day (the mean over the
+        firm-events of their market terms, ``Lbar`` the mean estimation length; estudy2 reads
+        the market of the first security).
     cumulative : bool
         Return the window statistic ``sum_t z_t / sqrt(D)`` (estudy2 ``car_lamb``).
+    blocks : Blocks, optional
 
     Notes
     -----
@@ -383,15 +610,20 @@ def lamb(
     implemented in estudy2; the paper cites Brown & Warner 1985 and Henderson 1990).
     """
     ar = np.asarray(ar, dtype=float)
-    s = float(_sd(np.asarray(aar_est, dtype=float)))
-    z = _div(_mean(ar), s * np.sqrt(np.asarray(correction, dtype=float)))
+    if ar.ndim == 1:
+        ar = ar[:, None]
+    b, sq = _blocks(ar, blocks)
+    s, _ = _aar_sd(aar_est, len(b), sq)
+    corr = _per_block(correction, len(b), sq, trailing=1)
+    z = _div(b.mean(ar), s[:, None] * np.sqrt(corr))
     if cumulative:
-        k = int(np.isfinite(z).sum())  # no tested day with a statistic: NaN, not 0/0
-        z = np.nansum(z) / np.sqrt(k) if k else np.nan
-    return TestResult("lamb", _scalar(z), _p_norm(z), None, "mean AR = 0")
+        z = np.asarray(cumulate(z), dtype=float).reshape(len(b))
+    return _result("lamb", z, p_normal(z), None, "mean AR = 0", sq)
 
 
-def patell(sar: np.ndarray, df_resid: np.ndarray, estudy2_sums: bool = False) -> TestResult:
+def patell(
+    sar: np.ndarray, df_resid: np.ndarray, estudy2_sums: bool = False, blocks: Blocks | None = None
+) -> TestResult:
     """Patell (1976) standardized-residual test.
 
     Parameters
@@ -404,6 +636,7 @@ def patell(sar: np.ndarray, df_resid: np.ndarray, estudy2_sums: bool = False) ->
         variance of a t-distributed SAR is ``df / (df - 2)``.
     estudy2_sums : bool
         Sum as estudy2 does (see the module notes).
+    blocks : Blocks, optional
 
     Notes
     -----
@@ -412,49 +645,71 @@ def patell(sar: np.ndarray, df_resid: np.ndarray, estudy2_sums: bool = False) ->
     ``s_i^2 = SSR/(L_i - 2)``; estudy2 by ``sd`` (ddof 1), takes ``Mbar`` and ``Sxx``
     over every market day of the estimation window and divides over all securities.
     """
+    z, sq = _patell_z(sar, df_resid, estudy2_sums, blocks)
+    return _result("patell", z, p_normal(z), None, "mean SAR = 0", sq)
+
+
+def _patell_z(
+    sar: np.ndarray, df_resid: np.ndarray, estudy2_sums: bool, blocks: Blocks | None
+) -> tuple[np.ndarray, bool]:
     sar = np.asarray(sar, dtype=float)
+    b, sq = _blocks(sar, blocks)
     dfr = np.asarray(df_resid, dtype=float).reshape((-1,) + (1,) * (sar.ndim - 1))
     with np.errstate(divide="ignore", invalid="ignore"):  # df 2: infinite variance
-        v = np.where(np.isfinite(sar), dfr / (dfr - 2.0), np.nan)
-        if estudy2_sums:
-            v = np.broadcast_to(dfr / (dfr - 2.0), sar.shape)
-    z = _div(_sum(sar, estudy2_sums), np.sqrt(np.nansum(v, axis=0)))
-    return TestResult("patell", _scalar(z), _p_norm(z), None, "mean SAR = 0")
+        v = dfr / (dfr - 2.0)
+    if estudy2_sums:
+        var = b.total(np.broadcast_to(v, sar.shape))
+        total = _estudy2_total(sar, b)
+    else:
+        ok = np.isfinite(sar)
+        var = b.total(np.where(ok, v, 0.0))
+        total = b.sum(sar)
+    return _div(total, np.sqrt(var)), sq
 
 
-def adjusted_patell(sar: np.ndarray, df_resid: np.ndarray, rbar: Any) -> TestResult:
+def adjusted_patell(
+    sar: np.ndarray, df_resid: np.ndarray, rbar: Any, blocks: Blocks | None = None
+) -> TestResult:
     """Patell's test with the Kolari & Pynnonen (2010) cross-correlation adjustment.
 
     Parameters
     ----------
     sar, df_resid : ndarray
         As in :func:`patell`.
-    rbar : float or ndarray
+    rbar : float or ndarray (per block)
         Mean pairwise correlation of the firm-events' estimation residuals (pairs in
         different events count as 0; see ``docs/statistics.md``).
+    blocks : Blocks, optional
 
     Notes
     -----
-    ``Z_adj = Z_patell * sqrt((1 - rbar) / (1 + (N - 1) rbar))`` as specified for this
-    package. Kolari & Pynnonen derive ``sqrt((1 - r)/(1 + (n-1) r))`` for the BMP
-    statistic; for Patell's known-variance denominator ``1/sqrt(1 + (n-1) r)`` would suffice,
-    so this form is slightly conservative by ``sqrt(1 - rbar)``.
+    ``Z_adj = Z_patell / sqrt(1 + (N - 1) rbar)`` (Kolari & Pynnonen 2010, RFS 23, eq. 13):
+    the variance of a sum of ``N`` standardized residuals with mean pairwise correlation
+    ``rbar`` is ``N (1 + (N - 1) rbar)`` times the independent one. Patell's denominator is a
+    known variance, so only the design effect enters; the extra ``sqrt(1 - rbar)`` of
+    Kolari & Pynnonen's eq. 10 belongs to the BMP statistic, whose variance is estimated
+    from the cross-section (:func:`kolari_pynnonen`). Stata's ``estudy`` and the EventStudy R
+    package use the same form. ``N`` is the number of firm-events observed that day; ``NaN``
+    when ``1 + (N - 1) rbar <= 0`` (see :func:`kp_factor`).
     """
-    base = patell(sar, df_resid)
-    n = _count(np.asarray(sar, dtype=float))
-    z = base.statistic * kp_factor(rbar, n)
-    return TestResult(
-        "adjusted_patell", _scalar(z), _p_norm(z), None, "mean SAR = 0 (cross-correlated)"
-    )
+    z, sq = _patell_z(sar, df_resid, False, blocks)
+    b, _ = _blocks(np.asarray(sar), blocks)
+    n = b.count(np.asarray(sar, dtype=float))
+    r = _col(_per_block(rbar, len(b), sq), n.ndim)
+    deff, ok = _design_effect(r, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(ok, z / np.sqrt(np.where(ok, deff, 1.0)), np.nan)
+    return _result("adjusted_patell", z, p_normal(z), None, "mean SAR = 0 (cross-correlated)", sq)
 
 
-def bmp(sar: np.ndarray) -> TestResult:
+def bmp(sar: np.ndarray, blocks: Blocks | None = None) -> TestResult:
     """Boehmer, Musumeci & Poulsen (1991) standardized cross-sectional test.
 
     Parameters
     ----------
     sar : ndarray, shape (N,) or (N, D)
         Standardized abnormal returns, or standardized CARs.
+    blocks : Blocks, optional
 
     Notes
     -----
@@ -462,34 +717,40 @@ def bmp(sar: np.ndarray) -> TestResult:
     freedom. Robust to event-induced variance, not to cross-correlation. estudy2
     (``boehmer``) forms the SARs as for :func:`patell`.
     """
+    t, n, sq = _bmp_t(sar, blocks)
+    return _result("bmp", t, p_t(t, n - 1), n - 1, "mean SAR = 0", sq)
+
+
+def _bmp_t(sar: np.ndarray, blocks: Blocks | None) -> tuple[np.ndarray, np.ndarray, bool]:
     sar = np.asarray(sar, dtype=float)
-    n = _count(sar)
-    sd = _sd(sar)
-    t = np.where(sd > 0, _div(_mean(sar), _div(sd, np.sqrt(n))), np.nan)  # sd 0: identical
-    return TestResult("bmp", _scalar(t), _p_t(t, n - 1), _scalar(n - 1), "mean SAR = 0")
+    b, sq = _blocks(sar, blocks)
+    n = b.count(sar)
+    sd = b.sd(sar)
+    t = np.where(sd > 0, _div(b.mean(sar), _div(sd, np.sqrt(n))), np.nan)  # sd 0: identical
+    return t, n, sq
 
 
-def kolari_pynnonen(sar: np.ndarray, rbar: Any) -> TestResult:
+def kolari_pynnonen(sar: np.ndarray, rbar: Any, blocks: Blocks | None = None) -> TestResult:
     """BMP test with the Kolari & Pynnonen (2010) adjustment for cross-correlation.
 
     Notes
     -----
     ``t_KP = t_BMP * sqrt((1 - rbar) / (1 + (N - 1) rbar))`` with ``rbar`` the mean
     pairwise correlation of estimation-window residuals (Kolari & Pynnonen 2010, RFS 23,
-    eq. 10). t with ``N - 1`` degrees of freedom.
+    eq. 10). t with ``N - 1`` degrees of freedom. ``rbar`` is a scalar, or one value per block.
     """
-    base = bmp(sar)
-    n = _count(np.asarray(sar, dtype=float))
-    t = base.statistic * kp_factor(rbar, n)
-    return TestResult(
-        "kolari_pynnonen", _scalar(t), _p_t(t, n - 1), base.df, "mean SAR = 0 (cross-correlated)"
+    t, n, sq = _bmp_t(sar, blocks)
+    r = _col(_per_block(rbar, t.shape[0], sq), n.ndim)
+    t = t * np.asarray(kp_factor(r, n), dtype=float)
+    return _result(
+        "kolari_pynnonen", t, p_t(t, n - 1), n - 1, "mean SAR = 0 (cross-correlated)", sq
     )
 
 
 # ----------------------------------------------------------------------------- sign tests
 
 
-def sign(x: np.ndarray, estudy2_sums: bool = False) -> TestResult:
+def sign(x: np.ndarray, estudy2_sums: bool = False, blocks: Blocks | None = None) -> TestResult:
     """Binomial sign test against one half.
 
     Notes
@@ -498,35 +759,100 @@ def sign(x: np.ndarray, estudy2_sums: bool = False) -> TestResult:
     (or CARs). Standard normal. Assumes independence and a median of zero
     (Boehmer, Musumeci & Poulsen 1991; estudy2 ``sign_test``).
     """
-    x = np.asarray(x, dtype=float)
-    pos = np.where(np.isfinite(x), (x > 0).astype(float), np.nan)
-    n = _count(x)
-    z = _div(_sum(pos, estudy2_sums) - 0.5 * n, np.sqrt(0.25 * n))
-    return TestResult("sign", _scalar(z), _p_norm(z), None, "P(AR > 0) = 1/2")
+    z, sq = _sign_z(x, 0.5, estudy2_sums, blocks)
+    return _result("sign", z, p_normal(z), None, "P(AR > 0) = 1/2", sq)
 
 
-def generalized_sign(x: np.ndarray, p_hat: float, estudy2_sums: bool = False) -> TestResult:
+def generalized_sign(
+    x: np.ndarray, p_hat: Any, estudy2_sums: bool = False, blocks: Blocks | None = None
+) -> TestResult:
     """Cowan (1992) generalized sign test.
 
     Parameters
     ----------
     x : ndarray, shape (N,) or (N, D)
         Abnormal returns or CARs.
-    p_hat : float
+    p_hat : float, or ndarray (per block)
         Expected share of positive abnormal returns under the null, from the estimation
         window: textbook = mean over firm-events of each one's share of positive
         estimation ARs; estudy2 = the share pooled over all firm-event-days.
+    estudy2_sums : bool
+    blocks : Blocks, optional
 
     Notes
     -----
     ``Z = (N+ - N p_hat) / sqrt(N p_hat (1 - p_hat))``, standard normal
     (Cowan 1992, Rev. Quant. Fin. Acc. 2; McConnell & Muscarella 1985).
     """
+    z, sq = _sign_z(x, p_hat, estudy2_sums, blocks)
+    return _result("generalized_sign", z, p_normal(z), None, "P(AR > 0) = p_hat", sq)
+
+
+def _sign_z(
+    x: np.ndarray, p_hat: Any, estudy2_sums: bool, blocks: Blocks | None
+) -> tuple[np.ndarray, bool]:
     x = np.asarray(x, dtype=float)
+    b, sq = _blocks(x, blocks)
     pos = np.where(np.isfinite(x), (x > 0).astype(float), np.nan)
-    n = _count(x)
-    z = _div(_sum(pos, estudy2_sums) - n * p_hat, np.sqrt(n * p_hat * (1 - p_hat)))
-    return TestResult("generalized_sign", _scalar(z), _p_norm(z), None, "P(AR > 0) = p_hat")
+    n = b.count(x)
+    total = _estudy2_total(pos, b) if estudy2_sums else b.sum(pos)
+    p = _col(_per_block(p_hat, len(b), sq), n.ndim)
+    return _div(total - n * p, np.sqrt(n * p * (1 - p))), sq
+
+
+#: The daily mean signs and ranks of the sign/rank tests are bounded (a sign is +-1, a
+#: centred uniform rank lies in [-1/2, 1/2]); a genuine variation of them is at least about
+#: ``1 / (T N)``. Their time-series sd at or below this is rounding of values that offset
+#: exactly (e.g. two securities with opposite returns): the test is ``NaN``, not noise / noise.
+RANK_MIN_SD = 1e-10
+
+
+def _standardize_days(per_day: np.ndarray, tested: Any, divisor: Any) -> np.ndarray:
+    """``per_day[:, tested] / sqrt(sum_t per_day_t^2 / divisor)`` per block (Corrado form).
+
+    ``divisor`` defaults (``None``) to the number of days with a value in the block.
+    """
+    if divisor is None:
+        divisor = np.isfinite(per_day).sum(axis=1).astype(float)
+    d = np.broadcast_to(np.asarray(divisor, dtype=float), (per_day.shape[0],))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = np.sqrt(np.nansum(per_day**2, axis=1) / d)
+        s = np.where(s > RANK_MIN_SD, s, np.nan)  # offsetting signs/ranks: no test
+        return per_day[:, np.asarray(tested)] / s[:, None]
+
+
+def corrado_sign_from_sums(
+    sign_sums: np.ndarray,
+    n_t: np.ndarray,
+    n_rows: Any,
+    tested: Any,
+    divisor: Any = None,
+    cumulative: bool = False,
+    estudy2_sums: bool = False,
+) -> TestResult:
+    """:func:`corrado_sign` from the per-block daily sums of the signs (batch form).
+
+    Parameters
+    ----------
+    sign_sums, n_t : ndarray, shape (B, T)
+        ``sum_i G_it`` over the block's firm-events observed on day ``t``, and their number.
+    n_rows : ndarray, shape (B,)
+        Firm-events per block (estudy2 sums).
+    tested : ndarray of int
+        Tested columns.
+    divisor : ndarray (B,), optional
+        ``T`` of the variance (default: the days with any observation).
+    """
+    sums = np.asarray(sign_sums, dtype=float)
+    n_t = np.asarray(n_t, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if estudy2_sums:
+            sums = sums / n_t * _col(n_rows, 2)
+        per_day = np.where(n_t > 0, sums / np.sqrt(n_t), np.nan)
+    z = _standardize_days(per_day, tested, divisor)
+    if cumulative:
+        z = np.asarray(cumulate(z), dtype=float).reshape(len(z))
+    return TestResult("corrado_sign", z, p_normal(z), None, "median AR = 0")
 
 
 def corrado_sign(
@@ -563,19 +889,89 @@ def corrado_sign(
     """
     a = np.asarray(ar_full, dtype=float)
     med = row_medians(rank_rows(a, return_sorted=True)[1]) if medians is None else medians
-    sums, n_t = _colsum(np.sign(a - med[:, None]))
+    g = np.sign(a - np.asarray(med)[:, None])
+    ok = np.isfinite(g)
+    r = corrado_sign_from_sums(
+        np.where(ok, g, 0.0).sum(axis=0)[None],
+        ok.sum(axis=0)[None],
+        np.array([a.shape[0]]),
+        tested,
+        None if divisor is None else np.array([divisor]),
+        cumulative,
+        estudy2_sums,
+    )
+    return _squeezed(r)
+
+
+def _squeezed(r: TestResult) -> TestResult:
+    """A one-block batch result without its batch axis."""
+    return TestResult(
+        r.name,
+        _out(r.statistic, True),
+        _out(r.p_value, True),
+        _out(r.df, True),
+        r.null,
+        _out(r.df2, True),
+    )
+
+
+def corrado_rank_from_sums(
+    rank_sums: np.ndarray,
+    n_t: np.ndarray,
+    kbar_sums: np.ndarray,
+    dev_sums: np.ndarray,
+    n_rows: Any,
+    tested: Any,
+    divisor: Any = None,
+    cumulative: bool = False,
+    estudy2: bool = False,
+) -> TestResult:
+    """:func:`corrado_rank` from per-block sums (batch form).
+
+    Parameters
+    ----------
+    rank_sums, n_t : ndarray, shape (B, T)
+        ``sum_i K_it`` over the firm-events observed on day ``t``, and their number.
+    kbar_sums : ndarray, shape (B,)
+        ``sum_i Kbar_i`` (mean rank of each firm-event) over the block.
+    dev_sums : ndarray, shape (B, T)
+        ``sum_i (K_it - Kbar_i)`` over the firm-events observed on day ``t``.
+    n_rows : ndarray, shape (B,)
+        Firm-events per block.
+    """
+    n_t = np.asarray(n_t, dtype=float)
+    n_rows = np.asarray(n_rows, dtype=float)
+    tested = np.asarray(tested)
+    if cumulative and estudy2:
+        # Cowan (1992) window form, estudy2 car_rank_test
+        mean_rank = np.asarray(kbar_sums, float) / n_rows
+        rs = np.asarray(rank_sums, float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sub = rs[:, tested].sum(axis=1) / n_t[:, tested].sum(axis=1)
+            num = np.sqrt(len(tested)) * (sub - mean_rank)
+            colmean = np.where(n_t > 0, rs / n_t, np.nan)
+            d = np.broadcast_to(np.asarray(divisor, dtype=float), mean_rank.shape)
+            den = np.sqrt(np.nansum((colmean - mean_rank[:, None]) ** 2, axis=1) / d)
+            z = num / den  # den 0: every rank tied
+        return TestResult("corrado_rank", z, p_normal(z), None, "median AR = 0")
+    dev = np.asarray(dev_sums, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        if estudy2_sums:
-            sums = sums / n_t * a.shape[0]
-        per_day = np.where(n_t > 0, sums / np.sqrt(n_t), np.nan)
-    if divisor is None:
-        divisor = float((n_t > 0).sum())
-    s = np.sqrt(np.nansum(per_day**2) / divisor)
-    with np.errstate(invalid="ignore", divide="ignore"):  # s == 0: every sign is a tie
-        z = per_day[np.asarray(tested)] / s
+        if estudy2:
+            dev = dev / n_t * n_rows[:, None]
+        per_day = np.where(n_t > 0, dev / n_t, np.nan)
+    z = _standardize_days(per_day, tested, divisor)
     if cumulative:
-        z = cumulate(z)
-    return z_result("corrado_sign", z, "median AR = 0")
+        z = np.asarray(cumulate(z), dtype=float).reshape(len(z))
+    return TestResult("corrado_rank", z, p_normal(z), None, "median AR = 0")
+
+
+def _rank_row_sums(K: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Single-block sums of the ranks ``K`` (N, T) for the rank tests."""
+    ok = np.isfinite(K)
+    K0 = np.where(ok, K, 0.0)
+    n_i = ok.sum(axis=1)
+    kbar = K0.sum(axis=1) / np.maximum(n_i, 1)
+    return K0.sum(axis=0), ok.sum(axis=0).astype(float), kbar, n_i
 
 
 def corrado_rank(
@@ -611,33 +1007,43 @@ def corrado_rank(
     ``(n_i + 1)/2``. Standard normal.
     """
     K = np.asarray(ranks_full, dtype=float)
-    tested = np.asarray(tested)
+    sums, n_t, kbar, _ = _rank_row_sums(K)
     ok = np.isfinite(K)
-    K0 = np.where(ok, K, 0.0)
-    n_i = ok.sum(axis=1)
-    kbar = K0.sum(axis=1) / np.maximum(n_i, 1)
-    n_t = ok.sum(axis=0).astype(float)
-    if divisor is None:
-        divisor = float((n_t > 0).sum())
-    if cumulative and estudy2:
-        mean_rank = float(np.mean(kbar))
-        sub = K[:, tested]
-        num = np.sqrt(len(tested)) * (_mean(sub.ravel()) - mean_rank)
-        den = np.sqrt(np.nansum((_mean(K) - mean_rank) ** 2) / divisor)
-        with np.errstate(divide="ignore", invalid="ignore"):  # den 0: every rank tied
-            z = num / den
-        return TestResult("corrado_rank", float(z), _p_norm(z), None, "median AR = 0")
-    dev = K0.sum(axis=0) - kbar @ ok  # sum_i (K_it - Kbar_i) over observed i
+    dev = sums - kbar @ ok
+    r = corrado_rank_from_sums(
+        sums[None],
+        n_t[None],
+        np.array([kbar.sum()]),
+        dev[None],
+        np.array([K.shape[0]]),
+        tested,
+        None if divisor is None else np.array([divisor]),
+        cumulative,
+        estudy2,
+    )
+    return _squeezed(r)
+
+
+def modified_rank_from_sums(
+    u_sums: np.ndarray,
+    n_t: np.ndarray,
+    n_rows: Any,
+    tested: Any,
+    divisor: Any = None,
+    cumulative: bool = False,
+    estudy2_sums: bool = False,
+) -> TestResult:
+    """:func:`modified_rank` from the per-block daily sums of ``U_it - 1/2`` (batch form)."""
+    sums = np.asarray(u_sums, dtype=float)
+    n_t = np.asarray(n_t, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        if estudy2:
-            dev = dev / n_t * K.shape[0]
-        per_day = np.where(n_t > 0, dev / n_t, np.nan)
-    s = np.sqrt(np.nansum(per_day**2) / divisor)
-    with np.errstate(divide="ignore", invalid="ignore"):  # s 0: no rank deviation at all
-        z = per_day[tested] / s
+        if estudy2_sums:
+            sums = sums / n_t * _col(n_rows, 2)
+        per_day = np.where(n_t > 0, sums / np.sqrt(n_t), np.nan)
+    z = _standardize_days(per_day, tested, divisor)
     if cumulative:
-        z = cumulate(z)
-    return z_result("corrado_rank", z, "median AR = 0")
+        z = np.asarray(cumulate(z), dtype=float).reshape(len(z))
+    return TestResult("modified_rank", z, p_normal(z), None, "median AR = 0")
 
 
 def modified_rank(
@@ -657,22 +1063,19 @@ def modified_rank(
     window statistic is ``sum_t z_t / sqrt(D)``.
     """
     K = np.asarray(ranks_full, dtype=float)
-    tested = np.asarray(tested)
-    n_i = np.isfinite(K).sum(axis=1).astype(float)
-    sums, n_t = _colsum(K, 1.0 / (n_i + 1.0))
-    sums = sums - 0.5 * n_t  # sum_i (U_it - 1/2)
-    if divisor is None:
-        divisor = float((n_t > 0).sum())
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if estudy2_sums:
-            sums = sums / n_t * K.shape[0]
-        per_day = np.where(n_t > 0, sums / np.sqrt(n_t), np.nan)
-    s = np.sqrt(np.nansum(per_day**2) / divisor)
-    with np.errstate(divide="ignore", invalid="ignore"):  # s 0: no rank deviation at all
-        z = per_day[tested] / s
-    if cumulative:
-        z = cumulate(z)
-    return z_result("modified_rank", z, "median AR = 0")
+    ok = np.isfinite(K)
+    n_i = ok.sum(axis=1).astype(float)
+    U = np.where(ok, K / (n_i[:, None] + 1.0) - 0.5, 0.0)
+    r = modified_rank_from_sums(
+        U.sum(axis=0)[None],
+        ok.sum(axis=0)[None].astype(float),
+        np.array([K.shape[0]]),
+        tested,
+        None if divisor is None else np.array([divisor]),
+        cumulative,
+        estudy2_sums,
+    )
+    return _squeezed(r)
 
 
 def grank(gsar_full: np.ndarray, tested: Any, ranks: np.ndarray | None = None) -> TestResult:
@@ -696,96 +1099,148 @@ def grank(gsar_full: np.ndarray, tested: Any, ranks: np.ndarray | None = None) -
     ``Z = Ubar_0 / S(Ubar)``, ``S(Ubar) = sqrt(1/T sum_t (N_t/N) Ubar_t^2)``;
     ``t_grank = Z sqrt((T - 2) / (T - 1 - Z^2))`` with ``T - 2`` degrees of freedom
     (Kolari & Pynnonen 2011, J. Empirical Finance 18, eqs. 9-13). The variance comes from
-    the time series of cross-sectional mean ranks, so it absorbs cross-correlation.
+    the time series of cross-sectional mean ranks, so it absorbs cross-correlation. ``NaN``
+    when ``S(Ubar)`` is at most :data:`RANK_MIN_SD` (mean ranks that offset exactly).
     """
     G = np.asarray(gsar_full, dtype=float)
     K = rank_rows(G) if ranks is None else np.asarray(ranks, dtype=float)
-    n_i = np.isfinite(K).sum(axis=1).astype(float)
-    sums, n_t = _colsum(K, 1.0 / (n_i + 1.0))
+    ok = np.isfinite(K)
+    n_i = ok.sum(axis=1).astype(float)
+    U = np.where(ok, K / (n_i[:, None] + 1.0) - 0.5, 0.0)
+    n_t = ok.sum(axis=0).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        ubar = np.where(n_t > 0, (sums - 0.5 * n_t) / n_t, np.nan)
-    return grank_from_means(ubar, n_t, G.shape[0], tested)
+        ubar = np.where(n_t > 0, U.sum(axis=0) / n_t, np.nan)
+    return _squeezed(grank_from_means(ubar[None], n_t[None], np.array([G.shape[0]]), tested))
 
 
-def grank_from_means(ubar: np.ndarray, n_t: np.ndarray, n: int, tested: Any) -> TestResult:
+def grank_from_means(ubar: np.ndarray, n_t: np.ndarray, n: Any, tested: Any) -> TestResult:
     """:func:`grank` from the cross-sectional mean ranks ``Ubar_t`` and counts ``N_t``.
+
+    Parameters
+    ----------
+    ubar, n_t : ndarray, shape (B, T) (or (T,) for one block)
+        Mean centred rank ``Ubar_t`` of each day and the firm-events observed on it.
+    n : int or ndarray, shape (B,)
+        Firm-events of each block.
+    tested : int or ndarray of int
+        Tested column(s).
 
     Notes
     -----
-    Same statistic as :func:`grank`; the results object computes ``Ubar_t`` without
-    re-ranking when one cumulated observation is added to ranked estimation residuals.
+    Same statistic as :func:`grank`; the battery computes ``Ubar_t`` without re-ranking
+    when one cumulated observation is added to ranked estimation residuals.
     """
     ubar = np.asarray(ubar, dtype=float)
-    n_t = np.asarray(n_t, dtype=float)
+    squeeze = ubar.ndim == 1
+    ubar = np.atleast_2d(ubar)
+    n_t = np.atleast_2d(np.asarray(n_t, dtype=float))
+    n = np.broadcast_to(np.asarray(n, dtype=float), (ubar.shape[0],))
     tested = np.asarray(tested)
-    T = float((n_t > 0).sum())
-    s = np.sqrt(np.nansum((n_t / float(n)) * ubar**2) / T)
-    z = ubar[tested] / s
+    T = (n_t > 0).sum(axis=1).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        t = z * np.sqrt((T - 2.0) / (T - 1.0 - z**2))
-    return TestResult("grank", _scalar(t), _p_t(t, T - 2), T - 2, "mean GSAR rank = 1/2")
+        s = np.sqrt(np.nansum((n_t / n[:, None]) * ubar**2, axis=1) / T)
+        s = np.where(s > RANK_MIN_SD, s, np.nan)  # mean ranks offset exactly: no test
+        z = ubar[:, tested] / _col(s, ubar[:, tested].ndim)
+        Tc = _col(T, z.ndim)
+        t = z * np.sqrt((Tc - 2.0) / (Tc - 1.0 - z**2))
+    r = TestResult("grank", t, p_t(t, Tc - 2), T - 2, "mean GSAR rank = 1/2")
+    return _squeezed(r) if squeeze else r
 
 
 # ----------------------------------------------------------------------------- wilcoxon
 
 
-def _signrank_cdf_table(n: int) -> np.ndarray:
-    """Exact distribution of the signed-rank statistic V for n untied values (counts)."""
-    top = n * (n + 1) // 2
-    c = np.zeros(top + 1)
-    c[0] = 1.0
-    for k in range(1, n + 1):
-        c[k:] = c[k:] + c[: top + 1 - k].copy()
-    return c / 2.0**n
+_SIGNRANK_PMF: dict[int, np.ndarray] = {}
 
 
-def wilcoxon(x: np.ndarray) -> TestResult:
+def _signrank_pmf(n: int) -> np.ndarray:
+    """Exact distribution of the signed-rank statistic V for n untied values (probabilities)."""
+    if n not in _SIGNRANK_PMF:
+        top = n * (n + 1) // 2
+        c = np.zeros(top + 1)
+        c[0] = 1.0
+        for k in range(1, n + 1):
+            c[k:] = c[k:] + c[: top + 1 - k].copy()
+        _SIGNRANK_PMF[n] = c / 2.0**n
+    return _SIGNRANK_PMF[n]
+
+
+#: Largest number of non-zero values for the exact Wilcoxon p-value (as R ``wilcox.test``).
+WILCOXON_EXACT_MAX = 50
+
+
+def wilcoxon(x: np.ndarray, blocks: Blocks | None = None) -> TestResult:
     """Wilcoxon (1945) signed-rank test; the statistic is ``V`` (estudy2, R ``wilcox.test``).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N,) or (N, D)
+        Abnormal returns or CARs.
+    blocks : Blocks, optional
 
     Notes
     -----
-    Zeros are dropped; ``|x|`` is ranked (ties averaged) and ``V`` is the sum of the ranks
-    of the positive values. The p-value is exact (two-sided) for ``n <= 50`` without ties,
-    otherwise the normal approximation with the tie correction
+    Zeros are dropped; ``|x|`` is ranked within the block (ties averaged) and ``V`` is the
+    sum of the ranks of the positive values. The p-value is exact (two-sided,
+    ``min(1, 2 min(P(V <= v), P(V >= v)))``) for ``n <= 50`` without ties, otherwise the
+    normal approximation with the tie correction
     ``var = n(n+1)(2n+1)/24 - sum(t^3 - t)/48``.
     """
     x = np.asarray(x, dtype=float)
-    if x.ndim == 1:
-        x = x[:, None]
-        squeeze = True
-    else:
-        squeeze = False
-    a = np.where(x == 0, np.nan, np.abs(x)).T
-    r = rank_rows(a).T
-    V = np.where(np.isfinite(r) & (x > 0), r, 0.0).sum(axis=0)
-    n = np.isfinite(r).sum(axis=0)
-    p = np.full(V.shape, np.nan)
-    for j in range(V.shape[0]):
-        nj = int(n[j])
-        if nj == 0:
-            V[j] = np.nan
+    b, sq = _blocks(x, blocks)
+    X = x.reshape(len(x), -1)
+    B, D = len(b), X.shape[1]
+    V = np.full((B, D), np.nan)
+    P = np.full((B, D), np.nan)
+    blk = b.index
+    for d in range(D):
+        col = X[:, d]
+        keep = np.isfinite(col) & (col != 0)
+        a, g, pos = np.abs(col[keep]), blk[keep], col[keep] > 0
+        if len(a) == 0:
             continue
-        col = r[:, j][np.isfinite(r[:, j])]
-        ties = len(np.unique(col)) < nj
-        if nj <= 50 and not ties:
-            pmf = _signrank_cdf_table(nj)
-            v = round(V[j])
-            lo, hi = pmf[: v + 1].sum(), pmf[v:].sum()
-            p[j] = min(1.0, 2.0 * min(lo, hi))
-        else:
-            _, cnt = np.unique(col, return_counts=True)
-            var = nj * (nj + 1) * (2 * nj + 1) / 24.0 - np.sum(cnt**3 - cnt) / 48.0
-            z = (V[j] - nj * (nj + 1) / 4.0) / np.sqrt(var)
-            p[j] = 2.0 * _st.norm.sf(abs(z))
-    if squeeze:
-        V, p = V[0], p[0]
-    return TestResult("wilcoxon", _scalar(V), _scalar(p), None, "AR symmetric about 0")
+        order = np.lexsort((a, g))
+        a, g, pos = a[order], g[order], pos[order]
+        m = len(a)
+        new = np.ones(m, dtype=bool)
+        new[1:] = (a[1:] != a[:-1]) | (g[1:] != g[:-1])
+        run = np.cumsum(new) - 1
+        run_len = np.bincount(run)
+        run_start = np.flatnonzero(new)
+        gstart = np.flatnonzero(np.concatenate([[True], g[1:] != g[:-1]]))
+        offs = np.repeat(gstart, np.diff(np.append(gstart, m)))  # first row of the block
+        rank = (run_start[run] - offs + 1) + (run_len[run] - 1) / 2.0
+        n = np.bincount(g, minlength=B).astype(float)
+        v = np.bincount(g, weights=np.where(pos, rank, 0.0), minlength=B)
+        tie3 = np.bincount(g[run_start], weights=(run_len**3 - run_len).astype(float), minlength=B)
+        ties = np.bincount(g[run_start], weights=(run_len > 1).astype(float), minlength=B) > 0
+        has = n > 0
+        V[has, d] = v[has]
+        exact = has & (n <= WILCOXON_EXACT_MAX) & ~ties
+        for nj in np.unique(n[exact]).astype(int):
+            rows = np.flatnonzero(exact & (n == nj))
+            pmf = _signrank_pmf(nj)
+            lo_c, hi_c = np.cumsum(pmf), np.cumsum(pmf[::-1])[::-1]
+            vi = np.rint(v[rows]).astype(int)
+            P[rows, d] = np.minimum(1.0, 2.0 * np.minimum(lo_c[vi], hi_c[vi]))
+        approx = has & ~exact
+        if approx.any():
+            nn = n[approx]
+            var = nn * (nn + 1) * (2 * nn + 1) / 24.0 - tie3[approx] / 48.0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                z = (v[approx] - nn * (nn + 1) / 4.0) / np.sqrt(var)
+            P[approx, d] = p_normal(z)
+    if x.ndim == 1:
+        V, P = V[:, 0], P[:, 0]
+    return _result("wilcoxon", V, P, None, "AR symmetric about 0", sq)
 
 
 # ----------------------------------------------------------------------------- robust
 
 
-def portfolio(ar_p: np.ndarray, se_p: np.ndarray, df: np.ndarray) -> TestResult:
+def portfolio(
+    ar_p: np.ndarray, se_p: np.ndarray, df: np.ndarray, blocks: Blocks | None = None
+) -> TestResult:
     """Equal-weighted portfolio test (Brown & Warner 1980 "portfolio" method; Jaffe 1974).
 
     Parameters
@@ -797,6 +1252,8 @@ def portfolio(ar_p: np.ndarray, se_p: np.ndarray, df: np.ndarray) -> TestResult:
         forecast-error term, ``s_p sqrt(L2 + L2^2/L + (sum_W (M_t - Mbar))^2/Sxx)``.
     df : ndarray, shape (E,)
         Residual degrees of freedom of each portfolio regression.
+    blocks : Blocks, optional
+        Groups of events (rows here are events, not firm-events).
 
     Notes
     -----
@@ -807,20 +1264,34 @@ def portfolio(ar_p: np.ndarray, se_p: np.ndarray, df: np.ndarray) -> TestResult:
     """
     ar_p = np.asarray(ar_p, dtype=float)
     se_p = np.asarray(se_p, dtype=float)
-    E = _count(ar_p)
-    if ar_p.shape[0] == 1:
-        t = np.where(se_p[0] > 0, _div(ar_p[0], se_p[0]), np.nan)  # se 0: offsetting ARs
-        d = float(np.asarray(df, dtype=float)[0])
-        return TestResult("portfolio", _scalar(t), _p_t(t, d), d, "portfolio AR = 0")
-    var = np.nansum(np.where(np.isfinite(ar_p), se_p**2, np.nan), axis=0)
-    z = _div(_mean(ar_p), _div(np.sqrt(var), E))
-    return TestResult("portfolio", _scalar(z), _p_norm(z), None, "portfolio AR = 0")
+    b, sq = _blocks(ar_p, blocks)
+    ok = np.isfinite(ar_p)
+    var2 = se_p**2
+    E = b.total(ok.astype(float))
+    # an event whose portfolio has no residual variance (members offsetting exactly: its
+    # sigma is NaN, see test_notes) adds none
+    var = b.total(np.where(ok & np.isfinite(var2), var2, 0.0))
+    z = _div(b.mean(ar_p), _div(np.sqrt(var), E))
+    single = b.sizes == 1
+    first = np.asarray(df, dtype=float)[b.starts]
+    with np.errstate(invalid="ignore", divide="ignore"):  # se 0: offsetting ARs
+        t1 = np.where(se_p > 0, ar_p / np.where(se_p > 0, se_p, 1.0), np.nan)[b.starts]
+    one = _col(single, z.ndim).astype(bool)
+    stat = np.where(one, t1, z)
+    p = np.where(one, p_t(stat, _col(np.where(single, first, 1.0), z.ndim)), p_normal(stat))
+    return _result("portfolio", stat, p, np.where(single, first, np.nan), "portfolio AR = 0", sq)
 
 
 def is_singular(cov: np.ndarray) -> bool:
     """Whether a covariance matrix cannot be inverted for :func:`sur_wald`: a non-finite
     entry, a zero variance, or a numerically rank-deficient correlation matrix (the
-    securities' residuals are linearly dependent, e.g. identical returns)."""
+    securities' residuals are linearly dependent, e.g. identical returns).
+
+    Notes
+    -----
+    Rank as ``numpy.linalg.matrix_rank``: eigenvalues (the singular values of a symmetric
+    positive semi-definite matrix) above ``max eigenvalue * N * eps``.
+    """
     cov = np.asarray(cov, dtype=float)
     n = cov.shape[0]
     if not np.isfinite(cov).all():
@@ -828,7 +1299,15 @@ def is_singular(cov: np.ndarray) -> bool:
     sd = np.sqrt(np.diagonal(cov))
     if not (sd > 0).all():
         return True
-    return bool(np.linalg.matrix_rank(cov / np.outer(sd, sd)) < n)
+    eig = np.linalg.eigvalsh(cov / np.outer(sd, sd))
+    return bool(np.sum(np.abs(eig) > np.abs(eig).max() * n * np.finfo(float).eps) < n)
+
+
+def hotelling_f(w: Any, n: Any, nu: Any) -> np.ndarray:
+    """Hotelling's ``T^2 = W`` as ``F = W (nu - N + 1) / (nu N)``, ``F(N, nu - N + 1)``."""
+    w, n, nu = (np.asarray(v, dtype=float) for v in (w, n, nu))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return w * (nu - n + 1) / (nu * n)
 
 
 def sur_wald(car: np.ndarray, cov: np.ndarray, df_resid: float | None = None) -> TestResult:
@@ -852,25 +1331,34 @@ def sur_wald(car: np.ndarray, cov: np.ndarray, df_resid: float | None = None) ->
     ``W = CAR' V^{-1} CAR``. With ``Sigma`` estimated, ``W`` is Hotelling's ``T^2``: the
     chi-squared reference over-rejects badly for moderate ``N`` (17% at a nominal 5% with 30
     securities and 240 days, ``benchmarks/size_power.py``), the F form is exact under
-    normality. Needs ``N < nu`` (``Sigma`` must be invertible). ``df`` reports ``N``.
+    normality. Needs ``N < nu`` (``Sigma`` must be invertible). ``df`` is ``N`` and ``df2``
+    ``nu - N + 1``. The battery (:mod:`eventstudy.battery`) factors ``Sigma`` once per event
+    and solves every day and window with it; this function is the one-event form.
     """
     car = np.asarray(car, dtype=float)
     n = car.shape[0]
     cov = np.asarray(cov, dtype=float)
-    # solved on the correlation scale (securities' variances may differ by many orders)
     if is_singular(cov):
-        # e.g. two securities with identical returns: no joint test (solve would raise
-        # LinAlgError on an exactly singular matrix, or return noise on a nearly one)
-        return TestResult("sur_wald", np.nan, np.nan, float(n), "all CARs = 0")
+        # e.g. two securities with identical returns: no joint test
+        return TestResult(
+            "sur_wald",
+            np.nan,
+            np.nan,
+            float(n),
+            "all CARs = 0",
+            None if df_resid is None else float(df_resid) - n + 1,
+        )
+    # solved on the correlation scale (securities' variances may differ by many orders)
     sd = np.sqrt(np.diagonal(cov))
     z = car / sd
     w = float(z @ np.linalg.solve(cov / np.outer(sd, sd), z))
     if df_resid is None:
-        return TestResult("sur_wald", w, float(_st.chi2.sf(w, n)), float(n), "all CARs = 0")
+        return TestResult("sur_wald", w, float(p_chi2(w, n)), float(n), "all CARs = 0")
     nu = float(df_resid)
-    f = w * (nu - n + 1) / (nu * n)
-    p = float(_st.f.sf(f, n, nu - n + 1))
-    return TestResult("sur_wald", f, p, float(n), "all CARs = 0")
+    f = float(hotelling_f(w, n, nu))
+    return TestResult(
+        "sur_wald", f, float(p_f(f, n, nu - n + 1)), float(n), "all CARs = 0", nu - n + 1
+    )
 
 
 def sur_wald_mean(car: np.ndarray, cov: np.ndarray, df_resid: float | None = None) -> TestResult:
@@ -886,8 +1374,9 @@ def sur_wald_mean(car: np.ndarray, cov: np.ndarray, df_resid: float | None = Non
     n = car.shape[0]
     m = car.mean()
     v = float(np.sum(cov)) / n**2
+    nu = None if df_resid is None else float(df_resid)
     if not (np.isfinite(v) and v > 0):
-        return TestResult("sur_wald_mean", np.nan, np.nan, 1.0, "mean CAR = 0")
+        return TestResult("sur_wald_mean", np.nan, np.nan, 1.0, "mean CAR = 0", nu)
     w = m * m / v
-    p = _st.chi2.sf(w, 1) if df_resid is None else _st.f.sf(w, 1, float(df_resid))
-    return TestResult("sur_wald_mean", float(w), float(p), 1.0, "mean CAR = 0")
+    p = p_chi2(w, 1) if nu is None else p_f(w, 1, nu)
+    return TestResult("sur_wald_mean", float(w), float(p), 1.0, "mean CAR = 0", nu)

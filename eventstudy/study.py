@@ -10,21 +10,43 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from eventstudy.exceptions import ClusteredEventWarning, ConfigError, DataError, format_warning
-from eventstudy.models import MODELS, build_design, fit_expected_returns
-from eventstudy.results import EngineData, EventStudyResults
-from eventstudy.stats import INDEPENDENCE_TESTS
+from eventstudy.models import (
+    MODELS,
+    design,
+    fit_expected_returns,
+    forecast_variance_factor,
+    patell_df,
+    residual_df,
+)
+from eventstudy.results import EngineData, EventStudyResults, gather_rows
+from eventstudy.vocabulary import CONVENTIONS, INDEPENDENCE_TESTS, Convention, ModelName
 
 __all__ = ["CONVENTIONS", "EventStudy", "event_study"]
 
-Model = Literal["market", "constant_mean", "market_adjusted", "factor"]
-Convention = Literal["textbook", "estudy2"]
-CONVENTIONS: tuple[str, ...] = ("textbook", "estudy2")
+Model = ModelName
+
+
+def _market_term(
+    model: str, m_est: np.ndarray | None, m_win: np.ndarray | None, shape: tuple[int, int]
+) -> np.ndarray:
+    """``(M_t - Mbar)^2 / Sxx`` on each window day, the market moments over every market
+    observation of the estimation window (Lamb's term; estudy2's prediction-error term);
+    zero without a regression on the market (constant mean, market adjusted) or a constant
+    market."""
+    if m_est is None or m_win is None or model in ("constant_mean", "market_adjusted"):
+        return np.zeros(shape)
+    me, mw = m_est[..., 0], m_win[..., 0]
+    ok = np.isfinite(me)
+    n = np.maximum(ok.sum(axis=1), 1)
+    mbar = np.where(ok, me, 0.0).sum(axis=1) / n
+    sxx = np.where(ok, (me - mbar[:, None]) ** 2, 0.0).sum(axis=1)
+    safe = np.where(sxx > 0, sxx, 1.0)
+    return np.where((sxx > 0)[:, None], (mw - mbar[:, None]) ** 2 / safe[:, None], 0.0)
 
 
 def event_study(
@@ -352,45 +374,35 @@ class EventStudy:
 
         rel_est = np.arange(e0, e1 + 1)
         rel_win = np.arange(w0, w1 + 1)
-        rows_est = pos[:, None] + rel_est[None, :]
         rows_win = pos[:, None] + rel_win[None, :]
 
-        def gather(a: np.ndarray, rows: np.ndarray, cols_: np.ndarray | None = None) -> np.ndarray:
-            ok = (rows >= 0) & (rows < T)
-            r = np.clip(rows, 0, T - 1)
-            out = a[r, cols_[:, None]] if cols_ is not None else a[r]
-            if not ok.all():
-                out[~ok] = np.nan
-            return out
-
-        y_est = gather(R, rows_est, sec_code)
-        y_win = gather(R, rows_win, sec_code)
+        y_est = gather_rows(R, pos, rel_est, sec_code)
+        y_win = gather_rows(R, pos, rel_win, sec_code)
         m_est = m_win = None
         if self.market is not None:
             mk = self.market
-            lags_est = [gather(mk, rows_est - j) for j in range(self.dimson_lags + 1)]
-            lags_win = [gather(mk, rows_win - j) for j in range(self.dimson_lags + 1)]
-            m_est = np.stack(lags_est, axis=2)
-            m_win = np.stack(lags_win, axis=2)
+            lags = range(self.dimson_lags + 1)
+            m_est = np.stack([gather_rows(mk, pos, rel_est - j) for j in lags], axis=2)
+            m_win = np.stack([gather_rows(mk, pos, rel_win - j) for j in lags], axis=2)
         f_est = f_win = None
         if self.factors is not None:
-            f_est = np.stack(
-                [gather(self.factors[:, j], rows_est) for j in range(self.factors.shape[1])], 2
-            )
-            f_win = np.stack(
-                [gather(self.factors[:, j], rows_win) for j in range(self.factors.shape[1])], 2
-            )
-        shape_src = m_est if m_est is not None else y_est[..., None]
-        X_est, names = build_design(self.model, shape_src, f_est)  # type: ignore[arg-type]
-        X_win, _ = build_design(self.model, m_win if m_win is not None else y_win[..., None], f_win)  # type: ignore[arg-type]
-        names = names[: X_est.shape[2]]
-        names = [n if not n.startswith("factor") else self.factor_names[int(n[6:])] for n in names]
-        fit = fit_expected_returns(self.model, y_est, X_est, y_win, X_win, names=names)  # type: ignore[arg-type]
+            fx = self.factors
+            f_est = np.stack([gather_rows(fx[:, j], pos, rel_est) for j in range(fx.shape[1])], 2)
+            f_win = np.stack([gather_rows(fx[:, j], pos, rel_win) for j in range(fx.shape[1])], 2)
+        D_est = design(self.model, m_est if m_est is not None else y_est[..., None], f_est)  # type: ignore[arg-type]
+        D_win = design(self.model, m_win if m_win is not None else y_win[..., None], f_win)  # type: ignore[arg-type]
+        names = [
+            n if not n.startswith("factor") else self.factor_names[int(n[6:])] for n in D_est.names
+        ]
+        X_win = D_win.full()
+        fit = fit_expected_returns(self.model, y_est, D_est, y_win, X_win, names=names)  # type: ignore[arg-type]
+        mterm_win = _market_term(self.model, m_est, m_win, y_win.shape)
+        del D_est, m_est, f_est
 
         n_obs = fit.n_obs
-        k_sigma = max(fit.k, 1)
+        df_sigma = residual_df(n_obs, fit.k, self.convention)  # type: ignore[arg-type]
         with np.errstate(invalid="ignore", divide="ignore"):
-            sigma = np.sqrt(fit.ssr / (n_obs - (1 if self.convention == "estudy2" else k_sigma)))
+            sigma = np.sqrt(fit.ssr / df_sigma)
         bad = np.zeros(len(ev), dtype=bool)
         reasons: list[str | None] = [None] * len(ev)
         for i in np.flatnonzero(n_obs < self.min_estimation_obs):
@@ -430,6 +442,11 @@ class EventStudy:
         ev = ev[good].reset_index(drop=True)
         sel = np.flatnonzero(good)
         dates = idx.to_numpy()
+        if self.convention == "estudy2" and self.model == "market" and self.dimson_lags == 0:
+            # estudy2: Mbar and Sxx over every market day of the estimation window
+            c_sar = 1.0 + 1.0 / n_obs[sel, None] + mterm_win[sel]
+        else:
+            c_sar = 1.0 + forecast_variance_factor(X_win[sel], fit.xtx_inv[sel])
         data = EngineData(
             model=self.model,
             convention=self.convention,
@@ -441,12 +458,11 @@ class EventStudy:
             param_names=list(fit.names),
             events=ev,
             pos=pos[sel],
+            sec_code=sec_code[sel],
             rel_est=rel_est,
             rel_win=rel_win,
-            dates_win=dates[rows_win[sel]],
-            y_est=y_est[sel],
+            dates_win=dates[np.clip(rows_win[sel], 0, T - 1)],
             y_win=y_win[sel],
-            X_est=X_est[sel],
             X_win=X_win[sel],
             coef=fit.coef[sel],
             xtx_inv=fit.xtx_inv[sel],
@@ -457,8 +473,13 @@ class EventStudy:
             n_obs=n_obs[sel],
             r2=fit.r2[sel],
             k=fit.k,
+            df_sigma=df_sigma[sel],
+            df_patell=patell_df(n_obs[sel], fit.k, self.convention),  # type: ignore[arg-type]
+            c_sar=c_sar,
+            mterm_win=mterm_win[sel],
             excluded=pd.DataFrame(excluded, columns=["event_id", "security", "reason"]),
             returns=ret,
+            R=R,
             market=self.market,
             factors=self.factors,
         )

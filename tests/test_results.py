@@ -488,3 +488,39 @@ def test_tables_are_computed_once_and_handed_out_as_copies(res: es.EventStudyRes
     memo = res.__dict__["_memo"]
     assert sum(key == ("caar_tests", ((0, 1),), (("by", "event_id"),)) for key in memo) == 1
     pd.testing.assert_frame_equal(res.car((0, 1)), res.car((0, 1)))
+
+
+def test_by_event_on_200_events_equals_200_separate_studies() -> None:
+    """One engine call, one battery block per event == each event studied on its own."""
+    rng = np.random.default_rng(11)
+    n_days, n_sec = 700, 12
+    dates = pd.bdate_range("2018-01-01", periods=n_days)
+    mkt = rng.normal(0.0003, 0.01, n_days)
+    common = rng.normal(0, 0.005, n_days)
+    ret = pd.DataFrame(
+        {f"S{i}": mkt * (0.6 + 0.1 * i) + common + rng.normal(0, 0.015, n_days) for i in range(n_sec)},
+        index=dates,
+    )
+    ret.iloc[50:70, 2] = np.nan
+    ret["MKT"] = mkt
+    rows = []
+    for e in range(200):
+        day = 300 + int(rng.integers(0, 390))
+        members = rng.choice(n_sec, size=int(rng.integers(1, 5)), replace=False)
+        rows += [(f"S{m}", dates[day], f"E{e:03d}") for m in members]
+    events = pd.DataFrame(rows, columns=["security", "event_date", "event_id"])
+    kw = {"estimation": (-250, -11), "window": (-3, 3)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = es.event_study(ret, events, **kw)
+        by_car = res.caar_tests((0, 1), by="event_id").set_index(["event_id", "test"])
+        by_aar = res.aar_tests((-1, 1), by="event_id").set_index(["event_id", "rel_day", "test"])
+        for eid, g in events.groupby("event_id"):
+            alone = es.event_study(ret, g, **kw)
+            car = alone.caar_tests((0, 1)).set_index("test")
+            got = by_car.loc[eid].loc[car.index]
+            assert_allclose(got["statistic"], car["statistic"], rtol=1e-9, atol=1e-12)
+            assert_allclose(got["p_value"], car["p_value"], rtol=1e-9, atol=1e-12)
+            aar = alone.aar_tests((-1, 1)).set_index(["rel_day", "test"])
+            got = by_aar.loc[eid].loc[aar.index]
+            assert_allclose(got["p_value"], aar["p_value"], rtol=1e-9, atol=1e-12)

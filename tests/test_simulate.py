@@ -1,4 +1,4 @@
-"""Placebo simulation: draws, injection, the batch battery against the engine, size and power."""
+"""Placebo simulation: draws, injection, the lab against separate engine runs, size and power."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from statsmodels.stats.proportion import proportion_confint
+from scipy import stats as sps
 
 from eventstudy.exceptions import ClusteredEventWarning, ConfigError, DataError
 from eventstudy.simulate import (
     SimulationResults,
-    _batch_pvalues,
-    _draw_pvalues,
     binomial_interval,
     draw_placebo_events,
     eligible_positions,
@@ -42,13 +40,20 @@ def _events(returns: pd.DataFrame, at: int, secs=SECS7, event_id: str = "E1") ->
 
 
 @pytest.mark.parametrize(("k", "n"), [(0, 200), (10, 200), (50, 1000), (200, 200), (3, 17)])
-@pytest.mark.parametrize(
-    ("method", "sm_method"), [("clopper-pearson", "beta"), ("wilson", "wilson")]
-)
-def test_binomial_interval_matches_statsmodels(k, n, method, sm_method):
-    low, high = binomial_interval([k], [n], 0.95, method)
-    ref_low, ref_high = proportion_confint(k, n, alpha=0.05, method=sm_method)
+def test_binomial_interval_is_clopper_pearson_by_hand(k, n):
+    low, high = binomial_interval([k], [n], 0.95, "clopper-pearson")
+    ref_low = 0.0 if k == 0 else sps.beta.ppf(0.025, k, n - k + 1)
+    ref_high = 1.0 if k == n else sps.beta.ppf(0.975, k + 1, n - k)
     np.testing.assert_allclose([low[0], high[0]], [ref_low, ref_high], atol=1e-10)
+
+
+@pytest.mark.parametrize(("k", "n"), [(0, 200), (10, 200), (50, 1000), (200, 200), (3, 17)])
+def test_binomial_interval_is_wilson_by_hand(k, n):
+    low, high = binomial_interval([k], [n], 0.95, "wilson")
+    z, p = sps.norm.ppf(0.975), k / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    np.testing.assert_allclose([low[0], high[0]], [centre - half, centre + half], atol=1e-10)
 
 
 def test_binomial_interval_is_nan_without_trials_and_rejects_unknown_method():
@@ -134,53 +139,91 @@ def test_adding_delta_to_the_day0_return_adds_exactly_delta_to_the_day0_ar(model
     np.testing.assert_allclose(diff.drop(columns=0).to_numpy(), 0.0, atol=1e-14)
 
 
-# ----------------------------------------------------------------------------- batch == engine
+# ----------------------------------------------------------------------------- lab == engine
 
 
-@pytest.mark.parametrize("model", ["market", "constant_mean", "market_adjusted", "factor"])
-def test_batch_battery_reproduces_the_engine_per_event_tables(model):
+def _loop_reference(r, pl, delta, days, cars, **kw):
+    """Each draw studied alone: its own engine call on a panel with ``delta`` added to its
+    securities' day-0 returns (:func:`inject_day0`), tests read from the pooled tables."""
+    keep = [c for c in ("MKT", "FX") if c in r.columns]
+    rows = []
+    for eid, g in pl.groupby("event_id", sort=True):
+        panel, ev = inject_day0(r, g, delta, keep=keep)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ClusteredEventWarning)
+            res = event_study(panel, ev[["security", "event_date", "event_id"]], market="MKT", **kw)
+        draw = int(str(eid).rsplit("-", 1)[1])
+        aar = res.aar_tests((min(days), max(days)))
+        for d in days:
+            label = "AR(0)" if d == 0 else f"AR({d:+d})"
+            for t in aar[aar["rel_day"] == d].itertuples():
+                rows.append((draw, "aar", label, t.test, t.statistic, t.p_value))
+        for w in cars:
+            label = f"CAR({w[0]},{w[1]:+d})" if w[1] else f"CAR({w[0]},0)"
+            if w[0] > 0:
+                label = f"CAR(+{w[0]},{w[1]:+d})"
+            for t in res.caar_tests(w).itertuples():
+                rows.append((draw, "caar", label, t.test, t.statistic, t.p_value))
+    return pd.DataFrame(rows, columns=["draw", "kind", "window", "test", "stat_ref", "p_ref"])
+
+
+@pytest.mark.parametrize(
+    ("model", "convention", "extra"),
+    [
+        ("market", "textbook", {}),
+        ("market", "estudy2", {}),
+        ("constant_mean", "textbook", {}),
+        ("market_adjusted", "estudy2", {}),
+        ("factor", "textbook", {}),
+        ("market", "textbook", {"dimson_lags": 1}),
+    ],
+)
+def test_lab_equals_each_draw_studied_alone(model, convention, extra):
+    """The lab's one engine call with one battery block per draw gives, draw by draw, the
+    pooled tables of that draw studied alone (null and injected), in every convention."""
     r = synthetic_returns(5, 650, common=0.3, seed=1, fx="FX")
     r.iloc[100:120, 1] = np.nan  # holes in some estimation windows
     r.iloc[300:305, 3] = np.nan
     factors = ["FX"] if model == "factor" else []
     est, win, days, cars = (-250, -11), (-5, 5), (0, 1), ((0, 1), (-1, 1), (0, 5))
-    pl = draw_placebo_events(
-        r, _events(r, 620, SECS7[:5]), draws=4, market="MKT", factors=factors,
-        estimation=est, window=win, seed=3,
+    kw = {"model": model, "estimation": est, "window": win, "convention": convention}
+    sim = simulate(
+        r, _events(r, 620, SECS7[:5]), market="MKT", factors=factors or None, draws=4,
+        injected=(0.02,), days=days, car_windows=cars, seed=3, min_dates=10,
+        engine_kwargs=extra, **kw,
     )  # fmt: skip
     for delta in (0.0, 0.02):
-        batch = _batch_pvalues(
-            r, pl, market="MKT", model=model, factors=factors, estimation=est, window=win,
-            days=days, car_windows=cars, deltas=[delta], tests=None,
-        )  # fmt: skip
-        panel, ev = inject_day0(r, pl, delta, keep=["MKT", "FX"])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ClusteredEventWarning)
-            res = event_study(
-                panel, ev[["security", "event_date", "event_id"]], market="MKT", model=model,
-                factors=factors or None, estimation=est, window=win,
-            )  # fmt: skip
-        eng = _draw_pvalues(res, days, cars, None)
-        eng["draw"] = eng["event_id"].str.rsplit("-", n=1).str[1].astype(int)
-        m = batch.merge(
-            eng, on=["draw", "kind", "window", "test"], how="outer", suffixes=("", "_e")
+        lab = sim.pvalues[sim.pvalues["injected"] == delta]
+        ref = _loop_reference(
+            r, sim.draws, delta, days, cars, factors=factors or None, **kw, **extra
         )
-        assert len(m) == len(batch) == len(eng) == 4 * (len(days) + len(cars)) * 18
-        np.testing.assert_allclose(m["p_value"], m["p_value_e"], rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(m["statistic"], m["statistic_e"], rtol=1e-8, atol=1e-10)
+        m = lab.merge(ref, on=["draw", "kind", "window", "test"], how="outer")
+        assert len(m) == len(lab) == len(ref) == 4 * (len(days) + len(cars)) * 18
+        np.testing.assert_allclose(m["p_value"], m["p_ref"], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(m["statistic"], m["stat_ref"], rtol=1e-8, atol=1e-10)
 
 
-def test_engine_method_gives_the_batch_tables():
+def test_shifted_battery_equals_the_engine_on_an_injected_panel():
+    """BatteryInput.shifted (the fast power run) against a real engine run on returns with
+    delta added on each draw's day 0 (inject_day0 gives every draw its own columns)."""
     r = synthetic_returns(4, 560, seed=8)
-    ev = _events(r, 540, SECS7[:4])
-    kw = {"market": "MKT", "draws": 4, "injected": (0.02,), "car_windows": ((-1, 1),), "seed": 2}
-    a = simulate(r, ev, method="batch", window=(-3, 3), **kw)
-    b = simulate(r, ev, method="engine", window=(-3, 3), **kw)
-    cols = ["injected", "kind", "window", "test", "draw"]
-    pa = a.pvalues.sort_values(cols).reset_index(drop=True)
-    pb = b.pvalues.sort_values(cols).reset_index(drop=True)
-    pd.testing.assert_frame_equal(pa[cols], pb[cols])
-    np.testing.assert_allclose(pa["p_value"], pb["p_value"], rtol=1e-9, atol=1e-12)
+    pl = draw_placebo_events(r, _events(r, 540, SECS7[:4]), draws=5, market="MKT", seed=2,
+                             window=(-3, 3))  # fmt: skip
+    kw = {"market": "MKT", "window": (-3, 3)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ClusteredEventWarning)
+        base = event_study(r, pl[["security", "event_date", "event_id"]], **kw)
+        panel, ev = inject_day0(r, pl, 0.015, keep=["MKT"])
+        injected = event_study(panel, ev[["security", "event_date", "event_id"]], **kw)
+    from eventstudy.battery import run_battery
+
+    for cols, cum in ((np.arange(7), False), (np.array([3, 4]), True), (np.array([2, 3, 4]), True)):
+        a = run_battery(base.battery_input("event_id").shifted(3, 0.015), cols, cum)
+        b = run_battery(injected.battery_input("event_id"), cols, cum)
+        for name in a:
+            np.testing.assert_allclose(
+                a[name].p_value, b[name].p_value, rtol=1e-9, atol=1e-12, err_msg=name
+            )
 
 
 # ----------------------------------------------------------------------------- size and power
@@ -421,44 +464,28 @@ def test_kei_car_study_on_real_prices(kei_prepared):
     assert s.loc[("portfolio", "AR(0)"), "rejection_rate"] <= 0.10
 
 
-def test_batch_battery_matches_the_engine_on_identical_securities():
-    """A singular residual covariance: no joint SUR test (NaN), as in the engine."""
+def test_identical_securities_give_no_sur_test_as_alone():
+    """A singular residual covariance: no joint SUR test (NaN), draw by draw as alone."""
     r = synthetic_returns(4, 700, seed=3)
     r["S3"] = r["S2"]
-    pl = draw_placebo_events(
-        r, _events(r, 650, SECS7[:4]), draws=3, market="MKT", window=(-3, 3), seed=0
-    )
     kw = {"estimation": (-260, -11), "window": (-3, 3)}
-    batch = _batch_pvalues(
-        r, pl, market="MKT", model="market", factors=[], days=(0,), car_windows=((0, 1),),
-        deltas=[0.0], tests=None, **kw,
-    )  # fmt: skip
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ClusteredEventWarning)
-        res = event_study(r, pl[["security", "event_date", "event_id"]], market="MKT", **kw)
-    eng = _draw_pvalues(res, (0,), ((0, 1),), None)
-    eng["draw"] = eng["event_id"].str.rsplit("-", n=1).str[1].astype(int)
-    m = batch.merge(eng, on=["draw", "kind", "window", "test"], suffixes=("", "_e"))
-    assert len(m) == len(batch) == 3 * 2 * 18
+    sim = simulate(r, _events(r, 650, SECS7[:4]), market="MKT", draws=3, injected=(), days=(0,),
+                   car_windows=((0, 1),), seed=0, min_dates=10, **kw)  # fmt: skip
+    ref = _loop_reference(r, sim.draws, 0.0, (0,), ((0, 1),), **kw)
+    m = sim.pvalues.merge(ref, on=["draw", "kind", "window", "test"])
+    assert len(m) == 3 * 2 * 18
     assert m.loc[m["test"] == "sur_wald", "p_value"].isna().all()
-    np.testing.assert_allclose(m["p_value"], m["p_value_e"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(m["p_value"], m["p_ref"], rtol=1e-9, atol=1e-12)
 
 
-def test_batch_battery_matches_the_engine_on_one_security_events():
-    """One firm per event: the cross-sectional tests have no variance (NaN), as in the engine."""
+def test_one_security_events_give_no_cross_sectional_tests_as_alone():
+    """One firm per event: the cross-sectional tests have no variance (NaN), as alone."""
     r = synthetic_returns(2, 700, seed=3)
-    pl = draw_placebo_events(
-        r, _events(r, 650, ["S0"]), draws=3, market="MKT", window=(-3, 3), seed=0
-    )
     kw = {"estimation": (-260, -11), "window": (-3, 3)}
-    batch = _batch_pvalues(
-        r, pl, market="MKT", model="market", factors=[], days=(0,), car_windows=((0, 1),),
-        deltas=[0.0], tests=None, **kw,
-    )  # fmt: skip
-    res = event_study(r, pl[["security", "event_date", "event_id"]], market="MKT", **kw)
-    eng = _draw_pvalues(res, (0,), ((0, 1),), None)
-    eng["draw"] = eng["event_id"].str.rsplit("-", n=1).str[1].astype(int)
-    m = batch.merge(eng, on=["draw", "kind", "window", "test"], suffixes=("", "_e"))
-    assert len(m) == len(batch) == 3 * 2 * 18
+    sim = simulate(r, _events(r, 650, ["S0"]), market="MKT", draws=3, injected=(), days=(0,),
+                   car_windows=((0, 1),), seed=0, min_dates=10, **kw)  # fmt: skip
+    ref = _loop_reference(r, sim.draws, 0.0, (0,), ((0, 1),), **kw)
+    m = sim.pvalues.merge(ref, on=["draw", "kind", "window", "test"])
+    assert len(m) == 3 * 2 * 18
     assert m.loc[m["test"] == "t_test", "p_value"].isna().all()
-    np.testing.assert_allclose(m["p_value"], m["p_value_e"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(m["p_value"], m["p_ref"], rtol=1e-9, atol=1e-12)

@@ -35,7 +35,9 @@ TESTED = np.array([5, 6])
 
 def test_test_result_is_a_frozen_value_object() -> None:
     r = st.TestResult("t_test", 2.0, 0.05, 10.0, "mean AR = 0")
-    assert r.as_row() == {
+    row = r.as_row()
+    assert math.isnan(row.pop("df2"))  # no F denominator
+    assert row == {
         "test": "t_test",
         "statistic": 2.0,
         "p_value": 0.05,
@@ -119,11 +121,21 @@ def test_patell_skips_a_missing_firm_and_its_variance() -> None:
     assert_allclose(st.patell(sar, L - 2, estudy2_sums=True).statistic, e2, rtol=1e-12)
 
 
-def test_adjusted_patell_applies_the_kolari_pynnonen_factor() -> None:
+def test_adjusted_patell_is_kolari_pynnonen_2010_eq_13() -> None:
+    # Z_adj = Z_patell / sqrt(1 + (N - 1) rbar): the variance of a sum of N standardized
+    # residuals with mean pairwise correlation rbar (no sqrt(1 - rbar): that is eq. 10, BMP)
     rbar = 0.3
-    base = SAR.sum(axis=0) / math.sqrt(sum((n - 2) / (n - 4) for n in L))
-    factor = math.sqrt((1 - 0.3) / (1 + 2 * 0.3))
-    assert_allclose(st.adjusted_patell(SAR, L - 2, rbar).statistic, base * factor, rtol=1e-12)
+    for d in range(2):
+        num = sum(SAR[i, d] for i in range(3))
+        var_indep = sum((n - 2) / (n - 4) for n in L)
+        # Var(sum_i S_i) = sum_i v_i + rbar * sum_{i != j} sqrt(v_i v_j), with v_i ~ 1:
+        # the design effect of N = 3 equally correlated units is 1 + 2 rbar
+        expected = num / math.sqrt(var_indep * (1 + 2 * rbar))
+        r = st.adjusted_patell(SAR, L - 2, rbar)
+        assert_allclose(r.statistic[d], expected, rtol=1e-12)
+        assert_allclose(r.p_value[d], 2 * sps.norm.sf(abs(expected)), rtol=1e-10)
+    # undefined below rbar = -1/(N - 1)
+    assert np.isnan(st.adjusted_patell(SAR, L - 2, -0.6).statistic).all()
 
 
 def test_bmp_and_kolari_pynnonen() -> None:

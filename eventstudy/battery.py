@@ -1,0 +1,1000 @@
+"""The test battery, written once: every test on every block of firm-events at once.
+
+One function, :func:`run_battery`, turns a frozen :class:`BatteryInput` (the engine's arrays,
+sorted by block) into :class:`~eventstudy.stats.TestResult` objects whose statistics carry a
+leading batch axis: one value per block. A block is whatever the caller tests as one sample:
+all firm-events pooled (``aar_tests()``), one event (``by="event_id"``), one placebo draw
+(:mod:`eventstudy.simulate`) or one specification (:mod:`eventstudy.sensitivity`). The same
+code serves all of them, in every convention and with any model, so a test is written once
+(its formula in :mod:`eventstudy.stats`, its feeding here) and cannot drift.
+
+Shapes: ``K`` firm-events (rows, sorted so that each block and each event is contiguous),
+``C`` events (clusters: the securities sharing an ``event_id``), ``B`` blocks (groups of
+events), ``L`` estimation days and ``W`` window days in event time.
+
+Cost: every reduction over firm-events is a segment sum (``numpy.add.reduceat``); the rank
+tests rank rows in chunks (:data:`CHUNK_ROWS`) and keep only per-block sums, so memory grows
+with ``K (L + W)`` once, not with the number of tests or windows; the SUR tests factor each
+event's residual covariance once (an eigen-decomposition, batched over events of the same
+size) and solve every day and window with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from eventstudy import stats as st
+from eventstudy.models import (
+    Design,
+    fit_expected_returns,
+    forecast_variance_factor,
+    residual_df,
+)
+from eventstudy.stats import Blocks, TestResult
+from eventstudy.vocabulary import TEST_NAMES, Convention, ModelName
+
+__all__ = [
+    "CHUNK_ROWS",
+    "PORTFOLIO_MIN_SIGMA",
+    "BatteryInput",
+    "PortfolioFit",
+    "SurFit",
+    "car_moments",
+    "cluster_rbar",
+    "fit_portfolios",
+    "fit_sur",
+    "run_battery",
+]
+
+#: Rows processed per chunk in the rank passes (bounds their temporaries).
+CHUNK_ROWS = 4096
+
+#: A portfolio residual sd below this share of its members' largest is treated as zero.
+PORTFOLIO_MIN_SIGMA = 1e-8
+
+
+# ----------------------------------------------------------------------------- shared pieces
+
+
+def car_moments(
+    ar_win: np.ndarray, X_win: np.ndarray, xtx_inv: np.ndarray, sigma: np.ndarray, cols: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CAR over ``cols`` and its Mikkelson-Partch standard error, per row.
+
+    Returns
+    -------
+    car, se, n_days : ndarray, shape (K,)
+        ``car = sum of the observed ARs`` (``NaN`` when none), ``se = s sqrt(L2 + s_W'
+        (X'X)^{-1} s_W)`` with ``s_W`` the sum of the design rows of the observed days, and
+        ``L2`` the observed days.
+
+    Notes
+    -----
+    Mikkelson & Partch (1988): the variance of a sum of ``L2`` out-of-sample prediction errors
+    of one regression; for the market model ``s^2 [L2 + L2^2/L + (sum_W (M_t - Mbar))^2 / Sxx]``.
+    """
+    ar = ar_win[:, cols]
+    ok = np.isfinite(ar)
+    L2 = ok.sum(axis=1).astype(float)
+    car = np.where(L2 > 0, np.where(ok, ar, 0.0).sum(axis=1), np.nan)
+    s = np.where(ok[..., None], X_win[:, cols], 0.0).sum(axis=1)
+    q = L2 + np.einsum("ki,kij,kj->k", s, xtx_inv, s)
+    return car, sigma * np.sqrt(q), L2
+
+
+def _chunked_block_sums(
+    blocks: Blocks, fn: Callable[[int, int], list[np.ndarray]], chunk: int | None = None
+) -> list[np.ndarray]:
+    """Per-block sums of what ``fn(lo, hi)`` returns for rows ``lo:hi`` (``NaN``-free arrays)."""
+    chunk = CHUNK_ROWS if chunk is None else chunk
+    K = blocks.n_rows
+    idx = blocks.index
+    outs: list[np.ndarray] = []
+    for lo in range(0, K, chunk):
+        hi = min(K, lo + chunk)
+        parts = fn(lo, hi)
+        g = idx[lo:hi]
+        starts = np.flatnonzero(np.concatenate([[True], g[1:] != g[:-1]]))
+        if not outs:
+            outs = [np.zeros((len(blocks), *p.shape[1:])) for p in parts]
+        for o, p in zip(outs, parts, strict=True):
+            o[g[starts]] += np.add.reduceat(p, starts, axis=0)
+    return outs
+
+
+def _restandardize(a: np.ndarray, blocks: Blocks) -> np.ndarray:
+    """``a / sd_b(a)`` per block and column (grank's GSAR); ``NaN`` without a warning when
+    the cross-sectional sd is 0 or undefined (identical values, fewer than two)."""
+    sd = blocks.sd(a)
+    ok = np.isfinite(sd) & (sd > 0)
+    scale = blocks.expand(np.where(ok, sd, np.nan))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return a / scale
+
+
+def cluster_rbar(ar_est: np.ndarray, clusters: Blocks) -> np.ndarray:
+    """Mean pairwise correlation of each cluster's estimation residuals, shape (C,).
+
+    Notes
+    -----
+    ``rbar = (sum_{i != j} r_ij) / (n (n - 1))`` over the pairs of the cluster, each ``r_ij``
+    on the days both are observed (pairwise-complete; ``NaN`` for a pair with fewer than 3
+    common days or no variance on them, left out of the mean). For a complete panel the sum
+    of the correlation matrix is ``|sum_i z_i|^2 / L`` with ``z_i`` the standardized rows, which
+    needs no ``n x n`` matrix. ``NaN`` for a cluster of one.
+    """
+    C = len(clusters)
+    out = np.full(C, np.nan)
+    n = clusters.sizes
+    complete_row = np.isfinite(ar_est).all(axis=1)
+    complete = clusters.total(complete_row.astype(float)) == n
+    fast = complete & (n >= 2)
+    if fast.any():
+        rows = np.flatnonzero(fast[clusters.index])
+        sub = Blocks.from_codes(clusters.index[rows])
+
+        def z_rows(lo: int, hi: int) -> list[np.ndarray]:
+            E = ar_est[rows[lo:hi]]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return [(E - E.mean(axis=1, keepdims=True)) / E.std(axis=1, keepdims=True)]
+
+        (S,) = _chunked_block_sums(sub, z_rows)
+        total = (S * S).sum(axis=1) / ar_est.shape[1]
+        nn = n[fast].astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[fast] = (total - nn) / (nn * (nn - 1))
+    for c in np.flatnonzero(~complete & (n >= 2)):
+        lo = clusters.starts[c]
+        C_ = pairwise_corr(ar_est[lo : lo + n[c]])
+        off = C_[~np.eye(n[c], dtype=bool)]
+        out[c] = float(np.nanmean(off)) if np.isfinite(off).any() else np.nan
+    return out
+
+
+def pairwise_corr(E: np.ndarray) -> np.ndarray:
+    """Pairwise-complete correlation matrix of the rows of ``E`` (n securities x L days)."""
+    M = np.isfinite(E).astype(float)
+    Z = np.where(M > 0, E, 0.0)
+    n = M @ M.T
+    sx = Z @ M.T
+    sxx = (Z * Z) @ M.T
+    sxy = Z @ Z.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = sxy - sx * sx.T / n
+        vx = sxx - sx**2 / n
+        vy = sxx.T - sx.T**2 / n
+        C = cov / np.sqrt(vx * vy)
+    C[n < 3] = np.nan
+    C[~np.isfinite(C)] = np.nan  # a pair without variance on its common days (0 / 0, x / 0)
+    np.fill_diagonal(C, 1.0)
+    return C
+
+
+# ----------------------------------------------------------------------------- portfolio
+
+
+@dataclass(frozen=True, eq=False)
+class PortfolioFit:
+    """Each event's equal-weighted portfolio, fitted like a firm-event (one row per event).
+
+    Attributes
+    ----------
+    ar_est, ar_win : ndarray, shapes (C, L) and (C, W)
+        The portfolio's abnormal returns.
+    X_win : ndarray, shape (C, W, p)
+        The design on the window days (the market/factor returns of the event's first
+        firm-event).
+    xtx_inv : ndarray, shape (C, p, p)
+    sigma : ndarray, shape (C,)
+        Residual sd (``NaN`` when the members offset exactly: no variance).
+    df : ndarray, shape (C,)
+        Residual degrees of freedom (:func:`eventstudy.models.residual_df`).
+    n_obs : ndarray, shape (C,)
+    """
+
+    ar_est: np.ndarray
+    ar_win: np.ndarray
+    X_win: np.ndarray
+    xtx_inv: np.ndarray
+    sigma: np.ndarray
+    df: np.ndarray
+    n_obs: np.ndarray
+
+    @cached_property
+    def h_win(self) -> np.ndarray:
+        """Estimation-error term ``x_t'(X'X)^{-1}x_t`` of each window day, (C, W)."""
+        return forecast_variance_factor(self.X_win, self.xtx_inv)
+
+    def take(self, idx: np.ndarray) -> PortfolioFit:
+        """The portfolios of the events ``idx``."""
+        return PortfolioFit(*(getattr(self, f)[idx] for f in _PF_FIELDS))
+
+    def shifted(self, col: int, delta: float) -> PortfolioFit:
+        """``delta`` added to every portfolio's abnormal return in window column ``col``."""
+        ar = self.ar_win.copy()
+        ar[:, col] += delta
+        return replace(self, ar_win=ar)
+
+
+_PF_FIELDS = ("ar_est", "ar_win", "X_win", "xtx_inv", "sigma", "df", "n_obs")
+
+
+def fit_portfolios(
+    model: ModelName,
+    convention: Convention,
+    y_est: np.ndarray,
+    design_est: Design | np.ndarray,
+    y_win: np.ndarray,
+    X_win: np.ndarray,
+    member_sigma_max: np.ndarray,
+    names: list[str] | None = None,
+) -> PortfolioFit:
+    """Fit the model to each event's equal-weighted portfolio.
+
+    Parameters
+    ----------
+    y_est, y_win : ndarray, shapes (C, L) and (C, W)
+        The portfolio returns: the mean over the event's firm-events observed that day.
+    design_est, X_win
+        The design of the event's first firm-event on the estimation and window days.
+    member_sigma_max : ndarray, shape (C,)
+        The largest residual sd of the members (scale of the "no variance" rule).
+
+    Notes
+    -----
+    Jaffe (1974), Brown & Warner (1980): the portfolio's own estimation-window variance
+    carries any cross-correlation of its members. Its residual sd is ``NaN`` when it is below
+    :data:`PORTFOLIO_MIN_SIGMA` times the largest member's (members offsetting exactly).
+    """
+    fit = fit_expected_returns(model, y_est, design_est, y_win, X_win, names=names)
+    df = residual_df(fit.n_obs, fit.k, convention).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sigma = np.sqrt(fit.ssr / df)
+    sigma = np.where(sigma > PORTFOLIO_MIN_SIGMA * member_sigma_max, sigma, np.nan)
+    return PortfolioFit(
+        ar_est=fit.ar_est,
+        ar_win=fit.ar_win,
+        X_win=X_win,
+        xtx_inv=fit.xtx_inv,
+        sigma=sigma,
+        df=df,
+        n_obs=np.asarray(fit.n_obs),
+    )
+
+
+# ----------------------------------------------------------------------------- SUR
+
+
+@dataclass(frozen=True, eq=False)
+class _SurGroup:
+    """Events with the same number of securities, stacked (G events)."""
+
+    idx: np.ndarray  # (G,) event index
+    resid_win: np.ndarray  # (G, N, W) Y_w - X_w B, NaN where missing
+    x_win: np.ndarray | None  # (G, W, p) design of the window days (None: market adjusted)
+    xtx_inv: np.ndarray | None  # (G, p, p)
+    sd: np.ndarray  # (G, N) residual sds
+    eigval: np.ndarray  # (G, N) eigenvalues of the residual correlation
+    eigvec: np.ndarray  # (G, N, N)
+    singular: np.ndarray  # (G,) bool
+    sum_sigma: np.ndarray  # (G,) 1' Sigma 1
+    nu: np.ndarray  # (G,)
+
+
+@dataclass(frozen=True, eq=False)
+class SurFit:
+    """Each event's multivariate regression on its common estimation days (SUR tests).
+
+    Attributes
+    ----------
+    reason : list of (str or None)
+        Per event, why the SUR tests cannot run (too few common days), else ``None``.
+    n : ndarray, shape (C,)
+        Securities of each event.
+    nu : ndarray, shape (C,)
+        Residual degrees of freedom of ``Sigma`` (``NaN`` where it cannot run).
+    singular : ndarray of bool, shape (C,)
+        ``Sigma`` not invertible (:func:`eventstudy.stats.is_singular`).
+    sum_sigma : ndarray, shape (C,)
+        ``1' Sigma 1`` (the variance of the sum of the residuals).
+    groups : list
+        Internal stacked groups of events with the same ``n``.
+    """
+
+    reason: list[str | None]
+    n: np.ndarray
+    nu: np.ndarray
+    singular: np.ndarray
+    sum_sigma: np.ndarray
+    groups: list[_SurGroup] = field(repr=False)
+
+    def take(self, idx: np.ndarray) -> SurFit:
+        """The fits of the events ``idx`` (in that order)."""
+        pos = np.full(len(self.n), -1)
+        pos[idx] = np.arange(len(idx))
+        groups = []
+        for g in self.groups:
+            keep = pos[g.idx] >= 0
+            if keep.any():
+                groups.append(
+                    _SurGroup(
+                        idx=pos[g.idx][keep],
+                        resid_win=g.resid_win[keep],
+                        x_win=None if g.x_win is None else g.x_win[keep],
+                        xtx_inv=None if g.xtx_inv is None else g.xtx_inv[keep],
+                        sd=g.sd[keep],
+                        eigval=g.eigval[keep],
+                        eigvec=g.eigvec[keep],
+                        singular=g.singular[keep],
+                        sum_sigma=g.sum_sigma[keep],
+                        nu=g.nu[keep],
+                    )
+                )
+        return SurFit(
+            reason=[self.reason[i] for i in idx],
+            n=self.n[idx],
+            nu=self.nu[idx],
+            singular=self.singular[idx],
+            sum_sigma=self.sum_sigma[idx],
+            groups=groups,
+        )
+
+    def shifted(self, col: int, delta: float) -> SurFit:
+        """``delta`` added to every security's window residual in column ``col``."""
+        groups = []
+        for g in self.groups:
+            r = g.resid_win.copy()
+            r[:, :, col] += delta
+            groups.append(replace(g, resid_win=r))
+        return replace(self, groups=groups)
+
+    def window_stats(self, S: np.ndarray) -> dict[str, np.ndarray]:
+        """The Wald quantities of every event for the column sets ``S`` (m, W) of 0/1.
+
+        Returns ``(C, m)`` arrays: ``ok`` (setup fine and every security and regressor
+        observed on the set), ``w`` (``CAR' V^-1 CAR``, ``NaN`` when ``Sigma`` is singular),
+        ``car_sum`` (sum of the CARs) and ``var_sum`` (``1'V1``).
+        """
+        C, m = len(self.n), S.shape[0]
+        ok = np.zeros((C, m), dtype=bool)
+        w = np.full((C, m), np.nan)
+        car_sum = np.full((C, m), np.nan)
+        var_sum = np.full((C, m), np.nan)
+        St = S.T.astype(float)
+        for g in self.groups:
+            fin = np.isfinite(g.resid_win)
+            miss = ((~fin).astype(float) @ St).sum(axis=1) > 0  # (G, m)
+            car = np.where(fin, g.resid_win, 0.0) @ St  # (G, N, m)
+            n_days = St.sum(axis=0)  # (m,)
+            if g.x_win is None:
+                q = np.broadcast_to(n_days, (len(g.idx), m))
+            else:
+                xfin = np.isfinite(g.x_win).all(axis=2)  # (G, W)
+                miss |= ((~xfin).astype(float) @ St) > 0
+                s = np.einsum(
+                    "mw,gwp->gmp", S.astype(float), np.where(xfin[..., None], g.x_win, 0.0)
+                )
+                q = n_days + np.einsum("gmi,gij,gmj->gm", s, g.xtx_inv, s)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                z = car / g.sd[..., None]
+                y = np.einsum("gnk,gnm->gkm", g.eigvec, z)
+                ww = (y * y / g.eigval[..., None]).sum(axis=1) / q
+            ww = np.where(g.singular[:, None], np.nan, ww)
+            ok[g.idx] = ~miss
+            w[g.idx] = ww
+            car_sum[g.idx] = car.sum(axis=1)
+            var_sum[g.idx] = q * g.sum_sigma[:, None]
+        return {"ok": ok, "w": w, "car_sum": car_sum, "var_sum": var_sum}
+
+
+def fit_sur(
+    model: ModelName,
+    k: int,
+    y_est: np.ndarray | Callable[[np.ndarray], np.ndarray],
+    X_est: np.ndarray,
+    y_win: np.ndarray,
+    X_win: np.ndarray,
+    clusters: Blocks,
+) -> SurFit:
+    """The SUR estimation side of every event.
+
+    Parameters
+    ----------
+    model : str
+        ``"market_adjusted"`` estimates nothing (residuals ``R - M``, demeaned).
+    k : int
+        Parameters of the model (the "too few days" rule uses ``max(k, 1)``).
+    y_est : ndarray (K, L), or callable
+        Estimation returns of every firm-event, or a function returning those of the rows
+        it is given (gathered only for events with enough common days).
+    y_win : ndarray, shape (K, W)
+        Window returns of every firm-event.
+    X_est, X_win : ndarray, shapes (C, L, p), (C, W, p)
+        The design of each event's first firm-event (the event's securities share it).
+    clusters : Blocks
+        The events (rows of ``y_*``).
+
+    Notes
+    -----
+    Schipper & Thompson (1983), Binder (1985): the securities' returns regressed jointly on
+    the common regressors with event-day dummies. With the same regressors in every equation
+    the coefficients are equation-by-equation OLS on the days every security is observed
+    (``common``), ``Sigma = E'E / nu`` with ``nu = L_c - p`` (market adjusted ``L_c - 1``), and
+    a CAR's covariance is ``Sigma (L2 + s'(X'X)^{-1}s)``. Needs ``N < L_c - max(k, 1)``.
+    ``Sigma`` is factored once per event on the correlation scale (securities' variances may
+    differ by orders of magnitude): ``corr = V diag(lambda) V'``, so a Wald quadratic form is
+    ``sum_k (V'z)_k^2 / lambda_k``; it is singular when fewer than ``N`` eigenvalues exceed
+    ``max lambda * N * eps`` (the ``numpy.linalg.matrix_rank`` rule).
+    """
+    C = len(clusters)
+    n = clusters.sizes
+    reason: list[str | None] = [None] * C
+    nu = np.full(C, np.nan)
+    singular = np.ones(C, dtype=bool)
+    sum_sigma = np.full(C, np.nan)
+    groups: list[_SurGroup] = []
+    ma = model == "market_adjusted"
+    kk = max(int(k), 1)
+    L = X_est.shape[1]
+    for N in np.unique(n):
+        cs = np.flatnonzero(n == N)
+        if L - kk <= N:  # not even with every estimation day in common
+            for c in cs:
+                reason[c] = (
+                    f"{N} securities but at most {L - kk} residual degrees of freedom on {L} "
+                    "estimation days (needs N < days - parameters)"
+                )
+            continue
+        rows = clusters.starts[cs][:, None] + np.arange(N)[None, :]  # (G, N)
+        if callable(y_est):
+            Y = y_est(rows.ravel()).reshape(len(cs), N, L).transpose(0, 2, 1)  # (G, L, N)
+        else:
+            Y = y_est[rows].transpose(0, 2, 1)
+        Xc_all = X_est[cs]  # (G, L, p)
+        common = np.isfinite(Y).all(axis=2) & np.isfinite(Xc_all).all(axis=2)
+        Lc = common.sum(axis=1)
+        fine = (Lc - kk) > N
+        for j in np.flatnonzero(~fine):
+            reason[cs[j]] = (
+                f"{N} securities but only {Lc[j] - kk} residual degrees of freedom on {Lc[j]} "
+                "common estimation days (needs N < days - parameters)"
+            )
+        if not fine.any():
+            continue
+        cs, Y, Xc_all, common, Lc = cs[fine], Y[fine], Xc_all[fine], common[fine], Lc[fine]
+        Yc = np.where(common[..., None], Y, 0.0)
+        Xc = np.where(common[..., None], Xc_all, 0.0)
+        Yw = y_win[rows[fine]].transpose(0, 2, 1)  # (G, W, N)
+        Xw = X_win[cs]
+        if ma:
+            E = Yc - Xc[..., [1]]
+            mean = E.sum(axis=1) / Lc[:, None]
+            E = np.where(common[..., None], E - mean[:, None, :], 0.0)
+            g_nu = (Lc - 1).astype(float)
+            resid_win = (Yw - Xw[..., [1]]).transpose(0, 2, 1)
+            inv = None
+            x_win = None
+        else:
+            p = Xc.shape[2]
+            inv = np.linalg.inv(Xc.transpose(0, 2, 1) @ Xc)
+            B = inv @ (Xc.transpose(0, 2, 1) @ Yc)  # (G, p, N)
+            E = np.where(common[..., None], Yc - Xc @ B, 0.0)
+            g_nu = (Lc - p).astype(float)
+            resid_win = (Yw - Xw @ B).transpose(0, 2, 1)  # (G, N, W)
+            x_win = Xw
+        Sigma = E.transpose(0, 2, 1) @ E / g_nu[:, None, None]
+        sd = np.sqrt(np.diagonal(Sigma, axis1=1, axis2=2))
+        bad = ~(np.isfinite(Sigma).all(axis=(1, 2)) & (sd > 0).all(axis=1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = Sigma / (sd[:, :, None] * sd[:, None, :])
+        corr = np.where(bad[:, None, None], np.eye(N), corr)
+        lam, V = np.linalg.eigh(corr)
+        absl = np.abs(lam)
+        rank = (absl > absl.max(axis=1, keepdims=True) * N * np.finfo(float).eps).sum(axis=1)
+        sing = bad | (rank < N)
+        nu[cs] = g_nu
+        singular[cs] = sing
+        sum_sigma[cs] = Sigma.sum(axis=(1, 2))
+        groups.append(
+            _SurGroup(
+                idx=cs,
+                resid_win=resid_win,
+                x_win=x_win,
+                xtx_inv=inv,
+                sd=sd,
+                eigval=np.where(sing[:, None], 1.0, lam),
+                eigvec=V,
+                singular=sing,
+                sum_sigma=Sigma.sum(axis=(1, 2)),
+                nu=g_nu,
+            )
+        )
+    return SurFit(reason, n, nu, singular, sum_sigma, groups)
+
+
+def _sur_results(
+    sur: SurFit, S: np.ndarray, cluster_blocks: Blocks
+) -> tuple[TestResult, TestResult]:
+    """``sur_wald`` and ``sur_wald_mean`` of every block for the column sets ``S`` (m, W).
+
+    One event in a block: the Hotelling form ``F(N, nu - N + 1)`` and the mean test against
+    ``F(1, nu)``. Several independent events: ``sum_e N_e F_e`` against chi-squared
+    ``(sum_e N_e)`` and the pooled mean CAR against ``F(1, sum_e nu_e)``. Events whose SUR
+    cannot run for that set (too few common days, a missing return) are left out; with none
+    left the block's tests are ``NaN`` (see ``test_notes``).
+    """
+    ws = sur.window_stats(S)
+    ok = ws["ok"]
+    N = np.broadcast_to(sur.n[:, None].astype(float), ok.shape)
+    nu = np.broadcast_to(np.nan_to_num(sur.nu)[:, None], ok.shape)
+    f_each = st.hotelling_f(ws["w"], N, nu)
+    cb = cluster_blocks
+
+    def tot(x: np.ndarray) -> np.ndarray:
+        return cb.total(np.where(ok, x, 0.0))
+
+    parts = cb.total(ok.astype(float))
+    n_all = tot(N)
+    nu_all = tot(nu)
+    car_all = tot(ws["car_sum"])
+    var_all = tot(ws["var_sum"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w_mean = np.where(var_all > 0, car_all**2 / var_all, np.nan)
+    one = parts == 1
+    # one event: its F; several: sum N_e F_e ~ chi2(sum N_e)
+    stat = np.where(one, tot(f_each), tot(f_each * N))
+    p = np.where(one, st.p_f(stat, n_all, nu_all - n_all + 1), st.p_chi2(stat, n_all))
+    none = parts == 0
+    stat = np.where(none, np.nan, stat)
+    p = np.where(none, np.nan, p)
+    df = np.where(none, np.nan, n_all)
+    df2 = np.where(one, nu_all - n_all + 1, np.nan)
+    w_mean = np.where(none, np.nan, w_mean)
+    p_mean = st.p_f(w_mean, 1.0, np.where(none, np.nan, nu_all))
+    return (
+        TestResult("sur_wald", stat, p, df, "all CARs = 0", df2),
+        TestResult(
+            "sur_wald_mean",
+            w_mean,
+            p_mean,
+            np.where(none, np.nan, 1.0),
+            "mean CAR = 0",
+            np.where(none, np.nan, nu_all),
+        ),
+    )
+
+
+# ----------------------------------------------------------------------------- input
+
+
+@dataclass(frozen=True, eq=False)
+class BatteryInput:
+    """Everything the battery reads, as arrays: the frozen input of :func:`run_battery`.
+
+    Rows are firm-events sorted so that each block and each event (cluster) is contiguous.
+
+    Attributes
+    ----------
+    convention : {"textbook", "estudy2"}
+    blocks : Blocks
+        Rows -> blocks (the batch axis of every result).
+    clusters : Blocks
+        Rows -> events (each inside one block).
+    cluster_blocks : Blocks
+        Events -> blocks.
+    ar_est, ar_win : ndarray, shapes (K, L), (K, W)
+        Estimation and window abnormal returns.
+    sigma, n_obs : ndarray, shape (K,)
+        Residual sd (:func:`eventstudy.models.residual_df`) and estimation observations.
+    df_patell : ndarray, shape (K,)
+        Degrees of freedom of the Patell variance (:func:`eventstudy.models.patell_df`).
+    c_sar : ndarray, shape (K, W)
+        Prediction-error correction ``1 + x_t'(X'X)^{-1}x_t`` of each window AR's variance.
+    mterm_win : ndarray, shape (K, W)
+        ``(M_t - Mbar)^2 / Sxx`` (Lamb's market term; 0 without a market regression).
+    X_win, xtx_inv : ndarray, shapes (K, W, p), (K, p, p)
+        Window design and ``(X'X)^{-1}`` (CAR variances).
+    rbar : ndarray, shape (C,)
+        Mean residual correlation of each event (:func:`cluster_rbar`).
+    portfolio : PortfolioFit
+        One row per event.
+    sur : SurFit
+        One entry per event.
+    """
+
+    convention: Convention
+    blocks: Blocks
+    clusters: Blocks
+    cluster_blocks: Blocks
+    ar_est: np.ndarray
+    ar_win: np.ndarray
+    sigma: np.ndarray
+    n_obs: np.ndarray
+    df_patell: np.ndarray
+    c_sar: np.ndarray
+    mterm_win: np.ndarray
+    X_win: np.ndarray
+    xtx_inv: np.ndarray
+    rbar: np.ndarray
+    portfolio: PortfolioFit
+    sur: SurFit
+
+    # ------------------------------------------------------------------ derived (cached)
+
+    @property
+    def e2(self) -> bool:
+        return self.convention == "estudy2"
+
+    @cached_property
+    def sar_win(self) -> np.ndarray:
+        """Standardized window ARs ``AR / (s sqrt(c))``, (K, W)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.ar_win / (self.sigma[:, None] * np.sqrt(self.c_sar))
+
+    @cached_property
+    def block_rbar(self) -> np.ndarray:
+        """Mean pairwise residual correlation over all pairs of each block (pairs in
+        different events count as 0); ``NaN`` where ``1 + (N - 1) rbar`` is not positive."""
+        nc = self.clusters.sizes.astype(float)
+        r = np.nan_to_num(self.rbar, nan=0.0)
+        num = self.cluster_blocks.total(nc * (nc - 1) * r)
+        n = self.blocks.sizes.astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = np.where(n >= 2, num / (n * (n - 1)), 0.0)
+        return np.where(1 + (n - 1) * out <= st.KP_MIN_DESIGN_EFFECT, np.nan, out)
+
+    @cached_property
+    def p_hat(self) -> np.ndarray:
+        """Expected share of positive ARs per block (generalized sign test)."""
+        a = self.ar_est
+        ok = np.isfinite(a)
+        pos = ((a > 0) & ok).sum(axis=1).astype(float)
+        n = ok.sum(axis=1).astype(float)
+        if self.e2:
+            return self.blocks.total(pos) / self.blocks.total(n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.blocks.total(pos / n) / self.blocks.sizes
+
+    @cached_property
+    def df_bw(self) -> np.ndarray:
+        """Brown-Warner 1980 degrees of freedom: mean estimation length - 1, per block."""
+        return self.blocks.total(self.n_obs.astype(float)) / self.blocks.sizes - 1
+
+    @cached_property
+    def aar_est(self) -> np.ndarray:
+        """Average estimation AR of each block on each estimation day, (B, L)."""
+        return self.blocks.mean(self.ar_est)
+
+    @cached_property
+    def lamb_correction(self) -> np.ndarray:
+        """``1 + 1/Lbar + mean_i mterm_it`` per block and window day, (B, W)."""
+        lbar = self.blocks.total(self.n_obs.astype(float)) / self.blocks.sizes
+        return 1 + 1 / lbar[:, None] + self.blocks.mean(self.mterm_win)
+
+    @cached_property
+    def _ranked(self) -> dict[str, np.ndarray]:
+        """One ranking pass over ``[AR_est, AR_win]`` rows (block independent).
+
+        ``full``: ranks over the whole row (float32: ranks and half-ranks are exact);
+        ``med``: row medians; ``est``: ranks of the estimation part alone (also the ranks of
+        the standardized estimation residuals, a positive rescaling of each row).
+        """
+        K, L = self.ar_est.shape
+        W = self.ar_win.shape[1]
+        full_r = np.empty((K, L + W), dtype=np.float32)
+        est_r = np.empty((K, L), dtype=np.float32)
+        med = np.empty(K)
+        for lo in range(0, K, CHUNK_ROWS):
+            hi = min(K, lo + CHUNK_ROWS)
+            a = np.concatenate([self.ar_est[lo:hi], self.ar_win[lo:hi]], axis=1)
+            r = np.empty(a.shape)
+            e = np.empty((hi - lo, L))
+            srt = st._rank_chunk(a, r, head=e)
+            full_r[lo:hi] = r
+            med[lo:hi] = st.row_medians(srt)
+            est_r[lo:hi] = e
+        return {"full": full_r, "med": med, "est": est_r}
+
+    @cached_property
+    def _rank_z_textbook(self) -> dict[str, np.ndarray]:
+        """Daily corrado_sign / corrado_rank / modified_rank z over every window day
+        (textbook: ranks and medians over the estimation window plus the whole computed
+        window), (B, W) each."""
+        L = self.ar_est.shape[1]
+        W = self.ar_win.shape[1]
+        rk = self._ranked
+
+        def fn(lo: int, hi: int) -> list[np.ndarray]:
+            a = np.concatenate([self.ar_est[lo:hi], self.ar_win[lo:hi]], axis=1)
+            ok = np.isfinite(a)
+            g = np.where(ok, np.sign(a - rk["med"][lo:hi, None]), 0.0)
+            K_ = np.where(ok, rk["full"][lo:hi].astype(float), 0.0)
+            n_i = ok.sum(axis=1).astype(float)
+            kbar = K_.sum(axis=1) / np.maximum(n_i, 1)
+            dev = np.where(ok, K_ - kbar[:, None], 0.0)
+            U = np.where(ok, K_ / (n_i[:, None] + 1.0) - 0.5, 0.0)
+            return [g, ok.astype(float), K_, dev, U, kbar]
+
+        g, n_t, ksum, dev, U, kbar = _chunked_block_sums(self.blocks, fn)
+        tested = L + np.arange(W)
+        n_rows = self.blocks.sizes
+        return {
+            "corrado_sign": st.corrado_sign_from_sums(g, n_t, n_rows, tested).statistic,
+            "corrado_rank": st.corrado_rank_from_sums(
+                ksum, n_t, kbar, dev, n_rows, tested
+            ).statistic,
+            "modified_rank": st.modified_rank_from_sums(U, n_t, n_rows, tested).statistic,
+        }
+
+    def _rank_tests_estudy2(self, cols: np.ndarray, cumulative: bool) -> list[TestResult]:
+        """estudy2 rank tests: ranks over the estimation window plus the tested days only."""
+        L = self.ar_est.shape[1]
+
+        def fn(lo: int, hi: int) -> list[np.ndarray]:
+            a = np.concatenate([self.ar_est[lo:hi], self.ar_win[lo:hi][:, cols]], axis=1)
+            ok = np.isfinite(a)
+            r = np.empty(a.shape)
+            srt = st._rank_chunk(a, r)
+            med = st.row_medians(srt)
+            g = np.where(ok, np.sign(a - med[:, None]), 0.0)
+            K_ = np.where(ok, r, 0.0)
+            n_i = ok.sum(axis=1).astype(float)
+            kbar = K_.sum(axis=1) / np.maximum(n_i, 1)
+            dev = np.where(ok, K_ - kbar[:, None], 0.0)
+            U = np.where(ok, K_ / (n_i[:, None] + 1.0) - 0.5, 0.0)
+            return [g, ok.astype(float), K_, dev, U, kbar, n_i]
+
+        g, n_t, ksum, dev, U, kbar, n_i = _chunked_block_sums(self.blocks, fn)
+        n_rows = self.blocks.sizes
+        divisor = n_i / n_rows
+        tested = L + np.arange(len(cols))
+        return [
+            st.corrado_sign_from_sums(
+                g, n_t, n_rows, tested, divisor, cumulative, estudy2_sums=True
+            ),
+            st.corrado_rank_from_sums(
+                ksum, n_t, kbar, dev, n_rows, tested, divisor, cumulative, estudy2=True
+            ),
+            st.modified_rank_from_sums(
+                U, n_t, n_rows, tested, divisor, cumulative, estudy2_sums=True
+            ),
+        ]
+
+    def _grank_daily(self, cols: np.ndarray) -> TestResult:
+        """Daily grank: rows ``[SR_est, SAR_win / sd_b(SAR_win)]`` ranked (textbook: every
+        window day; estudy2: the tested days only)."""
+        L = self.ar_est.shape[1]
+        restd = _restandardize(self.sar_win, self.blocks)
+        win_cols = cols if self.e2 else np.arange(self.ar_win.shape[1])
+
+        def fn(lo: int, hi: int) -> list[np.ndarray]:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sr = self.ar_est[lo:hi] / self.sigma[lo:hi, None]
+            G = np.concatenate([sr, restd[lo:hi][:, win_cols]], axis=1)
+            ok = np.isfinite(G)
+            r = np.empty(G.shape)
+            st._rank_chunk(G, r)
+            n_i = ok.sum(axis=1).astype(float)
+            U = np.where(ok, r / (n_i[:, None] + 1.0) - 0.5, 0.0)
+            return [U, ok.astype(float)]
+
+        usum, n_t = _chunked_block_sums(self.blocks, fn)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ubar = np.where(n_t > 0, usum / n_t, np.nan)
+        tested = L + (np.arange(len(cols)) if self.e2 else cols)
+        return st.grank_from_means(ubar, n_t, self.blocks.sizes, tested)
+
+    def _grank_window(self, scar: np.ndarray) -> TestResult:
+        """Kolari & Pynnonen (2011) window test: the estimation SRs plus one column, the
+        re-standardized SCAR, without re-ranking.
+
+        Adding one value ``x_i`` to row ``i`` moves the estimation ranks above it up by one
+        (a half for a tie) and gives ``x_i`` the rank ``1 + #below + #ties/2``; only the
+        cross-sectional mean ranks are needed.
+        """
+        x = _restandardize(scar, self.blocks)
+        has_x = np.isfinite(x)
+        est_r = self._ranked["est"]
+
+        def fn(lo: int, hi: int) -> list[np.ndarray]:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sr = self.ar_est[lo:hi] / self.sigma[lo:hi, None]
+            ok = np.isfinite(sr)
+            n_est = ok.sum(axis=1).astype(float)
+            hx = has_x[lo:hi]
+            xv = x[lo:hi, None]
+            w = np.where(hx, 1.0 / (n_est + 2.0), 1.0 / (n_est + 1.0))
+            with np.errstate(invalid="ignore"):
+                gt = (sr > xv) & hx[:, None]
+                eq = (sr == xv) & hx[:, None]
+            base = np.where(ok, est_r[lo:hi].astype(float), 0.0) + gt + 0.5 * eq
+            n_gt = gt.sum(axis=1)
+            n_eq = eq.sum(axis=1)
+            x_rank = 1.0 + (n_est - n_gt - n_eq) + 0.5 * n_eq
+            u_x = np.where(hx, x_rank * w - 0.5, 0.0)
+            return [base * w[:, None], ok.astype(float), u_x[:, None]]
+
+        sums, n_t, ux = _chunked_block_sums(self.blocks, fn)
+        with np.errstate(divide="ignore", invalid="ignore"):  # a day nobody traded: n_t 0
+            ubar_est = np.where(n_t > 0, (sums - 0.5 * n_t) / n_t, np.nan)
+        n_x = self.blocks.total(has_x.astype(float))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ubar_x = np.where(n_x > 0, ux[:, 0] / n_x, np.nan)
+        ubar = np.concatenate([ubar_est, ubar_x[:, None]], axis=1)
+        n_all = np.concatenate([n_t, n_x[:, None]], axis=1)
+        return st.grank_from_means(ubar, n_all, self.blocks.sizes, n_all.shape[1] - 1)
+
+    # ------------------------------------------------------------------ selections
+
+    def take_clusters(self, idx: np.ndarray) -> BatteryInput:
+        """The input restricted to the events ``idx``, one block per event (placebo
+        draws: the power run uses the first draws only)."""
+        idx = np.asarray(idx)
+        starts = self.clusters.starts[idx]
+        sizes = self.clusters.sizes[idx]
+        rows = np.concatenate([np.arange(s, s + n) for s, n in zip(starts, sizes, strict=True)])
+        per_event = Blocks.from_sizes(sizes)
+        return BatteryInput(
+            convention=self.convention,
+            blocks=per_event,
+            clusters=per_event,
+            cluster_blocks=Blocks.from_sizes(np.ones(len(idx), dtype=np.intp)),
+            ar_est=self.ar_est[rows],
+            ar_win=self.ar_win[rows],
+            sigma=self.sigma[rows],
+            n_obs=self.n_obs[rows],
+            df_patell=self.df_patell[rows],
+            c_sar=self.c_sar[rows],
+            mterm_win=self.mterm_win[rows],
+            X_win=self.X_win[rows],
+            xtx_inv=self.xtx_inv[rows],
+            rbar=self.rbar[idx],
+            portfolio=self.portfolio.take(idx),
+            sur=self.sur.take(idx),
+        )
+
+    def shifted(self, col: int, delta: float) -> BatteryInput:
+        """``delta`` added to every firm-event's return in window column ``col``.
+
+        Notes
+        -----
+        The models are fitted on the estimation window only, so adding ``delta`` to the
+        day-0 return adds exactly ``delta`` to the day-0 abnormal return of every security,
+        of every portfolio and to every SUR residual, and changes nothing else (the power runs
+        of :func:`eventstudy.simulate.simulate`; tested in ``tests/test_simulate.py``).
+        """
+        ar = self.ar_win.copy()
+        ar[:, col] += delta
+        return replace(
+            self,
+            ar_win=ar,
+            portfolio=self.portfolio.shifted(col, delta),
+            sur=self.sur.shifted(col, delta),
+        )
+
+
+# ----------------------------------------------------------------------------- the battery
+
+
+def run_battery(
+    inp: BatteryInput,
+    cols: Sequence[int] | np.ndarray,
+    cumulative: bool,
+    tests: Collection[str] | None = None,
+) -> dict[str, TestResult]:
+    """Every requested test on every block.
+
+    Parameters
+    ----------
+    inp : BatteryInput
+    cols : sequence of int
+        Window columns tested (relative day ``rel_win[col]``).
+    cumulative : bool
+        ``False``: the daily tests of the mean AR on each column (statistics ``(B, D)``);
+        ``True``: the tests of the mean CAR over the columns (statistics ``(B,)``).
+    tests : collection of str, optional
+        Test names to compute (default: all, :data:`eventstudy.vocabulary.TEST_NAMES`).
+
+    Returns
+    -------
+    dict
+        test name -> :class:`~eventstudy.stats.TestResult`, in :data:`TEST_NAMES` order.
+    """
+    cols = np.asarray(cols, dtype=np.intp)
+    want = set(TEST_NAMES if tests is None else tests)
+    unknown = want - set(TEST_NAMES)
+    if unknown:
+        raise ValueError(f"unknown tests {sorted(unknown)}")
+    b = inp.blocks
+    e2 = inp.e2
+    out: dict[str, TestResult] = {}
+    W = inp.ar_win.shape[1]
+    ar = inp.ar_win[:, cols]
+    n_days = len(cols)
+    if cumulative:
+        car, se, _ = car_moments(inp.ar_win, inp.X_win, inp.xtx_inv, inp.sigma, cols)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            x_sar = car / se
+        x_raw = car
+    else:
+        x_sar = inp.sar_win[:, cols]
+        x_raw = ar
+    if "portfolio" in want:
+        P = inp.portfolio
+        if cumulative:
+            car_p, se_p, _ = car_moments(P.ar_win, P.X_win, P.xtx_inv, P.sigma, cols)
+        else:
+            car_p = P.ar_win[:, cols]
+            se_p = P.sigma[:, None] * np.sqrt(1 + P.h_win[:, cols])
+        out["portfolio"] = st.portfolio(car_p, se_p, P.df, blocks=inp.cluster_blocks)
+    if want & {"sur_wald", "sur_wald_mean"}:
+        S = np.zeros((1 if cumulative else n_days, W))
+        if cumulative:
+            S[0, cols] = 1.0
+        else:
+            S[np.arange(n_days), cols] = 1.0
+        wald, mean = _sur_results(inp.sur, S, inp.cluster_blocks)
+        if cumulative:
+            wald, mean = (_first_col(r) for r in (wald, mean))
+        out["sur_wald"], out["sur_wald_mean"] = wald, mean
+    rbar = inp.block_rbar
+    if "adjusted_patell" in want:
+        out["adjusted_patell"] = st.adjusted_patell(x_sar, inp.df_patell, rbar, blocks=b)
+    if "kolari_pynnonen" in want:
+        out["kolari_pynnonen"] = st.kolari_pynnonen(x_sar, rbar, blocks=b)
+    if "grank" in want:
+        out["grank"] = inp._grank_window(x_sar) if cumulative else inp._grank_daily(cols)
+    if "t_test" in want:
+        out["t_test"] = st.t_test(x_raw, blocks=b)
+    if "brown_warner_1980" in want:
+        out["brown_warner_1980"] = st.brown_warner_1980(
+            x_raw,
+            inp.sigma,
+            n_days=n_days if cumulative else 1,
+            df=inp.df_bw,
+            estudy2_sums=e2,
+            blocks=b,
+        )
+    if "brown_warner_1985" in want:
+        out["brown_warner_1985"] = st.brown_warner_1985(
+            x_raw, inp.aar_est, n_days=n_days if cumulative else 1, blocks=b
+        )
+    if "lamb" in want:
+        out["lamb"] = st.lamb(
+            ar, inp.aar_est, inp.lamb_correction[:, cols], cumulative=cumulative, blocks=b
+        )
+    if "patell" in want:
+        out["patell"] = st.patell(x_sar, inp.df_patell, estudy2_sums=e2, blocks=b)
+    if "bmp" in want:
+        out["bmp"] = st.bmp(x_sar, blocks=b)
+    if "sign" in want:
+        out["sign"] = st.sign(x_raw, estudy2_sums=e2, blocks=b)
+    if "generalized_sign" in want:
+        out["generalized_sign"] = st.generalized_sign(x_raw, inp.p_hat, estudy2_sums=e2, blocks=b)
+    rank_names = ("corrado_sign", "corrado_rank", "modified_rank")
+    if want & set(rank_names):
+        if e2:
+            for r in inp._rank_tests_estudy2(cols, cumulative):
+                out[r.name] = r
+        else:
+            zs = inp._rank_z_textbook
+            for name in rank_names:
+                z = zs[name][:, cols]
+                if cumulative:
+                    z = np.asarray(st.cumulate(z), dtype=float).reshape(len(b))
+                out[name] = TestResult(name, z, st.p_normal(z), None, "median AR = 0")
+    if "wilcoxon" in want:
+        out["wilcoxon"] = st.wilcoxon(x_raw, blocks=b)
+    return {name: out[name] for name in TEST_NAMES if name in want}
+
+
+def _first_col(r: TestResult) -> TestResult:
+    def f(x: Any) -> Any:
+        return None if x is None else np.asarray(x)[:, 0]
+
+    return TestResult(r.name, f(r.statistic), f(r.p_value), f(r.df), r.null, f(r.df2))

@@ -1,0 +1,79 @@
+"""The names every layer shares: models, conventions and the tests of the battery.
+
+A leaf module like :mod:`eventstudy.exceptions` (no heavy imports; any module may import it).
+The test names are the statistics' vocabulary (their formulas and papers are in
+:mod:`eventstudy.stats` and ``docs/statistics.md``); they live here so that the study
+configuration can validate a list of tests without importing numpy or reaching down the chain.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+__all__ = [
+    "CLUSTER_ROBUST_TESTS",
+    "CONVENTIONS",
+    "INDEPENDENCE_TESTS",
+    "MODEL_NAMES",
+    "TEST_NAMES",
+    "Convention",
+    "ModelName",
+    "TestName",
+]
+
+ModelName = Literal["market", "constant_mean", "market_adjusted", "factor"]
+#: Expected-return models (:mod:`eventstudy.models`).
+MODEL_NAMES: tuple[str, ...] = get_args(ModelName)
+
+Convention = Literal["textbook", "estudy2"]
+#: ``"textbook"`` follows the papers; ``"estudy2"`` reproduces R estudy2 0.10.
+CONVENTIONS: tuple[str, ...] = get_args(Convention)
+
+TestName = Literal[
+    "portfolio",
+    "sur_wald",
+    "sur_wald_mean",
+    "adjusted_patell",
+    "kolari_pynnonen",
+    "grank",
+    "t_test",
+    "brown_warner_1980",
+    "brown_warner_1985",
+    "lamb",
+    "patell",
+    "bmp",
+    "sign",
+    "generalized_sign",
+    "corrado_sign",
+    "corrado_rank",
+    "modified_rank",
+    "wilcoxon",
+]
+#: Every test of the battery, in display order (the clustering-robust ones first).
+TEST_NAMES: tuple[str, ...] = get_args(TestName)
+
+#: Tests whose variance allows for cross-correlation of securities sharing an event date
+#: (named, not taken by position in :data:`TEST_NAMES`). Whether they keep their size on a
+#: given study's data is measured by the placebo lab (:func:`eventstudy.simulate.simulate`).
+CLUSTER_ROBUST_TESTS: tuple[str, ...] = (
+    "portfolio",
+    "sur_wald",
+    "sur_wald_mean",
+    "adjusted_patell",
+    "kolari_pynnonen",
+    "grank",
+)
+
+#: Tests that assume independent firm-events: they over-reject on a shared event date.
+INDEPENDENCE_TESTS: tuple[str, ...] = (
+    "t_test",
+    "brown_warner_1980",
+    "patell",
+    "bmp",
+    "sign",
+    "generalized_sign",
+    "corrado_sign",
+    "corrado_rank",
+    "modified_rank",
+    "wilcoxon",
+)
