@@ -1,21 +1,22 @@
 """Benchmark of the placebo simulation, and the robustness tables of the kei-car study.
 
-Speed target (issue 7): 1,000 placebo studies of 7 securities with every test in under 10 s on
-this 2-core machine. The run below times, on a simulated panel of 7 cross-correlated securities
-and 1,500 sessions (estimation (-260, -11), window (-10, +10)):
+Speed targets: 1,000 placebo studies of 7 securities with every test in under 10 s on this
+2-core machine (issue 7); the same in the estudy2 convention and with Dimson lags within 1.5x
+of the textbook time (issue 10: the lab runs the engine's one battery, one block per draw, in
+every convention). The run below times, on a simulated panel of 7 cross-correlated securities
+and 1,500 sessions (estimation (-260, -11), window (-10, +10)), and on the kei-car stocks'
+real prices when ``../shared`` is there:
 
 - the null run alone: 1,000 draws, every daily test on day 0 and every CAR test on four windows
   (18 tests x 5 windows = 90 p-values per draw);
 - the full simulation: the null plus the power runs (0.5%, 1%, 2%, 3% injected on day 0);
-- the engine path (one engine call, ``aar_tests``/``caar_tests(by="event_id")``) on a subset of
-  draws, extrapolated to 1,000: what the batch path replaces.
 
-It prints the median wall time over ``--runs`` runs and the peak traced memory
-(``tracemalloc``). With ``--kei`` it also runs both robustness commands on the kei-car study
-with the real prices in ``../shared/data/prices`` and prints the size table, the verdicts and
-the specification-curve summary as Markdown.
+each in the textbook convention, estudy2, and textbook with one Dimson lag. It prints median
+wall and CPU seconds over ``--runs`` runs, the peak traced memory (``tracemalloc``) and the
+ratio to the textbook run. With ``--kei`` it also runs both robustness commands on the kei-car
+study and prints the size table, the verdicts and the specification-curve summary as Markdown.
 
-Run: ``.venv/bin/python benchmarks/bench_simulate.py [--runs 3] [--engine-draws 50] [--kei]``
+Run: ``.venv/bin/python benchmarks/bench_simulate.py [--runs 3] [--kei]``
 """
 
 from __future__ import annotations
@@ -46,48 +47,72 @@ def panel() -> tuple[pd.DataFrame, pd.DataFrame]:
     return r, ev
 
 
-def timed(fn, runs: int) -> tuple[float, float, object]:
-    """Median seconds over ``runs`` and peak traced MiB of one extra run."""
-    times = []
+def timed(fn, runs: int) -> tuple[float, float, float, object]:
+    """Median wall and CPU seconds over ``runs`` and peak traced MiB of one extra run."""
+    wall, cpu = [], []
     out = None
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
-        times.append(time.perf_counter() - t0)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     tracemalloc.start()
     fn()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return statistics.median(times), peak / 2**20, out
+    return statistics.median(wall), statistics.median(cpu), peak / 2**20, out
 
 
-def bench(runs: int, engine_draws: int) -> None:
-    r, ev = panel()
-    kw = {"market": "MKT", "car_windows": CAR_WINDOWS, "seed": 0}
-    simulate(r, ev, draws=50, injected=(), **kw)  # warm-up (imports, caches)
-    t_null, m_null, res = timed(lambda: simulate(r, ev, draws=1000, injected=(), **kw), runs)
-    t_full, m_full, _ = timed(lambda: simulate(r, ev, draws=1000, **kw), runs)
-    t_eng, _, _ = timed(
-        lambda: simulate(r, ev, draws=engine_draws, injected=(), method="engine", **kw), 1
-    )
-    per_draw = t_eng / engine_draws
-    n_p = len(res.pvalues)  # type: ignore[attr-defined]
+VARIANTS = (
+    ("textbook", {"convention": "textbook"}),
+    ("estudy2", {"convention": "estudy2"}),
+    ("textbook, Dimson 1 lag", {"convention": "textbook", "engine_kwargs": {"dimson_lags": 1}}),
+)
+
+
+def _kei_panel() -> tuple[pd.DataFrame, pd.DataFrame, str] | None:
+    prices = ROOT.parent / "shared" / "data" / "prices"
+    if not prices.is_dir():
+        return None
+    from eventstudy.runner import prepare_history
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prep = prepare_history(ROOT / "configs" / "kei_cars.yaml", prices=prices, offline=True)
+    g = prep.groups["XTKS"]
+    return g.returns, g.events, g.market
+
+
+def bench(runs: int) -> None:
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
-    print("| run | draws | p-values | median time | peak memory |")
-    print("|---|---|---|---|---|")
-    print(f"| null (size), batch | 1,000 | {n_p:,} | {t_null:.2f} s | {m_null:.0f} MiB |")
-    print(
-        f"| null + power (4 injected sizes), batch | 1,000 x 5 | {5 * n_p:,} | {t_full:.2f} s "
-        f"| {m_full:.0f} MiB |"
-    )
-    print(
-        f"| null, engine path (by='event_id') | {engine_draws} | - | {t_eng:.2f} s "
-        f"(~{1000 * per_draw:.0f} s for 1,000) | - |"
-    )
-    print(
-        f"target: under 10 s for 1,000 studies with every test -> {'met' if t_full < 10 else 'MISSED'}"
-    )
-    print(f"speed-up of the batch path over the engine path: ~{1000 * per_draw / t_null:.0f}x")
+    panels = [("simulated, 7 securities, rho 0.3", (*panel(), "MKT"))]
+    kei_panel = _kei_panel()
+    if kei_panel is not None:
+        panels.append(("kei-car stocks, real prices", kei_panel))
+    print("| panel | run | convention | draws | p-values | wall | CPU | x textbook | peak memory |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, (r, ev, market) in panels:
+        kw = {"market": market, "car_windows": CAR_WINDOWS, "seed": 0, "min_dates": 30}
+        simulate(r, ev, draws=50, injected=(), **kw)  # warm-up (imports, caches)
+        for run, inj in (
+            ("null (size)", ()),
+            ("null + power (4 sizes)", (0.005, 0.01, 0.02, 0.03)),
+        ):
+            base = None
+            for label, extra in VARIANTS:
+                wall, cpu, mem, res = timed(
+                    lambda r=r, ev=ev, kw=kw, extra=extra, inj=inj: simulate(
+                        r, ev, draws=1000, injected=inj, **kw, **extra
+                    ),
+                    runs,
+                )
+                base = base or cpu
+                n_p = len(res.pvalues)  # type: ignore[attr-defined]
+                print(
+                    f"| {name} | {run} | {label} | 1,000 | {n_p:,} | {wall:.2f} s | {cpu:.2f} s "
+                    f"| {cpu / base:.2f} | {mem:.0f} MiB |"
+                )
+    print("targets: under 10 s with every test; estudy2 and Dimson within 1.5x of textbook")
 
 
 def kei(draws: int) -> None:
@@ -156,11 +181,10 @@ def kei(draws: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--engine-draws", type=int, default=50)
     ap.add_argument("--kei", action="store_true", help="also run the kei-car study tables")
     ap.add_argument("--kei-draws", type=int, default=1000)
     args = ap.parse_args()
-    bench(args.runs, args.engine_draws)
+    bench(args.runs)
     if args.kei:
         kei(args.kei_draws)
 

@@ -87,24 +87,52 @@ def car_moments(
     return car, sigma * np.sqrt(q), L2
 
 
+Summand = np.ndarray | tuple[np.ndarray, np.ndarray]
+
+
 def _chunked_block_sums(
-    blocks: Blocks, fn: Callable[[int, int], list[np.ndarray]], chunk: int | None = None
+    blocks: Blocks, fn: Callable[[int, int], list[Summand]], chunk: int | None = None
 ) -> list[np.ndarray]:
-    """Per-block sums of what ``fn(lo, hi)`` returns for rows ``lo:hi`` (``NaN``-free arrays)."""
+    """Per-block sums of what ``fn(lo, hi)`` returns for rows ``lo:hi``.
+
+    Each item ``fn`` returns is a ``NaN``-free array (summed over its rows) or a pair
+    ``(weights, array)`` (the weighted sum ``sum_k weights_k array_k``). Rows are taken
+    :data:`CHUNK_ROWS` at a time, so the temporaries ``fn`` builds stay small.
+    """
     chunk = CHUNK_ROWS if chunk is None else chunk
     K = blocks.n_rows
     idx = blocks.index
     outs: list[np.ndarray] = []
     for lo in range(0, K, chunk):
         hi = min(K, lo + chunk)
-        parts = fn(lo, hi)
+        items = fn(lo, hi)
         g = idx[lo:hi]
-        starts = np.flatnonzero(np.concatenate([[True], g[1:] != g[:-1]]))
+        g0 = int(g[0])
+        nb = int(g[-1]) - g0 + 1
+        local = g - g0
+        ones = st.segment_matrix(local, nb) if nb > 1 else None
         if not outs:
-            outs = [np.zeros((len(blocks), *p.shape[1:])) for p in parts]
-        for o, p in zip(outs, parts, strict=True):
-            o[g[starts]] += np.add.reduceat(p, starts, axis=0)
+            outs = [np.zeros((len(blocks), *_arr(it).shape[1:])) for it in items]
+        for o, it in zip(outs, items, strict=True):
+            if isinstance(it, tuple):
+                w, M = it
+                S = st.segment_matrix(local, nb, w)
+                part = np.asarray(S @ M.reshape(len(M), -1))
+            elif ones is None:
+                part = _col_sums(it)
+            else:
+                part = np.asarray(ones @ it.reshape(len(it), -1))
+            o[g0 : g0 + nb] += part.reshape((nb, *o.shape[1:]))
     return outs
+
+
+def _arr(item: Summand) -> np.ndarray:
+    return item[1] if isinstance(item, tuple) else item
+
+
+def _col_sums(a: np.ndarray) -> np.ndarray:
+    """Column sums as a one-row block."""
+    return np.asarray(a, dtype=float).sum(axis=0)[None]
 
 
 def _restandardize(a: np.ndarray, blocks: Blocks) -> np.ndarray:
@@ -677,28 +705,45 @@ class BatteryInput:
         return 1 + 1 / lbar[:, None] + self.blocks.mean(self.mterm_win)
 
     @cached_property
-    def _ranked(self) -> dict[str, np.ndarray]:
-        """One ranking pass over ``[AR_est, AR_win]`` rows (block independent).
+    def _textbook_ranks(self) -> dict[str, np.ndarray]:
+        """One ranking pass over the rows ``[AR_est, AR_win]`` (textbook rank tests).
 
-        ``full``: ranks over the whole row (float32: ranks and half-ranks are exact);
-        ``med``: row medians; ``est``: ranks of the estimation part alone (also the ranks of
-        the standardized estimation residuals, a positive rescaling of each row).
+        Keeps the ranks of the estimation part alone (``est``, float32: ranks and half-ranks
+        are exact; also the ranks of the standardized estimation residuals, a positive
+        rescaling of each row) and the per-block daily sums of the rank and sign tests over
+        the estimation window plus the whole computed window: ``g`` (signs about the row
+        median), ``n_t``, ``k`` (ranks), ``dev`` (ranks minus each row's mean rank), ``u``
+        (ranks over ``n_i + 1``).
         """
         K, L = self.ar_est.shape
-        W = self.ar_win.shape[1]
-        full_r = np.empty((K, L + W), dtype=np.float32)
         est_r = np.empty((K, L), dtype=np.float32)
-        med = np.empty(K)
-        for lo in range(0, K, CHUNK_ROWS):
-            hi = min(K, lo + CHUNK_ROWS)
+
+        def fn(lo: int, hi: int) -> list[Summand]:
             a = np.concatenate([self.ar_est[lo:hi], self.ar_win[lo:hi]], axis=1)
             r = np.empty(a.shape)
             e = np.empty((hi - lo, L))
             srt = st._rank_chunk(a, r, head=e)
-            full_r[lo:hi] = r
-            med[lo:hi] = st.row_medians(srt)
             est_r[lo:hi] = e
-        return {"full": full_r, "med": med, "est": est_r}
+            ok = np.isfinite(a)
+            okf = ok.astype(float)
+            med = st.row_medians(srt)
+            with np.errstate(invalid="ignore"):
+                g = np.where(ok, np.sign(a - med[:, None]), 0.0)
+            r[~ok] = 0.0
+            n_i = okf.sum(axis=1)
+            kbar = r.sum(axis=1) / np.maximum(n_i, 1)
+            return [g, okf, r, (kbar, okf), (1.0 / (n_i + 1.0), r), kbar[:, None]]
+
+        g, n_t, k, kbar_ok, u, kbar = _chunked_block_sums(self.blocks, fn)
+        return {
+            "est": est_r,
+            "g": g,
+            "n_t": n_t,
+            "k": k,
+            "dev": k - kbar_ok,
+            "u": u - 0.5 * n_t,
+            "kbar": kbar[:, 0],
+        }
 
     @cached_property
     def _rank_z_textbook(self) -> dict[str, np.ndarray]:
@@ -707,63 +752,66 @@ class BatteryInput:
         window), (B, W) each."""
         L = self.ar_est.shape[1]
         W = self.ar_win.shape[1]
-        rk = self._ranked
-
-        def fn(lo: int, hi: int) -> list[np.ndarray]:
-            a = np.concatenate([self.ar_est[lo:hi], self.ar_win[lo:hi]], axis=1)
-            ok = np.isfinite(a)
-            g = np.where(ok, np.sign(a - rk["med"][lo:hi, None]), 0.0)
-            K_ = np.where(ok, rk["full"][lo:hi].astype(float), 0.0)
-            n_i = ok.sum(axis=1).astype(float)
-            kbar = K_.sum(axis=1) / np.maximum(n_i, 1)
-            dev = np.where(ok, K_ - kbar[:, None], 0.0)
-            U = np.where(ok, K_ / (n_i[:, None] + 1.0) - 0.5, 0.0)
-            return [g, ok.astype(float), K_, dev, U, kbar]
-
-        g, n_t, ksum, dev, U, kbar = _chunked_block_sums(self.blocks, fn)
+        t = self._textbook_ranks
         tested = L + np.arange(W)
         n_rows = self.blocks.sizes
         return {
-            "corrado_sign": st.corrado_sign_from_sums(g, n_t, n_rows, tested).statistic,
+            "corrado_sign": st.corrado_sign_from_sums(t["g"], t["n_t"], n_rows, tested).statistic,
             "corrado_rank": st.corrado_rank_from_sums(
-                ksum, n_t, kbar, dev, n_rows, tested
+                t["k"], t["n_t"], t["kbar"], t["dev"], n_rows, tested
             ).statistic,
-            "modified_rank": st.modified_rank_from_sums(U, n_t, n_rows, tested).statistic,
+            "modified_rank": st.modified_rank_from_sums(t["u"], t["n_t"], n_rows, tested).statistic,
         }
+
+    @cached_property
+    def _est_ranks(self) -> np.ndarray:
+        """Ranks of each row's estimation ARs (= of its standardized residuals), float32:
+        from the textbook ranking pass when it runs anyway, else ranked on their own."""
+        if not self.e2:
+            return self._textbook_ranks["est"]
+        K, L = self.ar_est.shape
+        out = np.empty((K, L), dtype=np.float32)
+        for lo in range(0, K, CHUNK_ROWS):
+            hi = min(K, lo + CHUNK_ROWS)
+            r = np.empty((hi - lo, L))
+            st._rank_chunk(self.ar_est[lo:hi], r)
+            out[lo:hi] = r
+        return out
 
     def _rank_tests_estudy2(self, cols: np.ndarray, cumulative: bool) -> list[TestResult]:
         """estudy2 rank tests: ranks over the estimation window plus the tested days only."""
         L = self.ar_est.shape[1]
 
-        def fn(lo: int, hi: int) -> list[np.ndarray]:
+        def fn(lo: int, hi: int) -> list[Summand]:
             a = np.concatenate([self.ar_est[lo:hi], self.ar_win[lo:hi][:, cols]], axis=1)
             ok = np.isfinite(a)
+            okf = ok.astype(float)
             r = np.empty(a.shape)
             srt = st._rank_chunk(a, r)
             med = st.row_medians(srt)
-            g = np.where(ok, np.sign(a - med[:, None]), 0.0)
-            K_ = np.where(ok, r, 0.0)
-            n_i = ok.sum(axis=1).astype(float)
-            kbar = K_.sum(axis=1) / np.maximum(n_i, 1)
-            dev = np.where(ok, K_ - kbar[:, None], 0.0)
-            U = np.where(ok, K_ / (n_i[:, None] + 1.0) - 0.5, 0.0)
-            return [g, ok.astype(float), K_, dev, U, kbar, n_i]
+            with np.errstate(invalid="ignore"):
+                g = np.where(ok, np.sign(a - med[:, None]), 0.0)
+            r[~ok] = 0.0
+            n_i = okf.sum(axis=1)
+            kbar = r.sum(axis=1) / np.maximum(n_i, 1)
+            return [g, okf, r, (kbar, okf), (1.0 / (n_i + 1.0), r), kbar[:, None], n_i[:, None]]
 
-        g, n_t, ksum, dev, U, kbar, n_i = _chunked_block_sums(self.blocks, fn)
+        g, n_t, ksum, kbar_ok, u, kbar, n_i = _chunked_block_sums(self.blocks, fn)
         n_rows = self.blocks.sizes
-        divisor = n_i / n_rows
+        divisor = n_i[:, 0] / n_rows
         tested = L + np.arange(len(cols))
         return [
             st.corrado_sign_from_sums(
                 g, n_t, n_rows, tested, divisor, cumulative, estudy2_sums=True
             ),
             st.corrado_rank_from_sums(
-                ksum, n_t, kbar, dev, n_rows, tested, divisor, cumulative, estudy2=True
+                ksum, n_t, kbar[:, 0], ksum - kbar_ok, n_rows, tested, divisor, cumulative,
+                estudy2=True,
             ),
             st.modified_rank_from_sums(
-                U, n_t, n_rows, tested, divisor, cumulative, estudy2_sums=True
+                u - 0.5 * n_t, n_t, n_rows, tested, divisor, cumulative, estudy2_sums=True
             ),
-        ]
+        ]  # fmt: skip
 
     def _grank_daily(self, cols: np.ndarray) -> TestResult:
         """Daily grank: rows ``[SR_est, SAR_win / sd_b(SAR_win)]`` ranked (textbook: every
@@ -772,22 +820,39 @@ class BatteryInput:
         restd = _restandardize(self.sar_win, self.blocks)
         win_cols = cols if self.e2 else np.arange(self.ar_win.shape[1])
 
-        def fn(lo: int, hi: int) -> list[np.ndarray]:
+        def fn(lo: int, hi: int) -> list[Summand]:
             with np.errstate(invalid="ignore", divide="ignore"):
                 sr = self.ar_est[lo:hi] / self.sigma[lo:hi, None]
             G = np.concatenate([sr, restd[lo:hi][:, win_cols]], axis=1)
             ok = np.isfinite(G)
+            okf = ok.astype(float)
             r = np.empty(G.shape)
             st._rank_chunk(G, r)
-            n_i = ok.sum(axis=1).astype(float)
-            U = np.where(ok, r / (n_i[:, None] + 1.0) - 0.5, 0.0)
-            return [U, ok.astype(float)]
+            r[~ok] = 0.0
+            n_i = okf.sum(axis=1)
+            return [(1.0 / (n_i + 1.0), r), okf]
 
-        usum, n_t = _chunked_block_sums(self.blocks, fn)
+        rsum, n_t = _chunked_block_sums(self.blocks, fn)
         with np.errstate(invalid="ignore", divide="ignore"):
-            ubar = np.where(n_t > 0, usum / n_t, np.nan)
+            ubar = np.where(n_t > 0, (rsum - 0.5 * n_t) / n_t, np.nan)
         tested = L + (np.arange(len(cols)) if self.e2 else cols)
         return st.grank_from_means(ubar, n_t, self.blocks.sizes, tested)
+
+    @cached_property
+    def _grank_base(self) -> dict[str, np.ndarray]:
+        """Per-block sums of the estimation ranks for the window grank (independent of the
+        window): ``sum_i r_it / (n_i + 2)`` and the firm-events observed each day, ``n_t``."""
+        est_r = self._est_ranks
+
+        def fn(lo: int, hi: int) -> list[Summand]:
+            ok = np.isfinite(self.ar_est[lo:hi]) & np.isfinite(self.sigma[lo:hi, None])
+            okf = ok.astype(float)
+            r = np.where(ok, est_r[lo:hi].astype(float), 0.0)
+            n = okf.sum(axis=1)
+            return [(1.0 / (n + 2.0), r), okf]
+
+        w2, n_t = _chunked_block_sums(self.blocks, fn)
+        return {"w2": w2, "n_t": n_t}
 
     def _grank_window(self, scar: np.ndarray) -> TestResult:
         """Kolari & Pynnonen (2011) window test: the estimation SRs plus one column, the
@@ -795,39 +860,56 @@ class BatteryInput:
 
         Adding one value ``x_i`` to row ``i`` moves the estimation ranks above it up by one
         (a half for a tie) and gives ``x_i`` the rank ``1 + #below + #ties/2``; only the
-        cross-sectional mean ranks are needed.
+        cross-sectional mean ranks are needed: ``sum_i (r_it + shift_it) w_i`` with
+        ``w_i = 1/(n_i + 2)`` (``1/(n_i + 1)`` for a row without the window value).
         """
         x = _restandardize(scar, self.blocks)
         has_x = np.isfinite(x)
-        est_r = self._ranked["est"]
+        base = self._grank_base
+        sums = base["w2"].copy()
+        if not has_x.all():  # rows without the window value keep 1/(n_i + 1)
+            sums = base["w2"] + self._rows_rank_sums(~has_x)
+        n_t = base["n_t"]
 
-        def fn(lo: int, hi: int) -> list[np.ndarray]:
+        def fn(lo: int, hi: int) -> list[Summand]:
             with np.errstate(invalid="ignore", divide="ignore"):
                 sr = self.ar_est[lo:hi] / self.sigma[lo:hi, None]
-            ok = np.isfinite(sr)
-            n_est = ok.sum(axis=1).astype(float)
+            n_est = np.isfinite(sr).sum(axis=1).astype(float)
             hx = has_x[lo:hi]
-            xv = x[lo:hi, None]
-            w = np.where(hx, 1.0 / (n_est + 2.0), 1.0 / (n_est + 1.0))
+            xv = np.where(hx, x[lo:hi], np.inf)[:, None]  # no value: nothing is above it
             with np.errstate(invalid="ignore"):
-                gt = (sr > xv) & hx[:, None]
-                eq = (sr == xv) & hx[:, None]
-            base = np.where(ok, est_r[lo:hi].astype(float), 0.0) + gt + 0.5 * eq
-            n_gt = gt.sum(axis=1)
+                gt = sr > xv
+                eq = sr == xv
+            shift = gt.astype(float)
             n_eq = eq.sum(axis=1)
+            if n_eq.any():
+                shift += 0.5 * eq
+            n_gt = gt.sum(axis=1)
+            w = 1.0 / (n_est + 2.0)
             x_rank = 1.0 + (n_est - n_gt - n_eq) + 0.5 * n_eq
             u_x = np.where(hx, x_rank * w - 0.5, 0.0)
-            return [base * w[:, None], ok.astype(float), u_x[:, None]]
+            return [(w, shift), u_x[:, None]]
 
-        sums, n_t, ux = _chunked_block_sums(self.blocks, fn)
+        shift, ux = _chunked_block_sums(self.blocks, fn)
         with np.errstate(divide="ignore", invalid="ignore"):  # a day nobody traded: n_t 0
-            ubar_est = np.where(n_t > 0, (sums - 0.5 * n_t) / n_t, np.nan)
+            ubar_est = np.where(n_t > 0, (sums + shift - 0.5 * n_t) / n_t, np.nan)
         n_x = self.blocks.total(has_x.astype(float))
         with np.errstate(divide="ignore", invalid="ignore"):
             ubar_x = np.where(n_x > 0, ux[:, 0] / n_x, np.nan)
         ubar = np.concatenate([ubar_est, ubar_x[:, None]], axis=1)
         n_all = np.concatenate([n_t, n_x[:, None]], axis=1)
         return st.grank_from_means(ubar, n_all, self.blocks.sizes, n_all.shape[1] - 1)
+
+    def _rows_rank_sums(self, rows_mask: np.ndarray) -> np.ndarray:
+        """``sum_i r_it (1/(n_i + 1) - 1/(n_i + 2))`` over the rows in ``rows_mask``, per
+        block: the correction of :meth:`_grank_window` for rows without a window value."""
+        rows = np.flatnonzero(rows_mask)
+        ok = np.isfinite(self.ar_est[rows]) & np.isfinite(self.sigma[rows, None])
+        r = np.where(ok, self._est_ranks[rows].astype(float), 0.0)
+        n = ok.sum(axis=1).astype(float)
+        w = 1.0 / (n + 1.0) - 1.0 / (n + 2.0)
+        S = st.segment_matrix(self.blocks.index[rows], len(self.blocks), w)
+        return np.asarray(S @ r)
 
     # ------------------------------------------------------------------ selections
 

@@ -268,8 +268,38 @@ def _batch_ols_const(y: np.ndarray, Z: np.ndarray | None) -> BatchOLS:
     return BatchOLS(coef=coef, xtx_inv=xtx_inv, resid=resid, ssr=ssr, n_obs=n, r2=r2)
 
 
+#: Rows fitted per chunk by the simple regression (bounds its temporaries).
+OLS_CHUNK_ROWS = 8192
+
+
 def _batch_ols_simple(y: np.ndarray, x: np.ndarray) -> BatchOLS:
-    """Closed form of ``y = a + b x`` for every row (2-D sums, no batched matrices)."""
+    """Closed form of ``y = a + b x`` for every row (2-D sums, no batched matrices).
+
+    Rows are fitted in chunks of :data:`OLS_CHUNK_ROWS` into the output arrays, so the
+    centred copies exist for one chunk at a time (each row's arithmetic is the same).
+    """
+    K = y.shape[0]
+    n = np.empty(K)
+    a = np.empty(K)
+    b = np.empty(K)
+    ssr = np.empty(K)
+    r2 = np.empty(K)
+    inv = np.empty((K, 2, 2))
+    ok = np.empty(K, dtype=bool)
+    resid = np.empty(y.shape)
+    for lo in range(0, K, OLS_CHUNK_ROWS):
+        hi = min(K, lo + OLS_CHUNK_ROWS)
+        sl = slice(lo, hi)
+        (n[sl], a[sl], b[sl], ssr[sl], r2[sl], inv[sl], ok[sl]) = _ols_simple_chunk(
+            y[sl], x[sl], resid[sl]
+        )
+    return BatchOLS(
+        coef=np.stack([a, b], axis=1), xtx_inv=inv, resid=resid, ssr=ssr, n_obs=n.astype(int), r2=r2
+    )
+
+
+def _ols_simple_chunk(y: np.ndarray, x: np.ndarray, resid: np.ndarray) -> tuple[np.ndarray, ...]:
+    """One chunk of :func:`_batch_ols_simple`; writes the residuals into ``resid``."""
     valid = np.isfinite(y) & np.isfinite(x)
     complete = bool(valid.all())
     n = valid.sum(axis=1).astype(float)
@@ -288,11 +318,16 @@ def _batch_ols_simple(y: np.ndarray, x: np.ndarray) -> BatchOLS:
         syy = np.einsum("kl,kl->k", yc, yc)
         # a constant regressor (e.g. a market stuck at 0.001) leaves only rounding noise in
         # sxx: compare its spread with the regressor's own size, not only with 0
-        xsize = np.max(np.abs(np.where(valid, x, 0.0)), axis=1) if x.size else np.zeros(len(n))
+        if not x.size:
+            xsize = np.zeros(len(n))
+        elif complete:
+            xsize = np.abs(x).max(axis=1)
+        else:
+            xsize = np.max(np.abs(np.where(valid, x, 0.0)), axis=1)
         ok = (n > 2) & (sxx > 1e-300 * np.maximum(n, 1)) & (sxx > n * (1e-10 * xsize) ** 2)
         b = np.where(ok, sxy / sxx, np.nan)
         a = ybar - b * xbar
-        resid = yc - b[:, None] * xc
+        np.subtract(yc, b[:, None] * xc, out=resid)
         if not complete:
             resid[~valid] = np.nan
         ssr = np.where(ok, syy - b * sxy, np.nan)
@@ -304,9 +339,7 @@ def _batch_ols_simple(y: np.ndarray, x: np.ndarray) -> BatchOLS:
         inv[:, 1, 1] = 1.0 / sxx
     inv[~ok] = np.nan
     resid[~ok] = np.nan
-    return BatchOLS(
-        coef=np.stack([a, b], axis=1), xtx_inv=inv, resid=resid, ssr=ssr, n_obs=n.astype(int), r2=r2
-    )
+    return n, a, b, ssr, r2, inv, ok
 
 
 def fit_market_model(y: np.ndarray, market: np.ndarray) -> BatchOLS:

@@ -48,15 +48,33 @@ def gather_rows(
     a: np.ndarray, pos: np.ndarray, rel: np.ndarray, col: np.ndarray | None = None
 ) -> np.ndarray:
     """``a[pos_k + rel_j (, col_k)]`` for every row ``k`` and relative day ``j``; ``NaN``
-    outside the sample."""
+    outside the sample.
+
+    ``rel`` is a run of consecutive days. The rows are read through a sliding-window view
+    of ``a`` (padded with ``NaN`` where a window leaves the sample), so the only index arrays
+    are one per row, never one per row and day.
+    """
+    rel = np.asarray(rel)
+    n = len(rel)
+    if n == 0:
+        return np.empty((len(pos), 0))
+    if n > 1 and not bool(np.all(np.diff(rel) == 1)):
+        raise ValueError("rel must be consecutive days")
+    a = np.asarray(a, dtype=float)
+    start = np.asarray(pos) + int(rel[0])
     T = a.shape[0]
-    rows = pos[:, None] + rel[None, :]
-    ok = (rows >= 0) & (rows < T)
-    r = np.clip(rows, 0, T - 1)
-    out = a[r, col[:, None]] if col is not None else a[r]
-    if not ok.all():
-        out[~ok] = np.nan
-    return out
+    pad_lo = max(0, -int(start.min(initial=0)))
+    pad_hi = max(0, int(start.max(initial=0)) + n - T)
+    if pad_lo or pad_hi:
+        fill = (
+            np.nan * np.ones((pad_lo, *a.shape[1:])),
+            a,
+            np.nan * np.ones((pad_hi, *a.shape[1:])),
+        )
+        a = np.concatenate(fill, axis=0)
+    V = np.lib.stride_tricks.sliding_window_view(a, n, axis=0)
+    idx = start + pad_lo
+    return V[idx, col] if col is not None else V[idx]
 
 
 @dataclass(frozen=True, eq=False)

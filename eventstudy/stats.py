@@ -26,6 +26,7 @@ functions ``scipy.stats`` calls, without its import cost on the command line.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -71,6 +72,7 @@ __all__ = [
     "portfolio",
     "rank_rows",
     "row_medians",
+    "segment_matrix",
     "sign",
     "sur_wald",
     "sur_wald_mean",
@@ -187,12 +189,20 @@ class Blocks:
         """Block of each row, shape (K,)."""
         return np.repeat(np.arange(len(self.starts)), self.sizes)
 
-    def total(self, x: np.ndarray) -> np.ndarray:
-        """Sums of the rows of each block (``x`` already free of ``NaN``)."""
-        x = np.asarray(x)
-        if len(self.starts) == 1:
+    @cached_property
+    def _indicator(self) -> Any:
+        """Sparse ``(B, K)`` 0/1 matrix of block membership (a sum is one sparse product)."""
+        return segment_matrix(self.index, len(self.starts))
+
+    def total(self, x: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """Sums of the rows of each block (``x`` already free of ``NaN``), optionally of
+        ``weights[k] * x[k]``."""
+        x = np.asarray(x, dtype=float)
+        B = len(self.starts)
+        if B == 1 and weights is None:
             return x.sum(axis=0)[None]
-        return np.add.reduceat(x, self.starts, axis=0)
+        S = self._indicator if weights is None else segment_matrix(self.index, B, weights)
+        return np.asarray(S @ x.reshape(len(x), -1)).reshape((B, *x.shape[1:]))
 
     def count(self, x: np.ndarray) -> np.ndarray:
         """Finite entries of ``x`` per block (and per column)."""
@@ -229,6 +239,22 @@ class Blocks:
             if len(self.starts) > 1
             else np.broadcast_to(v, (self.n_rows, *v.shape[1:]))
         )
+
+
+def segment_matrix(codes: np.ndarray, n_blocks: int, weights: np.ndarray | None = None) -> Any:
+    """Sparse ``(n_blocks, n)`` matrix with ``weights[k]`` (default 1) at ``(codes[k], k)``.
+
+    ``segment_matrix(codes, B) @ X`` sums the rows of ``X`` by block in one pass, in row
+    order (the same additions as a loop); much faster than ``numpy.add.reduceat`` for many
+    small blocks, and than a dense product.
+    """
+    from scipy import sparse
+
+    n = len(codes)
+    data = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    return sparse.csr_matrix(
+        (data, (np.asarray(codes, dtype=np.intp), np.arange(n))), shape=(n_blocks, n)
+    )
 
 
 def _blocks(x: np.ndarray, blocks: Blocks | None) -> tuple[Blocks, bool]:
@@ -364,13 +390,22 @@ def rank_rows(a: np.ndarray, return_sorted: bool = False) -> Any:
     return (ranks, srt) if return_sorted else ranks
 
 
+@functools.lru_cache(maxsize=8)
+def _positions(K: int, T: int) -> np.ndarray:
+    """``1..T`` repeated for ``K`` rows, flat (read-only; cached per chunk shape)."""
+    out = np.tile(np.arange(1.0, T + 1.0), K)
+    out.flags.writeable = False
+    return out
+
+
 def _avg_positions(s: np.ndarray) -> np.ndarray:
-    """Average rank (1-based position, ties averaged) of each entry of rows sorted ascending."""
-    T = s.shape[1]
-    pos = np.broadcast_to(np.arange(1.0, T + 1.0), s.shape)
+    """Average rank (1-based position, ties averaged) of each entry of rows sorted ascending,
+    flat (row after row)."""
+    K, T = s.shape
     tie = s[:, 1:] == s[:, :-1]  # NaN never equals NaN
     if not tie.any():
-        return pos
+        return _positions(K, T)
+    pos = _positions(K, T).reshape(K, T)
     # a run of equal values gets the mean of its first and last position
     new = np.ones(s.shape, dtype=bool)
     new[:, 1:] = ~tie
@@ -378,7 +413,7 @@ def _avg_positions(s: np.ndarray) -> np.ndarray:
     end = np.ones(s.shape, dtype=bool)
     end[:, :-1] = ~tie
     last = np.minimum.accumulate(np.where(end, pos, np.inf)[:, ::-1], axis=1)[:, ::-1]
-    return (first + last) / 2.0
+    return ((first + last) / 2.0).ravel()
 
 
 def _rank_chunk(a: np.ndarray, out: np.ndarray, head: np.ndarray | None = None) -> np.ndarray:
@@ -389,19 +424,20 @@ def _rank_chunk(a: np.ndarray, out: np.ndarray, head: np.ndarray | None = None) 
     """
     K, T = a.shape
     order = np.argsort(a, axis=1)
-    flat = (order + (np.arange(K) * T)[:, None]).ravel()  # flat indexing beats *_along_axis
+    flat = order.ravel() + np.repeat(np.arange(0, K * T, T), T)  # flat beats *_along_axis
     s = a.ravel()[flat].reshape(K, T)
-    flat_out = out.reshape(-1)
-    flat_out[flat] = _avg_positions(s).ravel()
-    out[np.isnan(a)] = np.nan
+    out.reshape(-1)[flat] = _avg_positions(s)
+    nan = np.isnan(a)
+    if nan.any():
+        out[nan] = np.nan
     if head is not None:
         h = head.shape[1]
         mask = order < h
         hs = s[mask].reshape(K, h)
-        ho = order[mask].reshape(K, h)
-        hflat = (ho + (np.arange(K) * h)[:, None]).ravel()
-        head.reshape(-1)[hflat] = _avg_positions(hs).ravel()
-        head[np.isnan(a[:, :h])] = np.nan
+        hflat = order[mask] + np.repeat(np.arange(0, K * h, h), h)
+        head.reshape(-1)[hflat] = _avg_positions(hs)
+        if nan.any():
+            head[nan[:, :h]] = np.nan
     return s
 
 

@@ -31,6 +31,23 @@ __all__ = ["CONVENTIONS", "EventStudy", "event_study"]
 Model = ModelName
 
 
+_CHUNK = 8192
+
+
+def _stack(parts: list[np.ndarray]) -> np.ndarray:
+    """Columns stacked on a third axis (a view, not a copy, for one column)."""
+    return parts[0][..., None] if len(parts) == 1 else np.stack(parts, axis=2)
+
+
+def _row_abs_max(y: np.ndarray) -> np.ndarray:
+    """Largest ``|y|`` of each row over its finite entries (0 for none), in chunks."""
+    out = np.empty(len(y))
+    for lo in range(0, len(y), _CHUNK):
+        c = y[lo : lo + _CHUNK]
+        out[lo : lo + _CHUNK] = np.where(np.isfinite(c), np.abs(c), 0.0).max(axis=1, initial=0.0)
+    return out
+
+
 def _market_term(
     model: str, m_est: np.ndarray | None, m_win: np.ndarray | None, shape: tuple[int, int]
 ) -> np.ndarray:
@@ -40,13 +57,18 @@ def _market_term(
     market."""
     if m_est is None or m_win is None or model in ("constant_mean", "market_adjusted"):
         return np.zeros(shape)
-    me, mw = m_est[..., 0], m_win[..., 0]
-    ok = np.isfinite(me)
-    n = np.maximum(ok.sum(axis=1), 1)
-    mbar = np.where(ok, me, 0.0).sum(axis=1) / n
-    sxx = np.where(ok, (me - mbar[:, None]) ** 2, 0.0).sum(axis=1)
-    safe = np.where(sxx > 0, sxx, 1.0)
-    return np.where((sxx > 0)[:, None], (mw - mbar[:, None]) ** 2 / safe[:, None], 0.0)
+    out = np.empty(shape)
+    for lo in range(0, shape[0], _CHUNK):
+        me, mw = m_est[lo : lo + _CHUNK, :, 0], m_win[lo : lo + _CHUNK, :, 0]
+        ok = np.isfinite(me)
+        n = np.maximum(ok.sum(axis=1), 1)
+        mbar = np.where(ok, me, 0.0).sum(axis=1) / n
+        sxx = np.where(ok, (me - mbar[:, None]) ** 2, 0.0).sum(axis=1)
+        safe = np.where(sxx > 0, sxx, 1.0)
+        out[lo : lo + _CHUNK] = np.where(
+            (sxx > 0)[:, None], (mw - mbar[:, None]) ** 2 / safe[:, None], 0.0
+        )
+    return out
 
 
 def event_study(
@@ -382,13 +404,13 @@ class EventStudy:
         if self.market is not None:
             mk = self.market
             lags = range(self.dimson_lags + 1)
-            m_est = np.stack([gather_rows(mk, pos, rel_est - j) for j in lags], axis=2)
-            m_win = np.stack([gather_rows(mk, pos, rel_win - j) for j in lags], axis=2)
+            m_est = _stack([gather_rows(mk, pos, rel_est - j) for j in lags])
+            m_win = _stack([gather_rows(mk, pos, rel_win - j) for j in lags])
         f_est = f_win = None
         if self.factors is not None:
             fx = self.factors
-            f_est = np.stack([gather_rows(fx[:, j], pos, rel_est) for j in range(fx.shape[1])], 2)
-            f_win = np.stack([gather_rows(fx[:, j], pos, rel_win) for j in range(fx.shape[1])], 2)
+            f_est = _stack([gather_rows(fx[:, j], pos, rel_est) for j in range(fx.shape[1])])
+            f_win = _stack([gather_rows(fx[:, j], pos, rel_win) for j in range(fx.shape[1])])
         D_est = design(self.model, m_est if m_est is not None else y_est[..., None], f_est)  # type: ignore[arg-type]
         D_win = design(self.model, m_win if m_win is not None else y_win[..., None], f_win)  # type: ignore[arg-type]
         names = [
@@ -411,7 +433,7 @@ class EventStudy:
                 f"{self.min_estimation_obs})"
             )
         # constant returns leave only rounding noise (~1e-19) in sigma: relative to their size
-        size = np.where(np.isfinite(y_est), np.abs(y_est), 0.0).max(axis=1, initial=0.0)
+        size = _row_abs_max(y_est)
         flat = ~(sigma > 1e-10 * size)
         for i in np.flatnonzero(flat & (n_obs >= self.min_estimation_obs)):
             reasons[i] = "zero or undefined residual variance in the estimation window"
@@ -441,10 +463,12 @@ class EventStudy:
 
         ev = ev[good].reset_index(drop=True)
         sel = np.flatnonzero(good)
+        if good.all():
+            sel = slice(None)  # type: ignore[assignment]  # no copy of the large arrays
         dates = idx.to_numpy()
         if self.convention == "estudy2" and self.model == "market" and self.dimson_lags == 0:
             # estudy2: Mbar and Sxx over every market day of the estimation window
-            c_sar = 1.0 + 1.0 / n_obs[sel, None] + mterm_win[sel]
+            c_sar = 1.0 + 1.0 / n_obs[sel][:, None] + mterm_win[sel]
         else:
             c_sar = 1.0 + forecast_variance_factor(X_win[sel], fit.xtx_inv[sel])
         data = EngineData(
