@@ -43,6 +43,7 @@ __all__ = [
     "PORTFOLIO_MIN_SIGMA",
     "BatteryInput",
     "PortfolioFit",
+    "RowRanks",
     "SurFit",
     "car_moments",
     "cluster_rbar",
@@ -600,6 +601,50 @@ def _sur_results(
 # ----------------------------------------------------------------------------- input
 
 
+class RowRanks:
+    """Ranks of each firm-event's abnormal returns, block independent: computed once per
+    results object and shared by every grouping of its tests (pooled, by event, pools).
+
+    ``full``: ranks over ``[AR_est, AR_win]`` (float32: ranks and half-ranks are exact);
+    ``med``: the row medians; ``est``: ranks of the estimation part alone (also those of the
+    standardized residuals, a positive rescaling of each row). ``take(rows)`` gives the same
+    for a reordering of the rows without ranking again.
+    """
+
+    def __init__(
+        self,
+        ar_est: np.ndarray,
+        ar_win: np.ndarray,
+        parent: RowRanks | None = None,
+        rows: np.ndarray | None = None,
+    ) -> None:
+        self._est, self._win = ar_est, ar_win
+        self._parent, self._rows = parent, rows
+
+    @cached_property
+    def arrays(self) -> dict[str, np.ndarray]:
+        if self._parent is not None:
+            return {k: v[self._rows] for k, v in self._parent.arrays.items()}
+        K, L = self._est.shape
+        W = self._win.shape[1]
+        full = np.empty((K, L + W), dtype=np.float32)
+        est = np.empty((K, L), dtype=np.float32)
+        med = np.empty(K)
+        for lo in range(0, K, CHUNK_ROWS):
+            hi = min(K, lo + CHUNK_ROWS)
+            a = np.concatenate([self._est[lo:hi], self._win[lo:hi]], axis=1)
+            r = np.empty(a.shape)
+            e = np.empty((hi - lo, L))
+            srt = st._rank_chunk(a, r, head=e)
+            full[lo:hi] = r
+            est[lo:hi] = e
+            med[lo:hi] = st.row_medians(srt)
+        return {"full": full, "est": est, "med": med}
+
+    def take(self, rows: np.ndarray) -> RowRanks:
+        return RowRanks(self._est[rows], self._win[rows], parent=self, rows=rows)
+
+
 @dataclass(frozen=True, eq=False)
 class BatteryInput:
     """Everything the battery reads, as arrays: the frozen input of :func:`run_battery`.
@@ -651,8 +696,13 @@ class BatteryInput:
     rbar: np.ndarray
     portfolio: PortfolioFit
     sur: SurFit
+    row_ranks: RowRanks | None = None
 
     # ------------------------------------------------------------------ derived (cached)
+
+    @cached_property
+    def _ranks(self) -> RowRanks:
+        return self.row_ranks if self.row_ranks is not None else RowRanks(self.ar_est, self.ar_win)
 
     @property
     def e2(self) -> bool:
@@ -706,37 +756,25 @@ class BatteryInput:
 
     @cached_property
     def _textbook_ranks(self) -> dict[str, np.ndarray]:
-        """One ranking pass over the rows ``[AR_est, AR_win]`` (textbook rank tests).
-
-        Keeps the ranks of the estimation part alone (``est``, float32: ranks and half-ranks
-        are exact; also the ranks of the standardized estimation residuals, a positive
-        rescaling of each row) and the per-block daily sums of the rank and sign tests over
-        the estimation window plus the whole computed window: ``g`` (signs about the row
-        median), ``n_t``, ``k`` (ranks), ``dev`` (ranks minus each row's mean rank), ``u``
-        (ranks over ``n_i + 1``).
-        """
-        K, L = self.ar_est.shape
-        est_r = np.empty((K, L), dtype=np.float32)
+        """Per-block daily sums of the rank and sign tests over the estimation window plus the
+        whole computed window (textbook), from the shared row ranks: ``g`` (signs about the
+        row median), ``n_t``, ``k`` (ranks), ``dev`` (ranks minus each row's mean rank), ``u``
+        (centred uniform ranks) and ``kbar`` (sum of the rows' mean ranks)."""
+        rk = self._ranks.arrays
 
         def fn(lo: int, hi: int) -> list[Summand]:
             a = np.concatenate([self.ar_est[lo:hi], self.ar_win[lo:hi]], axis=1)
-            r = np.empty(a.shape)
-            e = np.empty((hi - lo, L))
-            srt = st._rank_chunk(a, r, head=e)
-            est_r[lo:hi] = e
             ok = np.isfinite(a)
             okf = ok.astype(float)
-            med = st.row_medians(srt)
             with np.errstate(invalid="ignore"):
-                g = np.where(ok, np.sign(a - med[:, None]), 0.0)
-            r[~ok] = 0.0
+                g = np.where(ok, np.sign(a - rk["med"][lo:hi, None]), 0.0)
+            r = np.where(ok, rk["full"][lo:hi].astype(float), 0.0)
             n_i = okf.sum(axis=1)
             kbar = r.sum(axis=1) / np.maximum(n_i, 1)
             return [g, okf, r, (kbar, okf), (1.0 / (n_i + 1.0), r), kbar[:, None]]
 
         g, n_t, k, kbar_ok, u, kbar = _chunked_block_sums(self.blocks, fn)
         return {
-            "est": est_r,
             "g": g,
             "n_t": n_t,
             "k": k,
@@ -744,6 +782,21 @@ class BatteryInput:
             "u": u - 0.5 * n_t,
             "kbar": kbar[:, 0],
         }
+
+    def _rank_tests_textbook(self, cols: np.ndarray, cumulative: bool) -> list[TestResult]:
+        """corrado_sign / corrado_rank / modified_rank on the tested columns (textbook: ranks
+        and medians over the estimation window plus the whole computed window)."""
+        L = self.ar_est.shape[1]
+        t = self._textbook_ranks
+        tested = L + np.asarray(cols)
+        n_rows = self.blocks.sizes
+        return [
+            st.corrado_sign_from_sums(t["g"], t["n_t"], n_rows, tested, cumulative=cumulative),
+            st.corrado_rank_from_sums(
+                t["k"], t["n_t"], t["kbar"], t["dev"], n_rows, tested, cumulative=cumulative
+            ),
+            st.modified_rank_from_sums(t["u"], t["n_t"], n_rows, tested, cumulative=cumulative),
+        ]
 
     @cached_property
     def _rank_z_textbook(self) -> dict[str, np.ndarray]:
@@ -763,20 +816,10 @@ class BatteryInput:
             "modified_rank": st.modified_rank_from_sums(t["u"], t["n_t"], n_rows, tested).statistic,
         }
 
-    @cached_property
+    @property
     def _est_ranks(self) -> np.ndarray:
-        """Ranks of each row's estimation ARs (= of its standardized residuals), float32:
-        from the textbook ranking pass when it runs anyway, else ranked on their own."""
-        if not self.e2:
-            return self._textbook_ranks["est"]
-        K, L = self.ar_est.shape
-        out = np.empty((K, L), dtype=np.float32)
-        for lo in range(0, K, CHUNK_ROWS):
-            hi = min(K, lo + CHUNK_ROWS)
-            r = np.empty((hi - lo, L))
-            st._rank_chunk(self.ar_est[lo:hi], r)
-            out[lo:hi] = r
-        return out
+        """Ranks of each row's estimation ARs (= of its standardized residuals), float32."""
+        return self._ranks.arrays["est"]
 
     def _rank_tests_estudy2(self, cols: np.ndarray, cumulative: bool) -> list[TestResult]:
         """estudy2 rank tests: ranks over the estimation window plus the tested days only."""
@@ -938,6 +981,7 @@ class BatteryInput:
             rbar=self.rbar[idx],
             portfolio=self.portfolio.take(idx),
             sur=self.sur.take(idx),
+            row_ranks=self._ranks.take(rows),
         )
 
     def shifted(self, col: int, delta: float) -> BatteryInput:
@@ -957,6 +1001,7 @@ class BatteryInput:
             ar_win=ar,
             portfolio=self.portfolio.shifted(col, delta),
             sur=self.sur.shifted(col, delta),
+            row_ranks=None,  # the window values moved: rank again
         )
 
 
@@ -1064,12 +1109,8 @@ def run_battery(
             for r in inp._rank_tests_estudy2(cols, cumulative):
                 out[r.name] = r
         else:
-            zs = inp._rank_z_textbook
-            for name in rank_names:
-                z = zs[name][:, cols]
-                if cumulative:
-                    z = np.asarray(st.cumulate(z), dtype=float).reshape(len(b))
-                out[name] = TestResult(name, z, st.p_normal(z), None, "median AR = 0")
+            for r in inp._rank_tests_textbook(cols, cumulative):
+                out[r.name] = r
     if "wilcoxon" in want:
         out["wilcoxon"] = st.wilcoxon(x_raw, blocks=b)
     return {name: out[name] for name in TEST_NAMES if name in want}
@@ -1079,4 +1120,4 @@ def _first_col(r: TestResult) -> TestResult:
     def f(x: Any) -> Any:
         return None if x is None else np.asarray(x)[:, 0]
 
-    return TestResult(r.name, f(r.statistic), f(r.p_value), f(r.df), r.null, f(r.df2))
+    return TestResult(r.name, f(r.statistic), f(r.p_value), f(r.df), r.null, f(r.df2), f(r.min_p))

@@ -22,6 +22,7 @@ import pandas as pd
 
 from eventstudy import battery as bt
 from eventstudy import stats as st
+from eventstudy.calibration import Calibration, binomial_interval, calibrated_p, measured_size
 from eventstudy.exceptions import ConfigError
 from eventstudy.models import Design, design
 from eventstudy.stats import Blocks
@@ -179,6 +180,8 @@ def _frozen(value: Any) -> Any:
     """A hashable stand-in for an argument (lists of windows become tuples)."""
     if isinstance(value, list | tuple):
         return tuple(_frozen(v) for v in value)
+    if isinstance(value, Mapping):
+        return ("<mapping>", tuple(sorted((str(k), _frozen(v)) for k, v in value.items())))
     return value
 
 
@@ -218,8 +221,9 @@ class EventStudyResults:
         ``"textbook"`` or ``"estudy2"``.
     """
 
-    def __init__(self, data: EngineData) -> None:
+    def __init__(self, data: EngineData, calibration: Calibration | None = None) -> None:
         object.__setattr__(self, "_d", data)
+        object.__setattr__(self, "_cal", calibration)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("EventStudyResults is immutable")
@@ -228,6 +232,13 @@ class EventStudyResults:
         raise AttributeError("EventStudyResults is immutable")
 
     _d: EngineData
+    _cal: Calibration | None
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """The placebo studies behind the calibrated p-values (``event_study(calibrate=B)``),
+        or ``None``."""
+        return self._cal
 
     # ------------------------------------------------------------------ settings
 
@@ -317,6 +328,11 @@ class EventStudyResults:
     def _inputs(self) -> dict[Any, bt.BatteryInput]:
         return {}
 
+    @cached_property
+    def _row_ranks(self) -> bt.RowRanks:
+        """Ranks of every firm-event's ARs, shared by every grouping of the tests."""
+        return bt.RowRanks(self._d.ar_est, self._d.ar_win)
+
     def _battery_input(self, by: By) -> tuple[bt.BatteryInput, list[str] | None, str | None]:
         """The battery's input for a grouping, its block labels and label column."""
         key: Any
@@ -393,6 +409,7 @@ class EventStudyResults:
             rbar=self._rbar[order],
             portfolio=self._portfolio if identity else self._portfolio.take(order),
             sur=self._sur if identity else self._sur.take(order),
+            row_ranks=self._row_ranks if identity else self._row_ranks.take(rows),
         )
 
     def _cols(self, window: tuple[int, int] | None) -> tuple[int, int, np.ndarray]:
@@ -413,6 +430,12 @@ class EventStudyResults:
                 expected=f"start <= end inside the computed window {self._d.window}",
             )
         return a, b, np.arange(a - w0, b - w0 + 1)
+
+    def battery_labels(self, by: By = "event_id") -> list[str]:
+        """The block labels of a grouping, in the order of the battery's batch axis
+        (``["all"]`` for the pooled block)."""
+        labels = self._battery_input(by)[1]
+        return ["all"] if labels is None else list(labels)
 
     def battery_input(self, by: By = "event_id") -> bt.BatteryInput:
         """The frozen arrays the battery reads for a grouping (one block per event by default).
@@ -503,11 +526,15 @@ class EventStudyResults:
         Returns
         -------
         DataFrame
-            event_id, security, car, bhar, se, statistic, p_value, df, n_days. ``se`` is
-            ``s sqrt(L2 + s_W'(X'X)^{-1}s_W)``, i.e. for the market model
-            ``s sqrt(L2 + L2^2/L + (sum_W (M_t - Mbar))^2 / Sxx)``; ``statistic = car / se``
-            against t with the residual degrees of freedom ``df``
-            (:func:`eventstudy.models.residual_df`).
+            event_id, security, car, bhar, se, statistic, p_value, df, n_days, ci_low,
+            ci_high, p_sq, n_sq. ``se`` is ``s sqrt(L2 + s_W'(X'X)^{-1}s_W)``, i.e. for the
+            market model ``s sqrt(L2 + L2^2/L + (sum_W (M_t - Mbar))^2 / Sxx)``;
+            ``statistic = car / se`` against t with the residual degrees of freedom ``df``
+            (:func:`eventstudy.models.residual_df`); ``ci_low``/``ci_high`` the 95% interval
+            ``car +- t(0.975, df) se``. ``p_sq`` is the SQ test (Gelbach, Helland & Klick 2013,
+            :func:`eventstudy.stats.sq_test`): the CAR ranked among the firm's own ``n_sq``
+            estimation-window CARs of the same length, no normality assumed; its smallest
+            value is ``2 / (n_sq + 1)``.
         """
         d = self._d
         _, _, cols = self._cols(window)
@@ -527,6 +554,12 @@ class EventStudyResults:
         out["p_value"] = st.p_t(out["statistic"].to_numpy(), d.df_sigma)
         out["df"] = d.df_sigma.astype(float)
         out["n_days"] = L2.astype(int)
+        crit = _t_crit(d.df_sigma)
+        out["ci_low"] = car - crit * se
+        out["ci_high"] = car + crit * se
+        p_sq, n_sq = st.sq_test(car, d.ar_est, len(cols))
+        out["p_sq"] = p_sq
+        out["n_sq"] = n_sq.astype(int)
         return out
 
     @_memoized
@@ -536,18 +569,24 @@ class EventStudyResults:
         Returns
         -------
         DataFrame
-            event_id, n (firm-events), car, se, statistic, p_value, df, n_days. The
-            portfolio is fitted like a firm-event on the mean return of the event's
-            securities (its own estimation variance carries their cross-correlation), so
-            ``statistic = car / se`` against t with ``df`` is the ``portfolio`` test of the
-            event (``caar_tests(window, by="event_id")``).
+            event_id, n (firm-events), car, se, statistic, p_value, df, n_days, ci_low,
+            ci_high. The portfolio is fitted like a firm-event on the mean return of the
+            event's securities (its own estimation variance carries their cross-correlation),
+            so ``statistic = car / se`` against t with ``df`` is the ``portfolio`` test of the
+            event (``caar_tests(window, by="event_id")``) and ``car +- t(0.975, df) se`` its
+            95% interval. Calibrated (``event_study(calibrate=B)``): also
+            ``ci_low_calibrated``/``ci_high_calibrated``, the interval from the placebo
+            portfolio CARs of the event (``car - q_0.975 .. car - q_0.025``, the null
+            distribution shifted to the estimate), ``p_calibrated`` (share of placebo CARs at
+            least as large in absolute value, ``(1 + #)/(1 + B)``) and ``n_placebo``.
         """
         _, _, cols = self._cols(window)
         p = self._portfolio
         car, se, L2 = bt.car_moments(p.ar_win, p.X_win, p.xtx_inv, p.sigma, cols)
         with np.errstate(invalid="ignore", divide="ignore"):
             stat = np.where(se > 0, car / se, np.nan)
-        return pd.DataFrame(
+        crit = _t_crit(p.df)
+        out = pd.DataFrame(
             {
                 "event_id": self._event_ids,
                 "n": self._clusters.sizes,
@@ -557,8 +596,32 @@ class EventStudyResults:
                 "p_value": st.p_t(stat, p.df),
                 "df": p.df,
                 "n_days": L2.astype(int),
+                "ci_low": car - crit * se,
+                "ci_high": car + crit * se,
             }
         )
+        if self._cal is not None:
+            a, b, _ = self._cols(window)
+            null = self._cal.portfolio_cars((a, b))
+            lo, hi, pc, n = [], [], [], []
+            for eid, c in zip(self._event_ids, car, strict=True):
+                draws = null.get(eid, np.array([]))
+                draws = draws[np.isfinite(draws)]
+                n.append(len(draws))
+                if len(draws) and np.isfinite(c):
+                    q_lo, q_hi = np.quantile(draws, [0.025, 0.975])
+                    lo.append(c - q_hi)
+                    hi.append(c - q_lo)
+                    pc.append((1 + np.sum(np.abs(draws) >= abs(c))) / (1 + len(draws)))
+                else:
+                    lo.append(np.nan)
+                    hi.append(np.nan)
+                    pc.append(np.nan)
+            out["ci_low_calibrated"] = lo
+            out["ci_high_calibrated"] = hi
+            out["p_calibrated"] = pc
+            out["n_placebo"] = n
+        return out
 
     @_memoized
     def aar_tests(self, window: tuple[int, int] | None = None, by: By = None) -> pd.DataFrame:
@@ -607,11 +670,16 @@ class EventStudyResults:
                 "p_value": stack("p_value"),
                 "df": stack("df"),
                 "df2": stack("df2"),
+                "min_p": stack("min_p"),
                 "null": np.tile(np.array([r.null for r in results.values()], dtype=object), B * D),
                 "aar": np.repeat(aar.ravel(), T),
                 "n": np.repeat(n_obs.ravel().astype(int), T),
             }
         )
+        if self._cal is not None:
+            null = self._cal.null_pvalues((a, a + D - 1), False, by, labels)
+            p_obs = stack("p_value").reshape(B, D, T)
+            self._add_calibration(out, p_obs, [null.get(n) for n in names], (B, D))
         if column is not None:
             assert labels is not None
             out.insert(0, column, np.repeat(np.array(labels, dtype=object), D * T))
@@ -674,15 +742,49 @@ class EventStudyResults:
                 "p_value": stack("p_value"),
                 "df": stack("df"),
                 "df2": stack("df2"),
+                "min_p": stack("min_p"),
                 "null": np.tile(np.array([r.null for r in results.values()], dtype=object), B),
                 "caar": np.repeat(caar, T),
                 "n": np.repeat(n, T),
             }
         )
+        if self._cal is not None:
+            a, b, _ = self._cols(window)
+            null = self._cal.null_pvalues((a, b), True, by, labels)
+            p_obs = stack("p_value").reshape(B, 1, T)
+            self._add_calibration(out, p_obs, [null.get(n) for n in results], (B, 1))
         if column is not None:
             assert labels is not None
             out.insert(0, column, np.repeat(np.array(labels, dtype=object), T))
         return out
+
+    @staticmethod
+    def _add_calibration(
+        out: pd.DataFrame,
+        p_obs: np.ndarray,
+        nulls: list[np.ndarray | None],
+        shape: tuple[int, int],
+    ) -> None:
+        """Columns ``p_calibrated``, ``n_placebo``, ``size_5pct`` (measured size at 5% on the
+        placebos) and its Clopper-Pearson interval, in the table's row order (block, day,
+        test)."""
+        B, D = shape
+        T = p_obs.shape[2]
+        pc = np.full((B, D, T), np.nan)
+        n = np.zeros((B, D, T))
+        size = np.full((B, D, T), np.nan)
+        for j, null in enumerate(nulls):
+            if null is None:
+                continue
+            nb = null.reshape(B, D, -1)
+            pc[:, :, j], n[:, :, j] = calibrated_p(p_obs[:, :, j], nb)
+            size[:, :, j], _ = measured_size(nb)
+        lo, hi = binomial_interval(np.rint(size * n), n)
+        out["p_calibrated"] = pc.ravel()
+        out["n_placebo"] = n.ravel().astype(int)
+        out["size_5pct"] = size.ravel()
+        out["size_ci_low"] = np.asarray(lo).ravel()
+        out["size_ci_high"] = np.asarray(hi).ravel()
 
     def portfolio_bootstrap(
         self, window: tuple[int, int] | None = None, n_boot: int = 9999, seed: int | None = 0
@@ -1107,6 +1209,15 @@ class EventStudyResults:
         return figures.plot_tests(self, windows=windows, **kw)
 
 
+def _t_crit(df: np.ndarray, level: float = 0.95) -> np.ndarray:
+    """Two-sided critical value of t with ``df`` degrees of freedom (``NaN`` for df <= 0)."""
+    from scipy.special import stdtrit
+
+    df = np.asarray(df, dtype=float)
+    ok = df > 0
+    return np.where(ok, stdtrit(np.where(ok, df, 1.0), 0.5 + level / 2), np.nan)
+
+
 def _block(r: st.TestResult, i: int) -> st.TestResult:
     """Block ``i`` of a batched :class:`TestResult` (the batch axis dropped)."""
 
@@ -1116,4 +1227,6 @@ def _block(r: st.TestResult, i: int) -> st.TestResult:
         a = np.asarray(x, dtype=float)[i]
         return float(a) if a.ndim == 0 else a
 
-    return st.TestResult(r.name, f(r.statistic), f(r.p_value), f(r.df), r.null, f(r.df2))
+    return st.TestResult(
+        r.name, f(r.statistic), f(r.p_value), f(r.df), r.null, f(r.df2), f(r.min_p)
+    )

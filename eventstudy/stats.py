@@ -74,6 +74,7 @@ __all__ = [
     "row_medians",
     "segment_matrix",
     "sign",
+    "sq_test",
     "sur_wald",
     "sur_wald_mean",
     "t_test",
@@ -102,6 +103,10 @@ class TestResult:
         The null hypothesis, in words.
     df2 : float, ndarray or None
         Denominator degrees of freedom of an F reference (``sur_wald``, ``sur_wald_mean``).
+    min_p : float, ndarray or None
+        The smallest p-value the test can give on this sample (sign and signed-rank tests
+        are discrete: with few firm-events some levels cannot be reached at all); ``None``
+        for the continuous tests.
     """
 
     __test__ = False  # not a pytest class
@@ -112,15 +117,17 @@ class TestResult:
     df: Any
     null: str
     df2: Any = None
+    min_p: Any = None
 
     def as_row(self) -> dict[str, Any]:
-        """``{"test", "statistic", "p_value", "df", "df2", "null"}`` for a DataFrame row."""
+        """``{"test", "statistic", "p_value", "df", "df2", "min_p", "null"}`` for a row."""
         return {
             "test": self.name,
             "statistic": _scalar(self.statistic),
             "p_value": _scalar(self.p_value),
             "df": _scalar(self.df) if self.df is not None else np.nan,
             "df2": _scalar(self.df2) if self.df2 is not None else np.nan,
+            "min_p": _scalar(self.min_p) if self.min_p is not None else np.nan,
             "null": self.null,
         }
 
@@ -282,10 +289,23 @@ def _out(x: Any, squeeze: bool) -> Any:
 
 
 def _result(
-    name: str, stat: Any, p: Any, df: Any, null: str, squeeze: bool, df2: Any = None
+    name: str,
+    stat: Any,
+    p: Any,
+    df: Any,
+    null: str,
+    squeeze: bool,
+    df2: Any = None,
+    min_p: Any = None,
 ) -> TestResult:
     return TestResult(
-        name, _out(stat, squeeze), _out(p, squeeze), _out(df, squeeze), null, _out(df2, squeeze)
+        name,
+        _out(stat, squeeze),
+        _out(p, squeeze),
+        _out(df, squeeze),
+        null,
+        _out(df2, squeeze),
+        _out(min_p, squeeze),
     )
 
 
@@ -795,8 +815,8 @@ def sign(x: np.ndarray, estudy2_sums: bool = False, blocks: Blocks | None = None
     (or CARs). Standard normal. Assumes independence and a median of zero
     (Boehmer, Musumeci & Poulsen 1991; estudy2 ``sign_test``).
     """
-    z, sq = _sign_z(x, 0.5, estudy2_sums, blocks)
-    return _result("sign", z, p_normal(z), None, "P(AR > 0) = 1/2", sq)
+    z, zmax, sq = _sign_z(x, 0.5, estudy2_sums, blocks)
+    return _result("sign", z, p_normal(z), None, "P(AR > 0) = 1/2", sq, min_p=p_normal(zmax))
 
 
 def generalized_sign(
@@ -820,20 +840,27 @@ def generalized_sign(
     ``Z = (N+ - N p_hat) / sqrt(N p_hat (1 - p_hat))``, standard normal
     (Cowan 1992, Rev. Quant. Fin. Acc. 2; McConnell & Muscarella 1985).
     """
-    z, sq = _sign_z(x, p_hat, estudy2_sums, blocks)
-    return _result("generalized_sign", z, p_normal(z), None, "P(AR > 0) = p_hat", sq)
+    z, zmax, sq = _sign_z(x, p_hat, estudy2_sums, blocks)
+    return _result(
+        "generalized_sign", z, p_normal(z), None, "P(AR > 0) = p_hat", sq, min_p=p_normal(zmax)
+    )
 
 
 def _sign_z(
     x: np.ndarray, p_hat: Any, estudy2_sums: bool, blocks: Blocks | None
-) -> tuple[np.ndarray, bool]:
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The sign statistic and the largest ``|Z|`` the sample allows (every value positive,
+    or none): the smallest p-value is ``2 Phi(-max |Z|)``."""
     x = np.asarray(x, dtype=float)
     b, sq = _blocks(x, blocks)
     pos = np.where(np.isfinite(x), (x > 0).astype(float), np.nan)
     n = b.count(x)
     total = _estudy2_total(pos, b) if estudy2_sums else b.sum(pos)
+    top = np.where(n > 0, _col(b.sizes, n.ndim), 0.0) if estudy2_sums else n
     p = _col(_per_block(p_hat, len(b), sq), n.ndim)
-    return _div(total - n * p, np.sqrt(n * p * (1 - p))), sq
+    sd = np.sqrt(n * p * (1 - p))
+    zmax = np.maximum(np.abs(_div(top - n * p, sd)), np.abs(_div(-n * p, sd)))
+    return _div(total - n * p, sd), zmax, sq
 
 
 #: The daily mean signs and ranks of the sign/rank tests are bounded (a sign is +-1, a
@@ -882,13 +909,18 @@ def corrado_sign_from_sums(
     sums = np.asarray(sign_sums, dtype=float)
     n_t = np.asarray(n_t, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        if estudy2_sums:
-            sums = sums / n_t * _col(n_rows, 2)
-        per_day = np.where(n_t > 0, sums / np.sqrt(n_t), np.nan)
+        scale = _col(n_rows, 2) / n_t if estudy2_sums else np.ones_like(n_t)
+        per_day = np.where(n_t > 0, sums * scale / np.sqrt(n_t), np.nan)
+        # every firm-event on the same side of its median on the tested days
+        extreme = per_day.copy()
+        tested_ = np.asarray(tested)
+        extreme[:, tested_] = np.where(n_t > 0, np.sqrt(n_t) * scale, np.nan)[:, tested_]
     z = _standardize_days(per_day, tested, divisor)
+    zmax = _standardize_days(extreme, tested, divisor)
     if cumulative:
         z = np.asarray(cumulate(z), dtype=float).reshape(len(z))
-    return TestResult("corrado_sign", z, p_normal(z), None, "median AR = 0")
+        zmax = np.asarray(cumulate(zmax), dtype=float).reshape(len(zmax))
+    return TestResult("corrado_sign", z, p_normal(z), None, "median AR = 0", min_p=p_normal(zmax))
 
 
 def corrado_sign(
@@ -948,6 +980,7 @@ def _squeezed(r: TestResult) -> TestResult:
         _out(r.df, True),
         r.null,
         _out(r.df2, True),
+        _out(r.min_p, True),
     )
 
 
@@ -1228,6 +1261,7 @@ def wilcoxon(x: np.ndarray, blocks: Blocks | None = None) -> TestResult:
     B, D = len(b), X.shape[1]
     V = np.full((B, D), np.nan)
     P = np.full((B, D), np.nan)
+    PMIN = np.full((B, D), np.nan)
     blk = b.index
     for d in range(D):
         col = X[:, d]
@@ -1259,16 +1293,77 @@ def wilcoxon(x: np.ndarray, blocks: Blocks | None = None) -> TestResult:
             lo_c, hi_c = np.cumsum(pmf), np.cumsum(pmf[::-1])[::-1]
             vi = np.rint(v[rows]).astype(int)
             P[rows, d] = np.minimum(1.0, 2.0 * np.minimum(lo_c[vi], hi_c[vi]))
+            PMIN[rows, d] = min(1.0, 2.0 * pmf[0])
         approx = has & ~exact
         if approx.any():
             nn = n[approx]
             var = nn * (nn + 1) * (2 * nn + 1) / 24.0 - tie3[approx] / 48.0
             with np.errstate(invalid="ignore", divide="ignore"):
                 z = (v[approx] - nn * (nn + 1) / 4.0) / np.sqrt(var)
+                zmax = (nn * (nn + 1) / 4.0) / np.sqrt(var)
             P[approx, d] = p_normal(z)
+            PMIN[approx, d] = p_normal(zmax)
     if x.ndim == 1:
-        V, P = V[:, 0], P[:, 0]
-    return _result("wilcoxon", V, P, None, "AR symmetric about 0", sq)
+        V, P, PMIN = V[:, 0], P[:, 0], PMIN[:, 0]
+    return _result("wilcoxon", V, P, None, "AR symmetric about 0", sq, min_p=PMIN)
+
+
+# ----------------------------------------------------------------------------- single firm
+
+
+def sq_test(car: np.ndarray, ar_est: np.ndarray, n_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """SQ test of Gelbach, Helland & Klick (2013): a single firm's CAR against the empirical
+    distribution of its own estimation-window CARs of the same length.
+
+    Parameters
+    ----------
+    car : ndarray, shape (K,)
+        Each firm-event's CAR (AR for one day) over ``n_days`` window days.
+    ar_est : ndarray, shape (K, L)
+        Its estimation-window abnormal returns (the fitted model's residuals, ``NaN`` = none).
+    n_days : int
+        Days cumulated in ``car``.
+
+    Returns
+    -------
+    p_value, n_ref : ndarray, shape (K,)
+        Two-sided p-value and the number of reference CARs (sums of ``n_days`` consecutive
+        estimation residuals, every one observed).
+
+    Notes
+    -----
+    With ``S_1..S_n`` the reference sums, ``p = min(1, 2 min(1 + #{S_j <= CAR},
+    1 + #{S_j >= CAR}) / (n + 1))``: the observed CAR ranked among the ``n`` estimation CARs,
+    two-sided, as a conformal (exchangeable) p-value, so it is never 0 and its smallest value
+    is ``2 / (n + 1)``. The test needs no normality: its level is right when the event-day
+    abnormal return has the same distribution as the estimation residuals (Gelbach, Helland &
+    Klick 2013, "Valid inference in single-firm, single-event studies", American Law and
+    Economics Review 15(2), 495-541: the SQ test rejects when the event-period excess return
+    lies outside the sample quantiles of the pre-event fitted excess returns). The reference
+    sums overlap, so they are dependent; their quantiles are still consistent under
+    stationarity. ``NaN`` where the CAR or every reference sum is missing.
+    """
+    car = np.asarray(car, dtype=float)
+    ar_est = np.asarray(ar_est, dtype=float)
+    K, L = ar_est.shape
+    p = np.full(K, np.nan)
+    n_ref = np.zeros(K)
+    D = int(n_days)
+    if D < 1 or D > L:
+        return p, n_ref
+    for lo in range(0, K, RANK_CHUNK_ROWS):
+        hi = min(K, lo + RANK_CHUNK_ROWS)
+        sums = np.lib.stride_tricks.sliding_window_view(ar_est[lo:hi], D, axis=1).sum(axis=2)
+        ok = np.isfinite(sums)
+        c = car[lo:hi, None]
+        n = ok.sum(axis=1)
+        with np.errstate(invalid="ignore"):
+            below = (ok & (sums <= c)).sum(axis=1)
+            above = (ok & (sums >= c)).sum(axis=1)
+            pv = np.minimum(1.0, 2.0 * np.minimum(1 + below, 1 + above) / (n + 1.0))
+        p[lo:hi] = np.where(np.isfinite(car[lo:hi]) & (n > 0), pv, np.nan)
+        n_ref[lo:hi] = n
+    return p, n_ref
 
 
 # ----------------------------------------------------------------------------- robust

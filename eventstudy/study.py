@@ -14,7 +14,15 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from eventstudy.exceptions import ClusteredEventWarning, ConfigError, DataError, format_warning
+from eventstudy.calibration import Calibration
+from eventstudy.exceptions import (
+    ClusteredEventWarning,
+    ConfigError,
+    DataError,
+    EventStudyWarning,
+    PlaceboDatesWarning,
+    format_warning,
+)
 from eventstudy.models import (
     MODELS,
     design,
@@ -32,6 +40,10 @@ Model = ModelName
 
 
 _CHUNK = 8192
+
+#: Fewest sessions that can serve as an event's placebo day 0 for its p-values to be
+#: calibrated (below, the run says so and reports nominal p-values only).
+CALIBRATION_MIN_DATES = 20
 
 
 def _stack(parts: list[np.ndarray]) -> np.ndarray:
@@ -83,6 +95,8 @@ def event_study(
     convention: Convention = "textbook",
     *,
     dimson_lags: int = 0,
+    calibrate: int = 0,
+    seed: int | None = 0,
 ) -> EventStudyResults:
     """Run an event study and return its results.
 
@@ -111,6 +125,12 @@ def event_study(
         ``"estudy2"`` reproduces R estudy2 0.10 (see ``docs/statistics.md``).
     dimson_lags : int, keyword-only
         Lags of the market added to the market/factor model (Dimson 1979).
+    calibrate : int, keyword-only
+        Placebo dates drawn per event for calibrated p-values (0: none). Every test table
+        then gains ``p_calibrated``, ``n_placebo`` and the test's measured size at 5%
+        (:mod:`eventstudy.calibration`).
+    seed : int, keyword-only
+        Seed of the placebo draws (the same seed and data give the same p-values).
 
     Returns
     -------
@@ -132,6 +152,8 @@ def event_study(
         min_estimation_obs=min_estimation_obs,
         convention=convention,
         dimson_lags=dimson_lags,
+        calibrate=calibrate,
+        seed=seed,
     ).fit()
 
 
@@ -168,6 +190,8 @@ class EventStudy:
         min_estimation_obs: int = 100,
         convention: Convention = "textbook",
         dimson_lags: int = 0,
+        calibrate: int = 0,
+        seed: int | None = 0,
     ) -> None:
         if model not in MODELS:
             raise ConfigError(field="model", value=model, expected=" | ".join(MODELS))
@@ -189,6 +213,16 @@ class EventStudy:
             raise ConfigError(
                 field="dimson_lags", value=dimson_lags, expected="0 unless model is market/factor"
             )
+        if (
+            not isinstance(calibrate, int | np.integer)
+            or isinstance(calibrate, bool)
+            or calibrate < 0
+        ):
+            raise ConfigError(
+                field="calibrate", value=calibrate, expected="a number of placebo dates >= 0"
+            )
+        self.calibrate = int(calibrate)
+        self.seed = seed
         self.model: str = model
         self.convention: str = convention
         self.dimson_lags = int(dimson_lags)
@@ -509,7 +543,72 @@ class EventStudy:
         )
         res = EventStudyResults(data)
         self._warn_clusters(res)
+        if self.calibrate:
+            res = EventStudyResults(data, calibration=self._calibration(res))
         return res
+
+    def _calibration(self, res: EventStudyResults) -> Calibration:
+        """Fit ``calibrate`` placebo dates of every event in one engine call."""
+        from eventstudy.placebo import draw_placebo_events
+
+        events = res.events
+        real = [str(e) for e in pd.unique(events["event_id"].to_numpy(dtype=object))]
+        # the market and factors as columns of one panel, under names no security can take
+        panel = self.returns.copy(deep=False)
+        market = None
+        if self.market is not None:
+            market = "\x00market"
+            panel[market] = self.market
+        factors = []
+        if self.factors is not None:
+            for j in range(self.factors.shape[1]):
+                factors.append(f"\x00factor{j}")
+                panel[factors[-1]] = self.factors[:, j]
+        B, E = self.calibrate, len(real)
+        notes: list[str] = []
+        eligible: dict[str, int] = {}
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", PlaceboDatesWarning)
+                placebo = draw_placebo_events(
+                    panel,
+                    events[["security", "event_date", "event_id"]],
+                    draws=B * E,
+                    market=market,
+                    factors=factors,
+                    estimation=self.estimation,
+                    window=self.window,
+                    min_estimation_obs=self.min_estimation_obs,
+                    seed=0 if self.seed is None else self.seed,
+                    min_dates=CALIBRATION_MIN_DATES,
+                    dedupe=False,
+                )
+            notes += [str(w.message) for w in caught if issubclass(w.category, PlaceboDatesWarning)]
+        except DataError as err:
+            notes.append(f"no calibration: {err.detail}")
+            return Calibration(None, {}, real, B, eligible, notes, self.seed)
+        for eid, g in placebo.groupby("template", sort=False):
+            eligible[str(eid)] = int(g["event_date"].nunique())
+        first = placebo.drop_duplicates("event_id")
+        template = {
+            str(pid): (str(t), int(d) // E)
+            for pid, t, d in zip(first["event_id"], first["template"], first["draw"], strict=True)
+        }
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EventStudyWarning)
+            placebo_res = EventStudy(
+                panel,
+                placebo[["security", "event_date", "event_id"]],
+                market=market,
+                model=self.model,  # type: ignore[arg-type]
+                factors=factors or None,
+                estimation=self.estimation,
+                window=self.window,
+                min_estimation_obs=self.min_estimation_obs,
+                convention=self.convention,  # type: ignore[arg-type]
+                dimson_lags=self.dimson_lags,
+            ).fit()
+        return Calibration(placebo_res, template, real, B, eligible, notes, self.seed)
 
     @staticmethod
     def _warn_clusters(res: EventStudyResults) -> None:

@@ -498,7 +498,10 @@ def test_by_event_on_200_events_equals_200_separate_studies() -> None:
     mkt = rng.normal(0.0003, 0.01, n_days)
     common = rng.normal(0, 0.005, n_days)
     ret = pd.DataFrame(
-        {f"S{i}": mkt * (0.6 + 0.1 * i) + common + rng.normal(0, 0.015, n_days) for i in range(n_sec)},
+        {
+            f"S{i}": mkt * (0.6 + 0.1 * i) + common + rng.normal(0, 0.015, n_days)
+            for i in range(n_sec)
+        },
         index=dates,
     )
     ret.iloc[50:70, 2] = np.nan

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as sps
+from statsmodels.stats.proportion import proportion_confint
 
 from eventstudy.exceptions import ClusteredEventWarning, ConfigError, DataError
 from eventstudy.simulate import (
@@ -37,6 +38,16 @@ def _events(returns: pd.DataFrame, at: int, secs=SECS7, event_id: str = "E1") ->
 
 
 # ----------------------------------------------------------------------------- intervals
+
+
+@pytest.mark.parametrize(("k", "n"), [(0, 200), (10, 200), (50, 1000), (200, 200), (3, 17)])
+@pytest.mark.parametrize(
+    ("method", "sm_method"), [("clopper-pearson", "beta"), ("wilson", "wilson")]
+)
+def test_binomial_interval_matches_statsmodels(k, n, method, sm_method):
+    low, high = binomial_interval([k], [n], 0.95, method)
+    ref_low, ref_high = proportion_confint(k, n, alpha=0.05, method=sm_method)
+    np.testing.assert_allclose([low[0], high[0]], [ref_low, ref_high], atol=1e-10)
 
 
 @pytest.mark.parametrize(("k", "n"), [(0, 200), (10, 200), (50, 1000), (200, 200), (3, 17)])

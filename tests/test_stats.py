@@ -37,6 +37,7 @@ def test_test_result_is_a_frozen_value_object() -> None:
     r = st.TestResult("t_test", 2.0, 0.05, 10.0, "mean AR = 0")
     row = r.as_row()
     assert math.isnan(row.pop("df2"))  # no F denominator
+    assert math.isnan(row.pop("min_p"))  # a continuous test
     assert row == {
         "test": "t_test",
         "statistic": 2.0,
