@@ -167,7 +167,7 @@ def cluster_rbar(ar_est: np.ndarray, clusters: Blocks) -> np.ndarray:
         rows = np.flatnonzero(fast[clusters.index])
         sub = Blocks.from_codes(clusters.index[rows])
 
-        def z_rows(lo: int, hi: int) -> list[np.ndarray]:
+        def z_rows(lo: int, hi: int) -> list[Summand]:
             E = ar_est[rows[lo:hi]]
             with np.errstate(invalid="ignore", divide="ignore"):
                 return [(E - E.mean(axis=1, keepdims=True)) / E.std(axis=1, keepdims=True)]
@@ -400,7 +400,7 @@ class SurFit:
             miss = ((~fin).astype(float) @ St).sum(axis=1) > 0  # (G, m)
             car = np.where(fin, g.resid_win, 0.0) @ St  # (G, N, m)
             n_days = St.sum(axis=0)  # (m,)
-            if g.x_win is None:
+            if g.x_win is None or g.xtx_inv is None:
                 q = np.broadcast_to(n_days, (len(g.idx), m))
             else:
                 xfin = np.isfinite(g.x_win).all(axis=2)  # (G, W)

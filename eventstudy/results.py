@@ -700,7 +700,7 @@ class EventStudyResults:
             lab: {name: _block(r, i) for name, r in results.items()}
             for i, lab in enumerate(labels if labels is not None else [None])
         }
-        return blocks[None] if by is None else blocks  # type: ignore[return-value,index]
+        return blocks[None] if by is None else blocks  # type: ignore[return-value]
 
     def aar_test_results(self, window: tuple[int, int] | None = None) -> dict[str, st.TestResult]:
         """The daily tests as :class:`TestResult` objects (arrays with one value per day)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -157,10 +158,10 @@ def event_study(
     ).fit()
 
 
-def _window(name: str, value: object) -> tuple[int, int]:
+def _window(name: str, value: Any) -> tuple[int, int]:
     try:
-        a, b = value  # type: ignore[misc]
-        a, b = int(a), int(b)
+        first, second = value
+        a, b = int(first), int(second)
     except (TypeError, ValueError):
         raise ConfigError(
             field=name, value=value, expected="a pair of relative days (start, end)"
@@ -223,8 +224,8 @@ class EventStudy:
             )
         self.calibrate = int(calibrate)
         self.seed = seed
-        self.model: str = model
-        self.convention: str = convention
+        self.model: ModelName = model
+        self.convention: Convention = convention
         self.dimson_lags = int(dimson_lags)
         n_params = {"constant_mean": 1, "market_adjusted": 1, "market": 2, "factor": 2}[model]
         n_params += self.dimson_lags
@@ -445,21 +446,21 @@ class EventStudy:
             fx = self.factors
             f_est = _stack([gather_rows(fx[:, j], pos, rel_est) for j in range(fx.shape[1])])
             f_win = _stack([gather_rows(fx[:, j], pos, rel_win) for j in range(fx.shape[1])])
-        D_est = design(self.model, m_est if m_est is not None else y_est[..., None], f_est)  # type: ignore[arg-type]
-        D_win = design(self.model, m_win if m_win is not None else y_win[..., None], f_win)  # type: ignore[arg-type]
+        D_est = design(self.model, m_est if m_est is not None else y_est[..., None], f_est)
+        D_win = design(self.model, m_win if m_win is not None else y_win[..., None], f_win)
         names = [
             n if not n.startswith("factor") else self.factor_names[int(n[6:])] for n in D_est.names
         ]
         X_win = D_win.full()
-        fit = fit_expected_returns(self.model, y_est, D_est, y_win, X_win, names=names)  # type: ignore[arg-type]
+        fit = fit_expected_returns(self.model, y_est, D_est, y_win, X_win, names=names)
         mterm_win = _market_term(self.model, m_est, m_win, y_win.shape)
         del D_est, m_est, f_est
 
         n_obs = fit.n_obs
-        df_sigma = residual_df(n_obs, fit.k, self.convention)  # type: ignore[arg-type]
+        df_sigma = residual_df(n_obs, fit.k, self.convention)
         with np.errstate(invalid="ignore", divide="ignore"):
             sigma = np.sqrt(fit.ssr / df_sigma)
-        bad = np.zeros(len(ev), dtype=bool)
+        dropped = np.zeros(len(ev), dtype=bool)
         reasons: list[str | None] = [None] * len(ev)
         for i in np.flatnonzero(n_obs < self.min_estimation_obs):
             reasons[i] = (
@@ -481,11 +482,11 @@ class EventStudy:
                     f"no return on day 0 ({day0}): a price is missing on that session or the "
                     "one before"
                 )
-        for i, why in enumerate(reasons):
+        for k, why in enumerate(reasons):
             if why is not None:
-                bad[i] = True
-                excluded.append((ev.at[i, "event_id"], ev.at[i, "security"], why))
-        good = ~bad
+                dropped[k] = True
+                excluded.append((ev.at[k, "event_id"], ev.at[k, "security"], why))
+        good = ~dropped
         if not good.any():
             raise DataError(
                 symbol="events",
@@ -532,7 +533,7 @@ class EventStudy:
             r2=fit.r2[sel],
             k=fit.k,
             df_sigma=df_sigma[sel],
-            df_patell=patell_df(n_obs[sel], fit.k, self.convention),  # type: ignore[arg-type]
+            df_patell=patell_df(n_obs[sel], fit.k, self.convention),
             c_sar=c_sar,
             mterm_win=mterm_win[sel],
             excluded=pd.DataFrame(excluded, columns=["event_id", "security", "reason"]),
@@ -600,12 +601,12 @@ class EventStudy:
                 panel,
                 placebo[["security", "event_date", "event_id"]],
                 market=market,
-                model=self.model,  # type: ignore[arg-type]
+                model=self.model,
                 factors=factors or None,
                 estimation=self.estimation,
                 window=self.window,
                 min_estimation_obs=self.min_estimation_obs,
-                convention=self.convention,  # type: ignore[arg-type]
+                convention=self.convention,
                 dimson_lags=self.dimson_lags,
             ).fit()
         return Calibration(placebo_res, template, real, B, eligible, notes, self.seed)
