@@ -14,342 +14,153 @@ Column names are matched ignoring case, spaces and punctuation: ``Date``, ``Date
 ``Adjusted Close`` ... Delimiters ``,``, ``;``, tab and ``|`` are detected, as are
 thousands separators, decimal commas (with ``;``) and metadata lines above the header.
 
+A wide or long file is parsed once (vectorised, :class:`~eventstudy.data.csv_table.CsvTable`)
+and every symbol is served as a slice of it; :meth:`CsvSource.panel` returns many
+symbols at once as one dates x symbols frame.
+
 Every problem is one line naming the file, the line, the column, the value and the fix
-(:class:`~eventstudy.exceptions.DataError`). Rows in descending or shuffled order are
-sorted silently; duplicate dates are an error.
+(:class:`~eventstudy.exceptions.DataError`); the rules (row width, time stamps, missing
+cells, non-regular files) are listed in :mod:`eventstudy.data.csv_table`. Rows in
+descending or shuffled order are sorted silently; duplicate dates are an error.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from eventstudy.data.csv_table import (
+    ADJ_KEYS,
+    CLOSE_KEYS,
+    OTHER_PRICE_KEYS,
+    SYMBOL_KEYS,
+    CsvTable,
+    default_exchange,
+    key,
+    open_regular,
+)
 from eventstudy.data.sources import check_splits, finalize_prices, make_provenance, to_timestamp
 from eventstudy.exceptions import DataError, UnknownSymbol
 
 __all__ = ["CsvSource", "read_price_csv"]
 
-_DATE_KEYS = {
-    "date",
-    "dates",
-    "exchangedate",
-    "tradedate",
-    "tradingdate",
-    "timestamp",
-    "datetime",
-    "day",
-    "asof",
-    "asofdate",
-    "pricedate",
-}
-_CLOSE_KEYS = {
-    "close",
-    "closeprice",
-    "closingprice",
-    "last",
-    "lastprice",
-    "pxlast",
-    "price",
-    "trdprc1",
-    "officialclose",
-    "cfclose",
-}
-_ADJ_KEYS = {
-    "adjclose",
-    "adjustedclose",
-    "adjclosingprice",
-    "adjustedclosingprice",
-    "adjustedcloseprice",
-    "closeadj",
-    "closeadjusted",
-    "adjprice",
-    "adjustedprice",
-}
-_SYMBOL_KEYS = {"symbol", "ticker", "ric", "security", "instrument", "code"}
-_OTHER_PRICE_KEYS = {
-    "open",
-    "high",
-    "low",
-    "volume",
-    "vol",
-    "dividends",
-    "stocksplits",
-    "capitalgains",
-    "openprice",
-    "highprice",
-    "lowprice",
-    "pxopen",
-    "pxhigh",
-    "pxlow",
-    "pxvolume",
-    "change",
-    "pctchange",
-    "turnover",
-}
-_MISSING = {"", "null", "nan", "na", "n/a", "#n/a", "#n/a n/a", "-", "none", "#value!"}
-_DATE_FORMATS = (
-    "%m/%d/%Y",
-    "%d/%m/%Y",
-    "%d.%m.%Y",
-    "%Y/%m/%d",
-    "%d-%b-%Y",
-    "%d %b %Y",
-    "%b %d, %Y",
-    "%d-%m-%Y",
-    "%m-%d-%Y",
-    "%Y%m%d",
-)
-_ISO_PREFIX = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ].*)?$")
-_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$")
-_DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+$")
+_EXTRAS = ("open", "high", "low", "volume")
 
 
-def _key(name: Any) -> str:
-    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+# ----------------------------------------------------------------------------- frames
 
 
-def _fmt_path(path: Path) -> str:
-    return str(path)
-
-
-class _Table:
-    """A CSV read as strings, with the line number of every row."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            text = path.read_text(encoding="latin-1")
-        except OSError as exc:
-            raise DataError(
-                symbol=path.stem,
-                detail=f"{path}: cannot read the file ({exc.strerror or exc})",
-                fix="check the path and its permissions",
-            ) from None
-        lines = text.splitlines()
-        # header: the first line (within the first 30) that names a date column
-        header_at = None
-        sep = ","
-        for i, line in enumerate(lines[:30]):
-            cand = max((",", ";", "\t", "|"), key=line.count)
-            cells = [_key(c) for c in next(csv.reader([line], delimiter=cand), [])]
-            if any(c in _DATE_KEYS for c in cells):
-                header_at, sep = i, cand
-                break
-        unnamed_date = False
-        if header_at is None and len(lines) >= 2:
-            # a frame saved with an unnamed date index (pandas' to_csv): ",AAA,BBB"
-            cand = max((",", ";", "\t", "|"), key=lines[0].count)
-            # an empty line parses as [] (not as [""]): fall back to one empty cell
-            head = next(csv.reader([lines[0]], delimiter=cand), None) or [""]
-            first_cell = (next(csv.reader([lines[1]], delimiter=cand), None) or [""])[0].strip()
-            if _key(head[0]) in ("", "unnamed0", "index") and re.match(
-                r"^\d{4}-\d{2}-\d{2}|^\d{1,2}[./-]\d{1,2}[./-]\d{2,4}$", first_cell
-            ):
-                header_at, sep, unnamed_date = 0, cand, True
-        if header_at is None:
-            first = lines[0] if lines else ""
-            raise DataError(
-                symbol=path.stem,
-                detail=f"{path}: no date column in the header {first[:80]!r}",
-                fix="name the first column Date (dates as YYYY-MM-DD)",
-            )
-        self.sep = sep
-        self.header_line = header_at + 1
-        rows = list(csv.reader(io.StringIO("\n".join(lines[header_at:])), delimiter=sep))
-        header = [c.strip() for c in rows[0]] if rows else []
-        if unnamed_date:
-            header = ["Date", *header[1:]]
-        body: list[list[str]] = []
-        line_no: list[int] = []
-        for j, row in enumerate(rows[1:], start=header_at + 2):
-            if not row or all(not c.strip() for c in row):
-                continue
-            row = [c.strip() for c in row]
-            if len(row) < len(header):
-                row = row + [""] * (len(header) - len(row))
-            body.append(row[: len(header)])
-            line_no.append(j)
-        if len(set(header)) != len(header):
-            dup = next(h for h in header if header.count(h) > 1)
-            raise DataError(
-                symbol=path.stem,
-                detail=f"{path}: column {dup!r} appears twice in the header",
-                fix="give every column a distinct name",
-            )
-        self.header = header
-        self.keys = [_key(h) for h in header]
-        self.frame = pd.DataFrame(body, columns=header, dtype=object)
-        self.lines = np.asarray(line_no, dtype=int)
-
-    def find(self, keys: set[str]) -> str | None:
-        for name, key in zip(self.header, self.keys, strict=True):
-            if key in keys:
-                return name
-        return None
-
-    def error(self, row: int | None, column: str, detail: str, fix: str, symbol: str) -> DataError:
-        where = f"{self.path}"
-        if row is not None:
-            where += f", line {int(self.lines[row])}"
-        where += f", column {column!r}"
-        return DataError(symbol=symbol, detail=f"{where}: {detail}", fix=fix)
-
-
-def _parse_dates(table: _Table, column: str, symbol: str) -> pd.DatetimeIndex:
-    raw = table.frame[column].astype(str).str.strip()
-    empty = raw.str.lower().isin(_MISSING)
-    if empty.any():
-        i = int(np.flatnonzero(empty.to_numpy())[0])
-        raise table.error(i, column, "empty date", "give every row a date (YYYY-MM-DD)", symbol)
-    iso = raw.str.extract(_ISO_PREFIX, expand=False)
-    if iso.notna().all():
-        parsed = pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce")
-        bad = parsed.isna().to_numpy()
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise table.error(
-                i,
-                column,
-                f"cannot read date {raw.iloc[i]!r}",
-                "use real calendar dates as YYYY-MM-DD",
-                symbol,
-            )
-        return pd.DatetimeIndex(parsed)
-    candidates: list[tuple[int, str, pd.Series]] = []
-    for fmt in _DATE_FORMATS:
-        parsed = pd.to_datetime(raw, format=fmt, errors="coerce")
-        candidates.append((int(parsed.isna().sum()), fmt, parsed))
-    full = [c for c in candidates if c[0] == 0]
-    if not full:
-        _nbad, _fmt, parsed = min(candidates, key=lambda c: c[0])
-        # report the first row no format reads, or the first failure of the best one
-        i = int(np.flatnonzero(parsed.isna().to_numpy())[0])
-        if iso.notna().sum() > len(raw) // 2:
-            i = int(np.flatnonzero(iso.isna().to_numpy())[0])
-        raise table.error(
-            i, column, f"cannot read date {raw.iloc[i]!r}", "write dates as YYYY-MM-DD", symbol
-        )
-    distinct = {tuple(p.to_numpy()) for _, _, p in full}
-    if len(distinct) > 1:
-        monotone = [c for c in full if c[2].is_monotonic_increasing or c[2].is_monotonic_decreasing]
-        gaps = sorted(
-            (float(np.median(np.abs(np.diff(p.to_numpy()) / np.timedelta64(1, "D")))), f, p)
-            for _, f, p in monotone
-            if len(p) > 1
-        )
-        if len({tuple(p.to_numpy()) for _, _, p in monotone}) == 1:
-            full = monotone
-        elif len(gaps) >= 2 and gaps[0][0] < gaps[1][0] and gaps[0][0] <= 7:
-            # daily prices: the reading with day-sized steps is the right one
-            full = [(0, gaps[0][1], gaps[0][2])]
-        else:
-            fmts = " or ".join(f for _, f, _ in full)
-            raise table.error(
-                None,
-                column,
-                f"dates such as {raw.iloc[0]!r} are ambiguous ({fmts})",
-                "write dates as YYYY-MM-DD",
-                symbol,
-            )
-    return pd.DatetimeIndex(full[0][2])
-
-
-def _parse_prices(
-    table: _Table, column: str, symbol: str, rows: np.ndarray | None = None
-) -> np.ndarray:
-    raw = table.frame[column].astype(str).str.strip().to_numpy()
-    sel = np.arange(len(raw)) if rows is None else rows
-    out = np.full(len(sel), np.nan)
-    for k, i in enumerate(sel.tolist()):
-        text = raw[i]
-        if text.lower() in _MISSING:
-            continue
-        t = text.replace(" ", "").replace("\u00a0", "")
-        if _THOUSANDS.match(t):
-            t = t.replace(",", "")
-        elif table.sep == ";" and _DECIMAL_COMMA.match(t):
-            t = t.replace(",", ".")
-        try:
-            v = float(t)
-        except ValueError:
-            raise table.error(
-                i,
-                column,
-                f"cannot read price {text!r}",
-                "use plain numbers (leave the cell empty when there is no price)",
-                symbol,
-            ) from None
-        if not np.isfinite(v):
-            raise table.error(
-                i, column, f"price {text!r} is not finite", "use finite prices", symbol
-            )
-        if v <= 0:
-            raise table.error(
-                i,
-                column,
-                f"price {text!r} is {'zero' if v == 0 else 'negative'}",
-                "prices must be positive; remove the row or fix the value",
-                symbol,
-            )
-        out[k] = v
-    return out
-
-
-def _series_frame(
-    table: _Table,
-    dates: pd.DatetimeIndex,
-    columns: dict[str, str],
+def _assemble(
+    table: CsvTable,
     symbol: str,
+    exchange: str | None,
+    columns: Mapping[str, str],
     rows: np.ndarray | None = None,
+    extras: Mapping[str, str] | None = None,
+    *,
+    volume: bool = False,
 ) -> pd.DataFrame:
-    """Build the price frame of one symbol from ``table`` (optionally a subset of rows)."""
-    sel = np.arange(len(table.frame)) if rows is None else rows
-    data = {}
-    for target, col in columns.items():
-        data[target] = _parse_prices(table, col, symbol, sel)
-    df = pd.DataFrame(data, index=dates[sel])
-    has_price = np.zeros(len(df), dtype=bool)
-    for target in columns:
-        has_price |= ~np.isnan(df[target].to_numpy())
-    keep = has_price
-    df = df[keep]
-    lines = table.lines[sel][keep]
-    if len(df) == 0:
-        col = next(iter(columns.values()))
+    """The price frame of ``symbol``: ``columns`` (target -> column) over ``rows``.
+
+    Rows without any price are dropped; the result is sorted by date. Raises the first
+    unusable price (in file order, column by column), "no prices", an off-day time
+    stamp, or a duplicate date, each naming the line(s). ``volume=True`` reads volumes
+    (zero allowed) instead of prices.
+    """
+    local, off = table.dates_for(symbol, exchange)
+    codes = table.dates(symbol).codes
+    if rows is not None:
+        codes = codes[rows]
+    values: dict[str, np.ndarray] = {}
+    has = np.zeros(len(codes), dtype=bool)
+    for target, column in columns.items():
+        num = table.numbers(column, volume=volume)
+        vals = num.values if rows is None else num.values[rows]
+        if num.problem is not None:
+            prob = num.problem if rows is None else num.problem[rows]
+            bad = np.flatnonzero(prob)
+            if len(bad):
+                j = int(bad[0])
+                row = j if rows is None else int(rows[j])
+                raise table.price_error(row, column, int(prob[j]), symbol)
+        values[target] = vals
+        has |= ~np.isnan(vals)
+    keep = np.flatnonzero(has)
+    if len(keep) == 0:
+        column = next(iter(columns.values()))
         raise DataError(
             symbol=symbol,
-            detail=f"{table.path}, column {col!r}: no prices",
+            detail=f"{table.path}, column {column!r}: no prices",
             fix="check the file holds this symbol's closes",
         )
-    dup = df.index.duplicated(keep=False)
-    if dup.any():
-        where = np.flatnonzero(dup)
-        first = df.index[where[0]]
-        same = [int(lines[k]) for k in where if df.index[k] == first]
+    kept_codes = codes[keep]
+
+    def file_row(j: int) -> int:
+        return int(keep[j]) if rows is None else int(rows[keep[j]])
+
+    dates = local[kept_codes]
+    if off is not None and off[kept_codes].any():
+        j = int(np.flatnonzero(off[kept_codes])[0])
+        assert exchange is not None
+        raise table.off_day_error(file_row(j), symbol, exchange, dates[j])
+    index = pd.DatetimeIndex(dates, name="date")
+    if index.has_duplicates:
+        dup = np.flatnonzero(index.duplicated(keep=False))
+        first = index[dup[0]]
+        same = [file_row(int(j)) for j in dup if index[j] == first]
+        lines = table.lines(same)
         raise DataError(
             symbol=symbol,
             detail=(
-                f"{table.path}, lines {', '.join(map(str, same))}, column "
-                f"{table.frame.columns[0]!r}: duplicate date {first.date()}"
+                f"{table.path}, lines {', '.join(map(str, lines))}, column "
+                f"{table.date_column!r}: duplicate date {first.date()}"
             ),
             fix="keep one row per date",
         )
-    if not df.index.is_monotonic_increasing:
-        df = df.sort_index(kind="stable")
-    return df
+    order = np.argsort(dates, kind="stable")
+    data = {target: vals[keep][order] for target, vals in values.items()}
+    for target, column in (extras or {}).items():
+        vals = table.loose_numbers(column)
+        vals = vals if rows is None else vals[rows]
+        data[target] = vals[keep][order]
+    return pd.DataFrame(data, index=pd.DatetimeIndex(dates[order], name="date"))
 
 
-def read_price_csv(path: str | Path, symbol: str | None = None) -> pd.DataFrame:
+def _symbol_frame(table: CsvTable, symbol: str, exchange: str | None) -> pd.DataFrame:
+    """A per-symbol file (date, Close and/or Adj Close, optional OHLC and volume)."""
+    close = table.find(CLOSE_KEYS)
+    adj = table.find(ADJ_KEYS)
+    if close is None and adj is None:
+        raise DataError(
+            symbol=symbol,
+            detail=(
+                f"{table.path}: no Close or Adj Close column (columns: {', '.join(table.header)})"
+            ),
+            fix="add a Close column (or Adj Close) with the daily closing prices",
+        )
+    cols: dict[str, str] = {}
+    if close is not None:
+        cols["close"] = close
+    if adj is not None:
+        cols["adj_close"] = adj
+    extras: dict[str, str] = {}
+    for extra in _EXTRAS:
+        name = table.find({extra, f"px{extra}", f"{extra}price"})
+        if name is not None and name not in cols.values():
+            extras[extra] = name
+    table.dates(symbol)  # date errors come before price errors
+    return _assemble(table, symbol, exchange, cols, extras=extras)
+
+
+def read_price_csv(
+    path: str | Path, symbol: str | None = None, *, exchange: str | None = None
+) -> pd.DataFrame:
     """Read one per-symbol CSV (date plus ``Close`` and/or ``Adj Close``).
 
     Parameters
@@ -358,12 +169,15 @@ def read_price_csv(path: str | Path, symbol: str | None = None) -> pd.DataFrame:
         The CSV file.
     symbol : str, optional
         Symbol for messages and provenance; defaults to the file name without ``.csv``.
+    exchange : str, optional
+        Exchange-calendars code whose local date time stamps are converted to; default
+        the exchange the project maps ``symbol`` to (``.T`` -> XTKS, no suffix -> XNYS).
 
     Returns
     -------
     DataFrame
-        Columns ``close``, ``adj_close`` (plus ``open``, ``high``, ``low``, ``volume``
-        when present), sorted by date; no provenance.
+        Columns ``close`` and/or ``adj_close`` (plus ``open``, ``high``, ``low``,
+        ``volume`` when present), indexed by date, sorted; no provenance.
 
     Raises
     ------
@@ -372,37 +186,88 @@ def read_price_csv(path: str | Path, symbol: str | None = None) -> pd.DataFrame:
     """
     path = Path(path)
     symbol = symbol or path.name.removesuffix(".csv")
-    table = _Table(path)
-    date_col = table.find(_DATE_KEYS)
-    assert date_col is not None  # _Table guarantees a date column
-    cols: dict[str, str] = {}
-    close = table.find(_CLOSE_KEYS)
-    adj = table.find(_ADJ_KEYS)
-    if close is None and adj is None:
+    table = CsvTable(path, symbol)
+    return _symbol_frame(table, symbol, exchange or default_exchange(symbol))
+
+
+# ----------------------------------------------------------------------------- layouts
+
+
+@dataclass(frozen=True)
+class _Wide:
+    """A wide file: one column per symbol."""
+
+    table: CsvTable
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Long:
+    """A long file: rows of every symbol, grouped once by symbol."""
+
+    table: CsvTable
+    symbol_column: str
+    names: tuple[str, ...]  # distinct symbols, as written (stripped)
+    order: np.ndarray  # rows sorted by symbol (stable: file order inside a symbol)
+    starts: np.ndarray  # first position in ``order`` of each symbol, plus the end
+
+    def rows(self, k: int) -> np.ndarray:
+        return self.order[self.starts[k] : self.starts[k + 1]]
+
+    @property
+    def prices(self) -> dict[str, str]:
+        cols: dict[str, str] = {}
+        close = self.table.find(CLOSE_KEYS)
+        adj = self.table.find(ADJ_KEYS)
+        if close is not None:
+            cols["close"] = close
+        if adj is not None:
+            cols["adj_close"] = adj
+        return cols
+
+
+@dataclass(frozen=True)
+class _One:
+    """One per-symbol file given directly."""
+
+    table: CsvTable
+    symbol: str
+
+
+_Layout = _Wide | _Long | _One
+
+
+def _layout(path: Path) -> _Layout:
+    """Parse a single CSV file once and tell its layout."""
+    table = CsvTable(path, path.name.removesuffix(".csv"))
+    date_col = table.date_column
+    sym_col = table.find(SYMBOL_KEYS)
+    has_price = table.find(CLOSE_KEYS) is not None or table.find(ADJ_KEYS) is not None
+    if sym_col is not None and has_price:
+        codes, names = table.text(sym_col)
+        if (codes < 0).any():
+            row = int(np.flatnonzero(codes < 0)[0])
+            raise table.error(
+                row, sym_col, "empty symbol", "give every row its symbol", table.symbol
+            )
+        order = np.argsort(codes, kind="stable")
+        counts = np.bincount(codes, minlength=len(names))
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        return _Long(table, sym_col, tuple(str(n) for n in names), order, starts)
+    if has_price:
+        return _One(table, path.name.removesuffix(".csv"))
+    others = tuple(
+        h
+        for h, k in zip(table.header, table.keys, strict=True)
+        if h != date_col and h != "" and k not in OTHER_PRICE_KEYS
+    )
+    if not others:
         raise DataError(
-            symbol=symbol,
-            detail=f"{path}: no Close or Adj Close column (columns: {', '.join(table.header)})",
-            fix="add a Close column (or Adj Close) with the daily closing prices",
+            symbol="prices",
+            detail=f"{path}: no price columns besides {date_col!r}",
+            fix="one column per symbol (wide) or Close/Adj Close columns",
         )
-    if close is not None:
-        cols["close"] = close
-    if adj is not None:
-        cols["adj_close"] = adj
-    for extra in ("open", "high", "low", "volume"):
-        name = table.find({extra, f"px{extra}", f"{extra}price"})
-        if name is not None and name not in cols.values():
-            cols[extra] = name
-    dates = _parse_dates(table, date_col, symbol)
-    price_cols = {k: v for k, v in cols.items() if k in ("close", "adj_close")}
-    df = _series_frame(table, dates, price_cols, symbol)
-    for extra in ("open", "high", "low", "volume"):
-        if extra in cols:
-            raw = table.frame[cols[extra]].astype(str).str.replace(",", "", regex=False)
-            vals = pd.to_numeric(raw, errors="coerce").to_numpy()
-            s = pd.Series(vals, index=dates)
-            s = s[~s.index.duplicated()]
-            df[extra] = s.reindex(df.index).to_numpy()
-    return df
+    return _Wide(table, others)
 
 
 class CsvSource:
@@ -418,12 +283,18 @@ class CsvSource:
     check_split : bool, default True
         Warn (:class:`~eventstudy.exceptions.SuspectedSplitWarning`) on one-day price
         ratios that look like an unadjusted split.
+    exchanges : mapping of str to str, optional
+        Exchange-calendars code per symbol (as asked of this source), used only to turn
+        time stamps with an offset into the exchange's local dates. Symbols not listed
+        use the project's map (:data:`~eventstudy.config.EXCHANGE_BY_SYMBOL`, then
+        :data:`~eventstudy.config.EXCHANGE_BY_SUFFIX`: ``.T`` -> XTKS, no suffix -> XNYS).
 
     Notes
     -----
     Files are read in place and never copied. Index levels and FX rates without an
     adjusted close get ``adj_close = close``; a file with only ``Close`` is taken to be
-    adjusted already (as the shared snapshot is).
+    adjusted already (as the shared snapshot is). A single file is parsed once (memoised
+    on its size and modification time) and each symbol is a slice of it.
 
     Examples
     --------
@@ -433,17 +304,26 @@ class CsvSource:
 
     remote = False
 
-    def __init__(self, path: str | Path, *, name: str = "csv", check_split: bool = True):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        name: str = "csv",
+        check_split: bool = True,
+        exchanges: Mapping[str, str] | None = None,
+    ):
         self.path = Path(path).expanduser()
         self.name = name
         self.check_split = check_split
+        self.exchanges = dict(exchanges or {})
         if not self.path.exists():
             raise DataError(
                 symbol="prices",
                 detail=f"{self.path} does not exist",
                 fix="give --prices a folder of <symbol>.csv files or one CSV file",
             )
-        self._memo: dict[tuple[str, int, int], Any] = {}
+        self._memo: dict[tuple[str, int, int], _Layout] = {}
+        self._digests: dict[tuple[str, int, int], str] = {}
 
     @property
     def cache_key(self) -> str:
@@ -454,15 +334,21 @@ class CsvSource:
     def __repr__(self) -> str:
         return f"CsvSource({str(self.path)!r})"
 
+    def exchange_of(self, symbol: str) -> str | None:
+        """The exchange whose local dates ``symbol``'s time stamps are converted to."""
+        return self.exchanges.get(symbol) or default_exchange(symbol)
+
     # ------------------------------------------------------------------ discovery
     def symbols(self) -> list[str]:
         """Symbols this source holds (file names of a folder, columns of a wide CSV)."""
         if self.path.is_dir():
             return sorted(p.name.removesuffix(".csv") for p in self.path.glob("*.csv"))
-        kind, payload = self._single()
-        if kind == "one":
-            return [payload[0]]
-        return sorted(payload)
+        layout = self._single()
+        if isinstance(layout, _One):
+            return [layout.symbol]
+        if isinstance(layout, _Wide):
+            return sorted(layout.columns)
+        return sorted(layout.names)
 
     def _file_for(self, symbol: str) -> Path:
         return self._inside(self._find_file(symbol), symbol)
@@ -479,52 +365,38 @@ class CsvSource:
 
     def _find_file(self, symbol: str) -> Path:
         exact = self.path / f"{symbol}.csv"
-        if exact.is_file():
+        if exact.exists():
             return exact
-        wanted = _key(symbol)
+        wanted = key(symbol)
         matches = [
             p
             for p in self.path.glob("*.csv")
             if p.name.removesuffix(".csv").lower() == symbol.lower()
-            or _key(p.name.removesuffix(".csv")) == wanted
+            or key(p.name.removesuffix(".csv")) == wanted
         ]
         if len(matches) == 1:
             return matches[0]
         have = ", ".join(self.symbols()[:12]) or "no .csv files"
         raise UnknownSymbol(symbol=symbol, source=f"CSV folder {self.path} (has {have})")
 
-    def _single(self) -> tuple[str, Any]:
-        """Parse a single CSV file once (memoised on path, size and mtime)."""
+    def _single(self) -> _Layout:
+        """Parse the single CSV file once (memoised on path, size and mtime)."""
         st = self.path.stat()
         memo_key = (str(self.path), st.st_size, st.st_mtime_ns)
-        if memo_key in self._memo:
-            return self._memo[memo_key]
-        table = _Table(self.path)
-        date_col = table.find(_DATE_KEYS)
-        assert date_col is not None
-        sym_col = table.find(_SYMBOL_KEYS)
-        close = table.find(_CLOSE_KEYS)
-        adj = table.find(_ADJ_KEYS)
-        result: tuple[str, Any]
-        if sym_col is not None and (close is not None or adj is not None):
-            result = ("long", {"table": table, "date": date_col, "symbol": sym_col})
-        elif close is not None or adj is not None:
-            result = ("one", (self.path.name.removesuffix(".csv"),))
-        else:
-            others = [
-                h
-                for h, k in zip(table.header, table.keys, strict=True)
-                if h != date_col and k not in _OTHER_PRICE_KEYS
-            ]
-            if not others:
-                raise DataError(
-                    symbol="prices",
-                    detail=f"{self.path}: no price columns besides {date_col!r}",
-                    fix="one column per symbol (wide) or Close/Adj Close columns",
-                )
-            result = ("wide", {h: {"table": table, "date": date_col} for h in others})
-        self._memo = {memo_key: result}
-        return result
+        if memo_key not in self._memo:
+            self._memo = {memo_key: _layout(self.path)}
+        return self._memo[memo_key]
+
+    def _sha256(self, path: Path) -> str:
+        st = path.stat()
+        memo_key = (str(path), st.st_size, st.st_mtime_ns)
+        if memo_key not in self._digests:
+            h = hashlib.sha256()
+            with open_regular(path, path.name) as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            self._digests[memo_key] = h.hexdigest()
+        return self._digests[memo_key]
 
     # ------------------------------------------------------------------ get
     def get(
@@ -545,13 +417,13 @@ class CsvSource:
         t0, t1 = to_timestamp(start, "start"), to_timestamp(end, "end")
         if self.path.is_dir():
             file = self._file_for(symbol)
-            df = read_price_csv(file, symbol)
+            df = read_price_csv(file, symbol, exchange=self.exchange_of(symbol))
             extra: dict[str, Any] = {"path": str(file), "layout": "folder"}
         else:
             file = self.path
             df, extra = self._get_single(symbol)
         st = file.stat()
-        extra["file_sha256"] = _sha256(file)
+        extra["file_sha256"] = self._sha256(file)
         extra["file_modified"] = pd.Timestamp(st.st_mtime, unit="s", tz="UTC").isoformat()
         if self.check_split:
             check_splits(df["adj_close" if "adj_close" in df else "close"], symbol, stacklevel=3)
@@ -570,47 +442,226 @@ class CsvSource:
         return out
 
     def _get_single(self, symbol: str) -> tuple[pd.DataFrame, dict[str, Any]]:
-        kind, payload = self._single()
-        extra: dict[str, Any] = {"path": str(self.path), "layout": kind}
-        if kind == "one":
-            if symbol.lower() != payload[0].lower() and _key(symbol) != _key(payload[0]):
+        layout = self._single()
+        extra: dict[str, Any] = {"path": str(self.path)}
+        exchange = self.exchange_of(symbol)
+        if isinstance(layout, _One):
+            extra["layout"] = "one"
+            if symbol.lower() != layout.symbol.lower() and key(symbol) != key(layout.symbol):
                 raise UnknownSymbol(
-                    symbol=symbol, source=f"CSV file {self.path} (holds {payload[0]} only)"
+                    symbol=symbol, source=f"CSV file {self.path} (holds {layout.symbol} only)"
                 )
-            return read_price_csv(self.path, symbol), extra
-        if kind == "wide":
-            col = _match(symbol, payload)
+            return _symbol_frame(layout.table, symbol, exchange), extra
+        if isinstance(layout, _Wide):
+            extra["layout"] = "wide"
+            col = _match(symbol, layout.columns)
             if col is None:
-                have = ", ".join(sorted(payload)[:12])
+                have = ", ".join(sorted(layout.columns)[:12])
                 raise UnknownSymbol(symbol=symbol, source=f"CSV file {self.path} (has {have})")
-            table = payload[col]["table"]
-            dates = _parse_dates(table, payload[col]["date"], symbol)
             extra["column"] = col
-            return _series_frame(table, dates, {"close": col}, symbol), extra
-        table = payload["table"]
-        sym = table.frame[payload["symbol"]].astype(str).str.strip()
-        col = _match(symbol, sym.unique().tolist())
-        if col is None:
-            have = ", ".join(sorted(sym.unique().tolist())[:12])
+            return _assemble(layout.table, symbol, exchange, {"close": col}), extra
+        extra["layout"] = "long"
+        name = _match(symbol, layout.names)
+        if name is None:
+            have = ", ".join(sorted(layout.names)[:12])
             raise UnknownSymbol(symbol=symbol, source=f"CSV file {self.path} (has {have})")
-        rows = np.flatnonzero((sym == col).to_numpy())
-        dates = _parse_dates(table, payload["date"], symbol)
-        cols: dict[str, str] = {}
-        close = table.find(_CLOSE_KEYS)
-        adj = table.find(_ADJ_KEYS)
-        if close is not None:
-            cols["close"] = close
-        if adj is not None:
-            cols["adj_close"] = adj
-        return _series_frame(table, dates, cols, symbol, rows=rows), extra
+        rows = layout.rows(layout.names.index(name))
+        layout.table.dates(symbol)
+        return _assemble(layout.table, symbol, exchange, layout.prices, rows=rows), extra
+
+    # ------------------------------------------------------------------ panel
+    def panel(
+        self,
+        symbols: Iterable[str] | None = None,
+        start: pd.Timestamp | str | None = None,
+        end: pd.Timestamp | str | None = None,
+        *,
+        values: Literal["price", "volume"] = "price",
+    ) -> pd.DataFrame:
+        """Many symbols of one wide or long file at once: a dates x symbols frame.
+
+        Parameters
+        ----------
+        symbols : iterable of str, optional
+            Symbols to return (matched as :meth:`get` does); default every symbol.
+        start, end : date-like, optional
+            Inclusive bounds.
+        values : {"price", "volume"}, default "price"
+            ``"price"``: the cells of a wide file, or the adjusted close (else the close)
+            of a long file; positive. ``"volume"``: the cells of a wide file of volumes
+            (such as ``../shared/data/universe/us_volume.csv``), or the ``Volume`` column
+            of a long file; zero allowed (a day without trades).
+
+        Returns
+        -------
+        DataFrame
+            Index: the dates where any returned symbol has a value (tz-naive, sorted,
+            named ``date``); one float column per symbol, named as asked; ``NaN`` = no
+            value (never filled). ``attrs["provenance"]`` as for :meth:`get`.
+
+        Raises
+        ------
+        UnknownSymbol, DataError
+            As :meth:`get`, for the first symbol (in the order asked) that fails.
+        """
+        if self.path.is_dir():
+            raise DataError(
+                symbol="prices",
+                detail=f"{self.path} is a folder; a panel is read from one wide or long CSV",
+                fix="call get(symbol) per file, or give one CSV file",
+            )
+        layout = self._single()
+        if isinstance(layout, _One):
+            raise DataError(
+                symbol=layout.symbol,
+                detail=f"{self.path} holds one symbol, not a panel",
+                fix="call get(symbol)",
+            )
+        names = layout.columns if isinstance(layout, _Wide) else layout.names
+        wanted = list(dict.fromkeys(symbols)) if symbols is not None else sorted(names)
+        found: list[str] = []
+        for sym in wanted:
+            col = _match(sym, names)
+            if col is None:
+                have = ", ".join(sorted(names)[:12])
+                raise UnknownSymbol(symbol=sym, source=f"CSV file {self.path} (has {have})")
+            found.append(col)
+        exchanges = [self.exchange_of(sym) for sym in wanted]
+        volume = values == "volume"
+        if isinstance(layout, _Wide):
+            out = _wide_panel(layout.table, found, wanted, exchanges, volume=volume)
+        else:
+            column = _long_value_column(layout, values)
+            layout.table.dates(wanted[0] if wanted else "prices")
+            series = {
+                sym: _assemble(
+                    layout.table,
+                    sym,
+                    ex,
+                    {"v": column},
+                    rows=layout.rows(layout.names.index(col)),
+                    volume=volume,
+                )["v"]
+                for sym, col, ex in zip(wanted, found, exchanges, strict=True)
+            }
+            out = _union_panel(series, wanted)
+        t0, t1 = to_timestamp(start, "start"), to_timestamp(end, "end")
+        if t0 is not None:
+            out = out[out.index >= t0]
+        if t1 is not None:
+            out = out[out.index <= t1]
+        out.attrs = {
+            "provenance": make_provenance(
+                self.name,
+                ",".join(wanted[:5]) + (" ..." if len(wanted) > 5 else ""),
+                path=str(self.path),
+                layout="wide" if isinstance(layout, _Wide) else "long",
+                values=values,
+                file_sha256=self._sha256(self.path),
+            )
+        }
+        return out
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def _long_value_column(layout: _Long, values: str) -> str:
+    table = layout.table
+    if values == "volume":
+        name = table.find({"volume", "vol", "pxvolume"})
+        if name is None:
+            raise DataError(
+                symbol="prices",
+                detail=f"{table.path}: no Volume column (columns: {', '.join(table.header)})",
+                fix="add a Volume column, or ask for values='price'",
+            )
+        return name
+    prices = layout.prices
+    return prices.get("adj_close") or prices["close"]
+
+
+def _wide_panel(
+    table: CsvTable,
+    columns: list[str],
+    names: list[str],
+    exchanges: list[str | None],
+    *,
+    volume: bool,
+) -> pd.DataFrame:
+    """Columns of a wide file as one frame, with the checks :func:`_assemble` makes."""
+    if not columns:
+        return pd.DataFrame(index=pd.DatetimeIndex([], name="date"))
+    codes = table.dates(names[0]).codes
+    nums = []
+    for column, sym in zip(columns, names, strict=True):
+        num = table.numbers(column, volume=volume)
+        if num.problem is not None:
+            bad = np.flatnonzero(num.problem)
+            raise table.price_error(int(bad[0]), column, int(num.problem[bad[0]]), sym)
+        if np.isnan(num.values).all():
+            raise DataError(
+                symbol=sym,
+                detail=f"{table.path}, column {column!r}: no prices",
+                fix="check the file holds this symbol's closes",
+            )
+        nums.append(num.values)
+    matrix = np.column_stack(nums)
+    groups: dict[str | None, list[int]] = {}
+    for j, ex in enumerate(exchanges):
+        groups.setdefault(ex, []).append(j)
+    parts = []
+    for ex, js in groups.items():
+        sub = matrix[:, js]
+        local, off = table.dates_for(names[js[0]], ex)
+        present = ~np.isnan(sub)
+        keep = np.flatnonzero(present.any(axis=1))
+        kept_codes = codes[keep]
+        dates = local[kept_codes]
+
+        def owner(j: int) -> str:
+            """The first symbol (of this group) with a value on kept row ``j``."""
+            return names[js[int(np.argmax(present[keep[j]]))]]  # noqa: B023 - used at once
+
+        if off is not None and off[kept_codes].any():
+            j = int(np.flatnonzero(off[kept_codes])[0])
+            assert ex is not None
+            raise table.off_day_error(int(keep[j]), owner(j), ex, dates[j])
+        index = pd.DatetimeIndex(dates, name="date")
+        if index.has_duplicates:
+            dup = np.flatnonzero(index.duplicated(keep=False))
+            first = index[dup[0]]
+            same = [int(keep[j]) for j in dup if index[j] == first]
+            raise DataError(
+                symbol=owner(int(dup[0])),
+                detail=(
+                    f"{table.path}, lines {', '.join(map(str, table.lines(same)))}, column "
+                    f"{table.date_column!r}: duplicate date {first.date()}"
+                ),
+                fix="keep one row per date",
+            )
+        order = np.argsort(dates, kind="stable")
+        parts.append(
+            pd.DataFrame(
+                sub[keep][order],
+                index=pd.DatetimeIndex(dates[order], name="date"),
+                columns=[names[j] for j in js],
+            )
+        )
+    out = parts[0] if len(parts) == 1 else pd.concat(parts, axis=1, sort=True)
+    out = out[names]
+    out.index = pd.DatetimeIndex(out.index, name="date")
+    out.columns.name = None
+    return out
+
+
+def _union_panel(series: Mapping[str, pd.Series], order: list[str]) -> pd.DataFrame:
+    """Align per-symbol series on the union of their dates (no filling)."""
+    if not series:
+        return pd.DataFrame(index=pd.DatetimeIndex([], name="date"))
+    stamps = np.unique(np.concatenate([series[s].index.to_numpy() for s in order]))
+    matrix = np.full((len(stamps), len(order)), np.nan)
+    for j, sym in enumerate(order):
+        s = series[sym]
+        matrix[np.searchsorted(stamps, s.index.to_numpy()), j] = s.to_numpy()
+    return pd.DataFrame(matrix, index=pd.DatetimeIndex(stamps, name="date"), columns=order)
 
 
 def _match(symbol: str, names: Iterable[str]) -> str | None:
@@ -621,6 +672,6 @@ def _match(symbol: str, names: Iterable[str]) -> str | None:
         if n.strip().lower() == symbol.strip().lower():
             return n
     for n in names:
-        if _key(n) == _key(symbol):
+        if key(n) == key(symbol):
             return n
     return None
