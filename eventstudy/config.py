@@ -1406,6 +1406,14 @@ def load_config(path: str | Path, *, root: str | Path | None = None) -> StudyCon
     """
     path = Path(path)
     shown = str(path)
+    if path.exists() and not path.is_dir() and not path.is_file():
+        # a named pipe or device would block the read forever, or never end
+        raise ConfigError(
+            field="(file)",
+            value=shown,
+            expected="a regular YAML file, not a pipe or device",
+            file=shown,
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

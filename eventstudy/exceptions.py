@@ -292,3 +292,15 @@ class PlaceboDatesWarning(EventStudyWarning):
 
 
 __all__ += ["PlaceboDatesWarning"]
+
+
+class CacheKeptFilesWarning(CacheWarning):
+    """``cache clear`` found parquet files the cache did not write, and kept them."""
+
+    template = (
+        "cache {path}: kept {count} file(s) eventstudy did not write ({files}); "
+        "delete them yourself if they are not yours"
+    )
+
+
+__all__ += ["CacheKeptFilesWarning"]

@@ -289,6 +289,68 @@ def test_list_reports_corrupt_files_and_clear_removes(cache, src):
     assert PriceCache(cache.root / "nothing").list().empty
 
 
+def _users_own_parquet(folder: Path) -> list[Path]:
+    """Parquet files a user keeps in ``*/*.parquet`` (no eventstudy metadata)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = []
+    for rel in ("research/returns.parquet", "yahoo/mine.parquet"):
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table({"x": [1.0, 2.0]}), path)
+        files.append(path)
+    return files
+
+
+def test_clear_refuses_a_folder_that_is_not_a_cache(monkeypatch, tmp_path):
+    """EVENTSTUDY_CACHE pointed at a folder of one's own data: clear deletes nothing."""
+    from click.testing import CliRunner
+
+    from eventstudy import cli
+
+    own = _users_own_parquet(tmp_path / "data")
+    before = {p: p.read_bytes() for p in own}
+    monkeypatch.setenv("EVENTSTUDY_CACHE", str(tmp_path / "data"))
+    with pytest.raises(CacheError, match=r"not an eventstudy cache.*nothing was deleted"):
+        PriceCache().clear()
+    result = CliRunner().invoke(cli.main, ["cache", "clear"])
+    assert result.exit_code == 3
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "not an eventstudy cache" in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert {p: p.read_bytes() for p in own} == before
+
+
+def test_clear_in_a_marked_cache_keeps_files_it_did_not_write(tmp_path, src):
+    """The user's folder became a cache (a run wrote into it): clear removes the cache's
+    files only, keeps the user's with a warning naming them."""
+    from eventstudy.data.cache import MARKER
+    from eventstudy.exceptions import CacheKeptFilesWarning
+
+    root = tmp_path / "data"
+    own = _users_own_parquet(root)
+    cache = PriceCache(root)
+    cache.get(src, "7203.T", "2024-01-01", "2024-01-31")
+    cache.get(src, "X", "2024-01-01", "2024-01-31")
+    _garble(cache.path("X", src))  # a corrupt file of the cache's own is still removed
+    assert (root / MARKER).is_file()
+    with pytest.warns(CacheKeptFilesWarning, match=r"kept 2 file\(s\).*research/returns.parquet"):
+        assert cache.clear() == 2
+    assert all(p.is_file() for p in own)
+    assert not cache.path("7203.T", src).exists() and not cache.path("X", src).exists()
+
+
+def test_a_legacy_cache_without_marker_is_still_cleared(cache, src):
+    """Files written before the marker existed carry eventstudy metadata: they are ours."""
+    from eventstudy.data.cache import MARKER
+
+    cache.get(src, "A", "2024-01-01", "2024-01-31")
+    (cache.root / MARKER).unlink()
+    assert cache.clear() == 1
+    assert cache.list().empty
+
+
 def test_unwritable_cache_is_a_cache_error(tmp_path, src):
     if os.geteuid() == 0:
         blocker = tmp_path / "file"

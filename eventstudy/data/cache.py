@@ -3,6 +3,7 @@
 Layout under the cache root (``EVENTSTUDY_CACHE`` or ``platformdirs.user_cache_dir(
 "eventstudy")``)::
 
+    <root>/.eventstudy-cache                marker: this folder is an eventstudy cache
     <root>/<source>/<symbol>.parquet        prices + metadata (coverage, checksum, provenance)
     <root>/<source>/<symbol>.parquet.lock   per-symbol lock (filelock)
     <root>/yfinance/                        yfinance's own time-zone and cookie caches
@@ -21,6 +22,14 @@ Guarantees
   are fetched and merged. Newer data is fetched with an overlap of a few sessions: if
   the source's adjusted closes changed on the overlap (a new dividend or split was
   applied backwards), the whole range is refetched so the series stays consistent.
+* **Clears only its own files**: the first write leaves the marker file
+  ``.eventstudy-cache`` in the root. :meth:`PriceCache.clear` deletes a parquet file
+  only when it is provably the cache's: its footer carries the ``eventstudy`` metadata,
+  or (a corrupt file) it sits in a marked cache beside the lock the cache took to
+  write it. Anything else is kept (with a :class:`~eventstudy.exceptions.CacheKeptFilesWarning`),
+  and a folder without the marker that holds parquet files the cache did not write
+  (``EVENTSTUDY_CACHE`` pointed at a folder of one's own data) is refused: nothing is
+  deleted.
 """
 
 from __future__ import annotations
@@ -43,6 +52,7 @@ import pandas as pd
 from eventstudy.data.sources import to_timestamp
 from eventstudy.exceptions import (
     CacheError,
+    CacheKeptFilesWarning,
     CacheWarning,
     DataError,
     DataWarning,
@@ -55,10 +65,16 @@ from eventstudy.exceptions import (
 if TYPE_CHECKING:  # pragma: no cover
     from eventstudy.data.sources import PriceSource
 
-__all__ = ["FORMAT_VERSION", "PriceCache", "default_cache_dir"]
+__all__ = ["FORMAT_VERSION", "MARKER", "PriceCache", "default_cache_dir"]
 
 FORMAT_VERSION = 1
 _META_KEY = b"eventstudy"
+#: File in the cache root that marks the folder as an eventstudy cache.
+MARKER = ".eventstudy-cache"
+_MARKER_TEXT = (
+    "This folder is an eventstudy price cache. 'eventstudy cache clear' deletes only the\n"
+    "parquet files eventstudy wrote here (they carry eventstudy metadata).\n"
+)
 #: A history that starts/ends within this many calendar days of the requested bounds is
 #: complete (holidays such as Golden Week or New Year can close an exchange ~10 days).
 TOLERANCE_DAYS = 10
@@ -233,6 +249,7 @@ class PriceCache:
         table = table.replace_schema_metadata(schema_meta)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            self._mark()
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         except OSError as exc:
             raise CacheError(
@@ -260,6 +277,37 @@ class PriceCache:
                 os.fsync(dfd)
             finally:
                 os.close(dfd)
+
+    def _mark(self) -> None:
+        """Leave the marker file in the root (once; concurrent writers are fine)."""
+        marker = self.root / MARKER
+        if marker.exists():
+            return
+        try:
+            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(_MARKER_TEXT)
+
+    @property
+    def marked(self) -> bool:
+        """True when the root carries the marker of an eventstudy cache."""
+        return (self.root / MARKER).is_file()
+
+    def written_by_cache(self, file: Path) -> bool:
+        """True when ``file`` is provably one the cache wrote (see the module notes)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            meta = pq.read_schema(file).metadata or {}
+        except (pa.ArrowException, OSError, ValueError):
+            meta = {}
+        if _META_KEY in meta:
+            return True
+        # a corrupt or truncated file: the cache's own when it wrote it under its lock
+        return self.marked and Path(f"{file}.lock").exists()
 
     @staticmethod
     def _remove_orphans(path: Path) -> None:
@@ -533,13 +581,49 @@ class PriceCache:
         return pd.DataFrame(rows, columns=cols)
 
     def clear(self, symbol: str | None = None, source: str | None = None) -> int:
-        """Delete cached files (all, or one symbol, or one source); return how many."""
+        """Delete cached files (all, or one symbol, or one source); return how many.
+
+        Only files the cache wrote are deleted (see the module notes); others are kept
+        with a :class:`~eventstudy.exceptions.CacheKeptFilesWarning`.
+
+        Raises
+        ------
+        CacheError
+            The root has no cache marker and holds parquet files the cache did not
+            write (nothing is deleted), or a file cannot be deleted.
+        """
         if not self.root.is_dir():
             return 0
         removed = 0
         pattern = f"{quote(symbol, safe='._-')}.parquet" if symbol else "*.parquet"
         folder = quote(source, safe="._-") if source else "*"
-        for file in sorted(self.root.glob(f"{folder}/{pattern}")):
+        files = sorted(p for p in self.root.glob(f"{folder}/{pattern}") if p.is_file())
+        mine = {f: self.written_by_cache(f) for f in files}
+        ours = [f for f in files if mine[f]]
+        foreign = [f for f in files if not mine[f]]
+        if foreign:
+            shown = ", ".join(str(f.relative_to(self.root)) for f in foreign[:3])
+            more = f" (+{len(foreign) - 3} more)" if len(foreign) > 3 else ""
+            if not self.marked:
+                raise CacheError(
+                    path=str(self.root),
+                    detail=(
+                        f"not an eventstudy cache (no {MARKER} marker) and it holds "
+                        f"{len(foreign)} parquet file(s) eventstudy did not write: "
+                        f"{shown}{more}; nothing was deleted"
+                    ),
+                    fix="point EVENTSTUDY_CACHE at the eventstudy cache folder",
+                )
+            warnings.warn(
+                format_warning(
+                    CacheKeptFilesWarning,
+                    path=str(self.root),
+                    count=len(foreign),
+                    files=shown + more,
+                ),
+                stacklevel=2,
+            )
+        for file in ours:
             with self.lock(file):
                 try:
                     file.unlink()
