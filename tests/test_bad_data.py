@@ -58,6 +58,30 @@ FILE_CASES: dict[str, tuple[str, ...]] = {
     "text_in_price.csv": ("line 3", "cannot read price '1O1.5'", "use plain numbers"),
     "header_only.csv": ("column 'Close'", "no prices", "check the file"),
     "no_prices.csv": ("column 'Close'", "no prices", "check the file"),
+    # issue 15: rows wider than the header (the extra cell used to be dropped silently:
+    # 3,624.00 was read as 3), quotes that never close, and time stamps
+    "unquoted_thousands.csv": (
+        "line 3",
+        "'2025-12-02,3,624.00' has 3 cells but the header has 2",
+        'quote a number that has a thousands separator ("3,624.00")',
+    ),
+    "too_many_cells.csv": ("line 3", "has 4 cells but the header has 2", "thousands separator"),
+    "first_row_too_wide.csv": ("line 2", "has 4 cells but the header has 2", "extra separator"),
+    "extra_cell_without_date.csv": ("line 3", "',,101' has 3 cells", "extra separator"),
+    "unbalanced_quote.csv": ("line 3", "never closed", "close the quote"),
+    "mixed_time_zones.csv": (
+        "line 3",
+        "column 'Date'",
+        "'2025-12-02' has no time zone",
+        "all time stamps with their offset",
+    ),
+    "stamps_in_another_zone.csv": (
+        "line 3",
+        "'2025-12-05 10:00:00-05:00' is Saturday 2025-12-06 in XTKS local time (Asia/Tokyo)",
+        "not in the zone they claim",
+    ),
+    "impossible_time_stamp.csv": ("line 3", "cannot read date '2025-12-03 25:00:00+09:00'"),
+    "date_out_of_range.csv": ("line 3", "'9999-12-31' is out of range", "YYYY-MM-DD"),
 }
 
 
@@ -114,6 +138,19 @@ def test_malformed_csv_exits_3_with_one_line(tmp_path: Path, prices_dir: Path, n
     assert_no_debris(tmp_path / "out", report=False)
 
 
+def test_a_price_file_that_is_a_named_pipe_is_refused_at_once(tmp_path: Path, prices_dir: Path):
+    """A FIFO in place of a price file used to block the run forever (issue 15)."""
+    import os
+
+    folder = copy_prices(prices_dir, tmp_path / "prices")
+    (folder / f"{VICTIM}.csv").unlink()
+    os.mkfifo(folder / f"{VICTIM}.csv")
+    code, err = run_cli(folder, tmp_path / "out")  # returns: nothing opens the pipe
+    line = one_error_line(err)
+    assert code == 3 and "is a named pipe, not a regular file" in line, err
+    assert_no_debris(tmp_path / "out", report=False)
+
+
 def test_unreadable_bytes_exit_3_not_an_internal_error(tmp_path: Path, prices_dir: Path):
     """Random bytes (an empty second line made the reader raise IndexError: exit 1)."""
     folder = copy_prices(prices_dir, tmp_path / "prices")
@@ -161,6 +198,31 @@ def clean_run(tmp_path_factory, prices_dir: Path) -> Path:
     code, err = run_cli(folder, tmp / "out")
     assert code == 0, err
     return tmp / "out" / "kei_cars"
+
+
+def test_utc_stamped_prices_give_the_same_abnormal_returns(
+    tmp_path: Path, prices_dir: Path, clean_run: Path
+):
+    """Nissan's closes stamped in UTC (midnight Tokyo = 15:00 the day before): converted to
+    Tokyo dates, every AR is the original's; the date part alone put each price one
+    session early and flipped day 0 of the kei-car event from +1.87% to -1.85% (issue 15)."""
+    folder = copy_prices(prices_dir, tmp_path / "prices")
+    frame = pd.read_csv(folder / f"{VICTIM}.csv", dtype={"Date": str})
+    stamps = pd.to_datetime(frame["Date"]).dt.tz_localize("Asia/Tokyo").dt.tz_convert("UTC")
+    frame["Date"] = stamps.dt.strftime("%Y-%m-%d %H:%M:%S+00:00")
+    assert frame["Date"].iloc[0].endswith(" 15:00:00+00:00")
+    frame.to_csv(folder / f"{VICTIM}.csv", index=False)
+    code, err = run_cli(folder, tmp_path / "out")
+    assert code == 0, err
+    cols = ["event_id", "security", "rel_day", "ar"]
+    got = pd.read_csv(tmp_path / "out" / "kei_cars" / "tables" / "abnormal_returns.csv")
+    want = pd.read_csv(clean_run / "tables" / "abnormal_returns.csv")
+    got = got[got["security"] == VICTIM][cols].reset_index(drop=True)
+    want = want[want["security"] == VICTIM][cols].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want, rtol=1e-12)
+    kei_day0 = want[want["event_id"].str.startswith("kei") & (want["rel_day"] == 0)]
+    # the figure the issue quotes for the original file (+1.87%)
+    assert len(kei_day0) == 1 and round(float(kei_day0["ar"].iloc[0]), 4) == 0.0187
 
 
 def excluded(report: Path) -> pd.DataFrame:

@@ -26,6 +26,7 @@ descending or shuffled order are sorted silently; duplicate dates are an error.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ from eventstudy.data.csv_table import (
     key,
     open_regular,
 )
-from eventstudy.data.sources import check_splits, finalize_prices, make_provenance, to_timestamp
+from eventstudy.data.sources import check_splits, make_provenance, to_timestamp
 from eventstudy.exceptions import DataError, UnknownSymbol
 
 __all__ = ["CsvSource", "read_price_csv"]
@@ -54,6 +55,20 @@ _EXTRAS = ("open", "high", "low", "volume")
 
 
 # ----------------------------------------------------------------------------- frames
+
+
+@dataclass(frozen=True)
+class _Series:
+    """One symbol's prices as arrays: sorted unique dates and a column per field."""
+
+    dates: np.ndarray  # datetime64[ns], sorted, unique
+    columns: dict[str, np.ndarray]
+
+    def frame(self) -> pd.DataFrame:
+        return _frame(self.dates, self.columns)
+
+    def series(self, name: str) -> pd.Series:
+        return pd.Series(self.columns[name], index=pd.DatetimeIndex(self.dates, name="date"))
 
 
 def _assemble(
@@ -65,7 +80,7 @@ def _assemble(
     extras: Mapping[str, str] | None = None,
     *,
     volume: bool = False,
-) -> pd.DataFrame:
+) -> _Series:
     """The price frame of ``symbol``: ``columns`` (target -> column) over ``rows``.
 
     Rows without any price are dropped; the result is sorted by date. Raises the first
@@ -109,8 +124,10 @@ def _assemble(
         j = int(np.flatnonzero(off[kept_codes])[0])
         assert exchange is not None
         raise table.off_day_error(file_row(j), symbol, exchange, dates[j])
-    index = pd.DatetimeIndex(dates, name="date")
-    if index.has_duplicates:
+    order = np.argsort(dates, kind="stable")
+    sorted_dates = dates[order]
+    if len(sorted_dates) > 1 and (sorted_dates[1:] == sorted_dates[:-1]).any():
+        index = pd.DatetimeIndex(dates)
         dup = np.flatnonzero(index.duplicated(keep=False))
         first = index[dup[0]]
         same = [file_row(int(j)) for j in dup if index[j] == first]
@@ -123,16 +140,75 @@ def _assemble(
             ),
             fix="keep one row per date",
         )
-    order = np.argsort(dates, kind="stable")
     data = {target: vals[keep][order] for target, vals in values.items()}
     for target, column in (extras or {}).items():
         vals = table.loose_numbers(column)
         vals = vals if rows is None else vals[rows]
         data[target] = vals[keep][order]
-    return pd.DataFrame(data, index=pd.DatetimeIndex(dates[order], name="date"))
+    return _Series(sorted_dates, data)
 
 
-def _symbol_frame(table: CsvTable, symbol: str, exchange: str | None) -> pd.DataFrame:
+def _finish(
+    series: _Series,
+    provenance: Mapping[str, Any],
+    start: pd.Timestamp | None,
+    end: pd.Timestamp | None,
+) -> pd.DataFrame:
+    """The Prices frame of :func:`~eventstudy.data.sources.finalize_prices`, built
+    directly from sorted unique arrays (it is called once per symbol: thousands of times
+    for a universe).
+
+    ``adj_close`` falls back to ``close`` where missing (and the other way round for a
+    column that is absent); rows without an adjusted close are dropped; ``[start, end]``.
+    """
+    cols = series.columns
+    close = cols.get("close")
+    adj = cols.get("adj_close")
+    if close is None:
+        assert adj is not None
+        close = adj
+    if adj is None:
+        adj = close
+    adj = np.where(np.isnan(adj), close, adj)
+    dates = series.dates
+    keep = ~np.isnan(adj)
+    if start is not None:
+        keep &= dates >= start.to_datetime64()
+    if end is not None:
+        keep &= dates <= end.to_datetime64()
+    data = {"close": close[keep], "adj_close": adj[keep]}
+    for name, vals in cols.items():
+        if name not in data:
+            data[name] = vals[keep]
+    out = _frame(dates[keep], data)
+    out.attrs = {"provenance": dict(provenance)}
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _column_index(names: tuple[str, ...]) -> pd.Index:
+    return pd.Index(names)
+
+
+def _frame(dates: np.ndarray, columns: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """A float frame indexed by ``date`` from equal-length arrays (one block: building
+    from a 2-D array is several times faster than from a dict, which matters for
+    thousands of symbols)."""
+    names = tuple(columns)
+    values = (
+        np.column_stack([np.asarray(columns[n], dtype="float64") for n in names])
+        if names
+        else np.empty((len(dates), 0))
+    )
+    return pd.DataFrame(
+        values,
+        index=pd.DatetimeIndex(dates, name="date"),
+        columns=_column_index(names),
+        copy=False,
+    )
+
+
+def _symbol_series(table: CsvTable, symbol: str, exchange: str | None) -> _Series:
     """A per-symbol file (date, Close and/or Adj Close, optional OHLC and volume)."""
     close = table.find(CLOSE_KEYS)
     adj = table.find(ADJ_KEYS)
@@ -187,7 +263,7 @@ def read_price_csv(
     path = Path(path)
     symbol = symbol or path.name.removesuffix(".csv")
     table = CsvTable(path, symbol)
-    return _symbol_frame(table, symbol, exchange or default_exchange(symbol))
+    return _symbol_series(table, symbol, exchange or default_exchange(symbol)).frame()
 
 
 # ----------------------------------------------------------------------------- layouts
@@ -199,6 +275,10 @@ class _Wide:
 
     table: CsvTable
     columns: tuple[str, ...]
+
+    @functools.cached_property
+    def lookup(self) -> _Names:
+        return _Names(self.columns)
 
 
 @dataclass(frozen=True)
@@ -213,6 +293,14 @@ class _Long:
 
     def rows(self, k: int) -> np.ndarray:
         return self.order[self.starts[k] : self.starts[k + 1]]
+
+    @functools.cached_property
+    def lookup(self) -> _Names:
+        return _Names(self.names)
+
+    @functools.cached_property
+    def position(self) -> dict[str, int]:
+        return {n: k for k, n in enumerate(self.names)}
 
     @property
     def prices(self) -> dict[str, str]:
@@ -256,12 +344,10 @@ def _layout(path: Path) -> _Layout:
         return _Long(table, sym_col, tuple(str(n) for n in names), order, starts)
     if has_price:
         return _One(table, path.name.removesuffix(".csv"))
-    others = tuple(
-        h
-        for h, k in zip(table.header, table.keys, strict=True)
-        if h != date_col and h != "" and k not in OTHER_PRICE_KEYS
-    )
-    if not others:
+    others = tuple(h for h in table.header if h != date_col and h != "")
+    if all(key(h) in OTHER_PRICE_KEYS for h in others):
+        # Open/High/Low/Volume without a close: not a wide file of symbols (a column
+        # such as LOW among tickers, Lowe's, is a symbol)
         raise DataError(
             symbol="prices",
             detail=f"{path}: no price columns besides {date_col!r}",
@@ -323,7 +409,7 @@ class CsvSource:
                 fix="give --prices a folder of <symbol>.csv files or one CSV file",
             )
         self._memo: dict[tuple[str, int, int], _Layout] = {}
-        self._digests: dict[tuple[str, int, int], str] = {}
+        self._digests: dict[tuple[str, int, int], dict[str, str]] = {}
 
     @property
     def cache_key(self) -> str:
@@ -388,6 +474,10 @@ class CsvSource:
         return self._memo[memo_key]
 
     def _sha256(self, path: Path) -> str:
+        return self._file_facts(path)["file_sha256"]
+
+    def _file_facts(self, path: Path) -> dict[str, str]:
+        """SHA-256 and modification time of a file (memoised on size and mtime)."""
         st = path.stat()
         memo_key = (str(path), st.st_size, st.st_mtime_ns)
         if memo_key not in self._digests:
@@ -395,8 +485,9 @@ class CsvSource:
             with open_regular(path, path.name) as fh:
                 for block in iter(lambda: fh.read(1 << 20), b""):
                     h.update(block)
-            self._digests[memo_key] = h.hexdigest()
-        return self._digests[memo_key]
+            modified = pd.Timestamp(st.st_mtime, unit="s", tz="UTC").isoformat()
+            self._digests[memo_key] = {"file_sha256": h.hexdigest(), "file_modified": modified}
+        return dict(self._digests[memo_key])
 
     # ------------------------------------------------------------------ get
     def get(
@@ -417,31 +508,31 @@ class CsvSource:
         t0, t1 = to_timestamp(start, "start"), to_timestamp(end, "end")
         if self.path.is_dir():
             file = self._file_for(symbol)
-            df = read_price_csv(file, symbol, exchange=self.exchange_of(symbol))
+            table = CsvTable(file, symbol)
+            series = _symbol_series(table, symbol, self.exchange_of(symbol))
             extra: dict[str, Any] = {"path": str(file), "layout": "folder"}
         else:
             file = self.path
-            df, extra = self._get_single(symbol)
-        st = file.stat()
-        extra["file_sha256"] = self._sha256(file)
-        extra["file_modified"] = pd.Timestamp(st.st_mtime, unit="s", tz="UTC").isoformat()
+            series, extra = self._get_single(symbol)
+        extra.update(self._file_facts(file))
         if self.check_split:
-            check_splits(df["adj_close" if "adj_close" in df else "close"], symbol, stacklevel=3)
-        extra["columns"] = [c for c in ("close", "adj_close") if c in df.columns]
-        prov = make_provenance(self.name, symbol, **extra)
-        out = finalize_prices(df, symbol, prov, start=t0, end=t1)
+            field = "adj_close" if "adj_close" in series.columns else "close"
+            check_splits(series.series(field), symbol, stacklevel=3)
+        extra["columns"] = [c for c in ("close", "adj_close") if c in series.columns]
+        out = _finish(series, make_provenance(self.name, symbol, **extra), t0, t1)
         if len(out) == 0:
+            first, last = pd.Timestamp(series.dates[0]), pd.Timestamp(series.dates[-1])
             raise DataError(
                 symbol=symbol,
                 detail=(
                     f"{extra['path']} has no prices between {start} and {end} "
-                    f"(it covers {df.index[0].date()} .. {df.index[-1].date()})"
+                    f"(it covers {first.date()} .. {last.date()})"
                 ),
                 fix="choose study dates inside the file's range or extend the file",
             )
         return out
 
-    def _get_single(self, symbol: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    def _get_single(self, symbol: str) -> tuple[_Series, dict[str, Any]]:
         layout = self._single()
         extra: dict[str, Any] = {"path": str(self.path)}
         exchange = self.exchange_of(symbol)
@@ -451,21 +542,21 @@ class CsvSource:
                 raise UnknownSymbol(
                     symbol=symbol, source=f"CSV file {self.path} (holds {layout.symbol} only)"
                 )
-            return _symbol_frame(layout.table, symbol, exchange), extra
+            return _symbol_series(layout.table, symbol, exchange), extra
         if isinstance(layout, _Wide):
             extra["layout"] = "wide"
-            col = _match(symbol, layout.columns)
+            col = layout.lookup.match(symbol)
             if col is None:
                 have = ", ".join(sorted(layout.columns)[:12])
                 raise UnknownSymbol(symbol=symbol, source=f"CSV file {self.path} (has {have})")
             extra["column"] = col
             return _assemble(layout.table, symbol, exchange, {"close": col}), extra
         extra["layout"] = "long"
-        name = _match(symbol, layout.names)
+        name = layout.lookup.match(symbol)
         if name is None:
             have = ", ".join(sorted(layout.names)[:12])
             raise UnknownSymbol(symbol=symbol, source=f"CSV file {self.path} (has {have})")
-        rows = layout.rows(layout.names.index(name))
+        rows = layout.rows(layout.position[name])
         layout.table.dates(symbol)
         return _assemble(layout.table, symbol, exchange, layout.prices, rows=rows), extra
 
@@ -483,7 +574,8 @@ class CsvSource:
         Parameters
         ----------
         symbols : iterable of str, optional
-            Symbols to return (matched as :meth:`get` does); default every symbol.
+            Symbols to return (matched as :meth:`get` does); default every symbol, in the
+            order of the file's columns (wide) or sorted (long).
         start, end : date-like, optional
             Inclusive bounds.
         values : {"price", "volume"}, default "price"
@@ -518,10 +610,11 @@ class CsvSource:
                 fix="call get(symbol)",
             )
         names = layout.columns if isinstance(layout, _Wide) else layout.names
-        wanted = list(dict.fromkeys(symbols)) if symbols is not None else sorted(names)
+        lookup = layout.lookup
+        wanted = list(dict.fromkeys(symbols)) if symbols is not None else list(names)
         found: list[str] = []
         for sym in wanted:
-            col = _match(sym, names)
+            col = lookup.match(sym)
             if col is None:
                 have = ", ".join(sorted(names)[:12])
                 raise UnknownSymbol(symbol=sym, source=f"CSV file {self.path} (has {have})")
@@ -539,9 +632,9 @@ class CsvSource:
                     sym,
                     ex,
                     {"v": column},
-                    rows=layout.rows(layout.names.index(col)),
+                    rows=layout.rows(layout.position[col]),
                     volume=volume,
-                )["v"]
+                ).series("v")
                 for sym, col, ex in zip(wanted, found, exchanges, strict=True)
             }
             out = _union_panel(series, wanted)
@@ -665,13 +758,22 @@ def _union_panel(series: Mapping[str, pd.Series], order: list[str]) -> pd.DataFr
 
 
 def _match(symbol: str, names: Iterable[str]) -> str | None:
-    names = list(names)
-    if symbol in names:
-        return symbol
-    for n in names:
-        if n.strip().lower() == symbol.strip().lower():
-            return n
-    for n in names:
-        if key(n) == key(symbol):
-            return n
-    return None
+    """The name in ``names`` that is ``symbol``: exactly, ignoring case, or by :func:`key`."""
+    return _Names(tuple(names)).match(symbol)
+
+
+class _Names:
+    """Lookup tables of a list of symbol names."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.exact = set(names)
+        self.folded: dict[str, str] = {}
+        self.keyed: dict[str, str] = {}
+        for n in names:
+            self.folded.setdefault(n.strip().lower(), n)
+            self.keyed.setdefault(key(n), n)
+
+    def match(self, symbol: str) -> str | None:
+        if symbol in self.exact:
+            return symbol
+        return self.folded.get(symbol.strip().lower()) or self.keyed.get(key(symbol))

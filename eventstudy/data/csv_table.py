@@ -321,12 +321,22 @@ class DateColumn:
             out[need] = local.to_numpy()
             trades = np.array([c == "1" for c in weekmask])
             off = np.zeros(len(out), dtype=bool)
-            off[need] = ~trades[local.dayofweek]
+            off[need] = ~trades[np.asarray(local.day_of_week)]
             self._local[exchange] = (out, off if off.any() else None)
         return self._local[exchange]
 
 
 # ----------------------------------------------------------------------------- the table
+
+
+@dataclass(frozen=True)
+class _Body:
+    """The body's cells: numeric columns as one float matrix, the others as Series."""
+
+    rows: int
+    matrix: np.ndarray  # rows x numeric columns, Fortran order
+    where: dict[str, int]  # header name -> column of ``matrix``
+    others: dict[str, pd.Series]  # header name -> categorical or text column
 
 
 @dataclass(frozen=True)
@@ -371,13 +381,13 @@ class CsvTable:
         self.header = head.header
         self.header_line = head.header_line
         self.keys = [key(h) for h in self.header]
-        self._body: pd.DataFrame | None = None
+        self._body: _Body | None = None
         self._pos: np.ndarray | None = None
         self._numbers: dict[str, NumberColumn] = {}
         self._dates: DateColumn | None = None
 
     @property
-    def _frame(self) -> pd.DataFrame:
+    def _columns(self) -> _Body:
         """The body, read on first use (the header alone answers layout questions)."""
         if self._body is None:
             with open_regular(self.path, self.symbol) as fh:
@@ -387,7 +397,7 @@ class CsvTable:
                     # the header lines were UTF-8, the body is not: read it as Latin-1
                     self._head = dataclasses.replace(self._head, encoding="latin-1")
                     frame = self._read_body(fh, self._head)
-            self._body = self._drop_blank_rows(frame)
+            self._body = self._split(frame)
         return self._body
 
     # ------------------------------------------------------------------ reading
@@ -463,8 +473,9 @@ class CsvTable:
         categorical = {f"c{date_i}", _EXTRA}
         if has_price and sym_i is not None:
             categorical.add(f"c{sym_i}")
-        na = {name: _NA_TOKENS for name in names}
+        na: list[str] | dict[str, list[str]] = _NA_TOKENS
         if has_price and sym_i is not None:
+            na = {name: _NA_TOKENS for name in names}
             na[f"c{sym_i}"] = [""]  # a ticker may be spelt NA or NONE
         fh.seek(head.body_offset)
         with warnings.catch_warnings(record=True) as caught:
@@ -591,11 +602,9 @@ class CsvTable:
         return DataError(symbol=symbol, detail=f"{where}: {detail}", fix=fix)
 
     # ------------------------------------------------------------------ rows
-    def _drop_blank_rows(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Forget blank rows (every cell empty) and refuse a row wider than the header."""
-        present = np.zeros(len(frame), dtype=bool)
-        for name in frame.columns[:-1]:
-            present |= _present(frame[name])
+    def _split(self, frame: pd.DataFrame) -> _Body:
+        """Refuse a row wider than the header, forget blank rows (every cell empty), and
+        keep the numeric columns as one float matrix (a column is a contiguous slice)."""
         extra = _present(frame[_EXTRA])
         if extra.any():
             row = int(np.flatnonzero(extra)[0])
@@ -603,15 +612,40 @@ class CsvTable:
                 if rec == row:
                     raise self._wide_error(self._head, line, cells)
             raise self._wide_error(self._head, self.header_line + 1 + row, [])  # pragma: no cover
-        frame = frame.drop(columns=[_EXTRA])
+        names = list(frame.columns[:-1])
+        dtypes = frame.dtypes
+        numeric = [
+            (name, head)
+            for name, head in zip(names, self.header, strict=True)
+            if pd.api.types.is_numeric_dtype(dtypes[name])
+            and not pd.api.types.is_bool_dtype(dtypes[name])
+        ]
+        numeric_names = {name for name, _ in numeric}
+        matrix = np.asfortranarray(
+            frame[[name for name, _ in numeric]].to_numpy(dtype="float64", na_value=np.nan)
+        )
+        others = {
+            head: frame[name]
+            for name, head in zip(names, self.header, strict=True)
+            if name not in numeric_names
+        }
+        del frame
+        present = ~np.isnan(matrix).all(axis=1) if matrix.shape[1] else np.zeros(len(extra), bool)
+        for col in others.values():
+            present |= _present(col)
         if not present.all():
             self._pos = np.flatnonzero(present)
-            frame = frame.take(self._pos).reset_index(drop=True)
-        frame.columns = self.header
-        return frame
+            matrix = np.asfortranarray(matrix[self._pos])
+            others = {h: c.take(self._pos).reset_index(drop=True) for h, c in others.items()}
+        return _Body(
+            rows=len(present) if self._pos is None else len(self._pos),
+            matrix=matrix,
+            where={head: j for j, (_, head) in enumerate(numeric)},
+            others=others,
+        )
 
     def __len__(self) -> int:
-        return len(self._frame)
+        return self._columns.rows
 
     def find(self, keys: frozenset[str] | set[str]) -> str | None:
         """The first column whose :func:`key` is in ``keys``."""
@@ -620,11 +654,17 @@ class CsvTable:
                 return name
         return None
 
+    def _series(self, column: str) -> pd.Series:
+        body = self._columns
+        if column in body.where:
+            return pd.Series(body.matrix[:, body.where[column]])
+        return body.others[column]
+
     def text(self, column: str) -> tuple[np.ndarray, np.ndarray]:
         """A text column as (codes per row, distinct stripped texts); code -1 = empty."""
-        col = self._frame[column]
+        col = self._series(column)
         if not isinstance(col.dtype, pd.CategoricalDtype):
-            col = col.astype("category")
+            col = col.astype(str).where(col.notna()).astype("category")
         cats = pd.Index(col.cat.categories.astype(str)).str.strip()
         codes = col.cat.codes.to_numpy()
         uniq, inverse = np.unique(np.asarray(cats, dtype=object), return_inverse=True)
@@ -641,14 +681,12 @@ class CsvTable:
         memo = f"{column}\x00{volume}"
         if memo in self._numbers:
             return self._numbers[memo]
-        col = self._frame[column]
-        if pd.api.types.is_bool_dtype(col.dtype):
-            col = col.astype(str)
-        if pd.api.types.is_numeric_dtype(col.dtype):
-            values = col.to_numpy(dtype="float64", na_value=np.nan)
-            problem = None
+        body = self._columns
+        problem: np.ndarray | None = None
+        if column in body.where:
+            values = body.matrix[:, body.where[column]]
         else:
-            values, problem = _careful_numbers(col, self.sep)
+            values, problem = _careful_numbers(body.others[column], self.sep)
         with np.errstate(invalid="ignore"):
             codes = np.zeros(len(values), dtype=np.int8)
             codes[values < 0] = 4
@@ -668,10 +706,10 @@ class CsvTable:
 
     def loose_numbers(self, column: str) -> np.ndarray:
         """An extra column (open, high, low, volume) read leniently: unreadable -> NaN."""
-        col = self._frame[column]
-        if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
-            return col.to_numpy(dtype="float64", na_value=np.nan)
-        text = col.astype("object").where(col.notna(), None).astype(str)
+        body = self._columns
+        if column in body.where:
+            return body.matrix[:, body.where[column]]
+        text, _ = _stripped(body.others[column])
         text = text.str.replace(",", "", regex=False)
         return pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
