@@ -338,7 +338,7 @@ def _layout(path: Path) -> _Layout:
             raise table.error(
                 row, sym_col, "empty symbol", "give every row its symbol", table.symbol
             )
-        order = np.argsort(codes, kind="stable")
+        order = np.argsort(codes, kind="stable").astype(np.int32)
         counts = np.bincount(codes, minlength=len(names))
         starts = np.concatenate([[0], np.cumsum(counts)])
         return _Long(table, sym_col, tuple(str(n) for n in names), order, starts)

@@ -171,6 +171,9 @@ _SEPARATORS = (",", ";", "\t", "|")
 _HEAD_LINES = 30
 _HEAD_MAX_BYTES = 16 << 20
 _EXTRA = "__extra__"
+#: Up to this many numeric columns are kept one array each (long and per-symbol files);
+#: more (a wide file) as one float matrix.
+_FEW_COLUMNS = 16
 
 _PRICE_FIX = "use plain numbers (leave the cell empty when there is no price)"
 _DATE_FIX = "write dates as YYYY-MM-DD"
@@ -334,8 +337,7 @@ class _Body:
     """The body's cells: numeric columns as one float matrix, the others as Series."""
 
     rows: int
-    matrix: np.ndarray  # rows x numeric columns, Fortran order
-    where: dict[str, int]  # header name -> column of ``matrix``
+    numbers: dict[str, np.ndarray]  # header name -> float64 values of a numeric column
     others: dict[str, pd.Series]  # header name -> categorical or text column
 
 
@@ -621,28 +623,36 @@ class CsvTable:
             and not pd.api.types.is_bool_dtype(dtypes[name])
         ]
         numeric_names = {name for name, _ in numeric}
-        matrix = np.asfortranarray(
-            frame[[name for name, _ in numeric]].to_numpy(dtype="float64", na_value=np.nan)
-        )
         others = {
             head: frame[name]
             for name, head in zip(names, self.header, strict=True)
             if name not in numeric_names
         }
-        del frame
-        present = ~np.isnan(matrix).all(axis=1) if matrix.shape[1] else np.zeros(len(extra), bool)
+        present = np.zeros(len(extra), dtype=bool)
+        if len(numeric) > _FEW_COLUMNS:
+            # a wide file: one float matrix, each column a contiguous (Fortran) slice
+            matrix = np.asfortranarray(
+                frame[[name for name, _ in numeric]].to_numpy(dtype="float64", na_value=np.nan)
+            )
+            del frame
+            present |= ~np.isnan(matrix).all(axis=1)
+            arrays = {head: matrix[:, j] for j, (_, head) in enumerate(numeric)}
+        else:
+            # a long or per-symbol file: column by column (no second copy of a big file)
+            arrays = {
+                head: frame[name].to_numpy(dtype="float64", na_value=np.nan)
+                for name, head in numeric
+            }
+            del frame
+            for vals in arrays.values():
+                present |= ~np.isnan(vals)
         for col in others.values():
             present |= _present(col)
         if not present.all():
             self._pos = np.flatnonzero(present)
-            matrix = np.asfortranarray(matrix[self._pos])
+            arrays = {h: v[self._pos] for h, v in arrays.items()}
             others = {h: c.take(self._pos).reset_index(drop=True) for h, c in others.items()}
-        return _Body(
-            rows=len(present) if self._pos is None else len(self._pos),
-            matrix=matrix,
-            where={head: j for j, (_, head) in enumerate(numeric)},
-            others=others,
-        )
+        return _Body(rows=int(present.sum()), numbers=arrays, others=others)
 
     def __len__(self) -> int:
         return self._columns.rows
@@ -656,8 +666,8 @@ class CsvTable:
 
     def _series(self, column: str) -> pd.Series:
         body = self._columns
-        if column in body.where:
-            return pd.Series(body.matrix[:, body.where[column]])
+        if column in body.numbers:
+            return pd.Series(body.numbers[column])
         return body.others[column]
 
     def text(self, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -668,7 +678,7 @@ class CsvTable:
         cats = pd.Index(col.cat.categories.astype(str)).str.strip()
         codes = col.cat.codes.to_numpy()
         uniq, inverse = np.unique(np.asarray(cats, dtype=object), return_inverse=True)
-        remap = np.append(inverse, -1).astype(np.int64)
+        remap = np.append(inverse, -1).astype(np.int32)
         codes = remap[codes.astype(np.int64)]
         return _drop_texts(codes, uniq, uniq == "")
 
@@ -683,8 +693,8 @@ class CsvTable:
             return self._numbers[memo]
         body = self._columns
         problem: np.ndarray | None = None
-        if column in body.where:
-            values = body.matrix[:, body.where[column]]
+        if column in body.numbers:
+            values = body.numbers[column]
         else:
             values, problem = _careful_numbers(body.others[column], self.sep)
         with np.errstate(invalid="ignore"):
@@ -707,8 +717,8 @@ class CsvTable:
     def loose_numbers(self, column: str) -> np.ndarray:
         """An extra column (open, high, low, volume) read leniently: unreadable -> NaN."""
         body = self._columns
-        if column in body.where:
-            return body.matrix[:, body.where[column]]
+        if column in body.numbers:
+            return body.numbers[column]
         text, _ = _stripped(body.others[column])
         text = text.str.replace(",", "", regex=False)
         return pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
@@ -939,7 +949,7 @@ def _drop_texts(
         return codes, texts
     new = np.cumsum(~dead) - 1
     new[dead] = -1
-    new = np.append(new, -1)  # code -1 stays -1
+    new = np.append(new, -1).astype(np.int32)  # code -1 stays -1
     return new[codes], texts[~dead]
 
 
