@@ -164,11 +164,39 @@ def test_read_price_csv_takes_the_exchange(tmp_path: Path):
 # ----------------------------------------------------------------------------- row width
 
 
-def test_one_trailing_separator_moves_nothing(tmp_path: Path):
+def test_a_separator_ending_every_line_is_read_when_the_header_has_it_too(tmp_path: Path):
     write(tmp_path / "A.csv", "Date,Close,\n2025-01-06,10.5,\n2025-01-07,10.6,\n")
-    write(tmp_path / "B.csv", "Date,Close\n2025-01-06,10.5,\n2025-01-07,10.6,\n")
-    for sym in ("A", "B"):
-        assert list(CsvSource(tmp_path).get(sym)["close"]) == [10.5, 10.6]
+    assert list(CsvSource(tmp_path).get("A")["close"]) == [10.5, 10.6]
+
+
+def test_a_trailing_separator_the_header_lacks_is_a_wide_row(tmp_path: Path):
+    """The overflow of an unquoted thousands separator can end with the empty cell it
+    pushed out (Close 3, Adj Close 624.00 from 3,624.00 and an empty Adj Close): a row
+    wider than the header is refused even when its extra cell is empty."""
+    write(tmp_path / "A.csv", "Date,Close,Adj Close\n2025-01-06,3,624.00,\n2025-01-07,3601,\n")
+    with pytest.raises(
+        DataError, match=r"line 2: '2025-01-06,3,624.00,' has 4 cells but the header has 3"
+    ):
+        CsvSource(tmp_path).get("A")
+
+
+def test_with_a_trailing_header_separator_a_split_number_is_refused(tmp_path: Path):
+    """Header and rows end with a separator, but one row lost it to an overflow: the
+    number of cells cannot tell; the split number can."""
+    write(
+        tmp_path / "A.csv",
+        "Date,Close,Adj Close,\n2025-01-06,3601.5,3600,\n2025-01-07,3,624.00,\n",
+    )
+    with pytest.raises(DataError, match=r"line 3: columns 'Close' and 'Adj Close' hold 3 and 624"):
+        CsvSource(tmp_path).get("A")
+    write(
+        tmp_path / "A.csv",
+        "Date,Close,Adj Close,\n2025-01-06,3601.5,3600,\n2025-01-07,3,624.00,9\n",
+    )
+    with pytest.raises(
+        DataError, match=r"line 3: '2025-01-07,3,624.00,9' has 4 cells but the header names 3"
+    ):
+        CsvSource(tmp_path).get("A")
 
 
 def test_a_short_row_has_missing_cells_never_zero_or_a_neighbours_value(tmp_path: Path):
@@ -412,3 +440,30 @@ def test_panel_needs_one_wide_or_long_file(tmp_path: Path):
         CsvSource(tmp_path).panel()
     with pytest.raises(DataError, match="holds one symbol"):
         CsvSource(tmp_path / "A.csv").panel()
+
+
+def test_the_block_scan_of_row_widths_agrees_with_the_csv_module(tmp_path: Path, monkeypatch):
+    """The vectorised width scan (blocks of bytes, quotes tracked across blocks) finds a
+    wide row exactly when Python's csv module does, whatever the block boundaries."""
+    import random
+
+    from eventstudy.data import csv_table
+
+    rng = random.Random(5)
+    cells = ["1", "2.5", '"2,745.50"', '""', '"a ""b"""', '"x\ny"', "", '12"', "3,624.00"]
+    seen = {True: 0, False: 0}
+    for i in range(120):
+        monkeypatch.setattr(csv_table, "_BLOCK", rng.choice([1, 2, 3, 7, 64, 1 << 16]))
+        n = rng.randint(2, 4)
+        rows = [
+            ",".join(rng.choice(cells) for _ in range(rng.choice([n - 1, n, n, n, n + 1])))
+            for _ in range(rng.randint(1, 6))
+        ]
+        eol = rng.choice(["\n", "\r\n", "\r"])
+        header = ",".join(["Date"] + [f"C{j}" for j in range(n - 1)])
+        f = write(tmp_path / f"f{i}.csv", eol.join([header, *rows]) + eol)
+        table = csv_table.CsvTable(f, "x")
+        exact = table._has_wide_record(table._head)
+        assert table._has_wide_row(table._head) == exact, (f.read_text(), exact)
+        seen[exact] += 1
+    assert min(seen.values()) > 20, seen

@@ -8,12 +8,16 @@ and turns cells into dates and prices by whole columns, never cell by cell.
 
 Rules (each one closes a class of silently wrong numbers)
 ---------------------------------------------------------
-* **Row width.** A row with more non-empty cells than the header is an error naming the
-  line (an unquoted thousands separator, ``2025-12-03,3,624.00`` under ``Date,Close``,
-  would otherwise shift or drop a number). One trailing empty cell (a separator at the
-  end of the line) is tolerated: it moves nothing. A row with *fewer* cells than the
-  header is read with the missing cells empty, and an empty price is a missing price
-  (no observation: never zero, never the neighbour's value).
+* **Row width.** The header fixes the number of cells: a row with more cells than the
+  header is an error naming the line (an unquoted thousands separator, ``2025-12-03,3,624.00``
+  under ``Date,Close``, would otherwise shift or drop a number), even when the extra cell
+  is empty (a shifted row can end with the empty cell it pushed out). A separator at the
+  end of every line is fine when the header line ends with it too; a column the header
+  leaves unnamed must then stay empty, and since a shifted row cannot be told by its
+  number of cells there, neighbouring cells that read as one number split by a thousands
+  separator (an integer 1..999 followed by a number in [100, 1000)) are refused. A row
+  with *fewer* cells than the header is read with the missing cells empty, and an empty
+  price is a missing price (no observation: never zero, never the neighbour's value).
 * **Prices.** Plain numbers; quoted thousands separators (``"2,745.50"``), decimal
   commas in ``;``-separated files, spaces and the usual missing-value tokens (``#N/A``,
   ``null``, ``-`` ...) are understood. Anything else, and zero, negative or infinite
@@ -46,6 +50,7 @@ import csv
 import dataclasses
 import functools
 import io
+import itertools
 import os
 import re
 import stat
@@ -165,6 +170,7 @@ _ISO = re.compile(
     r"\s*(?P<zone>Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$"
 )
 _ISO_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_PLAIN_DATE = r"\d{4}-\d{2}-\d{2}"
 _THOUSANDS = r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"
 _DECIMAL_COMMA = r"^[-+]?\d+,\d+$"
 _SEPARATORS = (",", ";", "\t", "|")
@@ -174,6 +180,8 @@ _EXTRA = "__extra__"
 #: Up to this many numeric columns are kept one array each (long and per-symbol files);
 #: more (a wide file) as one float matrix.
 _FEW_COLUMNS = 16
+#: Bytes per block of the row-width scan.
+_BLOCK = 1 << 22
 
 _PRICE_FIX = "use plain numbers (leave the cell empty when there is no price)"
 _DATE_FIX = "write dates as YYYY-MM-DD"
@@ -241,7 +249,8 @@ def _exchange_zone(exchange: str) -> tuple[str, str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         try:
-            cal = xc.get_calendar(exchange)
+            # zone and weekmask do not depend on the range: a short one is cheap to build
+            cal = xc.get_calendar(exchange, start="2024-01-02", end="2024-01-31")
         except xc.errors.InvalidCalendarName:
             raise DataError(
                 symbol=exchange,
@@ -392,6 +401,8 @@ class CsvTable:
     def _columns(self) -> _Body:
         """The body, read on first use (the header alone answers layout questions)."""
         if self._body is None:
+            if self._has_wide_row(self._head):
+                raise self._wide_row_error(self._head, None)
             with open_regular(self.path, self.symbol) as fh:
                 try:
                     frame = self._read_body(fh, self._head)
@@ -524,23 +535,88 @@ class CsvTable:
             fix="save it as a plain CSV file with one header line",
         )
 
+    def _has_wide_row(self, head: _Head) -> bool:
+        """True when a body row has more cells than the header, counted exactly.
+
+        pandas fills a short row's missing cells with the same value as an empty one, so
+        it cannot tell ``3,624.00,`` (4 cells, the last empty) under a 3-column header
+        from ``3624.00,`` (3 cells). The body is scanned in blocks: separators and line
+        ends outside quotes are counted per line (vectorised). Quotes that do not sit at
+        cell boundaries (``a""b`` inside a quoted cell, ``12"``) make the block scan
+        unsure: then the csv module counts the cells of every record instead.
+        """
+        n = len(head.header)
+        sep = ord(head.sep)
+        carry = 0  # separators of the line that runs into the next block
+        parity = 0  # inside a quoted cell at the end of the previous block
+        prev = 10  # the byte before the block (a line end at the start of the body)
+        leftover = b""
+        with open_regular(self.path, self.symbol) as fh:
+            fh.seek(head.body_offset)
+            while True:
+                block = fh.read(_BLOCK)
+                data = leftover + block
+                if not data:
+                    return False
+                last = not block
+                if not last:  # keep one byte back: a quote's next byte must be known
+                    data, leftover = data[:-1], data[-1:]
+                a = np.frombuffer(data, dtype=np.uint8)
+                if len(a) == 0:
+                    if last:
+                        return False
+                    continue
+                quote = a == 34
+                line_end = (a == 10) | (a == 13)
+                at_sep = a == sep
+                if quote.any() or parity:
+                    before = np.concatenate([[prev], a[:-1]])
+                    after = np.concatenate([a[1:], [leftover[0] if leftover else 10]])
+                    edge = (before == sep) | (before == 10) | (before == 13) | (before == 34)
+                    edge_after = (after == sep) | (after == 10) | (after == 13) | (after == 34)
+                    ordinal = np.cumsum(quote) + parity  # this quote included
+                    opening = quote & (ordinal % 2 == 1)
+                    closing = quote & (ordinal % 2 == 0)
+                    if not (edge[opening].all() and edge_after[closing].all()):
+                        # a quote inside a cell (12"): pandas reads it as text
+                        return self._has_wide_record(head)
+                    inside = (ordinal % 2).astype(bool)
+                    parity = int((parity + quote.sum()) % 2)
+                    line_end &= ~inside
+                    at_sep &= ~inside
+                line = np.cumsum(line_end, dtype=np.int64)
+                counts = np.bincount(line[at_sep], minlength=int(line[-1]) + 1)
+                counts[0] += carry
+                if counts.max() >= n:
+                    return True
+                carry = 0 if line_end[-1] else int(counts[-1])
+                prev = int(a[-1])
+                if last:
+                    return False
+
+    def _has_wide_record(self, head: _Head) -> bool:
+        n = len(head.header)
+        return any(len(cells) > n for _rec, _line, cells in self._records(head))
+
     def _wide_row_error(self, head: _Head, fallback_line: int | None) -> DataError:
         """The first row with more non-empty cells than the header (a streaming pass)."""
         n = len(head.header)
         for _rec, line, cells in self._records(head):
-            if len(cells) > n + 1 or (len(cells) == n + 1 and cells[n].strip()):
+            if len(cells) > n:
                 return self._wide_error(head, line, cells)
         return self._wide_error(head, fallback_line, [])  # pragma: no cover - csv agrees
 
     def _wide_error(self, head: _Head, line: int | None, cells: list[str]) -> DataError:
         n = len(head.header)
+        named = sum(1 for h in head.header if h)
         where = f", line {line}" if line is not None else ""
         shown = f" {head.sep.join(cells)[:80]!r}" if cells else " a row"
         count = f"{len(cells)} cells" if cells else "more cells"
+        has = f"has {n}" if named == n else f"names {named}"
         return DataError(
             symbol=self.symbol,
             detail=(
-                f"{self.path}{where}:{shown} has {count} but the header has {n} "
+                f"{self.path}{where}:{shown} has {count} but the header {has} "
                 f"({head.sep.join(head.header)[:60]!r})"
             ),
             fix=(
@@ -607,7 +683,12 @@ class CsvTable:
     def _split(self, frame: pd.DataFrame) -> _Body:
         """Refuse a row wider than the header, forget blank rows (every cell empty), and
         keep the numeric columns as one float matrix (a column is a contiguous slice)."""
-        extra = _present(frame[_EXTRA])
+        # a cell beyond the header (even an empty one: a shifted row may end with the
+        # empty cell it pushed out), or a value under a column the header leaves unnamed
+        extra = frame[_EXTRA].notna().to_numpy().copy()
+        for name, head in zip(frame.columns[:-1], self.header, strict=True):
+            if head == "":
+                extra |= _present(frame[name])
         if extra.any():
             row = int(np.flatnonzero(extra)[0])
             for rec, line, cells in self._records():
@@ -652,7 +733,46 @@ class CsvTable:
             self._pos = np.flatnonzero(present)
             arrays = {h: v[self._pos] for h, v in arrays.items()}
             others = {h: c.take(self._pos).reset_index(drop=True) for h, c in others.items()}
+        if self.header and self.header[-1] == "":
+            self._check_split_numbers(arrays, others)
         return _Body(rows=int(present.sum()), numbers=arrays, others=others)
+
+    def _check_split_numbers(
+        self, arrays: dict[str, np.ndarray], others: dict[str, pd.Series]
+    ) -> None:
+        """A header ending with a separator hides an overflow whose last cell is empty:
+        refuse neighbouring cells that read as one number split by an unquoted thousands
+        separator (an integer 1..999, then a number in [100, 1000))."""
+        named = [h for h in self.header if h]
+        values: dict[str, np.ndarray] = {}
+        for h in named:
+            if h in arrays:
+                values[h] = arrays[h]
+            elif not isinstance(others[h].dtype, pd.CategoricalDtype):
+                values[h] = _careful_numbers(others[h], self.sep)[0]
+        for left, right in itertools.pairwise(named):
+            if left not in values or right not in values:
+                continue
+            a, b = values[left], values[right]
+            with np.errstate(invalid="ignore"):
+                split = (np.abs(a) >= 1) & (np.abs(a) <= 999) & (a == np.round(a))
+                split &= (b >= 100) & (b < 1000)
+            if split.any():
+                row = int(np.flatnonzero(split)[0])
+                line = self.lines([row])[0]
+                raise DataError(
+                    symbol=self.symbol,
+                    detail=(
+                        f"{self.path}, line {line}: columns {left!r} and {right!r} hold "
+                        f"{a[row]:g} and {b[row]:g}, which may be one number split by an "
+                        "unquoted thousands separator (the header ends with a separator, "
+                        "so a shifted row cannot be told by its number of cells)"
+                    ),
+                    fix=(
+                        'quote numbers that have a thousands separator ("3,624.00"), or '
+                        "remove the separator at the end of the header line"
+                    ),
+                )
 
     def __len__(self) -> int:
         return self._columns.rows
@@ -810,7 +930,23 @@ class CsvTable:
             raise self.error(
                 row, column, "empty date", "give every row a date (YYYY-MM-DD)", symbol
             )
-        iso = pd.Series(texts, dtype=object).str.extract(_ISO)
+        plain = pd.Series(texts, dtype=object)
+        if len(texts) and plain.str.fullmatch(_PLAIN_DATE).all():
+            # the common case, plain YYYY-MM-DD dates: no time, no zone
+            base = pd.to_datetime(plain, format="%Y-%m-%d", errors="coerce")
+            if base.isna().any():
+                k = int(np.flatnonzero(base.isna().to_numpy())[0])
+                raise self.error(
+                    self._first_row(codes, k),
+                    column,
+                    f"cannot read date {texts[k]!r}",
+                    "use real calendar dates as YYYY-MM-DD",
+                    symbol,
+                )
+            self._check_range(base, np.arange(len(texts)), codes, texts, symbol)
+            fixed = base.to_numpy(dtype="datetime64[ns]")
+            return DateColumn(codes=codes, texts=texts, fixed=fixed, utc=None)
+        iso = plain.str.extract(_ISO)
         if len(texts) == 0 or not iso["date"].notna().all():
             fixed = self._parse_other_dates(codes, texts, iso["date"].notna().to_numpy(), symbol)
             return DateColumn(codes=codes, texts=texts, fixed=fixed, utc=None)
