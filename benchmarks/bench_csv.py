@@ -123,7 +123,7 @@ def old_module(workdir: Path, ref: str) -> Path:
 # ----------------------------------------------------------------------------- child
 
 
-def child(case: str, path: str, values: str, limit: int, old: str) -> dict[str, float]:
+def child(case: str, path: str, values: str, limit: int, old: str, names: str) -> dict[str, float]:
     """Run one case in this (fresh) process and report its own figures."""
     import warnings
 
@@ -152,7 +152,9 @@ def child(case: str, path: str, values: str, limit: int, old: str) -> dict[str, 
             mod = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(mod)
             src = mod.CsvSource(path)
-            symbols = src.symbols()
+            # the symbols come from the parent: the old symbols() listed the keys of an
+            # internal dict for a long file instead of its symbols
+            symbols = json.loads(Path(names).read_text())
             if limit:
                 symbols = symbols[:limit]
             n = len(load_prices(symbols, src, progress=False))
@@ -180,7 +182,9 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_child(case: str, path: Path, values: str, limit: int, old: Path) -> dict[str, float]:
+def run_child(
+    case: str, path: Path, values: str, limit: int, old: Path, names: Path
+) -> dict[str, float]:
     cmd = [
         sys.executable,
         __file__,
@@ -190,6 +194,7 @@ def run_child(case: str, path: Path, values: str, limit: int, old: Path) -> dict
         values,
         str(limit),
         str(old),
+        str(names),
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
@@ -210,11 +215,13 @@ def main() -> None:
     parser.add_argument("--old-full", action="store_true")
     parser.add_argument("--skip-old", action="store_true")
     parser.add_argument("--only", nargs="*", default=None, help="file names to measure")
-    parser.add_argument("--child", nargs=5, metavar=("CASE", "FILE", "VALUES", "LIMIT", "OLD"))
+    parser.add_argument(
+        "--child", nargs=6, metavar=("CASE", "FILE", "VALUES", "LIMIT", "OLD", "NAMES")
+    )
     args = parser.parse_args()
     if args.child:
-        case, path, values, limit, old = args.child
-        print(json.dumps(child(case, path, values, int(limit), old)))
+        case, path, values, limit, old, names = args.child
+        print(json.dumps(child(case, path, values, int(limit), old, names)))
         return
 
     old = old_module(args.workdir, args.old_ref) if not args.skip_old else Path(os.devnull)
@@ -229,6 +236,8 @@ def main() -> None:
         if args.only and name not in args.only:
             continue
         size_mb = path.stat().st_size / 1e6
+        names_file = args.workdir / f"{name}.symbols.json"
+        names_file.write_text(json.dumps(_symbols(path)))
         cases = ["pandas", "new get", "new panel"] + ([] if args.skip_old else ["old get"])
         if values == "volume":  # volumes (zeros included) are not prices: panel only
             cases = ["pandas", "new panel"]
@@ -237,12 +246,12 @@ def main() -> None:
             limit = 0
             if case == "old get" and not args.old_full and name != "wide1000":
                 limit = 3 if name == "long200" else args.old_limit
-            fig = run_child(case, path, values, limit, old)
+            fig = run_child(case, path, values, limit, old, names_file)
             note = ""
             if limit:
                 # fixed cost + N x cost per symbol, from runs on k and 2k symbols
-                twice = run_child(case, path, values, 2 * limit, old)
-                total = _symbol_count(path, name)
+                twice = run_child(case, path, values, 2 * limit, old, names_file)
+                total = len(json.loads(names_file.read_text()))
                 for what in ("wall", "cpu"):
                     per = (twice[what] - fig[what]) / limit
                     fig[what] = fig[what] + per * (total - limit)
@@ -264,10 +273,10 @@ def main() -> None:
     )
 
 
-def _symbol_count(path: Path, name: str) -> int:
+def _symbols(path: Path) -> list[str]:
     from eventstudy.data import CsvSource
 
-    return len(CsvSource(path).symbols()) if name != "long200" else 2150
+    return CsvSource(path).symbols()
 
 
 def _import_rss() -> float:

@@ -5,7 +5,9 @@ name                        what
 ==========================  ==========================================================
 ``PriceSource``             protocol: ``name``, ``remote``, ``get(symbol, start, end)``
 ``YahooSource``             Yahoo Finance via yfinance (``Ticker.history``), typed errors
-``CsvSource``               a folder of per-symbol CSVs, or one wide/long CSV
+``CsvSource``               a folder of per-symbol CSVs, or one wide/long CSV (parsed
+                            once; ``panel()`` gives many symbols as one frame)
+``CsvTable``                the vectorised CSV reader and its rules (``csv_table``)
 ``SimulatedSource``         seeded factor model with injected abnormal returns
 ``PriceCache``              parquet per symbol, atomic, locked, incremental, verified
 ``load_prices``             several symbols through the cache, with a progress bar
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from eventstudy.data.cache import PriceCache, default_cache_dir
 from eventstudy.data.csv_source import CsvSource, read_price_csv
+from eventstudy.data.csv_table import CsvTable
 from eventstudy.data.loading import load_prices
 from eventstudy.data.returns import compute_returns
 from eventstudy.data.simulated import SimulatedSource
@@ -28,6 +31,7 @@ from eventstudy.data.yahoo import YahooSource
 
 __all__ = [
     "CsvSource",
+    "CsvTable",
     "PriceCache",
     "PriceSource",
     "SimulatedSource",

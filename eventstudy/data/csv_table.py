@@ -566,10 +566,10 @@ class CsvTable:
                     if last:
                         return False
                     continue
-                quote = a == 34
-                line_end = (a == 10) | (a == 13)
+                line_end = (a == 10) | (a == 13) if b"\r" in data else a == 10
                 at_sep = a == sep
-                if quote.any() or parity:
+                if parity or b'"' in data:
+                    quote = a == 34
                     before = np.concatenate([[prev], a[:-1]])
                     after = np.concatenate([a[1:], [leftover[0] if leftover else 10]])
                     edge = (before == sep) | (before == 10) | (before == 13) | (before == 34)
@@ -584,12 +584,20 @@ class CsvTable:
                     parity = int((parity + quote.sum()) % 2)
                     line_end &= ~inside
                     at_sep &= ~inside
-                line = np.cumsum(line_end, dtype=np.int64)
-                counts = np.bincount(line[at_sep], minlength=int(line[-1]) + 1)
-                counts[0] += carry
-                if counts.max() >= n:
+                # separators per line: how many separators lie before each line end
+                seps = np.flatnonzero(at_sep)
+                ends = np.flatnonzero(line_end)
+                before_end = np.searchsorted(seps, ends)
+                if len(ends):
+                    per_line = np.diff(before_end, prepend=0)
+                    per_line[0] += carry
+                    if per_line.max() >= n:
+                        return True
+                    carry = len(seps) - int(before_end[-1])
+                else:
+                    carry += len(seps)
+                if carry >= n:
                     return True
-                carry = 0 if line_end[-1] else int(counts[-1])
                 prev = int(a[-1])
                 if last:
                     return False
