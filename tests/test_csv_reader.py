@@ -467,3 +467,27 @@ def test_the_block_scan_of_row_widths_agrees_with_the_csv_module(tmp_path: Path,
         assert table._has_wide_row(table._head) == exact, (f.read_text(), exact)
         seen[exact] += 1
     assert min(seen.values()) > 20, seen
+
+
+def test_frames_are_what_finalize_prices_makes_of_the_parsed_columns(tmp_path: Path):
+    """CsvSource builds Prices frames directly (cheap for thousands of symbols); they are
+    exactly the shared contract function's result on the same columns."""
+    from eventstudy.data.sources import finalize_prices
+
+    write(
+        tmp_path / "A.csv",
+        "Date,Open,Close,Adj Close,Volume\n2025-01-08,1,11,,100\n2025-01-06,1,10,5,100\n"
+        "2025-01-07,1,,6,\n2025-01-09,1,,,7\n2025-01-10,2,12,6.5,8\n",
+    )
+    got = CsvSource(tmp_path).get("A", "2025-01-07", "2025-01-10")
+    raw = read_price_csv(tmp_path / "A.csv")
+    want = finalize_prices(
+        raw,
+        "A",
+        got.attrs["provenance"],
+        start=pd.Timestamp("2025-01-07"),
+        end=pd.Timestamp("2025-01-10"),
+    )
+    pd.testing.assert_frame_equal(got, want)
+    assert list(got.index.day) == [7, 8, 10]  # 01-09 has no price at all
+    assert np.isnan(got.loc["2025-01-07", "close"]) and got.loc["2025-01-08", "adj_close"] == 11.0

@@ -278,6 +278,30 @@ BAD_CSVS = [
         ["'Adj Close'", "negative"],
     ),
     ("all-empty-prices", "Date,Close\n2025-01-06,\n2025-01-07,null\n", ["no prices"]),
+    # issue 15: wider rows, time stamps, impossible dates (the CLI catalogue is
+    # tests/bad_data; these are the reader's own one-line messages)
+    (
+        "unquoted-thousands",
+        "Date,Close\n2025-12-02,3601\n2025-12-03,3,624.00\n",
+        ["line 3", "3 cells but the header has 2", "quote a number"],
+    ),
+    (
+        "extra-empty-cell",
+        "Date,Close,Adj Close\n2025-12-03,3,624.00,\n",
+        ["line 2", "4 cells but the header has 3"],
+    ),
+    (
+        "mixed-time-zones",
+        "Date,Close\n2025-12-02 06:00:00+00:00,1\n2025-12-03,2\n",
+        ["line 3", "'2025-12-03' has no time zone", "same form"],
+    ),
+    (
+        "stamp-on-a-tokyo-sunday",
+        "Date,Close\n2025-12-06 16:00:00+00:00,1\n",
+        ["line 2", "Sunday 2025-12-07 in XTKS local time", "not in the zone they claim"],
+    ),
+    ("date-out-of-range", "Date,Close\n1066-10-14,1\n", ["line 2", "out of range"]),
+    ("unclosed-quote", 'Date,Close\n2025-12-02,"1\n2025-12-03,2\n', ["line 2", "never closed"]),
 ]
 
 
