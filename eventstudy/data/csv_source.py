@@ -757,11 +757,6 @@ def _union_panel(series: Mapping[str, pd.Series], order: list[str]) -> pd.DataFr
     return pd.DataFrame(matrix, index=pd.DatetimeIndex(stamps, name="date"), columns=order)
 
 
-def _match(symbol: str, names: Iterable[str]) -> str | None:
-    """The name in ``names`` that is ``symbol``: exactly, ignoring case, or by :func:`key`."""
-    return _Names(tuple(names)).match(symbol)
-
-
 class _Names:
     """Lookup tables of a list of symbol names."""
 
