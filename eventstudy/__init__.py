@@ -41,6 +41,11 @@ _SUBMODULES = {
     "exceptions",
     "runner",
     "figures",
+    "figures_robustness",
+    "pipeline",
+    "compare",
+    "plan",
+    "verdict",
 }
 
 __all__ = [*sorted(_LAZY), "__version__"]

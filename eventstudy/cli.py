@@ -4,8 +4,10 @@ Start-up is kept fast: this module imports only click and the exception classes 
 time; pandas, statsmodels, plotly, yfinance and exchange-calendars are imported inside the
 commands that need them.
 
-Exit codes: 0 ok, 2 usage or config error, 3 data error, 4 network error, 1 internal error.
-Errors print one line on stderr (``--debug`` shows the traceback).
+Exit codes: 0 ok, 2 usage or config error, 3 data error (also: ``run`` wrote its report but an
+event has no firm-event left), 4 network error, 1 internal error. Errors print one line on
+stderr (``--debug`` shows the traceback). ``--debug`` and ``--quiet`` go before or after the
+command.
 """
 
 from __future__ import annotations
@@ -99,6 +101,35 @@ def _common_data_options(func: F) -> F:
     return func
 
 
+def _set_flag(name: str) -> Callable[[click.Context, click.Parameter, bool], None]:
+    def callback(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        if value:
+            setattr(ctx.ensure_object(_State), name, True)
+
+    return callback
+
+
+def _global_options(func: F) -> F:
+    """``--debug`` and ``--quiet`` also after the command (``eventstudy run X --quiet``)."""
+    func = click.option(
+        "--quiet",
+        "-q",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_flag("quiet"),
+        help="No progress bars, warnings or summary (same as before the command).",
+    )(func)
+    return click.option(
+        "--debug",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_flag("debug"),
+        help="Show tracebacks on errors (same as before the command).",
+    )(func)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="oem-eventstudy", prog_name="eventstudy")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
@@ -113,8 +144,8 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
       eventstudy events configs/kei_cars.yaml
     """
     state = ctx.ensure_object(_State)
-    state.debug = debug
-    state.quiet = quiet
+    state.debug = state.debug or debug
+    state.quiet = state.quiet or quiet
 
 
 def _state() -> _State:
@@ -122,6 +153,7 @@ def _state() -> _State:
 
 
 @main.command()
+@_global_options
 @click.argument("config", type=click.Path(path_type=Path))
 @_common_data_options
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder.")
@@ -131,7 +163,18 @@ def _state() -> _State:
     default=None,
     help="How index.html carries plotly.js (default inline: one offline file).",
 )
-@click.option("--images", default="", help="Static images to write, e.g. png,svg (needs kaleido).")
+@click.option(
+    "--fragments",
+    type=click.Choice(["sibling", "inline", "div"]),
+    default=None,
+    help="How fragments/*.html find plotly.js: sibling (default; each opens alone with "
+    "fragments/plotly.min.js), inline (each self-contained) or div (bare divs).",
+)
+@click.option(
+    "--images",
+    default="",
+    help='Static images to write, e.g. png,svg (needs pip install -e ".[image]" and Chromium).',
+)
 @click.option(
     "--simulate",
     "simulate_draws",
@@ -150,12 +193,17 @@ def run(
     refresh: bool,
     out: Path | None,
     plotlyjs: str | None,
+    fragments: str | None,
     images: str,
     simulate_draws: int,
     sensitivity: bool,
     seed: int,
 ) -> None:
-    """Fetch prices (with cache), compute the study, write the report."""
+    """Fetch prices (with cache), compute the study, write the report.
+
+    Prints the verdict of every event first. Exits with code 3 (after writing the report)
+    when an event has no firm-event left.
+    """
     from eventstudy import pipeline
 
     state = _state()
@@ -166,12 +214,14 @@ def run(
         refresh=refresh,
         out=out,
         plotlyjs=plotlyjs,
+        fragments=fragments,
         images=tuple(x.strip() for x in images.split(",") if x.strip()),
         quiet=state.quiet,
         simulate=simulate_draws,
         sensitivity=sensitivity,
         seed=seed,
         echo=None if state.quiet else click.echo,
+        fail_on_empty=True,
     )
     if not state.quiet:
         click.echo(f"report written: {path}")
@@ -226,6 +276,7 @@ def _robustness(
 
 
 @main.command()
+@_global_options
 @click.argument("config", type=click.Path(path_type=Path))
 @_common_data_options
 @_out_option
@@ -254,6 +305,7 @@ def simulate(
 
 
 @main.command()
+@_global_options
 @click.argument("config", type=click.Path(path_type=Path))
 @_common_data_options
 @_out_option
@@ -277,6 +329,7 @@ def sensitivity(
 
 
 @main.command()
+@_global_options
 @click.argument("configs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_common_data_options
 @click.option(
@@ -336,6 +389,7 @@ def compare(
 
 
 @main.command()
+@_global_options
 @click.argument("config", type=click.Path(path_type=Path))
 @_common_data_options
 @_handle_errors
@@ -351,6 +405,7 @@ def fetch(config: Path, prices: Path | None, offline: bool, refresh: bool) -> No
 
 
 @main.command()
+@_global_options
 @click.argument("config", type=click.Path(path_type=Path))
 @_handle_errors
 def events(config: Path) -> None:
@@ -361,6 +416,7 @@ def events(config: Path) -> None:
 
 
 @main.command()
+@_global_options
 @click.argument("config", type=click.Path(path_type=Path))
 @_handle_errors
 def validate(config: Path) -> None:
@@ -380,6 +436,7 @@ def cache() -> None:
 
 
 @cache.command("list")
+@_global_options
 @_handle_errors
 def cache_list() -> None:
     """List cached symbols with their date ranges."""
@@ -393,6 +450,7 @@ def cache_list() -> None:
 
 
 @cache.command("clear")
+@_global_options
 @click.option("--symbol", default=None, help="Only this symbol.")
 @_handle_errors
 def cache_clear(symbol: str | None) -> None:

@@ -25,6 +25,7 @@ from scipy import stats as sps
 from eventstudy import runner
 from eventstudy.config import format_window
 from eventstudy.exceptions import ConfigError, EventStudyWarning
+from eventstudy.plan import plan_study
 
 __all__ = ["Comparison", "compare", "compare_and_write"]
 
@@ -92,16 +93,16 @@ def compare(
     studies: list[str] = []
     for path in configs:
         prep = runner.prepare(path, prices=prices, offline=offline, refresh=refresh, quiet=quiet)
-        cfg = prep.config
-        if cfg.name in studies:
+        plan = prep.plan
+        if plan.name in studies:
             raise ConfigError(
-                field="CONFIG", value=str(path), expected=f"each study once ({cfg.name} twice)"
+                field="CONFIG", value=str(path), expected=f"each study once ({plan.name} twice)"
             )
-        studies.append(cfg.name)
-        names = {s.symbol: s.name or s.symbol for s in cfg.securities}
-        results = {ex: runner._quiet_fit(cfg, g) for ex, g in prep.groups.items()}
+        studies.append(plan.name)
+        names = {s.symbol: s.name or s.symbol for s in plan.securities}
+        results = {ex: runner._quiet_fit(plan.engine, g) for ex, g in prep.groups.items()}
         multi = len(results) > 1
-        windows = [tuple(w) for w in cfg.car_windows]
+        windows = list(plan.engine.car_windows)
         _, combined = runner._overlaps(prep, results)
         for ex, res in results.items():
             group = prep.groups[ex]
@@ -110,12 +111,12 @@ def compare(
             robust = runner._robust_rows(res, windows)
             dfs = {format_window(w): _portfolio_df(res, w) for w in windows}
             for r in robust.itertuples(index=False):
-                ev = cfg.event(r.event_id)
-                label = f"{cfg.name} · {r.event_id}{suffix}"
+                ev = plan.event(r.event_id)
+                label = f"{plan.name} · {r.event_id}{suffix}"
                 se, lo, hi = _ci(r.caar, r.t_portfolio, dfs[r.window].get(r.event_id, math.nan))
                 rows.append(
                     {
-                        "study": cfg.name,
+                        "study": plan.name,
                         "kind": "event",
                         "event_id": r.event_id,
                         "label": label,
@@ -136,7 +137,7 @@ def compare(
                 cars.append(
                     {
                         "label": label,
-                        "study": cfg.name,
+                        "study": plan.name,
                         "event_id": r.event_id,
                         "security": PORTFOLIO,
                         "symbol": PORTFOLIO,
@@ -150,8 +151,8 @@ def compare(
                 for s in c.itertuples(index=False):
                     cars.append(
                         {
-                            "label": f"{cfg.name} · {s.event_id}{suffix}",
-                            "study": cfg.name,
+                            "label": f"{plan.name} · {s.event_id}{suffix}",
+                            "study": plan.name,
                             "event_id": str(s.event_id),
                             "security": names.get(str(s.security), str(s.security)),
                             "symbol": str(s.security),
@@ -169,10 +170,10 @@ def compare(
             se, lo, hi = _ci(r.caar, r.t_portfolio, df)
             rows.append(
                 {
-                    "study": cfg.name,
+                    "study": plan.name,
                     "kind": "combined",
                     "event_id": r.combined,
-                    "label": f"{cfg.name} · {r.combined} (combined{r.window})",
+                    "label": f"{plan.name} · {r.combined} (combined{r.window})",
                     "title": r.span,
                     "exchange": r.exchange,
                     "day0": pd.Timestamp(r.start),
@@ -259,8 +260,8 @@ def compare_and_write(
             expected="one of the studies' CAR windows: "
             + ", ".join(dict.fromkeys(comp.cars["window"])),
         )
-    first = runner.load_study(configs[0])
-    target = Path(out) if out is not None else first.root / first.output.dir / "compare"
+    first = plan_study(configs[0])
+    target = Path(out) if out is not None else first.output.output_root / "compare"
     events = comp.table[comp.table["kind"] == "event"]
     figs = {
         f"CAR{window} heatmap": figures.plot_compare_heatmap(comp.cars, window=window),
@@ -295,6 +296,6 @@ def compare_and_write(
             "cars": comp.cars,
         },
         shown=[f"ranked by |mean CAR{window}|"],
-        plotlyjs=plotlyjs or first.output.plotlyjs,  # type: ignore[arg-type]
+        plotlyjs=plotlyjs or first.output.plotlyjs,
     )
     return comp, path

@@ -75,6 +75,7 @@ __all__ = [
     "InjectedAR",
     "MarketIndex",
     "OutputConfig",
+    "Pool",
     "Security",
     "SourceConfig",
     "StudyConfig",
@@ -82,6 +83,7 @@ __all__ = [
     "find_root",
     "load_config",
     "load_yaml",
+    "merge_variant",
     "parse_config",
     "schema_json",
     "suffix_of",
@@ -711,12 +713,27 @@ Source = Annotated[
 ]
 
 
+FragmentMode = Literal["sibling", "inline", "div"]
+
+
 class OutputConfig(_Model):
-    """What the run writes, under ``<dir>/<study name>/`` (``dir`` stays inside the project)."""
+    """What the run writes, under ``<dir>/<study name>/`` (``dir`` stays inside the project).
+
+    ``fragments`` says how each ``fragments/<figure>.html`` finds plotly.js: ``sibling`` (a
+    ``<script src="plotly.min.js">`` to the copy written beside the fragments; each opens
+    alone), ``inline`` (each fragment carries plotly.js: large, fully self-contained) or
+    ``div`` (bare ``<div>``s for a page that loads plotly.js itself). ``car_from`` is the
+    relative day the CAR chart cumulates from (default -1: the day before the reacting
+    session).
+    """
 
     dir: RelPath = "reports"
     formats: list[OutputFormat] = Field(default_factory=lambda: ["html", "csv"])
     plotlyjs: PlotlyJs = "inline"
+    fragments: FragmentMode = "sibling"
+    car_from: StrictInt = Field(
+        default=-1, description="relative day the CAR chart cumulates from (inside event_window)"
+    )
     images: list[FigureName] = Field(default_factory=list)
     image_format: ImageFormat = "png"
 
@@ -735,6 +752,47 @@ class Variant(_Model):
     min_estimation_obs: StrictInt | None = None
     market: dict[Exchange, MarketEntry] | None = None
     tests: Tests | None = None
+
+
+class Pool(_Model):
+    """Events pooled into one answer (only when a study asks for it).
+
+    A pool names its events (``events``) or a tag they carry (``tag``), never both; it
+    needs at least two events. Its verdict is labelled as a pool of these events.
+    """
+
+    name: Slug | None = Field(default=None, description="default: pool_<tag> or pool<i>")
+    title: Text | None = None
+    events: list[Slug] | None = Field(default=None, description="event ids pooled")
+    tag: Text | None = Field(default=None, description="pool every event with this tag")
+
+
+def _pool_shorthand(value: Any) -> Any:
+    """``pool: [id, id]`` is one pool of these events; ``pool: {tag: x}`` one pool by tag."""
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return [{"events": value}]
+    if isinstance(value, Mapping):
+        return [value]
+    return value
+
+
+Pools = Annotated[
+    list[Pool],
+    BeforeValidator(_pool_shorthand),
+    _Shorthand(
+        {
+            "anyOf": [
+                {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "minItems": 2,
+                    "description": "one pool of these event ids",
+                },
+                {"type": "object", "description": "one pool: {events: [ids]} or {tag: name}"},
+            ]
+        }
+    ),
+]
 
 
 _VARIANT_FIELDS = (
@@ -793,6 +851,49 @@ def _window_problems(
     return None
 
 
+def _pool_problem(pools: Sequence[Pool], events: Sequence[Event]) -> _Invalid | None:
+    ids = [ev.id for ev in events]
+    names: dict[str, int] = {}
+    for i, pool in enumerate(pools):
+        where = f"pool[{i}]"
+        if (pool.events is None) == (pool.tag is None):
+            return _Invalid(
+                "either events: [ids] or tag: <tag> (one of them)",
+                field=where,
+                value=pool.model_dump(exclude_none=True),
+            )
+        if pool.events is not None:
+            for j, eid in enumerate(pool.events):
+                if eid not in ids:
+                    close = difflib.get_close_matches(eid, ids, n=1)
+                    hint = f" (did you mean {close[0]}?)" if close else ""
+                    return _Invalid(
+                        f"an event id of this study{hint}", field=f"{where}.events[{j}]", value=eid
+                    )
+                if eid in pool.events[:j]:
+                    return _Invalid("each event once", field=f"{where}.events[{j}]", value=eid)
+            members = list(pool.events)
+        else:
+            members = [ev.id for ev in events if pool.tag in ev.tags]
+        if len(members) < 2:
+            what = "tag" if pool.tag is not None else "events"
+            return _Invalid(
+                "at least two events (one event is answered on its own)"
+                + (f"; {len(members)} event(s) carry this tag" if pool.tag is not None else ""),
+                field=f"{where}.{what}",
+                value=pool.tag if pool.tag is not None else pool.events,
+            )
+        name = pool.name or (f"pool_{pool.tag}" if pool.tag else f"pool{i + 1}")
+        if name in names:
+            return _Invalid(
+                f"a unique pool name (already pool[{names[name]}])",
+                field=f"{where}.name",
+                value=name,
+            )
+        names[name] = i
+    return None
+
+
 class StudyConfig(_Model):
     """A complete event study, as read from ``configs/*.yaml``.
 
@@ -812,6 +913,16 @@ class StudyConfig(_Model):
         Inside the event window.
     tests : list of str
         Test names (``"all"`` in YAML expands to :data:`TEST_NAMES`).
+    headline_window : (int, int), optional
+        The CAR window of each event's verdict; one of ``car_windows`` (default ``(0, 1)``
+        when listed, else the first CAR window).
+    pool : list of Pool
+        Events pooled into one labelled answer (default: none; every event is answered
+        on its own).
+
+    The study is data: what it means for a run (exchanges and their securities, merged
+    variants, dossier paths, the report folder) is resolved once by
+    :func:`eventstudy.plan.plan_study`.
     """
 
     name: StudyName
@@ -831,6 +942,8 @@ class StudyConfig(_Model):
     min_estimation_obs: StrictInt = 100
     convention: Convention = "textbook"
     tests: Tests = Field(default_factory=lambda: list(TEST_NAMES))
+    headline_window: Window | None = None
+    pool: Pools = Field(default_factory=list)
     source: Source = Field(default_factory=SourceConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     data_start: Day | None = None
@@ -971,6 +1084,23 @@ class StudyConfig(_Model):
                         field=f"events[{i}].dossier",
                         value=ev.dossier,
                     )
+        if self.headline_window is not None and self.headline_window not in self.car_windows:
+            return _Invalid(
+                "one of car_windows (add it there too), e.g. "
+                + ", ".join(f"[{a}, {b}]" for a, b in self.car_windows[:3]),
+                field="headline_window",
+                value=list(self.headline_window),
+            )
+        lo, hi = self.event_window
+        if not lo <= self.output.car_from <= hi:
+            return _Invalid(
+                f"a relative day inside the event window [{lo}, {hi}], e.g. -1",
+                field="output.car_from",
+                value=self.output.car_from,
+            )
+        problem = _pool_problem(self.pool, self.events)
+        if problem is not None:
+            return problem
         names: dict[str, int] = {}
         for i, var in enumerate(self.variants):
             if var.name in names:
@@ -980,7 +1110,7 @@ class StudyConfig(_Model):
                     value=var.name,
                 )
             names[var.name] = i
-            merged = self._merged(var)
+            merged = merge_variant(self, var)
             problem = _window_problems(
                 merged["estimation"],
                 merged["event_window"],
@@ -998,39 +1128,12 @@ class StudyConfig(_Model):
                 )
         return None
 
-    def _merged(self, variant: Variant) -> dict[str, Any]:
-        out = {name: getattr(self, name) for name in _VARIANT_FIELDS}
-        for name in _VARIANT_FIELDS:
-            val = getattr(variant, name)
-            if val is not None:
-                out[name] = {**self.market, **val} if name == "market" else val
-        return out
-
-    # ---------------------------------------------------------------- conveniences
+    # ---------------------------------------------------------------- where it came from
 
     @property
     def exchanges(self) -> list[str]:
         """Exchanges of the securities, in order of first appearance."""
         return list(dict.fromkeys(str(s.exchange) for s in self.securities))
-
-    def securities_on(self, exchange: str) -> list[Security]:
-        """The securities listed on ``exchange``."""
-        return [s for s in self.securities if s.exchange == exchange]
-
-    def event(self, event_id: str) -> Event:
-        """The event with id ``event_id`` (``KeyError`` if absent)."""
-        for ev in self.events:
-            if ev.id == event_id:
-                return ev
-        raise KeyError(event_id)
-
-    @property
-    def prices_path(self) -> Path | None:
-        """``source.prices`` resolved against :attr:`root` (``None`` unless kind is csv)."""
-        if self.source.prices is None:
-            return None
-        path = Path(self.source.prices).expanduser()
-        return path if path.is_absolute() else (self.root / path)
 
     @property
     def file(self) -> Path | None:
@@ -1042,45 +1145,17 @@ class StudyConfig(_Model):
         """The project folder: dossiers and relative paths resolve against it."""
         return self._root if self._root is not None else Path.cwd()
 
-    def dossier_path(self, event: Event | str) -> Path | None:
-        """Absolute path of an event's dossier (``None`` when it has none)."""
-        ev = self.event(event) if isinstance(event, str) else event
-        return (self.root / ev.dossier).resolve() if ev.dossier else None
 
-    def report_dir(self, base: str | Path | None = None) -> Path:
-        """``<base or root/output.dir>/<name>``: the folder the run writes."""
-        folder = Path(base) if base is not None else self.root / self.output.dir
-        return folder / self.name
-
-    def with_source(self, kind: str, **options: Any) -> StudyConfig:
-        """A copy reading prices from another source (re-validated).
-
-        The CLI's ``--prices DIR`` is ``config.with_source("csv", prices=str(DIR))``;
-        options are those of :class:`SourceConfig` (``prices``; ``seed``, ``start``, ...).
-        """
-        data = self.model_dump(mode="python")
-        data["source"] = {"kind": kind, **options}
-        try:
-            new = StudyConfig.model_validate(data)
-        except ValidationError as exc:
-            raise _convert(exc, str(self._file) if self._file else None) from None
-        new._file, new._root = self._file, self._root
-        return new
-
-    def variant(self, name: str) -> StudyConfig:
-        """The study with variant ``name``'s overrides applied (re-validated)."""
-        for var in self.variants:
-            if var.name == name:
-                data = self.model_dump(mode="python", exclude={"variants"})
-                for key, val in self._merged(var).items():
-                    data[key] = val
-                data["name"] = self.name
-                if var.title:
-                    data["title"] = var.title
-                new = StudyConfig.model_validate(data)
-                new._file, new._root = self._file, self._root
-                return new
-        raise KeyError(name)
+def merge_variant(study: StudyConfig, variant: Variant) -> dict[str, Any]:
+    """The engine fields of ``study`` with ``variant``'s overrides (its ``market`` entries
+    replace the study's per exchange). What a variant means, in one place: the validator
+    checks it and :func:`eventstudy.plan.plan_study` builds the variant's study from it."""
+    out = {name: getattr(study, name) for name in _VARIANT_FIELDS}
+    for name in _VARIANT_FIELDS:
+        val = getattr(variant, name)
+        if val is not None:
+            out[name] = {**study.market, **val} if name == "market" else val
+    return out
 
 
 # ----------------------------------------------------------------------------- defaults

@@ -22,6 +22,8 @@ The architecture document's names (``ar_bars``, ``car_paths``, ...) are aliases 
 from __future__ import annotations
 
 import math
+import os
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from statistics import NormalDist
 from typing import Any
@@ -29,10 +31,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from eventstudy.config import format_window
 from eventstudy.exceptions import ReportError
+from eventstudy.verdict import stars as _stars
 from eventstudy.vocabulary import CLUSTER_ROBUST_TESTS, TEST_NAMES
 
 __all__ = [
@@ -59,6 +63,7 @@ __all__ = [
     "security_colors",
     "significance_stars",
     "tests_frame",
+    "use_notebook_renderer",
 ]
 
 # ----------------------------------------------------------------------------- style
@@ -193,15 +198,55 @@ def security_colors(securities: Iterable[str], *, benchmarks: Iterable[str] = ()
 
 def significance_stars(p: float | None) -> str:
     """``***`` for p < 0.01, ``**`` for p < 0.05, ``*`` for p < 0.10, else ``""``."""
-    if p is None or not np.isfinite(p):
-        return ""
-    if p < 0.01:
-        return "***"
-    if p < 0.05:
-        return "**"
-    if p < 0.10:
-        return "*"
-    return ""
+    return _stars(p)
+
+
+# ----------------------------------------------------------------------------- notebooks
+
+#: Renderers whose output keeps the figure when a notebook is saved and exported to HTML
+#: (plotly.js in the notebook itself, or a static image).
+EMBEDDING_RENDERERS: frozenset[str] = frozenset(
+    {"notebook", "notebook_connected", "iframe", "iframe_connected", "colab", "kaggle",
+     "png", "jpeg", "jpg", "svg", "pdf"}
+)  # fmt: skip
+_RENDERER_DECIDED = False
+
+
+def _in_kernel() -> bool:
+    """Running inside a Jupyter kernel (not a plain Python or IPython terminal)."""
+    if "ipykernel" not in sys.modules:
+        return False
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def use_notebook_renderer(*, only_in_kernel: bool = False) -> str:
+    """Make notebook figures survive ``jupyter nbconvert --to html``.
+
+    Plotly's default renderer in JupyterLab and VS Code saves only the plotly mimetype,
+    which an exported HTML file does not draw. This adds plotly's ``notebook`` renderer
+    (plotly.js embedded once in the notebook, every figure also saved as HTML), keeping the
+    mimetype for live use: ``plotly_mimetype+notebook``. A renderer that already embeds
+    (``notebook``, ``iframe``, ``png``...) is left alone, and so is the choice of
+    ``EVENTSTUDY_PLOTLY_RENDERER=keep``.
+
+    ``res.plot_*()`` call this once with ``only_in_kernel=True`` (a no-op outside a
+    Jupyter kernel); call it yourself to decide earlier. Returns the renderer in use.
+    """
+    global _RENDERER_DECIDED
+    if only_in_kernel and (_RENDERER_DECIDED or not _in_kernel()):
+        return str(pio.renderers.default)
+    _RENDERER_DECIDED = True
+    current = str(pio.renderers.default or "")
+    parts = [x for x in current.split("+") if x]
+    if os.environ.get("EVENTSTUDY_PLOTLY_RENDERER", "").lower() == "keep":
+        return current
+    if any(x in EMBEDDING_RENDERERS for x in parts):
+        return current
+    kept = [x for x in parts if x == "plotly_mimetype"] or ["plotly_mimetype"]
+    pio.renderers.default = "+".join([*kept, "notebook"])
+    return str(pio.renderers.default)
 
 
 def _num(value: Any, digits: int) -> str:
@@ -313,6 +358,8 @@ def _finish(fig: go.Figure, title: str, *, subtitle: str = "", height: int | Non
 
 
 _DAY_AXIS_TITLE = "Trading days relative to the reacting session (day 0)"
+#: A horizontal legend under the plot: the plot keeps its width in a half-width column.
+_BOTTOM_LEGEND = {"orientation": "h", "x": 0.0, "xanchor": "left", "y": -0.2, "yanchor": "top"}
 
 
 def _day_axis(fig: go.Figure, days: Sequence[int], *, panels: int = 1, **kw: Any) -> None:
@@ -408,8 +455,10 @@ def plot_ar(
             else:
                 fig.add_trace(trace)
         _mark_sessions(fig, ar, eid, timing, exchange, row if len(ids) > 1 else None)
-    fig.update_layout(barmode="group")
+    fig.update_layout(barmode="group", legend=_BOTTOM_LEGEND, margin={"t": 100, "b": 120})
     _day_axis(fig, days, panels=len(ids))
+    # the range is the window: labels of the reacting session must not stretch it
+    fig.update_xaxes(range=[lo - 0.5, hi + 0.5], autorange=False)
     fig.update_yaxes(title_text="Abnormal return (%)", ticksuffix="%", zeroline=True)
     head = title or (
         f"Daily abnormal returns around event {ids[0]}"
@@ -419,9 +468,9 @@ def plot_ar(
     _finish(
         fig,
         head,
-        subtitle="Abnormal return = return minus the expected return of the estimation model; "
-        "shaded: the first session able to react",
-        height=max(440, 360 * len(ids)),
+        subtitle="Abnormal return = return minus the expected return of the estimation model"
+        "<br>shaded: the first session able to react",
+        height=max(480, 380 * len(ids)),
     )
     return fig
 
@@ -514,35 +563,76 @@ def _refs(fig: go.Figure, row: int | None) -> tuple[str, str]:
 # ----------------------------------------------------------------------------- CAR paths
 
 
+def _portfolio_from(
+    results: Any, event_id: Any, days: Sequence[int], start: int, level: float
+) -> pd.DataFrame:
+    """The event portfolio's CAR from ``start`` to each day, with its interval.
+
+    ``CAR_p(start, d)`` is the portfolio path of ``car_paths()`` at ``d`` minus its value at
+    ``start - 1``; its standard error is ``|CAR_p / t|`` with ``t`` the portfolio test of
+    ``caar_tests((start, d), by="event_id")`` (prediction-error variance of the portfolio's
+    own regression), and the interval uses Student t with that test's degrees of freedom
+    (:func:`eventstudy.verdict.interval`, as the verdicts do).
+    """
+    from eventstudy.verdict import interval, portfolio_car
+
+    paths = _frame(results, "car_paths")
+    paths = paths[(paths["event_id"] == event_id) & (paths["security"] == PORTFOLIO)]
+    paths = paths.assign(event_id=paths["event_id"].astype(str))
+    rows = []
+    for d in days:
+        tests = results.caar_tests((start, d), by="event_id")
+        hit = tests[(tests["event_id"] == event_id) & (tests["test"] == PORTFOLIO)]
+        car, _, _ = portfolio_car(paths, str(event_id), (start, d))
+        if hit.empty:
+            rows.append((d, car, math.nan, math.nan))
+            continue
+        df = float(hit["df"].iloc[0]) if "df" in hit and pd.notna(hit["df"].iloc[0]) else math.nan
+        _, lo, hi = interval(car, float(hit["statistic"].iloc[0]), df, level)
+        rows.append((d, car, lo, hi))
+    return pd.DataFrame(rows, columns=["rel_day", "car", "lo", "hi"])
+
+
 def plot_car(
     results: Any,
     event_id: Any = None,
     *,
+    start: int | None = -1,
     level: float = 0.95,
     colors: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
     title: str | None = None,
 ) -> go.Figure:
-    """Cumulative abnormal returns (%) with confidence bands, one chart per event.
+    """Cumulative abnormal returns (%) from ``start``, with the portfolio's confidence band.
 
-    One line per security and the equal-weighted portfolio (black, thicker) with its
-    band ``car ± z·se`` from ``results.car_paths()``; the portfolio's ``se`` comes
-    from its own estimation-window variance, so its band is valid when the securities
-    share the event date. With ``event_id=None`` and several events, one panel per event.
+    One thin line per security and the equal-weighted portfolio (black, thick) with its
+    ``level`` band; the band is the portfolio test's interval (the portfolio's own
+    estimation-window variance, valid when the securities share the event date). Firms are
+    toggled from the legend or the "All firms" / "Portfolio only" buttons; their own
+    intervals are in the hover, not drawn (seven overlapping bands say nothing). With
+    ``event_id=None`` and several events, one panel per event.
 
     Parameters
     ----------
     results : EventStudyResults
-        Reads ``car_paths()`` (event_id, security incl. "portfolio", rel_day, date, car, se).
+        Reads ``car_paths()``, ``car((start, d))`` and ``caar_tests((start, d),
+        by="event_id")`` for each day ``d`` shown.
     event_id : optional
         The event to draw; every event (one panel each) when None.
+    start : int or None
+        Relative day the CARs cumulate from (default -1, the day before the reacting
+        session); None: the first day of the computed window.
     level : float
-        Confidence level of the bands (normal quantile).
+        Confidence level of the band and the hover intervals.
     """
     paths = _frame(results, "car_paths")
     ids = _event_ids(results, event_id)
     colors = _study_colors(results, colors)
-    z = _z(level)
+    all_days = sorted(int(d) for d in paths["rel_day"].unique())
+    first, last = all_days[0], all_days[-1]
+    a = first if start is None else min(max(int(start), first), last)
+    days = [d for d in all_days if d >= a]
+    q = _z(level)
     many = len(ids) > 1
     fig = (
         make_subplots(
@@ -555,59 +645,127 @@ def plot_car(
         if many
         else go.Figure()
     )
+    firm_cars = pd.concat(
+        [results.car((a, d)).assign(rel_day=d) for d in days], ignore_index=True
+    ).assign(security=lambda f: f["security"].astype(str))
     shown: set[str] = set()
-    days: set[int] = set()
+    firm_traces: list[int] = []
     for row, eid in enumerate(ids, start=1):
-        sub = paths[paths["event_id"] == eid]
-        order = sorted(s for s in sub["security"].astype(str).unique() if s != PORTFOLIO)
-        if (sub["security"] == PORTFOLIO).any():
-            order.append(PORTFOLIO)  # drawn last: on top
-        for sec in order:
-            g = sub[sub["security"].astype(str) == sec].sort_values("rel_day")
-            x = g["rel_day"].to_numpy()
-            days.update(int(d) for d in x)
-            car = g["car"].to_numpy(dtype=float) * 100.0
-            half = z * g["se"].to_numpy(dtype=float) * 100.0
-            color = _color(colors, sec)
-            is_pf = sec == PORTFOLIO
-            name = _label(sec, labels)
-            band = go.Scatter(
+        where = {"row": row, "col": 1} if many else {}
+        secs = sorted(
+            s
+            for s in paths.loc[paths["event_id"] == eid, "security"].astype(str).unique()
+            if s != PORTFOLIO
+        )
+        dates = (
+            paths[(paths["event_id"] == eid) & (paths["security"] == PORTFOLIO)]
+            .set_index("rel_day")["date"]
+            .reindex(days)
+        )
+        date_text = np.array(_date_str(dates), dtype=object)
+        mine = firm_cars[firm_cars["event_id"] == eid]
+        car_w = mine.pivot(index="rel_day", columns="security", values="car").reindex(days)
+        se_w = mine.pivot(index="rel_day", columns="security", values="se").reindex(days)
+        for sec in secs:
+            car = (
+                car_w[sec].to_numpy(dtype=float) * 100.0
+                if sec in car_w
+                else np.full(len(days), np.nan)
+            )
+            half = q * (se_w[sec].to_numpy(dtype=float) * 100.0 if sec in se_w else np.nan)
+            fig.add_trace(
+                go.Scatter(
+                    x=days,
+                    y=car,
+                    mode="lines+markers",
+                    name=_label(sec, labels),
+                    legendgroup=sec,
+                    showlegend=sec not in shown,
+                    line={"color": _color(colors, sec), "width": 1.4},
+                    marker={"size": 3},
+                    opacity=0.85,
+                    customdata=np.column_stack([date_text, car - half, car + half]),
+                    hovertemplate=(
+                        "<b>%{fullData.name}</b><br>%{customdata[0]} · day %{x}"
+                        f"<br>CAR from day {_signed(a)}: %{{y:+.2f}}%  ["
+                        "%{customdata[1]:.2f}%, %{customdata[2]:.2f}%]<extra></extra>"
+                    ),
+                ),
+                **where,
+            )
+            firm_traces.append(len(fig.data) - 1)
+            shown.add(sec)
+        pf = _portfolio_from(results, eid, days, a, level)
+        car = pf["car"].to_numpy(dtype=float) * 100.0
+        lo = pf["lo"].to_numpy(dtype=float) * 100.0
+        hi = pf["hi"].to_numpy(dtype=float) * 100.0
+        ok = np.isfinite(lo) & np.isfinite(hi)
+        x = np.array(days)[ok]
+        name = _label(PORTFOLIO, labels)
+        fig.add_trace(
+            go.Scatter(
                 x=np.concatenate([x, x[::-1]]),
-                y=np.concatenate([car + half, (car - half)[::-1]]),
+                y=np.concatenate([hi[ok], lo[ok][::-1]]),
                 fill="toself",
-                fillcolor=_rgba(color, 0.18 if is_pf else 0.07),
+                fillcolor=_rgba(PORTFOLIO_COLOR, 0.14),
                 line={"width": 0},
                 mode="lines",
                 name=f"{name}: {level:.0%} band",
-                legendgroup=sec,
+                legendgroup=PORTFOLIO,
                 showlegend=False,
                 hoverinfo="skip",
-            )
-            dates = np.array(_date_str(g["date"]), dtype=object)
-            line = go.Scatter(
-                x=x,
+            ),
+            **where,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=days,
                 y=car,
                 mode="lines+markers",
                 name=name,
-                legendgroup=sec,
-                showlegend=sec not in shown,
-                line={"color": color, "width": 3.2 if is_pf else 1.6},
-                marker={"size": 5 if is_pf else 3},
-                customdata=np.column_stack([dates, car - half, car + half]),
+                legendgroup=PORTFOLIO,
+                showlegend=PORTFOLIO not in shown,
+                line={"color": _color(colors, PORTFOLIO), "width": 3.2},
+                marker={"size": 5},
+                customdata=np.column_stack([date_text, lo, hi]),
                 hovertemplate=(
                     "<b>%{fullData.name}</b><br>%{customdata[0]} · day %{x}"
-                    "<br>CAR %{y:+.2f}%  ["
+                    f"<br>CAR from day {_signed(a)}: %{{y:+.2f}}%  ["
                     "%{customdata[1]:.2f}%, %{customdata[2]:.2f}%]<extra></extra>"
                 ),
-            )
-            shown.add(sec)
-            for trace in (band, line):
-                if many:
-                    fig.add_trace(trace, row=row, col=1)
-                else:
-                    fig.add_trace(trace)
+            ),
+            **where,
+        )
+        shown.add(PORTFOLIO)
         _day0_line(fig, row if many else None)
-    _day_axis(fig, sorted(days), panels=len(ids))
+    n = len(fig.data)
+    every = [True] * n
+    only_pf = [i not in firm_traces for i in range(n)]
+    fig.update_layout(
+        updatemenus=[
+            {
+                "type": "buttons",
+                "direction": "right",
+                "showactive": True,
+                "x": 1.0,
+                "xanchor": "right",
+                "y": 1.0,
+                "yanchor": "bottom",
+                "pad": {"b": 6},
+                "font": {"size": 11},
+                "buttons": [
+                    {"label": "All firms", "method": "restyle", "args": [{"visible": every}]},
+                    {
+                        "label": "Portfolio only",
+                        "method": "restyle",
+                        "args": [{"visible": only_pf}],
+                    },
+                ],
+            }
+        ],
+        legend=_BOTTOM_LEGEND,
+    )
+    _day_axis(fig, days, panels=len(ids))
     fig.update_yaxes(title_text="Cumulative abnormal return (%)", ticksuffix="%", zeroline=True)
     head = title or (
         f"Cumulative abnormal returns, event {ids[0]}"
@@ -617,10 +775,11 @@ def plot_car(
     _finish(
         fig,
         head,
-        subtitle=f"Cumulated from the first day shown; bands: {level:.0%} "
-        f"(± {z:.2f} standard errors); black: equal-weighted portfolio",
-        height=max(460, 380 * len(ids)),
+        subtitle=f"Cumulated from day {_signed(a)}; black: equal-weighted portfolio with its "
+        f"{level:.0%} band (portfolio test)<br>click a firm in the legend to hide it",
+        height=max(480, 390 * len(ids)),
     )
+    fig.update_layout(margin={"t": 100, "b": 120})
     return fig
 
 

@@ -143,15 +143,25 @@ class EngineData:
 
 
 class ResultsSummary:
-    """Text and HTML summary of a results object (``str()`` and ``_repr_html_``)."""
+    """Text and HTML summary of a results object (``str()`` and ``_repr_html_``).
 
-    def __init__(self, header: list[str], tables: list[tuple[str, pd.DataFrame]]) -> None:
+    ``lead`` holds the verdicts (one plain sentence per event), shown first and in bold
+    in HTML; ``header`` the setup; ``tables`` titled tables.
+    """
+
+    def __init__(
+        self,
+        header: list[str],
+        tables: list[tuple[str, pd.DataFrame]],
+        lead: list[str] | None = None,
+    ) -> None:
+        self.lead = list(lead or [])
         self.header = header
         self.tables = tables
 
     def as_text(self) -> str:
         """The summary as plain text."""
-        out = list(self.header)
+        out = [*self.lead, *([""] if self.lead else []), *self.header]
         for title, df in self.tables:
             out += ["", title, df.to_string(index=False, float_format=lambda v: f"{v:.4f}")]
         return "\n".join(out)
@@ -159,6 +169,7 @@ class ResultsSummary:
     def as_html(self) -> str:
         """The summary as an HTML fragment."""
         parts = ["<div class='eventstudy-summary'>"]
+        parts += [f"<p><strong>{html.escape(h)}</strong></p>" for h in self.lead]
         parts += [f"<p>{html.escape(h)}</p>" for h in self.header]
         for title, df in self.tables:
             parts.append(f"<h4>{html.escape(title)}</h4>")
@@ -1124,9 +1135,32 @@ class EventStudyResults:
 
     # ------------------------------------------------------------------ presentation
 
-    def summary(self) -> ResultsSummary:
-        """Summary: setup, clustering diagnostics, CAAR tests (robust first), day-0 tests."""
+    def summary(self, window: tuple[int, int] | None = None) -> ResultsSummary:
+        """The answer first: one verdict per event, then the firms, the tests and the setup.
+
+        Parameters
+        ----------
+        window : (int, int), optional
+            The CAR window of the verdicts and tables (default ``(0, +1)`` when inside the
+            computed window, else the whole window).
+
+        Returns
+        -------
+        ResultsSummary
+            Its text starts with one sentence per event (the same words as ``eventstudy
+            run`` and the report: :class:`eventstudy.verdict.Verdict`); then the firms' AR
+            on day 0 and CAR over ``window`` (percent, with s.e., t and p), each event's
+            tests of the mean CAR, the clustering and the exclusions. Events are not
+            pooled.
+        """
+        from eventstudy import verdict as vd
+
         d = self._d
+        w = tuple(window) if window is not None else vd.default_window(d.window)
+        self._cols(w)  # a window outside the computed one is a ConfigError here
+        verdicts = vd.verdicts_from_results(self, w)  # type: ignore[arg-type]
+        lead = [v.sentence for v in verdicts]
+        lead.append(f"Test: {vd.PORTFOLIO_TEST.why}.")
         n_ev = len(self._event_ids)
         header = [
             f"Event study: {d.model} model"
@@ -1141,15 +1175,39 @@ class EventStudyResults:
                 "Clustered event dates: tests assuming independence over-reject; read "
                 "portfolio, sur_wald, adjusted_patell, kolari_pynnonen and grank first."
             )
-        tables: list[tuple[str, pd.DataFrame]] = [("Clustering", self._clustering)]
-        caar = self.caar_tests()[["test", "statistic", "p_value", "caar", "n"]]
-        tables.append((f"CAAR tests over {d.window}", caar))
-        if d.window[0] <= 0 <= d.window[1]:
-            day0 = self.aar_tests((0, 0))[["test", "statistic", "p_value"]]
-            tables.append(("AAR tests on day 0", day0))
+        label = "CAR" + _window_label(w)
+        firms = self.firm_table(w)
+        shown = pd.DataFrame(
+            {
+                "event_id": firms["event_id"],
+                "security": firms["security"],
+                "AR(0)": [
+                    _pct(v) + s for v, s in zip(firms["ar0"], firms["stars_ar0"], strict=True)
+                ],
+                "t AR(0)": firms["t_ar0"].map(_num),
+                "p AR(0)": firms["p_ar0"].map(_num),
+                label: [_pct(v) + s for v, s in zip(firms["car"], firms["stars_car"], strict=True)],
+                f"se {label}": firms["se_car"].map(_pct),
+                f"t {label}": firms["t_car"].map(_num),
+                f"p {label}": firms["p_car"].map(_num),
+            }
+        )
+        tests = self.caar_tests(w, by="event_id")
+        tests = tests.assign(caar=tests["caar"].map(_pct))[
+            ["event_id", "test", "statistic", "p_value", "caar", "n"]
+        ].rename(columns={"caar": f"mean {label}"})
+        tables: list[tuple[str, pd.DataFrame]] = [
+            (
+                f"Firms: abnormal return on day 0 and {label} (t with the prediction-error "
+                "variance; * p<0.10, ** p<0.05, *** p<0.01)",
+                shown,
+            ),
+            (f"Tests of the mean {label}, per event (robust tests first)", tests),
+            ("Clustering", self._clustering),
+        ]
         if len(d.excluded):
             tables.append(("Excluded", d.excluded))
-        return ResultsSummary(header, tables)
+        return ResultsSummary(header, tables, lead=lead)
 
     def __str__(self) -> str:
         return self.summary().as_text()
@@ -1165,48 +1223,126 @@ class EventStudyResults:
         return self.summary().as_html()
 
     # ------------------------------------------------------------------ figures (lazy)
+    # Each returns a plotly Figure; inside a Jupyter kernel the first call sets a renderer
+    # that embeds plotly.js in the notebook (figures.use_notebook_renderer), so figures
+    # survive ``jupyter nbconvert --to html``.
 
     def plot_ar(self, event_id: str | None = None, **kw: Any) -> Any:
         """Bar chart of abnormal returns (see :mod:`eventstudy.figures`)."""
         from eventstudy import figures
 
+        figures.use_notebook_renderer(only_in_kernel=True)
         return figures.plot_ar(self, event_id=event_id, **kw)
 
     def plot_car(self, event_id: str | None = None, **kw: Any) -> Any:
-        """CAR paths with confidence bands, including the event portfolio."""
+        """CAR paths from day -1 with the portfolio's confidence band (firms toggleable)."""
         from eventstudy import figures
 
+        figures.use_notebook_renderer(only_in_kernel=True)
         return figures.plot_car(self, event_id=event_id, **kw)
 
     def plot_heatmap(self, window: tuple[int, int] = (0, 1), **kw: Any) -> Any:
         """Heatmap of CARs, securities x events."""
         from eventstudy import figures
 
+        figures.use_notebook_renderer(only_in_kernel=True)
         return figures.plot_heatmap(self, window=window, **kw)
 
     def plot_forest(self, window: tuple[int, int] = (0, 1), **kw: Any) -> Any:
         """Forest plot of CARs with confidence intervals."""
         from eventstudy import figures
 
+        figures.use_notebook_renderer(only_in_kernel=True)
         return figures.plot_forest(self, window=window, **kw)
 
     def plot_diagnostics(self, **kw: Any) -> Any:
         """Model diagnostics (fit, residuals)."""
         from eventstudy import figures
 
+        figures.use_notebook_renderer(only_in_kernel=True)
         return figures.plot_diagnostics(self, **kw)
 
     def plot_residual_correlation(self, event_id: str | None = None, **kw: Any) -> Any:
         """Heatmap of the estimation-residual correlation of an event's securities."""
         from eventstudy import figures
 
+        figures.use_notebook_renderer(only_in_kernel=True)
         return figures.plot_residual_correlation(self, event_id=event_id, **kw)
 
     def plot_tests(self, windows: Sequence[tuple[int, int]] | None = None, **kw: Any) -> Any:
         """Test statistics across windows."""
         from eventstudy import figures
 
+        figures.use_notebook_renderer(only_in_kernel=True)
         return figures.plot_tests(self, windows=windows, **kw)
+
+    # ------------------------------------------------------------------ firm by firm
+
+    def firm_table(self, window: tuple[int, int] | None = None) -> pd.DataFrame:
+        """Each firm-event's abnormal return on day 0 and its CAR over ``window``.
+
+        Built on :meth:`car`: each value with its standard error from the prediction-error
+        variance (Mikkelson-Partch: ``s sqrt(L2 + s_W'(X'X)^{-1}s_W)``; on day 0
+        ``s sqrt(1 + x_0'(X'X)^{-1}x_0)``), ``t = value / se`` and its two-sided p-value
+        against t with the residual degrees of freedom, and significance stars.
+
+        Parameters
+        ----------
+        window : (int, int), optional
+            Default ``(0, +1)`` when inside the computed window, else the whole window.
+
+        Returns
+        -------
+        DataFrame
+            event_id, security, day0, window (e.g. ``"(0,+1)"``), ar0, se_ar0, t_ar0,
+            p_ar0, stars_ar0, car, se_car, t_car, p_car, stars_car, n_days; the day-0
+            columns are ``NaN`` when day 0 is outside the computed window.
+        """
+        from eventstudy.verdict import default_window, stars
+
+        d = self._d
+        w = tuple(window) if window is not None else default_window(d.window)
+        keys = ["event_id", "security"]
+        car = self.car(w)  # type: ignore[arg-type]
+        out = self.events.rename(columns={"event_date": "day0"})[[*keys, "day0"]]
+        out = out.assign(window=_window_label(w))
+        if d.window[0] <= 0 <= d.window[1]:
+            day0 = self.car((0, 0))
+            out = out.merge(
+                day0[[*keys, "car", "se", "statistic", "p_value"]].rename(
+                    columns={"car": "ar0", "se": "se_ar0", "statistic": "t_ar0", "p_value": "p_ar0"}
+                ),
+                on=keys,
+                how="left",
+            )
+        else:
+            out = out.assign(ar0=np.nan, se_ar0=np.nan, t_ar0=np.nan, p_ar0=np.nan)
+        out["stars_ar0"] = out["p_ar0"].map(stars)
+        out = out.merge(
+            car[[*keys, "car", "se", "statistic", "p_value", "n_days"]].rename(
+                columns={"se": "se_car", "statistic": "t_car", "p_value": "p_car"}
+            ),
+            on=keys,
+            how="left",
+        )
+        out["stars_car"] = out["p_car"].map(stars)
+        cols = [*keys, "day0", "window", "ar0", "se_ar0", "t_ar0", "p_ar0", "stars_ar0"]
+        cols += ["car", "se_car", "t_car", "p_car", "stars_car", "n_days"]
+        return out[cols]
+
+
+def _window_label(window: Sequence[int]) -> str:
+    from eventstudy.config import format_window
+
+    return format_window(window)
+
+
+def _pct(v: float) -> str:
+    return f"{v * 100:+.2f}%" if np.isfinite(v) else "n/a"
+
+
+def _num(v: float) -> str:
+    return f"{v:.4f}" if np.isfinite(v) else "n/a"
 
 
 def _t_crit(df: np.ndarray, level: float = 0.95) -> np.ndarray:

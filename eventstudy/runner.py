@@ -1,21 +1,22 @@
-"""Run a configured study: config -> prices -> returns -> event timing -> engine.
+"""Run a configured study: plan -> prices -> returns -> event timing -> engine -> verdicts.
 
-The runner is the only place that knows how the pieces fit for a study file:
+The runner walks down the study's plan (:mod:`eventstudy.plan`, resolved once from the YAML):
 
-1. :func:`load_study` reads and validates the YAML (``--prices DIR`` switches the source to
-   CSV files);
-2. :func:`prepare` maps every event to its reacting session on each exchange, fetches the
+1. :func:`prepare` maps every event to its reacting session on each exchange, fetches the
    prices through the cache, resolves the market benchmark per exchange (first of the
    configured symbol and its fallbacks that the source has) and computes returns aligned on
    each exchange's real sessions;
-3. :func:`run_study` fits one engine per exchange group and returns a :class:`StudyRun`;
-4. :mod:`eventstudy.pipeline` writes the report (atomically) under ``reports/<study>/``.
+2. :func:`run_study` fits one engine per exchange group, answers the follow-up questions
+   (:func:`analyse`) and builds the verdict of each event and the per-firm table; it returns
+   a :class:`StudyRun`;
+3. :mod:`eventstudy.pipeline` writes the report (atomically) under ``reports/<study>/``.
+
+The runner computes; it builds no figures (the pipeline and the report do).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from eventstudy import calendar as cal
-from eventstudy.config import StudyConfig, format_window, load_config
+from eventstudy.config import StudyConfig, format_window
 from eventstudy.data import (
     CsvSource,
     PriceSource,
@@ -46,24 +47,29 @@ from eventstudy.exceptions import (
     UnknownSymbol,
     format_warning,
 )
+from eventstudy.plan import ROLE_LABELS, ROLE_NAMES, EnginePlan, StudyPlan, plan_study, with_prices
+from eventstudy.results import EventStudyResults
+from eventstudy.verdict import Verdict, firm_rows, verdicts_from_results
+from eventstudy.vocabulary import CLUSTER_ROBUST_TESTS
 
 __all__ = [
     "ROBUST_P",
     "ExchangeGroup",
     "Prepared",
-    "Robustness",
+    "Provenance",
+    "SourceRecord",
     "StudyRun",
     "analyse",
     "events_table",
     "fetch_only",
     "headline",
-    "load_study",
     "make_source",
     "prepare",
     "prepare_history",
     "run_study",
     "sensitivity_study",
     "simulate_study",
+    "verdicts_and_firms",
 ]
 
 #: calendar days fetched per session of estimation/event window, plus a margin
@@ -72,17 +78,37 @@ _MARGIN_DAYS = 21
 
 
 @dataclass(frozen=True)
+class SourceRecord:
+    """Where one symbol's prices came from."""
+
+    source: str
+    fetched_symbol: str
+    fetched_at: str | None
+    first: str | None
+    last: str | None
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What a run used: package versions, the source of every symbol, the study, the time."""
+
+    versions: dict[str, str]
+    sources: dict[str, SourceRecord]
+    config_file: str | None
+    config_hash: str
+    run_started: str
+    run_finished: str
+
+
+@dataclass(frozen=True)
 class StudyRun:
     """Everything one run of a study produced, as the report consumes it.
 
     Attributes
     ----------
-    config : StudyConfig
-        The validated study.
-    config_path : Path or None
-        Where the study was read from.
-    config_hash : str
-        SHA-256 of the study file's bytes (first 12 hex digits).
+    plan : StudyPlan
+        The study resolved for this run (``config``, ``config_path`` and ``config_hash``
+        read from it).
     timing : DataFrame
         ``calendar.event_timing`` output: event_id, announced, exchange, session, rule.
     prices : dict[str, DataFrame]
@@ -95,8 +121,14 @@ class StudyRun:
         exchange -> symbol used as the market benchmark (after alias resolution).
     dossiers : dict[str, str]
         event_id -> dossier text (Markdown) from ``seeds/``.
-    provenance : dict
-        package and dependency versions, data source per symbol with fetch time, run time.
+    provenance : Provenance
+    verdicts : tuple of Verdict
+        One per event and exchange (an event left without any firm-event included), then
+        one per configured pool, on the plan's headline window.
+    firms : DataFrame
+        The per-firm table (:func:`eventstudy.verdict.firm_rows`) of every exchange:
+        exchange, event_id, security, name, role, day0, measure, start, end, estimate, se,
+        t, p_value, stars.
     notes : list[str]
         human-readable warnings raised during the run.
     analyses : dict[str, DataFrame]
@@ -104,18 +136,38 @@ class StudyRun:
         windows); empty when the run was asked for none.
     """
 
-    config: Any
-    config_path: Path | None
-    config_hash: str
-    timing: Any
-    prices: dict[str, Any]
-    returns: dict[str, Any]
-    results: dict[str, Any]
+    plan: StudyPlan
+    timing: pd.DataFrame
+    prices: dict[str, pd.DataFrame]
+    returns: dict[str, pd.DataFrame]
+    results: dict[str, EventStudyResults]
     market: dict[str, str]
     dossiers: dict[str, str]
-    provenance: dict[str, Any]
+    provenance: Provenance
+    verdicts: tuple[Verdict, ...] = ()
+    firms: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)
-    analyses: dict[str, Any] = field(default_factory=dict)
+    analyses: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def config(self) -> StudyConfig:
+        """The validated study."""
+        return self.plan.config
+
+    @property
+    def config_path(self) -> Path | None:
+        """Where the study was read from."""
+        return self.plan.file
+
+    @property
+    def config_hash(self) -> str:
+        """SHA-256 of the study file's bytes (first 12 hex digits)."""
+        return self.plan.config_hash
+
+    @property
+    def empty_events(self) -> list[Verdict]:
+        """Verdicts of events left without any firm-event (every one was excluded)."""
+        return [v for v in self.verdicts if v.kind == "event" and not v.measured]
 
 
 @dataclass(frozen=True)
@@ -150,47 +202,48 @@ class ExchangeGroup:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A study ready for the engine: config, timing, prices and per-exchange inputs."""
+    """A study ready for the engine: its plan, timing, prices and per-exchange inputs."""
 
-    config: StudyConfig
-    config_path: Path | None
-    config_hash: str
-    source: Any
+    plan: StudyPlan
+    source: PriceSource
     timing: pd.DataFrame
     prices: dict[str, pd.DataFrame]
     groups: dict[str, ExchangeGroup]
     notes: list[str]
 
+    @property
+    def config(self) -> StudyConfig:
+        """The validated study (the robustness lab reads its engine settings)."""
+        return self.plan.config
+
+    @property
+    def config_path(self) -> Path | None:
+        return self.plan.file
+
+    @property
+    def config_hash(self) -> str:
+        return self.plan.config_hash
+
 
 # ----------------------------------------------------------------------------- loading
 
 
-def load_study(config: str | Path | StudyConfig, prices: str | Path | None = None) -> StudyConfig:
-    """Read a study (``--prices DIR`` switches its source to CSV files in ``DIR``)."""
-    cfg = config if isinstance(config, StudyConfig) else load_config(config)
-    if prices is not None:
-        path = Path(prices).expanduser()
-        if not path.exists():
-            raise ConfigError(
-                field="--prices",
-                value=str(prices),
-                expected="an existing folder of per-symbol CSV files or one CSV file",
-            )
-        cfg = cfg.with_source("csv", prices=str(path.resolve()))
-    return cfg
+def _as_plan(config: str | Path | StudyConfig | StudyPlan, prices: str | Path | None) -> StudyPlan:
+    if isinstance(config, StudyPlan):
+        return with_prices(config, prices) if prices is not None else config
+    return plan_study(config, prices=prices)
 
 
-def _config_hash(cfg: StudyConfig) -> str:
-    data = cfg.file.read_bytes() if cfg.file is not None and cfg.file.is_file() else None
-    if data is None:
-        data = cfg.model_dump_json().encode()
-    return hashlib.sha256(data).hexdigest()[:12]
+def _timing(plan: StudyPlan) -> pd.DataFrame:
+    return cal.event_timing(
+        {ev.id: ev.announced for ev in plan.events}, [ex.exchange for ex in plan.exchanges]
+    )
 
 
-def _injected(cfg: StudyConfig, timing: pd.DataFrame) -> dict[tuple[str, Any], float]:
+def _injected(plan: StudyPlan, timing: pd.DataFrame) -> dict[tuple[str, Any], float]:
     out: dict[tuple[str, Any], float] = {}
-    for inj in cfg.source.injected:
-        for sec in cfg.securities:
+    for inj in plan.source.injected:
+        for sec in plan.securities:
             if inj.security not in ("*", sec.symbol):
                 continue
             row = timing[(timing["event_id"] == inj.event) & (timing["exchange"] == sec.exchange)]
@@ -202,54 +255,59 @@ def _injected(cfg: StudyConfig, timing: pd.DataFrame) -> dict[tuple[str, Any], f
     return out
 
 
-def make_source(cfg: StudyConfig, timing: pd.DataFrame | None = None) -> PriceSource:
+def make_source(plan: StudyPlan, timing: pd.DataFrame | None = None) -> PriceSource:
     """The price source the study names (Yahoo, a CSV folder, or the simulation)."""
-    kind = cfg.source.kind
-    if kind == "csv":
-        path = cfg.prices_path
+    src = plan.source
+    if src.kind == "csv":
+        path = plan.prices_path
         if path is None or not path.exists():
             raise ConfigError(
                 field="source.prices",
                 value=str(path),
                 expected="an existing folder of CSV files (or pass --prices DIR)",
-                file=str(cfg.file) if cfg.file else None,
+                file=str(plan.file) if plan.file else None,
             )
         return CsvSource(path)
-    if kind == "simulated":
+    if src.kind == "simulated":
         if timing is None:
-            timing = cal.event_timing(cfg.events, cfg.exchanges)
-        exchange = cfg.exchanges[0]
-        market = cfg.market[exchange]
-        start = cfg.source.start or (timing["session"].min() - pd.Timedelta(days=500))
-        end = cfg.source.end or (timing["session"].max() + pd.Timedelta(days=60))
-        options: dict[str, Any] = {}
-        for name in ("betas", "idio_vol", "market_vol", "industry_vol"):
-            value = getattr(cfg.source, name)
-            if value is not None:
-                options[name] = value
+            timing = _timing(plan)
+        first = plan.exchanges[0]
+        assert first.market is not None  # the config requires a market for simulated data
+        start = src.start or (timing["session"].min() - pd.Timedelta(days=500))
+        end = src.end or (timing["session"].max() + pd.Timedelta(days=60))
+        options: dict[str, Any] = {
+            name: value
+            for name, value in (
+                ("betas", src.betas),
+                ("idio_vol", src.idio_vol),
+                ("market_vol", src.market_vol),
+                ("industry_vol", src.industry_vol),
+            )
+            if value is not None
+        }
         return SimulatedSource(
-            cfg.source.seed if cfg.source.seed is not None else 0,
+            src.seed if src.seed is not None else 0,
             start,
             end,
-            [s.symbol for s in cfg.securities],
-            market_symbol=resolve_symbol(market.symbol, market.aliases, "simulated"),
-            injected=_injected(cfg, timing),
-            sessions=cal.sessions(exchange, start, end),
+            [s.symbol for s in plan.securities],
+            market_symbol=resolve_symbol(first.market.symbol, first.market.aliases, "simulated"),
+            injected=_injected(plan, timing),
+            sessions=cal.sessions(first.exchange, start, end),
             **options,
         )
     return YahooSource()
 
 
-def _fetch_range(cfg: StudyConfig, timing: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
+def _fetch_range(plan: StudyPlan, timing: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
     first, last = timing["session"].min(), timing["session"].max()
+    eng = plan.engine
     longest_variant_start = min(
-        [cfg.estimation[0], cfg.event_window[0]]
-        + [v.estimation[0] for v in cfg.variants if v.estimation is not None]
+        [eng.estimation[0], eng.window[0]] + [v.plan.engine.estimation[0] for v in plan.variants]
     )
     back = math.ceil(-min(longest_variant_start, 0) * _DAYS_PER_SESSION) + _MARGIN_DAYS
-    ahead = math.ceil(max(cfg.event_window[1], 0) * _DAYS_PER_SESSION) + _MARGIN_DAYS
-    start = pd.Timestamp(cfg.data_start) if cfg.data_start else first - pd.Timedelta(days=back)
-    end = pd.Timestamp(cfg.data_end) if cfg.data_end else last + pd.Timedelta(days=ahead)
+    ahead = math.ceil(max(eng.window[1], 0) * _DAYS_PER_SESSION) + _MARGIN_DAYS
+    start = pd.Timestamp(plan.data_start) if plan.data_start else first - pd.Timedelta(days=back)
+    end = pd.Timestamp(plan.data_end) if plan.data_end else last + pd.Timedelta(days=ahead)
     today = pd.Timestamp(datetime.now(UTC).date())
     return start, min(end, today)
 
@@ -277,7 +335,9 @@ def _fetch(
     )
 
 
-def _try_fetch(symbol: str, aliases: Mapping[str, str], source: PriceSource, **kw: Any):
+def _try_fetch(
+    symbol: str, aliases: Mapping[str, str], source: PriceSource, **kw: Any
+) -> pd.DataFrame | None:
     """Prices of one optional symbol, or ``None`` when the source (or, offline, the cache)
     does not have it. A file that is there but malformed is an error, not a silent skip."""
     try:
@@ -287,7 +347,7 @@ def _try_fetch(symbol: str, aliases: Mapping[str, str], source: PriceSource, **k
 
 
 def prepare(
-    config: str | Path | StudyConfig,
+    config: str | Path | StudyConfig | StudyPlan,
     *,
     prices: str | Path | None = None,
     offline: bool = False,
@@ -298,8 +358,8 @@ def prepare(
 
     Parameters
     ----------
-    config : path or StudyConfig
-        The study.
+    config : path, StudyConfig or StudyPlan
+        The study (a plan is used as resolved).
     prices : path, optional
         A folder of per-symbol CSVs (or one CSV) to read instead of the study's source.
     offline, refresh : bool
@@ -311,24 +371,23 @@ def prepare(
     -------
     Prepared
     """
-    cfg = load_study(config, prices)
-    timing = cal.event_timing(cfg.events, cfg.exchanges)
-    source = make_source(cfg, timing)
-    start, end = _fetch_range(cfg, timing)
+    plan = _as_plan(config, prices)
+    timing = _timing(plan)
+    source = make_source(plan, timing)
+    start, end = _fetch_range(plan, timing)
     kw = {"offline": offline, "refresh": refresh, "start": start, "end": end}
     notes: list[str] = []
 
-    sec_aliases = {s.symbol: dict(s.aliases) for s in cfg.securities}
     all_prices = _fetch(
-        [s.symbol for s in cfg.securities],
+        [s.symbol for s in plan.securities],
         source,
-        aliases=sec_aliases,
+        aliases={s.symbol: dict(s.aliases) for s in plan.securities},
         quiet=quiet,
         **kw,
     )
 
     factor_cols: list[str] = []
-    for fac in cfg.factors:
+    for fac in plan.factors:
         df = _try_fetch(fac.symbol, fac.aliases, source, **kw)
         if df is None:
             notes.append(f"factor {fac.symbol}: not available from {source.name}; left out")
@@ -337,14 +396,14 @@ def prepare(
         factor_cols.append(fac.symbol)
 
     groups: dict[str, ExchangeGroup] = {}
-    for exchange in cfg.exchanges:
-        entry = cfg.market.get(exchange)
+    for ex in plan.exchanges:
+        exchange, entry = ex.exchange, ex.market
         if entry is None:
             raise ConfigError(
                 field=f"market.{exchange}",
                 value=None,
                 expected=f"a benchmark for {exchange} (e.g. market: {{{exchange}: SYMBOL}})",
-                file=str(cfg.file) if cfg.file else None,
+                file=str(plan.file) if plan.file else None,
             )
         candidates = [entry.symbol, *entry.fallbacks]
         found: dict[str, pd.DataFrame] = {}
@@ -369,19 +428,19 @@ def prepare(
             )
         all_prices.update(found)
 
-        securities = [s.symbol for s in cfg.securities_on(exchange)]
+        securities = ex.symbols
         columns = [*securities, *found, *factor_cols]
         frames = {c: all_prices[c] for c in columns}
         lo = max(start, min(frames[s].index.min() for s in securities))
         hi = min(end, max(frames[s].index.max() for s in securities))
         sessions = cal.sessions(exchange, lo, hi)
-        returns = compute_returns(frames, sessions, kind=cfg.returns, exchange=exchange)
+        returns = compute_returns(frames, sessions, kind=plan.engine.returns, exchange=exchange)
 
         rows = []
-        for i, ev in enumerate(cfg.events):
+        for i, ev in enumerate(plan.events):
             t = timing[(timing["event_id"] == ev.id) & (timing["exchange"] == exchange)]
             day0 = t["session"].iloc[0]
-            _check_inside_data(cfg, i, ev.id, exchange, day0, returns.index)
+            _check_inside_data(i, ev.id, exchange, day0, returns.index)
             for sec in ev.securities or securities:
                 if sec in securities:
                     rows.append({"event_id": ev.id, "security": sec, "event_date": day0})
@@ -396,19 +455,12 @@ def prepare(
             factors=factor_cols,
         )
     return Prepared(
-        config=cfg,
-        config_path=cfg.file,
-        config_hash=_config_hash(cfg),
-        source=source,
-        timing=timing,
-        prices=all_prices,
-        groups=groups,
-        notes=notes,
+        plan=plan, source=source, timing=timing, prices=all_prices, groups=groups, notes=notes
     )
 
 
 def _check_inside_data(
-    cfg: StudyConfig, i: int, event_id: str, exchange: str, day0: pd.Timestamp, index: pd.Index
+    i: int, event_id: str, exchange: str, day0: pd.Timestamp, index: pd.Index
 ) -> None:
     """An event whose reacting session lies outside the prices is an error naming the dates."""
     if len(index) and index[0] <= day0 <= index[-1]:
@@ -425,18 +477,18 @@ def _check_inside_data(
 # ----------------------------------------------------------------------------- running
 
 
-def fit_group(cfg: StudyConfig, group: ExchangeGroup, **overrides: Any):
-    """Fit the engine on one exchange group (keyword ``overrides`` replace config values)."""
+def fit_group(engine: EnginePlan, group: ExchangeGroup, **overrides: Any) -> EventStudyResults:
+    """Fit the engine on one exchange group (keyword ``overrides`` replace plan values)."""
     from eventstudy.study import event_study
 
     opts: dict[str, Any] = {
         "market": group.market,
-        "model": cfg.model,
-        "factors": group.factors if cfg.model == "factor" else None,
-        "estimation": tuple(cfg.estimation),
-        "window": tuple(cfg.event_window),
-        "min_estimation_obs": cfg.min_estimation_obs,
-        "convention": cfg.convention,
+        "model": engine.model,
+        "factors": group.factors if engine.model == "factor" else None,
+        "estimation": engine.estimation,
+        "window": engine.window,
+        "min_estimation_obs": engine.min_estimation_obs,
+        "convention": engine.convention,
     }
     opts.update(overrides)
     if opts["model"] == "factor" and not opts["factors"]:
@@ -444,7 +496,6 @@ def fit_group(cfg: StudyConfig, group: ExchangeGroup, **overrides: Any):
             field="model",
             value="factor",
             expected="factors the source has (e.g. JPY=X), or another model",
-            file=str(cfg.file) if cfg.file else None,
         )
     return event_study(group.returns, group.events, **opts)
 
@@ -453,17 +504,16 @@ def fit_group(cfg: StudyConfig, group: ExchangeGroup, **overrides: Any):
 
 #: The tests whose p-values the compact tables show (valid when firms share a date).
 ROBUST_P: tuple[str, ...] = ("portfolio", "adjusted_patell", "kolari_pynnonen", "grank")
-_ROLE_NAMES = {"oem": "named OEMs", "peer": "peers", "benchmark": "benchmarks", "other": "others"}
 
 
-def _quiet_fit(cfg: StudyConfig, group: ExchangeGroup, **overrides: Any):
+def _quiet_fit(engine: EnginePlan, group: ExchangeGroup, **overrides: Any) -> EventStudyResults:
     """:func:`fit_group` without the per-fit warnings (the main run has raised them)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EventStudyWarning)
-        return fit_group(cfg, group, **overrides)
+        return fit_group(engine, group, **overrides)
 
 
-def _robust_rows(res: Any, windows: Sequence[tuple[int, int]]) -> pd.DataFrame:
+def _robust_rows(res: EventStudyResults, windows: Sequence[tuple[int, int]]) -> pd.DataFrame:
     """Per event and window: mean CAR, the portfolio statistic and the robust p-values."""
     rows = []
     for w in windows:
@@ -487,24 +537,28 @@ def _robust_rows(res: Any, windows: Sequence[tuple[int, int]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _answer(caar: float, p: float) -> str:
+def answer(caar: float, p: float, alpha: float = 0.05) -> str:
+    """The answer a row gives: ``"+ significant"``, ``"- significant"`` or ``"not
+    significant"`` (the sign of an insignificant mean CAR is no answer: +0.13% with p 0.96
+    and -0.03% with p 0.99 say the same)."""
     if not math.isfinite(caar):
         return "n/a"
-    sign = "+" if caar > 0 else "-"
-    return f"{sign} significant" if math.isfinite(p) and p < 0.05 else f"{sign} not significant"
+    if math.isfinite(p) and p < alpha:
+        return f"{'+' if caar > 0 else '-'} significant"
+    return "not significant"
 
 
 def _variant_group(
-    prep: Prepared, vcfg: StudyConfig, exchange: str, group: ExchangeGroup
+    prep: Prepared, vplan: StudyPlan, exchange: str, group: ExchangeGroup
 ) -> tuple[ExchangeGroup, dict[str, Any]] | None:
     """The group a variant fits on, and the engine overrides (None: the variant needs data
     the main run did not load)."""
-    if vcfg.returns != prep.config.returns:
+    if vplan.engine.returns != prep.plan.engine.returns:
         return None
     overrides: dict[str, Any] = {}
-    entry = vcfg.market.get(exchange)
+    entry = vplan.exchange(exchange).market
     if entry is not None:
-        col = next((c for c in entry.candidates(vcfg.source.kind) if c in group.returns), None)
+        col = next((c for c in entry.candidates(vplan.source.kind) if c in group.returns), None)
         if col is None and entry.symbol in group.returns:
             col = entry.symbol
         if col is None:
@@ -513,45 +567,47 @@ def _variant_group(
     return group, overrides
 
 
-def _variants(prep: Prepared, results: Mapping[str, Any], **kw: Any) -> pd.DataFrame:
+def _variants(prep: Prepared, results: Mapping[str, EventStudyResults], **kw: Any) -> pd.DataFrame:
     """Every configured variant's mean CAR and robust p-values, beside the study's own."""
-    cfg = prep.config
-    if not cfg.variants:
+    plan = prep.plan
+    if not plan.variants:
         return pd.DataFrame()
-    windows = [tuple(w) for w in cfg.car_windows]
+    windows = list(plan.engine.car_windows)
     frames = []
     for exchange, res in results.items():
         base = _robust_rows(res, windows)
         base.insert(0, "variant", "study")
-        base.insert(1, "title", f"as configured ({_spec_label(cfg, prep.groups[exchange].market)})")
+        base.insert(
+            1, "title", f"as configured ({_spec_label(plan, prep.groups[exchange].market)})"
+        )
         frames.append(base.assign(exchange=exchange))
-    for var in cfg.variants:
-        vcfg = cfg.variant(var.name)
+    for var in plan.variants:
+        vplan = var.plan
         vprep: Prepared | None = None
         for exchange, group in prep.groups.items():
-            found = _variant_group(prep, vcfg, exchange, group)
+            found = _variant_group(prep, vplan, exchange, group)
             if found is None:
                 if vprep is None:
-                    vprep = prepare(vcfg, **kw)
+                    vprep = prepare(vplan, **kw)
                 g, overrides = vprep.groups[exchange], {}
             else:
                 g, overrides = found
-            res = _quiet_fit(vcfg, g, **overrides)
-            rows = _robust_rows(res, [tuple(w) for w in vcfg.car_windows])
+            res = _quiet_fit(vplan.engine, g, **overrides)
+            rows = _robust_rows(res, list(vplan.engine.car_windows))
             rows.insert(0, "variant", var.name)
             market = overrides.get("market", g.market)
-            rows.insert(1, "title", f"{var.title or var.name} ({_spec_label(vcfg, market)})")
+            rows.insert(1, "title", f"{var.title} ({_spec_label(vplan, market)})")
             frames.append(rows.assign(exchange=exchange))
     out = pd.concat(frames, ignore_index=True)
     base = out[out["variant"] == "study"].set_index(["exchange", "event_id", "window"])
     answers, same = [], []
     for r in out.itertuples(index=False):
-        ans = _answer(r.caar, r.p_portfolio)
+        ans = answer(r.caar, r.p_portfolio)
         answers.append(ans)
         key = (r.exchange, r.event_id, r.window)
         if key in base.index:
             b = base.loc[key]
-            same.append(ans == _answer(float(b["caar"]), float(b["p_portfolio"])))
+            same.append(ans == answer(float(b["caar"]), float(b["p_portfolio"])))
         else:
             same.append(None)
     out["answer"] = answers
@@ -560,23 +616,24 @@ def _variants(prep: Prepared, results: Mapping[str, Any], **kw: Any) -> pd.DataF
     return out[[*lead, *[c for c in out.columns if c not in lead]]]
 
 
-def _spec_label(cfg: StudyConfig, market: str) -> str:
-    lo, hi = cfg.estimation
-    model = {"factor": "market + " + ", ".join(f.symbol for f in cfg.factors)}.get(
-        cfg.model, cfg.model
+def _spec_label(plan: StudyPlan, market: str) -> str:
+    eng = plan.engine
+    lo, hi = eng.estimation
+    model = {"factor": "market + " + ", ".join(f.symbol for f in plan.factors)}.get(
+        eng.model, eng.model
     )
-    if cfg.model != "constant_mean":
+    if eng.model != "constant_mean":
         model = model.replace("market", f"market {market}", 1)
     return f"{model}; estimation [{lo},{hi}], {hi - lo + 1} sessions"
 
 
-def _shifted(prep: Prepared, results: Mapping[str, Any]) -> pd.DataFrame:
+def _shifted(prep: Prepared, results: Mapping[str, EventStudyResults]) -> pd.DataFrame:
     """Events timed only to the day, rerun with day 0 one session later."""
-    cfg = prep.config
-    ids = [ev.id for ev in cfg.events if ev.timing_confidence == "date-only"]
+    plan = prep.plan
+    ids = [ev.id for ev in plan.events if ev.timing_confidence == "date-only"]
     if not ids:
         return pd.DataFrame()
-    windows = [tuple(w) for w in cfg.car_windows]
+    windows = list(plan.engine.car_windows)
     frames = []
     for exchange, group in prep.groups.items():
         ev = group.events[group.events["event_id"].isin(ids)]
@@ -587,7 +644,9 @@ def _shifted(prep: Prepared, results: Mapping[str, Any]) -> pd.DataFrame:
         if (pos + 1 >= len(index)).any():
             continue
         shifted = ev.assign(event_date=index[pos + 1])
-        res_s = _quiet_fit(cfg, dataclasses.replace(group, events=shifted.reset_index(drop=True)))
+        res_s = _quiet_fit(
+            plan.engine, dataclasses.replace(group, events=shifted.reset_index(drop=True))
+        )
         base = _robust_rows(results[exchange], windows)
         base = base[base["event_id"].isin(ids)]
         day0 = dict(zip(ev["event_id"], ev["event_date"], strict=False))
@@ -599,7 +658,7 @@ def _shifted(prep: Prepared, results: Mapping[str, Any]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame()
     out = pd.concat(frames, ignore_index=True)
-    out["answer"] = [_answer(c, p) for c, p in zip(out["caar"], out["p_portfolio"], strict=True)]
+    out["answer"] = [answer(c, p) for c, p in zip(out["caar"], out["p_portfolio"], strict=True)]
     order = {format_window(w): i for i, w in enumerate(windows)}
     out = out.assign(_w=out["window"].map(order))
     out = out.sort_values(["exchange", "event_id", "_w", "timing"], kind="stable")
@@ -608,48 +667,29 @@ def _shifted(prep: Prepared, results: Mapping[str, Any]) -> pd.DataFrame:
     return out[[*lead, *[c for c in out.columns if c not in lead]]].reset_index(drop=True)
 
 
-def _roles(prep: Prepared, results: Mapping[str, Any]) -> pd.DataFrame:
-    """Mean CAR of each role's portfolio (named OEMs, peers) and of each non-OEM security."""
-    cfg = prep.config
-    windows = [tuple(w) for w in cfg.car_windows]
+def _roles(prep: Prepared, results: Mapping[str, EventStudyResults]) -> pd.DataFrame:
+    """Mean CAR of each role's equal-weighted portfolio (named OEMs, peers...).
+
+    Each firm alone is in the per-firm table (:attr:`StudyRun.firms`)."""
+    plan = prep.plan
+    windows = list(plan.engine.car_windows)
     frames = []
     for exchange, group in prep.groups.items():
-        secs = cfg.securities_on(exchange)
+        secs = plan.exchange(exchange).securities
         roles = list(dict.fromkeys(str(s.role) for s in secs))
         if len(roles) < 2:
             continue
-        subsets: list[tuple[str, str, list[str]]] = []
         for role in roles:
             members = [s.symbol for s in secs if s.role == role]
-            subsets.append((role, f"{_ROLE_NAMES.get(role, role)} ({len(members)})", members))
-        sizes = {role: sum(1 for s in secs if s.role == role) for role in roles}
-        for s in secs:
-            if s.role != "oem" and sizes[str(s.role)] > 1:
-                subsets.append((str(s.role), f"{s.name or s.symbol} {s.symbol}", [s.symbol]))
-        for role, label, members in subsets:
             ev = group.events[group.events["security"].isin(members)].reset_index(drop=True)
             if ev.empty:
                 continue
-            if len(members) == 1:
-                res = results[exchange]
-                rows = []
-                for w in windows:
-                    car = res.car(tuple(w))
-                    car = car[car["security"].astype(str) == members[0]]
-                    for r in car.itertuples(index=False):
-                        rows.append(
-                            {
-                                "event_id": str(r.event_id),
-                                "window": format_window(w),
-                                "n": 1,
-                                "caar": float(r.car),
-                                "t_portfolio": float(r.statistic),
-                                "p_portfolio": float(r.p_value),
-                            }
-                        )
-                part = pd.DataFrame(rows)
+            label = f"{ROLE_NAMES.get(role, role)} ({len(members)})"
+            if len(members) == 1:  # a lone security is its own portfolio
+                part = _lone(results[exchange], members[0], windows)
             else:
-                part = _robust_rows(_quiet_fit(cfg, dataclasses.replace(group, events=ev)), windows)
+                res = _quiet_fit(plan.engine, dataclasses.replace(group, events=ev))
+                part = _robust_rows(res, windows)
             frames.append(part.assign(exchange=exchange, role=role, subset=label))
     if not frames:
         return pd.DataFrame()
@@ -658,16 +698,36 @@ def _roles(prep: Prepared, results: Mapping[str, Any]) -> pd.DataFrame:
     return out[[*lead, *[c for c in out.columns if c not in lead]]]
 
 
-def _overlaps(prep: Prepared, results: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _lone(res: EventStudyResults, symbol: str, windows: Sequence[tuple[int, int]]) -> pd.DataFrame:
+    rows = []
+    for w in windows:
+        car = res.car(tuple(w))
+        for r in car[car["security"].astype(str) == symbol].itertuples(index=False):
+            rows.append(
+                {
+                    "event_id": str(r.event_id),
+                    "window": format_window(w),
+                    "n": 1,
+                    "caar": float(r.car),
+                    "t_portfolio": float(r.statistic),
+                    "p_portfolio": float(r.p_value),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _overlaps(
+    prep: Prepared, results: Mapping[str, EventStudyResults]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Where one event's windows overlap another's, and the combined window of close events.
 
     Returns ``(overlaps, combined)``: one row per ordered pair of events (earlier, later) on an
     exchange whose windows touch, and, for pairs whose days 0 are inside one event window, the
     earlier event's CAR from its day 0 to the later day 0 (and one session beyond).
     """
-    cfg = prep.config
-    est_lo, est_hi = cfg.estimation
-    ew_lo, ew_hi = cfg.event_window
+    eng = prep.plan.engine
+    est_lo, est_hi = eng.estimation
+    ew_lo, ew_hi = eng.window
     rows, combined = [], []
     for exchange, group in prep.groups.items():
         index = group.returns.index
@@ -685,8 +745,8 @@ def _overlaps(prep: Prepared, results: Mapping[str, Any]) -> tuple[pd.DataFrame,
                 ew_overlap = k <= ew_hi - ew_lo
                 if not (n_est or ew_overlap):
                     continue
-                windows_a = [format_window(w) for w in cfg.car_windows if w[0] <= k <= w[1]]
-                windows_b = [format_window(w) for w in cfg.car_windows if w[0] <= -k <= w[1]]
+                windows_a = [format_window(w) for w in eng.car_windows if w[0] <= k <= w[1]]
+                windows_b = [format_window(w) for w in eng.car_windows if w[0] <= -k <= w[1]]
                 parts = [f"{b} is {k} session{'s' if k != 1 else ''} after {a} on {exchange}"]
                 if n_est:
                     parts.append(
@@ -762,7 +822,7 @@ def _overlaps(prep: Prepared, results: Mapping[str, Any]) -> tuple[pd.DataFrame,
 
 def analyse(
     prep: Prepared,
-    results: Mapping[str, Any],
+    results: Mapping[str, EventStudyResults],
     *,
     offline: bool = False,
     refresh: bool = False,
@@ -776,11 +836,11 @@ def analyse(
     - ``variants``: each configured variant (benchmark, model, estimation length...) beside
       the study's own specification: per event and CAR window the mean CAR, the portfolio
       t, the p-values of the tests robust to a shared date (:data:`ROBUST_P`), the answer
-      (sign, and significance of the portfolio test at 5%) and whether it is the study's;
+      (:func:`answer`: significance of the portfolio test at 5% and, if significant, the
+      sign) and whether it is the study's;
     - ``shifted``: events whose time is known only to the day, rerun with day 0 one session
       later (same columns, ``timing`` says which);
-    - ``roles``: the portfolio of each role (``oem``, ``peer``...) and every non-OEM security
-      alone (its own CAR t-test);
+    - ``roles``: the equal-weighted portfolio of each role (``oem``, ``peer``...);
     - ``overlaps``: pairs of events whose windows overlap (estimation window of the later
       one and event window of the earlier one, or both event windows), with a statement;
     - ``combined``: for events whose days 0 lie inside one event window, the earlier event's
@@ -808,30 +868,32 @@ def analyse(
     return {k: v for k, v in out.items() if len(v)}
 
 
-def _dossiers(cfg: StudyConfig) -> dict[str, str]:
-    out = {}
-    for ev in cfg.events:
-        path = cfg.dossier_path(ev)
-        if path is not None and path.is_file():
-            out[ev.id] = path.read_text(encoding="utf-8")
-    return out
+def _dossiers(plan: StudyPlan) -> dict[str, str]:
+    return {
+        ev.id: ev.dossier.read_text(encoding="utf-8")
+        for ev in plan.events
+        if ev.dossier is not None and ev.dossier.is_file()
+    }
 
 
-def _provenance(prep: Prepared, started: datetime) -> dict[str, Any]:
+_VERSIONED = (
+    "oem-eventstudy",
+    "pandas",
+    "numpy",
+    "scipy",
+    "statsmodels",
+    "plotly",
+    "yfinance",
+    "exchange-calendars",
+    "pydantic",
+)
+
+
+def _provenance(prep: Prepared, started: datetime) -> Provenance:
     from importlib import metadata
 
     versions = {}
-    for dist in (
-        "oem-eventstudy",
-        "pandas",
-        "numpy",
-        "scipy",
-        "statsmodels",
-        "plotly",
-        "yfinance",
-        "exchange-calendars",
-        "pydantic",
-    ):
+    for dist in _VERSIONED:
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:  # pragma: no cover
@@ -839,25 +901,60 @@ def _provenance(prep: Prepared, started: datetime) -> dict[str, Any]:
     sources = {}
     for sym, df in prep.prices.items():
         prov = dict(df.attrs.get("provenance", {}))
-        sources[sym] = {
-            "source": prov.get("source", getattr(prep.source, "name", "?")),
-            "fetched_symbol": prov.get("symbol", sym),
-            "fetched_at": prov.get("fetched_at"),
-            "first": str(df.index.min().date()) if len(df) else None,
-            "last": str(df.index.max().date()) if len(df) else None,
-        }
-    return {
-        "versions": versions,
-        "sources": sources,
-        "config_file": str(prep.config_path) if prep.config_path else None,
-        "config_hash": prep.config_hash,
-        "run_started": started.isoformat(timespec="seconds"),
-        "run_finished": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+        sources[sym] = SourceRecord(
+            source=str(prov.get("source", prep.source.name)),
+            fetched_symbol=str(prov.get("symbol", sym)),
+            fetched_at=str(prov["fetched_at"]) if prov.get("fetched_at") else None,
+            first=str(df.index.min().date()) if len(df) else None,
+            last=str(df.index.max().date()) if len(df) else None,
+        )
+    return Provenance(
+        versions=versions,
+        sources=sources,
+        config_file=str(prep.plan.file) if prep.plan.file else None,
+        config_hash=prep.plan.config_hash,
+        run_started=started.isoformat(timespec="seconds"),
+        run_finished=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def _expected_events(plan: StudyPlan, exchange: str) -> list[str]:
+    """The events that have at least one security on ``exchange``."""
+    symbols = set(plan.exchange(exchange).symbols)
+    return [
+        ev.id
+        for ev in plan.events
+        if symbols & set(ev.securities if ev.securities is not None else symbols)
+    ]
+
+
+def verdicts_and_firms(
+    plan: StudyPlan, results: Mapping[str, EventStudyResults]
+) -> tuple[tuple[Verdict, ...], pd.DataFrame]:
+    """The verdict of every event (and pool) and the per-firm table of every exchange."""
+    titles = {ev.id: ev.title for ev in plan.events}
+    verdicts: list[Verdict] = []
+    firms = []
+    for exchange, res in results.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EventStudyWarning)
+            verdicts += verdicts_from_results(
+                res,
+                plan.headline_window,
+                exchange=exchange,
+                titles=titles,
+                expected=_expected_events(plan, exchange),
+                pools=plan.pools,
+            )
+            tables = {w: res.firm_table(w) for w in plan.engine.car_windows}
+        rows = firm_rows(tables, labels=plan.labels, roles=plan.roles)
+        rows.insert(0, "exchange", exchange)
+        firms.append(rows)
+    return tuple(verdicts), pd.concat(firms, ignore_index=True) if firms else pd.DataFrame()
 
 
 def run_study(
-    config: str | Path | StudyConfig,
+    config: str | Path | StudyConfig | StudyPlan,
     *,
     prices: str | Path | None = None,
     offline: bool = False,
@@ -868,16 +965,19 @@ def run_study(
     """Run a study end to end (no files written) and return a :class:`StudyRun`.
 
     With ``analyses`` (the default) the run also answers the follow-up questions of
-    :func:`analyse` (variants, date-only shifts, roles, overlapping windows).
+    :func:`analyse` (variants, date-only shifts, roles, overlapping windows). Every event
+    gets a verdict on the plan's headline window, also one whose firm-events were all
+    excluded (:attr:`StudyRun.empty_events`).
     """
     started = datetime.now(UTC)
     prep = prepare(config, prices=prices, offline=offline, refresh=refresh, quiet=quiet)
-    results = {}
+    plan = prep.plan
+    results: dict[str, EventStudyResults] = {}
     notes = list(prep.notes)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EventStudyWarning)
         for exchange, group in prep.groups.items():
-            results[exchange] = res = fit_group(prep.config, group)
+            results[exchange] = res = fit_group(plan.engine, group)
             for row in res.excluded.itertuples(index=False):
                 warnings.warn(
                     format_warning(
@@ -895,38 +995,109 @@ def run_study(
     tables = (
         analyse(prep, results, offline=offline, refresh=refresh, notes=notes) if analyses else {}
     )
+    verdicts, firms = verdicts_and_firms(plan, results)
+    for v in verdicts:
+        if v.kind == "event" and not v.measured:
+            notes.append(v.sentence)
     return StudyRun(
-        config=prep.config,
-        config_path=prep.config_path,
-        config_hash=prep.config_hash,
+        plan=plan,
         timing=prep.timing,
         prices=prep.prices,
         returns={ex: g.returns for ex, g in prep.groups.items()},
         results=results,
         market={ex: g.market for ex, g in prep.groups.items()},
-        dossiers=_dossiers(prep.config),
+        dossiers=_dossiers(plan),
         provenance=_provenance(prep, started),
+        verdicts=verdicts,
+        firms=firms,
         notes=list(dict.fromkeys(notes)),
         analyses=tables,
     )
 
 
+# ----------------------------------------------------------------------------- the summary
+
+
+def _pct(x: float) -> str:
+    return "" if not math.isfinite(x) else f"{x * 100:+.2f}%"
+
+
+def _se(x: float) -> str:
+    return "" if not math.isfinite(x) else f"{x * 100:.2f}%"
+
+
+def _p(x: float) -> str:
+    return "" if not math.isfinite(x) else f"{x:.4f}"
+
+
+def _t(x: float) -> str:
+    return "" if not math.isfinite(x) else f"{x:.2f}"
+
+
+def _firm_block(firms: pd.DataFrame, headline: str) -> pd.DataFrame:
+    """One event's firms: AR(0) and the headline CAR with se, t, p; other CARs with stars."""
+    rows = []
+    for (sec, name, role), g in firms.groupby(["security", "name", "role"], sort=False):
+        by = g.set_index("measure")
+        row: dict[str, str] = {
+            "firm": f"{name} {sec}" if name != sec else str(sec),
+            "role": ROLE_LABELS.get(str(role), str(role)),
+        }
+        for m in dict.fromkeys(["AR(0)", headline]):
+            if m not in by.index:
+                continue
+            r = by.loc[m]
+            row[m] = _pct(float(r["estimate"])) + str(r["stars"])
+            row[f"se {m}"] = _se(float(r["se"]))
+            row[f"t {m}"] = _t(float(r["t"]))
+            row[f"p {m}"] = _p(float(r["p_value"]))
+        for m in by.index:
+            if m in ("AR(0)", headline, "CAR(0,0)"):
+                continue
+            row[m] = _pct(float(by.loc[m, "estimate"])) + str(by.loc[m, "stars"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def headline(run: StudyRun) -> str:
-    """What ``eventstudy run`` prints: per event and CAR window the mean CAR, the portfolio
-    t, the robust p-values and how many tests reject at 5%; then the analyses in short."""
-    from eventstudy.stats import CLUSTER_ROBUST_TESTS
-
-    def pct(x: float) -> str:
-        return "" if not math.isfinite(x) else f"{x * 100:+.2f}%"
-
-    def p(x: float) -> str:
-        return "" if not math.isfinite(x) else f"{x:.4f}"
-
+    """What ``eventstudy run`` prints, the answer first: the verdict of every event (and
+    configured pool), the firms of each event, then the per-event tests and the analyses."""
+    plan = run.plan
+    label = "CAR" + format_window(plan.headline_window)
+    multi = len(run.results) > 1
     lines = []
-    windows = [tuple(w) for w in run.config.car_windows]
+    why = run.verdicts[0].test.why if run.verdicts else ""
+    lines.append(f"The answer, mean {label} per event ({why}):")
+    for v in run.verdicts:
+        where = f" · {v.exchange}" if multi else ""
+        loud = "!! " if not v.measured else ""
+        lines.append(f"  {loud}[{v.key}{where}] {v.title}")
+        lines.append(f"    {loud}{v.sentence}")
+        lines += [f"    note: {n}" for n in v.notes]
+    if run.empty_events:
+        lines.append(
+            f"!! {len(run.empty_events)} event(s) have no firm-event left: "
+            + ", ".join(v.key for v in run.empty_events)
+            + " (see the reasons above; eventstudy run exits with code 3)"
+        )
+    firms = run.firms
+    for v in run.verdicts:
+        if v.kind != "event" or not v.measured:
+            continue
+        mine = firms[(firms["event_id"] == v.key) & (firms["exchange"] == v.exchange)]
+        if mine.empty:
+            continue
+        where = f" on {v.exchange}" if multi else ""
+        lines += [
+            "",
+            f"Firms, {v.key}{where} (reacting session {v.session}; t with the prediction-error "
+            "variance; * p<0.10, ** p<0.05, *** p<0.01; all windows: tables/firms.csv):",
+            _firm_block(mine, label).to_string(index=False),
+        ]
+    order = {ev.id: i for i, ev in enumerate(plan.events)}
     for exchange, res in run.results.items():
         rows = []
-        for w in windows:
+        for w in plan.engine.car_windows:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", EventStudyWarning)
                 tests = res.caar_tests(w, by="event_id")
@@ -938,30 +1109,31 @@ def headline(run: StudyRun) -> str:
                     {
                         "event": str(eid),
                         "window": format_window(w),
-                        "mean CAR": pct(float(t["caar"].iloc[0])),
-                        "port. t": f"{float(by.loc['portfolio', 'statistic']):.2f}",
+                        "mean CAR": _pct(float(t["caar"].iloc[0])),
+                        "port. t": _t(float(by.loc["portfolio", "statistic"])),
                         **{
-                            f"p {k}": p(float(by.loc[k, "p_value"]) if k in by.index else math.nan)
+                            f"p {k}": _p(float(by.loc[k, "p_value"]) if k in by.index else math.nan)
                             for k in ROBUST_P
                         },
                         "robust p<.05": f"{int((robust['p_value'] < 0.05).sum())}/{len(robust)}",
                         "all p<.05": f"{int((ok['p_value'] < 0.05).sum())}/{len(ok)}",
-                        "rejecting at 5%": ", ".join(ok.loc[ok["p_value"] < 0.05, "test"])
-                        or "none",
                     }
                 )
-        order = {ev.id: i for i, ev in enumerate(run.config.events)}
         frame = pd.DataFrame(rows)
         frame = frame.iloc[frame["event"].map(order).argsort(kind="stable")]
-        lines.append(f"Mean CAR per event ({exchange}, {run.market.get(exchange)}):")
-        lines.append(frame.to_string(index=False))
+        lines += [
+            "",
+            f"Tests of the mean CAR per event ({exchange}, market {run.market.get(exchange)}; "
+            "each event on its own, never pooled):",
+            frame.to_string(index=False),
+        ]
     a = run.analyses
     if "roles" in a:
-        r = a["roles"][a["roles"]["window"].isin(["(0,0)", "(0,+1)"])]
-        rank = {ev.id: i for i, ev in enumerate(run.config.events)}
-        r = r.iloc[r["event_id"].map(rank).argsort(kind="stable")]
-        lines += ["", "Named OEMs and peers (mean CAR, p portfolio / own t-test):"]
-        show = r.assign(caar=r["caar"].map(pct), p_portfolio=r["p_portfolio"].map(p)).pivot_table(
+        shown_windows = list(dict.fromkeys(["(0,0)", format_window(plan.headline_window)]))
+        r = a["roles"][a["roles"]["window"].isin(shown_windows)]
+        r = r.iloc[r["event_id"].map(order).argsort(kind="stable")]
+        lines += ["", "Named OEMs and peers, equal-weighted portfolios (mean CAR, p portfolio):"]
+        show = r.assign(caar=r["caar"].map(_pct), p_portfolio=r["p_portfolio"].map(_p)).pivot_table(
             index=["event_id", "subset"],
             columns="window",
             values=["caar", "p_portfolio"],
@@ -975,8 +1147,8 @@ def headline(run: StudyRun) -> str:
         lines.append(
             s.assign(
                 day0=s["day0"].dt.strftime("%Y-%m-%d"),
-                caar=s["caar"].map(pct),
-                p_portfolio=s["p_portfolio"].map(p),
+                caar=s["caar"].map(_pct),
+                p_portfolio=s["p_portfolio"].map(_p),
             )[["event_id", "window", "timing", "day0", "caar", "p_portfolio"]].to_string(
                 index=False
             )
@@ -988,8 +1160,8 @@ def headline(run: StudyRun) -> str:
             c.assign(
                 start=c["start"].dt.strftime("%Y-%m-%d"),
                 end=c["end"].dt.strftime("%Y-%m-%d"),
-                caar=c["caar"].map(pct),
-                p_portfolio=c["p_portfolio"].map(p),
+                caar=c["caar"].map(_pct),
+                p_portfolio=c["p_portfolio"].map(_p),
             )[["combined", "window", "start", "end", "caar", "p_portfolio"]].to_string(index=False)
         )
     if "variants" in a:
@@ -997,11 +1169,12 @@ def headline(run: StudyRun) -> str:
         changed = v[v["same_answer"] == False]  # noqa: E712
         lines += ["", f"Variants ({', '.join(dict.fromkeys(v['variant']))}): "]
         lines[-1] += (
-            "the answer (sign, portfolio test at 5%) is the same under every variant."
+            "the answer (portfolio test at 5%, and the sign when significant) is the same "
+            "under every variant."
             if changed.empty
             else "the answer changes in "
             + "; ".join(
-                f"{r.event_id} {r.variant} {r.window} ({r.answer}, mean CAR {pct(r.caar)})"
+                f"{r.event_id} {r.variant} {r.window} ({r.answer}, mean CAR {_pct(r.caar)})"
                 for r in changed.itertuples()
             )
             + "."
@@ -1013,7 +1186,7 @@ def headline(run: StudyRun) -> str:
 
 
 def prepare_history(
-    config: str | Path | StudyConfig,
+    config: str | Path | StudyConfig | StudyPlan,
     *,
     prices: str | Path | None = None,
     offline: bool = False,
@@ -1026,118 +1199,44 @@ def prepare_history(
 
     A study that sets ``data_start``/``data_end`` keeps them.
     """
-    cfg = load_study(config, prices)
+    plan = _as_plan(config, prices)
     update: dict[str, Any] = {}
-    if cfg.data_start is None:
-        first = min(pd.Timestamp(ev.announced) for ev in cfg.events).tz_convert("UTC")
+    if plan.data_start is None:
+        first = min(pd.Timestamp(ev.announced) for ev in plan.events).tz_convert("UTC")
         update["data_start"] = (
             first.tz_localize(None) - pd.Timedelta(days=round(365.25 * years))
         ).date()
-    if cfg.data_end is None:
+    if plan.data_end is None:
         update["data_end"] = datetime.now(UTC).date()
-    if update:
-        cfg = cfg.model_copy(update=update)
-    return prepare(cfg, offline=offline, refresh=refresh, quiet=quiet)
+    return prepare(
+        dataclasses.replace(plan, **update), offline=offline, refresh=refresh, quiet=quiet
+    )
 
 
-@dataclass(frozen=True)
-class Robustness:
-    """What ``eventstudy simulate`` / ``sensitivity`` (or ``run --simulate/--sensitivity``)
-    computed, ready for a report: text, figures (caption -> Figure) and tables (name -> frame).
-    """
-
-    text: list[str]
-    figures: dict[str, Any]
-    tables: dict[str, pd.DataFrame]
-
-
-def _per_exchange(name: str, exchange: str, many: bool) -> str:
-    return f"{name} ({exchange})" if many else name
-
-
-def simulate_study(
-    prep: Prepared, *, draws: int = 1000, seed: int = 0, **kwargs: Any
-) -> Robustness:
-    """Placebo (Brown-Warner) size and power of every test on the study's own data."""
-    from eventstudy.figures_robustness import power_curves, size_bars
+def simulate_study(prep: Prepared, *, draws: int = 1000, seed: int = 0, **kwargs: Any) -> dict:
+    """Placebo (Brown-Warner) size and power of every test on the study's own data
+    (``exchange -> SimulationResults``; the pipeline draws the figures)."""
     from eventstudy.simulate import simulate_from_run
 
     if draws < 1:
         raise ConfigError(field="--draws", value=draws, expected="a positive number of draws")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EventStudyWarning)
-        sims = simulate_from_run(prep, draws=draws, seed=seed, **kwargs)
-    many = len(sims) > 1
-    text, figs, tables = [], {}, {}
-    for ex, sim in sims.items():
-        text.append((f"[{ex}]\n" if many else "") + sim.summary())
-        level = 0.05
-        windows = list(dict.fromkeys(sim.size["window"]))
-        for w in [x for x in ("AR(0)", "CAR(0,+1)") if x in windows] or windows[:1]:
-            figs[_per_exchange(f"Placebo size at 5%, {w}", ex, many)] = size_bars(
-                sim.size, level=level, window=w
-            )
-        if len(sim.power):
-            figs[_per_exchange("Power against an abnormal return on day 0", ex, many)] = (
-                power_curves(sim.power, size=sim.size, level=level)
-            )
-        size5 = sim.size_table(level).reset_index()
-        size5.columns.name = None
-        verdict = sim.verdicts.rename(columns={"ci_low": "size_ci_low", "ci_high": "size_ci_high"})
-        for key, frame in (
-            ("verdicts", verdict),
-            ("size_5pct", size5),
-            ("size", sim.size),
-            ("power", sim.power),
-        ):
-            frame = frame.copy()
-            if many:
-                frame.insert(0, "exchange", ex)
-            tables.setdefault(key, []).append(frame)
-    return Robustness(
-        text=text,
-        figures=figs,
-        tables={k: pd.concat(v, ignore_index=True) for k, v in tables.items()},
-    )
+        return simulate_from_run(prep, draws=draws, seed=seed, **kwargs)
 
 
-def sensitivity_study(prep: Prepared, *, securities: bool = True, **kwargs: Any) -> Robustness:
+def sensitivity_study(prep: Prepared, **kwargs: Any) -> dict:
     """Specification curve over models, benchmarks, estimation lengths, gaps, windows and
-    return kinds; the portfolio curve of each event (and each security's, with
-    ``securities``)."""
-    from eventstudy.figures_robustness import specification_curve
+    return kinds (``exchange -> SensitivityResults``; the pipeline draws the curves)."""
     from eventstudy.sensitivity import sensitivity_from_run
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EventStudyWarning)
-        sens = sensitivity_from_run(prep, **kwargs)
-    many = len(sens) > 1
-    names = {s.symbol: s.name or s.symbol for s in prep.config.securities}
-    text, figs, tables = [], {}, {}
-    for ex, res in sens.items():
-        text.append((f"[{ex}]\n" if many else "") + str(res))
-        for eid in dict.fromkeys(res.specs["event_id"]):
-            secs = list(dict.fromkeys(res.specs.loc[res.specs["event_id"] == eid, "security"]))
-            for sec in secs if securities else secs[:1]:
-                label = "portfolio" if sec == "portfolio" else f"{names.get(sec, sec)} {sec}"
-                figs[_per_exchange(f"Specification curve, {eid}, {label}", ex, many)] = (
-                    specification_curve(res.specs, event_id=eid, security=sec)
-                )
-        summary = res.summary.drop(columns="statement")
-        for key, frame in (("spec_summary", summary), ("specs", res.specs)):
-            frame = frame.copy()
-            if many:
-                frame.insert(0, "exchange", ex)
-            tables.setdefault(key, []).append(frame)
-    return Robustness(
-        text=text,
-        figures=figs,
-        tables={k: pd.concat(v, ignore_index=True) for k, v in tables.items()},
-    )
+        return sensitivity_from_run(prep, **kwargs)
 
 
 def fetch_only(
-    config: str | Path | StudyConfig,
+    config: str | Path | StudyConfig | StudyPlan,
     *,
     prices: str | Path | None = None,
     offline: bool = False,
@@ -1162,11 +1261,11 @@ def fetch_only(
     return pd.DataFrame(rows).to_string(index=False)
 
 
-def events_table(config: str | Path | StudyConfig) -> str:
+def events_table(config: str | Path | StudyConfig | StudyPlan) -> str:
     """Each event with its announcement and the reacting session on every exchange."""
-    cfg = load_study(config)
-    timing = cal.event_timing(cfg.events, cfg.exchanges)
-    conf = {ev.id: ev.timing_confidence for ev in cfg.events}
+    plan = _as_plan(config, None)
+    timing = _timing(plan)
+    conf = {ev.id: ev.timing_confidence for ev in plan.events}
     table = timing.assign(
         announced=timing["announced"].map(lambda t: t.isoformat()),
         session=timing["session"].dt.date,

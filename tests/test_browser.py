@@ -1,15 +1,21 @@
-"""Open the report offline in headless Chromium: every figure renders, no console errors.
+"""Open the report offline in headless Chromium: the answer is on the first screen, shaded
+cells show, every figure renders, each fragment renders alone, no console errors.
 
 Chromium is the Debian package (``apt-get install chromium``; ``.ci/run`` installs it).
-The page is loaded from a file URL with networking features off; ``--dump-dom`` prints the
-DOM after plotly.js has drawn, and ``--enable-logging=stderr`` prints console messages.
+Pages are loaded from file URLs with networking features off; ``--dump-dom`` prints the DOM
+after plotly.js has drawn, and ``--enable-logging=stderr`` prints console messages. To read
+positions and colours, the test writes a copy of ``index.html`` beside it with a small
+script that measures the laid-out page (1400 x 1000 window) and writes the numbers into the
+DOM; the report itself carries no test code.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
+import warnings
 from pathlib import Path
 
 import pytest
@@ -21,6 +27,31 @@ from eventstudy import report
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = os.environ.get("BROWSER_PATH") or "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[1]
+SHADE = "rgb(252, 232, 200)"  # --sig in templates/report.html.j2
+FIRST_SCREEN = (1400, 1000)
+MAX_HEIGHT = 6000  # px, for a two-event study
+
+MEASURE = """
+<script>
+window.addEventListener("load", function () { setTimeout(function () {
+  var out = {height: document.documentElement.scrollHeight, width: window.innerWidth,
+             verdicts: [], sig: [], visibleSig: 0};
+  document.querySelectorAll("article.verdict").forEach(function (a) {
+    var r = a.getBoundingClientRect();
+    out.verdicts.push({key: a.getAttribute("data-verdict"), top: r.top, bottom: r.bottom,
+                       text: a.innerText});
+  });
+  document.querySelectorAll("td.sig").forEach(function (td) {
+    out.sig.push(getComputedStyle(td).backgroundColor);
+    if (td.offsetParent !== null && td.getBoundingClientRect().height > 0) { out.visibleSig++; }
+  });
+  var pre = document.createElement("pre");
+  pre.id = "measured"; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+}, 300); });
+</script>
+"""
 
 
 def _chromium() -> str:
@@ -32,7 +63,7 @@ def _chromium() -> str:
     return CHROMIUM
 
 
-def _dump_dom(page: Path, profile: Path) -> tuple[str, str]:
+def _dump_dom(page: Path, profile: Path, size: tuple[int, int] = (1280, 2000)) -> tuple[str, str]:
     cmd = [
         _chromium(),
         "--headless",
@@ -44,8 +75,9 @@ def _dump_dom(page: Path, profile: Path) -> tuple[str, str]:
         "--disable-sync",
         "--disable-default-apps",
         "--disable-extensions",
+        "--hide-scrollbars",
         f"--user-data-dir={profile}",
-        "--window-size=1280,2000",
+        f"--window-size={size[0]},{size[1]}",
         "--virtual-time-budget=15000",
         "--enable-logging=stderr",
         "--v=0",
@@ -61,7 +93,7 @@ def _console_messages(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if ":CONSOLE" in line]
 
 
-def _rendered(dom: str, fid: str) -> bool:
+def _rendered(dom: str, fid: str, end_tag: str = "</figure>") -> bool:
     """The figure's div got plotly's class and holds an SVG plot."""
     start = dom.find(f'id="{fid}"')
     if start < 0:
@@ -69,21 +101,46 @@ def _rendered(dom: str, fid: str) -> bool:
     head = dom[max(0, dom.rfind("<", 0, start)) : start + 200]
     if "js-plotly-plot" not in head:
         return False
-    end = dom.find("</figure>", start)
-    return 'class="main-svg"' in dom[start:end]
+    end = dom.find(end_tag, start)
+    return 'class="main-svg"' in dom[start : end if end > 0 else None]
 
 
-def test_report_renders_every_figure_offline_without_console_errors(tmp_path):
+def measure(index: Path, profile: Path) -> tuple[dict, str, str]:
+    """Lay out ``index`` in a 1400 x 1000 window: positions, shading, height."""
+    probe = index.with_name("measure-" + index.name)
+    probe.write_text(index.read_text().replace("</body>", MEASURE + "</body>"))
+    try:
+        dom, stderr = _dump_dom(probe, profile, FIRST_SCREEN)
+    finally:
+        probe.unlink()
+    found = re.search(r'<pre id="measured">(.*?)</pre>', dom, re.S)
+    assert found, stderr[-2000:]
+    import html
+
+    return json.loads(html.unescape(found.group(1))), dom, stderr
+
+
+def check_first_screen(numbers: dict, verdicts) -> None:
+    shown = {v["key"]: v for v in numbers["verdicts"]}
+    for v in verdicts:
+        box = shown[v.key]
+        assert 0 <= box["top"] and box["bottom"] <= FIRST_SCREEN[1], (v.key, box)
+        assert v.headline in box["text"]
+    assert numbers["sig"] and set(numbers["sig"]) == {SHADE}, numbers["sig"]
+    assert numbers["visibleSig"] > 0
+    assert numbers["height"] < MAX_HEIGHT, numbers["height"]
+
+
+def test_report_answers_on_the_first_screen_and_renders_every_figure(tmp_path):
     _chromium()
-    out = tmp_path / "kei_cars"
-    index = report.write(make_run(), out)
-    dom, stderr = _dump_dom(index, tmp_path / "profile")
-    assert "<h1>" in dom, "the page did not load"
+    run = make_run()
+    index = report.write(run, tmp_path / "kei_cars")
+    numbers, dom, stderr = measure(index, tmp_path / "profile")
+    check_first_screen(numbers, run.verdicts)
     missing = [fid for fid in FIGURE_IDS if not _rendered(dom, fid)]
     assert not missing, f"figures not rendered: {missing}"
     graphs = re.findall(r'class="plotly-graph-div js-plotly-plot"', dom)
     assert len(graphs) == len(FIGURE_IDS)
-    assert dom.count('class="main-svg"') >= len(FIGURE_IDS)
     assert not _console_messages(stderr), _console_messages(stderr)
     errors = re.search(r'<pre id="eventstudy-errors"[^>]*>(.*?)</pre>', dom, re.S)
     assert errors is not None and errors.group(1).strip() == ""
@@ -91,13 +148,43 @@ def test_report_renders_every_figure_offline_without_console_errors(tmp_path):
     assert "CAFE rollback &lt;script&gt;" in dom
 
 
+def test_every_fragment_renders_when_opened_alone(tmp_path):
+    _chromium()
+    out = tmp_path / "kei_cars"
+    report.write(make_run(), out, plotlyjs="none")  # the page's plotly.js is not needed
+    fragments = sorted((out / "fragments").glob("*.html"))
+    assert len(fragments) == len(FIGURE_IDS) + 2  # and one test table per event
+    for frag in fragments:
+        dom, stderr = _dump_dom(frag, tmp_path / "profile", (1100, 700))
+        assert _rendered(dom, frag.stem, end_tag="</body>"), frag.name
+        assert not _console_messages(stderr), (frag.name, _console_messages(stderr))
+
+
+def test_the_kei_car_report_answers_on_the_first_screen(tmp_path, prices_dir):
+    """The README's first command: the real two-event study, first screen and height."""
+    _chromium()
+    from eventstudy.runner import run_study
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run = run_study(ROOT / "configs" / "kei_cars.yaml", prices=prices_dir, offline=True)
+    index = report.write(run, tmp_path / "kei_cars")
+    numbers, _, stderr = measure(index, tmp_path / "profile")
+    check_first_screen(numbers, run.verdicts)
+    assert not _console_messages(stderr), _console_messages(stderr)
+
+
 def test_a_script_error_would_be_caught(tmp_path):
-    """The check above can fail: a page whose plotly.js is missing is reported."""
+    """The checks above can fail: a page whose plotly.js is missing is reported."""
     _chromium()
     index = report.write(simulated_results(), tmp_path / "r", plotlyjs="none")
     dom, stderr = _dump_dom(index, tmp_path / "profile")
     assert not _rendered(dom, "ar-kei-cafe")
     assert any("Plotly is not defined" in m for m in _console_messages(stderr))
+    frag = tmp_path / "r" / "fragments" / "ar-kei-cafe.html"
+    (tmp_path / "r" / "fragments" / "plotly.min.js").unlink()  # a fragment without its js
+    dom, stderr = _dump_dom(frag, tmp_path / "profile")
+    assert not _rendered(dom, "ar-kei-cafe", end_tag="</body>")
 
 
 def test_static_images_use_one_browser_for_the_run(tmp_path, monkeypatch):
@@ -116,6 +203,6 @@ def test_static_images_use_one_browser_for_the_run(tmp_path, monkeypatch):
     assert started == [browser]  # one browser, the one we named, for every image
     pngs = sorted(p.stem for p in (out / "images").glob("*.png"))
     svgs = sorted(p.stem for p in (out / "images").glob("*.svg"))
-    assert pngs == svgs and "ar-kei-cafe" in pngs and "tests" in pngs
+    assert pngs == svgs and "ar-kei-cafe" in pngs and "tests-kei-cafe" in pngs
     assert (out / "images" / "ar-kei-cafe.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<svg" in (out / "images" / "heatmap.svg").read_text()[:500]

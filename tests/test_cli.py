@@ -126,3 +126,69 @@ def test_cache_list_and_clear_on_an_empty_cache():
     assert rc == 0 and "empty" in out
     rc, out, _ = invoke("cache", "clear")
     assert rc == 0 and "removed 0" in out
+
+
+def test_quiet_and_debug_are_accepted_after_the_command(monkeypatch):
+    from eventstudy import runner
+
+    rc, out, err = invoke("events", str(KEI), "--quiet")
+    assert rc == 0 and "2025-12-04" in out, err
+    rc, out, err = invoke("validate", str(KEI), "-q")
+    assert rc == 0 and "ok" in out, err
+
+    def bug(*a, **k):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(runner, "events_table", bug)
+    rc, _, err = invoke("events", str(KEI), "--debug")
+    assert rc == 1 and "Traceback" in err
+    rc, _, err = invoke("events", str(KEI))
+    assert rc == 1 and "Traceback" not in err  # the flag did not stick
+
+
+EARLY_EVENT = """\
+  - id: too_early_2021-09-01
+    title: An event before enough price history
+    announced: "2021-09-01T09:00:00+09:00"
+"""
+
+
+def test_run_exits_3_when_an_event_has_no_firm_event_left(tmp_path, prices_dir):
+    """The kei-car study plus an event whose every firm-event lacks estimation data: the
+    report is written with the event marked, the summary says it loudly, the exit is 3."""
+    text = KEI.read_text(encoding="utf-8").split("\nvariants:")[0]
+    text = "\n".join(x for x in text.splitlines() if "dossier:" not in x)
+    text = text.replace("\nestimation:", "\n" + EARLY_EVENT + "\nestimation:", 1)
+    study = tmp_path / "study.yaml"
+    study.write_text(text, encoding="utf-8")
+    rc, out, err = invoke(
+        "run", str(study), "--prices", str(prices_dir), "--offline", "--out", str(tmp_path)
+    )
+    line = assert_one_line_error(err)
+    assert rc == 3
+    assert "too_early_2021-09-01" in line and "no firm-event left" in line
+    assert "the report was written" in line
+    assert "!! No firm-event left: nothing measured for event too_early_2021-09-01" in out
+    assert "estimation observations" in out  # why, firm by firm
+    index = tmp_path / "kei_cars" / "index.html"
+    html = index.read_text()
+    assert 'data-verdict="too_early_2021-09-01" data-status="no firm-event"' in html
+    rc, _, _ = invoke(
+        "--quiet", "run", str(KEI), "--prices", str(prices_dir), "--offline", "--out",
+        str(tmp_path / "fine"),
+    )  # fmt: skip
+    assert rc == 0
+
+
+def test_run_prints_the_verdicts_first(tmp_path, prices_dir):
+    rc, out, err = invoke(
+        "run", str(KEI), "--prices", str(prices_dir), "--offline", "--out", str(tmp_path),
+        "--fragments", "div",
+    )  # fmt: skip
+    assert rc == 0, err
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("The answer"))
+    assert lines[start + 2].strip().startswith("No abnormal reaction detected for event kei_cafe")
+    assert "report written:" in lines[-1]
+    frag = tmp_path / "kei_cars" / "fragments" / "ar-xtks-kei-cafe-2025-12-03.html"
+    assert "plotly.min.js" not in frag.read_text()  # --fragments div: bare divs

@@ -23,6 +23,7 @@ from eventstudy.config import (
     write_schema,
 )
 from eventstudy.exceptions import ConfigError
+from eventstudy.plan import plan_study
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
@@ -68,14 +69,13 @@ def test_committed_configs_load_and_carry_the_modeline(name):
     assert config.name == name
     assert config.file == path
     assert config.root == ROOT
-    for ev in config.events:
+    plan = plan_study(config)
+    for ev in plan.events:
         assert ev.announced.tzinfo is not None
-        assert ev.dossier is not None
-        dossier = config.dossier_path(ev)
-        assert dossier is not None and dossier.is_file()
-        text = dossier.read_text(encoding="utf-8")
+        assert ev.dossier is not None and ev.dossier.is_file()
+        text = ev.dossier.read_text(encoding="utf-8")
         assert "https://" in text or "http://" in text
-    assert config.report_dir() == ROOT / "reports" / name
+    assert plan.output.report_dir == ROOT / "reports" / name
 
 
 def test_kei_cars_config():
@@ -124,14 +124,17 @@ def test_demo_config_is_simulated_with_injected_ars():
 
 
 def test_variants_apply_overrides():
-    config = load_config(CONFIGS / "kei_cars.yaml")
-    nikkei = config.variant("nikkei")
-    assert nikkei.market["XTKS"].symbol == "^N225"
-    assert nikkei.name == config.name
-    assert nikkei.securities == config.securities
-    assert config.variant("fx_factor").model == "factor"
-    with pytest.raises(KeyError):
-        config.variant("nope")
+    plan = plan_study(CONFIGS / "kei_cars.yaml")
+    variants = {v.name: v.plan for v in plan.variants}
+    assert list(variants) == ["nikkei", "fx_factor", "est_120", "est_250"]
+    nikkei = variants["nikkei"]
+    assert nikkei.exchange("XTKS").market.symbol == "^N225"
+    assert nikkei.name == plan.name and nikkei.title == "Nikkei 225 as the market"
+    assert nikkei.securities == plan.securities
+    assert nikkei.engine.estimation == plan.engine.estimation
+    assert variants["fx_factor"].engine.model == "factor"
+    assert variants["est_120"].engine.estimation == (-130, -11)
+    assert not nikkei.variants and not nikkei.pools
 
 
 # ----------------------------------------------------------------------------- defaults
@@ -166,7 +169,10 @@ def test_exchange_defaults_from_suffix_and_explicit_override(tmp_path):
     assert [s.exchange for s in config.securities] == ["XTKS", "XNYS", "XNYS"]
     assert config.exchanges == ["XTKS", "XNYS"]
     assert config.market["XNYS"].symbol == "^GSPC"
-    assert [s.symbol for s in config.securities_on("XNYS")] == ["TM", "7267.T"]
+    plan = plan_study(config)
+    assert [ex.exchange for ex in plan.exchanges] == ["XTKS", "XNYS"]
+    assert plan.exchange("XNYS").symbols == ["TM", "7267.T"]
+    assert plan.exchange("XNYS").market.symbol == "^GSPC"
 
 
 def test_announced_with_zone_name_and_z(tmp_path):
@@ -303,7 +309,8 @@ def test_dossier_existence_needs_a_root(tmp_path):
     assert "events[0].dossier" in msg
     (tmp_path / "seeds").mkdir()
     (tmp_path / "seeds" / "none.md").write_text("# x\n", encoding="utf-8")
-    assert load_config(path, root=tmp_path).dossier_path("e1") == (tmp_path / "seeds" / "none.md")
+    plan = plan_study(load_config(path, root=tmp_path))
+    assert plan.event("e1").dossier == (tmp_path / "seeds" / "none.md")
 
 
 def test_find_root():
@@ -367,8 +374,8 @@ def test_announced_schema_pattern_accepts_what_the_loader_accepts():
 def test_prices_path_resolves_against_root(tmp_path):
     path = write(tmp_path, MINIMAL + "source: {kind: csv, prices: data/prices}\n")
     config = load_config(path, root=tmp_path)
-    assert config.prices_path == tmp_path / "data" / "prices"
-    assert load_config(CONFIGS / "kei_cars.yaml").prices_path is None
+    assert plan_study(config).prices_path == tmp_path / "data" / "prices"
+    assert plan_study(CONFIGS / "kei_cars.yaml").prices_path is None
 
 
 def test_test_names_match_the_engine():
@@ -378,13 +385,87 @@ def test_test_names_match_the_engine():
     assert set(TEST_NAMES) <= set(stats.TEST_NAMES), set(TEST_NAMES) - set(stats.TEST_NAMES)
 
 
-def test_with_source_switches_to_csv():
-    config = load_config(CONFIGS / "kei_cars.yaml")
-    csv = config.with_source("csv", prices="../shared/data/prices")
-    assert csv.source.kind == "csv"
-    assert csv.prices_path == ROOT / "../shared/data/prices"
-    assert csv.events == config.events
-    assert csv.file == config.file
-    assert config.source.kind == "yahoo"
-    with pytest.raises(ConfigError, match=r"source\.prices"):
-        config.with_source("csv")
+def test_prices_option_switches_the_plan_to_csv(tmp_path):
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    plan = plan_study(CONFIGS / "kei_cars.yaml", prices=folder)
+    assert plan.source.kind == "csv"
+    assert plan.prices_path == folder.resolve()
+    assert all(v.plan.source.kind == "csv" for v in plan.variants)  # variants read it too
+    assert plan.config.source.kind == "yahoo"  # the study itself is unchanged
+    assert plan_study(CONFIGS / "kei_cars.yaml").source.kind == "yahoo"
+    with pytest.raises(ConfigError, match=r"^--prices: "):
+        plan_study(CONFIGS / "kei_cars.yaml", prices=tmp_path / "absent")
+
+
+# ----------------------------------------------------------------------------- the plan, pools
+
+
+TWO_EVENTS = (
+    MINIMAL
+    + """\
+    tags: [kei]
+  - id: e2
+    title: Another event
+    announced: "2025-12-05T09:00:00-05:00"
+    tags: [kei]
+  - id: e3
+    title: An unrelated event
+    announced: "2025-12-10T09:00:00-05:00"
+"""
+)
+
+
+def test_headline_window_defaults_to_0_1_and_must_be_a_car_window(tmp_path):
+    plan = plan_study(load_config(write(tmp_path, MINIMAL)))
+    assert plan.headline_window == (0, 1)
+    plan = plan_study(load_config(write(tmp_path, MINIMAL + "car_windows: [[0, 0], [-1, 1]]\n")))
+    assert plan.headline_window == (0, 0)  # no (0,+1): the first CAR window
+    plan = plan_study(load_config(write(tmp_path, MINIMAL + "headline_window: [-1, 1]\n")))
+    assert plan.headline_window == (-1, 1)
+    msg = one_line_error(write(tmp_path, MINIMAL + "headline_window: [0, 3]\n"))
+    assert "headline_window" in msg and "one of car_windows" in msg
+
+
+def test_car_chart_start_is_inside_the_event_window(tmp_path):
+    plan = plan_study(load_config(write(tmp_path, MINIMAL)))
+    assert plan.output.car_from == -1 and plan.output.fragments == "sibling"
+    msg = one_line_error(write(tmp_path, MINIMAL + "output: {car_from: -20}\n"))
+    assert "output.car_from" in msg and "inside the event window [-10, 10]" in msg
+
+
+def test_no_pool_unless_the_study_asks(tmp_path):
+    assert plan_study(load_config(write(tmp_path, TWO_EVENTS))).pools == ()
+
+
+@pytest.mark.parametrize(
+    ("pool", "name", "members"),
+    [
+        ("pool: [e1, e2]\n", "pool1", ("e1", "e2")),
+        ("pool: {tag: kei}\n", "pool_kei", ("e1", "e2")),
+        ("pool:\n  - {name: kei_both, title: Both kei posts, events: [e2, e1]}\n", "kei_both",
+         ("e2", "e1")),
+    ],
+)  # fmt: skip
+def test_pool_forms(tmp_path, pool, name, members):
+    plan = plan_study(load_config(write(tmp_path, TWO_EVENTS + pool)))
+    assert [(p.name, p.events) for p in plan.pools] == [(name, members)]
+    assert plan.pools[0].title
+
+
+@pytest.mark.parametrize(
+    ("pool", "field", "expect"),
+    [
+        ("pool: [e1, nope]\n", "pool[0].events[1]", "an event id of this study"),
+        ("pool: [e1]\n", "pool[0].events", "at least two events"),
+        ("pool: [e1, e1]\n", "pool[0].events[1]", "each event once"),
+        ("pool: {tag: none}\n", "pool[0].tag", "0 event(s) carry this tag"),
+        ("pool: [{events: [e1, e2], tag: kei}]\n", "pool[0]", "either events"),
+        ("pool: [[e1, e2], {events: [e1, e3]}]\n", "pool[0]", "a mapping"),
+        ("pool: [{name: a, events: [e1, e2]}, {name: a, tag: kei}]\n", "pool[1].name",
+         "a unique pool name"),
+    ],
+)  # fmt: skip
+def test_bad_pools_are_one_line_errors(tmp_path, pool, field, expect):
+    msg = one_line_error(write(tmp_path, TWO_EVENTS + pool))
+    assert field in msg and expect in msg, msg

@@ -29,7 +29,7 @@ KEI = ROOT / "configs" / "kei_cars.yaml"
 # Runs the CLI with one report step slowed down. argv: moment, ready-file, cli args...
 WRAPPER = r"""
 import os, sys, time, types
-from eventstudy import report
+from eventstudy.report import atomic, tables
 
 moment, ready = sys.argv[1], sys.argv[2]
 
@@ -38,22 +38,21 @@ def pause():
     time.sleep(120)
 
 if moment == "fill":
-    name = "_write_json" if hasattr(report, "_write_json") else "_write_folder"
-    original = getattr(report, name)
+    original = tables.write_json
     def slow(*args, **kwargs):
         pause()  # fragments and tables are on disk, the rest is not
         return original(*args, **kwargs)
-    setattr(report, name, slow)
+    tables.write_json = slow
 elif moment == "swap":
-    real_os = report.os
+    real_os = atomic.os
     def replace(src, dst):
         real_os.replace(src, dst)
         if os.path.basename(str(dst)).startswith("." + os.path.basename(str(src)) + ".old-"):
             pause()  # the old report is aside, the new one not yet in place
-    report.os = types.SimpleNamespace(
+    atomic.os = types.SimpleNamespace(
         **{k: getattr(real_os, k) for k in dir(real_os) if not k.startswith("__")}
     )
-    report.os.replace = replace
+    atomic.os.replace = replace
 
 from eventstudy.cli import main
 sys.exit(main(sys.argv[3:]))

@@ -13,8 +13,9 @@ from pathlib import Path
 import pandas as pd
 from numpy.testing import assert_allclose
 
+from eventstudy.config import load_config
 from eventstudy.exceptions import ClusteredEventWarning
-from eventstudy.runner import load_study, run_study
+from eventstudy.runner import run_study
 
 DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 
@@ -28,7 +29,7 @@ def _day0_ars(cfg) -> pd.Series:
 
 
 def test_demo_recovers_the_injected_abnormal_returns_exactly():
-    cfg = load_study(DEMO)
+    cfg = load_config(DEMO)
     plain = cfg.model_copy(update={"source": cfg.source.model_copy(update={"injected": []})})
     got = _day0_ars(cfg) - _day0_ars(plain)
     expected = pd.Series(0.0, index=got.index)

@@ -282,23 +282,44 @@ def test_unknown_event_raises_a_report_error_naming_the_events(res):
 # ----------------------------------------------------------------------------- CAR paths
 
 
-def test_car_paths_carry_car_and_band_from_the_results(res):
+def test_car_paths_cumulate_from_day_minus_one_with_the_portfolio_band(res):
+    """Firms' CARs from day -1 are ``car((-1, d))``; the portfolio's line and band are the
+    portfolio test rebuilt by hand (statsmodels OLS of the equal-weighted portfolio)."""
+    from scipy import stats as sps
+    from test_verdict import by_hand
+
     fig = figures.plot_car(res, "tinycars", level=0.95)
-    paths = res.car_paths()
-    z = 1.959963984540054
     lines = {t.name: t for t in fig.data if t.showlegend is not False}
     assert set(lines) == {*SECURITIES, "Portfolio (equal-weighted)"}
-    pf = paths[(paths.event_id == "tinycars") & (paths.security == "portfolio")]
-    pf = pf.sort_values("rel_day")
-    np.testing.assert_allclose(lines["Portfolio (equal-weighted)"].y, pf["car"] * 100)
+    pf = lines["Portfolio (equal-weighted)"]
+    assert list(pf.x) == list(range(-1, 11))
     band = next(t for t in fig.data if t.name == "Portfolio (equal-weighted): 95% band")
-    n = len(pf)
-    np.testing.assert_allclose(band.y[:n], (pf["car"] + z * pf["se"]) * 100)
-    np.testing.assert_allclose(band.y[n:], ((pf["car"] - z * pf["se"]) * 100)[::-1])
-    assert lines["Portfolio (equal-weighted)"].line.color == figures.PORTFOLIO_COLOR
+    n = len(pf.x)
+    returns = simulated_returns()
+    for i, d in enumerate(pf.x):
+        car, se, df = by_hand(returns, SECURITIES, EVENT_DATES["tinycars"], (-1, int(d)))
+        q = sps.t.ppf(0.975, df)
+        assert pf.y[i] == pytest.approx(car * 100, rel=1e-9)
+        assert band.y[i] == pytest.approx((car + q * se) * 100, rel=1e-9)
+        assert band.y[2 * n - 1 - i] == pytest.approx((car - q * se) * 100, rel=1e-9)
+    toyota = lines["7203.T"]
+    car = res.car((-1, 3))
+    want = car[(car.event_id == "tinycars") & (car.security == "7203.T")]["car"].iloc[0]
+    assert toyota.y[4] == pytest.approx(want * 100, rel=1e-12)
+    assert len([t for t in fig.data if "band" in str(t.name)]) == 1  # one band, not one per firm
+    assert pf.line.color == figures.PORTFOLIO_COLOR
     assert fig.data[-1].name == "Portfolio (equal-weighted)"  # drawn on top
+    buttons = [b.label for b in fig.layout.updatemenus[0].buttons]
+    assert buttons == ["All firms", "Portfolio only"]
+    only = fig.layout.updatemenus[0].buttons[1].args[0]["visible"]
+    assert [t.name for t, v in zip(fig.data, only, strict=True) if v] == [
+        "Portfolio (equal-weighted): 95% band",
+        "Portfolio (equal-weighted)",
+    ]
     assert fig.layout.yaxis.title.text == "Cumulative abnormal return (%)"
-    assert "95%" in fig.layout.title.text
+    assert "Cumulated from day -1" in fig.layout.title.text
+    whole = figures.plot_car(res, "tinycars", start=None)  # configurable: the window start
+    assert whole.data[-1].x[0] == -10
 
 
 # ----------------------------------------------------------------------------- prices

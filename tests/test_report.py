@@ -1,11 +1,12 @@
-"""The report folder: files, escaping, plotly.js handling, atomic replacement, clear errors."""
+"""The report folder: the answer first, files, escaping, plotly.js handling, atomic
+replacement, clear errors."""
 
 from __future__ import annotations
 
 import builtins
 import json
+import re
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -13,12 +14,16 @@ import plotly.offline
 import pytest
 from test_figures import EVENT_DATES, SECURITIES, simulated_results
 
-from eventstudy import report
+from eventstudy import report, runner
+from eventstudy.config import StudyConfig, parse_config
 from eventstudy.exceptions import ReportError
-from eventstudy.runner import StudyRun
+from eventstudy.plan import plan_study
+from eventstudy.runner import Provenance, SourceRecord, StudyRun
 
 PLOTLYJS_MARK = f"* plotly.js v{plotly.offline.get_plotlyjs_version()}"
 EVIL = "<script>alert('pwned')</script>"
+ROLES = {"7203.T": "oem", "7267.T": "oem", "7201.T": "oem", "7211.T": "peer", "7269.T": "peer"}
+NAMES = {"7203.T": "Toyota", "7267.T": "Honda", "7201.T": "Nissan", "7211.T": "Mitsubishi"}
 
 
 def make_prices(symbols) -> dict[str, pd.DataFrame]:
@@ -38,9 +43,41 @@ def make_prices(symbols) -> dict[str, pd.DataFrame]:
     return out
 
 
-def make_run(results=None, *, title: str = "Kei cars & US policy") -> StudyRun:
-    """A StudyRun as the runner hands it to the report."""
+def make_config(title: str = "Kei cars & US policy", **extra) -> StudyConfig:
+    """The study the simulated results stand for (3 named OEMs, 2 peers)."""
+    return parse_config(
+        {
+            "name": "kei_cars",
+            "title": title,
+            "securities": [
+                {"symbol": s, "role": ROLES[s], **({"name": NAMES[s]} if s in NAMES else {})}
+                for s in [*SECURITIES, "7269.T"]
+            ],
+            "events": [
+                {
+                    "id": "kei_cafe",
+                    "title": f"CAFE rollback {EVIL}",
+                    "announced": "2025-12-03T14:30:00-05:00",
+                    "timing_confidence": "scheduled-start",
+                },
+                {
+                    "id": "tinycars",
+                    "title": "TINY CARS post",
+                    "announced": "2025-12-05T09:00:00-05:00",
+                    "timing_confidence": "date-only",
+                },
+            ],
+            "market": {"XTKS": "TOPIX"},
+            "estimation": [-260, -11],
+            **extra,
+        }
+    )
+
+
+def make_run(results=None, *, title: str = "Kei cars & US policy", **extra) -> StudyRun:
+    """A StudyRun as the runner hands it to the report (real plan, real engine results)."""
     results = results if results is not None else simulated_results()
+    plan = plan_study(make_config(title, **extra))
     timing = pd.DataFrame(
         {
             "event_id": ["kei_cafe", "kei_cafe", "tinycars", "tinycars"],
@@ -50,18 +87,9 @@ def make_run(results=None, *, title: str = "Kei cars & US policy") -> StudyRun:
             "rule": ["before open", "during session", "non-trading day", "during session"],
         }
     )
-    config = SimpleNamespace(
-        title=title,
-        events=[
-            SimpleNamespace(id="kei_cafe", title=f"CAFE rollback {EVIL}"),
-            SimpleNamespace(id="tinycars", title="TINY CARS post"),
-        ],
-        securities=[SimpleNamespace(symbol="7203.T", name="Toyota")],
-    )
+    verdicts, firms = runner.verdicts_and_firms(plan, {"XTKS": results})
     return StudyRun(
-        config=config,
-        config_path=Path("configs/kei_cars.yaml"),
-        config_hash="0123456789ab",
+        plan=plan,
         timing=timing,
         prices=make_prices([*SECURITIES, "TOPIX"]),
         returns={},
@@ -71,16 +99,27 @@ def make_run(results=None, *, title: str = "Kei cars & US policy") -> StudyRun:
             "kei_cafe": "# What happened\nThe President **authorized** kei cars. "
             f"{EVIL}\n\n- source: https://example.org/a?b=1&c=2\n- time: 14:30 ET",
         },
-        provenance={  # as runner._provenance writes it
-            "versions": {"oem-eventstudy": "0.1.0", "yfinance": "0.2.54"},
-            "sources": {"TOPIX": {"source": "csv", "first": "2025-10-01", "last": "2025-12-31"}},
-            "config_file": "configs/kei_cars.yaml",
-            "config_hash": "0123456789ab",
-            "run_started": "2026-11-25T06:29:58+00:00",
-            "run_finished": "2026-11-25T06:30:00+00:00",
-        },
+        provenance=Provenance(
+            versions={"oem-eventstudy": "0.1.0", "yfinance": "0.2.54"},
+            sources={
+                "TOPIX": SourceRecord("csv", "TOPIX", None, "2025-10-01", "2025-12-31"),
+            },
+            config_file="configs/kei_cars.yaml",
+            config_hash="0123456789ab",
+            run_started="2026-11-25T06:29:58+00:00",
+            run_finished="2026-11-25T06:30:00+00:00",
+        ),
+        verdicts=verdicts,
+        firms=firms,
         notes=["a note from the run"],
     )
+
+
+def _visible(html: str) -> str:
+    """The text a reader sees (tags dropped, entities decoded)."""
+    import html as _html
+
+    return _html.unescape(re.sub(r"<[^>]+>", "", html))
 
 
 FIGURE_IDS = [
@@ -98,20 +137,28 @@ FIGURE_IDS = [
 
 
 @pytest.fixture(scope="module")
-def written(tmp_path_factory) -> Path:
+def run() -> StudyRun:
+    return make_run()
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory, run) -> Path:
     out = tmp_path_factory.mktemp("rep") / "kei_cars"
-    path = report.write(make_run(), out)
+    path = report.write(run, out)
     assert path == out / "index.html"
     return out
 
 
-def test_report_folder_holds_index_fragments_tables_and_json(written):
-    assert (written / "index.html").is_file()
+def test_report_folder_holds_index_verdict_fragments_tables_and_json(written):
+    assert (written / "index.html").is_file() and (written / "verdict.json").is_file()
     fragments = {p.stem for p in (written / "fragments").glob("*.html")}
     assert set(FIGURE_IDS) <= fragments
-    assert "tests-xtks" in fragments
+    assert {"tests-xtks-kei-cafe", "tests-xtks-tinycars"} <= fragments  # one per event
+    assert (written / "fragments" / "plotly.min.js").is_file()
     tables = {p.name for p in (written / "tables").iterdir()}
     for name in (
+        "verdicts.csv",
+        "firms.csv",
         "abnormal_returns.csv",
         "car.csv",
         "tests.csv",
@@ -128,7 +175,7 @@ def test_report_folder_holds_index_fragments_tables_and_json(written):
     assert not list(written.parent.glob(".kei_cars.*")), "temporary folders left behind"
 
 
-def test_csv_and_json_carry_the_tidy_tables(written):
+def test_csv_and_json_carry_the_tidy_tables(written, run):
     res = simulated_results()
     ar = pd.read_csv(written / "tables" / "abnormal_returns.csv")
     assert list(ar.columns) == ["exchange", "event_id", "security", "rel_day", "date", "ar"]
@@ -137,34 +184,122 @@ def test_csv_and_json_carry_the_tidy_tables(written):
     assert len(doc["abnormal_returns"]) == len(res.abnormal_returns)
     assert doc["abnormal_returns"][0]["date"] == "2025-11-20"
     car01 = [r for r in doc["car"] if r["window"] == "(0,+1)"]
-    expected = res.car((0, 1))
-    np.testing.assert_allclose([r["car"] for r in car01], expected["car"])
+    np.testing.assert_allclose([r["car"] for r in car01], res.car((0, 1))["car"])
     assert {r["test"] for r in doc["tests"]} >= {"portfolio", "grank", "t_test"}
     assert {"beta", "sigma", "r2"} <= set(doc["params"][0])
     assert doc["excluded"][0]["security"] == "7269.T"
     assert "estimation observations" in doc["excluded"][0]["reason"]
     assert doc["provenance"]["config_hash"] == "0123456789ab"
     assert doc["provenance"]["versions"]["yfinance"] == "0.2.54"
+    assert [v["sentence"] for v in doc["verdict"]] == [v.sentence for v in run.verdicts]
 
 
-def test_index_embeds_plotlyjs_once_and_every_figure_without_it(written):
+def test_tests_are_per_event_never_pooled(written):
+    """Every test row belongs to one event: the pooled table of all events is gone."""
+    tests = pd.read_csv(written / "tables" / "tests.csv")
+    assert tests["event_id"].notna().all()
+    assert set(tests["event_id"]) == set(EVENT_DATES)
+    res = simulated_results()
+    mine = res.caar_tests((0, 1), by="event_id").set_index(["event_id", "test"])
+    got = tests[tests["window"] == "(0,+1)"].set_index(["event_id", "test"])
+    np.testing.assert_allclose(
+        got["p_value"], mine.loc[got.index, "p_value"], rtol=1e-12, equal_nan=True
+    )
+    html = (written / "index.html").read_text()
+    assert 'id="main-tests"' not in html and "pooled in event time" not in html
+
+
+def test_the_answer_comes_first_in_the_words_of_the_verdicts(written, run):
+    html = (written / "index.html").read_text()
+    body = html.split("<main>", 1)[1]
+    answer = body.index('id="answer"')
+    first_event = body.index('id="event-kei-cafe"')
+    assert answer < first_event
+    text = _visible(body[answer:first_event])
+    for v in run.verdicts:
+        assert v.sentence in text, v.sentence
+    assert "equal-weighted portfolio test: valid when the firms share the event date" in text
+    kei = next(v for v in run.verdicts if v.key == "kei_cafe")
+    tiny = next(v for v in run.verdicts if v.key == "tinycars")
+    assert kei.headline == "Abnormal reaction detected"  # +3% injected on 2025-12-04
+    assert tiny.headline == "No abnormal reaction detected"
+    assert 'data-verdict="kei_cafe" data-status="reaction"' in html
+    assert 'data-verdict="tinycars" data-status="no reaction"' in html
+
+
+def test_verdict_json_holds_each_event_and_the_test_with_its_reason(written, run):
+    doc = json.loads((written / "verdict.json").read_text())
+    assert doc["window"] == "(0,+1)" and doc["pooled"] is False
+    assert [t["test"] for t in doc["tests"]] == ["portfolio"]
+    assert "portfolio's own estimation-window variance" in doc["tests"][0]["why"]
+    assert [v["key"] for v in doc["verdicts"]] == ["kei_cafe", "tinycars"]
+    for got, v in zip(doc["verdicts"], run.verdicts, strict=True):
+        assert got["sentence"] == v.sentence and got["session"] == f"{v.session}"
+        assert got["mean_car"] == pytest.approx(v.estimate)
+        assert got["ci_low"] == pytest.approx(v.ci_low) and got["ci_high"] == pytest.approx(
+            v.ci_high
+        )
+        assert got["p_value"] == pytest.approx(v.p_value) and got["test"] == "portfolio"
+
+
+def test_firm_table_lists_every_firm_of_every_role_with_its_numbers(written):
+    firms = pd.read_csv(written / "tables" / "firms.csv")
+    res = simulated_results()
+    kept = set(res.events["security"])
+    for eid in EVENT_DATES:
+        mine = firms[firms["event_id"] == eid]
+        assert set(mine["security"]) == kept  # named OEMs and peers, firm by firm
+        assert set(mine["measure"]) == {"AR(0)", "CAR(0,0)", "CAR(0,+1)", "CAR(-1,+1)", "CAR(0,+5)"}
+    assert list(dict.fromkeys(firms["role"])) == ["oem", "peer"]  # OEMs listed first
+    car = res.car((0, 1)).set_index(["event_id", "security"])
+    got = firms[firms["measure"] == "CAR(0,+1)"].set_index(["event_id", "security"])
+    for col, src in (("estimate", "car"), ("se", "se"), ("t", "statistic"), ("p_value", "p_value")):
+        np.testing.assert_allclose(got[col], car.loc[got.index, src], rtol=1e-12)
+    day0 = res.car((0, 0)).set_index(["event_id", "security"])
+    ar0 = firms[firms["measure"] == "AR(0)"].set_index(["event_id", "security"])
+    np.testing.assert_allclose(ar0["estimate"], day0.loc[ar0.index, "car"], rtol=1e-12)
+    # the page shows the table, sortable, one row per firm, with names
+    html = (written / "index.html").read_text()
+    table = html.split('data-firms="kei_cafe"', 1)[1].split("</table>", 1)[0]
+    assert table.count("<tr data-security=") == len(kept)
+    assert "Toyota <span" in table and "named OEM" in table and "peer" in table
+    assert 'th data-col="2"' in table and "table.sortable" in html
+
+
+def test_index_embeds_plotlyjs_once_and_fragments_open_alone(written):
     html = (written / "index.html").read_text()
     assert html.count(PLOTLYJS_MARK) == 1
     head, body = html.split("</head>", 1)
     assert PLOTLYJS_MARK in head
     for fid in FIGURE_IDS:
         assert f'id="{fid}"' in body
-    assert 'id="tests-xtks"' not in body  # the test table is an HTML table in the page
+    assert 'id="tests-xtks-kei-cafe"' not in body  # the test table is an HTML table
+    sibling = (written / "fragments" / "plotly.min.js").read_text()
+    assert PLOTLYJS_MARK in sibling
     for frag in (written / "fragments").glob("*.html"):
         text = frag.read_text()
         assert PLOTLYJS_MARK not in text
-        assert f'<div id="{frag.stem}" class="plotly-graph-div"' in text
+        assert '<script charset="utf-8" src="plotly.min.js"></script>' in text
+        assert text.index("plotly.min.js") < text.index(f'<div id="{frag.stem}"')
         assert len(text) < 200_000
 
 
-def test_index_has_sections_timing_tests_excluded_and_provenance(written):
+@pytest.mark.parametrize(
+    ("mode", "carries_js", "loads_sibling"), [("inline", True, False), ("div", False, False)]
+)
+def test_fragment_modes(tmp_path, mode, carries_js, loads_sibling):
+    out = tmp_path / "r"
+    report.write(simulated_results(), out, fragments=mode, plotlyjs="none")
+    frag = (out / "fragments" / "car-kei-cafe.html").read_text()
+    assert (PLOTLYJS_MARK in frag) is carries_js
+    assert ('src="plotly.min.js"' in frag) is loads_sibling
+    assert not (out / "fragments" / "plotly.min.js").exists()
+    assert '<div id="car-kei-cafe" class="plotly-graph-div"' in frag
+
+
+def test_page_sections_timing_excluded_and_provenance(written):
     html = (written / "index.html").read_text()
-    for anchor in ("main-tests", "event-kei-cafe", "event-tinycars", "across", "excluded"):
+    for anchor in ("answer", "event-kei-cafe", "event-tinycars", "across", "excluded"):
         assert f'id="{anchor}"' in html
     assert "2025-12-04 (Thu)" in html and "before open" in html
     assert "2025-12-04 04:30 JST" in html  # announced, in Tokyo time
@@ -176,10 +311,20 @@ def test_index_has_sections_timing_tests_excluded_and_provenance(written):
     assert "2025-10-01 to 2025-12-31" in html  # the data range of a series
     assert "a note from the run" in html
     assert f"plotly {plotly.__version__}" in html
-    # robust tests lead the main table
-    main = html.split('id="main-tests"', 1)[1].split("</table>", 1)[0]
-    order = [main.index(f'data-test="{t}"') for t in ("portfolio", "kolari_pynnonen", "t_test")]
+    # robust tests lead each event's table
+    tests = html.split('id="event-kei-cafe"', 1)[1].split('class="data tests"', 1)[1]
+    tests = tests.split("</table>", 1)[0]
+    order = [tests.index(f'data-test="{t}"') for t in ("portfolio", "kolari_pynnonen", "t_test")]
     assert order == sorted(order)
+
+
+def test_shading_rule_outranks_the_robust_row_background(written):
+    """The shaded p-value shows on the robust (grey) rows too (it never did: ``tr.robust td``
+    outranked ``td.sig``); the browser test checks the computed colour."""
+    css = (written / "index.html").read_text().split("<style>", 1)[1].split("</style>", 1)[0]
+    grey = css.index("table.tests tr.robust td {")
+    shade = css.index("table.tests tr.robust td.sig")
+    assert shade > grey and "var(--sig)" in css[shade : css.index("}", shade)]
 
 
 def test_text_from_configs_and_dossiers_is_escaped(written):
@@ -191,15 +336,36 @@ def test_text_from_configs_and_dossiers_is_escaped(written):
     assert '<a href="https://example.org/a?b=1&amp;c=2"' in html
 
 
-def test_markdown_and_latex_test_tables(written):
+def test_markdown_and_latex_test_tables_per_event(written):
     md = (written / "tables" / "tests.md").read_text()
     lines = md.splitlines()
-    assert lines[0].startswith("| Test | CAR(0,0) | p | CAR(0,+1) | p |")
-    assert lines[3].startswith("| **Portfolio, equal-weighted** † |")
+    assert lines[0].startswith("### Event kei_cafe: CAFE rollback")
+    assert lines[2].startswith("| Test | CAR(0,0) | p | CAR(0,+1) | p |")
+    assert lines[5].startswith("| **Portfolio, equal-weighted** † |")
+    assert "### Event tinycars: TINY CARS post" in md
     tex = (written / "tables" / "tests.tex").read_text()
-    assert r"\begin{tabular}{lrrrrrrrr}" in tex and r"\toprule" in tex
+    assert tex.count(r"\begin{tabular}{lrrrrrrrr}") == 2 and r"\toprule" in tex
     assert r"Portfolio, equal-weighted$^\dagger$" in tex
     assert r"Kolari-Pynn\"onen" in tex
+
+
+def test_role_note_counts_the_named_oems(tmp_path):
+    """ "the four named OEMs" was printed whatever the count: this study has three."""
+    run = make_run()
+    roles = pd.DataFrame(
+        [
+            {"exchange": "XTKS", "event_id": "kei_cafe", "role": r, "subset": f"{r} ({n})",
+             "window": "(0,0)", "n": n, "caar": c, "t_portfolio": 1.0, "p_portfolio": 0.3}
+            for r, n, c in (("oem", 3, 0.02), ("peer", 1, 0.01))
+        ]
+    )  # fmt: skip
+    firms = run.firms.copy()
+    day0 = (firms["measure"] == "AR(0)") & (firms["event_id"] == "kei_cafe")
+    firms.loc[day0 & (firms["security"] == "7211.T"), "estimate"] = -0.02  # a peer fell
+    run = StudyRun(**{**run.__dict__, "analyses": {"roles": roles}, "firms": firms})
+    html = report.write(run, tmp_path / "r", plotlyjs="none").read_text()
+    assert "the named OEMs (3)" in html and "moved against the 3 named OEMs" in html
+    assert "four" not in html
 
 
 def test_a_failed_run_leaves_the_previous_report_intact(tmp_path, monkeypatch):
@@ -210,7 +376,7 @@ def test_a_failed_run_leaves_the_previous_report_intact(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(report, "_write_json", boom)  # fails after fragments and tables
+    monkeypatch.setattr(report.tables, "write_json", boom)  # after fragments and tables
     with pytest.raises(ReportError, match="previous report is unchanged"):
         report.write(make_run(), out)
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
@@ -230,11 +396,16 @@ def test_a_second_run_replaces_the_report_whole(tmp_path):
 def test_write_accepts_a_results_object_directly(tmp_path):
     import eventstudy as es
 
-    path = es.report.write(simulated_results(), tmp_path / "nb")  # as in a notebook
-    assert report.write_results(simulated_results(), tmp_path / "nb2").is_file()
+    res = simulated_results()
+    path = es.report.write(res, tmp_path / "nb")  # as in a notebook
+    assert report.write_results(res, tmp_path / "nb2").is_file()
     html = path.read_text()
     assert "ar-kei-cafe" in html and "Event study" in html
     assert (tmp_path / "nb" / "fragments" / "heatmap.html").is_file()
+    for sentence in (line for line in str(res.summary()).splitlines()[:2]):
+        assert sentence in _visible(html)  # the summary's verdicts, in the same words
+    firms = pd.read_csv(tmp_path / "nb" / "tables" / "firms.csv")
+    assert "exchange" not in firms and set(firms["event_id"]) == set(EVENT_DATES)
 
 
 @pytest.mark.parametrize(
@@ -251,10 +422,12 @@ def test_plotlyjs_modes(tmp_path, mode, inline, cdn):
 def test_bad_arguments_raise_one_clear_error(tmp_path):
     with pytest.raises(ReportError, match="use 'inline', 'cdn' or 'none'"):
         report.write(simulated_results(), tmp_path / "r", plotlyjs="embed")
+    with pytest.raises(ReportError, match="use 'sibling', 'inline' or 'div'"):
+        report.write(simulated_results(), tmp_path / "r", fragments="iframe")
     with pytest.raises(ReportError, match="unknown image format"):
         report.write(simulated_results(), tmp_path / "r", images=("gif",))
     with pytest.raises(ReportError, match="StudyRun"):
-        report.write(object(), tmp_path / "r")
+        report.write(object(), tmp_path / "r")  # type: ignore[arg-type]
     assert not (tmp_path / "r").exists()
 
 
@@ -270,14 +443,17 @@ def test_images_without_kaleido_name_the_extra(tmp_path, monkeypatch):
     with pytest.raises(ReportError) as err:
         report.write(simulated_results(), tmp_path / "r", images=("png",))
     assert 'pip install "oem-eventstudy[image]"' in str(err.value)
+    assert 'pip install -e ".[image]"' in str(err.value)
     assert "\n" not in str(err.value)
     assert not (tmp_path / "r").exists()
 
 
 def test_images_without_a_browser_name_the_fix(tmp_path, monkeypatch):
     pytest.importorskip("kaleido", reason="the image extra (kaleido) is not installed")
+    from eventstudy.report import images
+
     monkeypatch.delenv("BROWSER_PATH", raising=False)
-    monkeypatch.setattr(report.shutil, "which", lambda name: None)
+    monkeypatch.setattr(images.shutil, "which", lambda name: None)
     with pytest.raises(ReportError, match="apt-get install chromium"):
         report.write(simulated_results(), tmp_path / "r", images="png,svg")
     with pytest.raises(ReportError, match="/nonexistent/chrome"):
@@ -303,16 +479,28 @@ def test_render_markdown_is_safe_and_simple():
 
 
 def test_report_on_several_exchanges_keeps_groups_apart(tmp_path):
-    run = make_run()
+    base = make_run()
     us = simulated_results(seed=5)
-    run = StudyRun(**{**run.__dict__, "results": {"XTKS": run.results["XTKS"], "XNYS": us}})
+    results = {"XTKS": base.results["XTKS"], "XNYS": us}
+    verdicts, firms = runner.verdicts_and_firms(base.plan, {"XTKS": results["XTKS"]})
+    v_us, f_us = runner.verdicts_and_firms(base.plan, {"XTKS": us})
+    v_us = tuple(type(v)(**{**v.__dict__, "exchange": "XNYS"}) for v in v_us)
+    f_us = f_us.assign(exchange="XNYS")
+    run = StudyRun(
+        **{
+            **base.__dict__,
+            "results": results,
+            "verdicts": verdicts + v_us,
+            "firms": pd.concat([firms, f_us], ignore_index=True),
+        }
+    )
     out = tmp_path / "multi"
     html = report.write(run, out).read_text()
     assert 'id="ar-xtks-kei-cafe"' in html and 'id="ar-xnys-kei-cafe"' in html
+    assert html.count('data-verdict="kei_cafe"') == 2 and 'data-exchange="XNYS"' in html
     tests = pd.read_csv(out / "tables" / "tests.csv")
     assert set(tests["exchange"]) == {"XTKS", "XNYS"}
-    assert "NYSE: " in (out / "tables" / "tests.md").read_text()
-    assert set(EVENT_DATES) == {"kei_cafe", "tinycars"}
+    assert "### Event kei_cafe (NYSE)" in (out / "tables" / "tests.md").read_text()
 
 
 def test_extra_figures_get_a_section_and_a_fragment(tmp_path):

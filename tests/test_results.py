@@ -344,7 +344,7 @@ def test_fit_details_are_statsmodels_results_with_hac(
 
 def test_summary_text_and_html(res: es.EventStudyResults) -> None:
     text = str(res)
-    assert "CAAR tests" in text and "kolari_pynnonen" in text
+    assert "Tests of the mean CAR" in text and "kolari_pynnonen" in text
     assert "Clustered event dates" in text
     html = res._repr_html_()
     assert "<table" in html

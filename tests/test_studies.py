@@ -84,9 +84,17 @@ def test_suzuki_fell_on_2025_12_04_while_the_named_oems_rose(kei):
     roles = kei.analyses["roles"]
     r = roles[(roles["event_id"] == "kei_cafe_2025-12-03") & (roles["window"] == "(0,0)")]
     r = r.set_index("subset")
+    assert list(r.index) == ["named OEMs (4)", "peers (3)"]  # portfolios; firms are below
     assert r.loc["named OEMs (4)", "n"] == 4 and r.loc["named OEMs (4)", "caar"] > 0.01
-    assert r.loc["Suzuki Motor 7269.T", "caar"] == pytest.approx(day0.loc["7269.T", "ar"])
     assert r.loc["named OEMs (4)", "caar"] == pytest.approx(day0.loc[list(OEMS), "ar"].mean())
+    # every firm, OEMs included, has its own row in the firm table
+    firms = kei.firms
+    ar0 = firms[(firms["event_id"] == "kei_cafe_2025-12-03") & (firms["measure"] == "AR(0)")]
+    ar0 = ar0.set_index("security")
+    assert list(ar0.index) == [*OEMS, "7269.T", "7270.T", "7261.T"]
+    assert list(ar0["role"]) == ["oem"] * 4 + ["peer"] * 3
+    assert ar0.loc["7269.T", "estimate"] == pytest.approx(day0.loc["7269.T", "ar"])
+    assert ar0.loc["7269.T", "name"] == "Suzuki Motor"
 
 
 def test_variants_cover_benchmark_fx_and_estimation_lengths(kei):
@@ -157,19 +165,73 @@ def test_report_flags_date_only_events_and_shows_the_analyses(kei, tmp_path):
     assert html.count('data-flag="date-only"') == 1
     for key in ("variants", "roles", "shifted", "combined"):
         assert f'data-analysis="{key}"' in html, key
-    assert "Suzuki Motor 7269.T moved against the named OEMs" in html
+    assert "Suzuki Motor 7269.T moved against the 4 named OEMs on day 0" in html
     for name in ("variants", "roles", "shifted", "overlaps", "combined"):
         assert (tmp_path / "kei" / "tables" / f"{name}.csv").is_file()
     t = pd.read_csv(tmp_path / "kei" / "tables" / "variants.csv")
     assert np.isfinite(t["p_portfolio"]).all()
 
 
-def test_run_prints_the_headline_table(kei):
+def test_run_prints_the_answer_first(kei):
     from eventstudy.runner import headline
 
     text = headline(kei)
-    first, second = text.index("kei_cafe_2025-12-03   (0,0)"), text.index("tinycars_truth")
-    assert first < second
+    lines = text.splitlines()
+    assert lines[0].startswith("The answer, mean CAR(0,+1) per event (equal-weighted portfolio")
+    sentences = [v.sentence for v in kei.verdicts]
+    assert [line.strip() for line in lines[1:5:2]] == [
+        "[kei_cafe_2025-12-03] Oval Office CAFE rollback; President authorizes production of "
+        "kei-style tiny cars",
+        '[tinycars_truth_2025-12-05] Truth Social post "I have just approved TINY CARS to be '
+        'built in America"',
+    ]
+    assert [line.strip() for line in lines[2:6:2]] == sentences
+    # neither kei-car event is significant alone, and nothing is pooled
+    assert all(s.startswith("No abnormal reaction detected") for s in sentences)
+    assert "pool" not in text.lower().replace("never pooled", "")
+    first, second = text.index("Firms, kei_cafe_2025-12-03"), text.index("Firms, tinycars")
+    assert first < second < text.index("Tests of the mean CAR per event")
     for part in ("p portfolio", "robust p<.05", "Suzuki Motor 7269.T", "one session later"):
         assert part in text
     assert "(0,+2) 2025-12-04 2025-12-08" in text
+
+
+def test_an_insignificant_sign_flip_is_the_same_answer(kei):
+    """+0.13% (p 0.96) and -0.03% (p 0.99) say the same: no reaction. The runner printed
+    "the answer changes" for the market + USD/JPY variant of the TINY CARS post."""
+    from eventstudy.runner import answer
+
+    assert answer(0.0013, 0.96) == answer(-0.0003, 0.99) == "not significant"
+    assert answer(0.02, 0.01) == "+ significant" != answer(-0.02, 0.01) == "- significant"
+    v = kei.analyses["variants"]
+    row = v[
+        (v["event_id"] == "tinycars_truth_2025-12-05")
+        & (v["variant"] == "fx_factor")
+        & (v["window"] == "(-1,+1)")
+    ].iloc[0]
+    assert (
+        row["caar"]
+        < 0
+        < v[
+            (v["variant"] == "study")
+            & (v["event_id"] == row["event_id"])
+            & (v["window"] == "(-1,+1)")
+        ]["caar"].iloc[0]
+    )
+    assert row["same_answer"] and row["answer"] == "not significant"
+    assert v["same_answer"].all()
+
+
+def test_the_readme_notebook_names_resolve():
+    """``es.pipeline.run_and_write`` raised AttributeError (no lazy attribute)."""
+    import eventstudy as es
+
+    for module, name in (
+        ("pipeline", "run_and_write"),
+        ("runner", "run_study"),
+        ("report", "write"),
+        ("verdict", "build_verdicts"),
+        ("plan", "plan_study"),
+        ("compare", "compare"),
+    ):
+        assert callable(getattr(getattr(es, module), name)), (module, name)

@@ -1,0 +1,400 @@
+"""A study resolved once into the typed plan the runner walks down.
+
+:class:`~eventstudy.config.StudyConfig` is data: what the YAML file says. What that means
+for a run is decided here, once, by :func:`plan_study`: where the prices come from (the
+``--prices`` override included), which securities trade on which exchange and against which
+benchmark, each event with its dossier path, the engine settings, each variant as a plan of
+its own, the pools, the headline window of the verdicts and where the report goes. The
+runner, the report and the CLI read the plan; none of them calls back into the config.
+
+Module chain: ``config -> plan -> data -> ...`` (this module imports only the config and the
+exceptions).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from eventstudy.config import (
+    Event,
+    Factor,
+    MarketIndex,
+    Security,
+    SourceConfig,
+    StudyConfig,
+    format_window,
+    load_config,
+    merge_variant,
+)
+from eventstudy.exceptions import ConfigError
+
+__all__ = [
+    "EnginePlan",
+    "EventPlan",
+    "ExchangePlan",
+    "OutputPlan",
+    "PoolPlan",
+    "StudyPlan",
+    "VariantPlan",
+    "Window",
+    "plan_study",
+    "with_prices",
+]
+
+#: A window of relative trading days, inclusive.
+Window = tuple[int, int]
+
+#: Display names of the security roles (plural, for portfolios).
+ROLE_NAMES: dict[str, str] = {
+    "oem": "named OEMs",
+    "peer": "peers",
+    "benchmark": "benchmarks",
+    "other": "others",
+}
+#: Display names of the security roles (one security).
+ROLE_LABELS: dict[str, str] = {
+    "oem": "named OEM",
+    "peer": "peer",
+    "benchmark": "benchmark",
+    "other": "other",
+}
+
+
+@dataclass(frozen=True)
+class EnginePlan:
+    """What one fit of the engine needs besides the returns and the events.
+
+    Attributes
+    ----------
+    model, convention, returns : str
+        Expected-return model, test convention, return kind (``simple``/``log``).
+    estimation, window : Window
+        Estimation and event windows (relative days, inclusive).
+    min_estimation_obs : int
+    car_windows : tuple of Window
+        The CAR windows every table reports.
+    tests : tuple of str
+    """
+
+    model: str
+    convention: str
+    returns: str
+    estimation: Window
+    window: Window
+    min_estimation_obs: int
+    car_windows: tuple[Window, ...]
+    tests: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ExchangePlan:
+    """The securities listed on one exchange and their benchmark (one engine per exchange)."""
+
+    exchange: str
+    securities: tuple[Security, ...]
+    market: MarketIndex | None
+
+    @property
+    def symbols(self) -> list[str]:
+        """The securities' symbols, in study order."""
+        return [s.symbol for s in self.securities]
+
+
+@dataclass(frozen=True)
+class EventPlan:
+    """One announcement, with its dossier resolved to a path."""
+
+    id: str
+    title: str
+    announced: datetime
+    timing_confidence: str
+    tags: tuple[str, ...]
+    securities: tuple[str, ...] | None
+    dossier: Path | None
+
+
+@dataclass(frozen=True)
+class PoolPlan:
+    """Events the study asks to pool into one (labelled) answer."""
+
+    name: str
+    title: str
+    events: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """Where and how the report is written."""
+
+    report_dir: Path
+    output_root: Path
+    plotlyjs: str
+    fragments: str
+    car_from: int
+    images: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VariantPlan:
+    """A named alternative specification, as a complete plan of its own."""
+
+    name: str
+    title: str
+    plan: StudyPlan
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """A study ready to run (see the module docstring).
+
+    Attributes
+    ----------
+    config : StudyConfig
+        The validated study it was resolved from (the robustness lab reads its settings).
+    name, title, description : str
+    file : Path or None
+        The study file; ``config_hash`` is the SHA-256 of its bytes (12 hex digits).
+    root : Path
+        The project folder (dossiers and relative paths resolve against it).
+    source : SourceConfig
+        Where prices come from (``--prices DIR`` makes it ``csv`` on ``DIR``);
+        ``prices_path`` is its folder resolved against ``root``.
+    exchanges : tuple of ExchangePlan
+        One per exchange, in order of first appearance.
+    factors : tuple of Factor
+    events : tuple of EventPlan
+    engine : EnginePlan
+    headline_window : Window
+        The CAR window of each event's verdict.
+    pools : tuple of PoolPlan
+    variants : tuple of VariantPlan
+    output : OutputPlan
+    data_start, data_end : date or None
+    """
+
+    config: StudyConfig
+    name: str
+    title: str
+    description: str
+    file: Path | None
+    root: Path
+    config_hash: str
+    source: SourceConfig
+    prices_path: Path | None
+    exchanges: tuple[ExchangePlan, ...]
+    factors: tuple[Factor, ...]
+    events: tuple[EventPlan, ...]
+    engine: EnginePlan
+    headline_window: Window
+    pools: tuple[PoolPlan, ...]
+    variants: tuple[VariantPlan, ...]
+    output: OutputPlan
+    data_start: date | None = None
+    data_end: date | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def securities(self) -> list[Security]:
+        """Every security, in study order."""
+        return [s for ex in self.exchanges for s in ex.securities]
+
+    def exchange(self, code: str) -> ExchangePlan:
+        """The plan of exchange ``code`` (``KeyError`` if the study has none there)."""
+        for ex in self.exchanges:
+            if ex.exchange == code:
+                return ex
+        raise KeyError(code)
+
+    def event(self, event_id: str) -> EventPlan:
+        """The event ``event_id`` (``KeyError`` if absent)."""
+        for ev in self.events:
+            if ev.id == event_id:
+                return ev
+        raise KeyError(event_id)
+
+    @property
+    def window_labels(self) -> list[str]:
+        """The CAR windows as papers write them, e.g. ``"(0,+1)"``."""
+        return [format_window(w) for w in self.engine.car_windows]
+
+
+def _config_hash(cfg: StudyConfig) -> str:
+    data = cfg.file.read_bytes() if cfg.file is not None and cfg.file.is_file() else None
+    if data is None:
+        data = cfg.model_dump_json().encode()
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+def _prices_override(prices: str | Path) -> SourceConfig:
+    path = Path(prices).expanduser()
+    if not path.exists():
+        raise ConfigError(
+            field="--prices",
+            value=str(prices),
+            expected="an existing folder of per-symbol CSV files or one CSV file",
+        )
+    return SourceConfig(kind="csv", prices=str(path.resolve()))
+
+
+def _headline(cfg: StudyConfig) -> Window:
+    if cfg.headline_window is not None:
+        return tuple(cfg.headline_window)  # type: ignore[return-value]
+    windows = [tuple(w) for w in cfg.car_windows]
+    return (0, 1) if (0, 1) in windows else windows[0]  # type: ignore[return-value]
+
+
+def _pools(cfg: StudyConfig) -> tuple[PoolPlan, ...]:
+    out = []
+    for i, pool in enumerate(cfg.pool):
+        if pool.events is not None:
+            members = tuple(pool.events)
+        else:
+            members = tuple(ev.id for ev in cfg.events if pool.tag in ev.tags)
+        name = pool.name or (f"pool_{pool.tag}" if pool.tag else f"pool{i + 1}")
+        title = pool.title or (
+            f"Pool of the {len(members)} events tagged {pool.tag}"
+            if pool.tag
+            else f"Pool of {len(members)} events"
+        )
+        out.append(PoolPlan(name=name, title=title, events=members))
+    return tuple(out)
+
+
+def _variant_config(cfg: StudyConfig, name: str) -> StudyConfig:
+    """The study with variant ``name``'s overrides (re-validated; no variants, pools or
+    headline of its own)."""
+    var = next(v for v in cfg.variants if v.name == name)
+    data = cfg.model_dump(mode="python", exclude={"variants", "pool", "headline_window"})
+    data.update(merge_variant(cfg, var))
+    lo, hi = data["event_window"]
+    data["output"]["car_from"] = min(max(data["output"]["car_from"], lo), hi)
+    if var.title:
+        data["title"] = var.title
+    new = StudyConfig.model_validate(data)
+    new._file, new._root = cfg.file, cfg._root
+    return new
+
+
+def plan_study(
+    config: str | Path | StudyConfig,
+    *,
+    prices: str | Path | None = None,
+    out: str | Path | None = None,
+) -> StudyPlan:
+    """Resolve a study (a YAML path or a validated :class:`StudyConfig`) into a plan.
+
+    Parameters
+    ----------
+    config : path or StudyConfig
+    prices : path, optional
+        A folder of per-symbol CSV files (or one CSV) that replaces the study's source.
+    out : path, optional
+        The folder the report goes under (default: the study's ``output.dir``).
+
+    Raises
+    ------
+    ConfigError
+        The study file is invalid, or ``prices`` does not exist.
+    """
+    cfg = config if isinstance(config, StudyConfig) else load_config(config)
+    return _plan(cfg, _prices_override(prices) if prices is not None else None, out)
+
+
+def with_prices(plan: StudyPlan, prices: str | Path) -> StudyPlan:
+    """``plan`` (and its variants) reading prices from the CSV folder or file ``prices``."""
+    source = _prices_override(prices)
+    path = Path(str(source.prices))
+    return dataclasses.replace(
+        plan,
+        source=source,
+        prices_path=path,
+        variants=tuple(
+            dataclasses.replace(v, plan=with_prices(v.plan, path)) for v in plan.variants
+        ),
+    )
+
+
+def _plan(cfg: StudyConfig, source: SourceConfig | None, out: str | Path | None) -> StudyPlan:
+    root = cfg.root
+    src = source if source is not None else cfg.source
+    prices_path = None
+    if src.prices is not None:
+        path = Path(src.prices).expanduser()
+        prices_path = path if path.is_absolute() else root / path
+    exchanges = tuple(
+        ExchangePlan(
+            exchange=ex,
+            securities=tuple(s for s in cfg.securities if s.exchange == ex),
+            market=cfg.market.get(ex),
+        )
+        for ex in cfg.exchanges
+    )
+    events = tuple(_event(ev, root) for ev in cfg.events)
+    output_root = Path(out) if out is not None else root / cfg.output.dir
+    report_dir = output_root / cfg.name
+    if not report_dir.resolve().is_relative_to(output_root.resolve()):  # pragma: no cover
+        raise ConfigError(field="name", value=cfg.name, expected="a plain folder name")
+    variants = tuple(
+        VariantPlan(
+            name=var.name,
+            title=var.title or var.name,
+            plan=_plan(_variant_config(cfg, var.name), source, out),
+        )
+        for var in cfg.variants
+    )
+    return StudyPlan(
+        config=cfg,
+        name=cfg.name,
+        title=cfg.title or cfg.name,
+        description=cfg.description,
+        file=cfg.file,
+        root=root,
+        config_hash=_config_hash(cfg),
+        source=src,
+        prices_path=prices_path,
+        exchanges=exchanges,
+        factors=tuple(cfg.factors),
+        events=events,
+        engine=EnginePlan(
+            model=cfg.model,
+            convention=cfg.convention,
+            returns=cfg.returns,
+            estimation=tuple(cfg.estimation),  # type: ignore[arg-type]
+            window=tuple(cfg.event_window),  # type: ignore[arg-type]
+            min_estimation_obs=cfg.min_estimation_obs,
+            car_windows=tuple(tuple(w) for w in cfg.car_windows),  # type: ignore[misc]
+            tests=tuple(cfg.tests),
+        ),
+        headline_window=_headline(cfg),
+        pools=_pools(cfg),
+        variants=variants,
+        output=OutputPlan(
+            report_dir=report_dir,
+            output_root=output_root,
+            plotlyjs=cfg.output.plotlyjs,
+            fragments=cfg.output.fragments,
+            car_from=cfg.output.car_from,
+            images=(cfg.output.image_format,) if cfg.output.images else (),
+        ),
+        data_start=cfg.data_start,
+        data_end=cfg.data_end,
+        labels={s.symbol: s.name for s in cfg.securities if s.name},
+        roles={s.symbol: str(s.role) for s in cfg.securities},
+    )
+
+
+def _event(ev: Event, root: Path) -> EventPlan:
+    return EventPlan(
+        id=ev.id,
+        title=ev.title,
+        announced=ev.announced,
+        timing_confidence=ev.timing_confidence,
+        tags=tuple(ev.tags),
+        securities=tuple(ev.securities) if ev.securities is not None else None,
+        dossier=(root / ev.dossier).resolve() if ev.dossier else None,
+    )

@@ -1,0 +1,145 @@
+"""HTML: the Jinja environment, ``index.html``, the one-page reports and the fragments.
+
+Figures become ``<div>``s once (:func:`figure_divs`). ``index.html`` carries plotly.js once
+in ``<head>`` (inline, CDN or none). Each ``fragments/<figure>.html`` renders when opened
+alone by default:
+
+- ``sibling`` (default): a ``<script src="plotly.min.js">`` to the copy of plotly.js written
+  beside the fragments (copy the folder, or the fragment with that file);
+- ``inline``: each fragment carries plotly.js itself (about 4.7 MB each);
+- ``div``: a bare ``<div>`` for a page that loads plotly.js once itself (paste several).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import html
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+import plotly.io as pio
+import plotly.offline
+from markupsafe import Markup
+
+from eventstudy import figures
+from eventstudy.exceptions import ReportError
+
+__all__ = [
+    "FRAGMENT_MODES",
+    "PLOTLYJS_MODES",
+    "check_modes",
+    "environment",
+    "figure_divs",
+    "head_js",
+    "write_fragments",
+]
+
+PlotlyJS = Literal["inline", "cdn", "none"]
+FragmentMode = Literal["sibling", "inline", "div"]
+PLOTLYJS_MODES: tuple[str, ...] = ("inline", "cdn", "none")
+FRAGMENT_MODES: tuple[str, ...] = ("sibling", "inline", "div")
+PLOTLY_FILE = "plotly.min.js"
+
+
+def check_modes(plotlyjs: str | None, fragments: str | None) -> tuple[str, str]:
+    """The plotly.js mode of the page and of the fragments, or one clear error."""
+    mode = plotlyjs or "inline"
+    if mode not in PLOTLYJS_MODES:
+        raise ReportError(detail=f"plotlyjs={plotlyjs!r}", fix="use 'inline', 'cdn' or 'none'")
+    frag = fragments or "sibling"
+    if frag not in FRAGMENT_MODES:
+        raise ReportError(detail=f"fragments={fragments!r}", fix="use 'sibling', 'inline' or 'div'")
+    return mode, frag
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(Path(__file__).resolve().parent.parent / "templates")),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["pct"] = lambda v, d=2: "" if _nan(v) else f"{float(v) * 100:+.{d}f}%"
+    env.filters["num"] = lambda v, d=3: "" if _nan(v) else f"{float(v):.{d}f}"
+    env.filters["window"] = figures.format_window
+    return env
+
+
+def _nan(v: Any) -> bool:
+    try:
+        return v is None or float(v) != float(v) or abs(float(v)) == float("inf")
+    except (TypeError, ValueError):
+        return True
+
+
+@functools.cache
+def _inline_plotlyjs() -> Markup:
+    js = plotly.offline.get_plotlyjs().replace("</script", "<\\/script")
+    return Markup(f'<script type="text/javascript">{js}</script>')
+
+
+def head_js(mode: str) -> Markup:
+    """What ``<head>`` carries for plotly.js in ``mode``."""
+    if mode == "inline":
+        return _inline_plotlyjs()
+    if mode == "cdn":
+        version = plotly.offline.get_plotlyjs_version()
+        return Markup(
+            f'<script src="https://cdn.plot.ly/plotly-{version}.min.js" charset="utf-8"></script>'
+        )
+    return Markup("")
+
+
+def figure_divs(figs: Sequence[tuple[str, Any]]) -> dict[str, str]:
+    """Each figure's ``<div>`` (and its drawing script), without plotly.js."""
+    return {
+        fid: pio.to_html(
+            fig,
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=fid,
+            config=figures.PLOT_CONFIG,
+            validate=False,
+        )
+        for fid, fig in figs
+    }
+
+
+def write_fragments(
+    folder: Path, divs: dict[str, str], titles: dict[str, str], mode: str = "sibling"
+) -> None:
+    """``fragments/<id>.html`` for each figure (see the module docstring for ``mode``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    version = plotly.offline.get_plotlyjs_version()
+    if mode == "sibling" and divs:
+        (folder / PLOTLY_FILE).write_text(plotly.offline.get_plotlyjs(), encoding="utf-8")
+    for fid, div in divs.items():
+        title = html.escape(titles.get(fid, fid))
+        if mode == "sibling":
+            head = (
+                f"<!-- eventstudy figure {fid}: {title}. Opens alone: it loads plotly.js "
+                f"{version} from {PLOTLY_FILE} beside it (keep the two together). To paste "
+                "several figures into a page that loads plotly.js itself, write the report "
+                "with --fragments div. -->\n"
+                f'<script charset="utf-8" src="{PLOTLY_FILE}"></script>\n'
+            )
+        elif mode == "inline":
+            head = (
+                f"<!-- eventstudy figure {fid}: {title}. Self-contained: carries plotly.js "
+                f"{version}. -->\n{_inline_plotlyjs()}\n"
+            )
+        else:
+            head = (
+                f"<!-- eventstudy figure {fid}: {title}; needs plotly.js {version} on the "
+                "page (load it once before the figures) -->\n"
+            )
+        text = f'{head}<div class="eventstudy-figure" id="{fid}-container">\n{div}\n</div>\n'
+        (folder / f"{fid}.html").write_text(text, encoding="utf-8")
+
+
+def now_utc() -> str:
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

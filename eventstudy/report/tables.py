@@ -1,0 +1,246 @@
+"""The report's machine-readable files: ``tables/*.csv``, ``tables/tests.md`` and
+``tests.tex`` (one table per event), ``results.json`` and ``verdict.json``."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from eventstudy import figures
+from eventstudy.config import format_window
+from eventstudy.report.build import Built
+from eventstudy.report.common import exchange_name
+from eventstudy.report.provenance import ProvenanceView
+
+__all__ = ["write_json", "write_tables", "write_verdict_json"]
+
+
+def write_tables(folder: Path, built: Built) -> None:
+    """Every tidy table as CSV, and the per-event test tables in Markdown and LaTeX."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in built.tables.items():
+        frame.to_csv(folder / f"{name}.csv", index=False, date_format="%Y-%m-%d")
+    tests = built.tables.get("tests", pd.DataFrame())
+    (folder / "tests.md").write_text(tests_markdown(tests, built), encoding="utf-8")
+    (folder / "tests.tex").write_text(tests_latex(tests, built), encoding="utf-8")
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, pd.Timestamp | _dt.datetime | _dt.date):
+        ts = pd.Timestamp(v)
+        if pd.isna(ts):
+            return None
+        if ts.tzinfo is None and ts == ts.normalize():
+            return ts.strftime("%Y-%m-%d")
+        return ts.isoformat()
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if v is pd.NaT or (not isinstance(v, str | bytes | bool | int | float) and pd.isna(v)):
+        return None
+    if isinstance(v, str | bool | int | float):
+        return v
+    return str(v)
+
+
+def _json_table(frame: pd.DataFrame) -> str:
+    """A table as a JSON array of records (dates as ISO strings, NaN as null), fast."""
+    out = frame.copy(deep=False)
+    for col in out.columns:
+        series = out[col]
+        if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(
+            series.dtype
+        ):
+            naive = series.dt.tz is None
+            if naive and (series.dropna() == series.dropna().dt.normalize()).all():
+                out[col] = series.dt.strftime("%Y-%m-%d")
+            else:
+                out[col] = series.map(lambda v: v.isoformat() if pd.notna(v) else None)
+        elif series.dtype == object:
+            out[col] = series.map(_jsonable)
+    return out.to_json(orient="records", double_precision=15, force_ascii=False)
+
+
+def write_json(path: Path, built: Built, prov: ProvenanceView) -> None:
+    """``results.json``: the title, the provenance, the verdicts and every tidy table."""
+    head = {
+        "title": built.input.title,
+        "provenance": dataclasses.asdict(prov),
+        "verdict": [v.as_record() for v in built.input.verdicts],
+    }
+    parts = [f"{json.dumps(k)}: {json.dumps(v, default=str)}" for k, v in head.items()]
+    parts += [
+        f"{json.dumps(name)}: {_json_table(frame)}"
+        for name, frame in built.tables.items()
+        if name != "verdicts"
+    ]
+    path.write_text("{\n" + ",\n".join(parts) + "\n}\n", encoding="utf-8")
+
+
+def write_verdict_json(path: Path, built: Built) -> None:
+    """``verdict.json``: the answer of every event (and pool), in the words the terminal and
+    the page print, with the test each rests on and why."""
+    inp = built.input
+    tests = {v.test.test: v.test for v in inp.verdicts if v.kind == "event"}
+    doc = {
+        "title": inp.title,
+        "window": format_window(inp.headline_window),
+        "pooled": inp.pooled,
+        "tests": [
+            {"test": t.test, "words": t.words, "why": t.reason, "level": t.level}
+            for t in tests.values()
+        ],
+        "verdicts": [v.as_record() for v in inp.verdicts],
+    }
+    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+# ----------------------------------------------------------------------------- Markdown, LaTeX
+
+
+def _blocks(tests: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """One (heading, tests) block per event (and exchange)."""
+    if tests.empty:
+        return []
+    keys = [k for k in ("exchange", "event_id") if k in tests]
+    out = []
+    for key, part in tests.groupby(keys, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        named = dict(zip(keys, key, strict=True))
+        head = f"Event {named.get('event_id', '')}"
+        if named.get("exchange") and tests["exchange"].nunique() > 1:
+            head += f" ({exchange_name(str(named['exchange']))})"
+        out.append((head, part))
+    return out
+
+
+def _wide(tests: pd.DataFrame) -> tuple[list[str], list[str], list[tuple[str, bool, list[str]]]]:
+    """One event's tests, wide: windows, mean CAR per window, rows (label, robust, cells)."""
+    records = tests.to_dict("records")
+    windows = list(dict.fromkeys(r["window"] for r in records))
+    first: dict[str, float] = {}
+    cell: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in records:
+        first.setdefault(r["window"], r["caar"])
+        cell[(r["test"], r["window"])] = r
+    caar = [f"{first[w] * 100:+.2f}%" for w in windows]
+    rows = []
+    for name in dict.fromkeys(r["test"] for r in records):
+        cells = []
+        for w in windows:
+            r = cell.get((name, w))
+            if r is not None:
+                cells += [
+                    figures._num(r["statistic"], 3) + r["stars"],
+                    figures._num(r["p_value"], 4),
+                ]
+            else:
+                cells += ["", ""]
+        rows.append((figures.TEST_LABELS.get(name, name), name in figures.ROBUST_TESTS, cells))
+    return windows, caar, rows
+
+
+def tests_markdown(tests: pd.DataFrame, built: Built) -> str:
+    """Per event, its tests of the mean CAR as a Markdown table (events are not pooled)."""
+    blocks = _blocks(tests)
+    if not blocks:
+        return "No tests.\n"
+    out: list[str] = []
+    for head, part in blocks:
+        windows, caar, rows = _wide(part)
+        title = built.input.event(str(part["event_id"].iloc[0])).title
+        cols = ["Test"] + [x for w in windows for x in (f"CAR{w}", "p")]
+        out += [
+            f"### {head}: {title}",
+            "",
+            "| " + " | ".join(cols) + " |",
+            "|---|" + "---:|" * (len(cols) - 1),
+            "| Mean CAR (CAAR) | " + " | ".join(x for c in caar for x in (c, "")) + " |",
+        ]
+        for label, robust, cells in rows:
+            name = f"**{label}** †" if robust else label
+            out.append(f"| {name} | " + " | ".join(c.replace("*", "\\*") for c in cells) + " |")
+        out.append("")
+    out += [
+        "† valid when securities share the event date. Statistic and two-sided p-value; "
+        "\\* p<0.10, \\*\\* p<0.05, \\*\\*\\* p<0.01.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+_LATEX_SPECIAL = {
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+}
+
+
+def _latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text).replace("ö", r"\"o")
+
+
+def tests_latex(tests: pd.DataFrame, built: Built) -> str:
+    """Per event, its tests of the mean CAR as a booktabs tabular."""
+    blocks = _blocks(tests)
+    if not blocks:
+        return "% no tests\n"
+    out = ["% Tests of the mean CAR, one tabular per event; needs \\usepackage{booktabs}"]
+    for head, part in blocks:
+        windows, caar, rows = _wide(part)
+        cols = "l" + "rr" * len(windows)
+        head1 = " & ".join(
+            [""] + [rf"\multicolumn{{2}}{{c}}{{CAR${_latex_escape(w)}$}}" for w in windows]
+        )
+        rules = " ".join(rf"\cmidrule(lr){{{2 + 2 * i}-{3 + 2 * i}}}" for i in range(len(windows)))
+        head2 = " & ".join(["Test"] + ["stat.", "$p$"] * len(windows))
+        body = [
+            " & ".join(
+                ["Mean CAR (CAAR)"]
+                + [rf"\multicolumn{{2}}{{c}}{{{_latex_escape(c)}}}" for c in caar]
+            )
+            + r" \\"
+        ]
+        for label, robust, cells in rows:
+            cell_tex = []
+            for c in cells:
+                m = re.match(r"^(-?[\d.]+)(\**)$", c)
+                cell_tex.append(f"{m.group(1)}$^{{{m.group(2)}}}$" if m and m.group(2) else c)
+            name = _latex_escape(label) + (r"$^\dagger$" if robust else "")
+            body.append(" & ".join([name, *cell_tex]) + r" \\")
+        out += [
+            f"% {_latex_escape(head)}",
+            r"\begin{tabular}{" + cols + "}",
+            r"\toprule",
+            head1 + r" \\",
+            rules,
+            head2 + r" \\",
+            r"\midrule",
+            *body,
+            r"\bottomrule",
+            r"\multicolumn{"
+            + str(1 + 2 * len(windows))
+            + r"}{l}{\footnotesize $^\dagger$ valid when securities share the event date; "
+            r"$^{*}$ $p<0.10$, $^{**}$ $p<0.05$, $^{***}$ $p<0.01$ (two-sided).} \\",
+            r"\end{tabular}",
+            "",
+        ]
+    return "\n".join(out)

@@ -1,0 +1,681 @@
+"""The answer first: one verdict per event (and per configured pool), and the firm table.
+
+A :class:`Verdict` says, for one event, whether its securities reacted abnormally on the
+chosen (headline) window: the reacting session, the mean CAR with its 95% confidence
+interval, the p-value and one plain sentence. It is built by one function,
+:func:`build_verdicts`, from the results' tidy tables, with the test it rests on as an
+explicit input (:class:`TestChoice`, which names the test and says why it is valid here).
+The terminal, the top of ``index.html``, ``res.summary()`` and ``verdict.json`` print the
+same :attr:`Verdict.sentence`.
+
+Events are never pooled unless asked: a study's ``pool:`` (see :mod:`eventstudy.plan`)
+gives a pooled verdict, labelled as a pool, beside the verdicts of its events.
+
+This module is pure: it reads tidy DataFrames (``caar_tests(window, by="event_id")``,
+``car_paths()``, ``car(window)``, ``events``, ``excluded``, ``test_notes``) and imports only
+the config vocabulary, the plan's pool type and the exceptions; the results object, the
+runner and the report call it.
+
+Notes
+-----
+The default test is the equal-weighted **portfolio** test (Brown and Warner 1980; Jaffe
+1974): the event's securities form one portfolio whose abnormal return is regressed on the
+same model over the estimation window, so any cross-correlation of the firms that share
+the event date is inside the portfolio's own residual variance. Its CAR over a window
+``[a, b]`` is ``CAR_p = sum_{t=a}^{b} AR_pt`` with the prediction-error standard error
+``se_p = s_p sqrt(L2 + s_W' (X'X)^{-1} s_W)`` (``L2`` days, ``s_W`` the summed regressors of
+the window), ``t = CAR_p / se_p`` against Student t with the portfolio regression's residual
+degrees of freedom ``df``, and the 95% interval ``CAR_p +/- t_{0.975, df} se_p``. A lone
+firm-event is its own portfolio. Here ``CAR_p`` is read from ``car_paths()`` (the portfolio
+path at ``b`` minus the path at ``a - 1``) and ``se_p = |CAR_p / t|`` from the test table.
+
+A pool of ``E`` events (distinct dates) uses the same test across events:
+``z = mean_e CAR_pe / (sqrt(sum_e se_pe^2) / E)``, standard normal, interval
+``mean_e CAR_pe +/- 1.96 sqrt(sum_e se_pe^2) / E``; it assumes the events' portfolios are
+independent, so a pool whose windows overlap is flagged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from eventstudy.config import format_window
+from eventstudy.exceptions import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from eventstudy.plan import PoolPlan
+    from eventstudy.results import EventStudyResults
+
+__all__ = [
+    "PORTFOLIO_TEST",
+    "TestChoice",
+    "Verdict",
+    "build_verdicts",
+    "default_window",
+    "firm_rows",
+    "interval",
+    "portfolio_car",
+    "stars",
+    "verdicts_from_results",
+]
+
+Window = tuple[int, int]
+
+
+def stars(p: float | None) -> str:
+    """``***`` for p < 0.01, ``**`` for p < 0.05, ``*`` for p < 0.10, else ``""``."""
+    if p is None or not np.isfinite(p):
+        return ""
+    if p < 0.01:
+        return "***"
+    if p < 0.05:
+        return "**"
+    if p < 0.10:
+        return "*"
+    return ""
+
+
+@dataclass(frozen=True)
+class TestChoice:
+    """Which test a verdict rests on, and why it is valid for this clustering.
+
+    Attributes
+    ----------
+    test : str
+        A test name of the battery (a row of ``caar_tests``).
+    words : str
+        How sentences name it ("equal-weighted portfolio test").
+    reason : str
+        Why it is valid on these data (shown wherever the verdict is).
+    estimate : {"portfolio", "mean"}
+        What the interval is around: the event portfolio's CAR (``car_paths``) or the mean
+        of the firm-events' CARs (the ``caar`` column).
+    p_column : str
+        The column of the test table read as the p-value (``p_value``; a calibrated
+        column when one exists).
+    interval : bool
+        Whether the test's statistic is ``estimate / se`` (then the interval is
+        ``estimate +/- q se`` with the test's reference distribution); else no interval.
+    level : float
+        Confidence level of the interval; the verdict's significance level is
+        ``1 - level``.
+    """
+
+    __test__ = False  # not a pytest class
+
+    test: str
+    words: str
+    reason: str
+    estimate: Literal["portfolio", "mean"] = "portfolio"
+    p_column: str = "p_value"
+    interval: bool = True
+    level: float = 0.95
+
+    @property
+    def alpha(self) -> float:
+        """Significance level of the verdict."""
+        return 1.0 - self.level
+
+    @property
+    def why(self) -> str:
+        """``"<words>: <reason>"``, the line every verdict display carries."""
+        return f"{self.words}: {self.reason}"
+
+
+#: The default: valid under any cross-correlation inside an event.
+PORTFOLIO_TEST = TestChoice(
+    test="portfolio",
+    words="equal-weighted portfolio test",
+    reason="valid when the firms share the event date, whatever their cross-correlation: "
+    "the portfolio's own estimation-window variance carries it",
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer for one event (or one configured pool of events).
+
+    Attributes
+    ----------
+    key : str
+        The event id, or the pool's name.
+    kind : {"event", "pool"}
+    title : str
+        The event's title, or the pool's.
+    exchange : str
+        Exchange code of the engine that measured it ("" for a lone results object).
+    events : tuple of str
+        The event itself, or the pool's members.
+    session : date or None
+        The reacting session (day 0) of an event; ``None`` for a pool.
+    window : (int, int)
+    n : int
+        Firm-events measured (securities of the event; summed over a pool).
+    estimate, se, ci_low, ci_high : float
+        Mean CAR (fraction), its standard error and confidence interval (``NaN`` when the
+        test gives none).
+    statistic, p_value : float
+    df : float
+        Degrees of freedom of the reference distribution (``NaN``: standard normal).
+    test : TestChoice
+    excluded : tuple of str
+        ``"<security>: <reason>"`` for the event's excluded firm-events.
+    notes : tuple of str
+        Why a test could not run, or what a pool assumes.
+    """
+
+    key: str
+    kind: Literal["event", "pool"]
+    title: str
+    exchange: str
+    events: tuple[str, ...]
+    session: date | None
+    window: Window
+    n: int
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    statistic: float
+    df: float
+    p_value: float
+    test: TestChoice = PORTFOLIO_TEST
+    excluded: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def measured(self) -> bool:
+        """At least one firm-event was measured."""
+        return self.n > 0
+
+    @property
+    def detected(self) -> bool:
+        """An abnormal reaction at the test's level (p below ``1 - level``)."""
+        return self.measured and math.isfinite(self.p_value) and self.p_value < self.test.alpha
+
+    @property
+    def status(self) -> Literal["reaction", "no reaction", "no firm-event", "untestable"]:
+        """What the verdict says, in one word (for styling and JSON)."""
+        if not self.measured:
+            return "no firm-event"
+        if not math.isfinite(self.p_value):
+            return "untestable"
+        return "reaction" if self.detected else "no reaction"
+
+    @property
+    def headline(self) -> str:
+        """The verdict in a few words, as prominent for "no" as for "yes"."""
+        return {
+            "reaction": "Abnormal reaction detected",
+            "no reaction": "No abnormal reaction detected",
+            "no firm-event": "No firm-event left: nothing measured",
+            "untestable": "No answer: the test could not be computed",
+        }[self.status]
+
+    @property
+    def window_label(self) -> str:
+        return f"CAR{format_window(self.window)}"
+
+    @property
+    def scope(self) -> str:
+        """The event (with its reacting session) or the pool, in words."""
+        if self.kind == "pool":
+            return f"pool of {len(self.events)} events ({', '.join(self.events)})"
+        day = f", reacting session {self.session:%Y-%m-%d}" if self.session else ""
+        return f"event {self.key}{day}"
+
+    @property
+    def numbers(self) -> str:
+        """``mean CAR(0,+1) +1.23% (95% CI -0.50% to +2.96%), p = 0.162``."""
+        if not self.measured:
+            return ""
+        text = f"mean {self.window_label} {_pct(self.estimate)}"
+        if math.isfinite(self.ci_low) and math.isfinite(self.ci_high):
+            text += f" ({self.test.level:.0%} CI {_pct(self.ci_low)} to {_pct(self.ci_high)})"
+        return text + f", p {_p(self.p_value)}"
+
+    @property
+    def sentence(self) -> str:
+        """The one plain sentence every display of the verdict prints."""
+        if not self.measured:
+            reasons = "; ".join(self.excluded) or "no firm-event in the results"
+            return f"{self.headline} for {self.scope}: every firm-event was excluded ({reasons})."
+        pooled = " pooled" if self.kind == "pool" else ""
+        firms = f"{self.n} firm-event{'s' if self.n != 1 else ''}{pooled}"
+        text = f"{self.headline} for {self.scope}: {self.numbers}; {firms}, {self.test.words}."
+        if self.status == "untestable" and self.notes:
+            text += " " + " ".join(self.notes)
+        return text
+
+    def as_record(self) -> dict[str, Any]:
+        """A flat record for ``verdict.json`` and ``tables/verdicts.csv``."""
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "title": self.title,
+            "exchange": self.exchange,
+            "events": list(self.events),
+            "session": self.session.isoformat() if self.session else None,
+            "window": format_window(self.window),
+            "status": self.status,
+            "headline": self.headline,
+            "sentence": self.sentence,
+            "n": self.n,
+            "mean_car": _finite(self.estimate),
+            "se": _finite(self.se),
+            "ci_level": self.test.level,
+            "ci_low": _finite(self.ci_low),
+            "ci_high": _finite(self.ci_high),
+            "statistic": _finite(self.statistic),
+            "df": _finite(self.df),
+            "p_value": _finite(self.p_value),
+            "test": self.test.test,
+            "test_words": self.test.words,
+            "why_this_test": self.test.reason,
+            "p_column": self.test.p_column,
+            "excluded": list(self.excluded),
+            "notes": list(self.notes),
+        }
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:+.2f}%" if math.isfinite(x) else "n/a"
+
+
+def _p(p: float) -> str:
+    if not math.isfinite(p):
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
+
+
+def default_window(window: Window) -> Window:
+    """The headline window inside a computed window: ``(0, +1)`` when it fits, else the
+    whole window."""
+    lo, hi = window
+    return (0, 1) if lo <= 0 and hi >= 1 else (int(lo), int(hi))
+
+
+# ----------------------------------------------------------------------------- building
+
+
+def portfolio_car(paths: pd.DataFrame, event_id: str, window: Window) -> tuple[float, Any, Any]:
+    """The event portfolio's CAR over ``window`` from its cumulative path (``car_paths()``):
+    the path at the window's last day minus the path the day before its first; and the
+    dates of the window's first and last days."""
+    p = paths[(paths["event_id"].astype(str) == event_id) & (paths["security"] == "portfolio")]
+    p = p.set_index("rel_day")
+    a, b = window
+    if b not in p.index:
+        return math.nan, None, None
+    end = float(p.at[b, "car"])
+    before = float(p.at[a - 1, "car"]) if (a - 1) in p.index else 0.0
+    before = before if math.isfinite(before) else 0.0  # nothing observed before day a
+    first = p.at[a, "date"] if a in p.index else None
+    return end - before, first, p.at[b, "date"]
+
+
+def interval(estimate: float, statistic: float, df: float, level: float) -> tuple[float, ...]:
+    """``(se, low, high)`` of a test whose statistic is ``estimate / se``: the quantile of
+    Student t with ``df`` degrees of freedom (standard normal when ``df`` is NaN)."""
+    if not (math.isfinite(estimate) and math.isfinite(statistic)) or statistic == 0:
+        return math.nan, math.nan, math.nan
+    se = abs(estimate / statistic)
+    q = (
+        float(sps.t.ppf(0.5 + level / 2, df))
+        if math.isfinite(df)
+        else sps.norm.ppf(0.5 + level / 2)
+    )
+    return se, estimate - q * se, estimate + q * se
+
+
+def build_verdicts(
+    tests: pd.DataFrame,
+    paths: pd.DataFrame,
+    events: pd.DataFrame,
+    excluded: pd.DataFrame,
+    *,
+    window: Window,
+    choice: TestChoice = PORTFOLIO_TEST,
+    exchange: str = "",
+    titles: Mapping[str, str] | None = None,
+    expected: Sequence[str] = (),
+    pools: Sequence[PoolPlan] = (),
+    test_notes: pd.DataFrame | None = None,
+) -> list[Verdict]:
+    """One verdict per event (in ``expected`` order, then the rest by date), then one per pool.
+
+    Parameters
+    ----------
+    tests : DataFrame
+        ``caar_tests(window, by="event_id")``: event_id, test, statistic, p_value, df,
+        caar, n (and ``choice.p_column``).
+    paths : DataFrame
+        ``car_paths()`` (the ``portfolio`` rows give the portfolio's CAR).
+    events, excluded : DataFrame
+        The firm-events studied (event_id, security, event_date) and those left out
+        (event_id, security, reason).
+    window : (int, int)
+        The headline CAR window.
+    choice : TestChoice
+        The test the verdicts rest on (default: the portfolio test).
+    exchange : str
+        The engine's exchange, recorded in each verdict.
+    titles : mapping, optional
+        Event id -> title (default: the id).
+    expected : sequence of str
+        Events the study expects on this exchange: one left without any firm-event still
+        gets a verdict ("No firm-event left") naming why.
+    pools : sequence of PoolPlan
+        Pools the study asks for (members not in these results are left out of the pool).
+    test_notes : DataFrame, optional
+        ``test_notes`` (event_id, test, reason): why a test could not run.
+
+    Returns
+    -------
+    list of Verdict
+    """
+    titles = dict(titles or {})
+    if len(tests) and choice.test not in set(tests["test"]):
+        raise ConfigError(
+            field="verdict test",
+            value=choice.test,
+            expected="a test of the battery: " + ", ".join(dict.fromkeys(tests["test"])),
+        )
+    if len(tests) and choice.p_column not in tests.columns:
+        raise ConfigError(
+            field="verdict p-value column",
+            value=choice.p_column,
+            expected="a column of the test table: " + ", ".join(map(str, tests.columns)),
+        )
+    rows = tests[tests["test"] == choice.test].copy() if len(tests) else tests
+    if len(rows):
+        rows["event_id"] = rows["event_id"].astype(str)
+    day0 = (
+        events.assign(event_id=events["event_id"].astype(str))
+        .groupby("event_id", sort=False)["event_date"]
+        .min()
+    )
+    order = [*dict.fromkeys(str(e) for e in expected)]
+    order += [e for e in day0.sort_values(kind="stable").index if e not in order]
+    why = _notes_by_event(test_notes, choice.test)
+    out: list[Verdict] = []
+    parts: dict[str, tuple[float, float, int, Any, Any]] = {}
+    for eid in order:
+        gone = _excluded(excluded, eid)
+        session = pd.Timestamp(day0[eid]).date() if eid in day0.index else None
+        hit = rows[rows["event_id"] == eid] if len(rows) else rows
+        if session is None or hit.empty:
+            out.append(_empty(eid, titles.get(eid, eid), exchange, window, choice, gone))
+            continue
+        r = hit.iloc[0]
+        stat, p = float(r["statistic"]), float(r[choice.p_column])
+        df = float(r["df"]) if "df" in r and pd.notna(r["df"]) else math.nan
+        if choice.estimate == "portfolio":
+            est, first, last = portfolio_car(paths, eid, window)
+        else:
+            est, first, last = float(r["caar"]), None, None
+        se, lo, hi = (
+            interval(est, stat, df, choice.level)
+            if choice.interval
+            else (math.nan, math.nan, math.nan)
+        )
+        n = int(r["n"]) if "n" in r else int((events["event_id"].astype(str) == eid).sum())
+        out.append(
+            Verdict(
+                key=eid,
+                kind="event",
+                title=titles.get(eid, eid),
+                exchange=exchange,
+                events=(eid,),
+                session=session,
+                window=window,
+                n=n,
+                estimate=est,
+                se=se,
+                ci_low=lo,
+                ci_high=hi,
+                statistic=stat,
+                df=df,
+                p_value=p,
+                test=choice,
+                excluded=gone,
+                notes=tuple(why.get(eid, ())) if not math.isfinite(p) else (),
+            )
+        )
+        parts[eid] = (est, se, n, first, last)
+    for pool in pools:
+        out.append(_pool(pool, parts, exchange, window, choice))
+    return out
+
+
+def _notes_by_event(notes: pd.DataFrame | None, test: str) -> dict[str, list[str]]:
+    if notes is None or notes.empty or not {"event_id", "test", "reason"} <= set(notes.columns):
+        return {}
+    mine = notes[notes["test"] == test]
+    out: dict[str, list[str]] = {}
+    for eid, reason in zip(mine["event_id"].astype(str), mine["reason"], strict=True):
+        out.setdefault(eid, []).append(f"{test}: {reason}.")
+    return out
+
+
+def _excluded(excluded: pd.DataFrame, eid: str) -> tuple[str, ...]:
+    if excluded is None or excluded.empty:
+        return ()
+    mine = excluded[excluded["event_id"].astype(str) == eid]
+    return tuple(f"{s}: {why}" for s, why in zip(mine["security"], mine["reason"], strict=True))
+
+
+def _empty(
+    eid: str, title: str, exchange: str, window: Window, choice: TestChoice, gone: tuple[str, ...]
+) -> Verdict:
+    nan = math.nan
+    return Verdict(
+        key=eid,
+        kind="event",
+        title=title,
+        exchange=exchange,
+        events=(eid,),
+        session=None,
+        window=window,
+        n=0,
+        estimate=nan,
+        se=nan,
+        ci_low=nan,
+        ci_high=nan,
+        statistic=nan,
+        df=nan,
+        p_value=nan,
+        test=choice,
+        excluded=gone,
+    )
+
+
+def _pool(
+    pool: PoolPlan,
+    parts: Mapping[str, tuple[float, float, int, Any, Any]],
+    exchange: str,
+    window: Window,
+    choice: TestChoice,
+) -> Verdict:
+    """The portfolio test across the pool's events (independent portfolios)."""
+    members = [e for e in pool.events if e in parts and math.isfinite(parts[e][0])]
+    notes = []
+    missing = [e for e in pool.events if e not in members]
+    if missing:
+        notes.append("left out of the pool (nothing measured): " + ", ".join(missing))
+    spans = [(e, parts[e][3], parts[e][4]) for e in members if parts[e][3] is not None]
+    for i, (a, a0, a1) in enumerate(spans):
+        for b, b0, b1 in spans[i + 1 :]:
+            if a0 <= b1 and b0 <= a1:
+                notes.append(
+                    f"the {format_window(window)} windows of {a} and {b} overlap: the pooled "
+                    "test assumes independent events"
+                )
+    est = np.array([parts[e][0] for e in members], dtype=float)
+    se = np.array([parts[e][1] for e in members], dtype=float)
+    E = len(members)
+    mean = float(est.mean()) if E else math.nan
+    sd = float(np.sqrt(np.sum(se**2)) / E) if E and np.isfinite(se).all() else math.nan
+    z = mean / sd if E and math.isfinite(sd) and sd > 0 else math.nan
+    p = float(2 * sps.norm.sf(abs(z))) if math.isfinite(z) else math.nan
+    q = float(sps.norm.ppf(0.5 + choice.level / 2))
+    pooled = TestChoice(
+        test=choice.test,
+        words=f"{choice.words} pooled across events",
+        reason=choice.reason + "; across events, the mean of the events' portfolio CARs "
+        "over the root sum of their variances (independent events)",
+        estimate=choice.estimate,
+        p_column=choice.p_column,
+        interval=choice.interval,
+        level=choice.level,
+    )
+    return Verdict(
+        key=pool.name,
+        kind="pool",
+        title=pool.title,
+        exchange=exchange,
+        events=tuple(members),
+        session=None,
+        window=window,
+        n=int(sum(parts[e][2] for e in members)),
+        estimate=mean,
+        se=sd,
+        ci_low=mean - q * sd if math.isfinite(sd) else math.nan,
+        ci_high=mean + q * sd if math.isfinite(sd) else math.nan,
+        statistic=z,
+        df=math.nan,
+        p_value=p,
+        test=pooled,
+        notes=tuple(notes),
+    )
+
+
+def verdicts_from_results(
+    results: EventStudyResults,
+    window: Window | None = None,
+    *,
+    choice: TestChoice = PORTFOLIO_TEST,
+    exchange: str = "",
+    titles: Mapping[str, str] | None = None,
+    expected: Sequence[str] = (),
+    pools: Sequence[PoolPlan] = (),
+) -> list[Verdict]:
+    """:func:`build_verdicts` on the tables of one results object (default window:
+    :func:`default_window` of its computed window). Unless ``expected`` says otherwise,
+    every event of the results is answered, also one whose firm-events were all excluded
+    (its verdict names them and why)."""
+    w = tuple(window) if window is not None else default_window(results.window)
+    events, excluded = results.events, results.excluded
+    if not expected:
+        day0 = events.groupby("event_id", sort=False)["event_date"].min().sort_values(kind="stable")
+        expected = [str(e) for e in day0.index]
+        expected += [
+            e for e in dict.fromkeys(excluded["event_id"].astype(str)) if e not in expected
+        ]
+    return build_verdicts(
+        results.caar_tests(w, by="event_id"),
+        results.car_paths(),
+        events,
+        excluded,
+        window=w,  # type: ignore[arg-type]
+        choice=choice,
+        exchange=exchange,
+        titles=titles,
+        expected=expected,
+        pools=pools,
+        test_notes=results.test_notes,
+    )
+
+
+# ----------------------------------------------------------------------------- firms
+
+
+def firm_rows(
+    tables: Mapping[Window, pd.DataFrame],
+    *,
+    labels: Mapping[str, str] | None = None,
+    roles: Mapping[str, str] | None = None,
+    role_order: Sequence[str] = ("oem", "peer", "other", "benchmark"),
+) -> pd.DataFrame:
+    """The per-firm table in long form: day-0 AR once, then each CAR window.
+
+    Parameters
+    ----------
+    tables : mapping of window to DataFrame
+        ``res.firm_table(window)`` for each CAR window (same firm-events in each).
+    labels, roles : mapping, optional
+        Security -> display name and role (``oem``, ``peer``...).
+
+    Returns
+    -------
+    DataFrame
+        event_id, security, name, role, day0, measure (``AR(0)``, ``CAR(0,+1)``...), start,
+        end, estimate, se, t, p_value, stars; firms ordered by role then as first listed.
+    """
+    labels, roles = dict(labels or {}), dict(roles or {})
+    frames = []
+    first = True
+    for w, t in tables.items():
+        base = t[["event_id", "security", "day0"]]
+        if first:
+            frames.append(
+                base.assign(
+                    measure="AR(0)",
+                    start=0,
+                    end=0,
+                    estimate=t["ar0"],
+                    se=t["se_ar0"],
+                    t=t["t_ar0"],
+                    p_value=t["p_ar0"],
+                    stars=t["stars_ar0"],
+                )
+            )
+            first = False
+        frames.append(
+            base.assign(
+                measure=f"CAR{format_window(w)}",
+                start=int(w[0]),
+                end=int(w[1]),
+                estimate=t["car"],
+                se=t["se_car"],
+                t=t["t_car"],
+                p_value=t["p_car"],
+                stars=t["stars_car"],
+            )
+        )
+    if not frames:
+        return pd.DataFrame(
+            columns=[
+                "event_id", "security", "name", "role", "day0", "measure", "start", "end",
+                "estimate", "se", "t", "p_value", "stars",
+            ]
+        )  # fmt: skip
+    out = pd.concat(frames, ignore_index=True)
+    sec = out["security"].astype(str)
+    out.insert(2, "name", sec.map(lambda s: labels.get(s, s)))
+    out.insert(3, "role", sec.map(lambda s: roles.get(s, "")))
+    rank = {r: i for i, r in enumerate(role_order)}
+    listed = {s: i for i, s in enumerate(dict.fromkeys([*labels, *sec]))}
+    measures = {m: i for i, m in enumerate(dict.fromkeys(out["measure"]))}
+    key = pd.DataFrame(
+        {
+            "ev": out["event_id"].map({e: i for i, e in enumerate(dict.fromkeys(out["event_id"]))}),
+            "role": out["role"].map(lambda r: rank.get(r, len(rank))),
+            "sec": sec.map(listed),
+            "m": out["measure"].map(measures),
+        }
+    )
+    order = key.sort_values(["ev", "role", "sec", "m"], kind="stable").index
+    return out.loc[order].reset_index(drop=True)
