@@ -19,14 +19,15 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
 import eventstudy as es
 from eventstudy import calendar, report
-from eventstudy.runner import StudyRun
+from eventstudy.config import parse_config
+from eventstudy.plan import plan_study
+from eventstudy.runner import Provenance, StudyRun, verdicts_and_firms
 
 ROOT = Path(__file__).resolve().parents[1]
 PRICES = ROOT.parent / "shared" / "data" / "prices"
@@ -83,24 +84,34 @@ def build_run() -> tuple[StudyRun, str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = es.event_study(returns, events, market=MARKET)
-    config = SimpleNamespace(
-        title="Kei cars: US policy news and Japanese automakers",
-        events=[
-            SimpleNamespace(id=eid, title=eid.split("_")[0].upper() + " announcement")
-            for eid in EVENTS
-        ],
+    config = parse_config(
+        {
+            "name": "kei_cars",
+            "title": "Kei cars: US policy news and Japanese automakers",
+            "securities": [
+                {"symbol": s, "role": "oem" if i < 4 else "peer"} for i, s in enumerate(SECURITIES)
+            ],
+            "events": [
+                {"id": eid, "title": eid.split("_")[0].upper() + " announcement", "announced": ts}
+                for eid, ts in EVENTS.items()
+            ],
+            "estimation": [-260, -11],
+        }
     )
+    plan = plan_study(config)
+    verdicts, firms = verdicts_and_firms(plan, {"XTKS": res})
+    now = pd.Timestamp.now(tz="UTC").isoformat()
     run = StudyRun(
-        config=config,
-        config_path=Path("configs/kei_cars.yaml"),
-        config_hash="benchmark",
+        plan=plan,
         timing=timing,
         prices=prices,
         returns={"XTKS": returns},
         results={"XTKS": res},
         market={"XTKS": MARKET},
         dossiers={eid: f"# {eid}\nAnnounced {ts}." for eid, ts in EVENTS.items()},
-        provenance={"run_at": pd.Timestamp.now(tz="UTC").isoformat()},
+        provenance=Provenance({}, {}, None, "benchmark", now, now),
+        verdicts=verdicts,
+        firms=firms,
     )
     return run, origin
 
@@ -112,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     run, origin = build_run()
     with tempfile.TemporaryDirectory() as tmp:
         # first write: imports, template compilation, and the CAR and test tables that the
-        # results object computes on demand (car(w), caar_tests(w), per event and pooled)
+        # results object computes on demand (car(w), caar_tests(w, by="event_id"), and the
+        # CAR chart's windows from day -1 to each day)
         t0, c0 = time.perf_counter(), time.process_time()
         report.write(run, Path(tmp) / "first")
         first_wall, first_cpu = time.perf_counter() - t0, time.process_time() - c0

@@ -1184,11 +1184,12 @@ class EventStudyResults:
                 "AR(0)": [
                     _pct(v) + s for v, s in zip(firms["ar0"], firms["stars_ar0"], strict=True)
                 ],
-                "t AR(0)": firms["t_ar0"].map(_num),
+                "se AR(0)": firms["se_ar0"].map(_se),
+                "t AR(0)": firms["t_ar0"].map(_t),
                 "p AR(0)": firms["p_ar0"].map(_num),
                 label: [_pct(v) + s for v, s in zip(firms["car"], firms["stars_car"], strict=True)],
-                f"se {label}": firms["se_car"].map(_pct),
-                f"t {label}": firms["t_car"].map(_num),
+                f"se {label}": firms["se_car"].map(_se),
+                f"t {label}": firms["t_car"].map(_t),
                 f"p {label}": firms["p_car"].map(_num),
             }
         )
@@ -1339,6 +1340,14 @@ def _window_label(window: Sequence[int]) -> str:
 
 def _pct(v: float) -> str:
     return f"{v * 100:+.2f}%" if np.isfinite(v) else "n/a"
+
+
+def _se(v: float) -> str:
+    return f"{v * 100:.2f}%" if np.isfinite(v) else "n/a"
+
+
+def _t(v: float) -> str:
+    return f"{v:.2f}" if np.isfinite(v) else "n/a"
 
 
 def _num(v: float) -> str:

@@ -153,3 +153,74 @@ def test_tariff_study_day0_matches_the_deal_day_moves(prices_dir):
     assert set(pd.to_datetime(deal["date"]).dt.strftime("%Y-%m-%d")) == {"2025-07-23"}
     toyota = deal.set_index("security").loc["7203.T", "ar"]
     assert 0.05 < toyota < 0.143  # a large positive AR, smaller than the raw +14.3%
+
+
+KEI_SYMBOLS = ["7203.T", "7267.T", "7201.T", "7211.T", "7269.T", "7270.T", "7261.T"]
+
+
+def test_the_readme_notebook_example_runs_on_the_real_prices(prices_dir, tmp_path, monkeypatch):
+    """The README's "In a notebook" block, as written, on the kei-car events."""
+    import re
+
+    import eventstudy as es
+
+    block = re.search(
+        r"## In a notebook\n\n```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S
+    ).group(1)
+    closes = {
+        s: pd.read_csv(prices_dir / f"{s}.csv", parse_dates=["Date"]).set_index("Date")["Close"]
+        for s in [*KEI_SYMBOLS, "TOPIX"]
+    }
+    returns = pd.DataFrame(closes).loc["2024-06-01":"2026-01-31"].dropna(how="all")
+    returns = returns.pct_change(fill_method=None).iloc[1:]
+    events = pd.DataFrame(
+        [
+            {"security": s, "event_date": day0, "event_id": eid}
+            for eid, day0 in (("kei_cafe", "2025-12-04"), ("tinycars", "2025-12-08"))
+            for s in KEI_SYMBOLS
+        ]
+    )
+    monkeypatch.chdir(tmp_path)
+    space = {"returns": returns, "events": events}
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(compile(block, "README.md", "exec"), space)
+    res = space["res"]
+    assert isinstance(res, es.EventStudyResults)
+    assert (tmp_path / "reports" / "my_study" / "index.html").is_file()
+    assert (tmp_path / "reports" / "my_study" / "verdict.json").is_file()
+    text = str(res.summary(window=(0, 1)))
+    assert text.startswith("No abnormal reaction detected for event kei_cafe, reacting session ")
+    firms = res.firm_table((0, 1))
+    suzuki = firms[(firms["event_id"] == "kei_cafe") & (firms["security"] == "7269.T")]
+    assert suzuki["ar0"].iloc[0] < -0.02  # the one automaker that fell on 2025-12-04
+
+
+def test_exported_notebook_keeps_the_figures(prices_dir, tmp_path):
+    """``jupyter nbconvert --to html --execute`` of a notebook whose renderer is the plotly
+    mimetype only (JupyterLab, VS Code): the figure of ``res.plot_car()`` is in the HTML.
+    Needs nbconvert and ipykernel (not project dependencies): skipped without them."""
+    nbformat = pytest.importorskip("nbformat", reason="nbformat is not installed")
+    pytest.importorskip("ipykernel", reason="ipykernel is not installed")
+    exporters = pytest.importorskip("nbconvert", reason="nbconvert is not installed")
+    from nbconvert.preprocessors import ExecutePreprocessor
+
+    setup = f"""
+import warnings; warnings.simplefilter("ignore")
+import pandas as pd, plotly.io as pio, eventstudy as es
+syms = {KEI_SYMBOLS!r}
+closes = {{s: pd.read_csv(f"{prices_dir}/{{s}}.csv", parse_dates=["Date"]).set_index("Date")["Close"]
+          for s in [*syms, "TOPIX"]}}
+returns = pd.DataFrame(closes).loc["2024-06-01":"2026-01-31"].pct_change(fill_method=None).iloc[1:]
+events = pd.DataFrame([{{"security": s, "event_date": "2025-12-04", "event_id": "kei"}} for s in syms])
+pio.renderers.default = "plotly_mimetype"
+res = es.event_study(returns, events, market="TOPIX")
+"""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(setup), nbformat.v4.new_code_cell("res.plot_car()")]
+    ExecutePreprocessor(timeout=600, kernel_name="python3").preprocess(nb, {})
+    html, _ = exporters.HTMLExporter().from_notebook_node(nb)
+    assert html.count('class="plotly-graph-div"') == 1
+    assert "Plotly.newPlot" in html and "plotly.js v" in html  # plotly.js is in the file
