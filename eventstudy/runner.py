@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -51,6 +51,10 @@ from eventstudy.plan import ROLE_LABELS, ROLE_NAMES, EnginePlan, StudyPlan, plan
 from eventstudy.results import EventStudyResults
 from eventstudy.verdict import Verdict, firm_rows, verdicts_from_results
 from eventstudy.vocabulary import CLUSTER_ROBUST_TESTS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from eventstudy.sensitivity import SensitivityResults
+    from eventstudy.simulate import SimulationResults
 
 __all__ = [
     "ROBUST_P",
@@ -1124,7 +1128,7 @@ def headline(run: StudyRun) -> str:
         lines += [
             "",
             f"Tests of the mean CAR per event ({exchange}, market {run.market.get(exchange)}; "
-            "each event on its own, never pooled):",
+            "each event on its own):",
             frame.to_string(index=False),
         ]
     a = run.analyses
@@ -1213,7 +1217,9 @@ def prepare_history(
     )
 
 
-def simulate_study(prep: Prepared, *, draws: int = 1000, seed: int = 0, **kwargs: Any) -> dict:
+def simulate_study(
+    prep: Prepared, *, draws: int = 1000, seed: int = 0, **kwargs: Any
+) -> dict[str, SimulationResults]:
     """Placebo (Brown-Warner) size and power of every test on the study's own data
     (``exchange -> SimulationResults``; the pipeline draws the figures)."""
     from eventstudy.simulate import simulate_from_run
@@ -1225,7 +1231,7 @@ def simulate_study(prep: Prepared, *, draws: int = 1000, seed: int = 0, **kwargs
         return simulate_from_run(prep, draws=draws, seed=seed, **kwargs)
 
 
-def sensitivity_study(prep: Prepared, **kwargs: Any) -> dict:
+def sensitivity_study(prep: Prepared, **kwargs: Any) -> dict[str, SensitivityResults]:
     """Specification curve over models, benchmarks, estimation lengths, gaps, windows and
     return kinds (``exchange -> SensitivityResults``; the pipeline draws the curves)."""
     from eventstudy.sensitivity import sensitivity_from_run

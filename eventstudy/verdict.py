@@ -353,6 +353,7 @@ def build_verdicts(
     expected: Sequence[str] = (),
     pools: Sequence[PoolPlan] = (),
     test_notes: pd.DataFrame | None = None,
+    pool_tests: pd.DataFrame | None = None,
 ) -> list[Verdict]:
     """One verdict per event (in ``expected`` order, then the rest by date), then one per pool.
 
@@ -381,6 +382,10 @@ def build_verdicts(
         Pools the study asks for (members not in these results are left out of the pool).
     test_notes : DataFrame, optional
         ``test_notes`` (event_id, test, reason): why a test could not run.
+    pool_tests : DataFrame, optional
+        ``caar_tests(window, by={event_id: pool name})`` of each pool (a ``pool`` column):
+        the pooled verdicts read the chosen test there. Without it only the portfolio test
+        can be pooled (by its formula across independent events).
 
     Returns
     -------
@@ -456,7 +461,7 @@ def build_verdicts(
         )
         parts[eid] = (est, se, n, first, last)
     for pool in pools:
-        out.append(_pool(pool, parts, exchange, window, choice))
+        out.append(_pool(pool, parts, exchange, window, choice, pool_tests))
     return out
 
 
@@ -474,7 +479,10 @@ def _excluded(excluded: pd.DataFrame, eid: str) -> tuple[str, ...]:
     if excluded is None or excluded.empty:
         return ()
     mine = excluded[excluded["event_id"].astype(str) == eid]
-    return tuple(f"{s}: {why}" for s, why in zip(mine["security"], mine["reason"], strict=True))
+    by_reason: dict[str, list[str]] = {}
+    for sec, why in zip(mine["security"].astype(str), mine["reason"].astype(str), strict=True):
+        by_reason.setdefault(why, []).append(sec)
+    return tuple(f"{', '.join(secs)}: {why}" for why, secs in by_reason.items())
 
 
 def _empty(
@@ -508,8 +516,10 @@ def _pool(
     exchange: str,
     window: Window,
     choice: TestChoice,
+    pool_tests: pd.DataFrame | None,
 ) -> Verdict:
-    """The portfolio test across the pool's events (independent portfolios)."""
+    """The chosen test across the pool's events (``caar_tests(window, by={event: pool})``);
+    without that table, the portfolio test's formula across independent events."""
     members = [e for e in pool.events if e in parts and math.isfinite(parts[e][0])]
     notes = []
     missing = [e for e in pool.events if e not in members]
@@ -523,19 +533,41 @@ def _pool(
                     f"the {format_window(window)} windows of {a} and {b} overlap: the pooled "
                     "test assumes independent events"
                 )
-    est = np.array([parts[e][0] for e in members], dtype=float)
-    se = np.array([parts[e][1] for e in members], dtype=float)
     E = len(members)
-    mean = float(est.mean()) if E else math.nan
-    sd = float(np.sqrt(np.sum(se**2)) / E) if E and np.isfinite(se).all() else math.nan
-    z = mean / sd if E and math.isfinite(sd) and sd > 0 else math.nan
-    p = float(2 * sps.norm.sf(abs(z))) if math.isfinite(z) else math.nan
-    q = float(sps.norm.ppf(0.5 + choice.level / 2))
+    row = None
+    if pool_tests is not None and len(pool_tests):
+        hit = pool_tests[
+            (pool_tests["pool"].astype(str) == pool.name) & (pool_tests["test"] == choice.test)
+        ]
+        row = hit.iloc[0] if len(hit) else None
+    if choice.estimate == "portfolio":
+        est = float(np.mean([parts[e][0] for e in members])) if E else math.nan
+    else:
+        est = float(row["caar"]) if row is not None else math.nan
+    if row is not None:
+        stat, p = float(row["statistic"]), float(row[choice.p_column])
+        df = float(row["df"]) if "df" in row and pd.notna(row["df"]) else math.nan
+    elif choice.test == "portfolio":  # mean CAR_p / (sqrt(sum se_p^2) / E), standard normal
+        se = np.array([parts[e][1] for e in members], dtype=float)
+        sd = float(np.sqrt(np.sum(se**2)) / E) if E and np.isfinite(se).all() else math.nan
+        stat = est / sd if E and math.isfinite(sd) and sd > 0 else math.nan
+        p = float(2 * sps.norm.sf(abs(stat))) if math.isfinite(stat) else math.nan
+        df = math.nan
+    else:
+        raise ConfigError(
+            field="pool verdict",
+            value=choice.test,
+            expected="the pooled test table (caar_tests(window, by={event: pool})) for a "
+            "test other than the portfolio test",
+        )
+    se_p, lo, hi = interval(est, stat, df, choice.level) if choice.interval else (math.nan,) * 3
     pooled = TestChoice(
         test=choice.test,
         words=f"{choice.words} pooled across events",
         reason=choice.reason + "; across events, the mean of the events' portfolio CARs "
-        "over the root sum of their variances (independent events)",
+        "over the root sum of their variances (independent events)"
+        if choice.test == "portfolio"
+        else choice.reason + "; across events, the test on the pool's firm-events",
         estimate=choice.estimate,
         p_column=choice.p_column,
         interval=choice.interval,
@@ -550,16 +582,39 @@ def _pool(
         session=None,
         window=window,
         n=int(sum(parts[e][2] for e in members)),
-        estimate=mean,
-        se=sd,
-        ci_low=mean - q * sd if math.isfinite(sd) else math.nan,
-        ci_high=mean + q * sd if math.isfinite(sd) else math.nan,
-        statistic=z,
-        df=math.nan,
+        estimate=est,
+        se=se_p,
+        ci_low=lo,
+        ci_high=hi,
+        statistic=stat,
+        df=df,
         p_value=p,
         test=pooled,
         notes=tuple(notes),
     )
+
+
+class _PoolMap(Mapping[str, str]):
+    """event id -> pool name, hashable (``caar_tests`` memoizes on its arguments, and a
+    plain dict cannot be a memo key)."""
+
+    def __init__(self, items: Mapping[str, str]) -> None:
+        self._items = dict(items)
+
+    def __getitem__(self, key: str) -> str:
+        return self._items[key]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._items.items())))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(other) == self._items
 
 
 def verdicts_from_results(
@@ -584,6 +639,12 @@ def verdicts_from_results(
         expected += [
             e for e in dict.fromkeys(excluded["event_id"].astype(str)) if e not in expected
         ]
+    known = set(events["event_id"].astype(str))
+    pooled = []
+    for pool in pools:
+        members = _PoolMap({e: pool.name for e in pool.events if e in known})
+        if members:
+            pooled.append(results.caar_tests(w, by=members))
     return build_verdicts(
         results.caar_tests(w, by="event_id"),
         results.car_paths(),
@@ -596,6 +657,7 @@ def verdicts_from_results(
         expected=expected,
         pools=pools,
         test_notes=results.test_notes,
+        pool_tests=pd.concat(pooled, ignore_index=True) if pooled else None,
     )
 
 

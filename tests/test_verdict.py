@@ -193,6 +193,15 @@ def test_the_choice_of_test_is_an_input(res):
     assert v.estimate == pytest.approx(x.mean(), rel=1e-12)
     assert (v.ci_low, v.ci_high) == pytest.approx((x.mean() - q * se, x.mean() + q * se))
     assert v.sentence.endswith("cross-sectional t test.") and v.test.why.startswith("cross")
+    # a pool reads the chosen test on the pool's firm-events: t over all eight CARs
+    pool = PoolPlan(name="both", title="Both", events=("kei_cafe", "tinycars"))
+    pooled = verdicts_from_results(res, (0, 1), choice=choice, pools=[pool])[-1]
+    x = car["car"].to_numpy()
+    se = x.std(ddof=1) / math.sqrt(len(x))
+    assert pooled.statistic == pytest.approx(x.mean() / se, rel=1e-9)
+    assert pooled.p_value == pytest.approx(2 * sps.t.sf(abs(x.mean() / se), len(x) - 1))
+    q = sps.t.ppf(0.975, len(x) - 1)
+    assert (pooled.ci_low, pooled.ci_high) == pytest.approx((x.mean() - q * se, x.mean() + q * se))
     with pytest.raises(ConfigError, match="a test of the battery"):
         verdicts_from_results(res, (0, 1), choice=dataclasses.replace(choice, test="nope"))
     with pytest.raises(ConfigError, match="a column of the test table"):
@@ -290,3 +299,24 @@ def test_the_verdict_raises_no_warning_of_its_own(res):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ClusteredEventWarning)
         verdicts_from_results(res, (0, 1))
+
+
+def test_a_missing_ticker_is_named_in_the_answer():
+    """An event whose only ticker is not a column of returns was dropped without a line;
+    its verdict now names the ticker and the reason, first thing in the summary."""
+    returns = simulated_returns()
+    events = pd.DataFrame(
+        {
+            "security": ["7203.T", "7203T"],
+            "event_date": [pd.Timestamp("2025-12-04")] * 2,
+            "event_id": ["kei", "typo"],
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = es.event_study(returns, events, market="TOPIX")
+    lines = str(res.summary()).splitlines()
+    assert lines[1] == (
+        "No firm-event left: nothing measured for event typo: every firm-event was excluded "
+        "(7203T: security is not a column of returns)."
+    )
