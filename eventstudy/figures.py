@@ -568,27 +568,22 @@ def _portfolio_from(
 ) -> pd.DataFrame:
     """The event portfolio's CAR from ``start`` to each day, with its interval.
 
-    ``CAR_p(start, d)`` is the portfolio path of ``car_paths()`` at ``d`` minus its value at
-    ``start - 1``; its standard error is ``|CAR_p / t|`` with ``t`` the portfolio test of
-    ``caar_tests((start, d), by="event_id")`` (prediction-error variance of the portfolio's
-    own regression), and the interval uses Student t with that test's degrees of freedom
-    (:func:`eventstudy.verdict.interval`, as the verdicts do).
+    ``portfolio_car((start, d))`` gives the CAR of the event's equal-weighted portfolio and
+    its prediction-error standard error (the portfolio's own regression); the interval is
+    ``car +- t(0.5 + level / 2, df) se``, the portfolio test's (as the verdicts use).
     """
-    from eventstudy.verdict import interval, portfolio_car
+    from eventstudy.verdict import bounds
 
-    paths = _frame(results, "car_paths")
-    paths = paths[(paths["event_id"] == event_id) & (paths["security"] == PORTFOLIO)]
-    paths = paths.assign(event_id=paths["event_id"].astype(str))
     rows = []
     for d in days:
-        tests = results.caar_tests((start, d), by="event_id")
-        hit = tests[(tests["event_id"] == event_id) & (tests["test"] == PORTFOLIO)]
-        car, _, _ = portfolio_car(paths, str(event_id), (start, d))
+        table = results.portfolio_car((start, d))
+        hit = table[table["event_id"] == event_id]
         if hit.empty:
-            rows.append((d, car, math.nan, math.nan))
+            rows.append((d, math.nan, math.nan, math.nan))
             continue
-        df = float(hit["df"].iloc[0]) if "df" in hit and pd.notna(hit["df"].iloc[0]) else math.nan
-        _, lo, hi = interval(car, float(hit["statistic"].iloc[0]), df, level)
+        car, se = float(hit["car"].iloc[0]), float(hit["se"].iloc[0])
+        df = float(hit["df"].iloc[0]) if pd.notna(hit["df"].iloc[0]) else math.nan
+        lo, hi = bounds(car, se, df, level)
         rows.append((d, car, lo, hi))
     return pd.DataFrame(rows, columns=["rel_day", "car", "lo", "hi"])
 
@@ -615,8 +610,8 @@ def plot_car(
     Parameters
     ----------
     results : EventStudyResults
-        Reads ``car_paths()``, ``car((start, d))`` and ``caar_tests((start, d),
-        by="event_id")`` for each day ``d`` shown.
+        Reads ``car_paths()``, ``car((start, d))`` and ``portfolio_car((start, d))`` for each
+        day ``d`` shown.
     event_id : optional
         The event to draw; every event (one panel each) when None.
     start : int or None

@@ -12,7 +12,8 @@ Events are never pooled unless asked: a study's ``pool:`` (see :mod:`eventstudy.
 gives a pooled verdict, labelled as a pool, beside the verdicts of its events.
 
 This module is pure: it reads tidy DataFrames (``caar_tests(window, by="event_id")``,
-``car_paths()``, ``car(window)``, ``events``, ``excluded``, ``test_notes``) and imports only
+``portfolio_car(window)``, ``car_paths()``, ``car(window)``, ``events``, ``excluded``,
+``test_notes``) and imports only
 the config vocabulary, the plan's pool type and the exceptions; the results object, the
 runner and the report call it.
 
@@ -26,8 +27,9 @@ the event date is inside the portfolio's own residual variance. Its CAR over a w
 ``se_p = s_p sqrt(L2 + s_W' (X'X)^{-1} s_W)`` (``L2`` days, ``s_W`` the summed regressors of
 the window), ``t = CAR_p / se_p`` against Student t with the portfolio regression's residual
 degrees of freedom ``df``, and the 95% interval ``CAR_p +/- t_{0.975, df} se_p``. A lone
-firm-event is its own portfolio. Here ``CAR_p`` is read from ``car_paths()`` (the portfolio
-path at ``b`` minus the path at ``a - 1``) and ``se_p = |CAR_p / t|`` from the test table.
+firm-event is its own portfolio. ``CAR_p`` and ``se_p`` are read from ``portfolio_car(window)``
+(without it: ``CAR_p`` from ``car_paths()``, the portfolio path at ``b`` minus the path at
+``a - 1``, and ``se_p = |CAR_p / t|`` from the test table).
 
 A pool of ``E`` events (distinct dates) uses the same test across events:
 ``z = mean_e CAR_pe / (sqrt(sum_e se_pe^2) / E)``, standard normal, interval
@@ -58,6 +60,7 @@ __all__ = [
     "PORTFOLIO_TEST",
     "TestChoice",
     "Verdict",
+    "bounds",
     "build_verdicts",
     "default_window",
     "firm_rows",
@@ -326,18 +329,26 @@ def portfolio_car(paths: pd.DataFrame, event_id: str, window: Window) -> tuple[f
     return end - before, first, p.at[b, "date"]
 
 
-def interval(estimate: float, statistic: float, df: float, level: float) -> tuple[float, ...]:
-    """``(se, low, high)`` of a test whose statistic is ``estimate / se``: the quantile of
-    Student t with ``df`` degrees of freedom (standard normal when ``df`` is NaN)."""
-    if not (math.isfinite(estimate) and math.isfinite(statistic)) or statistic == 0:
-        return math.nan, math.nan, math.nan
-    se = abs(estimate / statistic)
+def bounds(estimate: float, se: float, df: float, level: float) -> tuple[float, float]:
+    """``estimate -/+ q se`` with ``q`` the quantile of Student t with ``df`` degrees of
+    freedom (standard normal when ``df`` is NaN) at ``0.5 + level / 2``."""
+    if not (math.isfinite(estimate) and math.isfinite(se)):
+        return math.nan, math.nan
     q = (
         float(sps.t.ppf(0.5 + level / 2, df))
         if math.isfinite(df)
         else sps.norm.ppf(0.5 + level / 2)
     )
-    return se, estimate - q * se, estimate + q * se
+    return estimate - q * se, estimate + q * se
+
+
+def interval(estimate: float, statistic: float, df: float, level: float) -> tuple[float, ...]:
+    """``(se, low, high)`` of a test whose statistic is ``estimate / se``: ``se = |estimate /
+    statistic|`` and :func:`bounds`."""
+    if not (math.isfinite(estimate) and math.isfinite(statistic)) or statistic == 0:
+        return math.nan, math.nan, math.nan
+    se = abs(estimate / statistic)
+    return (se, *bounds(estimate, se, df, level))
 
 
 def build_verdicts(
@@ -354,6 +365,7 @@ def build_verdicts(
     pools: Sequence[PoolPlan] = (),
     test_notes: pd.DataFrame | None = None,
     pool_tests: pd.DataFrame | None = None,
+    portfolio: pd.DataFrame | None = None,
 ) -> list[Verdict]:
     """One verdict per event (in ``expected`` order, then the rest by date), then one per pool.
 
@@ -382,6 +394,10 @@ def build_verdicts(
         Pools the study asks for (members not in these results are left out of the pool).
     test_notes : DataFrame, optional
         ``test_notes`` (event_id, test, reason): why a test could not run.
+    portfolio : DataFrame, optional
+        ``portfolio_car(window)`` (event_id, car, se, df...): the portfolio's CAR and
+        standard error as the engine computes them; without it the CAR comes from
+        ``paths`` and the standard error from ``|CAR / t|``.
     pool_tests : DataFrame, optional
         ``caar_tests(window, by={event_id: pool name})`` of each pool (a ``pool`` column):
         the pooled verdicts read the chosen test there. Without it only the portfolio test
@@ -427,15 +443,19 @@ def build_verdicts(
         r = hit.iloc[0]
         stat, p = float(r["statistic"]), float(r[choice.p_column])
         df = float(r["df"]) if "df" in r and pd.notna(r["df"]) else math.nan
-        if choice.estimate == "portfolio":
-            est, first, last = portfolio_car(paths, eid, window)
+        est, first, last = portfolio_car(paths, eid, window)
+        prow = _portfolio_row(portfolio, eid)
+        if choice.estimate == "portfolio" and prow is not None:
+            est = float(prow["car"])
+        elif choice.estimate != "portfolio":
+            est = float(r["caar"])
+        if not choice.interval:
+            se, lo, hi = math.nan, math.nan, math.nan
+        elif choice.test == "portfolio" and prow is not None:
+            se = float(prow["se"])
+            lo, hi = bounds(est, se, df, choice.level)
         else:
-            est, first, last = float(r["caar"]), None, None
-        se, lo, hi = (
-            interval(est, stat, df, choice.level)
-            if choice.interval
-            else (math.nan, math.nan, math.nan)
-        )
+            se, lo, hi = interval(est, stat, df, choice.level)
         n = int(r["n"]) if "n" in r else int((events["event_id"].astype(str) == eid).sum())
         out.append(
             Verdict(
@@ -463,6 +483,13 @@ def build_verdicts(
     for pool in pools:
         out.append(_pool(pool, parts, exchange, window, choice, pool_tests))
     return out
+
+
+def _portfolio_row(portfolio: pd.DataFrame | None, eid: str) -> pd.Series | None:
+    if portfolio is None or portfolio.empty:
+        return None
+    hit = portfolio[portfolio["event_id"].astype(str) == eid]
+    return hit.iloc[0] if len(hit) else None
 
 
 def _notes_by_event(notes: pd.DataFrame | None, test: str) -> dict[str, list[str]]:
@@ -594,29 +621,6 @@ def _pool(
     )
 
 
-class _PoolMap(Mapping[str, str]):
-    """event id -> pool name, hashable (``caar_tests`` memoizes on its arguments, and a
-    plain dict cannot be a memo key)."""
-
-    def __init__(self, items: Mapping[str, str]) -> None:
-        self._items = dict(items)
-
-    def __getitem__(self, key: str) -> str:
-        return self._items[key]
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __hash__(self) -> int:
-        return hash(tuple(sorted(self._items.items())))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Mapping) and dict(other) == self._items
-
-
 def verdicts_from_results(
     results: EventStudyResults,
     window: Window | None = None,
@@ -642,7 +646,7 @@ def verdicts_from_results(
     known = set(events["event_id"].astype(str))
     pooled = []
     for pool in pools:
-        members = _PoolMap({e: pool.name for e in pool.events if e in known})
+        members = {e: pool.name for e in pool.events if e in known}
         if members:
             pooled.append(results.caar_tests(w, by=members))
     return build_verdicts(
@@ -658,6 +662,7 @@ def verdicts_from_results(
         pools=pools,
         test_notes=results.test_notes,
         pool_tests=pd.concat(pooled, ignore_index=True) if pooled else None,
+        portfolio=results.portfolio_car(w),
     )
 
 

@@ -149,6 +149,16 @@ def make_standin(seed: int = 0) -> SimpleNamespace:
             ["event_id", "security", "rel_day", "date", "car", "se"]
         ]
 
+    def portfolio_car(window):
+        a, b = window
+        sub = ar[ar["rel_day"].between(a, b)]
+        out = sub.groupby(["event_id", "rel_day"])["ar"].mean().groupby("event_id").sum()
+        out = out.rename("car").reset_index()
+        out["se"] = 0.01 * np.sqrt(b - a + 1)
+        out["statistic"] = out["car"] / out["se"]
+        out["df"] = 238.0
+        return out
+
     corr = {}
     for eid in EVENT_DATES:
         m = rng.uniform(0.2, 0.6, (len(SECURITIES), len(SECURITIES)))
@@ -178,6 +188,7 @@ def make_standin(seed: int = 0) -> SimpleNamespace:
         clustering=clustering,
         residual_correlation=lambda event_id: corr[event_id],
         car_paths=car_paths,
+        portfolio_car=portfolio_car,
         events=pd.DataFrame(events),
         summary=lambda: "stand-in summary",
     )

@@ -43,7 +43,7 @@ from markupsafe import Markup
 from eventstudy.config import format_window
 from eventstudy.exceptions import ReportError
 from eventstudy.report import atomic, html, tables
-from eventstudy.report.build import Built, build
+from eventstudy.report.build import Built, build_report
 from eventstudy.report.common import exchange_name, slug
 from eventstudy.report.display import display
 from eventstudy.report.images import (
@@ -153,7 +153,7 @@ def write(
             fix="pass a StudyRun (eventstudy.runner.run_study) or an EventStudyResults "
             "(eventstudy.event_study)",
         )
-    built = build(
+    built = build_report(
         inp, extra_figures=extra_figures, extra_tables=extra_tables, extra_text=extra_text
     )
     out = Path(out_dir)

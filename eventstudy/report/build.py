@@ -34,7 +34,7 @@ from eventstudy.report.inputs import GroupView, ReportInput
 from eventstudy.report.markdown import render_markdown
 from eventstudy.verdict import Verdict
 
-__all__ = ["Built", "EventSection", "Figure", "build"]
+__all__ = ["Built", "EventSection", "Figure", "build_report"]
 
 _TSE_CLOSE_MOVED = pd.Timestamp("2024-11-05")  # TSE close 15:00 -> 15:30 JST
 
@@ -536,7 +536,7 @@ def _test_table(tests: pd.DataFrame) -> TestTable:
     return TestTable(windows=windows, caar=[caar[w] for w in windows], rows=rows)
 
 
-def build(
+def build_report(
     inp: ReportInput,
     *,
     extra_figures: Mapping[str, go.Figure] | None = None,
