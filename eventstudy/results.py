@@ -1156,9 +1156,11 @@ class EventStudyResults:
         from eventstudy import verdict as vd
 
         d = self._d
-        w = tuple(window) if window is not None else vd.default_window(d.window)
+        w: tuple[int, int] = (
+            (int(window[0]), int(window[1])) if window is not None else vd.default_window(d.window)
+        )
         self._cols(w)  # a window outside the computed one is a ConfigError here
-        verdicts = vd.verdicts_from_results(self, w)  # type: ignore[arg-type]
+        verdicts = vd.verdicts_from_results(self, w)
         lead = [v.sentence for v in verdicts]
         lead.append(f"Test: {vd.PORTFOLIO_TEST.why}.")
         n_ev = len(self._event_ids)
@@ -1302,9 +1304,11 @@ class EventStudyResults:
         from eventstudy.verdict import default_window, stars
 
         d = self._d
-        w = tuple(window) if window is not None else default_window(d.window)
+        w: tuple[int, int] = (
+            (int(window[0]), int(window[1])) if window is not None else default_window(d.window)
+        )
         keys = ["event_id", "security"]
-        car = self.car(w)  # type: ignore[arg-type]
+        car = self.car(w)
         out = self.events.rename(columns={"event_date": "day0"})[[*keys, "day0"]]
         out = out.assign(window=_window_label(w))
         if d.window[0] <= 0 <= d.window[1]:

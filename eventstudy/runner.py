@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -238,6 +238,11 @@ def _as_plan(config: str | Path | StudyConfig | StudyPlan, prices: str | Path | 
     return plan_study(config, prices=prices)
 
 
+def _aliases(aliases: Mapping[Any, str]) -> dict[str, str]:
+    """A security's aliases as plain source -> symbol text."""
+    return {str(k): str(v) for k, v in aliases.items()}
+
+
 def _timing(plan: StudyPlan) -> pd.DataFrame:
     return cal.event_timing(
         {ev.id: ev.announced for ev in plan.events}, [ex.exchange for ex in plan.exchanges]
@@ -294,7 +299,9 @@ def make_source(plan: StudyPlan, timing: pd.DataFrame | None = None) -> PriceSou
             start,
             end,
             [s.symbol for s in plan.securities],
-            market_symbol=resolve_symbol(first.market.symbol, first.market.aliases, "simulated"),
+            market_symbol=resolve_symbol(
+                first.market.symbol, _aliases(first.market.aliases), "simulated"
+            ),
             injected=_injected(plan, timing),
             sessions=cal.sessions(first.exchange, start, end),
             **options,
@@ -385,14 +392,14 @@ def prepare(
     all_prices = _fetch(
         [s.symbol for s in plan.securities],
         source,
-        aliases={s.symbol: dict(s.aliases) for s in plan.securities},
+        aliases={s.symbol: _aliases(s.aliases) for s in plan.securities},
         quiet=quiet,
         **kw,
     )
 
     factor_cols: list[str] = []
     for fac in plan.factors:
-        df = _try_fetch(fac.symbol, fac.aliases, source, **kw)
+        df = _try_fetch(fac.symbol, _aliases(fac.aliases), source, **kw)
         if df is None:
             notes.append(f"factor {fac.symbol}: not available from {source.name}; left out")
             continue
@@ -414,7 +421,9 @@ def prepare(
         for sym in candidates:
             if sym in found:
                 continue
-            df = _try_fetch(sym, entry.aliases if sym == entry.symbol else {}, source, **kw)
+            df = _try_fetch(
+                sym, _aliases(entry.aliases) if sym == entry.symbol else {}, source, **kw
+            )
             if df is not None:
                 found[sym] = df
         if not found:
@@ -438,7 +447,8 @@ def prepare(
         lo = max(start, min(frames[s].index.min() for s in securities))
         hi = min(end, max(frames[s].index.max() for s in securities))
         sessions = cal.sessions(exchange, lo, hi)
-        returns = compute_returns(frames, sessions, kind=plan.engine.returns, exchange=exchange)
+        kind: Literal["simple", "log"] = "log" if plan.engine.returns == "log" else "simple"
+        returns = compute_returns(frames, sessions, kind=kind, exchange=exchange)
 
         rows = []
         for i, ev in enumerate(plan.events):
@@ -593,7 +603,7 @@ def _variants(prep: Prepared, results: Mapping[str, EventStudyResults], **kw: An
             if found is None:
                 if vprep is None:
                     vprep = prepare(vplan, **kw)
-                g, overrides = vprep.groups[exchange], {}
+                g, overrides = vprep.groups[exchange], dict[str, Any]()
             else:
                 g, overrides = found
             res = _quiet_fit(vplan.engine, g, **overrides)
@@ -604,7 +614,8 @@ def _variants(prep: Prepared, results: Mapping[str, EventStudyResults], **kw: An
             frames.append(rows.assign(exchange=exchange))
     out = pd.concat(frames, ignore_index=True)
     base = out[out["variant"] == "study"].set_index(["exchange", "event_id", "window"])
-    answers, same = [], []
+    answers: list[str] = []
+    same: list[bool | None] = []
     for r in out.itertuples(index=False):
         ans = answer(r.caar, r.p_portfolio)
         answers.append(ans)

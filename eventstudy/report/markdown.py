@@ -30,14 +30,12 @@ def _inline(text: str) -> str:
         links.append(f'<a href="{m.group(2)}" rel="noopener noreferrer">{m.group(1)}</a>')
         return f"\x01{len(links) - 1}\x01"
 
+    def bare(m: re.Match[str]) -> str:
+        links.append(f'<a href="{m.group(1)}" rel="noopener noreferrer">{m.group(1)}</a>')
+        return f"\x01{len(links) - 1}\x01"
+
     out = _LINK.sub(link, out)
-    out = _BARE_URL.sub(
-        lambda m: (
-            links.append(f'<a href="{m.group(1)}" rel="noopener noreferrer">{m.group(1)}</a>')
-            or f"\x01{len(links) - 1}\x01"
-        ),
-        out,
-    )
+    out = _BARE_URL.sub(bare, out)
     out = _BOLD.sub(r"<strong>\1</strong>", out)
     out = _ITALIC.sub(r"<em>\1</em>", out)
     out = re.sub("\x01(\\d+)\x01", lambda m: links[int(m.group(1))], out)
