@@ -236,13 +236,22 @@ class Calibration:
             out[name] = arr
         return out
 
-    def portfolio_cars(self, window: tuple[int, int]) -> dict[str, np.ndarray]:
-        """Placebo CARs of each real event's portfolio over ``window``: event id -> (B,)."""
+    def portfolio_cars(self, window: tuple[int, int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Placebo CARs of each real event's portfolio over ``window`` and their t-ratios:
+        event id -> ``(car (B,), t (B,))``, ``NaN`` where a placebo is missing."""
         if self.placebo is None:
             return {}
         pc = self.placebo.portfolio_car(window)
-        out: dict[str, np.ndarray] = {e: np.full(self.n_draws, np.nan) for e in self.events}
-        for pid, car in zip(pc["event_id"].astype(str), pc["car"].to_numpy(float), strict=True):
+        out = {
+            e: (np.full(self.n_draws, np.nan), np.full(self.n_draws, np.nan)) for e in self.events
+        }
+        for pid, car, t in zip(
+            pc["event_id"].astype(str),
+            pc["car"].to_numpy(float),
+            pc["statistic"].to_numpy(float),
+            strict=True,
+        ):
             eid, b = self.template[pid]
-            out[eid][b] = car
+            out[eid][0][b] = car
+            out[eid][1][b] = t
         return out

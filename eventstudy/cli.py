@@ -184,7 +184,17 @@ def _state() -> _State:
     help="Add a placebo size/power section with N draws (e.g. 1000).",
 )
 @click.option("--sensitivity", is_flag=True, help="Add the specification-curve section.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --simulate.")
+@click.option(
+    "--calibrate",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Placebo dates per event for calibrated p-values and the tests' measured size "
+    "(the verdict uses a test that holds its size here); 0 skips.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of --calibrate and --simulate."
+)
 @_handle_errors
 def run(
     config: Path,
@@ -197,6 +207,7 @@ def run(
     images: str,
     simulate_draws: int,
     sensitivity: bool,
+    calibrate: int,
     seed: int,
 ) -> None:
     """Fetch prices (with cache), compute the study, write the report.
@@ -219,6 +230,7 @@ def run(
         quiet=state.quiet,
         simulate=simulate_draws,
         sensitivity=sensitivity,
+        calibrate=calibrate,
         seed=seed,
         echo=None if state.quiet else click.echo,
         fail_on_empty=True,

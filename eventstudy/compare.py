@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from scipy import stats as sps
+from scipy import special as _sp
 
 from eventstudy import runner
 from eventstudy.config import format_window
@@ -65,7 +65,7 @@ def _ci(caar: float, t: float, df: float, level: float = 0.95) -> tuple[float, f
     if not (math.isfinite(caar) and math.isfinite(t)) or t == 0:
         return math.nan, math.nan, math.nan
     se = abs(caar / t)
-    crit = float(sps.t.ppf(0.5 + level / 2, df)) if math.isfinite(df) else 1.96
+    crit = float(_sp.stdtrit(df, 0.5 + level / 2)) if math.isfinite(df) else 1.96
     return se, caar - crit * se, caar + crit * se
 
 

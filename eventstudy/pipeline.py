@@ -138,13 +138,17 @@ def run_and_write(
     seed: int = 0,
     echo: Callable[[str], Any] | None = None,
     fail_on_empty: bool = False,
+    calibrate: int = 0,
 ) -> Path:
     """Run a study and write its report; returns the path of ``index.html``.
 
     ``echo`` (e.g. ``click.echo``) receives the :func:`~eventstudy.runner.headline` of the
     run: the verdict of every event first.
 
-    ``simulate=N`` adds the placebo size/power section (N draws, ``seed``) and
+    ``calibrate=B`` calibrates every test on ``B`` placebo dates per event (``seed``; a
+    longer price history, see :func:`~eventstudy.runner.run_study`): the verdicts rest on the
+    test that keeps its size on the study's data. ``simulate=N`` adds the placebo size/power
+    section (N draws, ``seed``) and
     ``sensitivity`` the specification curve (both on a longer price history, see
     :func:`~eventstudy.runner.prepare_history`).
 
@@ -159,7 +163,7 @@ def run_and_write(
     plan = config if isinstance(config, StudyPlan) else plan_study(config, prices=prices, out=out)
     run = runner.run_study(
         plan, prices=prices if isinstance(config, StudyPlan) else None, offline=offline,
-        refresh=refresh, quiet=quiet,
+        refresh=refresh, quiet=quiet, calibrate=calibrate, seed=seed,
     )  # fmt: skip
     plan = run.plan
     if echo is not None:

@@ -586,10 +586,12 @@ class EventStudyResults:
             so ``statistic = car / se`` against t with ``df`` is the ``portfolio`` test of the
             event (``caar_tests(window, by="event_id")``) and ``car +- t(0.975, df) se`` its
             95% interval. Calibrated (``event_study(calibrate=B)``): also
-            ``ci_low_calibrated``/``ci_high_calibrated``, the interval from the placebo
-            portfolio CARs of the event (``car - q_0.975 .. car - q_0.025``, the null
-            distribution shifted to the estimate), ``p_calibrated`` (share of placebo CARs at
-            least as large in absolute value, ``(1 + #)/(1 + B)``) and ``n_placebo``.
+            ``ci_low_calibrated``/``ci_high_calibrated``, the percentile-t interval from the
+            event's placebo portfolios (``car - q_0.975 se .. car - q_0.025 se``, ``q`` the
+            quantiles of their t-ratios ``CAR_b / se_b``: the null distribution of the
+            studentized CAR in place of Student's t), ``p_calibrated`` (share of placebo
+            t-ratios at least as large in absolute value, ``(1 + #)/(1 + B)``) and
+            ``n_placebo``.
         """
         _, _, cols = self._cols(window)
         p = self._portfolio
@@ -615,15 +617,15 @@ class EventStudyResults:
             a, b, _ = self._cols(window)
             null = self._cal.portfolio_cars((a, b))
             lo, hi, pc, n = [], [], [], []
-            for eid, c in zip(self._event_ids, car, strict=True):
-                draws = null.get(eid, np.array([]))
-                draws = draws[np.isfinite(draws)]
-                n.append(len(draws))
-                if len(draws) and np.isfinite(c):
-                    q_lo, q_hi = np.quantile(draws, [0.025, 0.975])
-                    lo.append(c - q_hi)
-                    hi.append(c - q_lo)
-                    pc.append((1 + np.sum(np.abs(draws) >= abs(c))) / (1 + len(draws)))
+            for eid, c, t, s_ in zip(self._event_ids, car, stat, se, strict=True):
+                t_null = null.get(eid, (np.array([]), np.array([])))[1]
+                t_null = t_null[np.isfinite(t_null)]
+                n.append(len(t_null))
+                if len(t_null) and np.isfinite(t):
+                    q_lo, q_hi = np.quantile(t_null, [0.025, 0.975])
+                    lo.append(c - q_hi * s_)
+                    hi.append(c - q_lo * s_)
+                    pc.append((1 + np.sum(np.abs(t_null) >= abs(t))) / (1 + len(t_null)))
                 else:
                     lo.append(np.nan)
                     hi.append(np.nan)
@@ -1162,7 +1164,7 @@ class EventStudyResults:
         self._cols(w)  # a window outside the computed one is a ConfigError here
         verdicts = vd.verdicts_from_results(self, w)
         lead = [v.sentence for v in verdicts]
-        lead.append(f"Test: {vd.PORTFOLIO_TEST.why}.")
+        lead.append(f"Test: {(verdicts[0].test if verdicts else vd.PORTFOLIO_TEST).why}.")
         n_ev = len(self._event_ids)
         header = [
             f"Event study: {d.model} model"
@@ -1172,10 +1174,11 @@ class EventStudyResults:
             f"{len(d.events)} firm-events in {n_ev} event(s); {len(d.excluded)} excluded",
         ]
         clustered = self._clustering[self._clustering["n_securities"] > 1]
-        if len(clustered):
+        if len(clustered) and self._cal is None:
             header.append(
                 "Clustered event dates: tests assuming independence over-reject; read "
-                "portfolio, sur_wald, adjusted_patell, kolari_pynnonen and grank first."
+                "portfolio, sur_wald, adjusted_patell, kolari_pynnonen and grank first "
+                "(event_study(calibrate=1000) measures which tests hold their size here)."
             )
         label = "CAR" + _window_label(w)
         firms = self.firm_table(w)
@@ -1189,16 +1192,21 @@ class EventStudyResults:
                 "se AR(0)": firms["se_ar0"].map(_se),
                 "t AR(0)": firms["t_ar0"].map(_t),
                 "p AR(0)": firms["p_ar0"].map(_num),
+                "p SQ AR(0)": firms["p_sq_ar0"].map(_num),
                 label: [_pct(v) + s for v, s in zip(firms["car"], firms["stars_car"], strict=True)],
                 f"se {label}": firms["se_car"].map(_se),
                 f"t {label}": firms["t_car"].map(_t),
                 f"p {label}": firms["p_car"].map(_num),
+                f"p SQ {label}": firms["p_sq_car"].map(_num),
             }
         )
         tests = self.caar_tests(w, by="event_id")
-        tests = tests.assign(caar=tests["caar"].map(_pct))[
-            ["event_id", "test", "statistic", "p_value", "caar", "n"]
-        ].rename(columns={"caar": f"mean {label}"})
+        show = ["event_id", "test", "statistic", "p_value", "caar", "n"]
+        if self._cal is not None:
+            show += ["p_calibrated", "size_5pct"]
+        tests = tests.assign(caar=tests["caar"].map(_pct))[show].rename(
+            columns={"caar": f"mean {label}", "size_5pct": "size at 5% (placebos)"}
+        )
         tables: list[tuple[str, pd.DataFrame]] = [
             (
                 f"Firms: abnormal return on day 0 and {label} (t with the prediction-error "
@@ -1298,8 +1306,11 @@ class EventStudyResults:
         -------
         DataFrame
             event_id, security, day0, window (e.g. ``"(0,+1)"``), ar0, se_ar0, t_ar0,
-            p_ar0, stars_ar0, car, se_car, t_car, p_car, stars_car, n_days; the day-0
-            columns are ``NaN`` when day 0 is outside the computed window.
+            p_ar0, p_sq_ar0, stars_ar0, car, se_car, t_car, p_car, p_sq_car, ci_low_car,
+            ci_high_car, stars_car, n_days, n_sq; the day-0 columns are ``NaN`` when day 0 is
+            outside the computed window. ``p_sq_*`` are the SQ test's p-values (Gelbach,
+            Helland & Klick 2013: no normality; :meth:`car`), ``n_sq`` the estimation-window
+            CARs behind ``p_sq_car``; ``ci_*_car`` the 95% t interval of the CAR.
         """
         from eventstudy.verdict import default_window, stars
 
@@ -1314,25 +1325,40 @@ class EventStudyResults:
         if d.window[0] <= 0 <= d.window[1]:
             day0 = self.car((0, 0))
             out = out.merge(
-                day0[[*keys, "car", "se", "statistic", "p_value"]].rename(
-                    columns={"car": "ar0", "se": "se_ar0", "statistic": "t_ar0", "p_value": "p_ar0"}
+                day0[[*keys, "car", "se", "statistic", "p_value", "p_sq"]].rename(
+                    columns={
+                        "car": "ar0",
+                        "se": "se_ar0",
+                        "statistic": "t_ar0",
+                        "p_value": "p_ar0",
+                        "p_sq": "p_sq_ar0",
+                    }
                 ),
                 on=keys,
                 how="left",
             )
         else:
-            out = out.assign(ar0=np.nan, se_ar0=np.nan, t_ar0=np.nan, p_ar0=np.nan)
+            out = out.assign(ar0=np.nan, se_ar0=np.nan, t_ar0=np.nan, p_ar0=np.nan, p_sq_ar0=np.nan)
         out["stars_ar0"] = out["p_ar0"].map(stars)
+        car_cols = ["car", "se", "statistic", "p_value", "p_sq", "ci_low", "ci_high", "n_days"]
         out = out.merge(
-            car[[*keys, "car", "se", "statistic", "p_value", "n_days"]].rename(
-                columns={"se": "se_car", "statistic": "t_car", "p_value": "p_car"}
+            car[[*keys, *car_cols, "n_sq"]].rename(
+                columns={
+                    "se": "se_car",
+                    "statistic": "t_car",
+                    "p_value": "p_car",
+                    "p_sq": "p_sq_car",
+                    "ci_low": "ci_low_car",
+                    "ci_high": "ci_high_car",
+                }
             ),
             on=keys,
             how="left",
         )
         out["stars_car"] = out["p_car"].map(stars)
-        cols = [*keys, "day0", "window", "ar0", "se_ar0", "t_ar0", "p_ar0", "stars_ar0"]
-        cols += ["car", "se_car", "t_car", "p_car", "stars_car", "n_days"]
+        cols = [*keys, "day0", "window", "ar0", "se_ar0", "t_ar0", "p_ar0", "p_sq_ar0"]
+        cols += ["stars_ar0", "car", "se_car", "t_car", "p_car", "p_sq_car", "ci_low_car"]
+        cols += ["ci_high_car", "stars_car", "n_days", "n_sq"]
         return out[cols]
 
 

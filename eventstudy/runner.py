@@ -976,6 +976,8 @@ def run_study(
     refresh: bool = False,
     quiet: bool = True,
     analyses: bool = True,
+    calibrate: int = 0,
+    seed: int = 0,
 ) -> StudyRun:
     """Run a study end to end (no files written) and return a :class:`StudyRun`.
 
@@ -983,16 +985,28 @@ def run_study(
     :func:`analyse` (variants, date-only shifts, roles, overlapping windows). Every event
     gets a verdict on the plan's headline window, also one whose firm-events were all
     excluded (:attr:`StudyRun.empty_events`).
+
+    With ``calibrate=B`` every test is calibrated on ``B`` placebo dates per event
+    (:mod:`eventstudy.calibration`, ``seed``), drawn from a longer price history
+    (:func:`prepare_history`: the real events' numbers do not change, their windows are
+    relative), and each verdict rests on the test that kept its size on those placebos
+    (:func:`eventstudy.verdict.choose_test`).
     """
     started = datetime.now(UTC)
-    prep = prepare(config, prices=prices, offline=offline, refresh=refresh, quiet=quiet)
+    if calibrate:
+        prep = prepare_history(config, prices=prices, offline=offline, refresh=refresh, quiet=quiet)
+    else:
+        prep = prepare(config, prices=prices, offline=offline, refresh=refresh, quiet=quiet)
     plan = prep.plan
     results: dict[str, EventStudyResults] = {}
     notes = list(prep.notes)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EventStudyWarning)
         for exchange, group in prep.groups.items():
-            results[exchange] = res = fit_group(plan.engine, group)
+            extra: dict[str, Any] = {"calibrate": calibrate, "seed": seed} if calibrate else {}
+            results[exchange] = res = fit_group(plan.engine, group, **extra)
+            if res.calibration is not None:
+                notes += [f"calibration ({exchange}): {n}" for n in res.calibration.notes]
             for row in res.excluded.itertuples(index=False):
                 warnings.warn(
                     format_warning(

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
+from scipy import special as _sp
 
 from eventstudy.config import format_window
 from eventstudy.exceptions import ConfigError
@@ -62,6 +62,7 @@ __all__ = [
     "Verdict",
     "bounds",
     "build_verdicts",
+    "choose_test",
     "default_window",
     "firm_rows",
     "interval",
@@ -110,6 +111,9 @@ class TestChoice:
     level : float
         Confidence level of the interval; the verdict's significance level is
         ``1 - level``.
+    interval_columns : (str, str), optional
+        Columns of ``portfolio_car(window)`` holding the interval (the calibrated,
+        percentile-t interval); default: ``estimate +/- q se`` from the test.
     """
 
     __test__ = False  # not a pytest class
@@ -121,6 +125,7 @@ class TestChoice:
     p_column: str = "p_value"
     interval: bool = True
     level: float = 0.95
+    interval_columns: tuple[str, str] | None = None
 
     @property
     def alpha(self) -> float:
@@ -335,9 +340,9 @@ def bounds(estimate: float, se: float, df: float, level: float) -> tuple[float, 
     if not (math.isfinite(estimate) and math.isfinite(se)):
         return math.nan, math.nan
     q = (
-        float(sps.t.ppf(0.5 + level / 2, df))
+        float(_sp.stdtrit(df, 0.5 + level / 2))
         if math.isfinite(df)
-        else sps.norm.ppf(0.5 + level / 2)
+        else float(_sp.ndtri(0.5 + level / 2))
     )
     return estimate - q * se, estimate + q * se
 
@@ -451,6 +456,9 @@ def build_verdicts(
             est = float(r["caar"])
         if not choice.interval:
             se, lo, hi = math.nan, math.nan, math.nan
+        elif choice.interval_columns is not None and prow is not None:
+            se = float(prow["se"])
+            lo, hi = (float(prow[c]) for c in choice.interval_columns)
         elif choice.test == "portfolio" and prow is not None:
             se = float(prow["se"])
             lo, hi = bounds(est, se, df, choice.level)
@@ -578,7 +586,7 @@ def _pool(
         se = np.array([parts[e][1] for e in members], dtype=float)
         sd = float(np.sqrt(np.sum(se**2)) / E) if E and np.isfinite(se).all() else math.nan
         stat = est / sd if E and math.isfinite(sd) and sd > 0 else math.nan
-        p = float(2 * sps.norm.sf(abs(stat))) if math.isfinite(stat) else math.nan
+        p = float(2 * _sp.ndtr(-abs(stat))) if math.isfinite(stat) else math.nan
         df = math.nan
     else:
         raise ConfigError(
@@ -621,11 +629,118 @@ def _pool(
     )
 
 
+#: Tests of the mean CAR a verdict may rest on, in order of preference: the portfolio test
+#: first (its estimate is the event portfolio's CAR, with an interval), then the other tests
+#: whose variance carries the cross-correlation, then the rest. ``sur_wald`` (all CARs zero,
+#: not their mean) is not a verdict on the mean reaction.
+VERDICT_PREFERENCE: tuple[str, ...] = (
+    "portfolio",
+    "sur_wald_mean",
+    "brown_warner_1985",
+    "lamb",
+    "kolari_pynnonen",
+    "adjusted_patell",
+    "grank",
+    "corrado_rank",
+    "modified_rank",
+    "corrado_sign",
+    "t_test",
+    "bmp",
+    "patell",
+    "brown_warner_1980",
+    "generalized_sign",
+    "sign",
+    "wilcoxon",
+)
+
+_WORDS: dict[str, str] = {
+    "portfolio": "equal-weighted portfolio test",
+    "sur_wald_mean": "SUR Wald test of the mean CAR",
+    "brown_warner_1985": "Brown-Warner (1985) test",
+    "lamb": "Lamb (1995) test",
+    "kolari_pynnonen": "Kolari-Pynnonen adjusted BMP test",
+    "adjusted_patell": "Kolari-Pynnonen adjusted Patell test",
+    "grank": "generalized rank (GRANK) test",
+}
+
+#: Fewest placebo studies behind a measured size for the verdict to rely on it.
+MIN_PLACEBOS = 100
+
+
+def choose_test(
+    tests: pd.DataFrame, *, level: float = 0.05, min_placebos: int = MIN_PLACEBOS
+) -> TestChoice:
+    """The test the verdicts rest on, from each test's size measured on this study's placebos.
+
+    Parameters
+    ----------
+    tests : DataFrame
+        ``caar_tests(window, by="event_id")`` of a calibrated results object (columns
+        ``size_5pct``, ``size_ci_low``, ``size_ci_high``, ``n_placebo``, ``p_calibrated``).
+    level : float
+        The nominal level whose size is judged (the placebos measure 5%).
+
+    Returns
+    -------
+    TestChoice
+        The first test of :data:`VERDICT_PREFERENCE` that is *valid here* on every event:
+        ``level`` inside the Clopper-Pearson 95% interval of its measured size, with at least
+        ``min_placebos`` placebo studies. When none is, the portfolio test with calibrated
+        p-values and the percentile-t interval (the placebos are then the null distribution
+        itself). Without the size columns (an uncalibrated study): the portfolio test.
+
+    Notes
+    -----
+    "Valid here" is a measurement, not a fixed list: a test that assumes independence can
+    be valid on independent securities, and a test built for cross-correlation can fail on
+    fat-tailed data. The reason of the choice states the measured size and its interval.
+    """
+    need = {"size_5pct", "size_ci_low", "size_ci_high", "n_placebo"}
+    if tests is None or tests.empty or not need <= set(tests.columns):
+        return PORTFOLIO_TEST
+    ok = tests[tests["n_placebo"] >= min_placebos]
+    if ok.empty:
+        return PORTFOLIO_TEST
+    events = ok["event_id"].nunique() if "event_id" in ok.columns else 1
+    summary = []
+    for test in VERDICT_PREFERENCE:
+        g = ok[ok["test"] == test]
+        if len(g) < events:
+            continue
+        inside = (g["size_ci_low"] <= level) & (level <= g["size_ci_high"])
+        lo, hi = float(g["size_5pct"].min()), float(g["size_5pct"].max())
+        size = f"{lo:.1%}" if np.isclose(lo, hi) else f"{lo:.1%}-{hi:.1%}"
+        summary.append(f"{test} {size}")
+        if bool(inside.all()):
+            n = int(g["n_placebo"].min())
+            return TestChoice(
+                test=test,
+                words=_WORDS.get(test, f"{test} test"),
+                reason=f"valid here: it rejected {size} of {n} placebo studies of this "
+                f"study's securities at a nominal {level:.0%} (inside the 95% binomial "
+                "interval of its measured size)",
+                estimate="portfolio" if test == "portfolio" else "mean",
+                interval=test not in ("sur_wald_mean", "grank", "corrado_rank",
+                                      "modified_rank", "corrado_sign", "sign",
+                                      "generalized_sign", "wilcoxon"),
+            )  # fmt: skip
+    n = int(ok["n_placebo"].min())
+    return TestChoice(
+        test="portfolio",
+        words="equal-weighted portfolio test, calibrated",
+        reason=f"no test kept its nominal {level:.0%} size on this study's {n} placebo "
+        f"studies (measured: {'; '.join(summary[:4])}): the p-value is the portfolio's rank "
+        "among its placebo portfolios and the interval is percentile-t",
+        p_column="p_calibrated",
+        interval_columns=("ci_low_calibrated", "ci_high_calibrated"),
+    )
+
+
 def verdicts_from_results(
     results: EventStudyResults,
     window: Window | None = None,
     *,
-    choice: TestChoice = PORTFOLIO_TEST,
+    choice: TestChoice | None = None,
     exchange: str = "",
     titles: Mapping[str, str] | None = None,
     expected: Sequence[str] = (),
@@ -634,8 +749,13 @@ def verdicts_from_results(
     """:func:`build_verdicts` on the tables of one results object (default window:
     :func:`default_window` of its computed window). Unless ``expected`` says otherwise,
     every event of the results is answered, also one whose firm-events were all excluded
-    (its verdict names them and why)."""
+    (its verdict names them and why). Without ``choice``, the test is chosen from the
+    sizes measured on the study's placebos when it is calibrated (:func:`choose_test`),
+    else the portfolio test."""
     w = tuple(window) if window is not None else default_window(results.window)
+    tests = results.caar_tests(w, by="event_id")
+    if choice is None:
+        choice = choose_test(tests)
     events, excluded = results.events, results.excluded
     if not expected:
         day0 = events.groupby("event_id", sort=False)["event_date"].min().sort_values(kind="stable")
@@ -650,7 +770,7 @@ def verdicts_from_results(
         if members:
             pooled.append(results.caar_tests(w, by=members))
     return build_verdicts(
-        results.caar_tests(w, by="event_id"),
+        tests,
         results.car_paths(),
         events,
         excluded,
@@ -689,7 +809,8 @@ def firm_rows(
     -------
     DataFrame
         event_id, security, name, role, day0, measure (``AR(0)``, ``CAR(0,+1)``...), start,
-        end, estimate, se, t, p_value, stars; firms ordered by role then as first listed.
+        end, estimate, se, t, p_value, p_sq (the SQ test: no normality assumed), stars;
+        firms ordered by role then as first listed.
     """
     labels, roles = dict(labels or {}), dict(roles or {})
     frames = []
@@ -706,6 +827,7 @@ def firm_rows(
                     se=t["se_ar0"],
                     t=t["t_ar0"],
                     p_value=t["p_ar0"],
+                    p_sq=t["p_sq_ar0"] if "p_sq_ar0" in t else np.nan,
                     stars=t["stars_ar0"],
                 )
             )
@@ -719,6 +841,7 @@ def firm_rows(
                 se=t["se_car"],
                 t=t["t_car"],
                 p_value=t["p_car"],
+                p_sq=t["p_sq_car"] if "p_sq_car" in t else np.nan,
                 stars=t["stars_car"],
             )
         )
@@ -726,7 +849,7 @@ def firm_rows(
         return pd.DataFrame(
             columns=[
                 "event_id", "security", "name", "role", "day0", "measure", "start", "end",
-                "estimate", "se", "t", "p_value", "stars",
+                "estimate", "se", "t", "p_value", "p_sq", "stars",
             ]
         )  # fmt: skip
     out = pd.concat(frames, ignore_index=True)

@@ -227,12 +227,14 @@ def test_portfolio_intervals_t_and_calibrated(calibrated) -> None:
     crit = sps.t.ppf(0.975, pc["df"])
     assert_allclose(pc["ci_low"], pc["car"] - crit * pc["se"])
     assert_allclose(pc["ci_high"], pc["car"] + crit * pc["se"])
-    null = res.calibration.portfolio_cars((0, 1))["E000"]
-    q_lo, q_hi = np.quantile(null, [0.025, 0.975])
-    car = pc.loc["E000", "car"]
+    _, t_null = res.calibration.portfolio_cars((0, 1))["E000"]
+    q_lo, q_hi = np.quantile(t_null, [0.025, 0.975])  # percentile-t
+    car, se, t = pc.loc["E000", ["car", "se", "statistic"]]
     assert_allclose(
-        pc.loc["E000", ["ci_low_calibrated", "ci_high_calibrated"]], [car - q_hi, car - q_lo]
+        pc.loc["E000", ["ci_low_calibrated", "ci_high_calibrated"]],
+        [car - q_hi * se, car - q_lo * se],
     )
+    assert_allclose(pc.loc["E000", "p_calibrated"], (1 + np.sum(np.abs(t_null) >= abs(t))) / 61)
 
 
 # ----------------------------------------------------------------------------- SQ test
