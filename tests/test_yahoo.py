@@ -13,6 +13,7 @@ that needs no transport: call arguments, retries, partial histories, the cache.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,7 @@ from eventstudy.exceptions import (
     NetworkError,
     PartialHistoryWarning,
     RateLimited,
+    SuspectedSplitWarning,
     UnknownSymbol,
 )
 
@@ -292,6 +294,22 @@ def test_cli_fetch_during_an_outage_prints_one_line_and_exits_4(yahoo):
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: Yahoo Finance: cannot reach"), lines
     assert "Traceback" not in result.stderr
+
+
+def test_a_100x_price_error_is_flagged_not_repaired(yahoo):
+    """repair=False: a one-day 100x error stays as Yahoo published it, with a warning."""
+    chart = recorded_chart("7203.T")
+    res = chart["chart"]["result"][0]
+    res["indicators"]["adjclose"][0]["adjclose"][7] *= 100  # 2021-10-01
+    yahoo.set_chart("7203.T", chart)
+    # recorded, not pytest.warns: that would re-raise yfinance's own deprecation warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SuspectedSplitWarning)
+        df = source().get(*TOYOTA)
+    flagged = [str(w.message) for w in caught if w.category is SuspectedSplitWarning]
+    assert [m.split(" on ")[1][:10] for m in flagged] == ["2021-10-01", "2021-10-04"]
+    assert df.loc["2021-10-01", "adj_close"] == res["indicators"]["adjclose"][0]["adjclose"][7]
+    assert "Repaired?" not in df.columns and df.attrs["provenance"]["repair"] is False
 
 
 # ------------------------------------------------------------------- memo and refresh
