@@ -5,25 +5,16 @@ actions=True)``; never ``yf.download`` (its MultiIndex columns and its habit of 
 every failure into a silent empty frame). yfinance is imported on first use and talks to
 Yahoo through its own session (``curl_cffi`` impersonating Chrome); we never hand it one.
 
-Failure mapping (what yfinance 1.x raises through its own session)
-------------------------------------------------------------------
-==============================================================  ==========================
-what yfinance raises                                            what we raise
-==============================================================  ==========================
-``YFRateLimitError`` (Yahoo answered HTTP 429 twice), or an     bounded retries with
-HTTP error whose status is 429                                  exponential backoff, then
-                                                                ``RateLimited``
-``YFTzMissingError``, ``YFPricesMissingError`` (any             ``UnknownSymbol``
-``YFTickerMissingError``), an HTTP 404, or an empty frame
-``curl_cffi`` errors (refused or dropped connection, timeout,   ``NetworkError`` (hint:
-TLS failure; all ``OSError``), ``requests`` errors, HTTP 5xx    --offline or --prices)
-(``YFDataException`` "Yahoo is down"), an HTML answer where
-JSON was expected (``JSONDecodeError``)
-any other exception raised inside yfinance (an answer it        ``DataError`` (one line,
-cannot parse)                                                   the cause chained)
-prices for another symbol, or in another exchange's time zone   ``DataError``
-less history than asked for                                     ``PartialHistoryWarning``
-==============================================================  ==========================
+Failure mapping (what yfinance 1.x raises through its own session):
+
+| what yfinance raises | what we raise |
+|---|---|
+| ``YFRateLimitError`` (Yahoo answered HTTP 429 twice), or an HTTP error whose status is 429 | bounded retries with exponential backoff, then ``RateLimited`` |
+| ``YFTzMissingError``, ``YFPricesMissingError`` (any ``YFTickerMissingError``), an HTTP 404, or an empty frame | ``UnknownSymbol`` |
+| ``curl_cffi`` errors (refused or dropped connection, timeout, TLS failure; all ``OSError``), ``requests`` errors, HTTP 5xx (``YFDataException`` "Yahoo is down"), an HTML answer where JSON was expected (``JSONDecodeError``) | ``NetworkError`` (hint: --offline or --prices) |
+| any other exception raised inside yfinance (an answer it cannot parse) | ``DataError`` (one line, the cause chained) |
+| prices for another symbol, or in another exchange's time zone | ``DataError`` |
+| less history than asked for | ``PartialHistoryWarning`` |
 
 yfinance hides most exceptions by default (it logs them and returns an empty frame); we
 switch ``yf.config.debug.hide_exceptions`` off around each call so a network failure is
@@ -31,15 +22,17 @@ never mistaken for an unknown symbol, and keep its log lines ("continuing withou
 crumb" and the like) off the terminal unless the user set up yfinance's logging.
 
 yfinance memoises answers for past date ranges in-process (``YfData.cache_get``, an
-``lru_cache``). Our parquet cache is the cache: :meth:`YahooSource.get` is only called
+``lru_cache``). Our parquet cache is the cache: ``YahooSource.get`` is only called
 to fetch, so it forgets that memo first, and ``--refresh`` (or a retry after a failure)
 always sees Yahoo's current answer.
 
 ``repair=False`` (yfinance's default) is kept on purpose: price repair rewrites prices
-from other intervals and heuristics that change between yfinance releases, fetches more
-data, and adds a ``Repaired?`` column. We keep Yahoo's data as published, record
-``repair: False`` in the provenance, and flag split-like jumps ourselves
-(:func:`eventstudy.data.sources.check_splits`).
+with heuristics that change between yfinance releases; to rebuild a bad row (a 100x
+error, a missing price) it fetches finer intervals (hourly data reach back only two
+years) and needs scikit-learn, which yfinance does not install; and it adds a
+``Repaired?`` column. We keep Yahoo's data as published, record ``repair: False`` in the
+provenance, and flag split-like jumps, 100x included, ourselves
+(``eventstudy.data.sources.check_splits``).
 """
 
 from __future__ import annotations
@@ -105,7 +98,7 @@ _configured_cache: str | None = None
 
 
 class YahooTicker(Protocol):
-    """What :class:`YahooSource` needs of ``yfinance.Ticker`` (and test doubles)."""
+    """What ``YahooSource`` needs of ``yfinance.Ticker`` (and test doubles)."""
 
     def history(self, **kwargs: Any) -> pd.DataFrame: ...
 
@@ -154,7 +147,7 @@ def configure_yfinance_cache(folder: str | Path | None = None) -> Path:
     """Point yfinance's own caches (time zones, cookies, ISINs) into our cache folder.
 
     yfinance 1.x keeps them in SQLite files under ``py-yfinance`` in the user cache dir;
-    ``yf.set_tz_cache_location`` moves all three. Called by :class:`YahooSource` before
+    ``yf.set_tz_cache_location`` moves all three. Called by ``YahooSource`` before
     each fetch; cheap when unchanged.
 
     Raises
