@@ -13,7 +13,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+#: The distribution whose metadata holds the version (pyproject.toml is its one source).
+_DISTRIBUTION = "oem-eventstudy"
 
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
@@ -54,7 +55,21 @@ if TYPE_CHECKING:  # pragma: no cover
     from eventstudy.study import EventStudy, event_study  # noqa: F401
 
 
+def _version() -> str:
+    """The installed distribution's version (``importlib.metadata``), read on first use."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(_DISTRIBUTION)
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        value = _version()
+        globals()[name] = value
+        return value
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
@@ -67,4 +82,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY, *_SUBMODULES])
+    return sorted({*globals(), *_LAZY, *_SUBMODULES, "__version__"})

@@ -2,44 +2,57 @@
 
 One symbol at a time with ``yf.Ticker(symbol).history(start, end, auto_adjust=False,
 actions=True)``; never ``yf.download`` (its MultiIndex columns and its habit of turning
-every failure into a silent empty frame). yfinance is imported on first use.
+every failure into a silent empty frame). yfinance is imported on first use and talks to
+Yahoo through its own session (``curl_cffi`` impersonating Chrome); we never hand it one.
 
-Failure mapping
----------------
-=========================================================  ===============================
-what yfinance raises                                       what we raise
-=========================================================  ===============================
-``YFRateLimitError`` or an HTTP 429                        bounded retries with exponential
-                                                           backoff, then ``RateLimited``
-``YFTzMissingError``, ``YFPricesMissingError`` (and other  ``UnknownSymbol``
-``YFTickerMissingError``), or an empty frame
-connection errors, DNS failures, timeouts                  ``NetworkError`` (hint: --offline
-(``requests``/``curl_cffi`` exceptions, ``OSError``),      or --prices)
-HTTP 5xx, "Yahoo is down", an HTML answer
-prices for another symbol, or in another exchange's        ``DataError``
-time zone
-less history than asked for                                ``PartialHistoryWarning``
-=========================================================  ===============================
+Failure mapping (what yfinance 1.x raises through its own session):
+
+| what yfinance raises | what we raise |
+|---|---|
+| ``YFRateLimitError`` (Yahoo answered HTTP 429 twice), or an HTTP error whose status is 429 | bounded retries with exponential backoff, then ``RateLimited`` |
+| ``YFTzMissingError``, ``YFPricesMissingError`` (any ``YFTickerMissingError``), an HTTP 404, or an empty frame | ``UnknownSymbol`` |
+| ``curl_cffi`` errors (refused or dropped connection, timeout, TLS failure; all ``OSError``), ``requests`` errors, HTTP 5xx (``YFDataException`` "Yahoo is down"), an HTML answer where JSON was expected (``JSONDecodeError``) | ``NetworkError`` (hint: --offline or --prices) |
+| any other exception raised inside yfinance (an answer it cannot parse) | ``DataError`` (one line, the cause chained) |
+| prices for another symbol, or in another exchange's time zone | ``DataError`` |
+| less history than asked for | ``PartialHistoryWarning`` |
 
 yfinance hides most exceptions by default (it logs them and returns an empty frame); we
 switch ``yf.config.debug.hide_exceptions`` off around each call so a network failure is
-never mistaken for an unknown symbol.
+never mistaken for an unknown symbol, and keep its log lines ("continuing without
+crumb" and the like) off the terminal unless the user set up yfinance's logging.
+
+yfinance memoises answers for past date ranges in-process (``YfData.cache_get``, an
+``lru_cache``). Our parquet cache is the cache: ``YahooSource.get`` is only called
+to fetch, so it forgets that memo first, and ``--refresh`` (or a retry after a failure)
+always sees Yahoo's current answer.
+
+``repair=False`` (yfinance's default) is kept on purpose: price repair rewrites prices
+with heuristics that change between yfinance releases; to rebuild a bad row (a 100x
+error, a missing price) it fetches finer intervals (hourly data reach back only two
+years) and needs scikit-learn, which yfinance does not install; and it adds a
+``Repaired?`` column. We keep Yahoo's data as published, record ``repair: False`` in the
+provenance, and flag split-like jumps, 100x included, ourselves
+(``eventstudy.data.sources.check_splits``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import Any, Literal, Protocol
 
 import pandas as pd
 
 from eventstudy.data.sources import check_splits, finalize_prices, make_provenance, to_timestamp
 from eventstudy.exceptions import (
+    CacheError,
     DataError,
     NetworkError,
     PartialHistoryWarning,
@@ -76,16 +89,71 @@ SUFFIX_TZ = {
 #: First/last date within this many days of the requested bounds = complete history.
 PARTIAL_TOLERANCE_DAYS = 10
 _EARLIEST = pd.Timestamp("1970-01-02")
+#: Longest text of a third-party error kept in our one-line message.
+_MAX_DETAIL = 140
+
+_Kind = Literal["rate", "unknown", "network", "other"]
 
 _configured_cache: str | None = None
+
+
+class YahooTicker(Protocol):
+    """What ``YahooSource`` needs of ``yfinance.Ticker`` (and test doubles)."""
+
+    def history(self, **kwargs: Any) -> pd.DataFrame: ...
+
+    @property
+    def history_metadata(self) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class YahooMeta:
+    """The chart metadata fields we use (``Ticker.history_metadata``), all optional."""
+
+    symbol: str | None = None
+    timezone: str | None = None
+    exchange: str | None = None
+    currency: str | None = None
+
+    @classmethod
+    def read(cls, ticker: YahooTicker) -> YahooMeta:
+        """Read the fields one key at a time.
+
+        yfinance 1.x returns a lazy ``Mapping`` (``HistoryMetadata``), not a dict;
+        iterating it (``dict(meta)``) would fetch intraday trading periods over the
+        network, so only the keys we need are looked up. Metadata is a bonus: a
+        failure to read it never fails a fetch.
+        """
+        try:
+            meta = ticker.history_metadata
+            if not isinstance(meta, Mapping):
+                return cls()
+
+            def text(key: str) -> str | None:
+                value = meta.get(key)
+                return str(value) if value else None
+
+            return cls(
+                symbol=text("symbol"),
+                timezone=text("exchangeTimezoneName"),
+                exchange=text("exchangeName") or text("fullExchangeName"),
+                currency=text("currency"),
+            )
+        except Exception:
+            return cls()
 
 
 def configure_yfinance_cache(folder: str | Path | None = None) -> Path:
     """Point yfinance's own caches (time zones, cookies, ISINs) into our cache folder.
 
     yfinance 1.x keeps them in SQLite files under ``py-yfinance`` in the user cache dir;
-    ``yf.set_tz_cache_location`` (an alias of ``yf.cache.set_cache_location``) moves all
-    three. Called by :class:`YahooSource` before each fetch; cheap when unchanged.
+    ``yf.set_tz_cache_location`` moves all three. Called by ``YahooSource`` before
+    each fetch; cheap when unchanged.
+
+    Raises
+    ------
+    CacheError
+        The folder cannot be created.
     """
     global _configured_cache
     from eventstudy.data.cache import default_cache_dir
@@ -97,17 +165,25 @@ def configure_yfinance_cache(folder: str | Path | None = None) -> Path:
         try:
             target.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            from eventstudy.exceptions import CacheError
-
             raise CacheError(
                 path=str(target), detail=f"cannot create the folder ({exc.strerror or exc})"
             ) from None
-        setter = getattr(yf, "set_tz_cache_location", None)
-        if setter is None:  # pragma: no cover - very old or future yfinance
-            setter = yf.cache.set_cache_location
-        setter(str(target))
+        yf.set_tz_cache_location(str(target))
         _configured_cache = str(target)
     return target
+
+
+def forget_yfinance_memo() -> None:
+    """Empty yfinance's in-process memo of past-range answers (``YfData.cache_get``).
+
+    Without this, a second fetch of the same past range in one process (``--refresh``
+    in a notebook, a retry after a failure) gets yfinance's remembered answer, not
+    Yahoo's current one.
+    """
+    import yfinance.data as yfd
+
+    with contextlib.suppress(AttributeError):  # a yfinance without the memo: nothing to do
+        yfd.YfData.cache_get.cache_clear()
 
 
 def session_dates(index: pd.Index) -> pd.DatetimeIndex:
@@ -125,43 +201,50 @@ def session_dates(index: pd.Index) -> pd.DatetimeIndex:
 
 
 @contextlib.contextmanager
-def _yf_raising(yf: Any) -> Iterator[None]:
-    """Let yfinance raise instead of logging and returning an empty frame."""
+def _yf_raising(yf: ModuleType) -> Iterator[None]:
+    """Let yfinance raise instead of logging and returning an empty frame.
+
+    Its log lines are kept quiet meanwhile (we raise one typed error instead), unless
+    the user configured the ``yfinance`` logger (a level or a handler of their own).
+    """
     debug = yf.config.debug
     old = debug.hide_exceptions
+    logger = logging.getLogger("yfinance")
+    quiet = logger.level == logging.NOTSET and not logger.handlers
     debug.hide_exceptions = False
+    if quiet:
+        logger.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
         debug.hide_exceptions = old
+        if quiet:
+            logger.setLevel(logging.NOTSET)
 
 
 def _status_code(exc: BaseException) -> int | None:
-    resp = getattr(exc, "response", None)
-    code = getattr(resp, "status_code", None) or getattr(exc, "status_code", None)
-    try:
-        return int(code) if code is not None else None
-    except (TypeError, ValueError):
-        return None
+    """The HTTP status of an HTTP error (curl_cffi's and requests' share no base class)."""
+    response = getattr(exc, "response", None)
+    code = getattr(response, "status_code", None)
+    # curl_cffi errors without an answer carry a response whose status is 0
+    return code if isinstance(code, int) and code >= 100 else None
 
 
-def _classify(exc: BaseException, yfe: Any) -> str:
-    """One of 'rate', 'unknown', 'network', 'other'."""
-    if isinstance(exc, yfe.YFRateLimitError):
-        return "rate"
+def _classify(exc: BaseException) -> _Kind:
+    """Sort an exception raised by ``Ticker.history`` into what we do about it."""
+    import yfinance.exceptions as yfe
+
     code = _status_code(exc)
-    if code == 429:
+    if isinstance(exc, yfe.YFRateLimitError) or code == 429:
         return "rate"
-    if isinstance(exc, yfe.YFTickerMissingError):
+    if isinstance(exc, yfe.YFTickerMissingError) or code == 404:
         return "unknown"
     if isinstance(exc, yfe.YFDataException):
-        return "network"  # "Yahoo Finance is currently down" and similar
+        return "network"  # "Yahoo Finance is currently down" (an HTTP 5xx page)
     if isinstance(exc, json.JSONDecodeError):
         return "network"  # an HTML error or consent page instead of JSON
-    if code is not None and code == 404:
-        return "unknown"
     if isinstance(exc, OSError | ConnectionError | TimeoutError):
-        # socket.gaierror (DNS), TimeoutError, and every requests / curl_cffi error
+        # socket errors, and every curl_cffi / requests error (both derive from OSError)
         return "network"
     return "other"
 
@@ -180,9 +263,12 @@ def _raised_inside_yfinance(exc: BaseException) -> bool:
 
 
 def _describe(exc: BaseException) -> str:
+    """One short line: the error's class and its message without curl's boilerplate."""
     text = " ".join(str(exc).split())
-    if len(text) > 140:
-        text = text[:137] + "..."
+    text = text.removeprefix("Failed to perform, ")
+    text = text.split(" See https://curl.se/", 1)[0].rstrip(".")
+    if len(text) > _MAX_DETAIL:
+        text = text[: _MAX_DETAIL - 3] + "..."
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -203,8 +289,8 @@ class YahooSource:
     sleep : callable, default time.sleep
         Waiting function (tests inject a recorder).
     ticker_factory : callable, optional
-        ``symbol -> object with .history(**kwargs)``; default ``yfinance.Ticker``.
-        Tests pass a fake that returns yfinance's exact frame shape.
+        ``symbol -> object with .history(**kwargs) and .history_metadata``; default
+        ``yfinance.Ticker`` (with yfinance's own session).
     cache_dir : str or Path, optional
         Where yfinance keeps its own caches; default ``<eventstudy cache>/yfinance``.
     check_split : bool, default True
@@ -226,7 +312,7 @@ class YahooSource:
         max_backoff: float = 60.0,
         timeout: float = 15.0,
         sleep: Callable[[float], None] = time.sleep,
-        ticker_factory: Callable[[str], Any] | None = None,
+        ticker_factory: Callable[[str], YahooTicker] | None = None,
         cache_dir: str | Path | None = None,
         check_split: bool = True,
     ) -> None:
@@ -243,10 +329,10 @@ class YahooSource:
         return f"YahooSource(retries={self.retries}, backoff={self.backoff})"
 
     # ------------------------------------------------------------------ fetching
-    def _history(self, yf: Any, symbol: str, kwargs: dict[str, Any]) -> tuple[pd.DataFrame, Any]:
-        import yfinance.exceptions as yfe
-
-        factory = self.ticker_factory or yf.Ticker
+    def _history(
+        self, yf: ModuleType, symbol: str, kwargs: dict[str, Any]
+    ) -> tuple[pd.DataFrame | None, YahooTicker]:
+        factory: Callable[[str], YahooTicker] = self.ticker_factory or yf.Ticker
         attempt = 0
         while True:
             attempt += 1
@@ -256,7 +342,7 @@ class YahooSource:
                     raw = ticker.history(**kwargs)
                 return raw, ticker
             except Exception as exc:
-                kind = _classify(exc, yfe)
+                kind = _classify(exc)
                 if kind == "rate":
                     if attempt <= self.retries:
                         self.sleep(min(self.backoff * 2 ** (attempt - 1), self.max_backoff))
@@ -285,16 +371,21 @@ class YahooSource:
     ) -> pd.DataFrame:
         """Return the Prices frame of ``symbol`` between ``start`` and ``end`` (inclusive).
 
+        Always asks Yahoo (yfinance's in-process memo is emptied first); the price cache
+        decides when to call this.
+
         Raises
         ------
         RateLimited
             Yahoo kept answering HTTP 429 after ``retries`` retries.
         UnknownSymbol
-            Yahoo has no data for the symbol.
+            Yahoo has no data for the symbol (or none in the range).
         NetworkError
-            Yahoo cannot be reached (connection, DNS, timeout, outage).
+            Yahoo cannot be reached (connection, TLS, timeout, outage).
         DataError
             The answer is for another symbol or exchange, or has an unexpected shape.
+        CacheError
+            yfinance's cache folder cannot be created.
 
         Warns
         -----
@@ -306,6 +397,7 @@ class YahooSource:
         import yfinance as yf
 
         configure_yfinance_cache(self.cache_dir)
+        forget_yfinance_memo()
         t0, t1 = to_timestamp(start, "start"), to_timestamp(end, "end")
         kwargs: dict[str, Any] = {
             "start": f"{(t0 or _EARLIEST).date()}",
@@ -314,18 +406,19 @@ class YahooSource:
             "interval": "1d",
             "auto_adjust": False,
             "actions": True,
+            "repair": False,
             "timeout": self.timeout,
         }
         raw, ticker = self._history(yf, symbol, kwargs)
-        if raw is None or len(raw) == 0 or "Close" not in getattr(raw, "columns", ()):
-            if raw is not None and len(raw) and "Close" not in raw.columns:
-                raise DataError(
-                    symbol=symbol,
-                    detail=f"Yahoo Finance answered without a Close column ({list(raw.columns)})",
-                    fix="update yfinance, or use --prices DIR",
-                )
+        if raw is None or len(raw) == 0:
             raise UnknownSymbol(symbol=symbol, source="Yahoo Finance")
-        meta = self._metadata(ticker)
+        if "Close" not in raw.columns:
+            raise DataError(
+                symbol=symbol,
+                detail=f"Yahoo Finance answered without a Close column ({list(raw.columns)})",
+                fix="update yfinance, or use --prices DIR",
+            )
+        meta = YahooMeta.read(ticker)
         self._check_identity(symbol, raw, meta)
         df = raw.rename(columns=YAHOO_COLUMNS)
         df = df[[c for c in YAHOO_COLUMNS.values() if c in df.columns]]
@@ -335,24 +428,23 @@ class YahooSource:
         df = df[df["close"].notna()]
         if len(df) == 0:
             raise UnknownSymbol(symbol=symbol, source="Yahoo Finance")
-        tz = str(
-            getattr(pd.DatetimeIndex(raw.index), "tz", None) or meta.get("exchangeTimezoneName")
-        )
+        raw_tz = pd.DatetimeIndex(raw.index).tz
         complete = self._check_partial(symbol, df, t0, t1)
         prov = make_provenance(
             self.name,
             symbol,
-            timezone=tz,
-            exchange=meta.get("exchangeName") or meta.get("fullExchangeName"),
-            currency=meta.get("currency"),
+            timezone=str(raw_tz) if raw_tz is not None else meta.timezone,
+            exchange=meta.exchange,
+            currency=meta.currency,
             auto_adjust=False,
+            repair=False,
             requested=[
                 None if t0 is None else f"{t0.date()}",
                 None if t1 is None else f"{t1.date()}",
             ],
             complete=complete,
         )
-        prov["versions"]["yfinance"] = str(getattr(yf, "__version__", "unknown"))
+        prov["versions"]["yfinance"] = str(yf.__version__)
         if self.check_split:
             adj = df["adj_close"] if "adj_close" in df else df["close"]
             check_splits(adj, symbol, stacklevel=3)
@@ -360,26 +452,17 @@ class YahooSource:
 
     # ------------------------------------------------------------------ checks
     @staticmethod
-    def _metadata(ticker: Any) -> dict[str, Any]:
-        try:
-            meta = ticker.history_metadata
-        except Exception:  # metadata is a bonus; never fail a fetch on it
-            return {}
-        return dict(meta) if isinstance(meta, dict) else {}
-
-    @staticmethod
-    def _check_identity(symbol: str, raw: pd.DataFrame, meta: dict[str, Any]) -> None:
-        got = meta.get("symbol")
-        if got and str(got).upper() != symbol.upper():
+    def _check_identity(symbol: str, raw: pd.DataFrame, meta: YahooMeta) -> None:
+        if meta.symbol and meta.symbol.upper() != symbol.upper():
             raise DataError(
                 symbol=symbol,
-                detail=f"Yahoo Finance answered with prices for {got!r}",
+                detail=f"Yahoo Finance answered with prices for {meta.symbol!r}",
                 fix="check the symbol (or its alias) and retry; nothing was cached",
             )
         idx = pd.DatetimeIndex(raw.index)
-        tz = str(idx.tz) if idx.tz is not None else meta.get("exchangeTimezoneName")
+        tz = str(idx.tz) if idx.tz is not None else meta.timezone
         for suffix, want in SUFFIX_TZ.items():
-            if symbol.upper().endswith(suffix.upper()) and tz and str(tz) != want:
+            if symbol.upper().endswith(suffix.upper()) and tz and tz != want:
                 raise DataError(
                     symbol=symbol,
                     detail=(
