@@ -334,3 +334,66 @@ def test_corrado_sign_with_seven_clustered_firms_cannot_reach_five_percent() -> 
     assert row["p_value"] >= row["min_p"] - 1e-12
     continuous = res.aar_tests((0, 0)).set_index("test").loc["t_test"]
     assert np.isnan(continuous["min_p"])
+
+
+# ----------------------------------------------------------------------------- the verdict's test
+
+
+def _sizes(rows: list[tuple[str, str, float, float, float]], n: int = 1000) -> pd.DataFrame:
+    """A calibrated caar_tests(by="event_id") stand-in: event, test, size, CI low, CI high."""
+    return pd.DataFrame(
+        [
+            {"event_id": e, "test": t, "size_5pct": s, "size_ci_low": lo, "size_ci_high": hi,
+             "n_placebo": n}
+            for e, t, s, lo, hi in rows
+        ]
+    )  # fmt: skip
+
+
+def test_the_verdict_takes_the_first_test_valid_on_every_event() -> None:
+    from eventstudy.verdict import PORTFOLIO_TEST, choose_test
+
+    tests = _sizes(
+        [
+            ("A", "portfolio", 0.021, 0.013, 0.032),  # under-rejects on A: not valid here
+            ("B", "portfolio", 0.050, 0.037, 0.065),
+            ("A", "sur_wald_mean", 0.050, 0.037, 0.065),
+            ("B", "sur_wald_mean", 0.110, 0.091, 0.131),  # over-rejects on B
+            ("A", "brown_warner_1985", 0.048, 0.035, 0.063),
+            ("B", "brown_warner_1985", 0.055, 0.042, 0.071),
+        ]
+    )
+    choice = choose_test(tests)
+    assert choice.test == "brown_warner_1985"
+    assert choice.p_column == "p_value" and choice.estimate == "mean"
+    assert "4.8%-5.5% of 1000 placebo studies" in choice.reason
+    # nothing calibrated: the portfolio test, as before
+    assert choose_test(tests.drop(columns=["size_5pct"])) == PORTFOLIO_TEST
+    assert choose_test(_sizes([("A", "portfolio", 0.05, 0.0, 0.2)], n=40)) == PORTFOLIO_TEST
+
+
+def test_without_a_valid_test_the_verdict_uses_calibrated_p_values() -> None:
+    from eventstudy.verdict import choose_test
+
+    tests = _sizes([("A", t, 0.12, 0.10, 0.14) for t in ("portfolio", "sur_wald_mean", "t_test")])
+    choice = choose_test(tests)
+    assert choice.test == "portfolio" and choice.p_column == "p_calibrated"
+    assert choice.interval_columns == ("ci_low_calibrated", "ci_high_calibrated")
+    assert "no test kept its nominal 5% size" in choice.reason
+
+
+def test_a_calibrated_study_answers_with_the_test_its_placebos_validate(calibrated) -> None:
+    from eventstudy.verdict import choose_test, verdicts_from_results
+
+    _, _, res = calibrated
+    tests = res.caar_tests((0, 1), by="event_id")
+    choice = choose_test(tests, min_placebos=50)
+    verdicts = verdicts_from_results(res, (0, 1), choice=choice)
+    pc = res.portfolio_car((0, 1)).set_index("event_id")
+    for v in verdicts:
+        row = tests[(tests["event_id"] == v.key) & (tests["test"] == choice.test)].iloc[0]
+        assert v.p_value == pytest.approx(float(row[choice.p_column]))
+        if choice.interval_columns is not None:
+            lo, hi = choice.interval_columns
+            assert (v.ci_low, v.ci_high) == pytest.approx((pc.loc[v.key, lo], pc.loc[v.key, hi]))
+        assert choice.words in v.sentence
