@@ -165,8 +165,8 @@ def compare(
             if not (r.span.startswith("day 0 of") and "day +1 of" in r.span):
                 continue  # one combined row per pair: day 0 of the first to day +1 of the second
             res = results[r.exchange]
-            lo_hi = tuple(int(x) for x in r.window.strip("()").split(","))
-            df = _portfolio_df(res, lo_hi).get(r.event_id, math.nan)
+            lo_s, hi_s = r.window.strip("()").split(",")
+            df = _portfolio_df(res, (int(lo_s), int(hi_s))).get(r.event_id, math.nan)
             se, lo, hi = _ci(r.caar, r.t_portfolio, df)
             rows.append(
                 {

@@ -30,7 +30,7 @@ import reprlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, cast, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import exchange_calendars as xc
@@ -163,6 +163,7 @@ def format_window(window: Sequence[int]) -> str:
 
 
 OutputFormat = Literal["html", "csv", "json", "md"]
+_DEFAULT_FORMATS: tuple[OutputFormat, ...] = ("html", "csv")
 PlotlyJs = Literal["inline", "cdn", "none"]
 FigureName = Literal[
     "ar_bars",
@@ -728,7 +729,7 @@ class OutputConfig(_Model):
     """
 
     dir: RelPath = "reports"
-    formats: list[OutputFormat] = Field(default_factory=lambda: ["html", "csv"])
+    formats: list[OutputFormat] = Field(default_factory=lambda: list(_DEFAULT_FORMATS))
     plotlyjs: PlotlyJs = "inline"
     fragments: FragmentMode = "sibling"
     car_from: StrictInt = Field(
@@ -941,7 +942,7 @@ class StudyConfig(_Model):
     returns: ReturnsKind = "simple"
     min_estimation_obs: StrictInt = 100
     convention: Convention = "textbook"
-    tests: Tests = Field(default_factory=lambda: list(TEST_NAMES))
+    tests: Tests = Field(default_factory=lambda: list(cast("tuple[TestName, ...]", TEST_NAMES)))
     headline_window: Window | None = None
     pool: Pools = Field(default_factory=list)
     source: Source = Field(default_factory=SourceConfig)
@@ -1327,7 +1328,11 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     for part in loc[:-1]:
         if isinstance(part, int) or model is None:
             continue
-        field = model.model_fields.get(part) if isinstance(model, type) else None
+        field = (
+            model.model_fields.get(part)
+            if isinstance(model, type) and issubclass(model, BaseModel)
+            else None
+        )
         if field is None:  # a dict key such as market.XTKS: keep the value model found
             continue
         model = _inner_model(field.annotation)

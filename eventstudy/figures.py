@@ -1593,7 +1593,9 @@ def plot_residual_correlation(
 
 
 def _cluster_caption(clustering: pd.DataFrame, event_id: Any) -> str:
-    row = clustering[clustering["event_id"] == event_id] if "event_id" in clustering else []
+    if "event_id" not in clustering:
+        return f"Event {event_id}"
+    row = clustering[clustering["event_id"] == event_id]
     if len(row) == 0:
         return f"Event {event_id}"
     r = row.iloc[0]
