@@ -1012,9 +1012,13 @@ def tests_frame(
     """The CAR test table in tidy form: one row per window and test.
 
     Columns: ``window`` (e.g. "(0,+1)"), ``start``, ``end``, ``test``, ``label``,
-    ``robust`` (valid under event-date clustering), ``statistic``, ``p_value``,
-    ``stars``, ``caar`` (mean CAR over firm-events, fraction). Robust tests come first
-    in :data:`TEST_ORDER`; unknown tests follow alphabetically.
+    ``robust`` (read these first: with calibrated results, whether the test's size measured
+    on the study's placebos contains 5%; without, whether it is built for event-date
+    clustering), ``statistic``, ``p_value``, ``stars``, ``caar`` (mean CAR over firm-events,
+    fraction), ``min_p`` (the smallest p-value a discrete test can reach here); calibrated
+    results add ``p_calibrated``, ``size_5pct``, ``size_ci_low``, ``size_ci_high`` and
+    ``n_placebo``. Robust tests come first in :data:`TEST_ORDER`; unknown tests follow
+    alphabetically.
 
     Parameters
     ----------
@@ -1042,32 +1046,49 @@ def tests_frame(
                 car = car[car["event_id"] == event_id]
             car = car[car["security"].astype(str) != PORTFOLIO]
             caar = float(car["car"].mean()) if len(car) else math.nan
-        for name, stat, p in zip(
-            tests["test"].astype(str),
-            tests["statistic"].to_numpy(dtype=float),
-            tests["p_value"].to_numpy(dtype=float),
-            strict=True,
-        ):
-            rows.append(
-                {
-                    "window": format_window(w),
-                    "start": int(w[0]),
-                    "end": int(w[1]),
-                    "test": name,
-                    "label": TEST_LABELS.get(name, name),
-                    "robust": name in ROBUST_TESTS,
-                    "statistic": float(stat),
-                    "p_value": float(p),
-                    "stars": significance_stars(float(p)),
-                    "caar": caar,
-                }
-            )
+        measured = _MEASURED <= set(tests.columns)
+        for rec in tests.to_dict("records"):
+            name, p = str(rec["test"]), float(rec["p_value"])
+            row: dict[str, Any] = {
+                "window": format_window(w),
+                "start": int(w[0]),
+                "end": int(w[1]),
+                "test": name,
+                "label": TEST_LABELS.get(name, name),
+                "robust": name in ROBUST_TESTS,
+                "statistic": float(rec["statistic"]),
+                "p_value": p,
+                "stars": significance_stars(p),
+                "caar": caar,
+                "min_p": float(rec.get("min_p", math.nan)),
+            }
+            if measured:
+                lo, hi = float(rec["size_ci_low"]), float(rec["size_ci_high"])
+                known = int(rec["n_placebo"]) > 0 and math.isfinite(lo)
+                row.update(
+                    {
+                        # valid here: its size measured on the study's placebos contains 5%
+                        "robust": bool(known and lo <= 0.05 <= hi),
+                        "p_calibrated": float(rec["p_calibrated"]),
+                        "size_5pct": float(rec["size_5pct"]),
+                        "size_ci_low": lo,
+                        "size_ci_high": hi,
+                        "n_placebo": int(rec["n_placebo"]),
+                    }
+                )
+            rows.append(row)
     rank = {name: i for i, name in enumerate(TEST_ORDER)}
     order = {format_window(w): i for i, w in enumerate(wins)}
     rows.sort(key=lambda r: (order[r["window"]], rank.get(r["test"], len(rank)), r["test"]))
     columns = ["window", "start", "end", "test", "label", "robust"]
-    columns += ["statistic", "p_value", "stars", "caar"]
+    columns += ["statistic", "p_value", "stars", "caar", "min_p"]
+    if rows and "p_calibrated" in rows[0]:
+        columns += ["p_calibrated", "size_5pct", "size_ci_low", "size_ci_high", "n_placebo"]
     return pd.DataFrame(rows, columns=columns)
+
+
+#: The columns a calibrated test table carries (:mod:`eventstudy.calibration`).
+_MEASURED = frozenset({"p_calibrated", "size_5pct", "size_ci_low", "size_ci_high", "n_placebo"})
 
 
 def _windows(results: Any, windows: Iterable[tuple[int, int]] | None) -> list[tuple[int, int]]:

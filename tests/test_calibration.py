@@ -397,3 +397,18 @@ def test_a_calibrated_study_answers_with_the_test_its_placebos_validate(calibrat
             lo, hi = choice.interval_columns
             assert (v.ci_low, v.ci_high) == pytest.approx((pc.loc[v.key, lo], pc.loc[v.key, hi]))
         assert choice.words in v.sentence
+
+
+def test_read_these_first_marks_come_from_the_measured_sizes(calibrated) -> None:
+    """The report's marks: valid here iff 5% is inside the measured size's interval, whatever
+    the fixed list says; the table carries the measured size and the calibrated p-value."""
+    from eventstudy import figures
+
+    _, _, res = calibrated
+    frame = figures.tests_frame(res, [(0, 1)], event_id="E000").set_index("test")
+    tests = res.caar_tests((0, 1), by="event_id")
+    tests = tests[tests["event_id"] == "E000"].set_index("test")
+    inside = (tests["size_ci_low"] <= 0.05) & (0.05 <= tests["size_ci_high"])
+    assert (frame["robust"] == inside.loc[frame.index]).all()
+    assert_allclose(frame["p_calibrated"], tests.loc[frame.index, "p_calibrated"])
+    assert_allclose(frame["size_5pct"], tests.loc[frame.index, "size_5pct"])

@@ -15,6 +15,7 @@ Adding a section is adding a field here and a block in ``templates/report.html.j
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +64,9 @@ class TestCell:
     stars: str
     p: str
     sig: bool
+    p_cal: str = ""
+    sig_cal: bool = False
+    unreachable: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,15 +75,19 @@ class TestRow:
     label: str
     robust: bool
     cells: list[TestCell | None]
+    size: str = ""
 
 
 @dataclass(frozen=True)
 class TestTable:
-    """Tests of the mean CAR of one event: rows are tests, two columns per window."""
+    """Tests of the mean CAR of one event: rows are tests, two columns per window (three
+    when calibrated: the calibrated p-value too)."""
 
     windows: list[str]
     caar: list[float]
     rows: list[TestRow]
+    calibrated: bool = False
+    n_placebo: int = 0
 
 
 @dataclass(frozen=True)
@@ -502,6 +510,7 @@ def _test_table(tests: pd.DataFrame) -> TestTable:
     if tests.empty:
         return TestTable([], [], [])
     records = tests.to_dict("records")
+    calibrated = "p_calibrated" in tests.columns
     windows = list(dict.fromkeys(r["window"] for r in records))
     caar: dict[str, float] = {}
     cell: dict[tuple[str, str], dict] = {}
@@ -511,29 +520,53 @@ def _test_table(tests: pd.DataFrame) -> TestTable:
     rows = []
     for name in dict.fromkeys(r["test"] for r in records):
         cells: list[TestCell | None] = []
+        sizes = []
         for w in windows:
             r = cell.get((name, w))
             if r is None:
                 cells.append(None)
                 continue
             p = float(r["p_value"])
+            pc = float(r["p_calibrated"]) if calibrated else math.nan
+            min_p = float(r.get("min_p", math.nan))
+            if calibrated:
+                sizes.append(float(r["size_5pct"]))
             cells.append(
                 TestCell(
                     stat=figures._num(r["statistic"], 3),
                     stars=r["stars"],
                     p=figures._num(p, 4),
                     sig=p < 0.05,
+                    p_cal=figures._num(pc, 3) if calibrated else "",
+                    sig_cal=pc < 0.05,
+                    unreachable=math.isfinite(min_p) and min_p > 0.05,
                 )
             )
+        finite = [x for x in sizes if math.isfinite(x)]
+        if finite:
+            lo, hi = min(finite), max(finite)
+            size = f"{lo:.1%}" if abs(hi - lo) < 0.0005 else f"{lo:.1%}–{hi:.1%}"
+        else:
+            size = ""
         rows.append(
             TestRow(
                 test=name,
                 label=figures.TEST_LABELS.get(name, name),
-                robust=name in figures.ROBUST_TESTS,
+                robust=bool(
+                    all(bool(cell[(name, w)]["robust"]) for w in windows if (name, w) in cell)
+                ),
                 cells=cells,
+                size=size,
             )
         )
-    return TestTable(windows=windows, caar=[caar[w] for w in windows], rows=rows)
+    n = int(tests["n_placebo"].min()) if calibrated and len(tests) else 0
+    return TestTable(
+        windows=windows,
+        caar=[caar[w] for w in windows],
+        rows=rows,
+        calibrated=calibrated,
+        n_placebo=n,
+    )
 
 
 def build_report(
