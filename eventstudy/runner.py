@@ -1080,6 +1080,8 @@ def _firm_block(firms: pd.DataFrame, headline: str) -> pd.DataFrame:
             row[f"se {m}"] = _se(float(r["se"]))
             row[f"t {m}"] = _t(float(r["t"]))
             row[f"p {m}"] = _p(float(r["p_value"]))
+            if "p_sq" in r.index:
+                row[f"p SQ {m}"] = _p(float(r["p_sq"]))
         for m in by.index:
             if m in ("AR(0)", headline, "CAR(0,0)"):
                 continue
@@ -1120,7 +1122,9 @@ def headline(run: StudyRun) -> str:
         lines += [
             "",
             f"Firms, {v.key}{where} (reacting session {v.session}; t with the prediction-error "
-            "variance; * p<0.10, ** p<0.05, *** p<0.01; all windows: tables/firms.csv):",
+            "variance; p SQ: the firm's value ranked among its own estimation-window values, "
+            "no normality assumed; * p<0.10, ** p<0.05, *** p<0.01; all windows: "
+            "tables/firms.csv):",
             _firm_block(mine, label).to_string(index=False),
         ]
     order = {ev.id: i for i, ev in enumerate(plan.events)}
@@ -1130,32 +1134,46 @@ def headline(run: StudyRun) -> str:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", EventStudyWarning)
                 tests = res.caar_tests(w, by="event_id")
+            calibrated = "size_ci_low" in tests.columns
             for eid, t in tests.groupby("event_id", sort=False):
                 by = t.set_index("test")
                 ok = t.dropna(subset=["p_value"])
-                robust = ok[ok["test"].isin(CLUSTER_ROBUST_TESTS)]
-                rows.append(
-                    {
-                        "event": str(eid),
-                        "window": format_window(w),
-                        "mean CAR": _pct(float(t["caar"].iloc[0])),
-                        "port. t": _t(float(by.loc["portfolio", "statistic"])),
-                        **{
-                            f"p {k}": _p(float(by.loc[k, "p_value"]) if k in by.index else math.nan)
-                            for k in ROBUST_P
-                        },
-                        "robust p<.05": f"{int((robust['p_value'] < 0.05).sum())}/{len(robust)}",
-                        "all p<.05": f"{int((ok['p_value'] < 0.05).sum())}/{len(ok)}",
-                    }
-                )
+                if calibrated:  # valid here: 5% inside the measured size's interval
+                    valid = (ok["size_ci_low"] <= 0.05) & (0.05 <= ok["size_ci_high"])
+                    robust = ok[valid & (ok["test"] != "sur_wald")]
+                else:
+                    robust = ok[ok["test"].isin(CLUSTER_ROBUST_TESTS)]
+                row = {
+                    "event": str(eid),
+                    "window": format_window(w),
+                    "mean CAR": _pct(float(t["caar"].iloc[0])),
+                    "port. t": _t(float(by.loc["portfolio", "statistic"])),
+                    **{
+                        f"p {k}": _p(float(by.loc[k, "p_value"]) if k in by.index else math.nan)
+                        for k in ROBUST_P
+                    },
+                }
+                if calibrated:
+                    row["p cal. portfolio"] = _p(float(by.loc["portfolio", "p_calibrated"]))
+                    row["size portfolio"] = f"{float(by.loc['portfolio', 'size_5pct']):.1%}"
+                    row["valid p<.05"] = f"{int((robust['p_value'] < 0.05).sum())}/{len(robust)}"
+                else:
+                    row["robust p<.05"] = f"{int((robust['p_value'] < 0.05).sum())}/{len(robust)}"
+                row["all p<.05"] = f"{int((ok['p_value'] < 0.05).sum())}/{len(ok)}"
+                rows.append(row)
         frame = pd.DataFrame(rows)
         frame = frame.iloc[frame["event"].map(order).argsort(kind="stable")]
-        lines += [
-            "",
+        head = (
             f"Tests of the mean CAR per event ({exchange}, market {run.market.get(exchange)}; "
-            "each event on its own):",
-            frame.to_string(index=False),
-        ]
+            "each event on its own"
+        )
+        if res.calibration is not None and res.calibration.placebo is not None:
+            head += (
+                f"; p cal.: calibrated on {res.calibration.n_draws} placebo dates per event, "
+                "size: the test's rejection rate at 5% on them; valid: tests whose measured "
+                "size is consistent with 5%"
+            )
+        lines += ["", head + "):", frame.to_string(index=False)]
     a = run.analyses
     if "roles" in a:
         shown_windows = list(dict.fromkeys(["(0,0)", format_window(plan.headline_window)]))
