@@ -921,6 +921,8 @@ class StudyConfig(_Model):
         Events pooled into one labelled answer (default: none; every event is answered
         on its own).
 
+    Notes
+    -----
     The study is data: what it means for a run (exchanges and their securities, merged
     variants, dossier paths, the report folder) is resolved once by
     :func:`eventstudy.plan.plan_study`.
