@@ -6,8 +6,9 @@ becomes one :class:`~eventstudy.exceptions.ConfigError` line naming the file, th
 
 YAML traps
 ----------
-:func:`load_config` reads YAML with the safe loader but with YAML 1.2-style scalars, so
-that the classic YAML 1.1 traps do not silently change a study:
+:func:`load_config` reads YAML 1.2 with ruamel.yaml's safe loader (no Python tags; merge
+keys ``<<: *anchor`` whose keys the mapping may override), with scalars narrowed so that the
+classic traps do not silently change a study:
 
 - ``yes``/``no``/``on``/``off``/``NO`` stay text (only ``true``/``false`` are booleans);
   a symbol ``ON`` or a tag ``NO`` keeps its letters.
@@ -18,7 +19,9 @@ that the classic YAML 1.1 traps do not silently change a study:
 - A ticker written as a number (``symbol: 7203``) is rejected with the hint to write
   ``"7203.T"``; text written as a float (``title: 1.10``) is rejected with the hint to
   quote it (YAML would read ``1.1``).
-- A key given twice in one mapping is an error (YAML keeps the last one silently).
+- A key given twice in one mapping is an error naming its line and column (YAML would
+  keep the last one silently); a key overriding one merged in with ``<<`` is not a
+  duplicate.
 """
 
 from __future__ import annotations
@@ -34,7 +37,6 @@ from typing import Annotated, Any, Literal, cast, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import exchange_calendars as xc
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -49,6 +51,11 @@ from pydantic import (
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import ConstructorError, SafeConstructor
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.resolver import BaseResolver
 
 from eventstudy.exceptions import ConfigError
 from eventstudy.vocabulary import (  # noqa: F401 (re-exported)
@@ -1178,111 +1185,130 @@ DEFAULT_MARKETS.update(
 # ----------------------------------------------------------------------------- YAML
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe loader with YAML 1.2-style scalars (see the module docstring)."""
+class _Resolver(BaseResolver):
+    """YAML 1.2 core-schema scalars, minus two traps (see the module docstring).
+
+    Only ``true``/``false`` are booleans; an integer is plain decimal without a leading zero
+    (YAML 1.2 reads ``0123`` as 123, YAML 1.1 as 83: here it stays the text ``"0123"``); no
+    implicit timestamps (the models parse dates and times, refusing naive ones). Whatever
+    ``%YAML`` directive a file carries, these rules apply.
+    """
+
+    def __init__(self, version: Any = None, loader: Any = None, loadumper: Any = None) -> None:
+        super().__init__(loader if loader is not None else loadumper)
+
+    @property
+    def processing_version(self) -> tuple[int, int]:
+        return (1, 2)
 
 
-_DROPPED = {
-    "tag:yaml.org,2002:bool",
-    "tag:yaml.org,2002:int",
-    "tag:yaml.org,2002:float",
-    "tag:yaml.org,2002:timestamp",
-}
-_Loader.yaml_implicit_resolvers = {
-    key: [(tag, rx) for tag, rx in resolvers if tag not in _DROPPED]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"),
-)
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:int",
-    re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"),
-    list("-+0123456789"),
-)
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
+for _tag, _pattern, _first in (
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("int", r"^[-+]?(?:0|[1-9][0-9]*)$", "-+0123456789"),
+    (
+        "float",
         r"^(?:[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
         r"|[-+]?[0-9]+[eE][-+]?[0-9]+"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+0123456789.",
     ),
-    list("-+0123456789."),
-)
+    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("merge", r"^(?:<<)$", "<"),
+):
+    _Resolver.add_implicit_resolver_base(
+        f"tag:yaml.org,2002:{_tag}", re.compile(_pattern), list(_first)
+    )
 
 
-def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
-    text = str(loader.construct_scalar(node))
-    try:
-        out = _YamlInt(int(text.replace("_", ""), 0 if text.lower().startswith("0x") else 10))
-    except ValueError as exc:
-        raise yaml.constructor.ConstructorError(
-            None, None, f"cannot read {text!r} as an integer", node.start_mark
-        ) from exc
-    out.raw = text
-    return out
+class _DuplicateKey(MarkedYAMLError):
+    """A key given twice in one mapping (the key, and where its second use starts)."""
 
-
-def _construct_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
-    text = str(loader.construct_scalar(node))
-    out = _YamlFloat(yaml.SafeLoader.construct_yaml_float(loader, node))
-    out.raw = text
-    return out
-
-
-class _DuplicateKey(yaml.YAMLError):
-    def __init__(self, key: Any, line: int) -> None:
-        super().__init__(f"duplicate key {key!r} on line {line}")
+    def __init__(self, key: Any, mark: Any) -> None:
+        super().__init__(problem=f"duplicate key {_bounded_repr(key)}", problem_mark=mark)
         self.key = key
-        self.line = line
 
 
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    out: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
+class _Constructor(SafeConstructor):
+    """ruamel.yaml's safe constructor (no Python tags; merge keys as YAML 1.2 has them),
+    with numbers that remember how they were written (``1.10`` is not ``1.1``)."""
+
+    def check_mapping_key(
+        self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any
+    ) -> bool:
+        # ruamel's own check formats the value into its message: an alias bomb would be
+        # expanded in full. Keys merged in by ``<<`` are not checked (a key may override them).
+        if key in mapping:
+            raise _DuplicateKey(key, key_node.start_mark)
+        return True
+
+    def flatten_mapping(self, node: Any) -> Any:
+        # ruamel.yaml checks no key of a mapping that merges another: check its own keys
+        own = [k for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"]
+        if len(own) < len(node.value):
+            seen: set[Any] = set()
+            for key_node in own:
+                if isinstance(key_node, ScalarNode):
+                    key = self.construct_object(key_node)
+                    if key in seen:
+                        raise _DuplicateKey(key, key_node.start_mark)
+                    seen.add(key)
+        return super().flatten_mapping(node)
+
+    def construct_yaml_int(self, node: Any) -> int:
+        text = str(self.construct_scalar(node))
         try:
-            hash(key)
-        except TypeError as exc:
-            raise yaml.constructor.ConstructorError(
-                None, None, "a mapping key must be a plain value", key_node.start_mark
+            out = _YamlInt(
+                int(text.replace("_", ""), 0 if text.lower().startswith(("0x", "0o", "0b")) else 10)
+            )
+        except ValueError as exc:
+            raise ConstructorError(
+                None, None, f"cannot read {text!r} as an integer", node.start_mark
             ) from exc
-        if key in out:
-            raise _DuplicateKey(key, key_node.start_mark.line + 1)
-        out[key] = loader.construct_object(value_node, deep=True)
-    return out
+        out.raw = text
+        return out
+
+    def construct_yaml_float(self, node: Any) -> float:
+        out = _YamlFloat(SafeConstructor.construct_yaml_float(self, node))
+        out.raw = str(self.construct_scalar(node))
+        return out
 
 
-_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
-_Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)
+_Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_yaml_float)
 
 
 def load_yaml(text: str, file: str | None = None) -> Any:
-    """Parse YAML text with the trap-free safe loader; errors become :class:`ConfigError`."""
+    """Parse YAML text with ruamel.yaml's safe loader and the trap-free scalars of
+    :class:`_Resolver`; every error becomes one :class:`ConfigError` line with its line and
+    column."""
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Resolver = _Resolver
+    yaml.Constructor = _Constructor
     try:
-        return yaml.load(text, Loader=_Loader)
+        return yaml.load(text)
     except _DuplicateKey as exc:
         raise ConfigError(
-            field=f"line {exc.line}",
-            value=exc.key,
-            expected="each key once per mapping (YAML would silently keep only the last)",
+            field=_mark(exc.problem_mark),
+            value=_Shown(_bounded_repr(exc.key)),
+            expected="each key once per mapping (YAML would silently keep only the last; "
+            "a key may override one merged in with <<)",
             file=file,
         ) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+    except MarkedYAMLError as exc:
         raise ConfigError(
-            field=line,
+            field=_mark(exc.problem_mark or exc.context_mark),
             value=str(exc.problem or exc.context or "syntax error"),
             expected="valid YAML (check indentation, colons and quotes)",
             file=file,
         ) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(field="YAML", value=str(exc), expected="valid YAML", file=file) from None
+    except YAMLError as exc:
+        raise ConfigError(
+            field="YAML", value=" ".join(str(exc).split()), expected="valid YAML", file=file
+        ) from None
+
+
+def _mark(mark: Any) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "YAML"
 
 
 # ----------------------------------------------------------------------------- errors

@@ -248,6 +248,50 @@ def test_duplicate_key_is_an_error(tmp_path):
     assert "once" in msg
 
 
+def test_duplicate_key_names_its_line_and_column(tmp_path):
+    text = MINIMAL.replace("    title: An event\n", "    title: An event\n    title: Again\n")
+    msg = one_line_error(write(tmp_path, text))
+    assert "line 7, column 5: got 'title'" in msg, msg
+
+
+def test_a_key_may_override_one_merged_in(tmp_path):
+    """YAML 1.2 merge keys: ``<<: *oem`` then ``symbol:`` is legal (issue 15)."""
+    text = MINIMAL.replace(
+        '  - symbol: "7203.T"\n',
+        '  - &oem {symbol: "7203.T", role: oem, exchange: XTKS}\n'
+        '  - <<: *oem\n    symbol: "7267.T"\n    name: Honda\n',
+    )
+    config = load_config(write(tmp_path, text))
+    assert [(s.symbol, s.role, s.name) for s in config.securities] == [
+        ("7203.T", "oem", None),
+        ("7267.T", "oem", "Honda"),
+    ]
+    # a key given twice outside the merge is still an error
+    msg = one_line_error(
+        write(tmp_path, text.replace("    name: Honda\n", "    name: Honda\n    name: H\n"))
+    )
+    assert "line 7, column 5: got 'name'" in msg, msg
+
+
+def test_duplicate_key_with_an_alias_bomb_value_is_refused_quickly(tmp_path):
+    """The library's own duplicate-key message formats the value: 9 levels of aliases would
+    be expanded to 387 million items."""
+    import time
+
+    bomb = ["&l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    bomb += [f"&l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    text = MINIMAL + f"bomb: [{', '.join(bomb)}]\nmodel: market\nmodel: *l8\n"
+    start = time.perf_counter()
+    msg = one_line_error(write(tmp_path, text))
+    assert time.perf_counter() - start < 2.0
+    assert "got 'model'" in msg and len(msg) < 400
+
+
+def test_a_yaml_1_1_directive_does_not_bring_the_traps_back():
+    data = load_yaml("%YAML 1.1\n---\na: 0123\nb: yes\nc: 2025-12-03\n")
+    assert data == {"a": "0123", "b": "yes", "c": "2025-12-03"}
+
+
 def test_unsafe_tags_are_refused(tmp_path):
     msg = one_line_error(write(tmp_path, MINIMAL + "x: !!python/object/apply:os.system [ls]\n"))
     assert "valid YAML" in msg
