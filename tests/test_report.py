@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import plotly.offline
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_figures import EVENT_DATES, SECURITIES, simulated_results
 
 from eventstudy import report, runner
@@ -476,6 +478,37 @@ def test_render_markdown_is_safe_and_simple():
     assert 'href="javascript' not in out
     assert '<a href="https://a.example/x" rel="noopener noreferrer">ok</a>' in out
     assert str(report.render_markdown(None)) == ""
+
+
+def test_render_markdown_survives_control_characters():
+    """A dossier with NUL or other C0 characters used to raise IndexError (issue 15)."""
+    out = str(report.render_markdown("# T\x00itle\n\nA \x01 b \x1b[31m c\x7f **d\x00**\r\ne"))
+    assert "<h3>T\ufffditle</h3>" in out
+    assert "<strong>d\ufffd</strong>" in out
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", out)
+
+
+def test_render_markdown_links_only_web_and_mail_and_loads_no_image():
+    out = str(
+        report.render_markdown(
+            "![t](https://tracker.example/p.png) [r](notes.md) [d](data:text/html,x) "
+            "[m](mailto:a@b.example) see https://a.example/x. and www.b.example"
+        )
+    )
+    assert "<img" not in out
+    assert out.count("<a ") == 3, out  # the image's own text link, mailto, the bare URL
+    assert 'href="notes.md"' not in out and 'href="data:' not in out
+    assert '<a href="https://a.example/x" rel="noopener noreferrer">' in out
+    assert "www.b.example</p>" in out  # no scheme, no link
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=300))
+def test_render_markdown_never_crashes_nor_lets_markup_through(text):
+    out = str(report.render_markdown(text + "\n<script>x</script>"))
+    assert "<script" not in out and "<img" not in out
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", out)
+    assert not re.search(r"href=\"(?!https?://|mailto:)", out)
 
 
 def test_report_on_several_exchanges_keeps_groups_apart(tmp_path):

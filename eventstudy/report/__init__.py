@@ -24,8 +24,9 @@ input), :mod:`~eventstudy.report.build` (figures and sections, computed once),
 page), :mod:`~eventstudy.report.tables` (CSV, JSON, Markdown, LaTeX),
 :mod:`~eventstudy.report.provenance`, :mod:`~eventstudy.report.html` (Jinja, fragments),
 :mod:`~eventstudy.report.images` and :mod:`~eventstudy.report.atomic` (the folder swap).
-Text from configs and dossiers is escaped (Jinja2 autoescape); dossiers are rendered from a
-small, safe subset of Markdown (:func:`render_markdown`).
+Text from configs and dossiers is escaped (Jinja2 autoescape); dossiers are rendered by
+markdown-it-py with raw HTML and images off, links to http(s) and mail only
+(:func:`render_markdown`).
 """
 
 from __future__ import annotations
