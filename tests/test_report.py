@@ -386,6 +386,22 @@ def test_a_failed_run_leaves_the_previous_report_intact(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kei_cars"]
 
 
+def test_writers_of_one_report_serialise_on_a_filelock(tmp_path, monkeypatch):
+    """The folder lock is filelock's (locks on Windows too; it was fcntl, unlocked there):
+    while another writer holds it, a second waits, then gives up with one clear line."""
+    from eventstudy.report import atomic
+
+    out = tmp_path / "r"
+    monkeypatch.setattr(atomic, "LOCK_TIMEOUT", 0.3)
+    with atomic.report_lock(out):
+        with pytest.raises(ReportError, match=r"another run has been writing .*; wait for it"):
+            report.write(simulated_results(), out)
+    assert not out.exists()
+    report.write(simulated_results(), out)  # released: the next writer goes ahead
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]  # no lock file beside it
+    assert atomic.report_lock(tmp_path / "." / "r").lock_file == atomic.report_lock(out).lock_file
+
+
 def test_a_second_run_replaces_the_report_whole(tmp_path):
     out = tmp_path / "r"
     report.write(make_run(), out)

@@ -1,18 +1,23 @@
 """The report folder is replaced whole: filled beside the old one, then renamed into place.
 
-A failed run leaves the previous report intact; a killed run is recovered by the next one
-(under an ``flock`` on the parent folder, so concurrent writers of one report serialise).
+A failed run leaves the previous report intact; a killed run is recovered by the next one.
+Concurrent writers of one report serialise on a :mod:`filelock` lock (POSIX and Windows
+alike), whose file lives in the temporary folder (named by a hash of the report's path), so
+nothing but the report is ever left beside it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+
+import filelock
 
 from eventstudy.exceptions import ReportError
 
@@ -24,7 +29,13 @@ def atomic_dir(out: Path, fill: Callable[[Path], None]) -> None:
     parent = out.parent if str(out.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        lock = _lock_folder(parent)
+        lock = report_lock(out)
+        lock.acquire(timeout=LOCK_TIMEOUT)
+    except filelock.Timeout:
+        raise ReportError(
+            detail=f"another run has been writing {out} for {LOCK_TIMEOUT:.0f} s",
+            fix="wait for it to finish, or choose another --out folder",
+        ) from None
     except OSError as exc:
         raise ReportError(
             detail=f"cannot create the report folder beside {out} ({exc.strerror or exc})",
@@ -46,23 +57,20 @@ def atomic_dir(out: Path, fill: Callable[[Path], None]) -> None:
             fix="check the folder is writable and has space; the previous report is unchanged",
         ) from exc
     finally:
-        if lock is not None:
-            os.close(lock)  # releases the flock
+        lock.release()
 
 
-def _lock_folder(parent: Path) -> int | None:
-    """Exclusive flock on the report's parent folder (no lock file); None off POSIX."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: recovery still runs, unlocked
-        return None
-    fd = os.open(parent, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-    except OSError:
-        os.close(fd)
-        raise
-    return fd
+#: Seconds a writer waits for another writer of the same report folder.
+LOCK_TIMEOUT = 600.0
+
+
+def report_lock(out: Path) -> filelock.BaseFileLock:
+    """The lock of report folder ``out``: one per resolved path, its file in the temporary
+    folder (writable by every user, so two accounts writing one folder serialise too)."""
+    key = hashlib.sha256(str(out.parent.resolve() / out.name).encode()).hexdigest()[:20]
+    return filelock.FileLock(
+        Path(tempfile.gettempdir()) / f"eventstudy-report-{key}.lock", mode=0o666
+    )
 
 
 def _recover(out: Path) -> None:
