@@ -140,10 +140,23 @@ def _calendar_names() -> frozenset[str]:
     return frozenset(xc.get_calendar_names(include_aliases=True))
 
 
+#: Years a timestamp may fall in (nanosecond pandas timestamps span 1677-2262).
+_YEARS = (1678, 2261)
+
+
 def _as_aware(announced: pd.Timestamp | datetime | str, what: str = "announced") -> pd.Timestamp:
-    ts = pd.Timestamp(announced)
-    if ts is pd.NaT or pd.isna(ts):
-        raise ConfigError(field=what, value=announced, expected="a time-zone-aware timestamp")
+    try:
+        ts = pd.Timestamp(announced)
+    except (ValueError, OverflowError):  # OutOfBoundsDatetime is a ValueError
+        ts = None
+    if ts is not None and not pd.isna(ts) and not _YEARS[0] <= ts.year <= _YEARS[1]:
+        ts = None  # pandas holds year 9999 in microseconds, but .date() and offsets fail
+    if ts is None or ts is pd.NaT or pd.isna(ts):
+        raise ConfigError(
+            field=what,
+            value=str(announced),
+            expected=f"a time-zone-aware timestamp from {_YEARS[0]} to {_YEARS[1]}",
+        )
     if ts.tzinfo is None:
         raise ConfigError(
             field=what,

@@ -353,9 +353,9 @@ def sensitivity(
 @_plotlyjs_option
 @click.option(
     "--window",
-    default="0,1",
-    show_default=True,
-    help="CAR window of the heatmap and the ranking, e.g. 0,1 or -1,1.",
+    default=None,
+    help="CAR window of the heatmap and the ranking, e.g. 0,1 or -1,1 (default: the first "
+    "study's headline window, usually 0,1).",
 )
 @_handle_errors
 def compare(
@@ -365,7 +365,7 @@ def compare(
     refresh: bool,
     out: Path | None,
     plotlyjs: str | None,
-    window: str,
+    window: str | None,
 ) -> None:
     """One page across events and studies: mean CARs, heatmap and forest plot.
 
@@ -373,16 +373,34 @@ def compare(
     writes reports/compare/ (or --out) atomically.
     """
     from eventstudy import compare as cmp
+    from eventstudy import runner
     from eventstudy.config import format_window
     from eventstudy.exceptions import ConfigError
+    from eventstudy.plan import plan_study
 
-    try:
-        lo, hi = (int(x) for x in window.strip("()[] ").split(","))
-    except ValueError:
-        raise ConfigError(
-            field="--window", value=window, expected="two integers, e.g. 0,1"
-        ) from None
+    plans = [plan_study(c, prices=prices) for c in configs]
+    for plan in plans:  # every config problem before any computing
+        runner.preflight(plan)
+    if window is None:
+        lo, hi = plans[0].headline_window
+    else:
+        try:
+            lo, hi = (int(x) for x in window.strip("()[] ").split(","))
+        except ValueError:
+            raise ConfigError(
+                field="--window", value=window, expected="two integers, e.g. 0,1"
+            ) from None
     label = format_window((lo, hi))
+    for plan in plans:
+        if label not in plan.window_labels:
+            raise ConfigError(
+                field="--window",
+                value=label,
+                expected=f"a CAR window of every study; {plan.name} has "
+                + ", ".join(plan.window_labels)
+                + " (add it to its car_windows, or choose one of these)",
+                file=str(plan.file) if plan.file else None,
+            )
     state = _state()
     comp, path = cmp.compare_and_write(
         list(configs),
@@ -432,10 +450,14 @@ def events(config: Path) -> None:
 @click.argument("config", type=click.Path(path_type=Path))
 @_handle_errors
 def validate(config: Path) -> None:
-    """Check a study file; print one line per problem."""
-    from eventstudy.config import load_config
+    """Check a study file, and everything about it that can be checked before any price is
+    read (calendars, windows, the report folder); print one line per problem."""
+    from eventstudy import runner
+    from eventstudy.plan import plan_study
 
-    cfg = load_config(config)
+    plan = plan_study(config)
+    runner.preflight(plan)
+    cfg = plan.config
     click.echo(
         f"{config}: ok ({len(cfg.securities)} securities, {len(cfg.events)} events, "
         f"model {cfg.model})"

@@ -187,6 +187,24 @@ ImageFormat = Literal["png", "svg", "pdf", "webp"]
 
 DEFAULT_CAR_WINDOWS: tuple[tuple[int, int], ...] = ((0, 0), (0, 1), (-1, 1), (0, 5))
 
+#: Longest study name and event id: both become file and folder names (255 bytes at most,
+#: with prefixes such as ``prices-xtks-`` and suffixes such as ``.old-1a2b3c4d``).
+MAX_NAME_LENGTH = 100
+#: Farthest relative trading day a window may reach (about 40 years of sessions; the exchange
+#: calendars start in 2000, which the run's preflight checks exactly).
+MAX_RELATIVE_DAY = 10_000
+#: Dates a study may name (pandas represents 1677-2262; the calendars cover far less).
+EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2199, 12, 31)
+#: Largest dossier read into the report.
+MAX_DOSSIER_BYTES = 1_000_000
+
+
+def file_key(text: str) -> str:
+    """The form an id takes in file names and page anchors: lower-case letters, digits and
+    dashes (``Kei_Cafe.1`` -> ``kei-cafe-1``); two ids with one key would share files."""
+    return re.sub(r"[^0-9a-zA-Z]+", "-", text).strip("-").lower() or "x"
+
+
 # ----------------------------------------------------------------------------- field types
 
 
@@ -293,6 +311,12 @@ Text = Annotated[str, BeforeValidator(_text)]
 
 def _slug(value: Any) -> str:
     text = _text(value).strip()
+    if len(text) > MAX_NAME_LENGTH:
+        raise _Invalid(
+            f"an identifier of at most {MAX_NAME_LENGTH} characters (it is part of file "
+            f"names; this one has {len(text)})",
+            value=_Shown(repr(text[:40] + "...")),
+        )
     if not _SLUG_RE.match(text):
         raise _Invalid(
             "an identifier of letters, digits, '_', '-' and '.' (starting with a letter or "
@@ -306,6 +330,12 @@ Slug = Annotated[str, BeforeValidator(_slug), Field(pattern=_SLUG_RE.pattern)]
 
 def _study_name(value: Any) -> str:
     text = _text(value).strip()
+    if len(text) > MAX_NAME_LENGTH:
+        raise _Invalid(
+            f"a name of at most {MAX_NAME_LENGTH} characters (it names the report folder; "
+            f"this one has {len(text)})",
+            value=_Shown(repr(text[:40] + "...")),
+        )
     if not _NAME_RE.match(text):
         raise _Invalid(
             "a lower-case folder name of letters, digits, '_' and '-', e.g. kei_cars "
@@ -380,10 +410,19 @@ def _announced(value: Any) -> datetime:
     if zone is not None:
         if parsed.tzinfo is not None:
             raise _Invalid("either a UTC offset or a zone name, not both")
-        return parsed.replace(tzinfo=zone)
+        parsed = parsed.replace(tzinfo=zone)
     if parsed.tzinfo is None:
         raise _Invalid(_NAIVE_HINT)
+    _in_date_range(parsed.date())
     return parsed
+
+
+def _in_date_range(day: date) -> None:
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise _Invalid(
+            f"a date from {EARLIEST_DATE.year} to {LATEST_DATE.year} (prices and exchange "
+            "calendars exist for no other), e.g. 2025-12-03"
+        )
 
 
 ANNOUNCED_PATTERN = (
@@ -409,17 +448,20 @@ Announced = Annotated[
 
 def _day(value: Any) -> date:
     if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    text = _text(value).strip()
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        detail = str(exc)
-        if "range" in detail or "must be in" in detail:
-            raise _Invalid(f"a real calendar date YYYY-MM-DD ({detail})") from exc
-        raise _Invalid("a calendar date YYYY-MM-DD, e.g. 2025-12-03") from exc
+        day = value.date()
+    elif isinstance(value, date):
+        day = value
+    else:
+        text = _text(value).strip()
+        try:
+            day = date.fromisoformat(text)
+        except ValueError as exc:
+            detail = str(exc)
+            if "range" in detail or "must be in" in detail:
+                raise _Invalid(f"a real calendar date YYYY-MM-DD ({detail})") from exc
+            raise _Invalid("a calendar date YYYY-MM-DD, e.g. 2025-12-03") from exc
+    _in_date_range(day)
+    return day
 
 
 Day = Annotated[date, BeforeValidator(_day)]
@@ -436,6 +478,11 @@ def _window(value: Any) -> tuple[int, int]:
             shown = _bounded_repr(v)
             raise _Invalid(f"{expected}; {shown} is not a whole number (no quotes, no leading 0)")
     start, end = int(value[0]), int(value[1])
+    if max(abs(start), abs(end)) > MAX_RELATIVE_DAY:
+        raise _Invalid(
+            f"relative trading days within ±{MAX_RELATIVE_DAY} (about 40 years; the exchange "
+            "calendars start in 2000), e.g. [-250, -11]"
+        )
     if end < start:
         raise _Invalid(f"[start, end] with start <= end (wrong order: try [{end}, {start}])")
     return (start, end)
@@ -739,8 +786,10 @@ class OutputConfig(_Model):
     formats: list[OutputFormat] = Field(default_factory=lambda: list(_DEFAULT_FORMATS))
     plotlyjs: PlotlyJs = "inline"
     fragments: FragmentMode = "sibling"
-    car_from: StrictInt = Field(
-        default=-1, description="relative day the CAR chart cumulates from (inside event_window)"
+    car_from: StrictInt | None = Field(
+        default=None,
+        description="relative day the CAR chart cumulates from (inside event_window; "
+        "default -1, or the event window's first day when it starts later)",
     )
     images: list[FigureName] = Field(default_factory=list)
     image_format: ImageFormat = "png"
@@ -855,6 +904,35 @@ def _window_problems(
             "each CAR window once",
             field=f"car_windows[{car_windows.index(dupes[0], car_windows.index(dupes[0]) + 1)}]",
             value=list(dupes[0]),
+        )
+    return None
+
+
+def _dossier_problem(root: Path, seeds: Path, dossier: str) -> _Invalid | None:
+    """A dossier must be a UTF-8 file of at most :data:`MAX_DOSSIER_BYTES` inside the
+    project's own ``seeds/`` (a ``seeds`` that links out of the project counts as outside)."""
+    if not seeds.is_relative_to(root.resolve()):
+        return _Invalid(
+            f"a dossier inside the project's seeds/ folder (seeds/ links out of the project, "
+            f"to {seeds}: make it a real folder)",
+            value=dossier,
+        )
+    path = (root / dossier).resolve()
+    if not path.is_relative_to(seeds):
+        return _Invalid("a dossier inside the project's seeds/ folder", value=dossier)
+    if not path.is_file():
+        return _Invalid(f"an existing file under {seeds} (write the dossier first)", value=dossier)
+    size = path.stat().st_size
+    if size > MAX_DOSSIER_BYTES:
+        return _Invalid(
+            f"a dossier of at most {MAX_DOSSIER_BYTES // 1000} kB (this one has {size // 1000} kB)",
+            value=dossier,
+        )
+    try:
+        path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return _Invalid(
+            f"a UTF-8 text file (byte {exc.start} is not UTF-8: save it as UTF-8)", value=dossier
         )
     return None
 
@@ -988,6 +1066,7 @@ class StudyConfig(_Model):
                 )
             seen[sec.symbol] = i
         ids: dict[str, int] = {}
+        keys: dict[str, int] = {}
         for i, ev in enumerate(self.events):
             if ev.id in ids:
                 return _Invalid(
@@ -996,6 +1075,16 @@ class StudyConfig(_Model):
                     value=ev.id,
                 )
             ids[ev.id] = i
+            key = file_key(ev.id)
+            if key in keys:
+                other = self.events[keys[key]].id
+                return _Invalid(
+                    f"an id that differs from events[{keys[key]}] ({other}) in more than case "
+                    f"and punctuation (both would write the files of '{key}')",
+                    field=f"events[{i}].id",
+                    value=ev.id,
+                )
+            keys[key] = i
             for j, sym in enumerate(ev.securities or []):
                 if sym not in seen:
                     return _Invalid(
@@ -1081,19 +1170,10 @@ class StudyConfig(_Model):
             for i, ev in enumerate(self.events):
                 if ev.dossier is None:
                     continue
-                path = (Path(root) / ev.dossier).resolve()
-                if not path.is_relative_to(seeds):
-                    return _Invalid(
-                        "a dossier inside the project's seeds/ folder",
-                        field=f"events[{i}].dossier",
-                        value=ev.dossier,
-                    )
-                if not path.is_file():
-                    return _Invalid(
-                        f"an existing file under {seeds} (write the dossier first)",
-                        field=f"events[{i}].dossier",
-                        value=ev.dossier,
-                    )
+                problem = _dossier_problem(Path(root), seeds, ev.dossier)
+                if problem is not None:
+                    problem.field = f"events[{i}].dossier"
+                    return problem
         if self.headline_window is not None and self.headline_window not in self.car_windows:
             return _Invalid(
                 "one of car_windows (add it there too), e.g. "
@@ -1102,9 +1182,9 @@ class StudyConfig(_Model):
                 value=list(self.headline_window),
             )
         lo, hi = self.event_window
-        if not lo <= self.output.car_from <= hi:
+        if self.output.car_from is not None and not lo <= self.output.car_from <= hi:
             return _Invalid(
-                f"a relative day inside the event window [{lo}, {hi}], e.g. -1",
+                f"a relative day inside the event window [{lo}, {hi}], e.g. {min(max(-1, lo), hi)}",
                 field="output.car_from",
                 value=self.output.car_from,
             )

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,6 +69,7 @@ __all__ = [
     "fetch_only",
     "headline",
     "make_source",
+    "preflight",
     "prepare",
     "prepare_history",
     "run_study",
@@ -238,6 +240,86 @@ def _as_plan(config: str | Path | StudyConfig | StudyPlan, prices: str | Path | 
     return plan_study(config, prices=prices)
 
 
+def preflight(plan: StudyPlan) -> None:
+    """Every check of the study that needs the exchange calendars or the disk, before any
+    price is read (``eventstudy validate`` runs it too, so a study that validates does not
+    fail later for a reason of its own).
+
+    - every announcement lies inside the calendar of each exchange of the study;
+    - the earliest window (the estimation window, or the event window of the study and of
+      every variant) fits between the calendar's first session and each event's day 0;
+    - the report folder is not a symlink nor a file, and the folder that holds it can be
+      written.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the field (or folder), the value and the fix.
+    """
+    file = str(plan.file) if plan.file else None
+    specs = [("", plan), *((f"variants[{j}].", v.plan) for j, v in enumerate(plan.variants))]
+    for ex in (e.exchange for e in plan.exchanges):
+        calendar = cal.get_calendar(ex)
+        first, last = calendar.first_session, calendar.last_session
+        for i, ev in enumerate(plan.events):
+            try:
+                day0 = cal.reacting_session(ev.announced, ex)
+            except (DataError, ConfigError):
+                raise ConfigError(
+                    field=f"events[{i}].announced",
+                    value=ev.announced.isoformat(),
+                    expected=f"a time the {ex} calendar covers ({first.date()} to "
+                    f"{last.date()}); a later event has no prices yet",
+                    file=file,
+                ) from None
+            before = int(calendar.sessions.get_loc(day0))
+            for where, spec in specs:
+                eng = spec.engine
+                name, lo = (
+                    ("estimation", eng.estimation)
+                    if eng.estimation[0] <= eng.window[0]
+                    else ("event_window", eng.window)
+                )
+                if before + lo[0] < 0:
+                    raise ConfigError(
+                        field=f"{where}{name}",
+                        value=list(lo),
+                        expected=f"a window starting at most {before} sessions before day 0: "
+                        f"the {ex} calendar starts on {first.date()} and events[{i}] "
+                        f"({ev.id}) reacts on {day0.date()}",
+                        file=file,
+                    )
+    _check_report_folder(plan.output.report_dir, file)
+
+
+def _check_report_folder(folder: Path, file: str | None) -> None:
+    """The report folder is replaced whole: it must be a real folder or nothing."""
+    if folder.is_symlink():
+        raise ConfigError(
+            field="report folder",
+            value=str(folder),
+            expected=f"a real folder or nothing at that path (it is a symlink to "
+            f"{folder.resolve()}): remove the link, or choose another --out or output.dir",
+            file=file,
+        )
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(
+            field="report folder",
+            value=str(folder),
+            expected="a folder (a file has that name): move it, or choose another --out",
+            file=file,
+        )
+    parent = next((p for p in folder.parents if p.exists()), None)
+    if parent is not None and (not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK)):
+        raise ConfigError(
+            field="report folder",
+            value=str(folder),
+            expected=f"a folder that can be written ({parent} is not a writable folder): "
+            "choose another --out",
+            file=file,
+        )
+
+
 def _aliases(aliases: Mapping[Any, str]) -> dict[str, str]:
     """A security's aliases as plain source -> symbol text."""
     return {str(k): str(v) for k, v in aliases.items()}
@@ -383,6 +465,7 @@ def prepare(
     Prepared
     """
     plan = _as_plan(config, prices)
+    preflight(plan)
     timing = _timing(plan)
     source = make_source(plan, timing)
     start, end = _fetch_range(plan, timing)
@@ -549,6 +632,21 @@ def _robust_rows(res: EventStudyResults, windows: Sequence[tuple[int, int]]) -> 
                 row[f"p_{name}"] = float(by.loc[name, "p_value"]) if name in by.index else math.nan
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _memo_robust_rows(res: EventStudyResults) -> Callable[[tuple[int, int]], pd.DataFrame]:
+    """:func:`_robust_rows` of one window, computed once per window: the combined windows of
+    n events on consecutive days ask for the same few windows n times (every event's rows come
+    from one battery call, so asking again per pair made a study of 50 such events take
+    minutes)."""
+    memo: dict[tuple[int, int], pd.DataFrame] = {}
+
+    def rows(window: tuple[int, int]) -> pd.DataFrame:
+        if window not in memo:
+            memo[window] = _robust_rows(res, [window])
+        return memo[window]
+
+    return rows
 
 
 def answer(caar: float, p: float, alpha: float = 0.05) -> str:
@@ -746,6 +844,7 @@ def _overlaps(
     rows, combined = [], []
     for exchange, group in prep.groups.items():
         index = group.returns.index
+        robust = _memo_robust_rows(results[exchange])
         day0 = group.events.drop_duplicates("event_id").set_index("event_id")["event_date"]
         order = sorted(day0.index, key=lambda e: day0[e])
         pos = {e: int(index.get_loc(pd.Timestamp(day0[e]))) for e in order}
@@ -810,7 +909,7 @@ def _overlaps(
                         spans.append(
                             ((-1, k + 1), f"day -1 of {a} to day +1 of {b}", pos[a] - 1, pos[b] + 1)
                         )
-                    part = _robust_rows(results[exchange], [w for w, *_ in spans])
+                    part = pd.concat([robust(w) for w, *_ in spans], ignore_index=True)
                     part = part[part["event_id"] == a]
                     key = part["window"]
                     combined.append(

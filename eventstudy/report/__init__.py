@@ -57,6 +57,7 @@ from eventstudy.report.images import (
 from eventstudy.report.inputs import ReportInput
 from eventstudy.report.markdown import render_markdown
 from eventstudy.report.provenance import ProvenanceView, provenance, versions
+from eventstudy.report.tables import write_csv
 from eventstudy.results import EventStudyResults
 from eventstudy.runner import StudyRun
 
@@ -271,7 +272,7 @@ def write_page(
         )
         (folder / "tables").mkdir()
         for name, frame in tabs.items():
-            frame.to_csv(folder / "tables" / f"{name}.csv", index=False, date_format="%Y-%m-%d")
+            write_csv(frame, folder / "tables" / f"{name}.csv")
         (folder / "summary.txt").write_text("\n\n".join(text) + "\n", encoding="utf-8")
         page = (
             html.environment()

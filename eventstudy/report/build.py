@@ -39,6 +39,9 @@ __all__ = ["Built", "EventSection", "Figure", "build_report"]
 
 _TSE_CLOSE_MOVED = pd.Timestamp("2024-11-05")  # TSE close 15:00 -> 15:30 JST
 
+#: Most events drawn side by side in the residual-correlation figure (one panel each).
+MAX_CORRELATION_PANELS = 12
+
 #: Titles of the robustness tables ``eventstudy run --simulate/--sensitivity`` adds.
 TABLE_TITLES: dict[str, str] = {
     "simulate_verdicts": "Placebo simulation: size at 5% and power per test",
@@ -409,12 +412,21 @@ class _Builder:
                 f"Estimation diagnostics{suffix}",
                 figures.plot_diagnostics(res, colors=self.colors, labels=inp.labels),
             ),
-            self.add(
-                fid("residual-correlation", g.key),
-                f"Residual correlation{suffix}",
-                figures.plot_residual_correlation(res, labels=inp.labels),
-            ),
         ]
+        n_events = res.events["event_id"].nunique()
+        if n_events <= MAX_CORRELATION_PANELS:
+            diagnostics.append(
+                self.add(
+                    fid("residual-correlation", g.key),
+                    f"Residual correlation{suffix}",
+                    figures.plot_residual_correlation(res, labels=inp.labels),
+                )
+            )
+        else:  # one panel per event in one row: unreadable, and Plotly refuses past 26
+            self.notes.append(
+                f"residual correlation{suffix} of {n_events} events is not drawn (one panel "
+                f"per event, at most {MAX_CORRELATION_PANELS}): see tables/clustering.csv"
+            )
         return GroupSection(
             key=g.key,
             name=exchange_name(g.key) if inp.multi else "",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
+
+from eventstudy.config import file_key
 
 __all__ = ["EXCHANGE_HOURS", "exchange_name", "fid", "is_nan", "slug"]
 
@@ -22,9 +23,9 @@ def exchange_name(key: str) -> str:
 
 
 def slug(value: Any) -> str:
-    """Lower-case letters, digits and dashes (figure ids, anchors, file names)."""
-    text = re.sub(r"[^0-9a-zA-Z]+", "-", str(value)).strip("-").lower()
-    return text or "x"
+    """Lower-case letters, digits and dashes (figure ids, anchors, file names): the rule by
+    which the study checks that no two event ids share files (:func:`config.file_key`)."""
+    return file_key(str(value))
 
 
 def fid(*parts: Any) -> str:

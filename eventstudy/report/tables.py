@@ -20,14 +20,42 @@ from eventstudy.report.build import Built
 from eventstudy.report.common import exchange_name
 from eventstudy.report.provenance import ProvenanceView
 
-__all__ = ["write_json", "write_tables", "write_verdict_json"]
+__all__ = ["neutralise_formulas", "write_csv", "write_json", "write_tables", "write_verdict_json"]
+
+#: A text cell starting with one of these is a formula to a spreadsheet (OWASP CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?%?$")
+
+
+def _inert(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        if not _PLAIN_NUMBER.match(value):  # "-0.24%" is a number, "=HYPERLINK(...)" is not
+            return "'" + value
+    return value
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell and column name that a spreadsheet would run as a
+    formula (starting with ``=``, ``+``, ``-``, ``@``, tab or CR) prefixed with ``'`` (the
+    OWASP advice for CSV injection); numbers, and text that is a plain number, unchanged."""
+    out = frame.copy(deep=False)
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
+            out[col] = out[col].map(_inert)
+    out.columns = [_inert(c) for c in out.columns]
+    return out
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """One table as CSV for spreadsheets: dates as ``YYYY-MM-DD``, formulas neutralised."""
+    neutralise_formulas(frame).to_csv(path, index=False, date_format="%Y-%m-%d")
 
 
 def write_tables(folder: Path, built: Built) -> None:
     """Every tidy table as CSV, and the per-event test tables in Markdown and LaTeX."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in built.tables.items():
-        frame.to_csv(folder / f"{name}.csv", index=False, date_format="%Y-%m-%d")
+        write_csv(frame, folder / f"{name}.csv")
     tests = built.tables.get("tests", pd.DataFrame())
     (folder / "tests.md").write_text(tests_markdown(tests, built), encoding="utf-8")
     (folder / "tests.tex").write_text(tests_latex(tests, built), encoding="utf-8")
