@@ -197,6 +197,10 @@ MAX_RELATIVE_DAY = 10_000
 EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2199, 12, 31)
 #: Largest dossier read into the report.
 MAX_DOSSIER_BYTES = 1_000_000
+#: Most events one study may hold: the report draws four figures per event (and each reads
+#: every event's rows), so 500 events on consecutive days ran for over 25 minutes without
+#: an answer (see ``benchmarks/bench_many_events.py``); split larger sets into studies.
+MAX_EVENTS = 100
 
 
 def file_key(text: str) -> str:
@@ -1065,6 +1069,14 @@ class StudyConfig(_Model):
                     value=sec.symbol,
                 )
             seen[sec.symbol] = i
+        if len(self.events) > MAX_EVENTS:
+            return _Invalid(
+                f"at most {MAX_EVENTS} events per study (the report draws four figures per "
+                "event): split them into several study files, e.g. by year or by tag, and set "
+                "them side by side with eventstudy compare",
+                field="events",
+                value=_Shown(f"{len(self.events)} events"),
+            )
         ids: dict[str, int] = {}
         keys: dict[str, int] = {}
         for i, ev in enumerate(self.events):
