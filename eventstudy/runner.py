@@ -983,8 +983,10 @@ def analyse(
 
 
 def _dossiers(plan: StudyPlan) -> dict[str, str]:
+    """Each event's dossier text (validated as UTF-8 under 1 MB; a file changed since then
+    is read with U+FFFD for bad bytes, never a crash)."""
     return {
-        ev.id: ev.dossier.read_text(encoding="utf-8")
+        ev.id: ev.dossier.read_text(encoding="utf-8", errors="replace")
         for ev in plan.events
         if ev.dossier is not None and ev.dossier.is_file()
     }
