@@ -24,9 +24,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_bad_configs import read_header
 
 from eventstudy import cli
+from eventstudy.config import load_yaml
+from eventstudy.exceptions import ConfigError
 from eventstudy.report.tables import neutralise_formulas
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -248,3 +252,52 @@ def test_neutralise_formulas_prefixes_formulas_only(cell, written):
     assert out["name"].iloc[0] == written
     assert list(out.columns) == ["name", "'=cmd|' /C calc'!A0"]
     assert out.iloc[0, 1] == -1.25 and frame["name"].iloc[0] == cell  # input untouched
+
+
+# ----------------------------------------------------------------------------- fuzz
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=200))
+def test_any_yaml_text_loads_or_gives_one_config_error_line(text):
+    try:
+        load_yaml(text, file="fuzz.yaml")
+    except ConfigError as err:
+        assert "\n" not in str(err) and str(err).startswith("fuzz.yaml: ")
+
+
+_MUTATIONS = [
+    ("event_window: [-10, 10]", "event_window: [0, 0]"),
+    ("event_window: [-10, 10]", "event_window: [-3, 40]"),
+    ("estimation: [-250, -11]", "estimation: [-9000, -11]"),
+    ("estimation: [-250, -11]", "estimation: [-99999, -11]"),
+    ('"2025-12-05T09:00:00-05:00"', '"2000-01-05T09:00:00-05:00"'),
+    ('"2025-12-05T09:00:00-05:00"', '"2030-01-05T09:00:00-05:00"'),
+    ('"2025-12-05T09:00:00-05:00"', '"2199-12-31T09:00:00-05:00"'),
+    ("estimation: [-260, -11]", "estimation: [-5000, -11]"),
+    ("car_windows: [[0, 0], [0, 1], [-1, 1], [0, 5]]", "car_windows: [[0, 0]]"),
+    ("id: tinycars_truth_2025-12-05", "id: " + "t" * 100),
+    ("id: tinycars_truth_2025-12-05", "id: KEI_CAFE_2025-12-03"),
+    ("  plotlyjs: inline", "  plotlyjs: inline\n  car_from: 0"),
+]
+
+
+def test_mutated_studies_validate_or_fail_in_one_line(tmp_path: Path):
+    """Random combinations of issue 15's edits of the kei-car study: ``validate`` (the loader,
+    the plan and the preflight) either passes or prints one line with exit 2, never more."""
+    import random
+
+    root = project(tmp_path)
+    outcomes = {0: 0, 2: 0}
+    for seed in range(40):
+        rng = random.Random(seed)
+        text = KEI_TEXT
+        for old, new in rng.sample(_MUTATIONS, rng.randint(1, 4)):
+            text = text.replace(old, new)
+        path = write_config(root, text, f"m{seed}.yaml")
+        code, _, err = invoke("validate", str(path))
+        assert code in outcomes, err
+        if code:
+            one_error_line(err)
+        outcomes[code] += 1
+    assert outcomes[0] and outcomes[2] > 10, outcomes
