@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 
+from linkify_it import LinkifyIt
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markupsafe import Markup, escape
@@ -40,7 +41,9 @@ def _dossier_rules(state: StateCore) -> None:
 def _parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": True}).enable("linkify")
     md.disable("image")
-    md.linkify.set({"fuzzy_link": False, "fuzzy_email": False})  # only written schemes
+    linkify = LinkifyIt()
+    linkify.set({"fuzzy_link": False, "fuzzy_email": False})  # only written schemes
+    md.linkify = linkify
     md.validateLink = lambda url: url.strip().lower().startswith(_SCHEMES)  # type: ignore[method-assign]
     md.core.ruler.push("dossier_rules", _dossier_rules)
     return md
