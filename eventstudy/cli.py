@@ -215,12 +215,15 @@ def run(
     Prints the verdict of every event first. Exits with code 3 (after writing the report)
     when an event has no firm-event left.
     """
-    from eventstudy import pipeline
+    from eventstudy import pipeline, runner
+    from eventstudy.plan import plan_study
 
     state = _state()
+    plan = plan_study(config, prices=prices, out=out)
+    runner.preflight(plan)  # every config problem before a price is read
+    runner.check_report_folder(plan.output.report_dir, str(config))
     path = pipeline.run_and_write(
-        config,
-        prices=prices,
+        plan,
         offline=offline,
         refresh=refresh,
         out=out,
@@ -268,13 +271,16 @@ def _robustness(
     **kwargs: Any,
 ) -> None:
     """Shared body of ``simulate`` and ``sensitivity``: compute, print, write the page."""
-    from eventstudy import pipeline
+    from eventstudy import pipeline, runner
+    from eventstudy.plan import plan_study
 
     state = _state()
+    plan = plan_study(config, prices=prices, out=out)
+    runner.preflight(plan)
+    runner.check_report_folder(plan.output.output_root / f"{plan.name}_{kind}", str(config))
     rob, path = pipeline.robustness_and_write(
         kind,
-        config,
-        prices=prices,
+        plan,
         offline=offline,
         refresh=refresh,
         out=out,
@@ -381,6 +387,8 @@ def compare(
     plans = [plan_study(c, prices=prices) for c in configs]
     for plan in plans:  # every config problem before any computing
         runner.preflight(plan)
+    target = Path(out) if out is not None else plans[0].output.output_root / "compare"
+    runner.check_report_folder(target)
     if window is None:
         lo, hi = plans[0].headline_window
     else:
@@ -457,6 +465,7 @@ def validate(config: Path) -> None:
 
     plan = plan_study(config)
     runner.preflight(plan)
+    runner.check_report_folder(plan.output.report_dir, str(config))
     cfg = plan.config
     click.echo(
         f"{config}: ok ({len(cfg.securities)} securities, {len(cfg.events)} events, "

@@ -65,6 +65,7 @@ __all__ = [
     "SourceRecord",
     "StudyRun",
     "analyse",
+    "check_report_folder",
     "events_table",
     "fetch_only",
     "headline",
@@ -247,9 +248,10 @@ def preflight(plan: StudyPlan) -> None:
 
     - every announcement lies inside the calendar of each exchange of the study;
     - the earliest window (the estimation window, or the event window of the study and of
-      every variant) fits between the calendar's first session and each event's day 0;
-    - the report folder is not a symlink nor a file, and the folder that holds it can be
-      written.
+      every variant) fits between the calendar's first session and each event's day 0.
+
+    The folder a command writes is checked by :func:`check_report_folder` (the CLI does so
+    for the folder each command replaces).
 
     Raises
     ------
@@ -289,11 +291,11 @@ def preflight(plan: StudyPlan) -> None:
                         f"({ev.id}) reacts on {day0.date()}",
                         file=file,
                     )
-    _check_report_folder(plan.output.report_dir, file)
 
 
-def _check_report_folder(folder: Path, file: str | None) -> None:
-    """The report folder is replaced whole: it must be a real folder or nothing."""
+def check_report_folder(folder: Path, file: str | None = None) -> None:
+    """A report folder is replaced whole: it must be a real folder or nothing, in a folder
+    that can be written (:class:`ConfigError` naming the folder and the fix otherwise)."""
     if folder.is_symlink():
         raise ConfigError(
             field="report folder",

@@ -402,6 +402,17 @@ def test_writers_of_one_report_serialise_on_a_filelock(tmp_path, monkeypatch):
     assert atomic.report_lock(tmp_path / "." / "r").lock_file == atomic.report_lock(out).lock_file
 
 
+def test_a_report_folder_that_is_a_symlink_is_refused_and_left_alone(tmp_path):
+    target = tmp_path / "theirs"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine\n")
+    (tmp_path / "r").symlink_to(target, target_is_directory=True)
+    with pytest.raises(ReportError, match=r"report folder .*r is a symlink \(to .*theirs\)"):
+        report.write(simulated_results(), tmp_path / "r")
+    assert [p.name for p in target.iterdir()] == ["notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r", "theirs"]
+
+
 def test_a_second_run_replaces_the_report_whole(tmp_path):
     out = tmp_path / "r"
     report.write(make_run(), out)

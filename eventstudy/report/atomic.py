@@ -27,6 +27,11 @@ __all__ = ["atomic_dir"]
 def atomic_dir(out: Path, fill: Callable[[Path], None]) -> None:
     """Fill a fresh temp folder beside ``out`` and rename it into place."""
     parent = out.parent if str(out.parent) else Path(".")
+    if out.is_symlink():  # the swap would leave the link's target, and the link aside
+        raise ReportError(
+            detail=f"the report folder {out} is a symlink (to {out.resolve()})",
+            fix="remove the link, or write the report to another folder",
+        )
     try:
         parent.mkdir(parents=True, exist_ok=True)
         lock = report_lock(out)
