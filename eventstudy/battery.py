@@ -21,6 +21,7 @@ size) and solve every day and window with it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -42,13 +43,17 @@ __all__ = [
     "CHUNK_ROWS",
     "PORTFOLIO_MIN_SIGMA",
     "BatteryInput",
+    "BatterySums",
     "PortfolioFit",
     "RowRanks",
     "SurFit",
+    "battery_results",
+    "battery_sums",
     "car_moments",
     "cluster_rbar",
     "fit_portfolios",
     "fit_sur",
+    "grank_scale_moments",
     "run_battery",
 ]
 
@@ -136,10 +141,12 @@ def _col_sums(a: np.ndarray) -> np.ndarray:
     return np.asarray(a, dtype=float).sum(axis=0)[None]
 
 
-def _restandardize(a: np.ndarray, blocks: Blocks) -> np.ndarray:
+def _restandardize(a: np.ndarray, blocks: Blocks, sd: np.ndarray | None = None) -> np.ndarray:
     """``a / sd_b(a)`` per block and column (grank's GSAR); ``NaN`` without a warning when
-    the cross-sectional sd is 0 or undefined (identical values, fewer than two)."""
-    sd = blocks.sd(a)
+    the cross-sectional sd is 0 or undefined (identical values, fewer than two). ``sd``: the
+    blocks' standard deviations when already known (merged over chunks of firm-events)."""
+    if sd is None:
+        sd = blocks.sd(a)
     ok = np.isfinite(sd) & (sd > 0)
     scale = blocks.expand(np.where(ok, sd, np.nan))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -546,17 +553,10 @@ def fit_sur(
     return SurFit(reason, n, nu, singular, sum_sigma, groups)
 
 
-def _sur_results(
-    sur: SurFit, S: np.ndarray, cluster_blocks: Blocks
-) -> tuple[TestResult, TestResult]:
-    """``sur_wald`` and ``sur_wald_mean`` of every block for the column sets ``S`` (m, W).
-
-    One event in a block: the Hotelling form ``F(N, nu - N + 1)`` and the mean test against
-    ``F(1, nu)``. Several independent events: ``sum_e N_e F_e`` against chi-squared
-    ``(sum_e N_e)`` and the pooled mean CAR against ``F(1, sum_e nu_e)``. Events whose SUR
-    cannot run for that set (too few common days, a missing return) are left out; with none
-    left the block's tests are ``NaN`` (see ``test_notes``).
-    """
+def _sur_sums(sur: SurFit, S: np.ndarray, cluster_blocks: Blocks) -> dict[str, np.ndarray]:
+    """Per-block sums over the events whose SUR runs on the column sets ``S`` (m, W): their
+    number, ``sum N_e``, ``sum nu_e``, the CAR sums and variances, ``sum F_e`` and
+    ``sum N_e F_e``, each ``(B, m)``."""
     ws = sur.window_stats(S)
     ok = ws["ok"]
     N = np.broadcast_to(sur.n[:, None].astype(float), ok.shape)
@@ -567,16 +567,36 @@ def _sur_results(
     def tot(x: np.ndarray) -> np.ndarray:
         return cb.total(np.where(ok, x, 0.0))
 
-    parts = cb.total(ok.astype(float))
-    n_all = tot(N)
-    nu_all = tot(nu)
-    car_all = tot(ws["car_sum"])
-    var_all = tot(ws["var_sum"])
+    return {
+        "sur_parts": cb.total(ok.astype(float)),
+        "sur_n": tot(N),
+        "sur_nu": tot(nu),
+        "sur_car": tot(ws["car_sum"]),
+        "sur_var": tot(ws["var_sum"]),
+        "sur_f": tot(f_each),
+        "sur_fn": tot(f_each * N),
+    }
+
+
+def _sur_from_sums(sums: dict[str, np.ndarray]) -> tuple[TestResult, TestResult]:
+    """``sur_wald`` and ``sur_wald_mean`` of every block from :func:`_sur_sums`.
+
+    One event in a block: the Hotelling form ``F(N, nu - N + 1)`` and the mean test against
+    ``F(1, nu)``. Several independent events: ``sum_e N_e F_e`` against chi-squared
+    ``(sum_e N_e)`` and the pooled mean CAR against ``F(1, sum_e nu_e)``. Events whose SUR
+    cannot run for that set (too few common days, a missing return) are left out; with none
+    left the block's tests are ``NaN`` (see ``test_notes``).
+    """
+    parts = sums["sur_parts"]
+    n_all = sums["sur_n"]
+    nu_all = sums["sur_nu"]
+    car_all = sums["sur_car"]
+    var_all = sums["sur_var"]
     with np.errstate(invalid="ignore", divide="ignore"):
         w_mean = np.where(var_all > 0, car_all**2 / var_all, np.nan)
     one = parts == 1
     # one event: its F; several: sum N_e F_e ~ chi2(sum N_e)
-    stat = np.where(one, tot(f_each), tot(f_each * N))
+    stat = np.where(one, sums["sur_f"], sums["sur_fn"])
     p = np.where(one, st.p_f(stat, n_all, nu_all - n_all + 1), st.p_chi2(stat, n_all))
     none = parts == 0
     stat = np.where(none, np.nan, stat)
@@ -715,44 +735,74 @@ class BatteryInput:
             return self.ar_win / (self.sigma[:, None] * np.sqrt(self.c_sar))
 
     @cached_property
+    def _rows(self) -> np.ndarray:
+        """Firm-events per block, float (the additive count of every per-block mean)."""
+        return self.blocks.sizes.astype(float)
+
+    @cached_property
+    def _rbar_num(self) -> np.ndarray:
+        """``sum_e n_e (n_e - 1) rbar_e`` over the events of each block."""
+        nc = self.clusters.sizes.astype(float)
+        r = np.nan_to_num(self.rbar, nan=0.0)
+        return self.cluster_blocks.total(nc * (nc - 1) * r)
+
+    @cached_property
     def block_rbar(self) -> np.ndarray:
         """Mean pairwise residual correlation over all pairs of each block (pairs in
         different events count as 0); ``NaN`` where ``1 + (N - 1) rbar`` is not positive."""
-        nc = self.clusters.sizes.astype(float)
-        r = np.nan_to_num(self.rbar, nan=0.0)
-        num = self.cluster_blocks.total(nc * (nc - 1) * r)
-        n = self.blocks.sizes.astype(float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out = np.where(n >= 2, num / (n * (n - 1)), 0.0)
-        return np.where(1 + (n - 1) * out <= st.KP_MIN_DESIGN_EFFECT, np.nan, out)
+        return _block_rbar(self._rbar_num, self._rows)
 
     @cached_property
-    def p_hat(self) -> np.ndarray:
-        """Expected share of positive ARs per block (generalized sign test)."""
+    def _p_hat_sums(self) -> tuple[np.ndarray, np.ndarray]:
+        """Numerator and denominator of :attr:`p_hat`, both additive over firm-events."""
         a = self.ar_est
         ok = np.isfinite(a)
         pos = ((a > 0) & ok).sum(axis=1).astype(float)
         n = ok.sum(axis=1).astype(float)
         if self.e2:
-            return self.blocks.total(pos) / self.blocks.total(n)
+            return self.blocks.total(pos), self.blocks.total(n)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return self.blocks.total(pos / n) / self.blocks.sizes
+            return self.blocks.total(pos / n), self._rows
+
+    @cached_property
+    def p_hat(self) -> np.ndarray:
+        """Expected share of positive ARs per block (generalized sign test)."""
+        return _ratio(*self._p_hat_sums)
+
+    @cached_property
+    def _n_obs_total(self) -> np.ndarray:
+        return self.blocks.total(self.n_obs.astype(float))
 
     @cached_property
     def df_bw(self) -> np.ndarray:
         """Brown-Warner 1980 degrees of freedom: mean estimation length - 1, per block."""
-        return self.blocks.total(self.n_obs.astype(float)) / self.blocks.sizes - 1
+        return _df_bw(self._n_obs_total, self._rows)
+
+    @cached_property
+    def _est_sums(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-block sums and counts of the estimation ARs on each estimation day, (B, L)."""
+        ok = np.isfinite(self.ar_est)
+        return self.blocks.total(np.where(ok, self.ar_est, 0.0)), self.blocks.total(
+            ok.astype(float)
+        )
 
     @cached_property
     def aar_est(self) -> np.ndarray:
         """Average estimation AR of each block on each estimation day, (B, L)."""
-        return self.blocks.mean(self.ar_est)
+        return st.mean_from_sums(*self._est_sums)
+
+    @cached_property
+    def _mterm_sums(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-block sums and counts of the market terms on each window day, (B, W)."""
+        ok = np.isfinite(self.mterm_win)
+        return self.blocks.total(np.where(ok, self.mterm_win, 0.0)), self.blocks.total(
+            ok.astype(float)
+        )
 
     @cached_property
     def lamb_correction(self) -> np.ndarray:
         """``1 + 1/Lbar + mean_i mterm_it`` per block and window day, (B, W)."""
-        lbar = self.blocks.total(self.n_obs.astype(float)) / self.blocks.sizes
-        return 1 + 1 / lbar[:, None] + self.blocks.mean(self.mterm_win)
+        return _lamb_correction(self._n_obs_total, self._rows, *self._mterm_sums)
 
     @cached_property
     def _textbook_ranks(self) -> dict[str, np.ndarray]:
@@ -774,47 +824,27 @@ class BatteryInput:
             return [g, okf, r, (kbar, okf), (1.0 / (n_i + 1.0), r), kbar[:, None]]
 
         g, n_t, k, kbar_ok, u, kbar = _chunked_block_sums(self.blocks, fn)
-        return {
-            "g": g,
-            "n_t": n_t,
-            "k": k,
-            "dev": k - kbar_ok,
-            "u": u - 0.5 * n_t,
-            "kbar": kbar[:, 0],
-        }
+        return {"g": g, "n_t": n_t, "k": k, "kbar_ok": kbar_ok, "u": u, "kbar": kbar[:, 0]}
 
     def _rank_tests_textbook(self, cols: np.ndarray, cumulative: bool) -> list[TestResult]:
         """corrado_sign / corrado_rank / modified_rank on the tested columns (textbook: ranks
         and medians over the estimation window plus the whole computed window)."""
-        L = self.ar_est.shape[1]
         t = self._textbook_ranks
-        tested = L + np.asarray(cols)
-        n_rows = self.blocks.sizes
-        return [
-            st.corrado_sign_from_sums(t["g"], t["n_t"], n_rows, tested, cumulative=cumulative),
-            st.corrado_rank_from_sums(
-                t["k"], t["n_t"], t["kbar"], t["dev"], n_rows, tested, cumulative=cumulative
-            ),
-            st.modified_rank_from_sums(t["u"], t["n_t"], n_rows, tested, cumulative=cumulative),
-        ]
+        return _rank_tests_textbook_from_sums(
+            {f"rk_{k}": v for k, v in t.items()},
+            self.blocks.sizes,
+            self.ar_est.shape[1],
+            cols,
+            cumulative,
+        )
 
     @cached_property
     def _rank_z_textbook(self) -> dict[str, np.ndarray]:
         """Daily corrado_sign / corrado_rank / modified_rank z over every window day
         (textbook: ranks and medians over the estimation window plus the whole computed
         window), (B, W) each."""
-        L = self.ar_est.shape[1]
         W = self.ar_win.shape[1]
-        t = self._textbook_ranks
-        tested = L + np.arange(W)
-        n_rows = self.blocks.sizes
-        return {
-            "corrado_sign": st.corrado_sign_from_sums(t["g"], t["n_t"], n_rows, tested).statistic,
-            "corrado_rank": st.corrado_rank_from_sums(
-                t["k"], t["n_t"], t["kbar"], t["dev"], n_rows, tested
-            ).statistic,
-            "modified_rank": st.modified_rank_from_sums(t["u"], t["n_t"], n_rows, tested).statistic,
-        }
+        return {r.name: r.statistic for r in self._rank_tests_textbook(np.arange(W), False)}
 
     @property
     def _est_ranks(self) -> np.ndarray:
@@ -823,7 +853,13 @@ class BatteryInput:
 
     def _rank_tests_estudy2(self, cols: np.ndarray, cumulative: bool) -> list[TestResult]:
         """estudy2 rank tests: ranks over the estimation window plus the tested days only."""
-        L = self.ar_est.shape[1]
+        return _rank_tests_estudy2_from_sums(
+            self._rank_sums_estudy2(cols), self.blocks.sizes, self.ar_est.shape[1], cols, cumulative
+        )
+
+    def _rank_sums_estudy2(self, cols: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-block sums of the estudy2 rank tests (ranks over the estimation window plus
+        the tested days ``cols``)."""
 
         def fn(lo: int, hi: int) -> list[Summand]:
             a = np.concatenate([self.ar_est[lo:hi], self.ar_win[lo:hi][:, cols]], axis=1)
@@ -840,27 +876,31 @@ class BatteryInput:
             return [g, okf, r, (kbar, okf), (1.0 / (n_i + 1.0), r), kbar[:, None], n_i[:, None]]
 
         g, n_t, ksum, kbar_ok, u, kbar, n_i = _chunked_block_sums(self.blocks, fn)
-        n_rows = self.blocks.sizes
-        divisor = n_i[:, 0] / n_rows
-        tested = L + np.arange(len(cols))
-        return [
-            st.corrado_sign_from_sums(
-                g, n_t, n_rows, tested, divisor, cumulative, estudy2_sums=True
-            ),
-            st.corrado_rank_from_sums(
-                ksum, n_t, kbar[:, 0], ksum - kbar_ok, n_rows, tested, divisor, cumulative,
-                estudy2=True,
-            ),
-            st.modified_rank_from_sums(
-                u - 0.5 * n_t, n_t, n_rows, tested, divisor, cumulative, estudy2_sums=True
-            ),
-        ]  # fmt: skip
+        return {
+            "e2_g": g,
+            "e2_n_t": n_t,
+            "e2_k": ksum,
+            "e2_kbar_ok": kbar_ok,
+            "e2_u": u,
+            "e2_kbar": kbar[:, 0],
+            "e2_n_i": n_i[:, 0],
+        }
 
     def _grank_daily(self, cols: np.ndarray) -> TestResult:
         """Daily grank: rows ``[SR_est, SAR_win / sd_b(SAR_win)]`` ranked (textbook: every
         window day; estudy2: the tested days only)."""
-        L = self.ar_est.shape[1]
-        restd = _restandardize(self.sar_win, self.blocks)
+        sums = self._grank_daily_sums(cols)
+        return _grank_daily_from_sums(
+            sums, self.blocks.sizes, self.ar_est.shape[1], cols, self.e2
+        )
+
+    def _grank_daily_sums(
+        self, cols: np.ndarray, scale: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """Per-block sums of the daily grank: the weighted ranks and the firm-events observed
+        on each ranked day. ``scale``: the blocks' cross-sectional sd of the SARs on every
+        window day, (B, W) (default: from these rows)."""
+        restd = _restandardize(self.sar_win, self.blocks, scale)
         win_cols = cols if self.e2 else np.arange(self.ar_win.shape[1])
 
         def fn(lo: int, hi: int) -> list[Summand]:
@@ -876,10 +916,7 @@ class BatteryInput:
             return [(1.0 / (n_i + 1.0), r), okf]
 
         rsum, n_t = _chunked_block_sums(self.blocks, fn)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ubar = np.where(n_t > 0, (rsum - 0.5 * n_t) / n_t, np.nan)
-        tested = L + (np.arange(len(cols)) if self.e2 else cols)
-        return st.grank_from_means(ubar, n_t, self.blocks.sizes, tested)
+        return {"gd_rsum": rsum, "gd_n_t": n_t}
 
     @cached_property
     def _grank_base(self) -> dict[str, np.ndarray]:
@@ -898,7 +935,13 @@ class BatteryInput:
         return {"w2": w2, "n_t": n_t}
 
     def _grank_window(self, scar: np.ndarray) -> TestResult:
-        """Kolari & Pynnonen (2011) window test: the estimation SRs plus one column, the
+        """Kolari & Pynnonen (2011) window test (see :meth:`_grank_window_sums`)."""
+        return _grank_window_from_sums(self._grank_window_sums(scar), self.blocks.sizes)
+
+    def _grank_window_sums(
+        self, scar: np.ndarray, scale: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """Per-block sums of the window grank: the estimation SRs plus one column, the
         re-standardized SCAR, without re-ranking.
 
         Adding one value ``x_i`` to row ``i`` moves the estimation ranks above it up by one
@@ -906,7 +949,7 @@ class BatteryInput:
         cross-sectional mean ranks are needed: ``sum_i (r_it + shift_it) w_i`` with
         ``w_i = 1/(n_i + 2)`` (``1/(n_i + 1)`` for a row without the window value).
         """
-        x = _restandardize(scar, self.blocks)
+        x = _restandardize(scar, self.blocks, scale)
         has_x = np.isfinite(x)
         base = self._grank_base
         sums = base["w2"].copy()
@@ -934,14 +977,13 @@ class BatteryInput:
             return [(w, shift), u_x[:, None]]
 
         shift, ux = _chunked_block_sums(self.blocks, fn)
-        with np.errstate(divide="ignore", invalid="ignore"):  # a day nobody traded: n_t 0
-            ubar_est = np.where(n_t > 0, (sums + shift - 0.5 * n_t) / n_t, np.nan)
-        n_x = self.blocks.total(has_x.astype(float))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ubar_x = np.where(n_x > 0, ux[:, 0] / n_x, np.nan)
-        ubar = np.concatenate([ubar_est, ubar_x[:, None]], axis=1)
-        n_all = np.concatenate([n_t, n_x[:, None]], axis=1)
-        return st.grank_from_means(ubar, n_all, self.blocks.sizes, n_all.shape[1] - 1)
+        return {
+            "gw_w": sums,
+            "gw_n_t": n_t,
+            "gw_shift": shift,
+            "gw_ux": ux[:, 0],
+            "gw_n_x": self.blocks.total(has_x.astype(float)),
+        }
 
     def _rows_rank_sums(self, rows_mask: np.ndarray) -> np.ndarray:
         """``sum_i r_it (1/(n_i + 1) - 1/(n_i + 2))`` over the rows in ``rows_mask``, per
@@ -1008,6 +1050,424 @@ class BatteryInput:
 # ----------------------------------------------------------------------------- the battery
 
 
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return num / den
+
+
+def _block_rbar(num: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Mean pairwise residual correlation of each block from ``sum_e n_e (n_e - 1) rbar_e``
+    and the block's firm-events ``n`` (pairs in different events count as 0); ``NaN`` where
+    ``1 + (n - 1) rbar`` is not positive."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(n >= 2, num / (n * (n - 1)), 0.0)
+    return np.where(1 + (n - 1) * out <= st.KP_MIN_DESIGN_EFFECT, np.nan, out)
+
+
+def _df_bw(n_obs_total: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Brown-Warner 1980 degrees of freedom: mean estimation length - 1."""
+    return n_obs_total / n - 1
+
+
+def _lamb_correction(
+    n_obs_total: np.ndarray, n: np.ndarray, mterm_total: np.ndarray, mterm_n: np.ndarray
+) -> np.ndarray:
+    """``1 + 1/Lbar + mean_i mterm_it`` per block and window day, (B, W)."""
+    lbar = n_obs_total / n
+    return 1 + 1 / lbar[:, None] + st.mean_from_sums(mterm_total, mterm_n)
+
+
+def _rank_tests_textbook_from_sums(
+    sums: dict[str, np.ndarray], n_rows: np.ndarray, L: int, cols: np.ndarray, cumulative: bool
+) -> list[TestResult]:
+    tested = L + np.asarray(cols)
+    g, n_t, k = sums["rk_g"], sums["rk_n_t"], sums["rk_k"]
+    return [
+        st.corrado_sign_from_sums(g, n_t, n_rows, tested, cumulative=cumulative),
+        st.corrado_rank_from_sums(
+            k, n_t, sums["rk_kbar"], k - sums["rk_kbar_ok"], n_rows, tested, cumulative=cumulative
+        ),
+        st.modified_rank_from_sums(
+            sums["rk_u"] - 0.5 * n_t, n_t, n_rows, tested, cumulative=cumulative
+        ),
+    ]
+
+
+def _rank_tests_estudy2_from_sums(
+    sums: dict[str, np.ndarray], n_rows: np.ndarray, L: int, cols: np.ndarray, cumulative: bool
+) -> list[TestResult]:
+    g, n_t, ksum = sums["e2_g"], sums["e2_n_t"], sums["e2_k"]
+    divisor = sums["e2_n_i"] / n_rows
+    tested = L + np.arange(len(cols))
+    return [
+        st.corrado_sign_from_sums(
+            g, n_t, n_rows, tested, divisor, cumulative, estudy2_sums=True
+        ),
+        st.corrado_rank_from_sums(
+            ksum, n_t, sums["e2_kbar"], ksum - sums["e2_kbar_ok"], n_rows, tested, divisor,
+            cumulative, estudy2=True,
+        ),
+        st.modified_rank_from_sums(
+            sums["e2_u"] - 0.5 * n_t, n_t, n_rows, tested, divisor, cumulative,
+            estudy2_sums=True,
+        ),
+    ]  # fmt: skip
+
+
+def _grank_daily_from_sums(
+    sums: dict[str, np.ndarray], n_rows: np.ndarray, L: int, cols: np.ndarray, e2: bool
+) -> TestResult:
+    rsum, n_t = sums["gd_rsum"], sums["gd_n_t"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ubar = np.where(n_t > 0, (rsum - 0.5 * n_t) / n_t, np.nan)
+    tested = L + (np.arange(len(cols)) if e2 else np.asarray(cols))
+    return st.grank_from_means(ubar, n_t, n_rows, tested)
+
+
+def _grank_window_from_sums(sums: dict[str, np.ndarray], n_rows: np.ndarray) -> TestResult:
+    n_t, n_x = sums["gw_n_t"], sums["gw_n_x"]
+    with np.errstate(divide="ignore", invalid="ignore"):  # a day nobody traded: n_t 0
+        ubar_est = np.where(n_t > 0, (sums["gw_w"] + sums["gw_shift"] - 0.5 * n_t) / n_t, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ubar_x = np.where(n_x > 0, sums["gw_ux"] / n_x, np.nan)
+    ubar = np.concatenate([ubar_est, ubar_x[:, None]], axis=1)
+    n_all = np.concatenate([n_t, n_x[:, None]], axis=1)
+    return st.grank_from_means(ubar, n_all, n_rows, n_all.shape[1] - 1)
+
+
+def _wanted(tests: Collection[str] | None) -> set[str]:
+    want = set(TEST_NAMES if tests is None else tests)
+    unknown = want - set(TEST_NAMES)
+    if unknown:
+        raise ValueError(f"unknown tests {sorted(unknown)}")
+    return want
+
+
+def _tested(
+    inp: BatteryInput, cols: np.ndarray, cumulative: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The standardized and raw values tested: SCARs and CARs over ``cols``, or the SARs
+    and ARs of each column."""
+    if cumulative:
+        car, se, _ = car_moments(inp.ar_win, inp.X_win, inp.xtx_inv, inp.sigma, cols)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return car / se, car
+    return inp.sar_win[:, cols], inp.ar_win[:, cols]
+
+
+@dataclass(frozen=True, eq=False)
+class BatterySums:
+    """The per-block sufficient statistics of the tests on one tested set of window columns.
+
+    :func:`battery_sums` reduces the firm-events of a :class:`BatteryInput` to these
+    quantities and :func:`battery_results` turns them into the tests: :func:`run_battery` is
+    the two in a row. Chunks of firm-events that hold whole events of the same blocks add
+    up (:meth:`merge`), so a pooled test over a million firm-events never needs every row in
+    one place (:mod:`eventstudy.summary`).
+
+    Attributes
+    ----------
+    convention : {"textbook", "estudy2"}
+    cols : ndarray of int
+        Window columns tested.
+    cumulative : bool
+        Tests of the mean CAR over ``cols`` (else the daily tests of each column).
+    tests : tuple of str
+        Tests the sums serve, in :data:`TEST_NAMES` order.
+    n_est_days : int
+        Estimation days ``L`` (the rank tests' columns are ``L + cols``).
+    sums : dict of str to ndarray
+        Additive quantities, leading axis the blocks: counts, sums of values, of variances,
+        of ranks and signs, the SUR sums (``rows``: firm-events, ``events``: events).
+    moments : dict of str to Moments
+        ``raw``: the tested ARs or CARs (t test, the tables' mean and count); ``sar``: the
+        standardized ones (BMP, Kolari-Pynnonen). Merged exactly (Chan et al.).
+    first : dict of str to ndarray
+        The first event of each block: the portfolio statistic of a one-event block.
+    values : dict of str to ndarray
+        Every firm-event's tested value where a test needs the whole cross-section
+        (``wilcoxon`` ranks ``|x|`` across the block), with ``value_blocks`` their block.
+    value_blocks : ndarray of int
+    """
+
+    convention: Convention
+    cols: np.ndarray
+    cumulative: bool
+    tests: tuple[str, ...]
+    n_est_days: int
+    sums: dict[str, np.ndarray]
+    moments: dict[str, st.Moments]
+    first: dict[str, np.ndarray]
+    values: dict[str, np.ndarray]
+    value_blocks: np.ndarray
+
+    @property
+    def n_blocks(self) -> int:
+        """Blocks (the batch axis of the results)."""
+        return len(self.sums["rows"])
+
+    @classmethod
+    def merge(cls, parts: Sequence[BatterySums]) -> BatterySums:
+        """The sums of the union of ``parts``: disjoint sets of whole events, each reduced
+        to the same blocks, in order (the first part's first event leads a block).
+
+        Sums add, moments merge (:meth:`eventstudy.stats.Moments.merge`), values are
+        concatenated. The result equals the sums of the union up to the order of the
+        floating-point additions.
+        """
+        if not parts:
+            raise ValueError("nothing to merge")
+        head = parts[0]
+        for p in parts[1:]:
+            same = (
+                p.convention == head.convention
+                and p.cumulative == head.cumulative
+                and p.tests == head.tests
+                and p.n_est_days == head.n_est_days
+                and p.n_blocks == head.n_blocks
+                and np.array_equal(p.cols, head.cols)
+                and p.sums.keys() == head.sums.keys()
+            )
+            if not same:
+                raise ValueError("battery sums of different tests, windows or blocks")
+        if len(parts) == 1:
+            return head
+        sums = {k: functools.reduce(np.add, (p.sums[k] for p in parts)) for k in head.sums}
+        moments = {k: st.Moments.merge([p.moments[k] for p in parts]) for k in head.moments}
+        first: dict[str, np.ndarray] = {}
+        for k in head.first:
+            out = np.array(head.first[k], dtype=float, copy=True)
+            taken = head.sums["events"] > 0
+            for p in parts[1:]:
+                new = ~taken & (p.sums["events"] > 0)
+                out[new] = p.first[k][new]
+                taken |= new
+            first[k] = out
+        blocks = np.concatenate([p.value_blocks for p in parts])
+        order = np.argsort(blocks, kind="stable")
+        values = {k: np.concatenate([p.values[k] for p in parts])[order] for k in head.values}
+        return replace(head, sums=sums, moments=moments, first=first, values=values,
+                       value_blocks=blocks[order])  # fmt: skip
+
+
+def grank_scale_moments(inp: BatteryInput, cols: np.ndarray, cumulative: bool) -> st.Moments:
+    """The cross-sectional moments by which grank re-standardizes its event observations:
+    of the SCARs over ``cols`` (cumulative), or of the SARs on every window day (daily).
+
+    A chunked run merges them over every chunk first and passes their ``sd()`` to
+    :func:`battery_sums` (``grank_scale``): grank is the one test that needs a pooled scale
+    before its per-row sums (two passes).
+    """
+    x_sar, _ = _tested(inp, np.asarray(cols, dtype=np.intp), cumulative)
+    return st.Moments.of(x_sar if cumulative else inp.sar_win, inp.blocks)
+
+
+def battery_sums(
+    inp: BatteryInput,
+    cols: Sequence[int] | np.ndarray,
+    cumulative: bool,
+    tests: Collection[str] | None = None,
+    grank_scale: np.ndarray | None = None,
+) -> BatterySums:
+    """Reduce every block's firm-events to the sufficient statistics of the tests.
+
+    Parameters
+    ----------
+    inp : BatteryInput
+    cols, cumulative, tests
+        As in :func:`run_battery`.
+    grank_scale : ndarray, optional
+        The blocks' cross-sectional sd of the SCARs, ``(B,)`` (cumulative), or of the SARs on
+        every window day, ``(B, W)`` (daily), by which grank re-standardizes (default: from
+        these rows; a chunked run passes the pooled one, :func:`grank_scale_moments`).
+
+    Returns
+    -------
+    BatterySums
+
+    Notes
+    -----
+    What each test needs, per block: the count, sum and squared deviations of the tested
+    values (t test; BMP and Kolari-Pynnonen on the standardized ones); the sums of the SARs
+    and of their variances (Patell, adjusted Patell); of ``sigma_i^2`` (Brown-Warner 1980),
+    of the estimation ARs per day (Brown-Warner 1985, Lamb), of the market terms (Lamb), of
+    positive values (sign tests) and the estimation share of positive ARs (generalized
+    sign); of each event's portfolio AR and variance (portfolio) and SUR quantities
+    (``sur_wald``); of each firm-event's ranks and signs about its own median (Corrado,
+    modified rank: ranks are within a row, so their daily sums add); of the GRANK ranks
+    (within a row, once the pooled scale is known); and ``sum_e n_e (n_e - 1) rbar_e``. Only
+    the signed-rank test (``wilcoxon``) ranks across firm-events: it keeps every value.
+    """
+    cols = np.asarray(cols, dtype=np.intp)
+    want = _wanted(tests)
+    b = inp.blocks
+    e2 = inp.e2
+    W = inp.ar_win.shape[1]
+    n_days = len(cols)
+    x_sar, x_raw = _tested(inp, cols, cumulative)
+    sums: dict[str, np.ndarray] = {
+        "rows": inp._rows,
+        "events": inp.cluster_blocks.sizes.astype(float),
+    }
+    moments = {"raw": st.Moments.of(x_raw, b)}
+    first: dict[str, np.ndarray] = {}
+    values: dict[str, np.ndarray] = {}
+    if "portfolio" in want:
+        P = inp.portfolio
+        if cumulative:
+            car_p, se_p, _ = car_moments(P.ar_win, P.X_win, P.xtx_inv, P.sigma, cols)
+        else:
+            car_p = P.ar_win[:, cols]
+            se_p = P.sigma[:, None] * np.sqrt(1 + P.h_win[:, cols])
+        total, n, var, _, t1, df1 = st.portfolio_sums(car_p, se_p, P.df, inp.cluster_blocks)
+        sums.update(pf_total=total, pf_n=n, pf_var=var)
+        first.update(pf_t=t1, pf_df=df1)
+    if want & {"sur_wald", "sur_wald_mean"}:
+        S = np.zeros((1 if cumulative else n_days, W))
+        if cumulative:
+            S[0, cols] = 1.0
+        else:
+            S[np.arange(n_days), cols] = 1.0
+        sums.update(_sur_sums(inp.sur, S, inp.cluster_blocks))
+    if want & {"adjusted_patell", "kolari_pynnonen"}:
+        sums["rbar_num"] = inp._rbar_num
+    if want & {"adjusted_patell", "patell"}:
+        total, n, var = st.patell_sums(x_sar, inp.df_patell, False, b)
+        sums.update(sar_total=total, sar_n=n, sar_var=var)
+        if e2 and "patell" in want:
+            sums["sar_var_all"] = st.patell_sums(x_sar, inp.df_patell, True, b)[2]
+    if want & {"bmp", "kolari_pynnonen"}:
+        moments["sar"] = st.Moments.of(x_sar, b)
+    if "brown_warner_1980" in want:
+        sig2, sig2_n = st.brown_warner_1980_sums(x_raw, inp.sigma, e2, b)
+        sums.update(bw_sig2=sig2, bw_sig2_n=sig2_n)
+    if want & {"brown_warner_1980", "lamb"}:
+        sums["n_obs"] = inp._n_obs_total
+    if want & {"brown_warner_1985", "lamb"}:
+        sums["est_total"], sums["est_n"] = inp._est_sums
+    if "lamb" in want:
+        sums["mterm_total"], sums["mterm_n"] = inp._mterm_sums
+        if cumulative:  # Lamb cumulates the daily statistics of the window's ARs
+            ar = inp.ar_win[:, cols]
+            ok = np.isfinite(ar)
+            sums["lamb_total"] = b.total(np.where(ok, ar, 0.0))
+            sums["lamb_n"] = b.total(ok.astype(float))
+    if want & {"sign", "generalized_sign"}:
+        sums["pos_total"] = st.sign_sums(x_raw, b)[0]
+    if "generalized_sign" in want:
+        sums["phat_num"], sums["phat_den"] = inp._p_hat_sums
+    if want & {"corrado_sign", "corrado_rank", "modified_rank"}:
+        if e2:
+            sums.update(inp._rank_sums_estudy2(cols))
+        else:
+            sums.update({f"rk_{k}": v for k, v in inp._textbook_ranks.items()})
+    if "grank" in want:
+        if cumulative:
+            sums.update(inp._grank_window_sums(x_sar, grank_scale))
+        else:
+            sums.update(inp._grank_daily_sums(cols, grank_scale))
+    if "wilcoxon" in want:
+        values["wilcoxon"] = x_raw
+    return BatterySums(
+        convention=inp.convention,
+        cols=cols,
+        cumulative=bool(cumulative),
+        tests=tuple(t for t in TEST_NAMES if t in want),
+        n_est_days=inp.ar_est.shape[1],
+        sums=sums,
+        moments=moments,
+        first=first,
+        values=values,
+        value_blocks=b.index,
+    )
+
+
+def battery_results(s: BatterySums) -> dict[str, TestResult]:
+    """Every test of ``s.tests`` from the per-block sufficient statistics.
+
+    Returns
+    -------
+    dict
+        test name -> :class:`~eventstudy.stats.TestResult`, in :data:`TEST_NAMES` order,
+        statistics with a leading batch axis (one value per block; and per day when not
+        cumulative). The formulas are those of :mod:`eventstudy.stats`.
+    """
+    want = set(s.tests)
+    cols, cumulative = s.cols, s.cumulative
+    e2 = s.convention == "estudy2"
+    n_days = len(cols)
+    L = s.n_est_days
+    sm = s.sums
+    rows = sm["rows"]
+    raw = s.moments["raw"]
+    out: dict[str, TestResult] = {}
+    if "portfolio" in want:
+        out["portfolio"] = st.portfolio_from_sums(
+            sm["pf_total"], sm["pf_n"], sm["pf_var"], sm["events"], s.first["pf_t"],
+            s.first["pf_df"],
+        )  # fmt: skip
+    if want & {"sur_wald", "sur_wald_mean"}:
+        wald, mean = _sur_from_sums(sm)
+        if cumulative:
+            wald, mean = (_first_col(r) for r in (wald, mean))
+        out["sur_wald"], out["sur_wald_mean"] = wald, mean
+    if want & {"adjusted_patell", "kolari_pynnonen"}:
+        rbar = _block_rbar(sm["rbar_num"], rows)
+        if "adjusted_patell" in want:
+            out["adjusted_patell"] = st.adjusted_patell_from_sums(
+                sm["sar_total"], sm["sar_n"], sm["sar_var"], rbar
+            )
+        if "kolari_pynnonen" in want:
+            out["kolari_pynnonen"] = st.kolari_pynnonen_from_moments(s.moments["sar"], rbar)
+    if "grank" in want:
+        out["grank"] = (
+            _grank_window_from_sums(sm, rows)
+            if cumulative
+            else _grank_daily_from_sums(sm, rows, L, cols, e2)
+        )
+    if "t_test" in want:
+        out["t_test"] = st.t_test_from_moments(raw)
+    if "brown_warner_1980" in want:
+        out["brown_warner_1980"] = st.brown_warner_1980_from_sums(
+            raw.total, raw.n, sm["bw_sig2"], sm["bw_sig2_n"], n_days if cumulative else 1,
+            df=_df_bw(sm["n_obs"], rows),
+        )  # fmt: skip
+    if want & {"brown_warner_1985", "lamb"}:
+        aar_est = st.mean_from_sums(sm["est_total"], sm["est_n"])
+        if "brown_warner_1985" in want:
+            out["brown_warner_1985"] = st.brown_warner_1985_from_sums(
+                raw.total, raw.n, aar_est, n_days if cumulative else 1
+            )
+        if "lamb" in want:
+            total, n = (sm["lamb_total"], sm["lamb_n"]) if cumulative else (raw.total, raw.n)
+            corr = _lamb_correction(sm["n_obs"], rows, sm["mterm_total"], sm["mterm_n"])
+            out["lamb"] = st.lamb_from_sums(total, n, aar_est, corr[:, cols], cumulative)
+    if "patell" in want:
+        var = sm["sar_var_all"] if e2 else sm["sar_var"]
+        out["patell"] = st.patell_from_sums(sm["sar_total"], sm["sar_n"], var, rows, e2)
+    if "bmp" in want:
+        out["bmp"] = st.bmp_from_moments(s.moments["sar"])
+    if "sign" in want:
+        out["sign"] = st.sign_from_sums(sm["pos_total"], raw.n, rows, 0.5, e2)
+    if "generalized_sign" in want:
+        p_hat = _ratio(sm["phat_num"], sm["phat_den"])
+        out["generalized_sign"] = st.sign_from_sums(
+            sm["pos_total"], raw.n, rows, p_hat, e2, name="generalized_sign"
+        )
+    if want & {"corrado_sign", "corrado_rank", "modified_rank"}:
+        ranks = (
+            _rank_tests_estudy2_from_sums(sm, rows, L, cols, cumulative)
+            if e2
+            else _rank_tests_textbook_from_sums(sm, rows, L, cols, cumulative)
+        )
+        for r in ranks:
+            out[r.name] = r
+    if "wilcoxon" in want:
+        blocks = Blocks.from_codes(s.value_blocks)
+        out["wilcoxon"] = st.wilcoxon(s.values["wilcoxon"], blocks=blocks)
+    return {name: out[name] for name in TEST_NAMES if name in want}
+
+
 def run_battery(
     inp: BatteryInput,
     cols: Sequence[int] | np.ndarray,
@@ -1031,89 +1491,13 @@ def run_battery(
     -------
     dict
         test name -> :class:`~eventstudy.stats.TestResult`, in :data:`TEST_NAMES` order.
+
+    Notes
+    -----
+    :func:`battery_results` of :func:`battery_sums`: the tests are computed from per-block
+    sufficient statistics, the same way whether the rows are here or spread over chunks.
     """
-    cols = np.asarray(cols, dtype=np.intp)
-    want = set(TEST_NAMES if tests is None else tests)
-    unknown = want - set(TEST_NAMES)
-    if unknown:
-        raise ValueError(f"unknown tests {sorted(unknown)}")
-    b = inp.blocks
-    e2 = inp.e2
-    out: dict[str, TestResult] = {}
-    W = inp.ar_win.shape[1]
-    ar = inp.ar_win[:, cols]
-    n_days = len(cols)
-    if cumulative:
-        car, se, _ = car_moments(inp.ar_win, inp.X_win, inp.xtx_inv, inp.sigma, cols)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            x_sar = car / se
-        x_raw = car
-    else:
-        x_sar = inp.sar_win[:, cols]
-        x_raw = ar
-    if "portfolio" in want:
-        P = inp.portfolio
-        if cumulative:
-            car_p, se_p, _ = car_moments(P.ar_win, P.X_win, P.xtx_inv, P.sigma, cols)
-        else:
-            car_p = P.ar_win[:, cols]
-            se_p = P.sigma[:, None] * np.sqrt(1 + P.h_win[:, cols])
-        out["portfolio"] = st.portfolio(car_p, se_p, P.df, blocks=inp.cluster_blocks)
-    if want & {"sur_wald", "sur_wald_mean"}:
-        S = np.zeros((1 if cumulative else n_days, W))
-        if cumulative:
-            S[0, cols] = 1.0
-        else:
-            S[np.arange(n_days), cols] = 1.0
-        wald, mean = _sur_results(inp.sur, S, inp.cluster_blocks)
-        if cumulative:
-            wald, mean = (_first_col(r) for r in (wald, mean))
-        out["sur_wald"], out["sur_wald_mean"] = wald, mean
-    rbar = inp.block_rbar
-    if "adjusted_patell" in want:
-        out["adjusted_patell"] = st.adjusted_patell(x_sar, inp.df_patell, rbar, blocks=b)
-    if "kolari_pynnonen" in want:
-        out["kolari_pynnonen"] = st.kolari_pynnonen(x_sar, rbar, blocks=b)
-    if "grank" in want:
-        out["grank"] = inp._grank_window(x_sar) if cumulative else inp._grank_daily(cols)
-    if "t_test" in want:
-        out["t_test"] = st.t_test(x_raw, blocks=b)
-    if "brown_warner_1980" in want:
-        out["brown_warner_1980"] = st.brown_warner_1980(
-            x_raw,
-            inp.sigma,
-            n_days=n_days if cumulative else 1,
-            df=inp.df_bw,
-            estudy2_sums=e2,
-            blocks=b,
-        )
-    if "brown_warner_1985" in want:
-        out["brown_warner_1985"] = st.brown_warner_1985(
-            x_raw, inp.aar_est, n_days=n_days if cumulative else 1, blocks=b
-        )
-    if "lamb" in want:
-        out["lamb"] = st.lamb(
-            ar, inp.aar_est, inp.lamb_correction[:, cols], cumulative=cumulative, blocks=b
-        )
-    if "patell" in want:
-        out["patell"] = st.patell(x_sar, inp.df_patell, estudy2_sums=e2, blocks=b)
-    if "bmp" in want:
-        out["bmp"] = st.bmp(x_sar, blocks=b)
-    if "sign" in want:
-        out["sign"] = st.sign(x_raw, estudy2_sums=e2, blocks=b)
-    if "generalized_sign" in want:
-        out["generalized_sign"] = st.generalized_sign(x_raw, inp.p_hat, estudy2_sums=e2, blocks=b)
-    rank_names = ("corrado_sign", "corrado_rank", "modified_rank")
-    if want & set(rank_names):
-        if e2:
-            for r in inp._rank_tests_estudy2(cols, cumulative):
-                out[r.name] = r
-        else:
-            for r in inp._rank_tests_textbook(cols, cumulative):
-                out[r.name] = r
-    if "wilcoxon" in want:
-        out["wilcoxon"] = st.wilcoxon(x_raw, blocks=b)
-    return {name: out[name] for name in TEST_NAMES if name in want}
+    return battery_results(battery_sums(inp, cols, cumulative, tests))
 
 
 def _first_col(r: TestResult) -> TestResult:

@@ -27,6 +27,7 @@ functions ``scipy.stats`` calls, without its import cost on the command line.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -225,18 +226,11 @@ class Blocks:
         """``NaN``-ignoring means per block."""
         ok = np.isfinite(x)
         n = self.total(ok.astype(float))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(n > 0, self.total(np.where(ok, x, 0.0)) / np.maximum(n, 1), np.nan)
+        return mean_from_sums(self.total(np.where(ok, x, 0.0)), n)
 
     def sd(self, x: np.ndarray) -> np.ndarray:
         """Sample standard deviations (ddof 1) per block, ``NaN`` below two observations."""
-        ok = np.isfinite(x)
-        n = self.total(ok.astype(float))
-        m = self.mean(x)
-        dev = np.where(ok, x - self.expand(m), 0.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ss = self.total(dev * dev)
-            return np.where(n > 1, np.sqrt(ss / np.maximum(n - 1, 1)), np.nan)
+        return Moments.of(x, self).sd()
 
     def expand(self, v: np.ndarray) -> np.ndarray:
         """Per-block values repeated for each row of the block."""
@@ -246,6 +240,74 @@ class Blocks:
             if len(self.starts) > 1
             else np.broadcast_to(v, (self.n_rows, *v.shape[1:]))
         )
+
+
+def mean_from_sums(total: Any, n: Any) -> np.ndarray:
+    """``total / n`` where ``n > 0``, ``NaN`` elsewhere: a mean from its additive pieces."""
+    total = np.asarray(total, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+
+
+@dataclass(frozen=True, eq=False)
+class Moments:
+    """Count, sum and sum of squared deviations about the mean, per block (and column).
+
+    The sufficient statistics of a sample mean and standard deviation. Chunks of the same
+    blocks merge exactly in exact arithmetic (Chan, Golub & LeVeque 1983):
+    ``M2 = sum_c [M2_c + n_c (mean_c - mean)^2]``, so a pooled standard deviation never
+    needs every row in one place, nor the cancellation-prone ``sum x^2 - n mean^2``.
+
+    Attributes
+    ----------
+    n : ndarray
+        Finite entries.
+    total : ndarray
+        Their sum.
+    m2 : ndarray
+        Sum of squared deviations about the block mean (two-pass within a chunk).
+    """
+
+    n: np.ndarray
+    total: np.ndarray
+    m2: np.ndarray
+
+    @classmethod
+    def of(cls, x: np.ndarray, blocks: Blocks) -> Moments:
+        """The moments of ``x`` (``NaN`` ignored) per block of ``blocks``."""
+        x = np.asarray(x, dtype=float)
+        ok = np.isfinite(x)
+        n = blocks.total(ok.astype(float))
+        total = blocks.total(np.where(ok, x, 0.0))
+        dev = np.where(ok, x - blocks.expand(mean_from_sums(total, n)), 0.0)
+        return cls(n, total, blocks.total(dev * dev))
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Means (``NaN`` for an empty block)."""
+        return mean_from_sums(self.total, self.n)
+
+    def sd(self) -> np.ndarray:
+        """Sample standard deviations (ddof 1), ``NaN`` below two observations."""
+        n = self.n
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n > 1, np.sqrt(self.m2 / np.maximum(n - 1, 1)), np.nan)
+
+    @classmethod
+    def merge(cls, parts: Sequence[Moments]) -> Moments:
+        """The moments of the union of ``parts`` (disjoint rows of the same blocks)."""
+        if len(parts) == 1:
+            return parts[0]
+        n = functools.reduce(np.add, (p.n for p in parts))
+        total = functools.reduce(np.add, (p.total for p in parts))
+        mean = mean_from_sums(total, n)
+        m2 = np.zeros_like(mean)
+        for p in parts:
+            with np.errstate(invalid="ignore"):
+                shift = np.where(p.n > 0, p.n * (p.mean - mean) ** 2, 0.0)
+            m2 = m2 + p.m2 + shift
+        return cls(n, total, m2)
 
 
 def segment_matrix(codes: np.ndarray, n_blocks: int, weights: np.ndarray | None = None) -> Any:
@@ -356,11 +418,6 @@ def p_chi2(w: Any, df: Any) -> np.ndarray:
 def _div(a: Any, b: Any) -> Any:
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.asarray(a, dtype=float) / np.asarray(b, dtype=float)
-
-
-def _estudy2_total(x: np.ndarray, b: Blocks) -> np.ndarray:
-    """estudy2's ``rowMeans(x, na.rm = TRUE) * ncol(x)`` per block."""
-    return b.mean(x) * _col(b.sizes, x.ndim)
 
 
 def cumulate(z: Any) -> Any:
@@ -529,10 +586,15 @@ def t_test(x: np.ndarray, blocks: Blocks | None = None) -> TestResult:
     """
     x = np.asarray(x, dtype=float)
     b, sq = _blocks(x, blocks)
-    n = b.count(x)
-    sd = b.sd(x)
-    t = np.where(sd > 0, _div(b.mean(x), _div(sd, np.sqrt(n))), np.nan)  # sd 0: identical
-    return _result("t_test", t, p_t(t, n - 1), n - 1, "mean AR = 0", sq)
+    return t_test_from_moments(Moments.of(x, b), sq)
+
+
+def t_test_from_moments(m: Moments, squeeze: bool = False) -> TestResult:
+    """:func:`t_test` from the per-block :class:`Moments` of the values (batch form)."""
+    n = m.n
+    sd = m.sd()
+    t = np.where(sd > 0, _div(m.mean, _div(sd, np.sqrt(n))), np.nan)  # sd 0: identical
+    return _result("t_test", t, p_t(t, n - 1), n - 1, "mean AR = 0", squeeze)
 
 
 def brown_warner_1980(
@@ -570,20 +632,45 @@ def brown_warner_1980(
     """
     x = np.asarray(x, dtype=float)
     b, sq = _blocks(x, blocks)
+    ok = np.isfinite(x)
+    sig2_total, sig2_n = brown_warner_1980_sums(x, sigma, estudy2_sums, b)
+    x_total = b.total(np.where(ok, x, 0.0))
+    return brown_warner_1980_from_sums(
+        x_total, b.total(ok.astype(float)), sig2_total, sig2_n, n_days, df, sq
+    )
+
+
+def brown_warner_1980_sums(
+    x: np.ndarray, sigma: np.ndarray, estudy2_sums: bool, blocks: Blocks
+) -> tuple[np.ndarray, np.ndarray]:
+    """The additive variance pieces of :func:`brown_warner_1980`: ``sum_i sigma_i^2`` and
+    the firm-events summed, per block (and day)."""
+    b = blocks
     sig2 = (np.asarray(sigma, dtype=float) ** 2).reshape((-1,) + (1,) * (x.ndim - 1))
     if estudy2_sums:
         total = b.total(np.broadcast_to(sig2, x.shape))
-        n = np.broadcast_to(_col(b.sizes, x.ndim), total.shape)
-    else:
-        ok = np.isfinite(x)
-        total = b.total(np.where(ok, sig2, 0.0))
-        n = b.total(ok.astype(float))
-    sd = _div(np.sqrt(total * n_days), n)
-    z = _div(b.mean(x), sd)
+        return total, np.broadcast_to(_col(b.sizes, x.ndim), total.shape).astype(float)
+    ok = np.isfinite(x)
+    return b.total(np.where(ok, sig2, 0.0)), b.total(ok.astype(float))
+
+
+def brown_warner_1980_from_sums(
+    x_total: np.ndarray,
+    x_n: np.ndarray,
+    sig2_total: np.ndarray,
+    sig2_n: np.ndarray,
+    n_days: int = 1,
+    df: Any = None,
+    squeeze: bool = False,
+) -> TestResult:
+    """:func:`brown_warner_1980` from per-block sums: of the values and their count, of
+    ``sigma_i^2`` and its count (:func:`brown_warner_1980_sums`)."""
+    sd = _div(np.sqrt(sig2_total * n_days), sig2_n)
+    z = _div(mean_from_sums(x_total, x_n), sd)
     if df is None:
-        return _result("brown_warner_1980", z, p_normal(z), None, "mean AR = 0", sq)
-    d = _per_block(df, len(b), sq)
-    return _result("brown_warner_1980", z, p_t(z, _col(d, z.ndim)), d, "mean AR = 0", sq)
+        return _result("brown_warner_1980", z, p_normal(z), None, "mean AR = 0", squeeze)
+    d = _per_block(df, z.shape[0], squeeze)
+    return _result("brown_warner_1980", z, p_t(z, _col(d, z.ndim)), d, "mean AR = 0", squeeze)
 
 
 def _aar_sd(aar_est: Any, n_blocks: int, squeeze: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -631,10 +718,26 @@ def brown_warner_1985(
     """
     x = np.asarray(x, dtype=float)
     b, sq = _blocks(x, blocks)
-    s, L = _aar_sd(aar_est, len(b), sq)
-    m = b.mean(x)
+    ok = np.isfinite(x)
+    x_total = b.total(np.where(ok, x, 0.0))
+    return brown_warner_1985_from_sums(x_total, b.total(ok.astype(float)), aar_est, n_days, sq)
+
+
+def brown_warner_1985_from_sums(
+    x_total: np.ndarray,
+    x_n: np.ndarray,
+    aar_est: np.ndarray,
+    n_days: int = 1,
+    squeeze: bool = False,
+) -> TestResult:
+    """:func:`brown_warner_1985` from the per-block sums of the values and their count and
+    the blocks' estimation-window AARs ``(B, L)``."""
+    s, L = _aar_sd(aar_est, x_total.shape[0], squeeze)
+    m = mean_from_sums(x_total, x_n)
     t = _div(m, _col(s * np.sqrt(n_days), m.ndim))
-    return _result("brown_warner_1985", t, p_t(t, _col(L - 1, t.ndim)), L - 1, "mean AR = 0", sq)
+    return _result(
+        "brown_warner_1985", t, p_t(t, _col(L - 1, t.ndim)), L - 1, "mean AR = 0", squeeze
+    )
 
 
 def lamb(
@@ -669,12 +772,30 @@ def lamb(
     if ar.ndim == 1:
         ar = ar[:, None]
     b, sq = _blocks(ar, blocks)
-    s, _ = _aar_sd(aar_est, len(b), sq)
-    corr = _per_block(correction, len(b), sq, trailing=1)
-    z = _div(b.mean(ar), s[:, None] * np.sqrt(corr))
+    ok = np.isfinite(ar)
+    ar_total = b.total(np.where(ok, ar, 0.0))
+    return lamb_from_sums(
+        ar_total, b.total(ok.astype(float)), aar_est, correction, cumulative, sq
+    )
+
+
+def lamb_from_sums(
+    ar_total: np.ndarray,
+    ar_n: np.ndarray,
+    aar_est: np.ndarray,
+    correction: np.ndarray,
+    cumulative: bool = False,
+    squeeze: bool = False,
+) -> TestResult:
+    """:func:`lamb` from the per-block daily sums of the ARs and their count ``(B, D)``,
+    the estimation-window AARs and the correction of each tested day."""
+    B = ar_total.shape[0]
+    s, _ = _aar_sd(aar_est, B, squeeze)
+    corr = _per_block(correction, B, squeeze, trailing=1)
+    z = _div(mean_from_sums(ar_total, ar_n), s[:, None] * np.sqrt(corr))
     if cumulative:
-        z = np.asarray(cumulate(z), dtype=float).reshape(len(b))
-    return _result("lamb", z, p_normal(z), None, "mean AR = 0", sq)
+        z = np.asarray(cumulate(z), dtype=float).reshape(B)
+    return _result("lamb", z, p_normal(z), None, "mean AR = 0", squeeze)
 
 
 def patell(
@@ -701,26 +822,54 @@ def patell(
     ``s_i^2 = SSR/(L_i - 2)``; estudy2 by ``sd`` (ddof 1), takes ``Mbar`` and ``Sxx``
     over every market day of the estimation window and divides over all securities.
     """
-    z, sq = _patell_z(sar, df_resid, estudy2_sums, blocks)
-    return _result("patell", z, p_normal(z), None, "mean SAR = 0", sq)
-
-
-def _patell_z(
-    sar: np.ndarray, df_resid: np.ndarray, estudy2_sums: bool, blocks: Blocks | None
-) -> tuple[np.ndarray, bool]:
     sar = np.asarray(sar, dtype=float)
     b, sq = _blocks(sar, blocks)
+    total, n, var = patell_sums(sar, df_resid, estudy2_sums, b)
+    return patell_from_sums(total, n, var, b.sizes, estudy2_sums, sq)
+
+
+def patell_sums(
+    sar: np.ndarray, df_resid: np.ndarray, estudy2_sums: bool, blocks: Blocks
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The additive pieces of :func:`patell` per block (and day): the sum of the SARs, their
+    count and the sum of their variances ``df/(df - 2)`` (estudy2: over every firm-event)."""
+    b = blocks
     dfr = np.asarray(df_resid, dtype=float).reshape((-1,) + (1,) * (sar.ndim - 1))
     with np.errstate(divide="ignore", invalid="ignore"):  # df 2: infinite variance
         v = dfr / (dfr - 2.0)
+    ok = np.isfinite(sar)
     if estudy2_sums:
         var = b.total(np.broadcast_to(v, sar.shape))
-        total = _estudy2_total(sar, b)
     else:
-        ok = np.isfinite(sar)
         var = b.total(np.where(ok, v, 0.0))
-        total = b.sum(sar)
-    return _div(total, np.sqrt(var)), sq
+    return b.total(np.where(ok, sar, 0.0)), b.total(ok.astype(float)), var
+
+
+def patell_from_sums(
+    sar_total: np.ndarray,
+    sar_n: np.ndarray,
+    var: np.ndarray,
+    sizes: np.ndarray,
+    estudy2_sums: bool = False,
+    squeeze: bool = False,
+) -> TestResult:
+    """:func:`patell` from :func:`patell_sums` and the firm-events per block ``sizes``."""
+    z = _patell_z(sar_total, sar_n, var, sizes, estudy2_sums)
+    return _result("patell", z, p_normal(z), None, "mean SAR = 0", squeeze)
+
+
+def _patell_z(
+    sar_total: np.ndarray,
+    sar_n: np.ndarray,
+    var: np.ndarray,
+    sizes: np.ndarray,
+    estudy2_sums: bool,
+) -> np.ndarray:
+    if estudy2_sums:  # estudy2's rowMeans(x, na.rm = TRUE) * ncol(x)
+        total = mean_from_sums(sar_total, sar_n) * _col(sizes, sar_total.ndim)
+    else:
+        total = np.where(sar_n > 0, sar_total, np.nan)
+    return _div(total, np.sqrt(var))
 
 
 def adjusted_patell(
@@ -748,14 +897,25 @@ def adjusted_patell(
     package use the same form. ``N`` is the number of firm-events observed that day; ``NaN``
     when ``1 + (N - 1) rbar <= 0`` (see :func:`kp_factor`).
     """
-    z, sq = _patell_z(sar, df_resid, False, blocks)
-    b, _ = _blocks(np.asarray(sar), blocks)
-    n = b.count(np.asarray(sar, dtype=float))
-    r = _col(_per_block(rbar, len(b), sq), n.ndim)
+    sar = np.asarray(sar, dtype=float)
+    b, sq = _blocks(sar, blocks)
+    total, n, var = patell_sums(sar, df_resid, False, b)
+    return adjusted_patell_from_sums(total, n, var, rbar, sq)
+
+
+def adjusted_patell_from_sums(
+    sar_total: np.ndarray, sar_n: np.ndarray, var: np.ndarray, rbar: Any, squeeze: bool = False
+) -> TestResult:
+    """:func:`adjusted_patell` from the textbook :func:`patell_sums` and ``rbar`` per block."""
+    z = _patell_z(sar_total, sar_n, var, np.ones(sar_total.shape[0]), False)
+    n = sar_n
+    r = _col(_per_block(rbar, sar_total.shape[0], squeeze), n.ndim)
     deff, ok = _design_effect(r, n)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(ok, z / np.sqrt(np.where(ok, deff, 1.0)), np.nan)
-    return _result("adjusted_patell", z, p_normal(z), None, "mean SAR = 0 (cross-correlated)", sq)
+    return _result(
+        "adjusted_patell", z, p_normal(z), None, "mean SAR = 0 (cross-correlated)", squeeze
+    )
 
 
 def bmp(sar: np.ndarray, blocks: Blocks | None = None) -> TestResult:
@@ -773,17 +933,22 @@ def bmp(sar: np.ndarray, blocks: Blocks | None = None) -> TestResult:
     freedom. Robust to event-induced variance, not to cross-correlation. estudy2
     (``boehmer``) forms the SARs as for :func:`patell`.
     """
-    t, n, sq = _bmp_t(sar, blocks)
-    return _result("bmp", t, p_t(t, n - 1), n - 1, "mean SAR = 0", sq)
-
-
-def _bmp_t(sar: np.ndarray, blocks: Blocks | None) -> tuple[np.ndarray, np.ndarray, bool]:
     sar = np.asarray(sar, dtype=float)
     b, sq = _blocks(sar, blocks)
-    n = b.count(sar)
-    sd = b.sd(sar)
-    t = np.where(sd > 0, _div(b.mean(sar), _div(sd, np.sqrt(n))), np.nan)  # sd 0: identical
-    return t, n, sq
+    return bmp_from_moments(Moments.of(sar, b), sq)
+
+
+def bmp_from_moments(m: Moments, squeeze: bool = False) -> TestResult:
+    """:func:`bmp` from the per-block :class:`Moments` of the SARs (batch form)."""
+    t, n = _bmp_t(m)
+    return _result("bmp", t, p_t(t, n - 1), n - 1, "mean SAR = 0", squeeze)
+
+
+def _bmp_t(m: Moments) -> tuple[np.ndarray, np.ndarray]:
+    n = m.n
+    sd = m.sd()
+    t = np.where(sd > 0, _div(m.mean, _div(sd, np.sqrt(n))), np.nan)  # sd 0: identical
+    return t, n
 
 
 def kolari_pynnonen(sar: np.ndarray, rbar: Any, blocks: Blocks | None = None) -> TestResult:
@@ -795,11 +960,18 @@ def kolari_pynnonen(sar: np.ndarray, rbar: Any, blocks: Blocks | None = None) ->
     pairwise correlation of estimation-window residuals (Kolari & Pynnonen 2010, RFS 23,
     eq. 10). t with ``N - 1`` degrees of freedom. ``rbar`` is a scalar, or one value per block.
     """
-    t, n, sq = _bmp_t(sar, blocks)
-    r = _col(_per_block(rbar, t.shape[0], sq), n.ndim)
+    sar = np.asarray(sar, dtype=float)
+    b, sq = _blocks(sar, blocks)
+    return kolari_pynnonen_from_moments(Moments.of(sar, b), rbar, sq)
+
+
+def kolari_pynnonen_from_moments(m: Moments, rbar: Any, squeeze: bool = False) -> TestResult:
+    """:func:`kolari_pynnonen` from the per-block :class:`Moments` of the SARs and ``rbar``."""
+    t, n = _bmp_t(m)
+    r = _col(_per_block(rbar, t.shape[0], squeeze), n.ndim)
     t = t * np.asarray(kp_factor(r, n), dtype=float)
     return _result(
-        "kolari_pynnonen", t, p_t(t, n - 1), n - 1, "mean SAR = 0 (cross-correlated)", sq
+        "kolari_pynnonen", t, p_t(t, n - 1), n - 1, "mean SAR = 0 (cross-correlated)", squeeze
     )
 
 
@@ -815,8 +987,34 @@ def sign(x: np.ndarray, estudy2_sums: bool = False, blocks: Blocks | None = None
     (or CARs). Standard normal. Assumes independence and a median of zero
     (Boehmer, Musumeci & Poulsen 1991; estudy2 ``sign_test``).
     """
-    z, zmax, sq = _sign_z(x, 0.5, estudy2_sums, blocks)
-    return _result("sign", z, p_normal(z), None, "P(AR > 0) = 1/2", sq, min_p=p_normal(zmax))
+    x = np.asarray(x, dtype=float)
+    b, sq = _blocks(x, blocks)
+    pos_total, n = sign_sums(x, b)
+    return sign_from_sums(pos_total, n, b.sizes, 0.5, estudy2_sums, sq)
+
+
+def sign_sums(x: np.ndarray, blocks: Blocks) -> tuple[np.ndarray, np.ndarray]:
+    """The additive pieces of :func:`sign` and :func:`generalized_sign` per block (and day):
+    the number of positive values and of values."""
+    ok = np.isfinite(x)
+    pos = np.where(ok, (x > 0).astype(float), np.nan)
+    return blocks.total(np.where(ok, pos, 0.0)), blocks.total(ok.astype(float))
+
+
+def sign_from_sums(
+    pos_total: np.ndarray,
+    n: np.ndarray,
+    sizes: np.ndarray,
+    p_hat: Any = 0.5,
+    estudy2_sums: bool = False,
+    squeeze: bool = False,
+    name: str = "sign",
+) -> TestResult:
+    """:func:`sign` (``p_hat = 1/2``) or :func:`generalized_sign` (``name``) from
+    :func:`sign_sums` and the firm-events per block ``sizes``."""
+    z, zmax = _sign_z(pos_total, n, sizes, p_hat, estudy2_sums, squeeze)
+    null = "P(AR > 0) = 1/2" if name == "sign" else "P(AR > 0) = p_hat"
+    return _result(name, z, p_normal(z), None, null, squeeze, min_p=p_normal(zmax))
 
 
 def generalized_sign(
@@ -840,27 +1038,32 @@ def generalized_sign(
     ``Z = (N+ - N p_hat) / sqrt(N p_hat (1 - p_hat))``, standard normal
     (Cowan 1992, Rev. Quant. Fin. Acc. 2; McConnell & Muscarella 1985).
     """
-    z, zmax, sq = _sign_z(x, p_hat, estudy2_sums, blocks)
-    return _result(
-        "generalized_sign", z, p_normal(z), None, "P(AR > 0) = p_hat", sq, min_p=p_normal(zmax)
-    )
+    x = np.asarray(x, dtype=float)
+    b, sq = _blocks(x, blocks)
+    pos_total, n = sign_sums(x, b)
+    return sign_from_sums(pos_total, n, b.sizes, p_hat, estudy2_sums, sq, "generalized_sign")
 
 
 def _sign_z(
-    x: np.ndarray, p_hat: Any, estudy2_sums: bool, blocks: Blocks | None
-) -> tuple[np.ndarray, np.ndarray, bool]:
+    pos_total: np.ndarray,
+    n: np.ndarray,
+    sizes: np.ndarray,
+    p_hat: Any,
+    estudy2_sums: bool,
+    squeeze: bool,
+) -> tuple[np.ndarray, np.ndarray]:
     """The sign statistic and the largest ``|Z|`` the sample allows (every value positive,
     or none): the smallest p-value is ``2 Phi(-max |Z|)``."""
-    x = np.asarray(x, dtype=float)
-    b, sq = _blocks(x, blocks)
-    pos = np.where(np.isfinite(x), (x > 0).astype(float), np.nan)
-    n = b.count(x)
-    total = _estudy2_total(pos, b) if estudy2_sums else b.sum(pos)
-    top = np.where(n > 0, _col(b.sizes, n.ndim), 0.0) if estudy2_sums else n
-    p = _col(_per_block(p_hat, len(b), sq), n.ndim)
+    if estudy2_sums:  # estudy2's rowMeans(x, na.rm = TRUE) * ncol(x)
+        total = mean_from_sums(pos_total, n) * _col(sizes, n.ndim)
+        top = np.where(n > 0, _col(sizes, n.ndim), 0.0)
+    else:
+        total = np.where(n > 0, pos_total, np.nan)
+        top = n
+    p = _col(_per_block(p_hat, n.shape[0], squeeze), n.ndim)
     sd = np.sqrt(n * p * (1 - p))
     zmax = np.maximum(np.abs(_div(top - n * p, sd)), np.abs(_div(-n * p, sd)))
-    return _div(total - n * p, sd), zmax, sq
+    return _div(total - n * p, sd), zmax
 
 
 #: The daily mean signs and ranks of the sign/rank tests are bounded (a sign is +-1, a
@@ -1396,21 +1599,47 @@ def portfolio(
     ar_p = np.asarray(ar_p, dtype=float)
     se_p = np.asarray(se_p, dtype=float)
     b, sq = _blocks(ar_p, blocks)
+    return portfolio_from_sums(*portfolio_sums(ar_p, se_p, df, b), squeeze=sq)
+
+
+def portfolio_sums(
+    ar_p: np.ndarray, se_p: np.ndarray, df: np.ndarray, blocks: Blocks
+) -> tuple[np.ndarray, ...]:
+    """The pieces of :func:`portfolio` per block of events: the sum of the portfolio ARs,
+    their count ``E``, the sum of their variances, the events of the block, and the first
+    event's t-ratio and degrees of freedom (the statistic of a one-event block)."""
+    b = blocks
     ok = np.isfinite(ar_p)
     var2 = se_p**2
     E = b.total(ok.astype(float))
     # an event whose portfolio has no residual variance (members offsetting exactly: its
     # sigma is NaN, see test_notes) adds none
     var = b.total(np.where(ok & np.isfinite(var2), var2, 0.0))
-    z = _div(b.mean(ar_p), _div(np.sqrt(var), E))
-    single = b.sizes == 1
     first = np.asarray(df, dtype=float)[b.starts]
     with np.errstate(invalid="ignore", divide="ignore"):  # se 0: offsetting ARs
         t1 = np.where(se_p > 0, ar_p / np.where(se_p > 0, se_p, 1.0), np.nan)[b.starts]
+    total = b.total(np.where(ok, ar_p, 0.0))
+    return total, E, var, b.sizes.astype(float), t1, first
+
+
+def portfolio_from_sums(
+    ar_total: np.ndarray,
+    n_ar: np.ndarray,
+    var: np.ndarray,
+    n_events: np.ndarray,
+    t_first: np.ndarray,
+    df_first: np.ndarray,
+    squeeze: bool = False,
+) -> TestResult:
+    """:func:`portfolio` from :func:`portfolio_sums`."""
+    z = _div(mean_from_sums(ar_total, n_ar), _div(np.sqrt(var), n_ar))
+    single = n_events == 1
     one = _col(single, z.ndim).astype(bool)
-    stat = np.where(one, t1, z)
-    p = np.where(one, p_t(stat, _col(np.where(single, first, 1.0), z.ndim)), p_normal(stat))
-    return _result("portfolio", stat, p, np.where(single, first, np.nan), "portfolio AR = 0", sq)
+    stat = np.where(one, t_first, z)
+    p = np.where(one, p_t(stat, _col(np.where(single, df_first, 1.0), z.ndim)), p_normal(stat))
+    return _result(
+        "portfolio", stat, p, np.where(single, df_first, np.nan), "portfolio AR = 0", squeeze
+    )
 
 
 def is_singular(cov: np.ndarray) -> bool:
