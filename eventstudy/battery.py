@@ -890,9 +890,7 @@ class BatteryInput:
         """Daily grank: rows ``[SR_est, SAR_win / sd_b(SAR_win)]`` ranked (textbook: every
         window day; estudy2: the tested days only)."""
         sums = self._grank_daily_sums(cols)
-        return _grank_daily_from_sums(
-            sums, self.blocks.sizes, self.ar_est.shape[1], cols, self.e2
-        )
+        return _grank_daily_from_sums(sums, self.blocks.sizes, self.ar_est.shape[1], cols, self.e2)
 
     def _grank_daily_sums(
         self, cols: np.ndarray, scale: np.ndarray | None = None
@@ -1143,9 +1141,7 @@ def _wanted(tests: Collection[str] | None) -> set[str]:
     return want
 
 
-def _tested(
-    inp: BatteryInput, cols: np.ndarray, cumulative: bool
-) -> tuple[np.ndarray, np.ndarray]:
+def _tested(inp: BatteryInput, cols: np.ndarray, cumulative: bool) -> tuple[np.ndarray, np.ndarray]:
     """The standardized and raw values tested: SCARs and CARs over ``cols``, or the SARs
     and ARs of each column."""
     if cumulative:

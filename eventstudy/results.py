@@ -34,6 +34,8 @@ __all__ = [
     "EngineData",
     "EventStudyResults",
     "ResultsSummary",
+    "aar_table",
+    "caar_table",
     "gather_rows",
 ]
 
@@ -660,39 +662,12 @@ class EventStudyResults:
         results = bt.run_battery(inp, cols, False)
         aar = inp.blocks.mean(inp.ar_win[:, cols])  # (B, D)
         n_obs = inp.blocks.count(inp.ar_win[:, cols])
+        out = aar_table(results, aar, n_obs, a)
         B, D, T = len(inp.blocks), len(cols), len(results)
-        names = list(results)
-
-        def stack(field: str) -> np.ndarray:
-            cols_ = []
-            for r in results.values():
-                v = getattr(r, field)
-                v = (
-                    np.full((B, D), np.nan)
-                    if v is None
-                    else np.broadcast_to(np.asarray(v, dtype=float).reshape(B, -1), (B, D))
-                )
-                cols_.append(v)
-            return np.stack(cols_, axis=2).ravel()
-
-        out = pd.DataFrame(
-            {
-                "rel_day": np.tile(np.repeat(a + np.arange(D), T), B),
-                "test": np.tile(np.array(names, dtype=object), B * D),
-                "statistic": stack("statistic"),
-                "p_value": stack("p_value"),
-                "df": stack("df"),
-                "df2": stack("df2"),
-                "min_p": stack("min_p"),
-                "null": np.tile(np.array([r.null for r in results.values()], dtype=object), B * D),
-                "aar": np.repeat(aar.ravel(), T),
-                "n": np.repeat(n_obs.ravel().astype(int), T),
-            }
-        )
         if self._cal is not None:
             null = self._cal.null_pvalues((a, a + D - 1), False, by, labels)
-            p_obs = stack("p_value").reshape(B, D, T)
-            self._add_calibration(out, p_obs, [null.get(n) for n in names], (B, D))
+            p_obs = out["p_value"].to_numpy().reshape(B, D, T)
+            self._add_calibration(out, p_obs, [null.get(n) for n in results], (B, D))
         if column is not None:
             assert labels is not None
             out.insert(0, column, np.repeat(np.array(labels, dtype=object), D * T))
@@ -737,34 +712,12 @@ class EventStudyResults:
         inp, labels, column = self._battery_input(by)
         results = bt.run_battery(inp, cols, True)
         car, _, _ = bt.car_moments(inp.ar_win, inp.X_win, inp.xtx_inv, inp.sigma, cols)
-        caar = inp.blocks.mean(car)
-        n = inp.blocks.count(car).astype(int)
+        out = caar_table(results, inp.blocks.mean(car), inp.blocks.count(car))
         B, T = len(inp.blocks), len(results)
-
-        def stack(field: str) -> np.ndarray:
-            vals = []
-            for r in results.values():
-                v = getattr(r, field)
-                vals.append(np.full(B, np.nan) if v is None else np.asarray(v, float).reshape(B))
-            return np.stack(vals, axis=1).ravel()
-
-        out = pd.DataFrame(
-            {
-                "test": np.tile(np.array(list(results), dtype=object), B),
-                "statistic": stack("statistic"),
-                "p_value": stack("p_value"),
-                "df": stack("df"),
-                "df2": stack("df2"),
-                "min_p": stack("min_p"),
-                "null": np.tile(np.array([r.null for r in results.values()], dtype=object), B),
-                "caar": np.repeat(caar, T),
-                "n": np.repeat(n, T),
-            }
-        )
         if self._cal is not None:
             a, b, _ = self._cols(window)
             null = self._cal.null_pvalues((a, b), True, by, labels)
-            p_obs = stack("p_value").reshape(B, 1, T)
+            p_obs = out["p_value"].to_numpy().reshape(B, 1, T)
             self._add_calibration(out, p_obs, [null.get(n) for n in results], (B, 1))
         if column is not None:
             assert labels is not None
@@ -1382,6 +1335,76 @@ def _t(v: float) -> str:
 
 def _num(v: float) -> str:
     return f"{v:.4f}" if np.isfinite(v) else "n/a"
+
+
+def aar_table(
+    results: Mapping[str, st.TestResult], aar: np.ndarray, n: np.ndarray, first_day: int
+) -> pd.DataFrame:
+    """The daily test table of :meth:`EventStudyResults.aar_tests` from batched results.
+
+    ``results`` have statistics of shape ``(B, D)`` (blocks, days from ``first_day``);
+    ``aar`` and ``n`` are the blocks' mean AR and firm-events observed, ``(B, D)``. Rows are
+    ordered by block, day, then test.
+    """
+    B, D = np.shape(aar)
+    T = len(results)
+
+    def stack(field: str) -> np.ndarray:
+        cols_ = []
+        for r in results.values():
+            v = getattr(r, field)
+            v = (
+                np.full((B, D), np.nan)
+                if v is None
+                else np.broadcast_to(np.asarray(v, dtype=float).reshape(B, -1), (B, D))
+            )
+            cols_.append(v)
+        return np.stack(cols_, axis=2).ravel()
+
+    return pd.DataFrame(
+        {
+            "rel_day": np.tile(np.repeat(first_day + np.arange(D), T), B),
+            "test": np.tile(np.array(list(results), dtype=object), B * D),
+            "statistic": stack("statistic"),
+            "p_value": stack("p_value"),
+            "df": stack("df"),
+            "df2": stack("df2"),
+            "min_p": stack("min_p"),
+            "null": np.tile(np.array([r.null for r in results.values()], dtype=object), B * D),
+            "aar": np.repeat(np.ravel(aar), T),
+            "n": np.repeat(np.ravel(n).astype(int), T),
+        }
+    )
+
+
+def caar_table(
+    results: Mapping[str, st.TestResult], caar: np.ndarray, n: np.ndarray
+) -> pd.DataFrame:
+    """The window test table of :meth:`EventStudyResults.caar_tests` from batched results
+    (statistics ``(B,)``), the blocks' mean CAR and firm-events ``(B,)``; rows by block, then
+    test."""
+    B, T = len(caar), len(results)
+
+    def stack(field: str) -> np.ndarray:
+        vals = []
+        for r in results.values():
+            v = getattr(r, field)
+            vals.append(np.full(B, np.nan) if v is None else np.asarray(v, float).reshape(B))
+        return np.stack(vals, axis=1).ravel()
+
+    return pd.DataFrame(
+        {
+            "test": np.tile(np.array(list(results), dtype=object), B),
+            "statistic": stack("statistic"),
+            "p_value": stack("p_value"),
+            "df": stack("df"),
+            "df2": stack("df2"),
+            "min_p": stack("min_p"),
+            "null": np.tile(np.array([r.null for r in results.values()], dtype=object), B),
+            "caar": np.repeat(caar, T),
+            "n": np.repeat(np.asarray(n).astype(int), T),
+        }
+    )
 
 
 def _t_crit(df: np.ndarray, level: float = 0.95) -> np.ndarray:

@@ -774,9 +774,7 @@ def lamb(
     b, sq = _blocks(ar, blocks)
     ok = np.isfinite(ar)
     ar_total = b.total(np.where(ok, ar, 0.0))
-    return lamb_from_sums(
-        ar_total, b.total(ok.astype(float)), aar_est, correction, cumulative, sq
-    )
+    return lamb_from_sums(ar_total, b.total(ok.astype(float)), aar_est, correction, cumulative, sq)
 
 
 def lamb_from_sums(

@@ -8,13 +8,16 @@ object computes tables and tests lazily from those arrays (:mod:`eventstudy.resu
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
 
+from eventstudy.battery import BatterySums
 from eventstudy.calibration import Calibration
 from eventstudy.exceptions import (
     ClusteredEventWarning,
@@ -32,10 +35,25 @@ from eventstudy.models import (
     patell_df,
     residual_df,
 )
+from eventstudy.parallel import Backend, Scheduler
 from eventstudy.results import EngineData, EventStudyResults, gather_rows
+from eventstudy.summary import (
+    ChunkSummary,
+    GrankScales,
+    SummaryPlan,
+    SummaryResults,
+    grank_pass,
+    grank_scales,
+    summarize,
+)
 from eventstudy.vocabulary import CONVENTIONS, INDEPENDENCE_TESTS, Convention, ModelName
 
-__all__ = ["CONVENTIONS", "EventStudy", "event_study"]
+__all__ = ["COLLECT", "CONVENTIONS", "Collect", "EventStudy", "FitPart", "event_study"]
+
+#: What the engine brings back: every firm-event's arrays, or tables and sufficient
+#: statistics (:mod:`eventstudy.summary`).
+Collect = Literal["arrays", "summary"]
+COLLECT: tuple[str, ...] = ("arrays", "summary")
 
 Model = ModelName
 
@@ -45,6 +63,139 @@ _CHUNK = 8192
 #: Fewest sessions that can serve as an event's placebo day 0 for its p-values to be
 #: calibrated (below, the run says so and reports nominal p-values only).
 CALIBRATION_MIN_DATES = 20
+
+
+#: :class:`EngineData` fields with one row per firm-event: a chunked fit concatenates them.
+#: ``events``, ``sec_code`` and ``excluded`` are rebuilt; ``returns``, ``R``, ``market`` and
+#: ``factors`` are the specification's; the other fields are settings every chunk shares.
+_ROW_FIELDS: tuple[str, ...] = (
+    "pos",
+    "dates_win",
+    "y_win",
+    "X_win",
+    "coef",
+    "xtx_inv",
+    "ar_est",
+    "ar_win",
+    "expected_win",
+    "sigma",
+    "n_obs",
+    "r2",
+    "df_sigma",
+    "df_patell",
+    "c_sar",
+    "mterm_win",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class FitPart:
+    """The fit of a set of whole events (all of them, or one chunk).
+
+    Attributes
+    ----------
+    data : EngineData or None
+        The engine arrays of the firm-events that can be studied (``None``: none can).
+    excluded_input : list of (event_id, security, reason)
+        Firm-events that cannot be studied as given (security not in the returns, event
+        date not a session, window outside the sample).
+    excluded_fit : list of (event_id, security, reason)
+        Firm-events dropped by the fit (too few estimation returns, no residual variance,
+        no return on day 0).
+    n_input : int
+        Firm-events that reached the fit.
+    n_fitted : int
+        Firm-events studied (the rows of ``data``).
+    """
+
+    data: EngineData | None
+    excluded_input: list[tuple[str, str, str]]
+    excluded_fit: list[tuple[str, str, str]]
+    n_input: int
+    n_fitted: int
+
+    def portable(self) -> FitPart:
+        """The part without the arrays every chunk shares (the returns panel, the market
+        and factors): what a worker sends back."""
+        d = self.data
+        if d is None:
+            return self
+        light = replace(d, returns=d.returns.iloc[:0, :0], R=np.empty((0, 0)), market=None,
+                        factors=None)  # fmt: skip
+        return replace(self, data=light)
+
+
+def _fit_chunk(spec: EventStudy, events: pd.DataFrame) -> FitPart:
+    """A worker's task: fit one chunk of whole events with the shared specification."""
+    return spec._fit_part(events).portable()
+
+
+def _excluded(parts: Sequence[FitPart]) -> pd.DataFrame:
+    """The exclusions of consecutive chunks in the order one fit lists them: the input
+    checks of every chunk first, then the fit's."""
+    rows = [x for p in parts for x in p.excluded_input]
+    rows += [x for p in parts for x in p.excluded_fit]
+    return pd.DataFrame(rows, columns=["event_id", "security", "reason"])
+
+
+def _summary_chunk(
+    shared: tuple[EventStudy, SummaryPlan], events: pd.DataFrame
+) -> tuple[FitPart, ChunkSummary | None]:
+    """A worker's first-pass task of a summary run: fit the chunk, return its tables and
+    sufficient statistics (never its arrays)."""
+    spec, plan = shared
+    part = spec._fit_part(events)
+    light = replace(part, data=None)
+    return light, None if part.data is None else summarize(part.data, plan)
+
+
+def _grank_chunk(
+    shared: tuple[EventStudy, SummaryPlan], task: tuple[pd.DataFrame, GrankScales]
+) -> dict[str | tuple[int, int], BatterySums]:
+    """A worker's second-pass task of a summary run: refit the chunk, return grank's sums
+    with the pooled scales."""
+    spec, plan = shared
+    events, scales = task
+    data = spec._fit_part(events).data
+    assert data is not None  # the first pass fitted the same chunk
+    return grank_pass(data, plan, scales)
+
+
+def _check_fitted(parts: Sequence[FitPart]) -> None:
+    """Raise the engine's one-line :class:`DataError` when no firm-event can be studied."""
+    if any(p.n_fitted for p in parts):
+        return
+    checked = [x for p in parts for x in p.excluded_input]
+    if sum(p.n_input for p in parts) == 0:
+        raise DataError(
+            symbol="events",
+            detail="no firm-event can be studied ("
+            + "; ".join(list(dict.fromkeys(x[2] for x in checked))[:3])
+            + ")",
+            fix="extend the prices to cover the event windows, or check the event dates",
+        )
+    last = [x for p in parts for x in p.excluded_fit][-1][2]
+    raise DataError(
+        symbol="events",
+        detail="every firm-event was excluded (" + last + ")",
+        fix="check for constant prices or a constant market series"
+        if "variance" in last
+        else "lengthen the returns history or lower min_estimation_obs",
+    )
+
+
+def _returns_matrix(ret: pd.DataFrame, securities: list[str]) -> np.ndarray:
+    """The return columns of ``securities`` as one float matrix (sessions x securities)."""
+    col_index = {c: i for i, c in enumerate(ret.columns.astype(str))}
+    try:
+        return ret.iloc[:, [col_index[s] for s in securities]].to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        bad = [s for s in securities if not pd.api.types.is_numeric_dtype(ret[s])]
+        raise DataError(
+            symbol=", ".join(bad[:3]) or "returns",
+            detail="returns are not numeric",
+            fix="pass float returns (NaN for no observation)",
+        ) from None
 
 
 def _stack(parts: list[np.ndarray]) -> np.ndarray:
@@ -84,6 +235,7 @@ def _market_term(
     return out
 
 
+@overload
 def event_study(
     returns: pd.DataFrame,
     events: pd.DataFrame,
@@ -98,7 +250,63 @@ def event_study(
     dimson_lags: int = 0,
     calibrate: int = 0,
     seed: int | None = 0,
-) -> EventStudyResults:
+    backend: Backend | None = None,
+    chunk_events: int | None = None,
+    scheduler: Scheduler | None = None,
+    workers: int | None = None,
+    collect: Literal["arrays"] = "arrays",
+    car_windows: Sequence[tuple[int, int]] = (),
+    tests: Sequence[str] | None = None,
+) -> EventStudyResults: ...
+
+
+@overload
+def event_study(
+    returns: pd.DataFrame,
+    events: pd.DataFrame,
+    market: str | pd.Series | None = "MKT",
+    model: Model = "market",
+    factors: Sequence[str] | pd.DataFrame | None = None,
+    estimation: tuple[int, int] = (-260, -11),
+    window: tuple[int, int] = (-10, 10),
+    min_estimation_obs: int = 100,
+    convention: Convention = "textbook",
+    *,
+    dimson_lags: int = 0,
+    calibrate: int = 0,
+    seed: int | None = 0,
+    backend: Backend | None = None,
+    chunk_events: int | None = None,
+    scheduler: Scheduler | None = None,
+    workers: int | None = None,
+    collect: Literal["summary"],
+    car_windows: Sequence[tuple[int, int]] = (),
+    tests: Sequence[str] | None = None,
+) -> SummaryResults: ...
+
+
+def event_study(
+    returns: pd.DataFrame,
+    events: pd.DataFrame,
+    market: str | pd.Series | None = "MKT",
+    model: Model = "market",
+    factors: Sequence[str] | pd.DataFrame | None = None,
+    estimation: tuple[int, int] = (-260, -11),
+    window: tuple[int, int] = (-10, 10),
+    min_estimation_obs: int = 100,
+    convention: Convention = "textbook",
+    *,
+    dimson_lags: int = 0,
+    calibrate: int = 0,
+    seed: int | None = 0,
+    backend: Backend | None = None,
+    chunk_events: int | None = None,
+    scheduler: Scheduler | None = None,
+    workers: int | None = None,
+    collect: Collect = "arrays",
+    car_windows: Sequence[tuple[int, int]] = (),
+    tests: Sequence[str] | None = None,
+) -> EventStudyResults | SummaryResults:
     """Run an event study and return its results.
 
     Parameters
@@ -132,17 +340,47 @@ def event_study(
         (:mod:`eventstudy.calibration`).
     seed : int, keyword-only
         Seed of the placebo draws (the same seed and data give the same p-values).
+    backend : {None, "processes", "dask"}, keyword-only
+        Where the fit runs (:mod:`eventstudy.parallel`). ``None``: here, in one pass.
+        ``"processes"``: a pool of local processes; ``"dask"``: a Dask cluster. The events
+        are split into chunks of whole events, each chunk is fitted by the same code on a
+        worker and the client concatenates the arrays: every table is identical to
+        ``backend=None``.
+    chunk_events : int, keyword-only, optional
+        Events per chunk (default: about 20,000 firm-events per chunk).
+    scheduler : str or distributed.Client, keyword-only, optional
+        ``backend="dask"``: a scheduler address (``"tcp://10.0.0.5:8786"``) or a connected
+        client; default a local cluster for the call.
+    workers : int, keyword-only, optional
+        Processes of the pool, or workers of the local Dask cluster (default: the cores).
+    collect : {"arrays", "summary"}, keyword-only
+        ``"arrays"`` (default): every firm-event's arrays end up here and every table of
+        :class:`EventStudyResults` is available. ``"summary"``: memory bounded by the chunk,
+        for hundreds of thousands or millions of firm-events: each chunk returns its
+        per-firm and per-event tables and the sufficient statistics of the pooled tests
+        (:mod:`eventstudy.summary`); with ``backend=None`` the chunks run one after the
+        other in this process.
+    car_windows : sequence of (int, int), keyword-only
+        ``collect="summary"``: the windows whose CAR tables and tests are computed (the
+        event window always is).
+    tests : sequence of str, keyword-only, optional
+        ``collect="summary"``: the tests computed (default: all).
 
     Returns
     -------
-    EventStudyResults
+    EventStudyResults, or SummaryResults with ``collect="summary"``
 
     Examples
     --------
     >>> res = event_study(returns, events, market="^N225", window=(-5, 5))  # doctest: +SKIP
     >>> res.caar_tests((0, 1))  # doctest: +SKIP
+    >>> big = event_study(returns, events, market="SPY", backend="dask",
+    ...                   scheduler="tcp://10.0.0.5:8786", collect="summary",
+    ...                   car_windows=[(0, 1)])  # doctest: +SKIP
     """
-    return EventStudy(
+    if collect not in COLLECT:
+        raise ConfigError(field="collect", value=collect, expected="'arrays' or 'summary'")
+    study = EventStudy(
         returns,
         events,
         market=market,
@@ -155,7 +393,24 @@ def event_study(
         dimson_lags=dimson_lags,
         calibrate=calibrate,
         seed=seed,
-    ).fit()
+    )
+    compute: dict[str, Any] = {
+        "backend": backend,
+        "chunk_events": chunk_events,
+        "scheduler": scheduler,
+        "workers": workers,
+    }
+    if collect == "summary":
+        return study.fit_summary(car_windows, tests=tests, **compute)
+    for name, value in (("car_windows", car_windows), ("tests", tests)):
+        if value is not None and len(value):
+            raise ConfigError(
+                field=name,
+                value=value,
+                expected='nothing unless collect="summary" (every window and test is '
+                "available on the results)",
+            )
+    return study.fit(**compute)
 
 
 def _window(name: str, value: Any) -> tuple[int, int]:
@@ -368,12 +623,153 @@ class EventStudy:
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self) -> EventStudyResults:
-        """Fit the model for every firm-event and return the (lazy) results."""
+    def fit(
+        self,
+        *,
+        backend: Backend | None = None,
+        chunk_events: int | None = None,
+        scheduler: Scheduler | None = None,
+        workers: int | None = None,
+    ) -> EventStudyResults:
+        """Fit the model for every firm-event and return the (lazy) results.
+
+        Parameters
+        ----------
+        backend : {None, "processes", "dask"}, keyword-only
+            ``None`` fits every firm-event here, in one pass. Otherwise the events are split
+            into chunks of whole events (:mod:`eventstudy.parallel`), each chunk is fitted
+            by the same code on a worker, and the chunks' arrays are concatenated here: the
+            results are identical to ``backend=None``.
+        chunk_events, scheduler, workers
+            See :func:`event_study`.
+        """
+        events = self._sorted_events()
+        if backend is None and chunk_events is None:
+            part = self._fit_part(events)
+            _check_fitted([part])
+            assert part.data is not None
+            data = part.data
+        else:
+            from eventstudy.parallel import executor, split_clusters
+
+            chunks = split_clusters(events, chunk_events)
+            spec = self._for_workers()
+            with executor(backend, spec, scheduler=scheduler, workers=workers) as ex:
+                parts = list(ex.map(_fit_chunk, chunks))
+            data = self._gather(parts)
+        res = EventStudyResults(data)
+        self._warn_clusters(res.clustering)
+        if self.calibrate:
+            res = EventStudyResults(data, calibration=self._calibration(res))
+        return res
+
+    def fit_summary(
+        self,
+        car_windows: Sequence[tuple[int, int]] = (),
+        *,
+        tests: Sequence[str] | None = None,
+        backend: Backend | None = None,
+        chunk_events: int | None = None,
+        scheduler: Scheduler | None = None,
+        workers: int | None = None,
+    ) -> SummaryResults:
+        """Fit chunk by chunk and keep tables and sufficient statistics, never every
+        firm-event's arrays at once (:mod:`eventstudy.summary`).
+
+        Parameters
+        ----------
+        car_windows : sequence of (int, int)
+            Windows whose CAR tables and tests are computed (the event window always is).
+        tests : sequence of str, optional
+            Tests to compute (default: all; without ``grank`` one pass is enough).
+        backend, chunk_events, scheduler, workers
+            See :func:`event_study`; with ``backend=None`` the chunks run one after the
+            other here.
+        """
+        if self.calibrate:
+            raise ConfigError(
+                field="calibrate",
+                value=self.calibrate,
+                expected='0 with collect="summary" (calibration needs every placebo study)',
+            )
+        plan = SummaryPlan.make(self.window, car_windows, tests)
+        from eventstudy.parallel import executor, split_clusters
+
+        chunks = split_clusters(self._sorted_events(), chunk_events)
+        shared = (self._for_workers(), plan)
+        with executor(backend, shared, scheduler=scheduler, workers=workers) as ex:
+            first = list(ex.map(_summary_chunk, chunks))
+            parts = [f for f, _ in first]
+            _check_fitted(parts)
+            kept = [(c, s) for c, (_, s) in zip(chunks, first, strict=True) if s is not None]
+            summaries = [s for _, s in kept]
+            second: list[dict[str | tuple[int, int], BatterySums]] = []
+            if "grank" in plan.tests:
+                scales = grank_scales(summaries)
+                second = list(ex.map(_grank_chunk, [(c, scales) for c, _ in kept]))
+        out = SummaryResults(
+            model=self.model,
+            convention=self.convention,
+            estimation=self.estimation,
+            market=self.market_name,
+            plan=plan,
+            chunks=summaries,
+            grank=second,
+            excluded=_excluded(parts),
+        )
+        self._warn_clusters(out.clustering)
+        return out
+
+    def _sorted_events(self) -> pd.DataFrame:
+        """The events in the engine's row order: by event, then security."""
+        ev = self.events.sort_values(["event_id", "security"], kind="stable")
+        return ev.reset_index(drop=True)
+
+    def _for_workers(self) -> EventStudy:
+        """This specification without its events (each chunk brings its own) and with only
+        the return columns the events use: what travels once to every worker."""
+        spec = copy.copy(self)
+        cols = self.returns.columns.astype(str)
+        used = cols.isin(pd.unique(self.events["security"]))
+        spec.returns = self.returns if used.all() else self.returns.loc[:, used]
+        spec.events = self.events.iloc[:0]
+        spec.calibrate = 0
+        return spec
+
+    def _gather(self, parts: Sequence[FitPart]) -> EngineData:
+        """One :class:`EngineData` from the fits of consecutive chunks of whole events.
+
+        The chunks' rows are concatenated in order (the same rows, in the same order, as
+        one fit of every event) and the shared arrays are this specification's; the
+        exclusions are ordered as one fit lists them (input checks first, then the fit).
+        """
+        _check_fitted(parts)
+        datas = [p.data for p in parts if p.data is not None]
+        head = datas[0]
+        rows = {f: np.concatenate([getattr(d, f) for d in datas]) for f in _ROW_FIELDS}
+        events = pd.concat([d.events for d in datas], ignore_index=True)
+        securities = [str(x) for x in pd.unique(events["security"].to_numpy(dtype=object))]
+        return replace(
+            head,
+            **rows,
+            events=events,
+            sec_code=pd.Index(securities).get_indexer(events["security"]),
+            excluded=_excluded(parts),
+            returns=self.returns,
+            R=_returns_matrix(self.returns, securities),
+            market=self.market,
+            factors=self.factors,
+        )
+
+    def _fit_part(self, ev: pd.DataFrame) -> FitPart:
+        """Fit the firm-events ``ev`` (whole events, in the engine's order).
+
+        Never raises for lack of firm-events: a part may hold none (see
+        :func:`_check_fitted`).
+        """
         ret = self.returns
         idx = ret.index
         T = len(idx)
-        ev = self.events.sort_values(["event_id", "security"], kind="stable").reset_index(drop=True)
         excluded: list[tuple[str, str, str]] = []
         keep = np.ones(len(ev), dtype=bool)
 
@@ -408,25 +804,11 @@ class EventStudy:
         ev = ev[keep].reset_index(drop=True)
         pos = pos[keep]
         if len(ev) == 0:
-            raise DataError(
-                symbol="events",
-                detail="no firm-event can be studied ("
-                + "; ".join(list(dict.fromkeys(x[2] for x in excluded))[:3])
-                + ")",
-                fix="extend the prices to cover the event windows, or check the event dates",
-            )
-        cols = ret.columns.astype(str)
+            return FitPart(None, excluded, [], 0, 0)
+        n_input = len(ev)
+        n_checked = len(excluded)
         securities = [str(x) for x in pd.unique(ev["security"].to_numpy(dtype=object))]
-        col_index = {c: i for i, c in enumerate(cols)}
-        try:
-            R = ret.iloc[:, [col_index[s] for s in securities]].to_numpy(dtype=float)
-        except (TypeError, ValueError):
-            bad = [s for s in securities if not pd.api.types.is_numeric_dtype(ret[s])]
-            raise DataError(
-                symbol=", ".join(bad[:3]) or "returns",
-                detail="returns are not numeric",
-                fix="pass float returns (NaN for no observation)",
-            ) from None
+        R = _returns_matrix(ret, securities)
         sec_code = pd.Index(securities).get_indexer(ev["security"])
 
         rel_est = np.arange(e0, e1 + 1)
@@ -488,13 +870,7 @@ class EventStudy:
                 excluded.append((ev.at[k, "event_id"], ev.at[k, "security"], why))
         good = ~dropped
         if not good.any():
-            raise DataError(
-                symbol="events",
-                detail="every firm-event was excluded (" + excluded[-1][2] + ")",
-                fix="check for constant prices or a constant market series"
-                if "variance" in excluded[-1][2]
-                else "lengthen the returns history or lower min_estimation_obs",
-            )
+            return FitPart(None, excluded[:n_checked], excluded[n_checked:], n_input, 0)
 
         ev = ev[good].reset_index(drop=True)
         sel = np.flatnonzero(good)
@@ -542,11 +918,7 @@ class EventStudy:
             market=self.market,
             factors=self.factors,
         )
-        res = EventStudyResults(data)
-        self._warn_clusters(res)
-        if self.calibrate:
-            res = EventStudyResults(data, calibration=self._calibration(res))
-        return res
+        return FitPart(data, excluded[:n_checked], excluded[n_checked:], n_input, len(ev))
 
     def _calibration(self, res: EventStudyResults) -> Calibration:
         """Fit ``calibrate`` placebo dates of every event in one engine call."""
@@ -612,8 +984,7 @@ class EventStudy:
         return Calibration(placebo_res, template, real, B, eligible, notes, self.seed)
 
     @staticmethod
-    def _warn_clusters(res: EventStudyResults) -> None:
-        table = res.clustering
+    def _warn_clusters(table: pd.DataFrame) -> None:
         for row in table[table["n_securities"] > 1].itertuples():
             warnings.warn(
                 format_warning(
