@@ -103,6 +103,7 @@ __all__ = [
     "Backend",
     "Executor",
     "Scheduler",
+    "check_compute",
     "executor",
     "split_clusters",
 ]
@@ -335,6 +336,22 @@ class _Closing:
             o.close()
 
 
+def check_compute(
+    backend: Backend | None, scheduler: Scheduler | None, workers: int | None
+) -> None:
+    """Raise a one-line :class:`ConfigError` for compute options that do not go together."""
+    if backend is not None and backend not in BACKENDS:
+        raise ConfigError(field="backend", value=backend, expected="None, 'processes' or 'dask'")
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise ConfigError(field="workers", value=workers, expected="a number of workers >= 1")
+    if scheduler is not None and backend != "dask":
+        raise ConfigError(field="scheduler", value=str(scheduler), expected="backend='dask'")
+    if backend is None and workers is not None:
+        raise ConfigError(field="workers", value=workers, expected="None unless backend is set")
+
+
 @contextmanager
 def executor(
     backend: Backend | None,
@@ -364,17 +381,8 @@ def executor(
         An unknown backend, options that do not apply to it, Dask not installed, or a
         scheduler that cannot be reached.
     """
-    if backend is not None and backend not in BACKENDS:
-        raise ConfigError(field="backend", value=backend, expected="None, 'processes' or 'dask'")
-    if workers is not None and (
-        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
-    ):
-        raise ConfigError(field="workers", value=workers, expected="a number of workers >= 1")
-    if scheduler is not None and backend != "dask":
-        raise ConfigError(field="scheduler", value=str(scheduler), expected="backend='dask'")
+    check_compute(backend, scheduler, workers)
     if backend is None:
-        if workers is not None:
-            raise ConfigError(field="workers", value=workers, expected="None unless backend is set")
         yield Executor(shared)
         return
     if backend == "processes":

@@ -32,6 +32,7 @@ abnormal returns. *Review of Financial Studies* 23(11), 3996–4025.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ from eventstudy.exceptions import (
     DataError,
     EventStudyWarning,
 )
+from eventstudy.parallel import Backend, Scheduler, check_compute
 from eventstudy.placebo import (
     Window,
     as_columns,
@@ -285,9 +287,58 @@ def placebo_pvalues(
             "p_value": np.concatenate([np.asarray(x[5], dtype=float) for x in parts]),
         }
     )
-    return out.sort_values(
+    return _sorted_pvalues(out)
+
+
+def _sorted_pvalues(pvalues: pd.DataFrame) -> pd.DataFrame:
+    """The lab's row order: injected, kind, window, test, then draw."""
+    return pvalues.sort_values(
         ["injected", "kind", "window", "test", "draw"], kind="stable"
     ).reset_index(drop=True)
+
+
+#: Placebo draws per chunk when :func:`simulate` runs on a backend and ``chunk_draws`` is not
+#: given. A constant, so that the chunks (hence every floating-point sum) are the same
+#: whatever the number of workers.
+CHUNK_DRAWS = 100
+
+
+@dataclass(frozen=True, eq=False)
+class _LabSpec:
+    """What every worker of a chunked :func:`simulate` holds (sent once per worker)."""
+
+    returns: pd.DataFrame
+    engine: dict[str, Any]
+    days: tuple[int, ...]
+    car_windows: list[tuple[int, int]]
+    tests: Sequence[str] | None
+    injected: tuple[float, ...]
+    power_draws: int
+
+
+def _lab_chunk(spec: _LabSpec, placebo: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """A worker's task: the engine and the battery on one chunk of placebo draws (null
+    p-values, and the power runs of its draws below ``power_draws``)."""
+    res = _event_study(
+        returns=spec.returns, events=placebo[["security", "event_date", "event_id"]], **spec.engine
+    )
+    kw: dict[str, Any] = {"days": spec.days, "car_windows": spec.car_windows}
+    null = placebo_pvalues(res, tests=spec.tests, **kw)
+    power = None
+    powered = np.unique(placebo["draw"].to_numpy())
+    powered = powered[powered < spec.power_draws]
+    if len(spec.injected) and len(powered):
+        power = placebo_pvalues(
+            res, tests=spec.tests, deltas=list(spec.injected), draws=powered, **kw
+        )
+    return null, power
+
+
+def _draw_chunks(placebo: pd.DataFrame, size: int) -> list[pd.DataFrame]:
+    """Consecutive chunks of ``size`` draws (the rows are sorted by draw)."""
+    draw = placebo["draw"].to_numpy()
+    edges = np.searchsorted(draw, np.arange(0, int(draw.max()) + size + 1, size))
+    return [placebo.iloc[a:b] for a, b in itertools.pairwise(edges) if b > a]
 
 
 # ----------------------------------------------------------------------------- tables
@@ -614,6 +665,10 @@ def simulate(
     relative_power: float = 0.5,
     engine_kwargs: Mapping[str, Any] | None = None,
     min_dates: int = 30,
+    backend: Backend | None = None,
+    chunk_draws: int | None = None,
+    scheduler: Scheduler | None = None,
+    workers: int | None = None,
 ) -> SimulationResults:
     """Empirical size and power of every test on the study's own securities and history.
 
@@ -654,6 +709,15 @@ def simulate(
         Extra keyword arguments for the engine (e.g. ``dimson_lags``).
     min_dates : int, default 30
         Fewest sessions that can serve as a pseudo day 0 (see :func:`draw_placebo_events`).
+    backend : {None, "processes", "dask"}, optional
+        Where the placebo studies run (:mod:`eventstudy.parallel`): ``None`` here, in one
+        engine call; otherwise in chunks of ``chunk_draws`` draws on a pool of processes or a
+        Dask cluster.
+    chunk_draws : int, optional
+        Draws per chunk (default :data:`CHUNK_DRAWS` with a backend; with ``backend=None``
+        the draws then run chunk after chunk here, bounding memory).
+    scheduler, workers
+        As in :func:`eventstudy.event_study`.
 
     Returns
     -------
@@ -680,6 +744,14 @@ def simulate(
     the tests compare it with). Draws on the same template reuse dates only after its eligible
     dates are exhausted (with a warning); overlapping estimation windows make draws mildly
     dependent, so the binomial interval is a guide rather than exact.
+
+    Chunks: the placebo dates are drawn here, once, from ``seed`` (the only random step);
+    each chunk of whole draws is fitted and tested by the same engine and battery on a
+    worker (one draw is one block: its tests need only its own rows), and the p-values are
+    gathered in draw order. No random stream runs on a worker, so the same seed gives the
+    same draws and the same tables whatever the number of workers; with a given
+    ``chunk_draws`` the p-values are identical to the last bit, and equal to the one-call
+    path up to the order of floating-point additions.
 
     References: Brown and Warner (1980, 1985); Kolari and Pynnönen (2010).
     """
@@ -738,21 +810,28 @@ def simulate(
         unknown = sorted(set(tests) - set(TEST_NAMES))
         if unknown:
             raise ConfigError(field="tests", value=unknown, expected=f"some of {TEST_NAMES}")
-    res = _event_study(
-        returns=returns, events=placebo[["security", "event_date", "event_id"]], **base_kwargs
-    )
     kw: dict[str, Any] = {"days": tuple(days), "car_windows": [tuple(w) for w in car_windows]}
-    frames = [placebo_pvalues(res, tests=tests, **kw)]
-    if len(injected):
-        frames.append(
-            placebo_pvalues(
-                res,
-                tests=tests,
-                deltas=[float(x) for x in injected],
-                draws=np.arange(min(power_draws, draws)),
-                **kw,
-            )
+    check_compute(backend, scheduler, workers)
+    if backend is None and chunk_draws is None:
+        res = _event_study(
+            returns=returns, events=placebo[["security", "event_date", "event_id"]], **base_kwargs
         )
+        frames = [placebo_pvalues(res, tests=tests, **kw)]
+        if len(injected):
+            frames.append(
+                placebo_pvalues(
+                    res,
+                    tests=tests,
+                    deltas=[float(x) for x in injected],
+                    draws=np.arange(min(power_draws, draws)),
+                    **kw,
+                )
+            )
+    else:
+        frames = _chunked_pvalues(
+            returns, placebo, base_kwargs, kw, tests, injected, min(power_draws, draws),
+            backend=backend, chunk_draws=chunk_draws, scheduler=scheduler, workers=workers,
+        )  # fmt: skip
     pvalues = pd.concat(frames, ignore_index=True)
 
     null = pvalues[pvalues["injected"] == 0.0]
@@ -814,6 +893,46 @@ def simulate(
         draws=placebo,
         settings=settings,
     )
+
+
+def _chunked_pvalues(
+    returns: pd.DataFrame,
+    placebo: pd.DataFrame,
+    engine: dict[str, Any],
+    kw: dict[str, Any],
+    tests: Sequence[str] | None,
+    injected: Sequence[float],
+    power_draws: int,
+    *,
+    backend: Backend | None,
+    chunk_draws: int | None,
+    scheduler: Scheduler | None,
+    workers: int | None,
+) -> list[pd.DataFrame]:
+    """The null and power p-values of :func:`simulate`, chunk by chunk of draws."""
+    from eventstudy.parallel import executor
+
+    size = CHUNK_DRAWS if chunk_draws is None else chunk_draws
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ConfigError(field="chunk_draws", value=chunk_draws, expected="an integer >= 1")
+    keep = [*pd.unique(placebo["security"]), engine["market"], *(engine["factors"] or [])]
+    cols = [c for c in dict.fromkeys(keep) if c is not None]
+    spec = _LabSpec(
+        returns=returns[cols],
+        engine=engine,
+        days=tuple(kw["days"]),
+        car_windows=list(kw["car_windows"]),
+        tests=None if tests is None else list(tests),
+        injected=tuple(float(x) for x in injected),
+        power_draws=int(power_draws),
+    )
+    with executor(backend, spec, scheduler=scheduler, workers=workers) as ex:
+        outs = list(ex.map(_lab_chunk, _draw_chunks(placebo, size)))
+    frames = [_sorted_pvalues(pd.concat([o[0] for o in outs], ignore_index=True))]
+    power = [o[1] for o in outs if o[1] is not None]
+    if power:
+        frames.append(_sorted_pvalues(pd.concat(power, ignore_index=True)))
+    return frames
 
 
 def simulate_from_run(

@@ -35,7 +35,7 @@ from eventstudy.models import (
     patell_df,
     residual_df,
 )
-from eventstudy.parallel import Backend, Scheduler
+from eventstudy.parallel import Backend, Scheduler, check_compute
 from eventstudy.results import EngineData, EventStudyResults, gather_rows
 from eventstudy.summary import (
     ChunkSummary,
@@ -643,6 +643,7 @@ class EventStudy:
         chunk_events, scheduler, workers
             See :func:`event_study`.
         """
+        check_compute(backend, scheduler, workers)
         events = self._sorted_events()
         if backend is None and chunk_events is None:
             part = self._fit_part(events)
@@ -716,6 +717,7 @@ class EventStudy:
             chunks=summaries,
             grank=second,
             excluded=_excluded(parts),
+            n_chunks=len(chunks),
         )
         self._warn_clusters(out.clustering)
         return out

@@ -281,13 +281,14 @@ class SummaryResults:
         chunks: Sequence[ChunkSummary],
         grank: Sequence[Mapping[str | Window, bt.BatterySums]],
         excluded: pd.DataFrame,
+        n_chunks: int,
     ) -> None:
         self._model = model
         self._convention = convention
         self._estimation = estimation
         self._market = market
         self._plan = plan
-        self._n_chunks = len(chunks)
+        self._n_chunks = n_chunks
         self._events = _concat([c.events for c in chunks])
         self._params = _concat([c.params for c in chunks])
         self._clustering = _concat([c.clustering for c in chunks])
