@@ -156,11 +156,13 @@ def split_clusters(
         raise ConfigError(
             field="chunk_events", value=chunk_events, expected="a number of events >= 1, or None"
         )
+    import numpy as np
+
     codes = events[key].to_numpy()
     n = len(codes)
     if n == 0:
         return []
-    change = [0, *(i for i in range(1, n) if codes[i] != codes[i - 1]), n]
+    change = [0, *(np.flatnonzero(codes[1:] != codes[:-1]) + 1).tolist(), n]
     starts, ends = change[:-1], change[1:]
     bounds: list[tuple[int, int]] = []
     if chunk_events is not None:

@@ -35,7 +35,7 @@ from eventstudy.models import (
     patell_df,
     residual_df,
 )
-from eventstudy.parallel import Backend, Scheduler, check_compute
+from eventstudy.parallel import Backend, Scheduler, check_compute, executor, split_clusters
 from eventstudy.results import EngineData, EventStudyResults, gather_rows
 from eventstudy.summary import (
     ChunkSummary,
@@ -651,8 +651,6 @@ class EventStudy:
             assert part.data is not None
             data = part.data
         else:
-            from eventstudy.parallel import executor, split_clusters
-
             chunks = split_clusters(events, chunk_events)
             spec = self._for_workers()
             with executor(backend, spec, scheduler=scheduler, workers=workers) as ex:
@@ -694,8 +692,6 @@ class EventStudy:
                 expected='0 with collect="summary" (calibration needs every placebo study)',
             )
         plan = SummaryPlan.make(self.window, car_windows, tests)
-        from eventstudy.parallel import executor, split_clusters
-
         chunks = split_clusters(self._sorted_events(), chunk_events)
         shared = (self._for_workers(), plan)
         with executor(backend, shared, scheduler=scheduler, workers=workers) as ex:
