@@ -34,6 +34,7 @@ import exchange_calendars as xc
 import pandas as pd
 
 from eventstudy.config import EXCHANGE_BY_SUFFIX, EXCHANGE_BY_SYMBOL, suffix_of
+from eventstudy.data.factors import HOME_EXCHANGE, AlignRule
 from eventstudy.exceptions import ConfigError, DataError
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "Rule",
     "event_timing",
     "exchange_for_symbol",
+    "factor_rule",
     "get_calendar",
     "reacting_session",
     "reacting_session_rule",
@@ -427,3 +429,30 @@ def relative_day(
         missing = [str(d.date()) for d, p in zip(days, pos, strict=True) if p < 0]
         raise DataError(detail=f"not sessions of the index: {', '.join(missing)}")
     return int(pos[1] - pos[0])
+
+
+def factor_rule(region: str, exchange: str) -> AlignRule:
+    """How ``region``'s published factors are matched to ``exchange``'s sessions.
+
+    ``"same_date"`` when the factors' home exchange (:data:`eventstudy.data.factors.HOME_EXCHANGE`:
+    XNYS for the US factors, XTKS for Japan's) is ``exchange`` or closes no later than it on
+    most of their last 250 common sessions (UTC); ``"next_session"`` when it closes later, as
+    New York does after Tokyo: a US factor dated ``d`` is then known only after Tokyo's
+    session ``d`` has closed, so it belongs to the next one (no look-ahead). See
+    :func:`eventstudy.data.factors.align_factors`.
+    """
+    home = HOME_EXCHANGE.get(region)
+    if home is None:
+        raise ConfigError(
+            field="fama_french.region",
+            value=region,
+            expected="one of " + ", ".join(HOME_EXCHANGE),
+        )
+    if home == exchange:
+        return "same_date"
+    a, b = get_calendar(home), get_calendar(exchange)
+    with _quiet():
+        common = a.sessions.intersection(b.sessions)
+        recent = common[-250:]
+        later = (a.closes.reindex(recent) > b.closes.reindex(recent)).mean()
+    return "next_session" if later > 0.5 else "same_date"

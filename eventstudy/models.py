@@ -23,21 +23,32 @@ The models (Brown & Warner 1985; MacKinlay 1997; Dimson 1979):
 ``factor``
     ``R_it = alpha_i + beta_i R_mt + sum_j gamma_ij F_jt + e_it`` (e.g. USD/JPY and a sector
     index for Japanese exporters).
+``ff3``, ``ff5``, ``carhart`` (:data:`FACTOR_PRESETS`, :func:`preset_inputs`)
+    The ``factor`` model on excess returns over the risk-free rate, with the published
+    Fama-French factors as regressors: ``R_it - RF_t = alpha_i + beta_i (Mkt-RF)_t + s_i SMB_t
+    + h_i HML_t (+ r_i RMW_t + c_i CMA_t | + m_i MOM_t) + e_it`` (Fama & French 1993, 2015;
+    Carhart 1997).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from eventstudy.data.factors import FACTOR_COLUMNS, MKT_RF, MOM, RF, align_factors
+from eventstudy.exceptions import ConfigError, DataError
 from eventstudy.vocabulary import MODEL_NAMES, Convention, ModelName
 
 __all__ = [
+    "FACTOR_PRESETS",
     "MODELS",
     "BatchOLS",
     "Design",
+    "FactorPresetSpec",
     "ModelFit",
     "ModelName",
     "batch_ols",
@@ -48,6 +59,7 @@ __all__ = [
     "forecast_variance_factor",
     "n_parameters",
     "patell_df",
+    "preset_inputs",
     "residual_df",
 ]
 
@@ -499,3 +511,140 @@ def fit_expected_returns(
         r2=ols.r2,
         k=p,
     )
+
+
+# ----------------------------------------------------------------------------- factor presets
+
+
+@dataclass(frozen=True)
+class FactorPresetSpec:
+    """A factor model on published Fama-French factors (the ``factor`` model underneath).
+
+    Attributes
+    ----------
+    name : str
+        ``ff3``, ``ff5`` or ``carhart``.
+    market : str
+        The market factor column (``Mkt-RF``, the market's excess return); it takes the
+        place of the market return.
+    factors : tuple of str
+        The other factor columns, in the order of the parameters.
+    rf : str
+        The risk-free column subtracted from every security's return (excess returns).
+    paper : str
+        Where the model comes from.
+    """
+
+    name: str
+    market: str
+    factors: tuple[str, ...]
+    rf: str
+    paper: str
+
+
+#: ``R_it - RF_t = alpha_i + beta_i (Mkt-RF)_t + sum_j gamma_ij F_jt + e_it``.
+FACTOR_PRESETS: dict[str, FactorPresetSpec] = {
+    "ff3": FactorPresetSpec("ff3", MKT_RF, ("SMB", "HML"), RF, "Fama & French (1993), JFE 33"),
+    "ff5": FactorPresetSpec(
+        "ff5", MKT_RF, ("SMB", "HML", "RMW", "CMA"), RF, "Fama & French (2015), JFE 116"
+    ),
+    "carhart": FactorPresetSpec(
+        "carhart", MKT_RF, ("SMB", "HML", MOM), RF, "Carhart (1997), JF 52"
+    ),
+}
+
+
+def preset_inputs(
+    preset: str,
+    returns: pd.DataFrame,
+    factors: pd.DataFrame | Sequence[str] | str | None,
+) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
+    """The engine inputs of a factor preset: excess returns, the market factor, the others.
+
+    Parameters
+    ----------
+    preset : {"ff3", "ff5", "carhart"}
+    returns : DataFrame
+        Sessions x securities, simple returns (decimals).
+    factors : DataFrame, list of str or None
+        The library's factors in decimals (``Mkt-RF``, ``SMB``, ``HML``, ``RMW``, ``CMA``,
+        ``MOM``, ``RF``; e.g. :meth:`eventstudy.data.factors.FrenchLibrary.load`), indexed
+        by date. A frame not already on the sessions of ``returns`` is aligned on them by
+        :func:`eventstudy.data.factors.align_factors` with the ``"same_date"`` rule (right
+        for the factors of the returns' own market; align US factors for Tokyo sessions with
+        ``"next_session"`` first). Or the names of columns of ``returns`` holding them; or
+        ``None`` for the columns of ``returns`` under the standard names.
+
+    Returns
+    -------
+    excess : DataFrame
+        ``returns`` (without factor columns) minus ``RF`` on each session.
+    market : Series
+        ``Mkt-RF``, named so (the market of the ``factor`` model).
+    others : DataFrame
+        The preset's other factors, in order.
+
+    Raises
+    ------
+    ConfigError
+        A column the preset needs is missing.
+    DataError
+        The factors share no session with the returns, or look like percent (the library's
+        files are in percent; :func:`eventstudy.data.factors.read_french_table` divides by 100).
+
+    Notes
+    -----
+    The model ``R_it - RF_t = alpha_i + beta_i (Mkt-RF)_t + sum_j gamma_ij F_jt + e_it`` is
+    the ``factor`` model fitted on excess returns, so the abnormal return
+    ``AR_it = R_it - RF_t - (alpha_i + beta_i (Mkt-RF)_t + ...)`` and every test are the
+    engine's. ``res.car()``'s BHAR compounds these excess returns.
+    """
+    spec = FACTOR_PRESETS[preset]
+    needed = [spec.market, *spec.factors, spec.rf]
+    if not isinstance(factors, pd.DataFrame):
+        if factors is None:
+            names = needed
+        elif isinstance(factors, str):
+            names = [factors]
+        else:
+            names = [str(c) for c in factors]
+        frame = returns[[c for c in names if c in returns.columns]]
+    else:
+        frame = factors
+        if not isinstance(frame.index, pd.DatetimeIndex):
+            raise DataError(
+                symbol="factors",
+                detail=f"indexed by {type(frame.index).__name__}, not dates",
+                fix="index the factors by date, like the returns",
+            )
+        if not frame.index.equals(returns.index):
+            frame = align_factors(frame, returns.index, "same_date")
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise ConfigError(
+            field="factors",
+            value=missing,
+            expected=f"the {preset} columns {', '.join(needed)} (decimal returns from "
+            "Kenneth French's library, e.g. eventstudy.data.factors.FrenchLibrary)",
+        )
+    frame = frame[needed].astype(float)
+    if not frame.notna().all(axis=1).any():
+        raise DataError(
+            symbol="factors",
+            detail=f"no session of the returns ({returns.index[0].date()} .. "
+            f"{returns.index[-1].date()}) has every {preset} factor"
+            if len(returns.index)
+            else "the returns are empty",
+            fix="give factors covering the study's dates",
+        )
+    mkt = frame[spec.market].abs().median()
+    if mkt > 0.05:
+        raise DataError(
+            symbol="factors",
+            detail=f"{spec.market} has a median absolute value of {mkt:.3g}: percent, not decimals",
+            fix="divide the library's percent returns by 100 (read_french_table does)",
+        )
+    drop = [c for c in returns.columns if c in set(FACTOR_COLUMNS)]
+    excess = returns.drop(columns=drop).sub(frame[spec.rf], axis=0)
+    market = frame[spec.market].rename(spec.market)
+    return excess, market, frame[list(spec.factors)]

@@ -28,11 +28,13 @@ from eventstudy.exceptions import (
     format_warning,
 )
 from eventstudy.models import (
+    FACTOR_PRESETS,
     MODELS,
     design,
     fit_expected_returns,
     forecast_variance_factor,
     patell_df,
+    preset_inputs,
     residual_df,
 )
 from eventstudy.parallel import Backend, Scheduler, check_compute, executor, split_clusters
@@ -46,7 +48,13 @@ from eventstudy.summary import (
     grank_scales,
     summarize,
 )
-from eventstudy.vocabulary import CONVENTIONS, INDEPENDENCE_TESTS, Convention, ModelName
+from eventstudy.vocabulary import (
+    CONVENTIONS,
+    INDEPENDENCE_TESTS,
+    Convention,
+    FactorPreset,
+    ModelName,
+)
 
 __all__ = ["COLLECT", "CONVENTIONS", "Collect", "EventStudy", "FitPart", "event_study"]
 
@@ -240,7 +248,7 @@ def event_study(
     returns: pd.DataFrame,
     events: pd.DataFrame,
     market: str | pd.Series | None = "MKT",
-    model: Model = "market",
+    model: Model | FactorPreset = "market",
     factors: Sequence[str] | pd.DataFrame | None = None,
     estimation: tuple[int, int] = (-260, -11),
     window: tuple[int, int] = (-10, 10),
@@ -319,10 +327,19 @@ def event_study(
         optionally ``event_id`` (default: the event date as ``YYYY-MM-DD``). Securities
         sharing an ``event_id`` form one cluster.
     market : str or Series
-        Column of ``returns`` with the market return, or a Series on the same index.
-    model : {"market", "constant_mean", "market_adjusted", "factor"}
+        Column of ``returns`` with the market return, or a Series on the same index. The
+        factor presets use the library's ``Mkt-RF`` instead (``res.market`` says so).
+    model : {"market", "constant_mean", "market_adjusted", "factor", "ff3", "ff5", "carhart"}
+        The presets ``ff3`` (Fama-French 3 factors), ``ff5`` (5 factors) and ``carhart``
+        (3 factors and momentum) fit the ``factor`` model on excess returns ``R - RF`` with
+        ``Mkt-RF`` as the market (:func:`eventstudy.models.preset_inputs`); ``res.model`` is
+        then ``"factor"`` and ``res.params`` has one column per factor.
     factors : list of str or DataFrame, optional
-        Extra regressors of the ``"factor"`` model (e.g. USD/JPY, a sector index).
+        Extra regressors of the ``"factor"`` model (e.g. USD/JPY, a sector index). For a
+        preset: the library's factors in decimals (a DataFrame by date, e.g.
+        ``FrenchLibrary().load("japan", ["ff3"])``), or columns of ``returns`` holding them
+        (default: the columns named ``Mkt-RF``, ``SMB``, ``HML``, ``RMW``, ``CMA``, ``MOM``,
+        ``RF``).
     estimation : (int, int)
         Inclusive relative days of the estimation window.
     window : (int, int)
@@ -377,9 +394,14 @@ def event_study(
     >>> big = event_study(returns, events, market="SPY", backend="dask",
     ...                   scheduler="tcp://10.0.0.5:8786", collect="summary",
     ...                   car_windows=[(0, 1)])  # doctest: +SKIP
+    >>> ff = FrenchLibrary().load("japan", ["ff3"])  # doctest: +SKIP
+    >>> res = event_study(returns, events, model="ff3", factors=ff)  # doctest: +SKIP
     """
     if collect not in COLLECT:
         raise ConfigError(field="collect", value=collect, expected="'arrays' or 'summary'")
+    if model in FACTOR_PRESETS:
+        returns, market, factors = preset_inputs(model, EventStudy._check_returns(returns), factors)
+        model = "factor"
     study = EventStudy(
         returns,
         events,

@@ -13,10 +13,12 @@ from typing import Literal, get_args
 __all__ = [
     "CLUSTER_ROBUST_TESTS",
     "CONVENTIONS",
+    "FACTOR_PRESET_NAMES",
     "INDEPENDENCE_TESTS",
     "MODEL_NAMES",
     "TEST_NAMES",
     "Convention",
+    "FactorPreset",
     "ModelName",
     "TestName",
 ]
@@ -24,6 +26,11 @@ __all__ = [
 ModelName = Literal["market", "constant_mean", "market_adjusted", "factor"]
 #: Expected-return models (:mod:`eventstudy.models`).
 MODEL_NAMES: tuple[str, ...] = get_args(ModelName)
+
+FactorPreset = Literal["ff3", "ff5", "carhart"]
+#: Factor models on published Fama-French factors (``eventstudy.models.FACTOR_PRESETS``):
+#: the ``factor`` model on excess returns over the library's risk-free rate.
+FACTOR_PRESET_NAMES: tuple[str, ...] = get_args(FactorPreset)
 
 Convention = Literal["textbook", "estudy2"]
 #: ``"textbook"`` follows the papers; ``"estudy2"`` reproduces R estudy2 0.10.
