@@ -60,9 +60,12 @@ from ruamel.yaml.resolver import BaseResolver
 from eventstudy.exceptions import ConfigError
 from eventstudy.vocabulary import (  # noqa: F401 (re-exported)
     CLUSTER_ROBUST_TESTS,
+    FACTOR_HOME_EXCHANGE,
+    FACTOR_PRESET_NAMES,
     MODEL_NAMES,
     TEST_NAMES,
     Convention,
+    FactorPreset,
     ModelName,
     TestName,
 )
@@ -77,16 +80,20 @@ __all__ = [
     "MODEL_NAMES",
     "SOURCE_NAMES",
     "TEST_NAMES",
+    "CrossSectionConfig",
     "Event",
     "Factor",
+    "FamaFrenchConfig",
     "InjectedAR",
     "MarketIndex",
     "OutputConfig",
     "Pool",
+    "Regression",
     "Security",
     "SourceConfig",
     "StudyConfig",
     "Variant",
+    "VolumeConfig",
     "find_root",
     "load_config",
     "load_yaml",
@@ -169,7 +176,7 @@ def format_window(window: Sequence[int]) -> str:
     return f"({start},{end})"
 
 
-OutputFormat = Literal["html", "csv", "json", "md"]
+OutputFormat = Literal["html", "csv", "json", "md", "xlsx"]
 _DEFAULT_FORMATS: tuple[OutputFormat, ...] = ("html", "csv")
 PlotlyJs = Literal["inline", "cdn", "none"]
 FigureName = Literal[
@@ -805,7 +812,7 @@ class Variant(_Model):
 
     name: Slug
     title: Text | None = None
-    model: ModelName | None = None
+    model: ModelName | FactorPreset | None = None
     returns: ReturnsKind | None = None
     convention: Convention | None = None
     estimation: Window | None = None
@@ -985,6 +992,86 @@ def _pool_problem(pools: Sequence[Pool], events: Sequence[Event]) -> _Invalid | 
     return None
 
 
+FactorRegion = Literal["us", "japan"]
+
+
+class FamaFrenchConfig(_Model):
+    """Where the published Fama-French factors of ``model: ff3 | ff5 | carhart`` come from.
+
+    ``region`` names the factors' market for every exchange (``japan``, ``us``) or per
+    exchange (``{XTKS: japan}``); by default each exchange takes its own market's factors
+    (XTKS: Japan, XNYS: US). ``dir`` is a folder holding the library's files under their
+    names (``Japan_3_Factors_Daily_CSV.zip``); datasets not there are fetched from Kenneth
+    French's data library and cached (``--offline`` uses the cache only).
+    """
+
+    region: FactorRegion | dict[Exchange, FactorRegion] | None = None
+    dir: Text | None = Field(
+        default=None, description="folder of the library's <name>_CSV.zip files (optional)"
+    )
+
+    @field_validator("region", mode="before")
+    @classmethod
+    def _known_region(cls, value: Any) -> Any:
+        known = get_args(FactorRegion)
+        for v in value.values() if isinstance(value, Mapping) else [value]:
+            if v is not None and v not in known:
+                raise _Invalid(
+                    f"a factor region, one of {', '.join(known)} (or a mapping exchange -> "
+                    "region, e.g. {XTKS: japan})",
+                    value=v,
+                )
+        return value
+
+
+VolumeMeasure = Literal["log_volume", "log_turnover"]
+
+
+class VolumeConfig(_Model):
+    """Abnormal trading volume and volatility around each event (Campbell & Wasley 1996).
+
+    ``measure``: ``log_volume`` (``ln(1 + shares traded)``) or ``log_turnover``
+    (``ln(100 volume / shares outstanding + 0.000255)``, which needs ``shares_outstanding``
+    per security). ``windows`` default to the study's ``car_windows``.
+    """
+
+    measure: VolumeMeasure = "log_volume"
+    windows: list[Window] | None = None
+    shares_outstanding: dict[Symbol, float] = Field(default_factory=dict)
+
+
+RegressionWeights = Literal["ols", "wls"]
+RegressionCov = Literal["auto", "hc3", "cluster"]
+
+
+class Regression(_Model):
+    """One cross-sectional regression of the firm-events' CARs on characteristics.
+
+    ``formula`` in statsmodels/patsy notation with ``car`` (or ``bhar``, ``scar``) on the
+    left, e.g. ``car ~ us_sales_share + log_mcap``; ``weights: wls`` weighs each firm-event
+    by ``1 / se(CAR)^2``; ``cov``: ``hc3``, ``cluster`` (by event date) or ``auto`` (cluster
+    by event date when firm-events share dates and there are several dates, else HC3).
+    """
+
+    name: Slug | None = None
+    title: Text | None = None
+    formula: Text
+    window: Window = (0, 1)
+    weights: RegressionWeights = "ols"
+    cov: RegressionCov = "auto"
+
+
+class CrossSectionConfig(_Model):
+    """Regressions of CARs on firm characteristics read from a CSV file.
+
+    ``data``: a CSV with a ``security`` column (the study's symbols), optionally
+    ``event_id`` (characteristics that differ per event), and one column per characteristic.
+    """
+
+    data: Text = Field(description="CSV of characteristics: security[, event_id], columns...")
+    regressions: list[Regression] = Field(min_length=1)
+
+
 class StudyConfig(_Model):
     """A complete event study, as read from ``configs/*.yaml``.
 
@@ -1030,7 +1117,7 @@ class StudyConfig(_Model):
     car_windows: list[Window] = Field(
         default_factory=lambda: list(DEFAULT_CAR_WINDOWS), min_length=1
     )
-    model: ModelName = "market"
+    model: ModelName | FactorPreset = "market"
     returns: ReturnsKind = "simple"
     min_estimation_obs: StrictInt = 100
     convention: Convention = "textbook"
@@ -1042,6 +1129,9 @@ class StudyConfig(_Model):
     data_start: Day | None = None
     data_end: Day | None = None
     variants: list[Variant] = Field(default_factory=list)
+    fama_french: FamaFrenchConfig = Field(default_factory=FamaFrenchConfig)
+    volume: VolumeConfig | None = None
+    cross_section: CrossSectionConfig | None = None
 
     _file: Path | None = PrivateAttr(default=None)
     _root: Path | None = PrivateAttr(default=None)
@@ -1230,6 +1320,82 @@ class StudyConfig(_Model):
                     value="factor",
                 )
         return None
+
+    @model_validator(mode="after")
+    def _check_measures(self) -> StudyConfig:
+        """The fields of published factors, volume and cross-sections (issue 14)."""
+        presets = [self.model, *(v.model for v in self.variants)]
+        if any(m in FACTOR_PRESET_NAMES for m in presets):
+            region = self.fama_french.region
+            homes = set(FACTOR_HOME_EXCHANGE.values())
+            for ex in self.exchanges:
+                named = isinstance(region, str) or (isinstance(region, dict) and ex in region)
+                if not named and ex not in homes:
+                    raise _Invalid(
+                        f"the factor region of {ex} (japan or us), e.g. "
+                        f"fama_french: {{region: {{{ex}: us}}}}",
+                        field="fama_french.region",
+                        value=region,
+                    )
+        if self.volume is not None:
+            lo, hi = self.event_window
+            for i, (a, b) in enumerate(self.volume.windows or []):
+                if a < lo or b > hi:
+                    raise _Invalid(
+                        f"a window inside the event window [{lo}, {hi}]",
+                        field=f"volume.windows[{i}]",
+                        value=[a, b],
+                    )
+            symbols = {s.symbol for s in self.securities}
+            for sym, n in self.volume.shares_outstanding.items():
+                if sym not in symbols:
+                    raise _Invalid(
+                        "a symbol listed under securities",
+                        field="volume.shares_outstanding",
+                        value=sym,
+                    )
+                if not n > 0:
+                    raise _Invalid(
+                        "a positive number of shares",
+                        field=f"volume.shares_outstanding.{sym}",
+                        value=n,
+                    )
+            if self.volume.measure == "log_turnover":
+                lacking = sorted(symbols - set(self.volume.shares_outstanding))
+                if lacking:
+                    raise _Invalid(
+                        "shares outstanding of every security for log_turnover (or measure: "
+                        "log_volume)",
+                        field="volume.shares_outstanding",
+                        value=lacking,
+                    )
+        if self.cross_section is not None:
+            lo, hi = self.event_window
+            names: dict[str, int] = {}
+            for i, reg in enumerate(self.cross_section.regressions):
+                a, b = reg.window
+                if a < lo or b > hi:
+                    raise _Invalid(
+                        f"a window inside the event window [{lo}, {hi}]",
+                        field=f"cross_section.regressions[{i}].window",
+                        value=[a, b],
+                    )
+                lhs, tilde, rhs = reg.formula.partition("~")
+                if not tilde or lhs.strip() not in ("car", "bhar", "scar") or not rhs.strip():
+                    raise _Invalid(
+                        "a formula 'car ~ x1 + x2' (left side car, bhar or scar)",
+                        field=f"cross_section.regressions[{i}].formula",
+                        value=reg.formula,
+                    )
+                name = reg.name or f"regression{i + 1}"
+                if name in names:
+                    raise _Invalid(
+                        f"a unique regression name (already regressions[{names[name]}])",
+                        field=f"cross_section.regressions[{i}].name",
+                        value=name,
+                    )
+                names[name] = i
+        return self
 
     # ---------------------------------------------------------------- where it came from
 

@@ -31,15 +31,20 @@ from eventstudy.config import (
     merge_variant,
 )
 from eventstudy.exceptions import ConfigError
+from eventstudy.vocabulary import FACTOR_HOME_EXCHANGE, FACTOR_PRESET_NAMES
 
 __all__ = [
+    "CrossSectionPlan",
     "EnginePlan",
     "EventPlan",
     "ExchangePlan",
+    "FactorsPlan",
     "OutputPlan",
     "PoolPlan",
+    "RegressionPlan",
     "StudyPlan",
     "VariantPlan",
+    "VolumePlan",
     "Window",
     "plan_study",
     "with_prices",
@@ -139,6 +144,54 @@ class OutputPlan:
 
 
 @dataclass(frozen=True)
+class FactorsPlan:
+    """Published Fama-French factors for ``model: ff3 | ff5 | carhart`` (or a variant's).
+
+    Attributes
+    ----------
+    presets : tuple of str
+        The presets the study and its variants use (the datasets to load follow).
+    regions : dict of str to str
+        Exchange -> factor region (``japan``, ``us``).
+    folder : Path or None
+        A folder of library files read in place (``fama_french.dir``), else the cache.
+    """
+
+    presets: tuple[str, ...]
+    regions: dict[str, str]
+    folder: Path | None
+
+
+@dataclass(frozen=True)
+class VolumePlan:
+    """Abnormal volume and volatility: the measure, the windows, shares outstanding."""
+
+    measure: str
+    windows: tuple[Window, ...]
+    shares: dict[str, float]
+
+
+@dataclass(frozen=True)
+class RegressionPlan:
+    """One cross-sectional regression of CARs (see :class:`~eventstudy.config.Regression`)."""
+
+    name: str
+    title: str
+    formula: str
+    window: Window
+    weights: str
+    cov: str
+
+
+@dataclass(frozen=True)
+class CrossSectionPlan:
+    """The characteristics file and the regressions of CARs on it."""
+
+    data: Path
+    regressions: tuple[RegressionPlan, ...]
+
+
+@dataclass(frozen=True)
 class VariantPlan:
     """A named alternative specification, as a complete plan of its own."""
 
@@ -197,6 +250,9 @@ class StudyPlan:
     data_end: date | None = None
     labels: dict[str, str] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
+    fama_french: FactorsPlan | None = None
+    volume: VolumePlan | None = None
+    cross_section: CrossSectionPlan | None = None
 
     @property
     def securities(self) -> list[Security]:
@@ -393,7 +449,71 @@ def _plan(cfg: StudyConfig, source: SourceConfig | None, out: str | Path | None)
         data_end=cfg.data_end,
         labels={s.symbol: s.name for s in cfg.securities if s.name},
         roles={s.symbol: str(s.role) for s in cfg.securities},
+        fama_french=_factors_plan(cfg, root),
+        volume=_volume_plan(cfg),
+        cross_section=_cross_section_plan(cfg, root),
     )
+
+
+def _resolve(root: Path, text: str) -> Path:
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else root / path
+
+
+def _factors_plan(cfg: StudyConfig, root: Path) -> FactorsPlan | None:
+    presets = tuple(
+        dict.fromkeys(
+            m for m in (cfg.model, *(v.model for v in cfg.variants)) if m in FACTOR_PRESET_NAMES
+        )
+    )
+    if not presets:
+        return None
+    ff = cfg.fama_french
+    home = {ex: region for region, ex in FACTOR_HOME_EXCHANGE.items()}
+    regions: dict[str, str] = {}
+    for ex in cfg.exchanges:
+        if isinstance(ff.region, str):
+            regions[ex] = ff.region
+        elif isinstance(ff.region, dict) and ex in ff.region:
+            regions[ex] = str(ff.region[ex])
+        else:  # the config checked that an exchange without a region is a home exchange
+            regions[ex] = home[ex]
+    return FactorsPlan(
+        presets=tuple(str(p) for p in presets),
+        regions=regions,
+        folder=_resolve(root, ff.dir) if ff.dir else None,
+    )
+
+
+def _volume_plan(cfg: StudyConfig) -> VolumePlan | None:
+    if cfg.volume is None:
+        return None
+    windows = cfg.volume.windows or cfg.car_windows
+    return VolumePlan(
+        measure=cfg.volume.measure,
+        windows=tuple((int(a), int(b)) for a, b in windows),
+        shares={str(k): float(v) for k, v in cfg.volume.shares_outstanding.items()},
+    )
+
+
+def _cross_section_plan(cfg: StudyConfig, root: Path) -> CrossSectionPlan | None:
+    cs = cfg.cross_section
+    if cs is None:
+        return None
+    regs = []
+    for i, reg in enumerate(cs.regressions):
+        name = reg.name or f"regression{i + 1}"
+        regs.append(
+            RegressionPlan(
+                name=name,
+                title=reg.title or f"{reg.formula}, CAR{format_window(reg.window)}",
+                formula=reg.formula,
+                window=(int(reg.window[0]), int(reg.window[1])),
+                weights=reg.weights,
+                cov=reg.cov,
+            )
+        )
+    return CrossSectionPlan(data=_resolve(root, cs.data), regressions=tuple(regs))
 
 
 def _event(ev: Event, root: Path) -> EventPlan:

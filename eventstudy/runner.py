@@ -51,7 +51,7 @@ from eventstudy.exceptions import (
 from eventstudy.plan import ROLE_LABELS, ROLE_NAMES, EnginePlan, StudyPlan, plan_study, with_prices
 from eventstudy.results import EventStudyResults
 from eventstudy.verdict import Verdict, firm_rows, verdicts_from_results
-from eventstudy.vocabulary import CLUSTER_ROBUST_TESTS
+from eventstudy.vocabulary import CLUSTER_ROBUST_TESTS, FACTOR_PRESET_NAMES
 
 if TYPE_CHECKING:  # pragma: no cover
     from eventstudy.sensitivity import SensitivityResults
@@ -196,6 +196,9 @@ class ExchangeGroup:
         Other benchmarks that the source has (fallbacks), name -> column, for sensitivity.
     factors : list of str
         Factor columns (used by ``model: factor``).
+    published_factors : DataFrame or None
+        The published Fama-French factors on this exchange's sessions (decimals; used by
+        ``model: ff3 | ff5 | carhart``), when the study or a variant uses a preset.
     """
 
     exchange: str
@@ -205,6 +208,7 @@ class ExchangeGroup:
     market: str
     alt_markets: dict[str, str]
     factors: list[str]
+    published_factors: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -544,6 +548,11 @@ def prepare(
                 if sec in securities:
                     rows.append({"event_id": ev.id, "security": sec, "event_date": day0})
         events = pd.DataFrame(rows, columns=["event_id", "security", "event_date"])
+        published = (
+            _published_factors(plan, exchange, returns.index, events, offline, refresh, notes)
+            if plan.fama_french is not None
+            else None
+        )
         groups[exchange] = ExchangeGroup(
             exchange=exchange,
             returns=returns,
@@ -552,10 +561,74 @@ def prepare(
             market=market,
             alt_markets={s: s for s in found if s != market},
             factors=factor_cols,
+            published_factors=published,
         )
     return Prepared(
         plan=plan, source=source, timing=timing, prices=all_prices, groups=groups, notes=notes
     )
+
+
+def _published_factors(
+    plan: StudyPlan,
+    exchange: str,
+    sessions: pd.DatetimeIndex,
+    events: pd.DataFrame,
+    offline: bool,
+    refresh: bool,
+    notes: list[str],
+) -> pd.DataFrame:
+    """The published factors of ``exchange``'s region on its sessions (no look-ahead).
+
+    Raises :class:`DataError` when the library's file ends before an event window does
+    (the library publishes a month or two late): an event must not lose its day 0 silently.
+    """
+    from eventstudy.data.factors import (
+        PRESET_DATASETS,
+        FrenchLibrary,
+        align_factors,
+        coverage_warning,
+        dataset_name,
+    )
+
+    ff = plan.fama_french
+    assert ff is not None
+    region = ff.regions[exchange]
+    kinds = list(dict.fromkeys(k for p in ff.presets for k in PRESET_DATASETS[p]))
+    lo, hi = plan.engine.window
+    pos = sessions.get_indexer(pd.DatetimeIndex(events["event_date"]))
+    last_needed = sessions[min(int(pos.max()) + hi, len(sessions) - 1)] if len(pos) else None
+    library = FrenchLibrary(ff.folder, offline=offline, refresh=refresh)
+    raw = library.load(region, kinds, needed_until=last_needed)
+    rule = cal.factor_rule(region, exchange)
+    aligned = align_factors(raw, sessions, rule)
+    names = ", ".join(dataset_name(region, k) for k in kinds)
+    coverage_warning(aligned, names, exchange)
+    complete = aligned.notna().all(axis=1)
+    for eid, day0 in events.drop_duplicates("event_id")[["event_id", "event_date"]].itertuples(
+        index=False
+    ):
+        p = int(sessions.get_loc(pd.Timestamp(day0)))
+        span = sessions[max(p + lo, 0) : min(p + hi, len(sessions) - 1) + 1]
+        if not bool(complete.iloc[p]) or span[-1] > pd.Timestamp(raw.index[-1]):
+            raise DataError(
+                symbol=names,
+                detail=f"the factors ({raw.index[0].date()} .. {raw.index[-1].date()}) do not "
+                f"cover event {eid}'s window on {exchange} ({span[0].date()} .. "
+                f"{span[-1].date()})",
+                fix="the library publishes a month or two late: refresh once it covers the "
+                "event (--refresh), or use model: market (or another model) for this study",
+            )
+    origins = "; ".join(f"{p['dataset']} from {p['origin']}" for p in raw.attrs["provenance"])
+    notes.append(
+        f"Fama-French factors for {exchange} ({region}, {raw.index[0].date()} .. "
+        f"{raw.index[-1].date()}): {origins}; matched to {exchange} sessions by "
+        + (
+            "date (rows on non-sessions compounded into the next session)"
+            if rule == "same_date"
+            else "the next session after their date (their market closes later: no look-ahead)"
+        )
+    )
+    return aligned
 
 
 def _check_inside_data(
@@ -583,13 +656,23 @@ def fit_group(engine: EnginePlan, group: ExchangeGroup, **overrides: Any) -> Eve
     opts: dict[str, Any] = {
         "market": group.market,
         "model": engine.model,
-        "factors": group.factors if engine.model == "factor" else None,
+        "factors": group.factors
+        if engine.model == "factor"
+        else group.published_factors
+        if engine.model in FACTOR_PRESET_NAMES
+        else None,
         "estimation": engine.estimation,
         "window": engine.window,
         "min_estimation_obs": engine.min_estimation_obs,
         "convention": engine.convention,
     }
     opts.update(overrides)
+    if opts["model"] in FACTOR_PRESET_NAMES and opts["factors"] is None:
+        raise ConfigError(
+            field="model",
+            value=opts["model"],
+            expected="published factors loaded for the study (fama_french: in the study)",
+        )
     if opts["model"] == "factor" and not opts["factors"]:
         raise ConfigError(
             field="model",

@@ -13,6 +13,7 @@ from typing import Literal, get_args
 __all__ = [
     "CLUSTER_ROBUST_TESTS",
     "CONVENTIONS",
+    "FACTOR_HOME_EXCHANGE",
     "FACTOR_PRESET_NAMES",
     "INDEPENDENCE_TESTS",
     "MODEL_NAMES",
@@ -31,6 +32,9 @@ FactorPreset = Literal["ff3", "ff5", "carhart"]
 #: Factor models on published Fama-French factors (``eventstudy.models.FACTOR_PRESETS``):
 #: the ``factor`` model on excess returns over the library's risk-free rate.
 FACTOR_PRESET_NAMES: tuple[str, ...] = get_args(FactorPreset)
+#: The exchange whose trading days date each region's published factors (the default
+#: region of an exchange is the one it is home to).
+FACTOR_HOME_EXCHANGE: dict[str, str] = {"us": "XNYS", "japan": "XTKS"}
 
 Convention = Literal["textbook", "estudy2"]
 #: ``"textbook"`` follows the papers; ``"estudy2"`` reproduces R estudy2 0.10.

@@ -401,3 +401,102 @@ def test_preset_errors_name_the_missing_columns_and_percent_units(tmp_path: Path
     late = ff.set_axis(ff.index + pd.Timedelta(days=3000))
     with pytest.raises(DataError, match="has every ff3 factor"):
         event_study(returns, events, model="ff3", factors=late)
+
+
+# ----------------------------------------------------------------------------- in a study
+
+
+def _study(tmp_path: Path, extra: str, model: str = "ff3") -> Path:
+    """The kei-car study (no dossiers) with ``model`` and the extra YAML lines."""
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "configs" / "kei_cars.yaml").read_text(encoding="utf-8")
+    text = "\n".join(ln for ln in text.splitlines() if "dossier:" not in ln)
+    text = text.replace("model: market", f"model: {model}\n{extra}")
+    path = tmp_path / "study.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _xtks_returns(prices_dir: Path, symbol: str) -> pd.Series:
+    """Close-to-close simple returns on the Tokyo sessions, read with pandas alone."""
+    from eventstudy.calendar import sessions
+
+    px = pd.read_csv(prices_dir / f"{symbol}.csv", index_col="Date", parse_dates=True)["Close"]
+    sess = sessions("XTKS", px.index[0], px.index[-1])
+    return px.reindex(sess).pct_change(fill_method=None)
+
+
+def test_study_with_ff3_matches_statsmodels_on_the_shared_prices(tmp_path, prices_dir) -> None:
+    from eventstudy.calendar import sessions
+    from eventstudy.runner import run_study
+
+    lib = tmp_path / "lib"
+    written = write_library(lib, sessions("XTKS", "2023-01-04", "2026-06-30"), region="japan")
+    path = _study(tmp_path, f"fama_french: {{dir: {lib}}}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EventStudyWarning)
+        run = run_study(path, prices=prices_dir, offline=True, analyses=False)
+    res = run.results["XTKS"]
+    assert res.market == "Mkt-RF"
+    assert any("matched to XTKS sessions by date" in n for n in run.notes)
+    ff = written["Japan_3_Factors_Daily"] / 100
+    r = _xtks_returns(prices_dir, "7203.T")
+    day0 = pd.Timestamp(
+        res.events.set_index(["event_id", "security"]).loc[
+            ("kei_cafe_2025-12-03", "7203.T"), "event_date"
+        ]
+    )
+    pos = r.index.get_loc(day0)
+    est = r.index[pos - 250 : pos - 10]
+    X = sm.add_constant(ff.loc[est, ["Mkt-RF", "SMB", "HML"]])
+    fit = sm.OLS(r.loc[est] - ff.loc[est, "RF"], X).fit()
+    got = res.params.set_index(["event_id", "security"]).loc[("kei_cafe_2025-12-03", "7203.T")]
+    np.testing.assert_allclose(
+        got[["alpha", "beta", "SMB", "HML"]].to_numpy(float), fit.params.to_numpy(), rtol=1e-8
+    )
+    ar0 = (r.loc[day0] - ff.loc[day0, "RF"]) - fit.params @ [
+        1,
+        *ff.loc[day0, ["Mkt-RF", "SMB", "HML"]],
+    ]
+    got_ar0 = (
+        res.car((0, 0))
+        .set_index(["event_id", "security"])
+        .loc[("kei_cafe_2025-12-03", "7203.T"), "car"]
+    )
+    assert got_ar0 == pytest.approx(ar0, rel=1e-8)
+
+
+def test_factors_ending_before_an_event_window_stop_the_study(tmp_path, prices_dir) -> None:
+    from eventstudy.calendar import sessions
+    from eventstudy.runner import run_study
+
+    lib = tmp_path / "lib"
+    write_library(lib, sessions("XTKS", "2023-01-04", "2025-12-05"), region="japan")
+    path = _study(tmp_path, f"fama_french: {{dir: {lib}}}", model="carhart")
+    with pytest.raises(DataError) as err, warnings.catch_warnings():
+        warnings.simplefilter("ignore", EventStudyWarning)
+        run_study(path, prices=prices_dir, offline=True, analyses=False)
+    msg = str(err.value)
+    assert "Japan_3_Factors_Daily, Japan_Mom_Factor_Daily" in msg
+    assert "do not cover event kei_cafe_2025-12-03's window on XTKS" in msg
+    assert "2025-12-05" in msg and "\n" not in msg
+
+
+def test_us_factors_for_tokyo_are_taken_from_the_previous_new_york_day(tmp_path, prices_dir):
+    from eventstudy.calendar import sessions
+    from eventstudy.runner import prepare
+
+    lib = tmp_path / "lib"
+    written = write_library(lib, sessions("XNYS", "2023-01-03", "2026-06-30"), region="us")
+    path = _study(tmp_path, f"fama_french: {{dir: {lib}, region: us}}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EventStudyWarning)
+        prep = prepare(path, prices=prices_dir, offline=True)
+    f = prep.groups["XTKS"].published_factors
+    assert f is not None
+    ny = written["F-F_Research_Data_Factors_daily"] / 100
+    # Tokyo's Thursday 2025-12-04 takes New York's Wednesday 2025-12-03, not its Thursday
+    assert f.loc["2025-12-04", "SMB"] == pytest.approx(ny.loc["2025-12-03", "SMB"], abs=1e-15)
+    # Tokyo's Monday 2025-12-08 takes New York's Friday 2025-12-05 only
+    assert f.loc["2025-12-08", "HML"] == pytest.approx(ny.loc["2025-12-05", "HML"], abs=1e-15)
+    assert any("the next session after their date" in n for n in prep.notes)

@@ -49,7 +49,7 @@ import re
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,6 +67,7 @@ from eventstudy.exceptions import (
     NotCached,
     format_warning,
 )
+from eventstudy.vocabulary import FACTOR_HOME_EXCHANGE
 
 __all__ = [
     "FACTOR_COLUMNS",
@@ -86,7 +87,6 @@ __all__ = [
     "dataset_name",
     "preset_columns",
     "read_french_table",
-    "regions_by_exchange",
 ]
 
 Region = Literal["us", "japan"]
@@ -119,7 +119,7 @@ PRESET_DATASETS: dict[str, tuple[FactorKind, ...]] = {
 }
 
 #: The exchange whose trading days date each region's factors.
-HOME_EXCHANGE: dict[str, str] = {"us": "XNYS", "japan": "XTKS"}
+HOME_EXCHANGE: dict[str, str] = FACTOR_HOME_EXCHANGE
 
 #: Where the library serves ``<name>_CSV.zip``.
 FRENCH_URL = "https://mba.tuck.dartmouth.edu/pages/faculty/ken.french/ftp/"
@@ -685,26 +685,4 @@ def preset_columns(kinds: Iterable[str]) -> list[str]:
         for c in cols.get(kind, [MOM]):
             if c not in out:
                 out.append(c)
-    return out
-
-
-def regions_by_exchange(
-    region: str | Mapping[str, str] | None, exchanges: Iterable[str]
-) -> dict[str, str]:
-    """The factor region of each exchange: ``region`` for all, a mapping, or by home market."""
-    by_home = {v: k for k, v in HOME_EXCHANGE.items()}
-    out: dict[str, str] = {}
-    for ex in exchanges:
-        if isinstance(region, str):
-            out[ex] = region
-        elif isinstance(region, Mapping) and ex in region:
-            out[ex] = str(region[ex])
-        elif ex in by_home:
-            out[ex] = by_home[ex]
-        else:
-            raise DataError(
-                symbol="fama_french.region",
-                detail=f"no factor region for exchange {ex}",
-                fix=f"set fama_french.region (one of {', '.join(REGIONS)}) for {ex}",
-            )
     return out
