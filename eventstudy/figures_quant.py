@@ -1,0 +1,111 @@
+"""Figures of the measures beyond CARs: cross-sectional coefficients and abnormal volume.
+
+Pure Plotly on tidy DataFrames (the style of :mod:`eventstudy.figures`): each function returns
+a :class:`plotly.graph_objects.Figure` and never shows it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from eventstudy.figures import PALETTE, PORTFOLIO_COLOR, TEMPLATE
+
+__all__ = ["plot_abnormal_volume", "plot_coefficients"]
+
+
+def plot_coefficients(table: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Each coefficient of a cross-sectional regression with its confidence interval.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``CrossSectionResults.table``: term, estimate, se, statistic, p_value, ci_low,
+        ci_high (one row per term).
+    """
+    t = table.iloc[::-1]  # the first term on top
+    est = t["estimate"].to_numpy(float)
+    lo = t["ci_low"].to_numpy(float)
+    hi = t["ci_high"].to_numpy(float)
+    fig = go.Figure(
+        go.Scatter(
+            x=est,
+            y=t["term"].astype(str).tolist(),
+            mode="markers",
+            marker={"color": PORTFOLIO_COLOR, "size": 9, "symbol": "square"},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": hi - est,
+                "arrayminus": est - lo,
+                "color": PORTFOLIO_COLOR,
+                "thickness": 1.6,
+                "width": 0,
+            },
+            customdata=np.column_stack([lo, hi, t["p_value"].to_numpy(float)]),
+            hovertemplate=(
+                "<b>%{y}</b><br>%{x:.4g} [%{customdata[0]:.4g}, %{customdata[1]:.4g}]"
+                "<br>p = %{customdata[2]:.3f}<extra></extra>"
+            ),
+            showlegend=False,
+        )
+    )
+    fig.add_vline(x=0, line={"color": "#888888", "width": 1})
+    fig.update_layout(
+        template=TEMPLATE,
+        title=title or "Cross-sectional regression: coefficients with 95% intervals",
+        height=max(260, 70 + 45 * len(t)),
+        xaxis_title="coefficient (CAR in decimals per unit of the characteristic)",
+    )
+    return fig
+
+
+def plot_abnormal_volume(abnormal: pd.DataFrame, *, event_id: str | None = None) -> go.Figure:
+    """Abnormal log volume by relative day: one thin line per firm-event, the event's mean
+    in black (one panel of lines per event when ``event_id`` is not given).
+
+    Parameters
+    ----------
+    abnormal : DataFrame
+        ``VolumeResults.abnormal``: event_id, security, rel_day, abnormal.
+    """
+    a = abnormal if event_id is None else abnormal[abnormal["event_id"] == event_id]
+    fig = go.Figure()
+    for i, (eid, g) in enumerate(a.groupby("event_id", sort=False)):
+        for sec, s in g.groupby("security", sort=False):
+            fig.add_trace(
+                go.Scatter(
+                    x=s["rel_day"],
+                    y=s["abnormal"],
+                    mode="lines",
+                    name=f"{sec}",
+                    legendgroup=f"{eid}",
+                    line={"width": 1, "color": PALETTE[i % len(PALETTE)]},
+                    opacity=0.45,
+                    hovertemplate=f"{eid} · {sec}<br>day %{{x}}: %{{y:+.2f}}<extra></extra>",
+                    showlegend=False,
+                )
+            )
+        mean = g.groupby("rel_day")["abnormal"].mean()
+        fig.add_trace(
+            go.Scatter(
+                x=mean.index,
+                y=mean.to_numpy(float),
+                mode="lines+markers",
+                name=f"{eid}: mean",
+                legendgroup=f"{eid}",
+                line={"width": 2.5, "color": PORTFOLIO_COLOR if event_id else PALETTE[i % 10]},
+                hovertemplate=f"{eid} mean<br>day %{{x}}: %{{y:+.2f}}<extra></extra>",
+            )
+        )
+    fig.add_hline(y=0, line={"color": "#888888", "width": 1})
+    fig.add_vline(x=0, line={"color": "#bbbbbb", "width": 1, "dash": "dot"})
+    fig.update_layout(
+        template=TEMPLATE,
+        title="Abnormal log volume (log volume minus its estimation-window mean)",
+        xaxis_title="relative day",
+        yaxis_title="abnormal log volume (0.69 = twice the normal volume)",
+        height=420,
+    )
+    return fig

@@ -1,0 +1,475 @@
+"""Abnormal trading volume and abnormal volatility around events.
+
+**Abnormal volume** (Campbell & Wasley 1996, after Ajinkya & Jain 1989). Each firm-event's
+daily trading activity is put on a log scale,
+
+- ``log_volume``: ``V_it = ln(1 + n_it)`` with ``n_it`` the shares traded, or
+- ``log_turnover``: ``V_it = ln(100 n_it / S_i + 0.000255)`` with ``S_i`` the shares
+  outstanding (Campbell & Wasley's small constant keeps days without trades finite),
+
+and its abnormal part is the mean-adjusted ``AV_it = V_it - Vbar_i``, ``Vbar_i`` the mean over
+the estimation window. With ``S_i`` constant over the window both measures give the same
+``AV`` up to the constants, so ``log_volume`` needs no share count. This is the engine's
+``constant_mean`` model fitted on ``V`` instead of returns, so every number of the return study
+has its volume counterpart with the same formulas (``docs/statistics.md``): the cumulative
+abnormal log volume ``CAV_i = sum_W AV_it`` with standard error
+``s_i sqrt(L2 + L2^2 / L_i)`` (``s_i`` the estimation-window sd of ``V``, ``L_i - 1`` degrees
+of freedom), and per event the whole battery. Campbell & Wasley's parametric test, the mean
+abnormal volume over the time-series sd of the estimation-window means, is the ``portfolio``
+test here (with the prediction-error term) and ``brown_warner_1985``; their non-parametric
+test is ``corrado_rank``. ``CAV`` is a log difference: ``exp(CAV / L2) - 1`` is the abnormal
+volume per day in percent of normal.
+
+Caveat: log volume is persistent (positively autocorrelated), so the variance of a
+multi-day ``CAV`` is larger than ``L2`` independent days give; read the one-day windows first.
+
+**Abnormal volatility.** The event-window variance of each firm-event's abnormal *returns*
+against its estimation variance, as the mean squared standardized abnormal return
+``VR_i = (1/L2) sum_W SAR_it^2``, ``SAR_it = AR_it / (s_i sqrt(1 + x_t'(X'X)^{-1} x_t))``.
+Under the null of unchanged variance (normal residuals, the prediction error's correlation
+across days ignored) ``VR_i ~ F(L2, L_i - k)``; the p-value is two-sided. Per event, the
+equal-weighted portfolio's ratio uses the portfolio's own standardized abnormal returns, so the
+cross-correlation of firms sharing the date is in its variance (the same reason the portfolio
+test of CARs is valid); the mean of the firms' ratios is shown beside it, untested.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal, get_args
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from eventstudy.config import format_window
+from eventstudy.exceptions import ConfigError, DataError, EventStudyWarning
+from eventstudy.results import EventStudyResults
+from eventstudy.study import event_study
+from eventstudy.vocabulary import Convention
+
+__all__ = [
+    "TURNOVER_CONSTANT",
+    "VOLUME_TESTS",
+    "VolumeMeasure",
+    "VolumeResults",
+    "abnormal_volatility",
+    "abnormal_volume",
+    "volatility_by_event",
+    "volume_frame",
+    "volume_measure",
+    "volume_study",
+]
+
+VolumeMeasure = Literal["log_volume", "log_turnover"]
+#: Added to percent turnover before the log (Campbell & Wasley 1996).
+TURNOVER_CONSTANT = 0.000255
+#: The volume tests shown in the summaries: the portfolio (time-series) test, Campbell &
+#: Wasley's Brown-Warner-1985-type t and their rank test.
+VOLUME_TESTS: tuple[str, ...] = ("portfolio", "brown_warner_1985", "corrado_rank")
+
+Window = tuple[int, int]
+
+
+def volume_frame(prices: Mapping[str, pd.DataFrame], sessions: pd.DatetimeIndex) -> pd.DataFrame:
+    """Shares traded per session: sessions x the symbols whose prices carry ``volume``.
+
+    A session without a row (or with an empty volume cell) is ``NaN``, never filled; zero
+    (no trade) is kept. Symbols without a volume column are left out.
+    """
+    sess = pd.DatetimeIndex(sessions)
+    cols = {}
+    for sym, df in prices.items():
+        if "volume" not in df.columns:
+            continue
+        v = df["volume"].astype(float)
+        if (v < 0).any():
+            bad = v.index[(v < 0).to_numpy()][0]
+            raise DataError(
+                symbol=sym,
+                detail=f"negative volume {v.loc[bad]:g} on {pd.Timestamp(bad).date()}",
+                fix="volumes are share counts (0 or more)",
+            )
+        cols[sym] = v.reindex(sess)
+    out = pd.DataFrame(cols, index=sess)
+    out.index.name = "date"
+    return out
+
+
+def volume_measure(
+    volume: pd.DataFrame,
+    measure: VolumeMeasure = "log_volume",
+    shares: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
+    """``ln(1 + n)`` (``log_volume``) or ``ln(100 n / S + 0.000255)`` (``log_turnover``).
+
+    Raises
+    ------
+    ConfigError
+        An unknown measure, or ``log_turnover`` without the shares outstanding of a column.
+    """
+    if measure == "log_volume":
+        return np.log1p(volume.astype(float))
+    if measure != "log_turnover":
+        raise ConfigError(
+            field="measure", value=measure, expected=" or ".join(get_args(VolumeMeasure))
+        )
+    shares = dict(shares or {})
+    missing = [str(c) for c in volume.columns if not (shares.get(str(c), 0) > 0)]
+    if missing:
+        raise ConfigError(
+            field="shares_outstanding",
+            value=missing,
+            expected="a positive number of shares for every security (log_turnover)",
+        )
+    s = pd.Series({c: float(shares[str(c)]) for c in volume.columns})
+    return np.log(100.0 * volume.astype(float).div(s, axis=1) + TURNOVER_CONSTANT)
+
+
+def abnormal_volume(
+    volume: pd.DataFrame,
+    events: pd.DataFrame,
+    *,
+    measure: VolumeMeasure = "log_volume",
+    shares: Mapping[str, float] | None = None,
+    estimation: Window = (-250, -11),
+    window: Window = (-10, 10),
+    min_estimation_obs: int = 100,
+    convention: Convention = "textbook",
+) -> EventStudyResults:
+    """The mean-adjusted abnormal log volume of every firm-event, as engine results.
+
+    Parameters
+    ----------
+    volume : DataFrame
+        Sessions x securities, shares traded (:func:`volume_frame`).
+    events : DataFrame
+        ``security``, ``event_date`` (day 0), optional ``event_id``, as for
+        :func:`eventstudy.event_study`.
+    measure, shares
+        See :func:`volume_measure`.
+    estimation, window, min_estimation_obs, convention
+        As for :func:`eventstudy.event_study`.
+
+    Returns
+    -------
+    EventStudyResults
+        The ``constant_mean`` model fitted on the log measure: ``abnormal_returns["ar"]`` is
+        ``AV``, ``car(w)["car"]`` is ``CAV`` with its standard error, t and p, and
+        ``caar_tests(w, by="event_id")`` the battery on the mean ``CAV`` of each event
+        (``bhar`` is meaningless here and left to the return study).
+    """
+    logv = volume_measure(volume, measure, shares)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EventStudyWarning)
+        return event_study(
+            logv,
+            events,
+            market=None,
+            model="constant_mean",
+            estimation=estimation,
+            window=window,
+            min_estimation_obs=min_estimation_obs,
+            convention=convention,
+        )
+
+
+def _f_two_sided(ratio: np.ndarray, df1: np.ndarray, df2: np.ndarray) -> np.ndarray:
+    ok = np.isfinite(ratio) & (df1 > 0) & (df2 > 0)
+    out = np.full(np.shape(ratio), np.nan)
+    r, a, b = ratio[ok], df1[ok], df2[ok]
+    out[ok] = np.minimum(1.0, 2.0 * np.minimum(sps.f.cdf(r, a, b), sps.f.sf(r, a, b)))
+    return out
+
+
+def _daily(
+    res: EventStudyResults, window: Window, portfolio: bool
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Standardized abnormal returns per day of ``window`` (columns) and their df."""
+    a, b = window
+    lo, hi = res.window
+    if a < lo or b > hi:
+        raise ConfigError(
+            field="window",
+            value=list(window),
+            expected=f"a window inside the computed window [{lo}, {hi}]",
+        )
+    keys = ["event_id"] if portfolio else ["event_id", "security"]
+    sar, df = {}, None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EventStudyWarning)
+        for t in range(a, b + 1):
+            day = (res.portfolio_car if portfolio else res.car)((t, t)).set_index(keys)
+            sar[t] = day["statistic"]
+            df = day["df"] if df is None else df
+    assert df is not None
+    return pd.DataFrame(sar), df.to_frame("df")
+
+
+def abnormal_volatility(res: EventStudyResults, window: Window) -> pd.DataFrame:
+    """Each firm-event's event-window variance ratio ``VR_i`` and its F test.
+
+    Returns
+    -------
+    DataFrame
+        event_id, security, window, ratio (``mean_W SAR_it^2``), df1 (days with an abnormal
+        return), df2 (the residual degrees of freedom), p_value (two-sided, F(df1, df2)).
+    """
+    sar, df = _daily(res, window, portfolio=False)
+    sq = sar.to_numpy(float) ** 2
+    n = np.isfinite(sq).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.nansum(sq, axis=1) / n
+    ratio = np.where(n > 0, ratio, np.nan)
+    df2 = df["df"].to_numpy(float)
+    out = sar.index.to_frame(index=False)
+    out["window"] = format_window(window)
+    out["ratio"] = ratio
+    out["df1"] = n
+    out["df2"] = df2
+    out["p_value"] = _f_two_sided(ratio, n.astype(float), df2)
+    return out
+
+
+def volatility_by_event(res: EventStudyResults, window: Window) -> pd.DataFrame:
+    """Per event: the equal-weighted portfolio's variance ratio with its F test, and the
+    mean (and median) of the firms' ratios.
+
+    Returns
+    -------
+    DataFrame
+        event_id, window, n, mean_ratio, median_ratio, portfolio_ratio, df1, df2, p_value
+        (the portfolio's, two-sided F).
+    """
+    firms = abnormal_volatility(res, window)
+    sar, df = _daily(res, window, portfolio=True)
+    sq = sar.to_numpy(float) ** 2
+    n = np.isfinite(sq).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(n > 0, np.nansum(sq, axis=1) / np.maximum(n, 1), np.nan)
+    df2 = df["df"].to_numpy(float)
+    g = firms.groupby("event_id", sort=False)["ratio"]
+    out = pd.DataFrame(
+        {
+            "event_id": sar.index.astype(str),
+            "window": format_window(window),
+            "n": g.count().reindex(sar.index).to_numpy(int),
+            "mean_ratio": g.mean().reindex(sar.index).to_numpy(float),
+            "median_ratio": g.median().reindex(sar.index).to_numpy(float),
+            "portfolio_ratio": ratio,
+            "df1": n,
+            "df2": df2,
+            "p_value": _f_two_sided(ratio, n.astype(float), df2),
+        }
+    )
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class VolumeResults:
+    """Abnormal volume and volatility of a study's firm-events (see the module notes).
+
+    Attributes
+    ----------
+    measure : str
+        ``log_volume`` or ``log_turnover``.
+    volume : EventStudyResults
+        The engine on the log measure (``constant_mean``).
+    returns : EventStudyResults
+        The return study whose abnormal returns give the volatility ratios.
+    windows : tuple of (int, int)
+        The windows of the tables.
+    raw : DataFrame
+        Shares traded per session (the input).
+    shares : dict of str to float
+        Shares outstanding (``log_turnover``).
+    """
+
+    measure: str
+    volume: EventStudyResults
+    returns: EventStudyResults
+    windows: tuple[Window, ...]
+    raw: pd.DataFrame
+    shares: dict[str, float]
+
+    @property
+    def excluded(self) -> pd.DataFrame:
+        """Firm-events without an abnormal volume, and why (event_id, security, reason)."""
+        ex = self.volume.excluded
+        ex["reason"] = (
+            ex["reason"]
+            .str.replace(
+                "a price is missing on that session or the one before", "no volume that session"
+            )
+            .str.replace("no return", "no volume")
+            .str.replace("estimation observations", "estimation days with a volume")
+        )
+        return ex
+
+    @cached_property
+    def abnormal(self) -> pd.DataFrame:
+        """Long table: event_id, security, rel_day, date, volume (shares), log_measure,
+        abnormal (``AV``)."""
+        ar = self.volume.abnormal_returns.rename(columns={"ar": "abnormal"})
+        dates = pd.DatetimeIndex(ar["date"])
+        vol = self.raw.stack(future_stack=True).rename("volume")
+        vol.index = vol.index.set_names(["date", "security"])
+        keys = pd.MultiIndex.from_arrays([dates, ar["security"].astype(str)])
+        ar.insert(4, "volume", vol.reindex(keys).to_numpy(float))
+        logv = volume_measure(self.raw, self.measure, self.shares).stack(future_stack=True)
+        ar.insert(5, "log_measure", logv.reindex(keys).to_numpy(float))
+        return ar
+
+    def cav(self, window: Window) -> pd.DataFrame:
+        """Each firm-event's cumulative abnormal log volume over ``window``: event_id,
+        security, window, cav, se, t, p_value, df, n_days, pct_per_day
+        (``exp(cav / n_days) - 1``)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EventStudyWarning)
+            c = self.volume.car(window)
+        out = c[["event_id", "security"]].copy()
+        out["window"] = format_window(window)
+        out["cav"] = c["car"]
+        out["se"] = c["se"]
+        out["t"] = c["statistic"]
+        out["p_value"] = c["p_value"]
+        out["df"] = c["df"]
+        out["n_days"] = c["n_days"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["pct_per_day"] = np.expm1(c["car"] / c["n_days"])
+        return out
+
+    def tests(self, window: Window) -> pd.DataFrame:
+        """Every test of each event's mean ``CAV`` (the battery; robust tests first)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EventStudyWarning)
+            t = self.volume.caar_tests(window, by="event_id")
+        t = t.rename(columns={"caar": "mean_cav"})
+        t.insert(1, "window", format_window(window))
+        return t
+
+    def volatility(self, window: Window) -> pd.DataFrame:
+        """Each firm-event's variance ratio (:func:`abnormal_volatility`)."""
+        return abnormal_volatility(self.returns, window)
+
+    def volatility_events(self, window: Window) -> pd.DataFrame:
+        """Each event's portfolio variance ratio and the firms' mean (:func:`volatility_by_event`)."""
+        return volatility_by_event(self.returns, window)
+
+    @cached_property
+    def summary(self) -> pd.DataFrame:
+        """Per event and window: mean CAV (and per day, in % of normal volume), the volume
+        tests' p-values (:data:`VOLUME_TESTS`), the portfolio variance ratio with its p-value
+        and the firms' mean ratio."""
+        rows = []
+        for w in self.windows:
+            tests = self.tests(w)
+            vol = self.volatility_events(w).set_index("event_id")
+            for eid, t in tests.groupby("event_id", sort=False):
+                by = t.set_index("test")
+                n_days = w[1] - w[0] + 1
+                mean_cav = float(t["mean_cav"].iloc[0])
+                row: dict[str, object] = {
+                    "event_id": str(eid),
+                    "window": format_window(w),
+                    "n": int(t["n"].iloc[0]),
+                    "mean_cav": mean_cav,
+                    "pct_per_day": float(np.expm1(mean_cav / n_days)),
+                    "t_portfolio": float(by.loc["portfolio", "statistic"]),
+                }
+                for name in VOLUME_TESTS:
+                    row[f"p_{name}"] = (
+                        float(by.loc[name, "p_value"]) if name in by.index else np.nan
+                    )
+                v = vol.loc[str(eid)] if str(eid) in vol.index else None
+                row["volatility_ratio"] = float(v["portfolio_ratio"]) if v is not None else np.nan
+                row["p_volatility"] = float(v["p_value"]) if v is not None else np.nan
+                row["mean_firm_ratio"] = float(v["mean_ratio"]) if v is not None else np.nan
+                rows.append(row)
+        return pd.DataFrame(rows)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The tidy tables of the report: ``volume_summary``, ``volume_firms`` (CAV per
+        firm-event and window), ``volume_tests``, ``volatility`` (per firm-event),
+        ``volume_abnormal`` (daily)."""
+        return {
+            "volume_summary": self.summary,
+            "volume_firms": pd.concat([self.cav(w) for w in self.windows], ignore_index=True),
+            "volume_tests": pd.concat([self.tests(w) for w in self.windows], ignore_index=True),
+            "volatility": pd.concat([self.volatility(w) for w in self.windows], ignore_index=True),
+            "volume_abnormal": self.abnormal,
+        }
+
+    def plot(self, event_id: str | None = None) -> object:
+        """Mean abnormal log volume by relative day per event (a plotly Figure)."""
+        from eventstudy.figures_quant import plot_abnormal_volume
+
+        return plot_abnormal_volume(self.abnormal, event_id=event_id)
+
+
+def volume_study(
+    prices: Mapping[str, pd.DataFrame],
+    returns: EventStudyResults,
+    sessions: pd.DatetimeIndex,
+    *,
+    measure: VolumeMeasure = "log_volume",
+    shares: Mapping[str, float] | None = None,
+    windows: Sequence[Window] = ((0, 0), (0, 1)),
+    min_estimation_obs: int | None = None,
+) -> VolumeResults:
+    """Abnormal volume and volatility for the firm-events of a return study.
+
+    Parameters
+    ----------
+    prices : mapping of str to DataFrame
+        Prices frames (``volume`` column) of the study's securities.
+    returns : EventStudyResults
+        The return study: its firm-events, estimation and event windows are reused, and its
+        abnormal returns give the volatility ratios.
+    sessions : DatetimeIndex
+        The exchange's sessions (the return study's index).
+    measure, shares
+        See :func:`volume_measure`.
+    windows : sequence of (int, int)
+        Windows of the tables.
+    min_estimation_obs : int, optional
+        Default: the return study's estimation length less 10% (at least 30).
+
+    Raises
+    ------
+    DataError
+        No security of the study has volumes.
+    """
+    securities = [str(s) for s in dict.fromkeys(returns.events["security"])]
+    raw = volume_frame({s: prices[s] for s in securities if s in prices}, sessions)
+    if raw.empty or raw.columns.empty:
+        raise DataError(
+            symbol=", ".join(securities[:4]),
+            detail="the prices carry no Volume column",
+            fix="use a source with volumes (Yahoo, or CSV files with a Volume column)",
+        )
+    events = returns.events[returns.events["security"].isin(raw.columns)]
+    est = returns.estimation
+    length = est[1] - est[0] + 1
+    min_obs = min_estimation_obs if min_estimation_obs is not None else max(30, int(0.9 * length))
+    res = abnormal_volume(
+        raw,
+        events,
+        measure=measure,
+        shares={k: v for k, v in (shares or {}).items() if k in raw.columns},
+        estimation=est,
+        window=returns.window,
+        min_estimation_obs=min_obs,
+        convention="textbook",
+    )
+    return VolumeResults(
+        measure=measure,
+        volume=res,
+        returns=returns,
+        windows=tuple(windows),
+        raw=raw,
+        shares={k: float(v) for k, v in (shares or {}).items()},
+    )

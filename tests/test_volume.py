@@ -1,0 +1,219 @@
+"""Abnormal volume and volatility against hand formulas on small arrays (and real volumes)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from eventstudy import event_study
+from eventstudy.exceptions import ConfigError, DataError, EventStudyWarning
+from eventstudy.volume import (
+    abnormal_volatility,
+    abnormal_volume,
+    volatility_by_event,
+    volume_frame,
+    volume_measure,
+    volume_study,
+)
+
+DATES = pd.bdate_range("2024-01-01", periods=60)
+SECS = ["AAA", "BBB", "CCC"]
+POS = 50  # day 0
+EST, WIN = (-40, -6), (-2, 3)
+
+
+def _volumes(seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    vol = np.exp(rng.normal(13, 0.5, (len(DATES), len(SECS)))).round()
+    vol[POS, :] *= 4  # heavy trading on day 0
+    vol[POS - 20, 1] = 0.0  # a day without trades
+    return pd.DataFrame(vol, index=DATES, columns=SECS)
+
+
+def _events() -> pd.DataFrame:
+    return pd.DataFrame({"security": SECS, "event_date": DATES[POS], "event_id": "e"})
+
+
+def _hand_cav(v: np.ndarray, window: tuple[int, int]) -> tuple[float, float, float, float]:
+    """CAV, se, t, p of one log series ``v`` by the textbook formulas."""
+    est = v[POS + EST[0] : POS + EST[1] + 1]
+    L = len(est)
+    vbar, s = est.mean(), est.std(ddof=1)
+    a, b = window
+    cav = float((v[POS + a : POS + b + 1] - vbar).sum())
+    L2 = b - a + 1
+    se = s * np.sqrt(L2 + L2**2 / L)
+    t = cav / se
+    return cav, se, t, 2 * sps.t.sf(abs(t), L - 1)
+
+
+@pytest.mark.parametrize("window", [(0, 0), (0, 1), (-2, 3)])
+def test_abnormal_log_volume_is_log_volume_minus_its_estimation_mean(window) -> None:
+    vol = _volumes()
+    res = abnormal_volume(vol, _events(), estimation=EST, window=WIN, min_estimation_obs=30)
+    car = res.car(window).set_index("security")
+    logv = np.log(1 + vol.to_numpy())
+    for j, sec in enumerate(SECS):
+        cav, se, t, p = _hand_cav(logv[:, j], window)
+        assert car.loc[sec, "car"] == pytest.approx(cav, rel=1e-12)
+        assert car.loc[sec, "se"] == pytest.approx(se, rel=1e-12)
+        assert car.loc[sec, "statistic"] == pytest.approx(t, rel=1e-12)
+        assert car.loc[sec, "p_value"] == pytest.approx(p, rel=1e-9)
+    # the portfolio test: the same formulas on the mean log volume of the three firms
+    cav, se, t, p = _hand_cav(logv.mean(axis=1), window)
+    port = res.caar_tests(window, by="event_id").set_index("test").loc["portfolio"]
+    assert port["statistic"] == pytest.approx(t, rel=1e-10)
+    assert port["p_value"] == pytest.approx(p, rel=1e-8)
+    assert port["caar"] == pytest.approx(cav, rel=1e-10)  # mean CAV = CAV of the mean
+
+
+def test_log_turnover_uses_shares_outstanding_and_campbell_wasley_constant() -> None:
+    vol = _volumes()
+    shares = {"AAA": 2e9, "BBB": 5e8, "CCC": 1.5e9}
+    v = volume_measure(vol, "log_turnover", shares)
+    assert v.loc[DATES[POS - 20], "BBB"] == pytest.approx(np.log(0.000255))  # no trade
+    assert v.loc[DATES[3], "AAA"] == pytest.approx(np.log(100 * vol.iloc[3, 0] / 2e9 + 0.000255))
+    res = abnormal_volume(
+        vol, _events(), measure="log_turnover", shares=shares, estimation=EST, window=WIN,
+        min_estimation_obs=30,
+    )  # fmt: skip
+    car = res.car((0, 1)).set_index("security")
+    for sec in SECS:
+        cav, se, _, _ = _hand_cav(v[sec].to_numpy(), (0, 1))
+        assert car.loc[sec, "car"] == pytest.approx(cav, rel=1e-12)
+        assert car.loc[sec, "se"] == pytest.approx(se, rel=1e-12)
+    with pytest.raises(ConfigError, match=r"shares_outstanding: got \['CCC'\]"):
+        volume_measure(vol, "log_turnover", {"AAA": 1.0, "BBB": 1.0})
+
+
+def test_volume_frame_keeps_zero_leaves_gaps_missing_and_refuses_negative() -> None:
+    idx = pd.DatetimeIndex(["2024-01-02", "2024-01-03", "2024-01-05"])
+    prices = {
+        "A": pd.DataFrame({"close": [1, 2, 3], "volume": [10.0, 0.0, 5.0]}, index=idx),
+        "B": pd.DataFrame({"close": [1, 2, 3]}, index=idx),  # no volume: left out
+    }
+    sessions = pd.DatetimeIndex(["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"])
+    f = volume_frame(prices, sessions)
+    assert list(f.columns) == ["A"]
+    assert f["A"].tolist()[:2] == [10.0, 0.0] and np.isnan(f.loc["2024-01-04", "A"])
+    prices["A"].loc[idx[1], "volume"] = -1.0
+    with pytest.raises(DataError, match="A: negative volume -1 on 2024-01-03"):
+        volume_frame(prices, sessions)
+
+
+# ----------------------------------------------------------------------------- volatility
+
+
+def _returns(seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    m = rng.normal(0, 0.01, len(DATES))
+    out = {"MKT": m}
+    for j, sec in enumerate(SECS):
+        e = rng.normal(0, 0.015, len(DATES))
+        e[POS : POS + 3] *= 3 + j  # event-induced volatility
+        out[sec] = 0.0003 + (0.8 + 0.2 * j) * m + e
+    return pd.DataFrame(out, index=DATES)
+
+
+def _hand_ratio(y: np.ndarray, m: np.ndarray, window: tuple[int, int]) -> tuple[float, int, int]:
+    """Mean squared standardized abnormal return over ``window`` (market model), df1, df2."""
+    rows = slice(POS + EST[0], POS + EST[1] + 1)
+    X = np.column_stack([np.ones(len(m)), m])
+    b, *_ = np.linalg.lstsq(X[rows], y[rows], rcond=None)
+    resid = y[rows] - X[rows] @ b
+    L = len(resid)
+    s2 = resid @ resid / (L - 2)
+    inv = np.linalg.inv(X[rows].T @ X[rows])
+    a, c = window
+    sar2 = []
+    for t in range(POS + a, POS + c + 1):
+        ar = y[t] - X[t] @ b
+        sar2.append(ar**2 / (s2 * (1 + X[t] @ inv @ X[t])))
+    return float(np.mean(sar2)), c - a + 1, L - 2
+
+
+@pytest.mark.parametrize("window", [(0, 0), (0, 2), (-2, 3)])
+def test_variance_ratio_matches_the_hand_formula_and_its_f_test(window) -> None:
+    r = _returns()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EventStudyWarning)
+        res = event_study(
+            r, _events(), market="MKT", estimation=EST, window=WIN, min_estimation_obs=30
+        )
+    vr = abnormal_volatility(res, window).set_index("security")
+    for sec in SECS:
+        ratio, d1, d2 = _hand_ratio(r[sec].to_numpy(), r["MKT"].to_numpy(), window)
+        assert vr.loc[sec, "ratio"] == pytest.approx(ratio, rel=1e-9)
+        assert (vr.loc[sec, "df1"], vr.loc[sec, "df2"]) == (d1, d2)
+        p = 2 * min(sps.f.cdf(ratio, d1, d2), sps.f.sf(ratio, d1, d2))
+        assert vr.loc[sec, "p_value"] == pytest.approx(min(p, 1.0), rel=1e-9)
+    ev = volatility_by_event(res, window).set_index("event_id").loc["e"]
+    ratio, d1, d2 = _hand_ratio(r[SECS].mean(axis=1).to_numpy(), r["MKT"].to_numpy(), window)
+    assert ev["portfolio_ratio"] == pytest.approx(ratio, rel=1e-9)
+    p = 2 * min(sps.f.cdf(ratio, d1, d2), sps.f.sf(ratio, d1, d2))
+    assert ev["p_value"] == pytest.approx(min(p, 1.0), rel=1e-9)
+    assert ev["mean_ratio"] == pytest.approx(vr["ratio"].mean(), rel=1e-12)
+
+
+def test_volatility_window_outside_the_computed_window_is_a_config_error() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EventStudyWarning)
+        res = event_study(
+            _returns(), _events(), market="MKT", estimation=EST, window=WIN, min_estimation_obs=30
+        )
+    with pytest.raises(ConfigError, match=r"window: got \[0, 5\]; expected a window inside"):
+        abnormal_volatility(res, (0, 5))
+
+
+# ----------------------------------------------------------------------------- real volumes
+
+
+def test_deal_day_volume_of_toyota_against_pandas(prices_dir: Path) -> None:
+    """Toyota on 2025-07-23 (first session after the US-Japan deal), straight from the CSV."""
+    from eventstudy.runner import run_study
+
+    root = Path(__file__).resolve().parents[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EventStudyWarning)
+        run = run_study(
+            root / "configs" / "tariffs_2025.yaml", prices=prices_dir, offline=True, analyses=False
+        )
+        v = volume_study(
+            run.prices, run.results["XTKS"], run.returns["XTKS"].index, windows=[(0, 0)]
+        )
+    raw = pd.read_csv(prices_dir / "7203.T.csv", index_col="Date", parse_dates=True)["Volume"]
+    sess = run.returns["XTKS"].index
+    pos = sess.get_loc(pd.Timestamp("2025-07-23"))
+    logv = np.log1p(raw.reindex(sess).astype(float))
+    est = logv.iloc[pos - 250 : pos - 10]
+    expected = logv.iloc[pos] - est.mean()
+    got = (
+        v.cav((0, 0))
+        .set_index(["event_id", "security"])
+        .loc[("us_japan_deal_2025-07-22", "7203.T")]
+    )
+    assert got["cav"] == pytest.approx(expected, rel=1e-12)
+    assert got["se"] == pytest.approx(est.std(ddof=1) * np.sqrt(1 + 1 / len(est)), rel=1e-12)
+    assert got["pct_per_day"] == pytest.approx(np.expm1(expected), rel=1e-12)
+    day = v.abnormal.set_index(["event_id", "security", "rel_day"]).loc[
+        ("us_japan_deal_2025-07-22", "7203.T", 0)
+    ]
+    assert day["volume"] == raw.loc["2025-07-23"]
+
+
+def test_a_study_without_volumes_says_so(prices_dir: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EventStudyWarning)
+        res = event_study(
+            _returns(), _events(), market="MKT", estimation=EST, window=WIN, min_estimation_obs=30
+        )
+    prices = {s: pd.DataFrame({"close": 1.0}, index=DATES) for s in SECS}
+    with pytest.raises(
+        DataError, match="the prices carry no Volume column; use a source with volumes"
+    ):
+        volume_study(prices, res, DATES)
