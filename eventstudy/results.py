@@ -15,7 +15,7 @@ import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,9 @@ from eventstudy.exceptions import ConfigError
 from eventstudy.models import Design, design
 from eventstudy.stats import Blocks
 from eventstudy.vocabulary import TEST_NAMES, Convention, ModelName
+
+if TYPE_CHECKING:  # pragma: no cover
+    from eventstudy.crosssection import CrossSectionResults
 
 __all__ = [
     "CROSS_SECTIONAL_TESTS",
@@ -1313,6 +1316,29 @@ class EventStudyResults:
         cols += ["stars_ar0", "car", "se_car", "t_car", "p_car", "p_sq_car", "ci_low_car"]
         cols += ["ci_high_car", "stars_car", "n_days", "n_sq"]
         return out[cols]
+
+    # ------------------------------------------------------------------ beyond the CAR
+
+    def cross_section(
+        self,
+        formula: str,
+        window: tuple[int, int] = (0, 1),
+        data: pd.DataFrame | None = None,
+        *,
+        weights: Literal["ols", "wls"] = "ols",
+        cov: Literal["auto", "hc3", "cluster"] = "auto",
+    ) -> CrossSectionResults:
+        """Regress the firm-events' CARs over ``window`` on characteristics.
+
+        ``res.cross_section("car ~ us_sales_share + log_mcap", window=(0, 1), data=chars)``:
+        statsmodels OLS (or WLS with weights ``1 / se(CAR)^2``), HC3 standard errors, or
+        clustered by event date when firm-events share dates (``cov="auto"``). See
+        :func:`eventstudy.crosssection.cross_section`; the result has ``summary()``, a tidy
+        ``table`` and ``plot()``.
+        """
+        from eventstudy.crosssection import cross_section
+
+        return cross_section(self, formula, window, data, weights=weights, cov=cov)
 
 
 def _window_label(window: Sequence[int]) -> str:
