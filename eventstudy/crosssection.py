@@ -29,17 +29,18 @@ import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from statsmodels.iolib.summary import Summary
-from statsmodels.regression.linear_model import RegressionResultsWrapper
 
 from eventstudy.config import format_window
 from eventstudy.exceptions import ConfigError, DataError, EventStudyWarning
 from eventstudy.results import EventStudyResults
+
+if TYPE_CHECKING:  # pragma: no cover - statsmodels is imported when a regression runs
+    from statsmodels.iolib.summary import Summary
+    from statsmodels.regression.linear_model import RegressionResultsWrapper
 
 __all__ = [
     "CrossSectionResults",
@@ -321,6 +322,7 @@ def cross_section(
             )
         sample = merged[merged["_merge"] == "both"].drop(columns="_merge")
     import patsy
+    import statsmodels.api as sm
 
     try:
         y, X = patsy.dmatrices(formula, sample, return_type="dataframe", NA_action="drop")

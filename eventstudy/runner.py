@@ -30,6 +30,7 @@ import pandas as pd
 
 from eventstudy import calendar as cal
 from eventstudy.config import StudyConfig, format_window
+from eventstudy.crosssection import CrossSectionResults, cross_section, read_characteristics
 from eventstudy.data import (
     CsvSource,
     PriceSource,
@@ -52,6 +53,7 @@ from eventstudy.plan import ROLE_LABELS, ROLE_NAMES, EnginePlan, StudyPlan, plan
 from eventstudy.results import EventStudyResults
 from eventstudy.verdict import Verdict, firm_rows, verdicts_from_results
 from eventstudy.vocabulary import CLUSTER_ROBUST_TESTS, FACTOR_PRESET_NAMES
+from eventstudy.volume import VolumeResults, volume_study
 
 if TYPE_CHECKING:  # pragma: no cover
     from eventstudy.sensitivity import SensitivityResults
@@ -141,6 +143,10 @@ class StudyRun:
     analyses : dict[str, DataFrame]
         :func:`analyse` output (variants, date-only shifts, roles, overlaps, combined
         windows); empty when the run was asked for none.
+    volume : dict[str, VolumeResults]
+        exchange -> abnormal volume and volatility (the study's ``volume:``).
+    cross_sections : tuple of CrossSectionResults
+        One per configured regression (and exchange) of ``cross_section:``.
     """
 
     plan: StudyPlan
@@ -155,6 +161,8 @@ class StudyRun:
     firms: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)
     analyses: dict[str, pd.DataFrame] = field(default_factory=dict)
+    volume: dict[str, VolumeResults] = field(default_factory=dict)
+    cross_sections: tuple[CrossSectionResults, ...] = ()
 
     @property
     def config(self) -> StudyConfig:
@@ -1214,6 +1222,8 @@ def run_study(
     for v in verdicts:
         if v.kind == "event" and not v.measured:
             notes.append(v.sentence)
+    volume = _volume(prep, results, notes) if plan.volume is not None else {}
+    regressions = _cross_sections(plan, results, notes) if plan.cross_section is not None else ()
     return StudyRun(
         plan=plan,
         timing=prep.timing,
@@ -1227,7 +1237,62 @@ def run_study(
         firms=firms,
         notes=list(dict.fromkeys(notes)),
         analyses=tables,
+        volume=volume,
+        cross_sections=regressions,
     )
+
+
+def _volume(
+    prep: Prepared, results: Mapping[str, EventStudyResults], notes: list[str]
+) -> dict[str, VolumeResults]:
+    """Abnormal volume and volatility per exchange (left out, with a note, without volumes)."""
+    vp = prep.plan.volume
+    assert vp is not None
+    out: dict[str, VolumeResults] = {}
+    for exchange, res in results.items():
+        try:
+            vol = volume_study(
+                prep.prices,
+                res,
+                prep.groups[exchange].returns.index,
+                measure="log_turnover" if vp.measure == "log_turnover" else "log_volume",
+                shares=vp.shares,
+                windows=vp.windows,
+                min_estimation_obs=prep.plan.engine.min_estimation_obs,
+            )
+        except DataError as exc:
+            notes.append(f"volume section left out on {exchange}: {exc}")
+            continue
+        for row in vol.excluded.itertuples(index=False):
+            notes.append(f"volume: {row.event_id}/{row.security} excluded: {row.reason}")
+        out[exchange] = vol
+    return out
+
+
+def _cross_sections(
+    plan: StudyPlan, results: Mapping[str, EventStudyResults], notes: list[str]
+) -> tuple[CrossSectionResults, ...]:
+    """Every configured regression of CARs on the characteristics file, per exchange."""
+    cs = plan.cross_section
+    assert cs is not None
+    data = read_characteristics(cs.data)
+    multi = len(results) > 1
+    out = []
+    for reg in cs.regressions:
+        for exchange, res in results.items():
+            r = cross_section(
+                res,
+                reg.formula,
+                reg.window,
+                data,
+                weights="wls" if reg.weights == "wls" else "ols",
+                cov="hc3" if reg.cov == "hc3" else "cluster" if reg.cov == "cluster" else "auto",
+                name=f"{reg.name}_{exchange}" if multi else reg.name,
+                title=f"{reg.title} ({exchange})" if multi else reg.title,
+            )
+            notes += [f"regression {r.name}: {n}" for n in r.notes]
+            out.append(r)
+    return tuple(out)
 
 
 # ----------------------------------------------------------------------------- the summary
@@ -1360,6 +1425,8 @@ def headline(run: StudyRun) -> str:
                 "size is consistent with 5%"
             )
         lines += ["", head + "):", frame.to_string(index=False)]
+    lines += _volume_lines(run, order)
+    lines += _regression_lines(run)
     a = run.analyses
     if "roles" in a:
         shown_windows = list(dict.fromkeys(["(0,0)", format_window(plan.headline_window)]))
@@ -1413,6 +1480,66 @@ def headline(run: StudyRun) -> str:
             + "."
         )
     return "\n".join(lines)
+
+
+def _volume_lines(run: StudyRun, order: Mapping[str, int]) -> list[str]:
+    """The volume section of the summary: per event and window, mean CAV and its tests, the
+    portfolio variance ratio and its test."""
+    lines: list[str] = []
+    for exchange, vol in run.volume.items():
+        t = vol.summary
+        t = t.iloc[t["event_id"].map(order).argsort(kind="stable")]
+        where = f" ({exchange})" if len(run.results) > 1 else ""
+        lines += [
+            "",
+            f"Abnormal volume{where}: mean CAV = mean over firms of the summed log volume minus "
+            "its estimation mean (%/day = exp(CAV/days) - 1); p from the portfolio test, "
+            "Brown-Warner 1985 and the Corrado rank test. Volatility: the portfolio's "
+            "event-window variance ratio VR of abnormal returns (F test) and the firms' mean VR:",
+            pd.DataFrame(
+                {
+                    "event": t["event_id"],
+                    "window": t["window"],
+                    "mean CAV": t["mean_cav"].map(lambda x: _t(float(x))),
+                    "%/day": t["pct_per_day"].map(lambda x: _pct(float(x))),
+                    "port. t": t["t_portfolio"].map(lambda x: _t(float(x))),
+                    "p portfolio": t["p_portfolio"].map(lambda x: _p(float(x))),
+                    "p BW1985": t["p_brown_warner_1985"].map(lambda x: _p(float(x))),
+                    "p rank": t["p_corrado_rank"].map(lambda x: _p(float(x))),
+                    "VR": t["volatility_ratio"].map(lambda x: _t(float(x))),
+                    "p VR": t["p_volatility"].map(lambda x: _p(float(x))),
+                    "firms' VR": t["mean_firm_ratio"].map(lambda x: _t(float(x))),
+                }
+            ).to_string(index=False),
+        ]
+    return lines
+
+
+def _regression_lines(run: StudyRun) -> list[str]:
+    """Each configured cross-sectional regression: its coefficients with s.e., t, p, CI."""
+    lines: list[str] = []
+    for r in run.cross_sections:
+        st = r.stats
+        tab = r.table
+        lines += [
+            "",
+            f"Regression {r.name}: {r.label}; n = {st['n']}, R2 = {float(st['r2']):.3f}"
+            + (f", {st['n_clusters']} clusters" if r.cov == "cluster" else ""),
+            pd.DataFrame(
+                {
+                    "term": tab["term"],
+                    "estimate": tab["estimate"].map(lambda x: f"{x:.4g}"),
+                    "se": tab["se"].map(lambda x: f"{x:.4g}"),
+                    "t": tab["statistic"].map(lambda x: _t(float(x))),
+                    "p": tab["p_value"].map(lambda x: _p(float(x))),
+                    "95% CI": [
+                        f"[{lo:.4g}, {hi:.4g}]"
+                        for lo, hi in zip(tab["ci_low"], tab["ci_high"], strict=True)
+                    ],
+                }
+            ).to_string(index=False),
+        ]
+    return lines
 
 
 # ----------------------------------------------------------------------------- robustness lab
