@@ -195,6 +195,12 @@ def _state() -> _State:
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Seed of --calibrate and --simulate."
 )
+@click.option(
+    "--formats",
+    default="",
+    help="Extra table formats, e.g. xlsx (tables/tables.xlsx: one sheet per table); "
+    "HTML, CSV, JSON and Markdown are always written.",
+)
 @_handle_errors
 def run(
     config: Path,
@@ -209,6 +215,7 @@ def run(
     sensitivity: bool,
     calibrate: int,
     seed: int,
+    formats: str,
 ) -> None:
     """Fetch prices (with cache), compute the study, write the report.
 
@@ -237,6 +244,7 @@ def run(
         seed=seed,
         echo=None if state.quiet else click.echo,
         fail_on_empty=True,
+        formats=tuple(x.strip() for x in formats.split(",") if x.strip()),
     )
     if not state.quiet:
         click.echo(f"report written: {path}")

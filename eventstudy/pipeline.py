@@ -139,6 +139,7 @@ def run_and_write(
     echo: Callable[[str], Any] | None = None,
     fail_on_empty: bool = False,
     calibrate: int = 0,
+    formats: tuple[str, ...] = (),
 ) -> Path:
     """Run a study and write its report; returns the path of ``index.html``.
 
@@ -152,6 +153,9 @@ def run_and_write(
     ``sensitivity`` the specification curve (both on a longer price history, see
     :func:`~eventstudy.runner.prepare_history`).
 
+    ``formats`` (e.g. ``("xlsx",)``) adds table formats to the report; default the study's
+    ``output.formats``.
+
     The report goes to ``<out>/<study name>/`` (``out`` defaults to the study's
     ``output.dir``, itself relative to the project folder). It is written to a temporary
     folder and renamed into place, so a failed run leaves the previous report intact.
@@ -160,6 +164,7 @@ def run_and_write(
     firm-event raises :class:`~eventstudy.exceptions.DataError` (exit code 3) *after* the
     report is written: the report and the summary say so too.
     """
+    report.check_formats(formats)  # a bad format fails before the study runs
     plan = config if isinstance(config, StudyPlan) else plan_study(config, prices=prices, out=out)
     run = runner.run_study(
         plan, prices=prices if isinstance(config, StudyPlan) else None, offline=offline,
@@ -196,6 +201,7 @@ def run_and_write(
         images=images or plan.output.images,
         extra_figures=figs,
         extra_tables=tables,
+        formats=formats or plan.output.formats,
     )
     if fail_on_empty and run.empty_events:
         empty = run.empty_events

@@ -141,6 +141,7 @@ class OutputPlan:
     fragments: str
     car_from: int
     images: tuple[str, ...]
+    formats: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -444,6 +445,7 @@ def _plan(cfg: StudyConfig, source: SourceConfig | None, out: str | Path | None)
             fragments=cfg.output.fragments,
             car_from=_car_from(cfg),
             images=(cfg.output.image_format,) if cfg.output.images else (),
+            formats=tuple(cfg.output.formats),
         ),
         data_start=cfg.data_start,
         data_end=cfg.data_end,

@@ -42,7 +42,7 @@ import plotly.offline
 from markupsafe import Markup
 
 from eventstudy.config import format_window
-from eventstudy.exceptions import ReportError
+from eventstudy.exceptions import ConfigError, ReportError
 from eventstudy.report import atomic, html, tables
 from eventstudy.report.build import Built, build_report
 from eventstudy.report.common import exchange_name, slug
@@ -63,7 +63,9 @@ from eventstudy.runner import StudyRun
 
 __all__ = [
     "IMAGE_FORMATS",
+    "TABLE_FORMATS",
     "ReportInput",
+    "check_formats",
     "find_browser",
     "render_markdown",
     "write",
@@ -86,6 +88,7 @@ def write(
     extra_text: Sequence[str] = (),
     browser_path: str | os.PathLike[str] | None = None,
     image_scale: float = 2.0,
+    formats: Iterable[str] = (),
 ) -> Path:
     """Write the full report of a study run (or of one results object) to ``out_dir``.
 
@@ -126,6 +129,10 @@ def write(
         The Chromium for images (default: ``BROWSER_PATH``, then ``chromium`` on PATH).
     image_scale : float
         Pixel density of raster images.
+    formats : iterable of str
+        Table formats besides those always written (HTML, CSV, JSON, Markdown, LaTeX):
+        ``xlsx`` adds ``tables/tables.xlsx``, every table in one workbook
+        (:mod:`eventstudy.report.xlsx`).
 
     Returns
     -------
@@ -139,6 +146,7 @@ def write(
         written (the previous report is then left intact).
     """
     mode, frag = html.check_modes(plotlyjs, fragments)
+    table_formats = check_formats(formats)
     formats = image_formats(images)
     browser = None
     if formats:  # check before any work, so a missing extra fails in a second
@@ -156,7 +164,11 @@ def write(
             "(eventstudy.event_study)",
         )
     built = build_report(
-        inp, extra_figures=extra_figures, extra_tables=extra_tables, extra_text=extra_text
+        inp,
+        extra_figures=extra_figures,
+        extra_tables=extra_tables,
+        extra_text=extra_text,
+        formats=table_formats,
     )
     out = Path(out_dir)
 
@@ -170,6 +182,26 @@ def write(
 
     atomic.atomic_dir(out, fill)
     return out / "index.html"
+
+
+#: Table formats a report writes (``html``, ``csv``, ``json``, ``md`` always; ``xlsx`` on request).
+TABLE_FORMATS: tuple[str, ...] = ("html", "csv", "json", "md", "xlsx")
+
+
+def check_formats(formats: Iterable[str]) -> tuple[str, ...]:
+    """The table formats asked for (``"xlsx"`` or ``["csv", "xlsx"]``), checked."""
+    items = [formats] if isinstance(formats, str) else list(formats)
+    out = tuple(
+        dict.fromkeys(x.strip().lower() for f in items for x in str(f).split(",") if x.strip())
+    )
+    bad = [f for f in out if f not in TABLE_FORMATS]
+    if bad:
+        raise ConfigError(
+            field="formats",
+            value=", ".join(bad),
+            expected="some of " + ", ".join(TABLE_FORMATS) + " (e.g. --formats xlsx)",
+        )
+    return out
 
 
 def write_results(
@@ -220,6 +252,7 @@ def _write_index(path: Path, built: Built, prov: ProvenanceView, mode: str) -> N
             extra=built.extra,
             extra_tables=built.extra_tables,
             extra_text=built.extra_text,
+            sections=built.sections,
         )
     )
     path.write_text(text, encoding="utf-8")

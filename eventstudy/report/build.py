@@ -33,6 +33,9 @@ from eventstudy.report.common import EXCHANGE_HOURS, exchange_name, fid, slug
 from eventstudy.report.display import Cell, Table, display
 from eventstudy.report.inputs import GroupView, ReportInput
 from eventstudy.report.markdown import render_markdown
+from eventstudy.report.regressions import regression_sections, regression_tables
+from eventstudy.report.section import Section
+from eventstudy.report.volume import volume_sections, volume_tables
 from eventstudy.verdict import Verdict
 
 __all__ = ["Built", "EventSection", "Figure", "build_report"]
@@ -171,6 +174,8 @@ class Built:
     extra: list[Figure] = field(default_factory=list)
     extra_tables: list[tuple[str, Table]] = field(default_factory=list)
     extra_text: list[str] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
+    formats: tuple[str, ...] = ()
 
 
 class _Builder:
@@ -587,12 +592,19 @@ def build_report(
     extra_figures: Mapping[str, go.Figure] | None = None,
     extra_tables: Mapping[str, pd.DataFrame] | None = None,
     extra_text: Sequence[str] = (),
+    formats: Sequence[str] = (),
 ) -> Built:
-    """Compute every figure, section and table of the report of ``inp``."""
+    """Compute every figure, section and table of the report of ``inp``.
+
+    ``formats`` are the extra table formats to write (``xlsx``: one workbook of every table).
+    """
     b = _Builder(inp)
     events = [b.event(ev.id) for ev in inp.events]
     groups = [b.group(g) for g in inp.groups]
     tables = b.tables()
+    sections = volume_sections(inp, b.add) + regression_sections(inp, b.add)
+    tables.update(volume_tables(inp))
+    tables.update(regression_tables(inp))
     built = Built(
         input=inp,
         events=events,
@@ -600,6 +612,8 @@ def build_report(
         pools=[v for v in inp.verdicts if v.kind == "pool"],
         figures=b.figures,
         tables=tables,
+        sections=sections,
+        formats=tuple(formats),
     )
     for caption, fig in (extra_figures or {}).items():
         if not isinstance(fig, go.Figure):

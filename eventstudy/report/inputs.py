@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from eventstudy.crosssection import CrossSectionResults
 from eventstudy.exceptions import EventStudyWarning
 from eventstudy.results import EventStudyResults
 from eventstudy.runner import Provenance, StudyRun
 from eventstudy.verdict import Verdict, default_window, firm_rows, verdicts_from_results
+from eventstudy.volume import VolumeResults
 
 __all__ = ["DEFAULT_WINDOWS", "EventInfo", "GroupView", "ReportInput"]
 
@@ -67,6 +69,8 @@ class ReportInput:
     notes: tuple[str, ...] = ()
     analyses: dict[str, pd.DataFrame] = field(default_factory=dict)
     pooled: bool = False
+    volume: dict[str, VolumeResults] = field(default_factory=dict)
+    cross_sections: tuple[CrossSectionResults, ...] = ()
 
     @property
     def multi(self) -> bool:
@@ -120,6 +124,8 @@ class ReportInput:
             notes=tuple(run.notes),
             analyses=dict(run.analyses),
             pooled=bool(plan.pools),
+            volume=dict(run.volume),
+            cross_sections=run.cross_sections,
         )
 
     @classmethod

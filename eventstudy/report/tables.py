@@ -52,10 +52,15 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def write_tables(folder: Path, built: Built) -> None:
-    """Every tidy table as CSV, and the per-event test tables in Markdown and LaTeX."""
+    """Every tidy table as CSV, and the per-event test tables in Markdown and LaTeX; with
+    ``xlsx`` among the formats, every table in one workbook (``tables.xlsx``)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in built.tables.items():
         write_csv(frame, folder / f"{name}.csv")
+    if "xlsx" in built.formats:
+        from eventstudy.report.xlsx import write_workbook
+
+        write_workbook(folder / "tables.xlsx", built.tables, title=built.input.title)
     tests = built.tables.get("tests", pd.DataFrame())
     (folder / "tests.md").write_text(tests_markdown(tests, built), encoding="utf-8")
     (folder / "tests.tex").write_text(tests_latex(tests, built), encoding="utf-8")
