@@ -40,6 +40,7 @@ from eventstudy.data import (
     load_prices,
     resolve_symbol,
 )
+from eventstudy.data.factors import FACTOR_COLUMNS
 from eventstudy.exceptions import (
     ConfigError,
     DataError,
@@ -52,7 +53,7 @@ from eventstudy.exceptions import (
 from eventstudy.plan import ROLE_LABELS, ROLE_NAMES, EnginePlan, StudyPlan, plan_study, with_prices
 from eventstudy.results import EventStudyResults
 from eventstudy.verdict import Verdict, firm_rows, verdicts_from_results
-from eventstudy.vocabulary import CLUSTER_ROBUST_TESTS, FACTOR_PRESET_NAMES
+from eventstudy.vocabulary import CLUSTER_ROBUST_TESTS
 from eventstudy.volume import VolumeResults, volume_study
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -203,10 +204,10 @@ class ExchangeGroup:
     alt_markets : dict of str to str
         Other benchmarks that the source has (fallbacks), name -> column, for sensitivity.
     factors : list of str
-        Factor columns (used by ``model: factor``).
-    published_factors : DataFrame or None
-        The published Fama-French factors on this exchange's sessions (decimals; used by
-        ``model: ff3 | ff5 | carhart``), when the study or a variant uses a preset.
+        Factor columns (used by ``model: factor``). When the study or a variant uses
+        ``model: ff3 | ff5 | carhart``, ``returns`` also holds the published Fama-French
+        factors on this exchange's sessions under their names (``Mkt-RF``, ``SMB``, ``HML``,
+        ``RMW``, ``CMA``, ``MOM``, ``RF``; decimals), which the presets read.
     """
 
     exchange: str
@@ -216,7 +217,6 @@ class ExchangeGroup:
     market: str
     alt_markets: dict[str, str]
     factors: list[str]
-    published_factors: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -556,11 +556,20 @@ def prepare(
                 if sec in securities:
                     rows.append({"event_id": ev.id, "security": sec, "event_date": day0})
         events = pd.DataFrame(rows, columns=["event_id", "security", "event_date"])
-        published = (
-            _published_factors(plan, exchange, returns.index, events, offline, refresh, notes)
-            if plan.fama_french is not None
-            else None
-        )
+        if plan.fama_french is not None:
+            clash = sorted(set(returns.columns) & set(FACTOR_COLUMNS))
+            if clash:
+                raise ConfigError(
+                    field="securities",
+                    value=clash,
+                    expected="symbols other than the Fama-French factor names "
+                    + ", ".join(FACTOR_COLUMNS),
+                    file=str(plan.file) if plan.file else None,
+                )
+            published = _published_factors(
+                plan, exchange, returns.index, events, offline, refresh, notes
+            )
+            returns = returns.join(published)
         groups[exchange] = ExchangeGroup(
             exchange=exchange,
             returns=returns,
@@ -569,7 +578,6 @@ def prepare(
             market=market,
             alt_markets={s: s for s in found if s != market},
             factors=factor_cols,
-            published_factors=published,
         )
     return Prepared(
         plan=plan, source=source, timing=timing, prices=all_prices, groups=groups, notes=notes
@@ -664,23 +672,13 @@ def fit_group(engine: EnginePlan, group: ExchangeGroup, **overrides: Any) -> Eve
     opts: dict[str, Any] = {
         "market": group.market,
         "model": engine.model,
-        "factors": group.factors
-        if engine.model == "factor"
-        else group.published_factors
-        if engine.model in FACTOR_PRESET_NAMES
-        else None,
+        "factors": group.factors if engine.model == "factor" else None,
         "estimation": engine.estimation,
         "window": engine.window,
         "min_estimation_obs": engine.min_estimation_obs,
         "convention": engine.convention,
     }
     opts.update(overrides)
-    if opts["model"] in FACTOR_PRESET_NAMES and opts["factors"] is None:
-        raise ConfigError(
-            field="model",
-            value=opts["model"],
-            expected="published factors loaded for the study (fama_french: in the study)",
-        )
     if opts["model"] == "factor" and not opts["factors"]:
         raise ConfigError(
             field="model",

@@ -492,8 +492,8 @@ def test_us_factors_for_tokyo_are_taken_from_the_previous_new_york_day(tmp_path,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EventStudyWarning)
         prep = prepare(path, prices=prices_dir, offline=True)
-    f = prep.groups["XTKS"].published_factors
-    assert f is not None
+    f = prep.groups["XTKS"].returns
+    assert {"Mkt-RF", "SMB", "HML", "RF"} <= set(f.columns)
     ny = written["F-F_Research_Data_Factors_daily"] / 100
     # Tokyo's Thursday 2025-12-04 takes New York's Wednesday 2025-12-03, not its Thursday
     assert f.loc["2025-12-04", "SMB"] == pytest.approx(ny.loc["2025-12-03", "SMB"], abs=1e-15)

@@ -69,7 +69,13 @@ def number_format(table: str, column: str, values: pd.Series) -> str:
         return "0.00%"
     if col == "p_value" or col.startswith("p_") or col in ("min_p", "size_5pct", "p"):
         return "0.0000"
-    if pd.api.types.is_integer_dtype(values.dtype) or col in ("n", "n_days", "n_obs", "df1", "n_sq"):
+    if pd.api.types.is_integer_dtype(values.dtype) or col in (
+        "n",
+        "n_days",
+        "n_obs",
+        "df1",
+        "n_sq",
+    ):
         return "0"
     return "0.0000"
 
