@@ -505,12 +505,18 @@ def cache_list() -> None:
 @click.option("--symbol", default=None, help="Only this symbol.")
 @_handle_errors
 def cache_clear(symbol: str | None) -> None:
-    """Delete cached prices."""
+    """Delete cached prices (and, without --symbol, the cached Fama-French factor files)."""
     from eventstudy.data import PriceCache
 
     store = PriceCache()
     removed = store.clear(symbol) if symbol else store.clear()
-    click.echo(f"removed {removed} cached file(s) from {store.root}")
+    factors = ""
+    if not symbol:
+        from eventstudy.data.factors import FrenchLibrary
+
+        n = FrenchLibrary(cache_root=store.root).clear()
+        factors = f" and {n} factor file(s)" if n else ""
+    click.echo(f"removed {removed} cached file(s){factors} from {store.root}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -39,6 +39,7 @@ from eventstudy.exceptions import ConfigError, DataError, EventStudyWarning
 from eventstudy.results import EventStudyResults
 
 if TYPE_CHECKING:  # pragma: no cover - statsmodels is imported when a regression runs
+    import plotly.graph_objects as go
     from statsmodels.iolib.summary import Summary
     from statsmodels.regression.linear_model import RegressionResultsWrapper
 
@@ -218,7 +219,7 @@ class CrossSectionResults:
             "adj_r2": float(f.rsquared_adj),
         }
 
-    def plot(self) -> object:
+    def plot(self) -> go.Figure:
         """The coefficients with their 95% intervals (a plotly Figure, not shown)."""
         from eventstudy.figures_quant import plot_coefficients
 

@@ -39,7 +39,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -50,6 +50,9 @@ from eventstudy.exceptions import ConfigError, DataError, EventStudyWarning
 from eventstudy.results import EventStudyResults
 from eventstudy.study import event_study
 from eventstudy.vocabulary import Convention
+
+if TYPE_CHECKING:  # pragma: no cover
+    import plotly.graph_objects as go
 
 __all__ = [
     "TURNOVER_CONSTANT",
@@ -274,8 +277,7 @@ class VolumeResults:
 
     Attributes
     ----------
-    measure : str
-        ``log_volume`` or ``log_turnover``.
+    measure : {"log_volume", "log_turnover"}
     volume : EventStudyResults
         The engine on the log measure (``constant_mean``).
     returns : EventStudyResults
@@ -288,7 +290,7 @@ class VolumeResults:
         Shares outstanding (``log_turnover``).
     """
 
-    measure: str
+    measure: VolumeMeasure
     volume: EventStudyResults
     returns: EventStudyResults
     windows: tuple[Window, ...]
@@ -403,7 +405,7 @@ class VolumeResults:
             "volume_abnormal": self.abnormal,
         }
 
-    def plot(self, event_id: str | None = None) -> object:
+    def plot(self, event_id: str | None = None) -> go.Figure:
         """Mean abnormal log volume by relative day per event (a plotly Figure)."""
         from eventstudy.figures_quant import plot_abnormal_volume
 

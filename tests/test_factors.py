@@ -500,3 +500,18 @@ def test_us_factors_for_tokyo_are_taken_from_the_previous_new_york_day(tmp_path,
     # Tokyo's Monday 2025-12-08 takes New York's Friday 2025-12-05 only
     assert f.loc["2025-12-08", "HML"] == pytest.approx(ny.loc["2025-12-05", "HML"], abs=1e-15)
     assert any("the next session after their date" in n for n in prep.notes)
+
+
+def test_cache_clear_also_removes_the_cached_factor_files(library, tmp_path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from eventstudy import cli
+
+    server, _ = library
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("EVENTSTUDY_CACHE", str(cache))
+    FrenchLibrary(base_url=server.url).load("japan", ["ff3", "momentum"])
+    assert len(list((cache / "french").glob("*_CSV.zip"))) == 2
+    result = CliRunner().invoke(cli.main, ["cache", "clear"], catch_exceptions=False)
+    assert result.exit_code == 0 and "and 2 factor file(s)" in result.output
+    assert not list((cache / "french").glob("*_CSV.zip")) + list((cache / "french").glob("*.json"))

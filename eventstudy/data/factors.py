@@ -369,7 +369,7 @@ def align_factors(
     frame = factors.sort_index()
     dates = pd.DatetimeIndex(frame.index).normalize().to_numpy()
     s = sess.to_numpy()
-    side = "left" if rule == "same_date" else "right"
+    side: Literal["left", "right"] = "left" if rule == "same_date" else "right"
     # position k of the session whose span holds each row
     k = np.searchsorted(s, dates, side=side)
     inside = k < len(s)
@@ -561,17 +561,22 @@ class FrenchLibrary:
         return f"{self.base_url}{name}_CSV.zip"
 
     def clear(self) -> int:
-        """Delete the cached datasets (files this class wrote); return how many."""
+        """Delete the cached datasets (the files this class wrote, each under its lock);
+        return how many. Lock files stay, as the price cache's do."""
+        from eventstudy.data.cache import PriceCache
+
         removed = 0
         if not self.root.is_dir():
             return 0
+        store = PriceCache(self.root.parent)
         for meta in sorted(self.root.glob("*_CSV.zip.json")):
             data = meta.with_suffix("")
-            with contextlib.suppress(FileNotFoundError):
-                data.unlink()
-                removed += 1
-            with contextlib.suppress(FileNotFoundError):
-                meta.unlink()
+            with store.lock(data):
+                with contextlib.suppress(FileNotFoundError):
+                    data.unlink()
+                    removed += 1
+                with contextlib.suppress(FileNotFoundError):
+                    meta.unlink()
         return removed
 
     # ------------------------------------------------------------------ internals
