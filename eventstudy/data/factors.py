@@ -268,52 +268,61 @@ def read_french_table(
                 fix="give the library's file unchanged",
             )
         columns.append(norm)
-    dates: list[str] = []
-    rows: list[list[float]] = []
-    for i in range(head + 1, len(lines)):
-        cells = [c.strip() for c in lines[i].split(",")]
-        first = cells[0]
-        if not first:
-            break
-        if _MONTH_RE.match(first) and not dates:
-            raise DataError(
-                symbol=name,
-                detail=f"line {i + 1}: a monthly table (date {first}), not a daily one",
-                fix="give the daily file (its name ends in _daily or _Daily)",
-            )
+    # the table: the dated lines under the header, up to the first blank or undated one
+    first_cells = [ln.split(",", 1)[0].strip() for ln in lines[head + 1 :]]
+    n_rows = 0
+    for first in first_cells:
         if not _DAY_RE.match(first):
             break
-        if len(cells) != len(columns) + 1:
-            raise DataError(
-                symbol=name,
-                detail=f"line {i + 1}: {len(cells) - 1} values for {len(columns)} columns",
-                fix="give the library's file unchanged",
-            )
-        values = []
-        for col, cell in zip(columns, cells[1:], strict=True):
-            try:
-                v = float(cell)
-            except ValueError:
-                raise DataError(
-                    symbol=name,
-                    detail=f"line {i + 1}, column {col}: {cell!r} is not a number",
-                    fix="give the library's file unchanged (returns in percent)",
-                ) from None
-            if not np.isfinite(v):
-                raise DataError(
-                    symbol=name,
-                    detail=f"line {i + 1}, column {col}: {cell!r} is not a finite number",
-                    fix="give the library's file unchanged (returns in percent)",
-                )
-            values.append(np.nan if any(abs(v - m) < 1e-9 for m in _MISSING) else v / 100.0)
-        dates.append(first)
-        rows.append(values)
-    if not rows:
+        n_rows += 1
+    if n_rows == 0 and first_cells and _MONTH_RE.match(first_cells[0]):
+        raise DataError(
+            symbol=name,
+            detail=f"line {head + 2}: a monthly table (date {first_cells[0]}), not a daily one",
+            fix="give the daily file (its name ends in _daily or _Daily)",
+        )
+    if not n_rows:
         raise DataError(
             symbol=name,
             detail=f"no dated rows under the header on line {head + 1}",
             fix="give a daily factor file (rows dated YYYYMMDD)",
         )
+    block = lines[head + 1 : head + 1 + n_rows]
+    widths = np.array([ln.count(",") for ln in block])
+    if (widths != len(columns)).any():
+        k = int(np.flatnonzero(widths != len(columns))[0])
+        raise DataError(
+            symbol=name,
+            detail=f"line {head + 2 + k}: {widths[k]} values for {len(columns)} columns",
+            fix="give the library's file unchanged",
+        )
+    cells = pd.read_csv(
+        io.StringIO("\n".join(block)),
+        header=None,
+        dtype=str,
+        keep_default_na=False,
+        skipinitialspace=True,
+    )
+    dates = [str(d).strip() for d in cells.iloc[:, 0]]
+    values = np.empty((n_rows, len(columns)))
+    for j, col in enumerate(columns):
+        text = cells.iloc[:, j + 1].str.strip()
+        nums = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(nums)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            what = (
+                "a finite number" if text.iloc[k].lower() in ("nan", "inf", "-inf") else "a number"
+            )
+            raise DataError(
+                symbol=name,
+                detail=f"line {head + 2 + k}, column {col}: {text.iloc[k]!r} is not {what}",
+                fix="give the library's file unchanged (returns in percent)",
+            )
+        missing = np.zeros(n_rows, dtype=bool)
+        for m in _MISSING:
+            missing |= np.abs(nums - m) < 1e-9
+        values[:, j] = np.where(missing, np.nan, nums / 100.0)
     index = pd.to_datetime(pd.Series(dates), format="%Y%m%d", errors="coerce")
     if index.isna().any():
         k = int(np.flatnonzero(index.isna().to_numpy())[0])
@@ -330,7 +339,7 @@ def read_french_table(
             detail=f"line {head + 2 + k}: date {dates[k]} appears twice",
             fix="keep one row per date",
         )
-    out = pd.DataFrame(np.array(rows, dtype=float), index=idx, columns=columns).sort_index()
+    out = pd.DataFrame(values, index=idx, columns=columns).sort_index()
     out.columns.name = None
     out.attrs = {"notes": [ln.strip() for ln in lines[:head] if ln.strip()], "source": name}
     return out

@@ -23,7 +23,8 @@ import pandas as pd
 from eventstudy.exceptions import ReportError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from openpyxl.worksheet.worksheet import Worksheet
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 __all__ = ["FORMULA_PREFIXES", "number_format", "sheet_names", "write_workbook"]
 
@@ -104,41 +105,43 @@ def _text(value: str) -> str:
     return text
 
 
-def _put(ws: Worksheet, row: int, col: int, value: object, fmt: str) -> None:
-    """Write one value: a number, date, boolean or text cell (text never a formula)."""
+def _cell(ws: WriteOnlyWorksheet, value: object, fmt: str) -> WriteOnlyCell | None:
+    """One value as a number, date, boolean or text cell (text never a formula); ``None``
+    for a missing value (an empty cell)."""
+    from openpyxl.cell import WriteOnlyCell
+
     if value is None or value is pd.NaT:
-        return
+        return None
     if isinstance(value, bool | np.bool_):
-        ws.cell(row, col, bool(value))
-        return
+        return WriteOnlyCell(ws, bool(value))
     if isinstance(value, int | np.integer):
-        c = ws.cell(row, col, int(value))
+        c = WriteOnlyCell(ws, int(value))
         c.number_format = "0"
-        return
+        return c
     if isinstance(value, float | np.floating):
         v = float(value)
         if not math.isfinite(v):
-            return
-        c = ws.cell(row, col, v)
+            return None
+        c = WriteOnlyCell(ws, v)
         c.number_format = fmt
-        return
+        return c
     if isinstance(value, pd.Timestamp | _dt.datetime | _dt.date | np.datetime64):
         ts = pd.Timestamp(value)
         if pd.isna(ts):
-            return
+            return None
         if ts.tzinfo is not None:  # Excel has no time zones: the instant as ISO text
-            _put(ws, row, col, ts.isoformat(), fmt)
-            return
-        c = ws.cell(row, col, ts.to_pydatetime())
+            return _cell(ws, ts.isoformat(), fmt)
+        c = WriteOnlyCell(ws, ts.to_pydatetime())
         c.number_format = "yyyy-mm-dd" if ts == ts.normalize() else "yyyy-mm-dd hh:mm:ss"
-        return
+        return c
     if isinstance(value, list | tuple):
         value = ", ".join(map(str, value))
     text = _text(str(value))
-    c = ws.cell(row, col, text)
+    c = WriteOnlyCell(ws, text)
     c.data_type = "s"  # openpyxl reads "=..." as a formula: force a string
     if text.startswith(FORMULA_PREFIXES):
         c.quotePrefix = True  # and Excel keeps it text when the cell is edited
+    return c
 
 
 def write_workbook(
@@ -158,8 +161,7 @@ def write_workbook(
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = Workbook(write_only=True)  # streams rows: several times faster than cell by cell
     wb.properties.title = _text(title)[:255]
     wb.properties.creator = "eventstudy"
     names = sheet_names(list(tables))
@@ -172,20 +174,24 @@ def write_workbook(
             )
         ws = wb.create_sheet(names[name])
         cols = [str(c) for c in frame.columns]
-        for j, col in enumerate(cols, start=1):
-            _put(ws, 1, j, col, "General")
-            ws.cell(1, j).font = bold
-        formats = [number_format(name, c, frame[c]) for c in cols]
-        for i, rec in enumerate(frame.itertuples(index=False, name=None), start=2):
-            for j, (value, fmt) in enumerate(zip(rec, formats, strict=True), start=1):
-                _put(ws, i, j, value, fmt)
-        if cols:
-            ws.freeze_panes = "A2"
-            ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{max(len(frame) + 1, 1)}"
+        # sheet settings come before the rows in a streamed sheet
         for j, col in enumerate(cols, start=1):
             sample = [str(v) for v in frame.iloc[:50, j - 1].tolist()]
             width = max([len(col), *(len(s) for s in sample)]) + 2
             ws.column_dimensions[get_column_letter(j)].width = min(max(width, 8), 50)
+        if cols:
+            ws.freeze_panes = "A2"
+            ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{max(len(frame) + 1, 1)}"
+        head = []
+        for col in cols:
+            c = _cell(ws, col, "General")
+            assert c is not None
+            c.font = bold
+            head.append(c)
+        ws.append(head)
+        formats = [number_format(name, c, frame[c]) for c in cols]
+        for rec in frame.itertuples(index=False, name=None):
+            ws.append([_cell(ws, v, f) for v, f in zip(rec, formats, strict=True)])
     if not tables:
         wb.create_sheet("empty")
     wb.save(path)
