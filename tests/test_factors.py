@@ -515,3 +515,40 @@ def test_cache_clear_also_removes_the_cached_factor_files(library, tmp_path, mon
     result = CliRunner().invoke(cli.main, ["cache", "clear"], catch_exceptions=False)
     assert result.exit_code == 0 and "and 2 factor file(s)" in result.output
     assert not list((cache / "french").glob("*_CSV.zip")) + list((cache / "french").glob("*.json"))
+
+
+def test_a_variant_can_be_a_factor_preset(tmp_path, prices_dir) -> None:
+    from eventstudy.calendar import sessions
+    from eventstudy.runner import run_study
+
+    lib = tmp_path / "lib"
+    write_library(lib, sessions("XTKS", "2023-01-04", "2026-06-30"), region="japan")
+    path = _study(
+        tmp_path,
+        f"fama_french: {{dir: {lib}}}",
+        model="market",
+    )
+    text = path.read_text(encoding="utf-8").replace(
+        "variants:\n",
+        "variants:\n  - {name: carhart, title: Carhart four factors, model: carhart}\n",
+    )
+    path.write_text(text, encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EventStudyWarning)
+        run = run_study(path, prices=prices_dir, offline=True)
+    v = run.analyses["variants"]
+    mine = v[v["variant"] == "carhart"]
+    assert (
+        len(mine) == 2 * 4 and mine["title"].str.startswith("Carhart four factors (carhart").all()
+    )
+    assert run.results["XTKS"].model == "market"
+    # the variant's mean CAR is the preset's, fitted directly
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EventStudyWarning)
+        g = run.returns["XTKS"]
+        direct = event_study(
+            g, run.results["XTKS"].events, model="carhart", estimation=(-250, -11), window=(-10, 10)
+        ).portfolio_car((0, 1))
+    got = mine[mine["window"] == "(0,+1)"].set_index("event_id")["caar"]
+    want = direct.set_index("event_id")["car"]
+    np.testing.assert_allclose(got.loc[want.index], want, rtol=1e-10)
