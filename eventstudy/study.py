@@ -28,7 +28,6 @@ from eventstudy.exceptions import (
     format_warning,
 )
 from eventstudy.models import (
-    FACTOR_PRESETS,
     MODELS,
     design,
     fit_expected_returns,
@@ -399,14 +398,17 @@ def event_study(
     """
     if collect not in COLLECT:
         raise ConfigError(field="collect", value=collect, expected="'arrays' or 'summary'")
-    if model in FACTOR_PRESETS:
+    engine_model: Model
+    if model == "ff3" or model == "ff5" or model == "carhart":  # FACTOR_PRESETS
         returns, market, factors = preset_inputs(model, EventStudy._check_returns(returns), factors)
-        model = "factor"
+        engine_model = "factor"
+    else:
+        engine_model = model
     study = EventStudy(
         returns,
         events,
         market=market,
-        model=model,
+        model=engine_model,
         factors=factors,
         estimation=estimation,
         window=window,
