@@ -393,11 +393,11 @@ def executor(
         return
     client, owned = _dask_client(scheduler, workers)
     try:
-        ex = _Dask(client, shared)
+        dask_ex = _Dask(client, shared)
         try:
-            yield ex
+            yield dask_ex
         finally:
-            ex.release()
+            dask_ex.release()
     finally:
         if owned is not None:
             owned.close()

@@ -1597,7 +1597,8 @@ def portfolio(
     ar_p = np.asarray(ar_p, dtype=float)
     se_p = np.asarray(se_p, dtype=float)
     b, sq = _blocks(ar_p, blocks)
-    return portfolio_from_sums(*portfolio_sums(ar_p, se_p, df, b), squeeze=sq)
+    ar_total, n_ar, var, n_events, t_first, df_first = portfolio_sums(ar_p, se_p, df, b)
+    return portfolio_from_sums(ar_total, n_ar, var, n_events, t_first, df_first, squeeze=sq)
 
 
 def portfolio_sums(

@@ -272,7 +272,7 @@ def event_study(
     returns: pd.DataFrame,
     events: pd.DataFrame,
     market: str | pd.Series | None = "MKT",
-    model: Model = "market",
+    model: Model | FactorPreset = "market",
     factors: Sequence[str] | pd.DataFrame | None = None,
     estimation: tuple[int, int] = (-260, -11),
     window: tuple[int, int] = (-10, 10),
@@ -296,7 +296,7 @@ def event_study(
     returns: pd.DataFrame,
     events: pd.DataFrame,
     market: str | pd.Series | None = "MKT",
-    model: Model = "market",
+    model: Model | FactorPreset = "market",
     factors: Sequence[str] | pd.DataFrame | None = None,
     estimation: tuple[int, int] = (-260, -11),
     window: tuple[int, int] = (-10, 10),
@@ -773,7 +773,7 @@ class EventStudy:
         securities = [str(x) for x in pd.unique(events["security"].to_numpy(dtype=object))]
         return replace(
             head,
-            **rows,
+            **rows,  # type: ignore[arg-type]  # the row fields are the arrays
             events=events,
             sec_code=pd.Index(securities).get_indexer(events["security"]),
             excluded=_excluded(parts),
