@@ -168,18 +168,34 @@ def _grank_chunk(
     return grank_pass(data, plan, scales)
 
 
+_NOT_A_COLUMN = "security is not a column of returns"
+
+
 def _check_fitted(parts: Sequence[FitPart]) -> None:
     """Raise the engine's one-line :class:`DataError` when no firm-event can be studied."""
     if any(p.n_fitted for p in parts):
         return
     checked = [x for p in parts for x in p.excluded_input]
     if sum(p.n_input for p in parts) == 0:
+        # each reason once, with the securities it concerns (the first three named)
+        by_reason: dict[str, list[str]] = {}
+        for x in checked:
+            secs = by_reason.setdefault(x[2], [])
+            if str(x[1]) not in secs:
+                secs.append(str(x[1]))
+        reasons = [
+            f"{why}: {', '.join(secs[:3])}"
+            + (f" and {len(secs) - 3} more" if len(secs) > 3 else "")
+            for why, secs in list(by_reason.items())[:3]
+        ]
+        missing = set(by_reason) == {_NOT_A_COLUMN}
         raise DataError(
             symbol="events",
-            detail="no firm-event can be studied ("
-            + "; ".join(list(dict.fromkeys(x[2] for x in checked))[:3])
-            + ")",
-            fix="extend the prices to cover the event windows, or check the event dates",
+            detail="no firm-event can be studied (" + "; ".join(reasons) + ")",
+            fix="name securities that are columns of returns (check each symbol's spelling), "
+            "or add their prices"
+            if missing
+            else "extend the prices to cover the event windows, or check the event dates",
         )
     last = [x for p in parts for x in p.excluded_fit][-1][2]
     raise DataError(
@@ -797,7 +813,7 @@ class EventStudy:
 
         in_returns = ev["security"].isin(ret.columns.astype(str)).to_numpy()
         for r in ev[~in_returns].itertuples():
-            excluded.append((r.event_id, r.security, "security is not a column of returns"))
+            excluded.append((r.event_id, r.security, _NOT_A_COLUMN))
         keep &= in_returns
         pos = idx.get_indexer(pd.DatetimeIndex(ev["event_date"]))
         absent = keep & (pos < 0)

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 import sys
 import textwrap
@@ -412,3 +413,19 @@ def test_simulate_same_seed_same_answer_whatever_the_workers(dask_client):
         pd.testing.assert_frame_equal(sim.pvalues, first, check_exact=True, obj=name)
         pd.testing.assert_frame_equal(sim.pvalues, one_call.pvalues, rtol=1e-12, obj=name)
         pd.testing.assert_frame_equal(sim.draws, one_call.draws, obj=name)
+
+
+def test_no_security_among_the_returns_names_them_and_the_fix(data):
+    returns, events = data
+    wrong = events.assign(security=events["security"].str.lower() + "x")
+    with pytest.raises(DataError) as err:
+        _run(returns, wrong)
+    text = str(err.value)
+    named = re.search(
+        r"security is not a column of returns: (\w+), (\w+), (\w+) and (\d+) more", text
+    )
+    assert named is not None, text
+    assert set(named.groups()[:3]) <= set(wrong["security"])
+    assert int(named.group(4)) == wrong["security"].nunique() - 3
+    assert "columns of returns" in text and "spelling" in text
+    assert "\n" not in text
