@@ -6,7 +6,8 @@ commands that need them.
 
 Exit codes: 0 ok, 2 usage or config error, 3 data error (also: ``run`` wrote its report but an
 event has no firm-event left), 4 network error, 1 internal error. Errors print one line on
-stderr (``--debug`` shows the traceback). ``--debug`` and ``--quiet`` go before or after the
+stderr (``--debug`` shows the traceback); an error or warning about many securities (the ones
+that could not be fetched) prints their table with it. ``--debug`` and ``--quiet`` go before or after the
 command.
 """
 
@@ -34,7 +35,9 @@ class _State:
     quiet: bool = False
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int, details: tuple[str, ...] = ()) -> None:
+    for line in details:
+        click.echo(f"  {line}", err=True)
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
@@ -54,7 +57,7 @@ def _handle_errors(func: F) -> F:
         except EventStudyError as err:
             if state.debug:
                 traceback.print_exc()
-            _fail(str(err), err.exit_code)
+            _fail(str(err), err.exit_code, err.details)
         except KeyboardInterrupt:
             _fail("interrupted; nothing half-written was kept", 130)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
@@ -82,6 +85,9 @@ def _echo_warnings(caught: list[warnings.WarningMessage], state: _State) -> None
         seen.add(text)
         if not state.quiet:
             click.echo(f"warning: {text}", err=True)
+            if isinstance(w.message, EventStudyWarning):
+                for line in w.message.details:
+                    click.echo(f"  {line}", err=True)
 
 
 def _common_data_options(func: F) -> F:
@@ -99,6 +105,22 @@ def _common_data_options(func: F) -> F:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _fetch_options(func: F) -> F:
+    """``--strict`` and ``--workers``: how ``run`` and ``fetch`` treat many securities."""
+    func = click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Threads fetching from Yahoo at once (default 8); cached prices need none.",
+    )(func)
+    return click.option(
+        "--strict",
+        is_flag=True,
+        help="Stop (exit 3, or 4 for network failures) when any security cannot be "
+        "fetched, instead of studying the others.",
+    )(func)
 
 
 def _set_flag(name: str) -> Callable[[click.Context, click.Parameter, bool], None]:
@@ -156,6 +178,7 @@ def _state() -> _State:
 @_global_options
 @click.argument("config", type=click.Path(path_type=Path))
 @_common_data_options
+@_fetch_options
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder.")
 @click.option(
     "--plotlyjs",
@@ -207,6 +230,8 @@ def run(
     prices: Path | None,
     offline: bool,
     refresh: bool,
+    strict: bool,
+    workers: int | None,
     out: Path | None,
     plotlyjs: str | None,
     fragments: str | None,
@@ -220,7 +245,8 @@ def run(
     """Fetch prices (with cache), compute the study, write the report.
 
     Prints the verdict of every event first. Exits with code 3 (after writing the report)
-    when an event has no firm-event left.
+    when an event has no firm-event left. Securities whose prices cannot be fetched are
+    left out (a warning lists them, with why) unless --strict.
     """
     from eventstudy import pipeline, runner
     from eventstudy.plan import plan_study
@@ -245,6 +271,8 @@ def run(
         echo=None if state.quiet else click.echo,
         fail_on_empty=True,
         formats=tuple(x.strip() for x in formats.split(",") if x.strip()),
+        strict=strict,
+        workers=workers,
     )
     if not state.quiet:
         click.echo(f"report written: {path}")
@@ -438,15 +466,29 @@ def compare(
 @_global_options
 @click.argument("config", type=click.Path(path_type=Path))
 @_common_data_options
+@_fetch_options
 @_handle_errors
-def fetch(config: Path, prices: Path | None, offline: bool, refresh: bool) -> None:
-    """Fetch (and cache) the prices a study needs."""
+def fetch(
+    config: Path,
+    prices: Path | None,
+    offline: bool,
+    refresh: bool,
+    strict: bool,
+    workers: int | None,
+) -> None:
+    """Fetch (and cache) the prices a study needs.
+
+    What is cached is not asked again, so a fetch that stopped half way (or hit rate
+    limits) resumes where it was when run again. Securities that cannot be fetched are
+    listed at the end, with why (--strict: exit 3, or 4 for network failures).
+    """
     from eventstudy import runner
 
     state = _state()
     table = runner.fetch_only(
-        config, prices=prices, offline=offline, refresh=refresh, quiet=state.quiet
-    )
+        config, prices=prices, offline=offline, refresh=refresh, quiet=state.quiet,
+        strict=strict, workers=workers,
+    )  # fmt: skip
     click.echo(table)
 
 

@@ -12,14 +12,24 @@ class                     exit code  raised when
 ``CacheError``            3          the local cache cannot be read or written
 ``NetworkError``          4          a data source cannot be reached
 ``RateLimited``           4          a data source keeps refusing (HTTP 429)
+``FetchFailed``           3 or 4     ``--strict``: some securities could not be
+                                     fetched (4 when one failed on the network)
 ========================  =========  ==========================================
+
+A fetch of many symbols collects each symbol's failure as a :class:`FetchFailure` (the
+symbol, the reason, the error's one line) instead of stopping at the first; the runner
+studies the others with a :class:`SkippedSecuritiesWarning`, or raises
+:class:`FetchFailed` under ``--strict``. Both carry the per-symbol table in ``details``,
+which the CLI prints under the one line.
 
 This module imports nothing heavy: the CLI imports it at start-up.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 __all__ = [
     "CacheError",
@@ -50,6 +60,8 @@ class EventStudyError(Exception):
 
     template: str = "{message}"
     exit_code: int = 1
+    #: extra lines the CLI prints above the one-line message (e.g. a per-symbol table)
+    details: tuple[str, ...] = ()
 
     def __init__(self, message: str | None = None, **fields: Any) -> None:
         self.fields = fields
@@ -149,6 +161,27 @@ class UnknownSymbol(DataError):
         super().__init__(message, symbol=symbol, source=source)
 
 
+class NoDataInRange(UnknownSymbol):
+    """A data source knows the symbol (or cannot tell) but has no prices in the range asked."""
+
+    template = (
+        "{symbol}: {source} has no prices in the range asked for{said} (listed later, "
+        "delisted earlier, or a range without sessions); check the symbol and the study's "
+        "dates"
+    )
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        symbol: str,
+        source: str = "the source",
+        reason: str | None = None,
+    ) -> None:
+        said = f" ({source} says: {reason})" if reason else ""
+        DataError.__init__(self, message, symbol=symbol, source=source, said=said)
+
+
 class NotCached(DataError):
     """Offline, and the cache does not hold the prices asked for (nothing is malformed)."""
 
@@ -219,6 +252,9 @@ class ReportError(EventStudyError, RuntimeError):
 
 class EventStudyWarning(UserWarning):
     """Base class of every warning ``eventstudy`` emits."""
+
+    #: extra lines the CLI prints under the warning (e.g. a per-symbol table)
+    details: tuple[str, ...] = ()
 
 
 class DataWarning(EventStudyWarning):
@@ -304,3 +340,142 @@ class CacheKeptFilesWarning(CacheWarning):
 
 
 __all__ += ["CacheKeptFilesWarning"]
+
+
+# ----------------------------------------------------------------------------- fetch failures
+
+#: Why a symbol's prices could not be fetched (the ``reason`` of a :class:`FetchFailure`).
+FailureReason = Literal[
+    "unknown symbol",
+    "no data in range",
+    "rate limited",
+    "network error",
+    "not cached",
+    "cache error",
+    "bad data",
+]
+
+
+@dataclass(frozen=True)
+class FetchFailure:
+    """One symbol whose prices could not be fetched, and why.
+
+    Attributes
+    ----------
+    symbol : str
+        The study's symbol.
+    fetched_symbol : str
+        The symbol asked of the source (after aliases).
+    reason : str
+        One of :data:`FailureReason`: ``unknown symbol``, ``no data in range``, ``rate
+        limited`` (after the retries), ``network error``, ``not cached`` (offline),
+        ``cache error``, ``bad data``.
+    message : str
+        The error's one line.
+    exit_code : int
+        The error's exit code (3 data, 4 network).
+    """
+
+    symbol: str
+    fetched_symbol: str
+    reason: FailureReason
+    message: str
+    exit_code: int
+
+    @classmethod
+    def from_error(cls, symbol: str, fetched_symbol: str, err: EventStudyError) -> FetchFailure:
+        """The failure of ``symbol`` from the typed error its fetch raised."""
+        reason: FailureReason
+        if isinstance(err, RateLimited):
+            reason = "rate limited"
+        elif isinstance(err, NetworkError):
+            reason = "network error"
+        elif isinstance(err, NoDataInRange):
+            reason = "no data in range"
+        elif isinstance(err, UnknownSymbol):
+            reason = "unknown symbol"
+        elif isinstance(err, NotCached):
+            reason = "not cached"
+        elif isinstance(err, CacheError):
+            reason = "cache error"
+        else:
+            reason = "bad data"
+        return cls(symbol, fetched_symbol, reason, str(err), err.exit_code)
+
+
+def failure_lines(failures: Sequence[FetchFailure]) -> tuple[str, ...]:
+    """The per-symbol table of ``failures``: a header, then one aligned line per symbol."""
+    if not failures:
+        return ()
+    width = max(len("symbol"), *(len(f.symbol) for f in failures))
+    rwidth = max(len("reason"), *(len(f.reason) for f in failures))
+    lines = [f"{'symbol':<{width}}  {'reason':<{rwidth}}  error"]
+    for f in failures:
+        lines.append(f"{f.symbol:<{width}}  {f.reason:<{rwidth}}  {f.message}")
+    return tuple(lines)
+
+
+def _listing(failures: Sequence[FetchFailure], shown: int = 5) -> str:
+    head = ", ".join(f"{f.symbol} ({f.reason})" for f in failures[:shown])
+    more = len(failures) - shown
+    return head + (f" and {more} more" if more > 0 else "")
+
+
+class FetchFailed(EventStudyError):
+    """``--strict``: some securities of a study could not be fetched.
+
+    The exit code is the network one (4) when a symbol failed on the network (rate
+    limits included), else the data one (3). ``details`` holds the per-symbol table.
+    """
+
+    template = (
+        "{failed} of {total} securities could not be fetched: {listing}; --strict stops "
+        "here (the table above says why for each): fix or drop them, or run without "
+        "--strict to study the other {rest}"
+    )
+
+    def __init__(
+        self, message: str | None = None, *, failures: Sequence[FetchFailure], total: int
+    ) -> None:
+        super().__init__(
+            message,
+            failed=len(failures),
+            total=total,
+            rest=total - len(failures),
+            listing=_listing(failures),
+        )
+        self.failures = tuple(failures)
+        self.exit_code = 4 if any(f.exit_code == 4 for f in failures) else 3
+        self.details = failure_lines(failures)
+
+
+class SkippedSecuritiesWarning(DataWarning):
+    """Some securities could not be fetched; the study runs on the others.
+
+    ``failures`` holds one :class:`FetchFailure` per symbol and ``details`` their table.
+    """
+
+    template = (
+        "{failed} of {total} securities could not be fetched and are left out of the study: "
+        "{listing} (the table below says why for each); --strict stops instead"
+    )
+
+    failures: tuple[FetchFailure, ...] = ()
+
+    @classmethod
+    def of(cls, failures: Sequence[FetchFailure], total: int) -> SkippedSecuritiesWarning:
+        """The warning for ``failures`` out of ``total`` securities."""
+        w = cls(cls.template.format(failed=len(failures), total=total, listing=_listing(failures)))
+        w.failures = tuple(failures)
+        w.details = failure_lines(failures)
+        return w
+
+
+__all__ += [
+    "FailureReason",
+    "FetchFailed",
+    "FetchFailure",
+    "NoDataInRange",
+    "SkippedSecuritiesWarning",
+    "failure_lines",
+]

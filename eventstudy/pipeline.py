@@ -140,6 +140,8 @@ def run_and_write(
     fail_on_empty: bool = False,
     calibrate: int = 0,
     formats: tuple[str, ...] = (),
+    strict: bool = False,
+    workers: int | None = None,
 ) -> Path:
     """Run a study and write its report; returns the path of ``index.html``.
 
@@ -156,6 +158,10 @@ def run_and_write(
     ``formats`` (e.g. ``("xlsx",)``) adds table formats to the report; default the study's
     ``output.formats``.
 
+    ``strict`` stops the run when a security cannot be fetched
+    (:class:`~eventstudy.exceptions.FetchFailed`); without it the study runs on the
+    others. ``workers`` bounds the threads fetching a remote source.
+
     The report goes to ``<out>/<study name>/`` (``out`` defaults to the study's
     ``output.dir``, itself relative to the project folder). It is written to a temporary
     folder and renamed into place, so a failed run leaves the previous report intact.
@@ -168,7 +174,8 @@ def run_and_write(
     plan = config if isinstance(config, StudyPlan) else plan_study(config, prices=prices, out=out)
     run = runner.run_study(
         plan, prices=prices if isinstance(config, StudyPlan) else None, offline=offline,
-        refresh=refresh, quiet=quiet, calibrate=calibrate, seed=seed,
+        refresh=refresh, quiet=quiet, calibrate=calibrate, seed=seed, strict=strict,
+        workers=workers,
     )  # fmt: skip
     plan = run.plan
     if echo is not None:

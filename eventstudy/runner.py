@@ -37,6 +37,7 @@ from eventstudy.data import (
     SimulatedSource,
     YahooSource,
     compute_returns,
+    fetch_prices,
     load_prices,
     resolve_symbol,
 )
@@ -46,7 +47,10 @@ from eventstudy.exceptions import (
     DataError,
     EventStudyWarning,
     ExcludedEventWarning,
+    FetchFailed,
+    FetchFailure,
     NotCached,
+    SkippedSecuritiesWarning,
     UnknownSymbol,
     format_warning,
 )
@@ -100,7 +104,8 @@ class SourceRecord:
 
 @dataclass(frozen=True)
 class Provenance:
-    """What a run used: package versions, the source of every symbol, the study, the time."""
+    """What a run used: package versions, the source of every symbol, the study, the time,
+    and the securities left out because their prices could not be fetched (``failures``)."""
 
     versions: dict[str, str]
     sources: dict[str, SourceRecord]
@@ -108,6 +113,7 @@ class Provenance:
     config_hash: str
     run_started: str
     run_finished: str
+    failures: tuple[FetchFailure, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -229,6 +235,7 @@ class Prepared:
     prices: dict[str, pd.DataFrame]
     groups: dict[str, ExchangeGroup]
     notes: list[str]
+    failures: tuple[FetchFailure, ...] = ()
 
     @property
     def config(self) -> StudyConfig:
@@ -442,6 +449,50 @@ def _fetch(
     )
 
 
+def _fetch_securities(
+    plan: StudyPlan,
+    source: PriceSource,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    *,
+    offline: bool,
+    refresh: bool,
+    quiet: bool,
+    strict: bool,
+    workers: int | None,
+    notes: list[str],
+) -> tuple[dict[str, pd.DataFrame], tuple[FetchFailure, ...]]:
+    """The securities' prices, and the securities that could not be fetched.
+
+    A failed security is left out with a :class:`SkippedSecuritiesWarning` (and a note);
+    with ``strict`` any failure raises :class:`FetchFailed`. When every security of an
+    exchange fails, the first one's error is raised as it is (as when every symbol fails).
+    """
+    symbols = [s.symbol for s in plan.securities]
+    batch = fetch_prices(
+        symbols,
+        source,
+        start,
+        end,
+        refresh=refresh,
+        offline=offline,
+        progress=not quiet,
+        aliases={s.symbol: _aliases(s.aliases) for s in plan.securities},
+        workers=workers,
+    )
+    if not batch.failures:
+        return batch.prices, ()
+    if strict:
+        raise FetchFailed(failures=batch.failures, total=len(batch.requested))
+    for ex in plan.exchanges:
+        if not any(sym in batch.prices for sym in ex.symbols):
+            raise batch.errors[ex.symbols[0]]
+    warning = SkippedSecuritiesWarning.of(batch.failures, len(batch.requested))
+    notes.append(str(warning))
+    warnings.warn(warning, stacklevel=3)
+    return batch.prices, batch.failures
+
+
 def _try_fetch(
     symbol: str, aliases: Mapping[str, str], source: PriceSource, **kw: Any
 ) -> pd.DataFrame | None:
@@ -460,6 +511,8 @@ def prepare(
     offline: bool = False,
     refresh: bool = False,
     quiet: bool = True,
+    strict: bool = False,
+    workers: int | None = None,
 ) -> Prepared:
     """Load a study and build the engine inputs of every exchange group.
 
@@ -473,6 +526,11 @@ def prepare(
         Cache behaviour for remote sources (never touch the network / refetch everything).
     quiet : bool
         No progress bar.
+    strict : bool
+        Raise :class:`FetchFailed` when a security cannot be fetched, instead of leaving
+        it out with a :class:`SkippedSecuritiesWarning` (``Prepared.failures``).
+    workers : int, optional
+        Threads to fetch a remote source's securities with (default the source's).
 
     Returns
     -------
@@ -486,13 +544,10 @@ def prepare(
     kw = {"offline": offline, "refresh": refresh, "start": start, "end": end}
     notes: list[str] = []
 
-    all_prices = _fetch(
-        [s.symbol for s in plan.securities],
-        source,
-        aliases={s.symbol: _aliases(s.aliases) for s in plan.securities},
-        quiet=quiet,
-        **kw,
-    )
+    all_prices, failures = _fetch_securities(
+        plan, source, start, end, offline=offline, refresh=refresh, quiet=quiet,
+        strict=strict, workers=workers, notes=notes,
+    )  # fmt: skip
 
     factor_cols: list[str] = []
     for fac in plan.factors:
@@ -538,7 +593,7 @@ def prepare(
             )
         all_prices.update(found)
 
-        securities = ex.symbols
+        securities = [s for s in ex.symbols if s in all_prices]  # without the failed ones
         columns = [*securities, *found, *factor_cols]
         frames = {c: all_prices[c] for c in columns}
         lo = max(start, min(frames[s].index.min() for s in securities))
@@ -580,7 +635,13 @@ def prepare(
             factors=factor_cols,
         )
     return Prepared(
-        plan=plan, source=source, timing=timing, prices=all_prices, groups=groups, notes=notes
+        plan=plan,
+        source=source,
+        timing=timing,
+        prices=all_prices,
+        groups=groups,
+        notes=notes,
+        failures=failures,
     )
 
 
@@ -1122,6 +1183,7 @@ def _provenance(prep: Prepared, started: datetime) -> Provenance:
         config_hash=prep.plan.config_hash,
         run_started=started.isoformat(timespec="seconds"),
         run_finished=datetime.now(UTC).isoformat(timespec="seconds"),
+        failures=prep.failures,
     )
 
 
@@ -1170,6 +1232,8 @@ def run_study(
     analyses: bool = True,
     calibrate: int = 0,
     seed: int = 0,
+    strict: bool = False,
+    workers: int | None = None,
 ) -> StudyRun:
     """Run a study end to end (no files written) and return a :class:`StudyRun`.
 
@@ -1183,12 +1247,18 @@ def run_study(
     (:func:`prepare_history`: the real events' numbers do not change, their windows are
     relative), and each verdict rests on the test that kept its size on those placebos
     (:func:`eventstudy.verdict.choose_test`).
+
+    A security whose prices cannot be fetched is left out with a
+    :class:`~eventstudy.exceptions.SkippedSecuritiesWarning` and recorded in
+    ``provenance.failures``; with ``strict`` it raises
+    :class:`~eventstudy.exceptions.FetchFailed` instead (see :func:`prepare`).
     """
     started = datetime.now(UTC)
+    fetch: dict[str, Any] = {"quiet": quiet, "strict": strict, "workers": workers}
     if calibrate:
-        prep = prepare_history(config, prices=prices, offline=offline, refresh=refresh, quiet=quiet)
+        prep = prepare_history(config, prices=prices, offline=offline, refresh=refresh, **fetch)
     else:
-        prep = prepare(config, prices=prices, offline=offline, refresh=refresh, quiet=quiet)
+        prep = prepare(config, prices=prices, offline=offline, refresh=refresh, **fetch)
     plan = prep.plan
     results: dict[str, EventStudyResults] = {}
     notes = list(prep.notes)
@@ -1551,6 +1621,8 @@ def prepare_history(
     refresh: bool = False,
     quiet: bool = True,
     years: float = 5.0,
+    strict: bool = False,
+    workers: int | None = None,
 ) -> Prepared:
     """:func:`prepare` with ``years`` of history before the first announcement (and every
     session after it up to today), as placebo simulations and specification curves need.
@@ -1567,8 +1639,9 @@ def prepare_history(
     if plan.data_end is None:
         update["data_end"] = datetime.now(UTC).date()
     return prepare(
-        dataclasses.replace(plan, **update), offline=offline, refresh=refresh, quiet=quiet
-    )
+        dataclasses.replace(plan, **update), offline=offline, refresh=refresh, quiet=quiet,
+        strict=strict, workers=workers,
+    )  # fmt: skip
 
 
 def simulate_study(
@@ -1602,9 +1675,19 @@ def fetch_only(
     offline: bool = False,
     refresh: bool = False,
     quiet: bool = True,
+    strict: bool = False,
+    workers: int | None = None,
 ) -> str:
-    """Fetch (and cache) every price a study needs; return a table of what was fetched."""
-    prep = prepare(config, prices=prices, offline=offline, refresh=refresh, quiet=quiet)
+    """Fetch (and cache) every price a study needs; return a table of what was fetched.
+
+    Securities that cannot be fetched are left out of the table with a
+    :class:`~eventstudy.exceptions.SkippedSecuritiesWarning` naming them (``strict``:
+    :class:`~eventstudy.exceptions.FetchFailed`).
+    """
+    prep = prepare(
+        config, prices=prices, offline=offline, refresh=refresh, quiet=quiet, strict=strict,
+        workers=workers,
+    )  # fmt: skip
     rows = []
     for sym, df in prep.prices.items():
         prov = df.attrs.get("provenance", {})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -390,7 +392,14 @@ def test_load_prices_offline_without_cache_for_remote_source(src):
         load_prices(["A"], src, offline=True, cache=False, progress=False)
 
 
-def test_load_prices_alias_and_progress_bar(src, capsys):
+class Terminal(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_load_prices_alias_and_progress_only_on_a_terminal(src, capsys, monkeypatch):
     out = load_prices(
         ["TOPIX", "7203.T"],
         src,
@@ -402,8 +411,12 @@ def test_load_prices_alias_and_progress_bar(src, capsys):
     prov = out["TOPIX"].attrs["provenance"]
     assert prov["requested_symbol"] == "TOPIX" and prov["symbol"] == "1306.T"
     assert [c[0] for c in src.calls] == ["1306.T", "7203.T"]
-    err = capsys.readouterr().err
-    assert "prices from dates" in err
+    assert capsys.readouterr().err == ""  # captured: not a terminal, so no bar
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    load_prices(["A", "B", "C"], src, "2024-01-01", "2024-01-31", progress=True)
+    shown = term.getvalue()
+    assert "prices from dates" in shown and "3/3" in shown and "100%" in shown
 
 
 def test_partial_history_warning_class_is_a_data_warning():

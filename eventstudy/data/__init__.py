@@ -10,7 +10,10 @@ name                        what
 ``CsvTable``                the vectorised CSV reader and its rules (``csv_table``)
 ``SimulatedSource``         seeded factor model with injected abnormal returns
 ``PriceCache``              parquet per symbol, atomic, locked, incremental, verified
-``load_prices``             several symbols through the cache, with a progress bar
+``load_prices``             several symbols through the cache (first failure raised)
+``fetch_prices``            many symbols: bounded threads, resumable through the cache,
+                            per-symbol failures collected (``PriceBatch``), progress
+                            on a terminal
 ``compute_returns``         simple/log returns aligned on one exchange's sessions
 ``resolve_symbol``          per-source aliases (``TOPIX`` in CSVs, ``1306.T`` on Yahoo)
 ==========================  ==========================================================
@@ -23,7 +26,7 @@ from __future__ import annotations
 from eventstudy.data.cache import PriceCache, default_cache_dir
 from eventstudy.data.csv_source import CsvSource, read_price_csv
 from eventstudy.data.csv_table import CsvTable
-from eventstudy.data.loading import load_prices
+from eventstudy.data.loading import PriceBatch, fetch_prices, load_prices
 from eventstudy.data.returns import compute_returns
 from eventstudy.data.simulated import SimulatedSource
 from eventstudy.data.sources import PriceSource, check_splits, resolve_symbol
@@ -32,6 +35,7 @@ from eventstudy.data.yahoo import YahooSource
 __all__ = [
     "CsvSource",
     "CsvTable",
+    "PriceBatch",
     "PriceCache",
     "PriceSource",
     "SimulatedSource",
@@ -39,6 +43,7 @@ __all__ = [
     "check_splits",
     "compute_returns",
     "default_cache_dir",
+    "fetch_prices",
     "load_prices",
     "read_price_csv",
     "resolve_symbol",

@@ -26,6 +26,14 @@ yfinance memoises answers for past date ranges in-process (``YfData.cache_get``,
 to fetch, so it forgets that memo first, and ``--refresh`` (or a retry after a failure)
 always sees Yahoo's current answer.
 
+Many symbols at once: :func:`eventstudy.data.load_prices` runs ``get`` from a bounded
+pool of threads (yfinance's ``YfData`` shares one session and guards its cookie and crumb
+with a lock, as its own threaded ``download`` relies on). One ``YahooSource`` holds one
+:class:`RateGate`: a 429 on any thread pauses every thread until the backoff has passed,
+so a rate limit slows the whole pool instead of N threads retrying on their own. We do not
+use ``yf.download`` for the batch: it keeps a failure only as text (``shared._ERRORS``),
+so a rate limit, an unknown symbol and an outage could not be told apart or retried.
+
 ``repair=False`` (yfinance's default) is kept on purpose: price repair rewrites prices
 with heuristics that change between yfinance releases; to rebuild a bad row (a 100x
 error, a missing price) it fetches finer intervals (hourly data reach back only two
@@ -40,6 +48,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -55,13 +64,20 @@ from eventstudy.exceptions import (
     CacheError,
     DataError,
     NetworkError,
+    NoDataInRange,
     PartialHistoryWarning,
     RateLimited,
     UnknownSymbol,
     format_warning,
 )
 
-__all__ = ["YAHOO_COLUMNS", "YahooSource", "configure_yfinance_cache", "session_dates"]
+__all__ = [
+    "YAHOO_COLUMNS",
+    "RateGate",
+    "YahooSource",
+    "configure_yfinance_cache",
+    "session_dates",
+]
 
 #: yfinance's column names -> ours.
 YAHOO_COLUMNS = {
@@ -92,9 +108,52 @@ _EARLIEST = pd.Timestamp("1970-01-02")
 #: Longest text of a third-party error kept in our one-line message.
 _MAX_DETAIL = 140
 
-_Kind = Literal["rate", "unknown", "network", "other"]
+_Kind = Literal["rate", "unknown", "range", "network", "other"]
 
 _configured_cache: str | None = None
+_cache_lock = threading.Lock()
+#: guards yfinance's global switches while any thread is inside ``_yf_raising``
+_raising_lock = threading.Lock()
+_raising_depth = 0
+_raising_saved: tuple[bool, bool] = (True, False)
+
+
+class RateGate:
+    """A pause shared by every thread that fetches through one source.
+
+    A thread that gets a rate limit calls :meth:`pause` with its backoff and sleeps it;
+    every other thread calls :meth:`wait` before its next request and sleeps until the
+    pause is over. So one 429 slows the whole pool, instead of each thread hammering
+    Yahoo on its own schedule.
+
+    Parameters
+    ----------
+    clock : callable, default time.monotonic
+        Seconds, for the deadline.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._until = 0.0
+        self.pauses = 0
+
+    def pause(self, seconds: float) -> None:
+        """Hold every thread back for ``seconds`` from now (the longer pause wins)."""
+        with self._lock:
+            self._until = max(self._until, self._clock() + seconds)
+            self.pauses += 1
+
+    def remaining(self) -> float:
+        """Seconds until the current pause is over (0 when there is none)."""
+        with self._lock:
+            return max(0.0, self._until - self._clock())
+
+    def wait(self, sleep: Callable[[float], None]) -> None:
+        """Sleep (with ``sleep``) until the current pause is over, if there is one."""
+        left = self.remaining()
+        if left > 0:
+            sleep(left)
 
 
 class YahooTicker(Protocol):
@@ -159,17 +218,18 @@ def configure_yfinance_cache(folder: str | Path | None = None) -> Path:
     from eventstudy.data.cache import default_cache_dir
 
     target = Path(folder) if folder is not None else default_cache_dir() / "yfinance"
-    if _configured_cache != str(target):
-        import yfinance as yf
+    with _cache_lock:
+        if _configured_cache != str(target):
+            import yfinance as yf
 
-        try:
-            target.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CacheError(
-                path=str(target), detail=f"cannot create the folder ({exc.strerror or exc})"
-            ) from None
-        yf.set_tz_cache_location(str(target))
-        _configured_cache = str(target)
+            try:
+                target.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CacheError(
+                    path=str(target), detail=f"cannot create the folder ({exc.strerror or exc})"
+                ) from None
+            yf.set_tz_cache_location(str(target))
+            _configured_cache = str(target)
     return target
 
 
@@ -206,20 +266,30 @@ def _yf_raising(yf: ModuleType) -> Iterator[None]:
 
     Its log lines are kept quiet meanwhile (we raise one typed error instead), unless
     the user configured the ``yfinance`` logger (a level or a handler of their own).
+    Both switches are global: with several threads inside, the first one in sets them
+    and the last one out puts them back.
     """
+    global _raising_depth, _raising_saved
     debug = yf.config.debug
-    old = debug.hide_exceptions
     logger = logging.getLogger("yfinance")
-    quiet = logger.level == logging.NOTSET and not logger.handlers
-    debug.hide_exceptions = False
-    if quiet:
-        logger.setLevel(logging.CRITICAL)
+    with _raising_lock:
+        if _raising_depth == 0:
+            quiet = logger.level == logging.NOTSET and not logger.handlers
+            _raising_saved = (debug.hide_exceptions, quiet)
+            debug.hide_exceptions = False
+            if quiet:
+                logger.setLevel(logging.CRITICAL)
+        _raising_depth += 1
     try:
         yield
     finally:
-        debug.hide_exceptions = old
-        if quiet:
-            logger.setLevel(logging.NOTSET)
+        with _raising_lock:
+            _raising_depth -= 1
+            if _raising_depth == 0:
+                old, quiet = _raising_saved
+                debug.hide_exceptions = old
+                if quiet:
+                    logger.setLevel(logging.NOTSET)
 
 
 def _status_code(exc: BaseException) -> int | None:
@@ -237,6 +307,8 @@ def _classify(exc: BaseException) -> _Kind:
     code = _status_code(exc)
     if isinstance(exc, yfe.YFRateLimitError) or code == 429:
         return "rate"
+    if isinstance(exc, yfe.YFPricesMissingError):
+        return "range"  # the time zone is known: no prices in the range asked
     if isinstance(exc, yfe.YFTickerMissingError) or code == 404:
         return "unknown"
     if isinstance(exc, yfe.YFDataException):
@@ -260,6 +332,14 @@ def _raised_inside_yfinance(exc: BaseException) -> bool:
         return False
     filename = last.tb_frame.f_code.co_filename.replace("\\", "/")
     return "/yfinance/" in filename
+
+
+def _short(text: object) -> str | None:
+    """A third party's text on one line, at most ``_MAX_DETAIL`` characters."""
+    if not text:
+        return None
+    line = " ".join(str(text).split())
+    return line if len(line) <= _MAX_DETAIL else line[: _MAX_DETAIL - 3] + "..."
 
 
 def _describe(exc: BaseException) -> str:
@@ -286,6 +366,9 @@ class YahooSource:
         Longest single wait.
     timeout : float, default 15.0
         Per-request timeout passed to yfinance.
+    workers : int, default 8
+        Threads :func:`~eventstudy.data.load_prices` fetches with at most (the cache
+        serves what it holds without a request); 1 fetches one symbol after the other.
     sleep : callable, default time.sleep
         Waiting function (tests inject a recorder).
     ticker_factory : callable, optional
@@ -296,6 +379,13 @@ class YahooSource:
     check_split : bool, default True
         Warn on adjusted-close jumps that look like an unadjusted split.
 
+    Notes
+    -----
+    Rate limits: after the ``k``-th 429 in a row for one symbol the source waits
+    ``min(backoff * 2**(k-1), max_backoff)`` seconds, and every other thread fetching
+    through this source waits with it (:class:`RateGate`); after ``retries`` retries the
+    symbol fails with ``RateLimited``.
+
     Examples
     --------
     >>> YahooSource().get("7203.T", "2025-07-01", "2025-07-31")  # doctest: +SKIP
@@ -303,6 +393,8 @@ class YahooSource:
 
     name = "yahoo"
     remote = True
+    #: default number of threads of a batch fetch
+    DEFAULT_WORKERS = 8
 
     def __init__(
         self,
@@ -311,6 +403,7 @@ class YahooSource:
         backoff: float = 2.0,
         max_backoff: float = 60.0,
         timeout: float = 15.0,
+        workers: int = DEFAULT_WORKERS,
         sleep: Callable[[float], None] = time.sleep,
         ticker_factory: Callable[[str], YahooTicker] | None = None,
         cache_dir: str | Path | None = None,
@@ -320,13 +413,17 @@ class YahooSource:
         self.backoff = float(backoff)
         self.max_backoff = float(max_backoff)
         self.timeout = float(timeout)
+        self.workers = max(1, int(workers))
         self.sleep = sleep
+        self.gate = RateGate()
         self.ticker_factory = ticker_factory
         self.cache_dir = cache_dir
         self.check_split = check_split
 
     def __repr__(self) -> str:
-        return f"YahooSource(retries={self.retries}, backoff={self.backoff})"
+        return (
+            f"YahooSource(retries={self.retries}, backoff={self.backoff}, workers={self.workers})"
+        )
 
     # ------------------------------------------------------------------ fetching
     def _history(
@@ -334,8 +431,12 @@ class YahooSource:
     ) -> tuple[pd.DataFrame | None, YahooTicker]:
         factory: Callable[[str], YahooTicker] = self.ticker_factory or yf.Ticker
         attempt = 0
+        waited = False  # this thread just slept its own backoff: no second wait
         while True:
             attempt += 1
+            if not waited:
+                self.gate.wait(self.sleep)  # another thread's rate limit holds us too
+            waited = False
             try:
                 with _yf_raising(yf):
                     ticker = factory(symbol)
@@ -345,9 +446,17 @@ class YahooSource:
                 kind = _classify(exc)
                 if kind == "rate":
                     if attempt <= self.retries:
-                        self.sleep(min(self.backoff * 2 ** (attempt - 1), self.max_backoff))
+                        delay = min(self.backoff * 2 ** (attempt - 1), self.max_backoff)
+                        self.gate.pause(delay)
+                        self.sleep(delay)
+                        waited = True
                         continue
                     raise RateLimited(symbol=symbol, attempts=attempt) from None
+                if kind == "range":
+                    said = getattr(exc, "yahoo_reason", None)  # yfinance >= 1.3 keeps it
+                    raise NoDataInRange(
+                        symbol=symbol, source="Yahoo Finance", reason=_short(said)
+                    ) from None
                 if kind == "unknown":
                     raise UnknownSymbol(symbol=symbol, source="Yahoo Finance") from None
                 if kind == "network":
@@ -379,7 +488,8 @@ class YahooSource:
         RateLimited
             Yahoo kept answering HTTP 429 after ``retries`` retries.
         UnknownSymbol
-            Yahoo has no data for the symbol (or none in the range).
+            Yahoo does not know the symbol (``NoDataInRange``, a subclass: it has no
+            prices in the range asked).
         NetworkError
             Yahoo cannot be reached (connection, TLS, timeout, outage).
         DataError
@@ -411,7 +521,7 @@ class YahooSource:
         }
         raw, ticker = self._history(yf, symbol, kwargs)
         if raw is None or len(raw) == 0:
-            raise UnknownSymbol(symbol=symbol, source="Yahoo Finance")
+            raise NoDataInRange(symbol=symbol, source="Yahoo Finance")
         if "Close" not in raw.columns:
             raise DataError(
                 symbol=symbol,
@@ -427,7 +537,7 @@ class YahooSource:
         df = df[~df.index.duplicated(keep="last")]
         df = df[df["close"].notna()]
         if len(df) == 0:
-            raise UnknownSymbol(symbol=symbol, source="Yahoo Finance")
+            raise NoDataInRange(symbol=symbol, source="Yahoo Finance")
         raw_tz = pd.DatetimeIndex(raw.index).tz
         complete = self._check_partial(symbol, df, t0, t1)
         prov = make_provenance(
