@@ -58,16 +58,24 @@ def test_missing_prices_folder_names_the_option(tmp_path: Path):
     assert code == 2 and "--prices" in line
 
 
-def test_prices_folder_without_a_symbol_is_a_data_error(tmp_path: Path, prices_dir: Path):
+def test_prices_folder_without_a_symbol_is_a_data_error_with_strict(
+    tmp_path: Path, prices_dir: Path
+):
     folder = tmp_path / "prices"
     folder.mkdir()
     for name in ("7203.T", "7267.T", "TOPIX"):  # Nissan and others are missing
         (folder / f"{name}.csv").write_bytes((prices_dir / f"{name}.csv").read_bytes())
-    code, _, err = invoke("run", str(KEI), "--prices", str(folder), "--out", str(tmp_path / "o"))
+    out = ["--prices", str(folder), "--out", str(tmp_path / "o")]
+    code, _, err = invoke("run", str(KEI), *out, "--strict")
     line = assert_one_line_error(err)
     assert code == 3, err
-    assert "7201.T" in line
+    assert line.startswith("error: 5 of 7 securities could not be fetched: 7201.T (unknown")
     assert not (tmp_path / "o" / "kei_cars").exists()  # nothing half-written
+    # without --strict the study runs on the two that are there, and says which were not
+    code, _, err = invoke("run", str(KEI), *out, "--calibrate", "0")
+    assert code == 0, err
+    assert "warning: 5 of 7 securities could not be fetched and are left out" in err
+    assert (tmp_path / "o" / "kei_cars" / "index.html").exists()
 
 
 @pytest.mark.parametrize(

@@ -486,23 +486,14 @@ def test_failure_table_and_strict_error_read_as_one_table_and_one_line():
 
 
 def test_load_prices_asks_for_nothing_after_the_first_failure():
-    src = CountingSource(DateSource())
-    src_fail = {"B"}
-
-    def get(symbol, start=None, end=None):
-        if symbol in src_fail:
-            raise UnknownSymbol(symbol=symbol)
-        return DateSource().get(symbol, start, end)
-
-    src.get = get  # type: ignore[method-assign]
     asked: list[str] = []
-    real = get
 
-    def counting(symbol, start=None, end=None):
+    def before(symbol: str) -> None:
         asked.append(symbol)
-        return real(symbol, start, end)
+        if symbol == "B":
+            raise UnknownSymbol(symbol=symbol)
 
-    src.get = counting  # type: ignore[method-assign]
-    with pytest.raises(UnknownSymbol, match="^B: "):
+    src = CountingSource(DateSource(), before_get=before)
+    with pytest.raises(UnknownSymbol, match=r"^B: "):
         load_prices(["A", "B", "C", "D"], src, "2024-01-01", "2024-01-31", progress=False)
     assert asked == ["A", "B"]
