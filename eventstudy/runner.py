@@ -467,6 +467,8 @@ def _fetch_securities(
     A failed security is left out with a :class:`SkippedSecuritiesWarning` (and a note);
     with ``strict`` any failure raises :class:`FetchFailed`. When every security of an
     exchange fails, the first one's error is raised as it is (as when every symbol fails).
+    A malformed file of a CSV source is the user's input, not a symbol that is missing:
+    its error is raised as it is.
     """
     symbols = [s.symbol for s in plan.securities]
     batch = fetch_prices(
@@ -482,6 +484,10 @@ def _fetch_securities(
     )
     if not batch.failures:
         return batch.prices, ()
+    if isinstance(source, CsvSource):
+        malformed = [f for f in batch.failures if f.reason == "bad data"]
+        if malformed:
+            raise batch.errors[malformed[0].symbol]
     if strict:
         raise FetchFailed(failures=batch.failures, total=len(batch.requested))
     for ex in plan.exchanges:
