@@ -424,6 +424,12 @@ def test_the_study_runs_on_the_rest_and_records_the_failures(prices_dir, tmp_pat
     assert [v.as_record() for v in run.verdicts] == [v.as_record() for v in base.verdicts]
     cols = ["security", "measure", "estimate", "se", "p_value"]
     assert run.firms[cols].equals(base.firms[cols])
+    from eventstudy import report
+
+    report.write(run, tmp_path / "report")  # the page's data sources say who is missing
+    page = (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
+    assert '7299.T</td><td class="text">not fetched: left out of the study' in page
+    assert "unknown symbol: " in page
     with pytest.raises(FetchFailed) as info:
         runner.prepare(plan_study(config, prices=prices_dir), strict=True)
     assert info.value.exit_code == 3 and info.value.failures == (failure,)

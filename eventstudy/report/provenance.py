@@ -115,6 +115,15 @@ def provenance(inp: ReportInput) -> ProvenanceView:
                 detail=", ".join(detail),
             )
         )
+    for failed in run.failures if run is not None else ():
+        lines.append(
+            SourceLine(
+                symbol=failed.symbol,
+                source="not fetched: left out of the study",
+                fetched_at="",
+                detail=f"{failed.reason}: {failed.message}",
+            )
+        )
     return ProvenanceView(
         versions=versions(run.versions if run is not None else None),
         sources=lines,
