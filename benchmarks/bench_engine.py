@@ -136,10 +136,10 @@ def numpy_floor(returns: pd.DataFrame, events: pd.DataFrame) -> float:
     return check
 
 
-def _rss_kb() -> int:
+def _rss_kb(field: str = "VmRSS") -> int:
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
 
@@ -157,7 +157,9 @@ def memory_child(n_sec: int, n_events: int) -> None:
     t0, c0 = time.perf_counter(), time.process_time()
     run_engine(returns, events)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KB on Linux
+    # VmHWM: this process's own high-water mark. getrusage's ru_maxrss is not: Linux carries
+    # the forking parent's RSS across exec into it (the parent holds the data of its runs)
+    peak = _rss_kb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"before_kb": before, "peak_kb": peak, "wall": wall, "cpu": cpu}))
 
 
