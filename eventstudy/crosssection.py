@@ -175,7 +175,11 @@ class CrossSectionResults:
 
     def summary(self) -> Summary:
         """statsmodels' summary of the fit (titled with the formula and the window)."""
-        return self.fit.summary(title=self.title or self.label)
+        with warnings.catch_warnings():
+            # the omnibus/kurtosis diagnostics of statsmodels' summary warn below 20
+            # observations on older scipy; none of our numbers comes from them
+            warnings.filterwarnings("ignore", message=".*kurtosistest.*", category=UserWarning)
+            return self.fit.summary(title=self.title or self.label)
 
     @property
     def label(self) -> str:
