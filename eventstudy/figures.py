@@ -36,12 +36,14 @@ from plotly.subplots import make_subplots
 
 from eventstudy.config import format_window
 from eventstudy.exceptions import ReportError
+from eventstudy.movers import MAX_SECURITIES_SHOWN, Movers, top_and_bottom
 from eventstudy.verdict import stars as _stars
 from eventstudy.vocabulary import CLUSTER_ROBUST_TESTS, TEST_NAMES
 
 __all__ = [
     "BENCHMARK_COLOR",
     "DEFAULT_WINDOWS",
+    "MAX_SECURITIES_SHOWN",
     "PALETTE",
     "PORTFOLIO",
     "PORTFOLIO_COLOR",
@@ -52,6 +54,7 @@ __all__ = [
     "format_window",
     "plot_ar",
     "plot_car",
+    "plot_car_distribution",
     "plot_compare_forest",
     "plot_compare_heatmap",
     "plot_diagnostics",
@@ -376,6 +379,26 @@ def _day_axis(fig: go.Figure, days: Sequence[int], *, panels: int = 1, **kw: Any
         fig.update_xaxes(title_text=_DAY_AXIS_TITLE, row=panels, col=1)
 
 
+def _event_movers(
+    results: Any, event_id: Any, securities: Sequence[str], window: tuple[int, int], cap: int | None
+) -> Movers:
+    """The securities of one event a figure draws: all up to ``cap``, else the movers by
+    CAR over ``window`` (:func:`eventstudy.movers.top_and_bottom`)."""
+    if cap is None or len(securities) <= cap:
+        return Movers(keys=list(securities), total=len(securities), capped=False, label="")
+    car = results.car(window)
+    mine = car[(car["event_id"] == event_id) & (car["security"].astype(str) != PORTFOLIO)]
+    values = pd.Series(mine["car"].to_numpy(dtype=float), index=mine["security"].astype(str))
+    values = values[~values.index.duplicated()].reindex(list(securities))
+    return top_and_bottom(values, measure=f"CAR{format_window(window)}", cap=cap)
+
+
+def _shown(movers: Sequence[Movers]) -> str:
+    """The subtitle line saying which securities are drawn ("" when all are)."""
+    labels = list(dict.fromkeys(m.label for m in movers if m.capped))
+    return ("<br>shown: " + "; ".join(labels)) if labels else ""
+
+
 # ----------------------------------------------------------------------------- AR bars
 
 
@@ -389,11 +412,15 @@ def plot_ar(
     colors: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
     title: str | None = None,
+    cap: int | None = MAX_SECURITIES_SHOWN,
+    rank_window: tuple[int, int] = (0, 1),
 ) -> go.Figure:
     """Daily abnormal returns (%) of each security around an event, as grouped bars.
 
     One trace per security (one panel per event when ``event_id`` is None and the study
-    has several). The reacting session is shaded and labelled: from ``timing``
+    has several); above ``cap`` securities in an event, only its movers: the
+    :data:`~eventstudy.movers.MOVERS_SHOWN` largest and smallest CARs over ``rank_window``
+    (said in the subtitle). The reacting session is shaded and labelled: from ``timing``
     (``calendar.event_timing`` rows: event_id, exchange, session, rule) when given, else
     day 0; the other exchanges' reacting sessions are listed in a note.
 
@@ -413,6 +440,10 @@ def plot_ar(
     colors, labels : mapping, optional
         Security -> colour (default :func:`security_colors` over the study) and
         security -> display name.
+    cap : int or None
+        Most securities drawn per event (default :data:`MAX_SECURITIES_SHOWN`; None: all).
+    rank_window : (int, int)
+        The CAR window that ranks the movers above the cap.
     """
     ar = _frame(results, "abnormal_returns")
     ids = _event_ids(results, event_id)
@@ -431,11 +462,17 @@ def plot_ar(
         else go.Figure()
     )
     shown: set[str] = set()
+    chosen: list[Movers] = []
     for row, eid in enumerate(ids, start=1):
         sub = ar[(ar["event_id"] == eid) & ar["rel_day"].between(lo, hi)]
-        sub = sub.sort_values(["security", "rel_day"])
-        for security, g in sub.groupby("security", sort=True):
-            sec = str(security)
+        sub = sub.assign(security=sub["security"].astype(str)).sort_values(["security", "rel_day"])
+        movers = _event_movers(
+            results, eid, sorted(sub["security"].unique()), rank_window, cap
+        )
+        chosen.append(movers)
+        groups = dict(tuple(sub.groupby("security", sort=True)))
+        for sec in movers.keys:
+            g = groups[sec]
             trace = go.Bar(
                 x=g["rel_day"].to_numpy(),
                 y=g["ar"].to_numpy(dtype=float) * 100.0,
@@ -469,7 +506,7 @@ def plot_ar(
         fig,
         head,
         subtitle="Abnormal return = return minus the expected return of the estimation model"
-        "<br>shaded: the first session able to react",
+        "<br>shaded: the first session able to react" + _shown(chosen),
         height=max(480, 380 * len(ids)),
     )
     return fig
@@ -597,6 +634,8 @@ def plot_car(
     colors: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
     title: str | None = None,
+    cap: int | None = MAX_SECURITIES_SHOWN,
+    rank_window: tuple[int, int] = (0, 1),
 ) -> go.Figure:
     """Cumulative abnormal returns (%) from ``start``, with the portfolio's confidence band.
 
@@ -619,6 +658,13 @@ def plot_car(
         session); None: the first day of the computed window.
     level : float
         Confidence level of the band and the hover intervals.
+    cap : int or None
+        Most firm lines drawn per event (default :data:`MAX_SECURITIES_SHOWN`; None: all);
+        above it, the event's movers by CAR over ``rank_window`` (the
+        :data:`~eventstudy.movers.MOVERS_SHOWN` largest and smallest, said in the
+        subtitle). The portfolio is always that of every security of the event.
+    rank_window : (int, int)
+        The CAR window that ranks the movers above the cap.
     """
     paths = _frame(results, "car_paths")
     ids = _event_ids(results, event_id)
@@ -645,6 +691,7 @@ def plot_car(
     ).assign(security=lambda f: f["security"].astype(str))
     shown: set[str] = set()
     firm_traces: list[int] = []
+    chosen: list[Movers] = []
     for row, eid in enumerate(ids, start=1):
         where = {"row": row, "col": 1} if many else {}
         secs = sorted(
@@ -652,6 +699,9 @@ def plot_car(
             for s in paths.loc[paths["event_id"] == eid, "security"].astype(str).unique()
             if s != PORTFOLIO
         )
+        movers = _event_movers(results, eid, secs, rank_window, cap)
+        chosen.append(movers)
+        secs = list(movers.keys)
         dates = (
             paths[(paths["event_id"] == eid) & (paths["security"] == PORTFOLIO)]
             .set_index("rel_day")["date"]
@@ -771,7 +821,8 @@ def plot_car(
         fig,
         head,
         subtitle=f"Cumulated from day {_signed(a)}; black: equal-weighted portfolio with its "
-        f"{level:.0%} band (portfolio test)<br>click a firm in the legend to hide it",
+        f"{level:.0%} band (portfolio test)<br>click a firm in the legend to hide it"
+        + (_shown(chosen) + " (the portfolio holds every one)" if _shown(chosen) else ""),
         height=max(480, 390 * len(ids)),
     )
     fig.update_layout(margin={"t": 100, "b": 120})
@@ -806,6 +857,7 @@ def plot_prices(
     colors: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
     title: str | None = None,
+    note: str = "",
 ) -> go.Figure:
     """Prices rebased to 100 at day -1, with the announcement drawn where it fell.
 
@@ -831,6 +883,8 @@ def plot_prices(
         Symbols drawn as grey dashed lines (the market index, a sector ETF).
     exchange_tz, open_time, close_time, exchange : str
         The exchange whose sessions the index holds (Tokyo by default).
+    note : str
+        A further subtitle line, e.g. which securities of a larger study are drawn.
     """
     wide = _wide_prices(prices)
     if wide.empty:
@@ -917,6 +971,8 @@ def plot_prices(
             bgcolor="rgba(255,255,255,0.8)",
         )
         subtitle += "; dashed red: the announcement"
+    if note:
+        subtitle += f"<br>{note}"
     _day_axis(fig, list(rel))
     fig.update_xaxes(title_text=f"{exchange} sessions relative to the reacting session (day 0)")
     fig.update_yaxes(title_text="Price (day -1 close = 100)")
@@ -1185,16 +1241,28 @@ def plot_heatmap(
     *,
     labels: Mapping[str, str] | None = None,
     title: str | None = None,
+    cap: int | None = MAX_SECURITIES_SHOWN,
 ) -> go.Figure:
     """CAR over ``window`` (%) for every security (rows) and event (columns).
 
     A diverging scale centred on zero; each cell shows the CAR with significance stars
-    of its own test (``car(window)["p_value"]``).
+    of its own test (``car(window)["p_value"]``). Above ``cap`` securities (default
+    :data:`MAX_SECURITIES_SHOWN`; None: all), the rows are the movers: the
+    :data:`~eventstudy.movers.MOVERS_SHOWN` securities with the largest and the smallest
+    CAR averaged over their events, largest first (said in the subtitle).
     """
     car = results.car(window)
     car = car[car["security"].astype(str) != PORTFOLIO]
     ids = [e for e in _event_ids(results) if (car["event_id"] == e).any()]
     secs = sorted(car["security"].astype(str).unique())
+    movers = Movers(keys=secs, total=len(secs), capped=False, label="")
+    if cap is not None and len(secs) > cap:
+        mean = car.assign(security=car["security"].astype(str)).groupby("security")["car"].mean()
+        what = f"CAR{format_window(window)}" if len(ids) == 1 else (
+            f"mean CAR{format_window(window)} over their events"
+        )
+        movers = top_and_bottom(mean.reindex(secs), measure=what, cap=cap)
+        secs = list(movers.keys)
     table = car.assign(security=car["security"].astype(str)).set_index(["security", "event_id"])
     z = np.full((len(secs), len(ids)), np.nan)
     text = np.full((len(secs), len(ids)), "", dtype=object)
@@ -1238,7 +1306,8 @@ def plot_heatmap(
     _finish(
         fig,
         title or f"CAR{format_window(window)} by security and event",
-        subtitle="Percent; * p<0.10, ** p<0.05, *** p<0.01 (each firm-event's own test)",
+        subtitle="Percent; * p<0.10, ** p<0.05, *** p<0.01 (each firm-event's own test)"
+        + _shown([movers]),
         height=max(360, 120 + 44 * len(secs)),
     )
     return fig
@@ -1252,16 +1321,26 @@ def plot_forest(
     colors: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
     title: str | None = None,
+    cap: int | None = MAX_SECURITIES_SHOWN,
 ) -> go.Figure:
     """Forest plot: each firm-event's CAR over ``window`` (%) with its interval.
 
     Rows grouped by event (a two-level axis: event, security); the interval is
     ``car ± z·se`` from ``results.car(window)``. One trace per security (so the legend
-    and the colours match the other figures).
+    and the colours match the other figures). Above ``cap`` firm-events (default
+    :data:`MAX_SECURITIES_SHOWN`; None: all), only the
+    :data:`~eventstudy.movers.MOVERS_SHOWN` largest and smallest CARs of the study (said
+    in the subtitle).
     """
     car = results.car(window)
     car = car.assign(security=car["security"].astype(str))
-    car = car[car["security"] != PORTFOLIO]
+    car = car[car["security"] != PORTFOLIO].reset_index(drop=True)
+    movers = top_and_bottom(
+        car["car"].astype(float), measure=f"CAR{format_window(window)}", noun="firm-events",
+        cap=cap,
+    )  # fmt: skip
+    if movers.capped:
+        car = car.loc[movers.keys]
     colors = _study_colors(results, colors)
     z = _z(level)
     ids = [e for e in _event_ids(results) if (car["event_id"] == e).any()]
@@ -1309,7 +1388,8 @@ def plot_forest(
     _finish(
         fig,
         title or f"CAR{format_window(window)} with {level:.0%} intervals",
-        subtitle=f"Each firm-event; interval ± {z:.2f} standard errors of the CAR",
+        subtitle=f"Each firm-event; interval ± {z:.2f} standard errors of the CAR"
+        + _shown([movers]),
         height=max(380, 140 + 30 * len(car)),
     )
     return fig
@@ -1459,18 +1539,23 @@ def plot_diagnostics(
     colors: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
     title: str | None = None,
+    cap: int | None = MAX_SECURITIES_SHOWN,
 ) -> go.Figure:
     """Estimation diagnostics per security: beta, R² (%) and residual sigma (% per day).
 
     Three panels from ``results.params`` sharing the security axis; one bar per event
     for each security (its colour; later events lighter). Each trace holds one event's
     values of one field for every security; its ``meta`` is ``[field, event_id]``.
+    Above ``cap`` securities (default :data:`MAX_SECURITIES_SHOWN`; None: all), one
+    histogram per panel over every firm-event instead (its ``meta`` is ``[field]``).
     """
     params = _frame(results, "params").copy()
     params["security"] = params["security"].astype(str)
     colors = _study_colors(results, colors)
     ids = [e for e in _event_ids(results) if (params["event_id"] == e).any()]
     secs = sorted(params["security"].unique())
+    if cap is not None and len(secs) > cap:
+        return _diagnostics_distribution(params, len(secs), len(ids), title)
     fig = make_subplots(
         rows=1,
         cols=3,
@@ -1544,22 +1629,163 @@ def plot_diagnostics(
     return fig
 
 
+def _diagnostics_distribution(
+    params: pd.DataFrame, n_securities: int, n_events: int, title: str | None
+) -> go.Figure:
+    """Beta, R² and residual sigma of every firm-event as three histograms."""
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        horizontal_spacing=0.06,
+        subplot_titles=["Market beta", "R² (%)", "Residual σ (% per day)"],
+    )
+    fields = [("beta", 1.0, "beta", ""), ("r2", 100.0, "R² (%)", "%"), ("sigma", 100.0, "σ (%)", "%")]
+    for col, (name, scale, axis, suffix) in enumerate(fields, start=1):
+        if name not in params:
+            continue
+        fig.add_trace(
+            go.Histogram(
+                x=params[name].to_numpy(dtype=float) * scale,
+                name=axis,
+                meta=[name],
+                marker={"color": PALETTE[0], "line": {"width": 0}},
+                showlegend=False,
+                hovertemplate=f"{axis} %{{x}}<br>%{{y}} firm-events<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
+        fig.update_xaxes(title_text=axis, ticksuffix=suffix, row=1, col=col)
+    fig.update_yaxes(title_text="firm-events", row=1, col=1)
+    _finish(
+        fig,
+        title or "Estimation diagnostics: distribution over firm-events",
+        subtitle=f"{n_securities:,} securities x {n_events} events: too many for one bar each "
+        f"(at most {MAX_SECURITIES_SHOWN}); every firm-event's value is counted",
+        height=400,
+    )
+    return fig
+
+
+def plot_car_distribution(
+    results: Any,
+    window: tuple[int, int] = (0, 1),
+    event_id: Any = None,
+    *,
+    title: str | None = None,
+) -> go.Figure:
+    """The distribution of the firms' CARs over ``window`` (%) in each event, as a histogram.
+
+    What a reader of a study of hundreds or thousands of securities sees instead of one
+    line per firm: a histogram of every firm-event's CAR (``results.car(window)``), the
+    mean (solid) and the median (dashed) of those CARs, and zero (dotted: no abnormal
+    return). One panel per event when ``event_id`` is None and the study has several. Each
+    histogram's ``meta`` is ``[event_id, mean, median]`` (percent).
+
+    Parameters
+    ----------
+    results : EventStudyResults
+        Reads ``car(window)`` and ``events``.
+    window : (int, int)
+        The CAR window (the study's headline window in the report).
+    event_id : optional
+        The event to draw; every event (one panel each) when None.
+    """
+    car = results.car(window)
+    car = car[car["security"].astype(str) != PORTFOLIO]
+    ids = [e for e in _event_ids(results, event_id) if (car["event_id"] == e).any()]
+    many = len(ids) > 1
+    fig = (
+        make_subplots(
+            rows=len(ids),
+            cols=1,
+            vertical_spacing=0.1,
+            subplot_titles=[f"Event {e}" for e in ids],
+        )
+        if many
+        else go.Figure()
+    )
+    label = f"CAR{format_window(window)}"
+    notes = []
+    for row, eid in enumerate(ids, start=1):
+        where = {"row": row, "col": 1} if many else {}
+        values = car.loc[car["event_id"] == eid, "car"].to_numpy(dtype=float) * 100.0
+        values = values[np.isfinite(values)]
+        mean = float(values.mean()) if len(values) else math.nan
+        median = float(np.median(values)) if len(values) else math.nan
+        fig.add_trace(
+            go.Histogram(
+                x=values,
+                name=f"{label}, event {eid}",
+                meta=[str(eid), mean, median],
+                marker={"color": PALETTE[0], "line": {"width": 0}},
+                opacity=0.85,
+                showlegend=False,
+                hovertemplate=f"{label} %{{x}}<br>%{{y}} firms<extra></extra>",
+            ),
+            **where,
+        )
+        lines = [
+            (0.0, {"color": "#888888", "width": 1, "dash": "dot"}),
+            (mean, {"color": PORTFOLIO_COLOR, "width": 2}),
+            (median, {"color": PORTFOLIO_COLOR, "width": 1.5, "dash": "dash"}),
+        ]
+        for x, line in lines:
+            if math.isfinite(x):
+                fig.add_vline(x=x, line=line, **where)
+        notes.append(
+            f"{eid}: {len(values):,} firms, mean {mean:+.2f}%, median {median:+.2f}%"
+            if len(values)
+            else f"{eid}: no firm"
+        )
+    fig.update_xaxes(title_text=f"{label} (%)", ticksuffix="%")
+    fig.update_yaxes(title_text="firms")
+    _finish(
+        fig,
+        title
+        or (
+            f"Distribution of the firms' {label}, event {ids[0]}"
+            if len(ids) == 1
+            else f"Distribution of the firms' {label} by event"
+        ),
+        subtitle="solid: mean, dashed: median, dotted: zero (no abnormal return)<br>"
+        + "; ".join(notes[:3])
+        + ("; ..." if len(notes) > 3 else ""),
+        height=max(420, 300 * len(ids)),
+    )
+    fig.update_layout(margin={"t": 110})
+    return fig
+
+
 def plot_residual_correlation(
     results: Any,
     event_id: Any = None,
     *,
     labels: Mapping[str, str] | None = None,
     title: str | None = None,
+    cap: int | None = MAX_SECURITIES_SHOWN,
+    rank_window: tuple[int, int] = (0, 1),
 ) -> go.Figure:
     """Correlation of estimation-window residuals across securities, with r̄ and design effect.
 
     High mean pairwise correlation (r̄) on a shared event date inflates the variance of a
     cross-sectional mean by the design effect ``1 + (N-1) r̄``: tests that assume
-    independence over-reject. One panel per event when ``event_id`` is None.
+    independence over-reject. One panel per event when ``event_id`` is None. Above ``cap``
+    securities in an event (default :data:`MAX_SECURITIES_SHOWN`; None: all), the matrix
+    of its movers by CAR over ``rank_window`` (said in the subtitle); r̄ and the design
+    effect in the panel titles are always those of every security.
     """
     ids = _event_ids(results, event_id)
     clustering = _frame(results, "clustering")
     mats = {eid: results.residual_correlation(eid) for eid in ids}
+    chosen = []
+    for eid, m in mats.items():
+        movers = _event_movers(results, eid, [str(c) for c in m.index], rank_window, cap)
+        chosen.append(movers)
+        if movers.capped:
+            keep = [c for c in m.index if str(c) in set(movers.keys)]
+            order = sorted(keep, key=lambda c: movers.keys.index(str(c)))
+            mats[eid] = m.loc[order, order]
     first = next(iter(mats.values()))
     shared = all(list(m.index) == list(first.index) for m in mats.values())
     fig = make_subplots(
@@ -1606,7 +1832,7 @@ def plot_residual_correlation(
         fig,
         head,
         subtitle="Pairwise correlation of estimation-window residuals (diagonal left blank); "
-        "design effect = 1 + (N-1)·r̄",
+        "design effect = 1 + (N-1)·r̄" + _shown(chosen),
         height=max(440, 190 + 44 * max(len(m) for m in mats.values())),
     )
     fig.update_layout(margin={"t": 120})

@@ -54,6 +54,7 @@ from eventstudy.exceptions import (
     UnknownSymbol,
     format_warning,
 )
+from eventstudy.movers import MAX_SECURITIES_SHOWN, top_and_bottom
 from eventstudy.plan import ROLE_LABELS, ROLE_NAMES, EnginePlan, StudyPlan, plan_study, with_prices
 from eventstudy.results import EventStudyResults
 from eventstudy.verdict import Verdict, firm_rows, verdicts_from_results
@@ -1415,6 +1416,18 @@ def _firm_block(firms: pd.DataFrame, headline: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _movers_only(firms: pd.DataFrame, headline: str) -> tuple[pd.DataFrame, str]:
+    """One event's firm rows, or above ``movers.MAX_SECURITIES_SHOWN`` firms only those of
+    the movers by the headline CAR (largest first), and what is shown ("" for all)."""
+    if firms["security"].nunique() <= MAX_SECURITIES_SHOWN:
+        return firms, ""
+    head = firms[firms["measure"] == headline]
+    values = pd.Series(head["estimate"].to_numpy(dtype=float), index=head["security"].astype(str))
+    chosen = top_and_bottom(values[~values.index.duplicated()], measure=headline)
+    rank = firms["security"].astype(str).map({s: i for i, s in enumerate(chosen.keys)})
+    return firms[rank.notna()].iloc[rank.dropna().argsort(kind="stable")], chosen.label
+
+
 def headline(run: StudyRun) -> str:
     """What ``eventstudy run`` prints, the answer first: the verdict of every event (and
     configured pool), the firms of each event, then the per-event tests and the analyses."""
@@ -1444,12 +1457,14 @@ def headline(run: StudyRun) -> str:
         if mine.empty:
             continue
         where = f" on {v.exchange}" if multi else ""
+        mine, shown = _movers_only(mine, label)
         lines += [
             "",
             f"Firms, {v.key}{where} (reacting session {v.session}; t with the prediction-error "
             "variance; p SQ: the firm's value ranked among its own estimation-window values, "
             "no normality assumed; * p<0.10, ** p<0.05, *** p<0.01; all windows: "
             "tables/firms.csv):",
+            *([f"  shown: {shown}, largest first; every firm: tables/firms.csv"] if shown else []),
             _firm_block(mine, label).to_string(index=False),
         ]
     order = {ev.id: i for i, ev in enumerate(plan.events)}

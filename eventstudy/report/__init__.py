@@ -43,6 +43,7 @@ from markupsafe import Markup
 
 from eventstudy.config import format_window
 from eventstudy.exceptions import ConfigError, ReportError
+from eventstudy.movers import MAX_SECURITIES_SHOWN
 from eventstudy.report import atomic, html, tables
 from eventstudy.report.build import Built, build_report
 from eventstudy.report.common import exchange_name, slug
@@ -63,6 +64,7 @@ from eventstudy.runner import StudyRun
 
 __all__ = [
     "IMAGE_FORMATS",
+    "MAX_SECURITIES_SHOWN",
     "TABLE_FORMATS",
     "ReportInput",
     "check_formats",
@@ -253,6 +255,7 @@ def _write_index(path: Path, built: Built, prov: ProvenanceView, mode: str) -> N
             extra_tables=built.extra_tables,
             extra_text=built.extra_text,
             sections=built.sections,
+            cap=MAX_SECURITIES_SHOWN,
         )
     )
     path.write_text(text, encoding="utf-8")

@@ -27,6 +27,7 @@ from markupsafe import Markup
 from eventstudy import figures
 from eventstudy.config import format_window
 from eventstudy.exceptions import EventStudyWarning, ReportError
+from eventstudy.movers import MAX_SECURITIES_SHOWN, Movers, top_and_bottom
 from eventstudy.plan import ROLE_LABELS
 from eventstudy.report.analyses import Analysis, event_analyses
 from eventstudy.report.common import EXCHANGE_HOURS, exchange_name, fid, slug
@@ -36,6 +37,7 @@ from eventstudy.report.markdown import render_markdown
 from eventstudy.report.regressions import regression_sections, regression_tables
 from eventstudy.report.section import Section
 from eventstudy.report.volume import volume_sections, volume_tables
+from eventstudy.results import EventStudyResults
 from eventstudy.verdict import Verdict
 
 __all__ = ["Built", "EventSection", "Figure", "build_report"]
@@ -106,10 +108,16 @@ class FirmRow:
 
 @dataclass(frozen=True)
 class FirmTable:
-    """One event's firms: per measure (AR(0), CAR windows) estimate with stars, s.e., t, p."""
+    """One event's firms: per measure (AR(0), CAR windows) estimate with stars, s.e., t, p.
+
+    Above :data:`~eventstudy.movers.MAX_SECURITIES_SHOWN` firms, only the movers by the
+    headline CAR, largest first; ``shown`` then says which (every firm is in
+    ``tables/firms.csv``)."""
 
     measures: list[str]
     rows: list[FirmRow]
+    shown: str = ""
+    total: int = 0
 
 
 @dataclass(frozen=True)
@@ -251,6 +259,8 @@ class _Builder:
         res, inp = g.results, self.inp
         raw_id = mine["event_id"].iloc[0]
         suffix = self._suffix(g)
+        hw = inp.headline_window
+        movers = self._movers(res, raw_id, mine)
         ar = self.add(
             fid("ar", g.key, eid),
             f"Abnormal returns{suffix}",
@@ -261,15 +271,29 @@ class _Builder:
                 exchange=g.key or None,
                 colors=self.colors,
                 labels=inp.labels,
+                rank_window=hw,
             ),
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EventStudyWarning)
             car_fig = figures.plot_car(
-                res, raw_id, start=inp.car_from, colors=self.colors, labels=inp.labels
+                res,
+                raw_id,
+                start=inp.car_from,
+                colors=self.colors,
+                labels=inp.labels,
+                rank_window=hw,
             )
         car = self.add(fid("car", g.key, eid), f"Cumulative abnormal returns{suffix}", car_fig)
-        price_fig = self._price_figure(g, raw_id, mine)
+        charts = [ar, car]
+        if movers.capped:  # the distribution of every CAR first, then the movers' charts
+            dist = self.add(
+                fid("distribution", g.key, eid),
+                f"Distribution of CAR{format_window(hw)}{suffix}",
+                figures.plot_car_distribution(res, hw, raw_id),
+            )
+            charts = [dist, car, ar]
+        price_fig = self._price_figure(g, raw_id, mine, movers)
         prices = (
             self.add(fid("prices", g.key, eid), f"Prices{suffix}", price_fig)
             if price_fig is not None
@@ -287,11 +311,24 @@ class _Builder:
             name=exchange_name(g.key) if inp.multi else "",
             verdict=verdict,
             firms=self._firm_table(g, eid),
-            charts=[ar, car],
+            charts=charts,
             prices=prices,
             tests=_test_table(tests),
             tests_figure=tests_figure,
         )
+
+    def _movers(self, res: EventStudyResults, raw_id: object, mine: pd.DataFrame) -> Movers:
+        """The securities of one event the figures draw (as ``figures`` chooses them)."""
+        secs = list(dict.fromkeys(mine["security"].astype(str)))
+        if len(secs) <= MAX_SECURITIES_SHOWN:
+            return Movers(keys=secs, total=len(secs), capped=False, label="")
+        hw = self.inp.headline_window
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EventStudyWarning)
+            car = res.car(hw)
+        car = car[car["event_id"] == raw_id]
+        values = pd.Series(car["car"].to_numpy(dtype=float), index=car["security"].astype(str))
+        return top_and_bottom(values.reindex(secs), measure=f"CAR{format_window(hw)}")
 
     def _firm_table(self, g: GroupView, eid: str) -> FirmTable:
         firms = self.inp.firms
@@ -305,6 +342,19 @@ class _Builder:
             for m in dict.fromkeys(mine["measure"])
             if m != "CAR(0,0)" or "AR(0)" not in set(mine["measure"])
         ]
+        headline = "CAR" + format_window(self.inp.headline_window)
+        n_firms = int(mine["security"].nunique())
+        shown = ""
+        if n_firms > MAX_SECURITIES_SHOWN:  # the movers by the headline CAR, largest first
+            head = mine[mine["measure"] == headline]
+            values = pd.Series(
+                head["estimate"].to_numpy(dtype=float), index=head["security"].astype(str)
+            )
+            movers = top_and_bottom(values[~values.index.duplicated()], measure=headline)
+            rank = {s: i for i, s in enumerate(movers.keys)}
+            key = mine["security"].astype(str).map(rank)
+            mine = mine[key.notna()].iloc[key.dropna().argsort(kind="stable")]
+            shown = movers.label
         rows = []
         for (sec, name, role), part in mine.groupby(["security", "name", "role"], sort=False):
             by = part.set_index("measure")
@@ -329,7 +379,7 @@ class _Builder:
                     cells=cells,
                 )
             )
-        return FirmTable(measures=measures, rows=rows)
+        return FirmTable(measures=measures, rows=rows, shown=shown, total=n_firms)
 
     def _timing_rows(self, eid: str) -> list[TimingRow]:
         t = self.inp.timing
@@ -355,11 +405,13 @@ class _Builder:
             )
         return rows
 
-    def _price_figure(self, g: GroupView, raw_id: object, mine: pd.DataFrame) -> go.Figure | None:
+    def _price_figure(
+        self, g: GroupView, raw_id: object, mine: pd.DataFrame, movers: Movers
+    ) -> go.Figure | None:
         inp = self.inp
         if not inp.prices:
             return None
-        symbols = [s for s in dict.fromkeys(mine["security"].astype(str)) if s in inp.prices]
+        symbols = [s for s in movers.keys if s in inp.prices]
         bench = [g.market] if g.market and g.market in inp.prices else []
         if not symbols:
             return None
@@ -389,6 +441,7 @@ class _Builder:
                 colors=self.colors,
                 labels=inp.labels,
                 title=f"Prices around event {raw_id}, rebased to 100 at day -1",
+                note=f"shown: {movers.label}" if movers.capped else "",
             )
         except ReportError as exc:
             self.notes.append(f"price chart of event {raw_id} left out: {exc}")
@@ -424,7 +477,7 @@ class _Builder:
                 self.add(
                     fid("residual-correlation", g.key),
                     f"Residual correlation{suffix}",
-                    figures.plot_residual_correlation(res, labels=inp.labels),
+                    figures.plot_residual_correlation(res, labels=inp.labels, rank_window=hw),
                 )
             )
         else:  # one panel per event in one row: unreadable, and Plotly refuses past 26
