@@ -466,9 +466,7 @@ def plot_ar(
     for row, eid in enumerate(ids, start=1):
         sub = ar[(ar["event_id"] == eid) & ar["rel_day"].between(lo, hi)]
         sub = sub.assign(security=sub["security"].astype(str)).sort_values(["security", "rel_day"])
-        movers = _event_movers(
-            results, eid, sorted(sub["security"].unique()), rank_window, cap
-        )
+        movers = _event_movers(results, eid, sorted(sub["security"].unique()), rank_window, cap)
         chosen.append(movers)
         groups = dict(tuple(sub.groupby("security", sort=True)))
         for sec in movers.keys:
@@ -1258,8 +1256,10 @@ def plot_heatmap(
     movers = Movers(keys=secs, total=len(secs), capped=False, label="")
     if cap is not None and len(secs) > cap:
         mean = car.assign(security=car["security"].astype(str)).groupby("security")["car"].mean()
-        what = f"CAR{format_window(window)}" if len(ids) == 1 else (
-            f"mean CAR{format_window(window)} over their events"
+        what = (
+            f"CAR{format_window(window)}"
+            if len(ids) == 1
+            else (f"mean CAR{format_window(window)} over their events")
         )
         movers = top_and_bottom(mean.reindex(secs), measure=what, cap=cap)
         secs = list(movers.keys)
@@ -1639,7 +1639,11 @@ def _diagnostics_distribution(
         horizontal_spacing=0.06,
         subplot_titles=["Market beta", "R² (%)", "Residual σ (% per day)"],
     )
-    fields = [("beta", 1.0, "beta", ""), ("r2", 100.0, "R² (%)", "%"), ("sigma", 100.0, "σ (%)", "%")]
+    fields = [
+        ("beta", 1.0, "beta", ""),
+        ("r2", 100.0, "R² (%)", "%"),
+        ("sigma", 100.0, "σ (%)", "%"),
+    ]
     for col, (name, scale, axis, suffix) in enumerate(fields, start=1):
         if name not in params:
             continue

@@ -156,8 +156,9 @@ def test_the_movers_drawn_and_listed_are_the_true_largest_and_smallest(scale_run
             data, layout = figs[f"{kind}-xtks-{eid}"]
             drawn = drawn_securities(data) - {"TOPIX"}
             assert drawn == expected, (kind, eid)
-            assert f"the 10 largest and 10 smallest CAR(0,+1) of {N_SECURITIES}" in (
-                layout["title"]["text"]
+            assert (
+                f"the 10 largest and 10 smallest CAR(0,+1) of {N_SECURITIES}"
+                in (layout["title"]["text"])
             )
         # the firm table lists the same firms, largest CAR first
         table = re.search(rf'<table class="data firms sortable" data-firms="{eid}">(.*?)</table>',
