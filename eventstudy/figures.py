@@ -393,6 +393,15 @@ def _event_movers(
     return top_and_bottom(values, measure=f"CAR{format_window(window)}", cap=cap)
 
 
+def _legend_room(movers: Sequence[Movers]) -> int:
+    """Extra height (px) for the bottom legend of the movers (two names a row), 0 when
+    every security is drawn: a capped figure keeps its plot above 20 legend entries."""
+    if not any(m.capped for m in movers):
+        return 0
+    names = len({k for m in movers for k in m.keys})
+    return 22 * math.ceil(names / 2)
+
+
 def _shown(movers: Sequence[Movers]) -> str:
     """The subtitle line saying which securities are drawn ("" when all are)."""
     labels = list(dict.fromkeys(m.label for m in movers if m.capped))
@@ -490,7 +499,12 @@ def plot_ar(
             else:
                 fig.add_trace(trace)
         _mark_sessions(fig, ar, eid, timing, exchange, row if len(ids) > 1 else None)
-    fig.update_layout(barmode="group", legend=_BOTTOM_LEGEND, margin={"t": 100, "b": 120})
+    room = _legend_room(chosen)
+    fig.update_layout(
+        barmode="group",
+        legend=_BOTTOM_LEGEND,
+        margin={"t": 130 if room else 100, "b": 120 + room},
+    )
     _day_axis(fig, days, panels=len(ids))
     # the range is the window: labels of the reacting session must not stretch it
     fig.update_xaxes(range=[lo - 0.5, hi + 0.5], autorange=False)
@@ -505,7 +519,7 @@ def plot_ar(
         head,
         subtitle="Abnormal return = return minus the expected return of the estimation model"
         "<br>shaded: the first session able to react" + _shown(chosen),
-        height=max(480, 380 * len(ids)),
+        height=max(480, 380 * len(ids)) + room,
     )
     return fig
 
@@ -820,10 +834,11 @@ def plot_car(
         head,
         subtitle=f"Cumulated from day {_signed(a)}; black: equal-weighted portfolio with its "
         f"{level:.0%} band (portfolio test)<br>click a firm in the legend to hide it"
-        + (_shown(chosen) + " (the portfolio holds every one)" if _shown(chosen) else ""),
-        height=max(480, 390 * len(ids)),
+        + (_shown(chosen) + " (the portfolio: all)" if _shown(chosen) else ""),
+        height=max(480, 390 * len(ids)) + _legend_room(chosen),
     )
-    fig.update_layout(margin={"t": 100, "b": 120})
+    room = _legend_room(chosen)
+    fig.update_layout(margin={"t": 130 if room else 100, "b": 120 + room})
     return fig
 
 
@@ -1792,11 +1807,14 @@ def plot_residual_correlation(
             mats[eid] = m.loc[order, order]
     first = next(iter(mats.values()))
     shared = all(list(m.index) == list(first.index) for m in mats.values())
+    # above the cap: symbols as labels, values in the hover only (20 x 20 cells of text and
+    # each panel's own names do not fit side by side)
+    big = any(m.capped for m in chosen)
     fig = make_subplots(
         rows=1,
         cols=len(ids),
         shared_yaxes=shared,
-        horizontal_spacing=(0.04 if shared else 0.14) if len(ids) > 1 else 0.0,
+        horizontal_spacing=(0.04 if shared else (0.08 if big else 0.14)) if len(ids) > 1 else 0.0,
         subplot_titles=[_cluster_caption(clustering, e) for e in ids],
     )
     for k, eid in enumerate(ids, start=1):
@@ -1807,14 +1825,16 @@ def plot_residual_correlation(
             go.Heatmap(
                 z=values,
                 x=[str(c) for c in corr.columns],  # symbols below, names on the left
-                y=[_label(str(c), labels) for c in corr.index],
+                y=[str(c) if big else _label(str(c), labels) for c in corr.index],
                 zmin=-1.0,
                 zmax=1.0,
                 zmid=0.0,
                 colorscale="RdBu_r",
                 showscale=k == len(ids),
-                text=np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.2f}")(values),
-                texttemplate="%{text}",
+                text=None
+                if big
+                else np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.2f}")(values),
+                texttemplate=None if big else "%{text}",
                 textfont={"size": 11},
                 xgap=2,
                 ygap=2,

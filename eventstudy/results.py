@@ -25,6 +25,7 @@ from eventstudy import stats as st
 from eventstudy.calibration import Calibration, binomial_interval, calibrated_p, measured_size
 from eventstudy.exceptions import ConfigError
 from eventstudy.models import Design, design
+from eventstudy.movers import MAX_SECURITIES_SHOWN, MOVERS_SHOWN, top_and_bottom
 from eventstudy.stats import Blocks
 from eventstudy.vocabulary import TEST_NAMES, Convention, ModelName
 
@@ -1156,6 +1157,18 @@ class EventStudyResults:
                 f"p SQ {label}": firms["p_sq_car"].map(_num),
             }
         )
+        firm_title = (
+            f"Firms: abnormal return on day 0 and {label} (t with the prediction-error "
+            "variance; * p<0.10, ** p<0.05, *** p<0.01)"
+        )
+        keep, capped = _movers_rows(firms, label)
+        if capped:
+            shown = shown.iloc[keep]
+            firm_title += (
+                f"; above {MAX_SECURITIES_SHOWN} firms in an event, its {MOVERS_SHOWN} largest "
+                f"and {MOVERS_SHOWN} smallest {label}, largest first (every firm: "
+                "res.firm_table())"
+            )
         tests = self.caar_tests(w, by="event_id")
         show = ["event_id", "test", "statistic", "p_value", "caar", "n"]
         if self._cal is not None:
@@ -1164,11 +1177,7 @@ class EventStudyResults:
             columns={"caar": f"mean {label}", "size_5pct": "size at 5% (placebos)"}
         )
         tables: list[tuple[str, pd.DataFrame]] = [
-            (
-                f"Firms: abnormal return on day 0 and {label} (t with the prediction-error "
-                "variance; * p<0.10, ** p<0.05, *** p<0.01)",
-                shown,
-            ),
+            (firm_title, shown),
             (f"Tests of the mean {label}, per event (robust tests first)", tests),
             ("Clustering", self._clustering),
         ]
@@ -1345,6 +1354,22 @@ def _window_label(window: Sequence[int]) -> str:
     from eventstudy.config import format_window
 
     return format_window(window)
+
+
+def _movers_rows(firms: pd.DataFrame, label: str) -> tuple[np.ndarray, bool]:
+    """Positions of the ``firm_table`` rows ``summary()`` prints: every row, or, in an event
+    of more than ``MAX_SECURITIES_SHOWN`` firms, its movers by ``car`` (largest first)."""
+    event = firms["event_id"].to_numpy()
+    keep: list[int] = []
+    capped = False
+    for eid in dict.fromkeys(event):
+        pos = np.flatnonzero(event == eid)
+        movers = top_and_bottom(
+            pd.Series(firms["car"].to_numpy(dtype=float)[pos], index=pos), measure=label
+        )
+        capped = capped or movers.capped
+        keep += [int(k) for k in movers.keys]
+    return np.asarray(keep, dtype=int), capped
 
 
 def _pct(v: float) -> str:

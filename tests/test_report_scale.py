@@ -270,3 +270,15 @@ def test_a_lowered_cap_draws_the_movers_of_a_small_study():
     assert top.keys == largest + smallest
     assert drawn_securities(fig.to_plotly_json()["data"]) == set(top.keys)
     assert f"the {k} largest and {k} smallest CAR(0,+1) of {len(mine)}" in fig.layout.title.text
+
+
+def test_the_results_summary_prints_the_movers_only(scale_run):
+    res = scale_run.results["XTKS"]
+    summary = res.summary()
+    (title, firms), *_ = summary.tables
+    cars = independent_car(scale_run)
+    assert f"its {MOVERS_SHOWN} largest and {MOVERS_SHOWN} smallest CAR(0,+1)" in title
+    for eid in EVENTS:
+        mine = firms[firms["event_id"] == eid]
+        assert set(mine["security"]) == true_movers(cars, eid)
+    assert len(res.firm_table((0, 1))) == N_SECURITIES * len(EVENTS)
