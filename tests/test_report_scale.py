@@ -34,9 +34,9 @@ N_SECURITIES = 300
 SYMBOLS = [f"{1000 + i}.T" for i in range(N_SECURITIES)]
 EVENTS = {"e00": "2025-03-05T14:30:00-05:00", "e01": "2025-09-10T14:30:00-05:00"}
 INJECTED = {("e00", "1000.T"): 0.09, ("e00", "1001.T"): -0.07, ("e01", "1002.T"): 0.06}
-#: Height of the page of two events of 300 securities in a 1400 px window (7,600 px when
-#: written; the kei-car
-#: page's bound is 6,000 px; each event here adds the distribution and 20 movers' rows).
+#: Height of the page of two events of 300 securities in a 1400 px window: 7,600 px when
+#: written (the kei-car page's bound is 6,000 px; each event here adds the distribution
+#: and 20 movers' rows).
 MAX_PAGE_HEIGHT = 9000
 #: Figures that draw securities one by one (their id prefix).
 PER_SECURITY = ("ar-", "car-", "prices-", "heatmap", "forest", "diagnostics", "residual")
