@@ -304,3 +304,43 @@ def test_the_page_renders_in_a_browser_with_the_answer_first(scale_run, scale_re
     assert not missing, missing
     assert not _console_messages(stderr), _console_messages(stderr)
     assert numbers["height"] < MAX_PAGE_HEIGHT, numbers["height"]
+
+
+def test_the_diagnostics_are_counts_of_every_firm_event(scale_run, scale_report):
+    """Above the cap, beta, R² and sigma are histograms; each bar counts the firm-events whose
+    value is inside it (counted here with pandas), and every firm-event is counted once."""
+    params = scale_run.results["XTKS"].params
+    figs = plotly_figures((scale_report / "index.html").read_text(encoding="utf-8"))
+    data, _ = figs["diagnostics-xtks"]
+    by_field = {t["meta"][0]: t for t in data}
+    assert set(by_field) == {"beta", "r2", "sigma"}
+    for name, scale in (("beta", 1.0), ("r2", 100.0), ("sigma", 100.0)):
+        bars = by_field[name]
+        counts = array(bars["y"])
+        centers, widths = array(bars["x"]), array(bars["width"])
+        values = params[name] * scale
+        assert counts.sum() == len(values) == N_SECURITIES * len(EVENTS)
+        last = len(counts) - 1
+        for k, (c, w, n) in enumerate(zip(centers, widths, counts, strict=True)):
+            # [lo, hi), the last bin [lo, hi]; edges rebuilt from centre and width, to 1e-9 w
+            lo, hi = c - w / 2 - 1e-9 * w, c + w / 2 + (1e-9 if k == last else -1e-9) * w
+            inside = values.between(lo, hi, inclusive="left")
+            assert int(inside.sum()) == int(n), (name, lo, hi)
+
+
+def test_the_role_note_names_at_most_the_movers_against_the_oems(scale_run, scale_report):
+    text = (scale_report / "index.html").read_text(encoding="utf-8")
+    firms = pd.read_csv(scale_report / "tables" / "firms.csv")
+    roles = pd.read_csv(scale_report / "tables" / "roles.csv")
+    for eid in EVENTS:
+        oem = roles[(roles["event_id"] == eid) & (roles["window"] == "(0,0)")]
+        oem_ar = float(oem.loc[oem["role"] == "oem", "caar"].iloc[0])
+        ar0 = firms[(firms["event_id"] == eid) & (firms["measure"] == "AR(0)")]
+        against = ar0[(ar0["role"] != "oem") & (np.sign(ar0["estimate"]) != np.sign(oem_ar))]
+        assert len(against) > MOVERS_SHOWN
+        section = text.split(f'id="event-{eid}"')[1].split('data-analysis="roles"')[1]
+        note = section.split("</p>")[0]
+        assert note.count("moved against the 4 named OEMs on day 0") == MOVERS_SHOWN
+        assert f"{len(against) - MOVERS_SHOWN:,} more firms moved against" in note
+        largest = against.loc[against["estimate"].abs().nlargest(MOVERS_SHOWN).index, "security"]
+        assert all(f"{s} moved against" in note for s in largest)

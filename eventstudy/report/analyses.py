@@ -4,12 +4,12 @@ OEMs apart from the peers; with the overlapping window of a close event?"""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from eventstudy.movers import MOVERS_SHOWN
 from eventstudy.plan import ROLE_NAMES
 from eventstudy.report.display import Table, display
 from eventstudy.report.inputs import ReportInput
@@ -161,9 +161,20 @@ def _role_note(inp: ReportInput, roles: pd.DataFrame, eid: str) -> str:
     ar0 = firms[(firms["event_id"].astype(str) == eid) & (firms["measure"] == "AR(0)")]
     oem_syms = [str(s) for s in ar0.loc[ar0["role"] == "oem", "security"]]
     oem_raw = [x for x in (_raw_day0(inp, eid, s) for s in oem_syms) if x is not None]
-    for r in ar0[ar0["role"] != "oem"].itertuples(index=False):
-        if not math.isfinite(r.estimate) or np.sign(r.estimate) == np.sign(oem_car):
-            continue
+    against = ar0[
+        (ar0["role"] != "oem")
+        & np.isfinite(ar0["estimate"].to_numpy(dtype=float))
+        & (np.sign(ar0["estimate"].to_numpy(dtype=float)) != np.sign(oem_car))
+    ]
+    more = 0
+    if len(against) > MOVERS_SHOWN:  # a universe: name the largest moves against the OEMs
+        more = len(against) - MOVERS_SHOWN
+        against = against.iloc[
+            np.argsort(-np.abs(against["estimate"].to_numpy(dtype=float)), kind="stable")[
+                :MOVERS_SHOWN
+            ]
+        ]
+    for r in against.itertuples(index=False):
         text = (
             f"{r.name} {r.security} moved against the {n_oem} named OEMs on day 0: AR "
             f"{r.estimate * 100:+.2f}%"
@@ -176,6 +187,11 @@ def _role_note(inp: ReportInput, roles: pd.DataFrame, eid: str) -> str:
             )
         text += f" against the named OEMs' mean AR of {oem_car * 100:+.2f}%."
         parts.append(text)
+    if more:
+        parts.append(
+            f"{more:,} more firms moved against the named OEMs on day 0 (the "
+            f"{MOVERS_SHOWN} largest such moves are named above; every firm: tables/firms.csv)."
+        )
     return " ".join(parts)
 
 
