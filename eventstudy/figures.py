@@ -1342,19 +1342,22 @@ def plot_forest(
 
     Rows grouped by event (a two-level axis: event, security); the interval is
     ``car ± z·se`` from ``results.car(window)``. One trace per security (so the legend
-    and the colours match the other figures). Above ``cap`` firm-events (default
+    and the colours match the other figures). Above ``cap`` securities (default
     :data:`MAX_SECURITIES_SHOWN`; None: all), only the
-    :data:`~eventstudy.movers.MOVERS_SHOWN` largest and smallest CARs of the study (said
-    in the subtitle).
+    :data:`~eventstudy.movers.MOVERS_SHOWN` largest and smallest firm-event CARs of the
+    study (said in the subtitle).
     """
     car = results.car(window)
     car = car.assign(security=car["security"].astype(str))
     car = car[car["security"] != PORTFOLIO].reset_index(drop=True)
-    movers = top_and_bottom(
-        car["car"].astype(float), measure=f"CAR{format_window(window)}", noun="firm-events",
-        cap=cap,
-    )  # fmt: skip
-    if movers.capped:
+    movers = Movers(keys=list(car.index), total=len(car), capped=False, label="")
+    if cap is not None and car["security"].nunique() > cap:
+        movers = top_and_bottom(
+            car["car"].astype(float),
+            measure=f"CAR{format_window(window)}",
+            noun="firm-events",
+            cap=0,
+        )
         car = car.loc[movers.keys]
     colors = _study_colors(results, colors)
     z = _z(level)
