@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
+from scipy import special as _sp
 
 from eventstudy.config import format_window
 from eventstudy.exceptions import ConfigError, DataError, EventStudyWarning
@@ -181,10 +181,20 @@ def abnormal_volume(
 
 
 def _f_two_sided(ratio: np.ndarray, df1: np.ndarray, df2: np.ndarray) -> np.ndarray:
+    """Two-sided p-value of a variance ratio: ``min(1, 2 min(F(r), 1 - F(r)))``.
+
+    ``F`` is the F(df1, df2) distribution function through ``scipy.special.fdtr`` and
+    ``fdtrc``, the functions ``scipy.stats.f.cdf`` and ``.sf`` call (with ``cdf = 0``,
+    ``sf = 1`` at a ratio of 0 or less, as there), without ``scipy.stats``' import cost.
+    """
     ok = np.isfinite(ratio) & (df1 > 0) & (df2 > 0)
     out = np.full(np.shape(ratio), np.nan)
-    r, a, b = ratio[ok], df1[ok], df2[ok]
-    out[ok] = np.minimum(1.0, 2.0 * np.minimum(sps.f.cdf(r, a, b), sps.f.sf(r, a, b)))
+    r, a, b = np.asarray(ratio[ok], dtype=float), df1[ok], df2[ok]
+    pos = r > 0
+    with np.errstate(invalid="ignore"):
+        cdf = np.where(pos, _sp.fdtr(a, b, r), 0.0)
+        sf = np.where(pos, _sp.fdtrc(a, b, r), 1.0)
+    out[ok] = np.minimum(1.0, 2.0 * np.minimum(cdf, sf))
     return out
 
 
