@@ -701,8 +701,22 @@ class EventStudyResults:
         return {n: _block(r, 0) for n, r in bt.run_battery(inp, cols, False).items()}
 
     @_memoized
-    def caar_tests(self, window: tuple[int, int] | None = None, by: By = None) -> pd.DataFrame:
+    def caar_tests(
+        self, window: tuple[int, int] | None = None, by: By = None, *, calibrated: bool = True
+    ) -> pd.DataFrame:
         """Tests of the mean CAR over ``window`` (default: the computed window).
+
+        Parameters
+        ----------
+        window : (int, int), optional
+            Relative days, inclusive; default the computed window.
+        by : None, "event_id" or mapping
+            Pool every firm-event (None), one block per event, or per pool
+            (event id -> pool name).
+        calibrated : bool, default True
+            On a calibrated results object (``event_study(..., calibrate=B)``), add the
+            calibration columns; ``False`` gives the nominal table alone, without running the
+            battery on the placebos (for tables that show nominal p-values only).
 
         Returns
         -------
@@ -710,23 +724,40 @@ class EventStudyResults:
             test, statistic, p_value, df, df2, null, plus ``caar`` (mean CAR) and ``n``; with
             ``by="event_id"`` an ``event_id`` column first (``pool`` for a mapping).
             ``sur_wald`` needs fewer securities than estimation days: when it cannot run its
-            row is ``NaN`` and the reason is in :attr:`test_notes`.
+            row is ``NaN`` and the reason is in :attr:`test_notes`. Calibrated results add
+            ``p_calibrated``, ``n_placebo``, ``size_5pct``, ``size_ci_low``, ``size_ci_high``.
         """
-        _, _, cols = self._cols(window)
-        inp, labels, column = self._battery_input(by)
-        results = bt.run_battery(inp, cols, True)
-        car, _, _ = bt.car_moments(inp.ar_win, inp.X_win, inp.xtx_inv, inp.sigma, cols)
-        out = caar_table(results, inp.blocks.mean(car), inp.blocks.count(car))
-        B, T = len(inp.blocks), len(results)
-        if self._cal is not None:
+        nominal, names, B = self._caar_nominal(window, by)
+        out = nominal.copy(deep=False)  # new columns leave the memo intact
+        T = len(names)
+        if calibrated and self._cal is not None:
             a, b, _ = self._cols(window)
+            labels = self._battery_input(by)[1]
             null = self._cal.null_pvalues((a, b), True, by, labels)
             p_obs = out["p_value"].to_numpy().reshape(B, 1, T)
-            self._add_calibration(out, p_obs, [null.get(n) for n in results], (B, 1))
+            self._add_calibration(out, p_obs, [null.get(n) for n in names], (B, 1))
+        _, labels, column = self._battery_input(by)
         if column is not None:
             assert labels is not None
             out.insert(0, column, np.repeat(np.array(labels, dtype=object), T))
         return out
+
+    @_memoized
+    def _caar_nominal(
+        self, window: tuple[int, int] | None, by: By
+    ) -> tuple[pd.DataFrame, list[str], int]:
+        """The nominal CAR test table of :meth:`caar_tests` (without the label column), the
+        test names in its order and the number of blocks: computed once per window and
+        grouping, calibrated or not."""
+        _, _, cols = self._cols(window)
+        inp, _, _ = self._battery_input(by)
+        results = bt.run_battery(inp, cols, True)
+        car, _, _ = bt.car_moments(inp.ar_win, inp.X_win, inp.xtx_inv, inp.sigma, cols)
+        return (
+            caar_table(results, inp.blocks.mean(car), inp.blocks.count(car)),
+            list(results),
+            len(inp.blocks),
+        )
 
     @staticmethod
     def _add_calibration(

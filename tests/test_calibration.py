@@ -153,6 +153,23 @@ def test_tables_gain_calibrated_columns_for_every_grouping(calibrated) -> None:
         assert (table.loc[ok, "n_placebo"] <= 60).all()
 
 
+def test_nominal_table_of_a_calibrated_study_skips_the_placebos(calibrated, monkeypatch) -> None:
+    """``calibrated=False`` (what the variants and combined-window tables ask for) gives the
+    table of the same study fitted without calibration and never runs the placebo battery."""
+    r, ev, res = calibrated
+
+    def no_placebos(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the placebo battery ran for a nominal table")
+
+    monkeypatch.setattr(type(res.calibration), "null_pvalues", no_placebos)
+    nominal = res.caar_tests((-2, 2), by="event_id", calibrated=False)
+    plain = es.event_study(r, ev, estimation=(-250, -11), window=(-5, 5))
+    pd.testing.assert_frame_equal(nominal, plain.caar_tests((-2, 2), by="event_id"))
+    assert "p_calibrated" not in nominal.columns
+    with pytest.raises(AssertionError, match="placebo battery ran"):
+        res.caar_tests((-2, 2), by="event_id")
+
+
 def test_calibrated_p_of_an_event_is_its_rank_among_its_own_placebos(calibrated) -> None:
     """Recompute one event's calibrated p-value from its placebo studies, each fitted on its own."""
     r, _, res = calibrated

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import threading
@@ -86,6 +85,8 @@ def write_images(
     scale: float,
 ) -> None:
     """Write every figure in every format with one browser for the whole run."""
+    import asyncio  # here: a run without --images does not pay its import
+
     import kaleido
 
     folder.mkdir(parents=True, exist_ok=True)
