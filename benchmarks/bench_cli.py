@@ -1,0 +1,202 @@
+"""Time ``eventstudy run`` on the kei-car study end to end, beside start-up floors (issues 10, 12).
+
+Every case runs in a fresh subprocess, ``repeat`` times, the cases interleaved so that the
+load of a shared machine falls on all of them alike. For each run the parent reads the
+child's own resource usage (``os.wait4``: user and system CPU seconds, peak RSS) and its wall
+time; the table shows medians (and the smallest CPU time, the least disturbed run; peak RSS:
+the largest). The floors are measured in the same
+run: the interpreter alone (``python -c pass``), ``import pandas``, and ``import numpy,
+pandas, plotly.graph_objects`` (what any run that draws a figure has to load), so the
+figures can be read as ratios to a floor measured under the same load. The load average
+(1 minute) is printed before and after. The children write and reuse byte-code caches
+(``PYTHONDONTWRITEBYTECODE`` is dropped from their environment), as an installed package does;
+a first run warms them.
+
+Cases:
+
+- ``run --calibrate 0``: ``eventstudy --quiet run configs/kei_cars.yaml --prices
+  ../shared/data/prices --offline --calibrate 0`` (issue 10: within 3 s);
+- ``run --calibrate 1000``: the same with the default ``--calibrate 1000`` (issue 12: it may
+  add at most 2 s to the run).
+
+With ``--importtime`` the script also runs the ``--calibrate 0`` command once under
+``python -X importtime`` and prints the cumulative import time of each top-level package the
+run loads: the sum of the self times of its modules (``_``-prefixed top-level names, such as
+``_plotly_utils``, are counted apart).
+
+With ``--baseline COMMIT`` both runs are also timed on the package as of ``COMMIT`` (its
+``eventstudy/`` extracted with ``git archive``), interleaved with the others: before and
+after under the same load.
+
+Run: ``.venv/bin/python benchmarks/bench_cli.py [--repeat 5] [--importtime] [--baseline bb27eaf]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PRICES = ROOT.parent / "shared" / "data" / "prices"
+CONFIG = ROOT / "configs" / "kei_cars.yaml"
+RUN = "from eventstudy.cli import main; main()"
+#: The same, on the package as of another commit (``--baseline``): its source first on the
+#: path, the editable install's finder dropped.
+RUN_FROM = (
+    "import sys; sys.path.insert(0, {src!r}); "
+    "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in str(getattr(f, "
+    "'__module__', ''))]; import eventstudy; assert eventstudy.__file__.startswith({src!r}); " + RUN
+)
+FLOOR = "import numpy, pandas, plotly.graph_objects"
+#: The children cache byte-code as an installed package does (``PYTHONDONTWRITEBYTECODE``,
+#: set in some sandboxes, would make every run compile the package's modules again).
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+TARGET_RUN_S = 3.0
+TARGET_CALIBRATE_S = 2.0
+
+
+def run_args(out: Path, calibrate: int) -> list[str]:
+    return [
+        "--quiet", "run", str(CONFIG), "--prices", str(PRICES), "--offline",
+        "--calibrate", str(calibrate), "--out", str(out),
+    ]  # fmt: skip
+
+
+def cases(out: Path, baseline: str | None = None) -> dict[str, list[str]]:
+    py = [sys.executable]
+    before: dict[str, list[str]] = {}
+    if baseline:
+        src = extract(baseline, out / "baseline_src")
+        code = RUN_FROM.format(src=str(src))
+        for c in (0, 1000):
+            before[f"run --calibrate {c} @ {baseline[:10]}"] = [
+                *py, "-c", code, *run_args(out / f"b{c}", c)
+            ]  # fmt: skip
+    return {
+        **before,
+        "python -c pass": [*py, "-c", "pass"],
+        "import pandas": [*py, "-c", "import pandas"],
+        "import numpy, pandas, plotly.graph_objects": [*py, "-c", FLOOR],
+        "run --calibrate 0": [*py, "-c", RUN, *run_args(out / "c0", 0)],
+        "run --calibrate 1000": [*py, "-c", RUN, *run_args(out / "c1000", 1000)],
+    }
+
+
+def extract(commit: str, folder: Path) -> Path:
+    """The ``eventstudy`` package as of ``commit`` (``git archive``) in ``folder``."""
+    folder.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", commit, "eventstudy"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def measure(cmd: list[str]) -> dict[str, float]:
+    """Wall time, user/system CPU and peak RSS of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd[:4])} ... failed ({proc.returncode}):\n{err[-2000:]}")
+    return {
+        "wall": wall,
+        "user": usage.ru_utime,
+        "sys": usage.ru_stime,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss_mb": usage.ru_maxrss / 1024,
+    }
+
+
+def import_breakdown(out: Path, top: int = 15) -> list[tuple[str, float]]:
+    """Import seconds per top-level package during one ``--calibrate 0`` run: the sum of the
+    *self* times of its modules (what loading that package's own code cost), largest first."""
+    cmd = [sys.executable, "-X", "importtime", "-c", RUN, *run_args(out / "imp", 0)]
+    proc = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, check=True)
+    totals: dict[str, float] = defaultdict(float)
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        own, _, name = (x for x in line.split(":", 1)[1].split("|"))
+        totals[name.strip().split(".")[0]] += int(own) / 1e6
+    ranked = sorted(totals.items(), key=lambda kv: -kv[1])
+    rest = sum(v for _, v in ranked[top:])
+    return [*ranked[:top], ("(others)", rest), ("total", sum(totals.values()))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--importtime", action="store_true")
+    parser.add_argument(
+        "--baseline",
+        metavar="COMMIT",
+        help="also time both runs on the package as of COMMIT (e.g. main), interleaved",
+    )
+    opts = parser.parse_args(argv)
+    if not PRICES.is_dir():
+        sys.exit(f"needs the shared prices in {PRICES}")
+    load0 = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        todo = cases(Path(tmp), opts.baseline)
+        for name, cmd in todo.items():  # warm the byte-code and file caches
+            if name.startswith("run"):
+                measure(cmd)
+        rows: dict[str, list[dict[str, float]]] = {k: [] for k in todo}
+        for _ in range(opts.repeat):
+            for name, cmd in todo.items():
+                rows[name].append(measure(cmd))
+        imports = import_breakdown(Path(tmp)) if opts.importtime else []
+    load1 = os.getloadavg()[0]
+
+    def med(name: str, key: str) -> float:
+        return statistics.median(r[key] for r in rows[name])
+
+    floor = med("import numpy, pandas, plotly.graph_objects", "cpu")
+    print(f"{opts.repeat} runs per case, medians; load average (1 min) {load0:.2f} -> {load1:.2f}")
+    print(f"{os.cpu_count()} CPUs; python {sys.version.split()[0]}")
+    head = f"{'case':<44} {'wall s':>7} {'user s':>7} {'sys s':>6} {'CPU s':>6} {'min CPU':>7}"
+    print(head + f" {'peak MB':>8} {'CPU / floor':>11}")
+    for name in rows:
+        print(
+            f"{name:<44} {med(name, 'wall'):>7.2f} {med(name, 'user'):>7.2f} "
+            f"{med(name, 'sys'):>6.2f} {med(name, 'cpu'):>6.2f} "
+            f"{min(r['cpu'] for r in rows[name]):>7.2f} "
+            f"{max(r['rss_mb'] for r in rows[name]):>8.0f} {med(name, 'cpu') / floor:>11.2f}"
+        )
+    tags = [""] + ([f" @ {opts.baseline[:10]}"] if opts.baseline else [])
+    for tag in tags:
+        c0, c1 = f"run --calibrate 0{tag}", f"run --calibrate 1000{tag}"
+        label = f" ({opts.baseline[:10]})" if tag else ""
+        print(
+            f"issue 10{label}, run --calibrate 0 within {TARGET_RUN_S:.0f} s: "
+            f"{med(c0, 'wall'):.2f} s wall, {med(c0, 'cpu'):.2f} s CPU "
+            f"({med(c0, 'cpu') / floor:.2f} x the floor)"
+        )
+        print(
+            f"issue 12{label}, --calibrate 1000 adds under {TARGET_CALIBRATE_S:.0f} s: "
+            f"{med(c1, 'cpu') - med(c0, 'cpu'):.2f} s CPU, "
+            f"{med(c1, 'wall') - med(c0, 'wall'):.2f} s wall"
+        )
+    if imports:
+        print("\nimport time of one --calibrate 0 run (-X importtime, self seconds per package):")
+        for name, sec in imports:
+            print(f"  {name:<24} {sec:>6.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
