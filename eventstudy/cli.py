@@ -74,7 +74,32 @@ def _handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+#: Warnings of one kind printed in full before the rest are summarised in one line.
+WARNINGS_SHOWN = 5
+#: Subjects (symbols, firm-events) named in a summary line.
+SUBJECTS_NAMED = 8
+
+
+def _subject(message: Warning | str) -> str:
+    """Whom a warning is about: its ``symbol``/``security`` field, else the text before
+    its first colon (every per-security message starts ``SYMBOL: ...``)."""
+    if isinstance(message, EventStudyWarning):
+        fields = message.fields
+        for name in ("symbol", "security"):
+            if name in fields:
+                prefix = f"{fields['event_id']}/" if "event_id" in fields else ""
+                return f"{prefix}{fields[name]}"
+    head, colon, _ = str(message).partition(": ")
+    return head if colon and len(head) <= 60 else ""
+
+
 def _echo_warnings(caught: list[warnings.WarningMessage], state: _State) -> None:
+    """Print each distinct warning once; past :data:`WARNINGS_SHOWN` of one kind (a
+    universe of thousands of securities), one line per kind with the count and the first
+    securities named instead of one line each."""
+    if state.quiet:
+        return
+    by_kind: dict[type[Warning], list[warnings.WarningMessage]] = {}
     seen: set[str] = set()
     for w in caught:
         if not issubclass(w.category, EventStudyWarning):
@@ -83,11 +108,23 @@ def _echo_warnings(caught: list[warnings.WarningMessage], state: _State) -> None
         if text in seen:
             continue
         seen.add(text)
-        if not state.quiet:
-            click.echo(f"warning: {text}", err=True)
+        by_kind.setdefault(w.category, []).append(w)
+    for kind, items in by_kind.items():
+        for w in items[:WARNINGS_SHOWN]:
+            click.echo(f"warning: {w.message}", err=True)
             if isinstance(w.message, EventStudyWarning):
                 for line in w.message.details:
                     click.echo(f"  {line}", err=True)
+        rest = items[WARNINGS_SHOWN:]
+        if rest:
+            subjects = list(dict.fromkeys(s for w in rest if (s := _subject(w.message))))
+            named = ", ".join(subjects[:SUBJECTS_NAMED])
+            more = f", ... ({len(subjects)} in all)" if len(subjects) > SUBJECTS_NAMED else ""
+            click.echo(
+                f"warning: {len(rest)} more {kind.__name__} like the above"
+                + (f": {named}{more}" if named else ""),
+                err=True,
+            )
 
 
 def _common_data_options(func: F) -> F:
@@ -121,6 +158,35 @@ def _fetch_options(func: F) -> F:
         help="Stop (exit 3, or 4 for network failures) when any security cannot be "
         "fetched, instead of studying the others.",
     )(func)
+
+
+def _compute_options(func: F) -> F:
+    """``--backend``, ``--scheduler`` and ``--compute-workers`` (over the study's ``compute:``)."""
+    options = [
+        click.option(
+            "--backend",
+            type=click.Choice(["none", "processes", "dask"]),
+            default=None,
+            help="Where the fit's chunks of whole events run: none (this process), processes "
+            "(a local pool) or dask (needs the dask extra); default: the study's compute:.",
+        ),
+        click.option(
+            "--scheduler",
+            metavar="ADDRESS",
+            default=None,
+            help="A running Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --backend dask).",
+        ),
+        click.option(
+            "--compute-workers",
+            "compute_workers",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Processes of the pool, or workers of a local Dask cluster.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
 
 
 def _set_flag(name: str) -> Callable[[click.Context, click.Parameter, bool], None]:
@@ -224,6 +290,7 @@ def _state() -> _State:
     help="Extra table formats, e.g. xlsx (tables/tables.xlsx: one sheet per table); "
     "HTML, CSV, JSON and Markdown are always written.",
 )
+@_compute_options
 @_handle_errors
 def run(
     config: Path,
@@ -241,18 +308,27 @@ def run(
     calibrate: int,
     seed: int,
     formats: str,
+    backend: str | None,
+    scheduler: str | None,
+    compute_workers: int | None,
 ) -> None:
     """Fetch prices (with cache), compute the study, write the report.
 
     Prints the verdict of every event first. Exits with code 3 (after writing the report)
     when an event has no firm-event left. Securities whose prices cannot be fetched are
-    left out (a warning lists them, with why) unless --strict.
+    left out (a warning lists them, with why) unless --strict. --backend/--scheduler/
+    --compute-workers choose where the fit runs (the results are the same).
     """
     from eventstudy import pipeline, runner
-    from eventstudy.plan import plan_study
+    from eventstudy.plan import plan_study, with_compute
 
     state = _state()
-    plan = plan_study(config, prices=prices, out=out)
+    plan = with_compute(
+        plan_study(config, prices=prices, out=out),
+        backend=backend,
+        scheduler=scheduler,
+        workers=compute_workers,
+    )
     runner.preflight(plan)  # every config problem before a price is read
     runner.check_report_folder(plan.output.report_dir, str(config))
     path = pipeline.run_and_write(
@@ -304,14 +380,15 @@ def _robustness(
     refresh: bool,
     out: Path | None,
     plotlyjs: str | None,
+    compute: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> None:
     """Shared body of ``simulate`` and ``sensitivity``: compute, print, write the page."""
     from eventstudy import pipeline, runner
-    from eventstudy.plan import plan_study
+    from eventstudy.plan import plan_study, with_compute
 
     state = _state()
-    plan = plan_study(config, prices=prices, out=out)
+    plan = with_compute(plan_study(config, prices=prices, out=out), **(compute or {}))
     runner.preflight(plan)
     runner.check_report_folder(plan.output.output_root / f"{plan.name}_{kind}", str(config))
     rob, path = pipeline.robustness_and_write(
@@ -339,6 +416,7 @@ def _robustness(
     "--draws", type=click.IntRange(min=1), default=1000, show_default=True, help="Placebo studies."
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@_compute_options
 @_handle_errors
 def simulate(
     config: Path,
@@ -349,13 +427,29 @@ def simulate(
     plotlyjs: str | None,
     draws: int,
     seed: int,
+    backend: str | None,
+    scheduler: str | None,
+    compute_workers: int | None,
 ) -> None:
     """Placebo (Brown-Warner) size and power of every test on the study's own data.
 
     Prints the verdicts and the size tables; writes figures and CSV tables to
-    <out>/<study>_simulate/.
+    <out>/<study>_simulate/. --backend/--scheduler/--compute-workers run chunks of draws there
+    (the same seed gives the same tables).
     """
-    _robustness("simulate", config, prices, offline, refresh, out, plotlyjs, draws=draws, seed=seed)
+    compute = {"backend": backend, "scheduler": scheduler, "workers": compute_workers}
+    _robustness(
+        "simulate",
+        config,
+        prices,
+        offline,
+        refresh,
+        out,
+        plotlyjs,
+        compute=compute,
+        draws=draws,
+        seed=seed,
+    )
 
 
 @main.command()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 import reprlib
 from collections.abc import Callable, Mapping, Sequence
@@ -58,6 +59,7 @@ from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import BaseResolver
 
 from eventstudy.exceptions import ConfigError
+from eventstudy.parallel import Backend, check_compute
 from eventstudy.vocabulary import (  # noqa: F401 (re-exported)
     CLUSTER_ROBUST_TESTS,
     FACTOR_HOME_EXCHANGE,
@@ -80,6 +82,7 @@ __all__ = [
     "MODEL_NAMES",
     "SOURCE_NAMES",
     "TEST_NAMES",
+    "ComputeConfig",
     "CrossSectionConfig",
     "Event",
     "Factor",
@@ -88,7 +91,9 @@ __all__ = [
     "MarketIndex",
     "OutputConfig",
     "Pool",
+    "PriceColumns",
     "Regression",
+    "SecuritiesFile",
     "Security",
     "SourceConfig",
     "StudyConfig",
@@ -556,11 +561,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
+#: A firm characteristic: a number, a category (text), or ``None`` when unknown.
+Characteristic = float | str | None
+
+
 class Security(_Model):
     """A security studied (or used as a benchmark row).
 
     ``exchange`` defaults from the symbol: ``.T`` -> XTKS, no suffix -> XNYS.
     ``aliases`` maps a data source to the symbol it uses, e.g. ``{yahoo: 1306.T}``.
+    ``characteristics`` holds firm characteristics (``{us_sales_share: 0.42}``) that the
+    study's ``cross_section:`` regressions read when it names no ``data`` file.
     """
 
     symbol: Symbol
@@ -568,6 +579,11 @@ class Security(_Model):
     exchange: Exchange | None = None
     role: Role = "other"
     aliases: dict[SourceName, AliasSymbol] = Field(default_factory=dict)
+    characteristics: dict[Text, Characteristic] = Field(
+        default_factory=dict,
+        description="firm characteristics for cross_section (numbers or categories); a "
+        "securities file's further columns land here",
+    )
 
     @model_validator(mode="after")
     def _fill_exchange(self) -> Security:
@@ -586,6 +602,448 @@ class Security(_Model):
     def symbol_for(self, source: str) -> str:
         """The symbol to ask ``source`` for (its alias, else :attr:`symbol`)."""
         return self.aliases.get(source, self.symbol)  # type: ignore[call-overload]
+
+
+# ----------------------------------------------------------------------------- securities files
+
+#: Columns of a securities file that are not characteristics.
+SECURITIES_FILE_COLUMNS: tuple[str, ...] = ("symbol", "name", "exchange", "role")
+#: Largest securities file read (a list of a whole market is well under 10 MB).
+MAX_SECURITIES_FILE_BYTES = 50_000_000
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+class SecuritiesFile(_Model):
+    """Securities listed in a CSV file: ``securities: {from: universe.csv}``.
+
+    The file has a header line with the columns ``symbol`` and ``name`` (an empty name is
+    allowed), optionally ``exchange`` and ``role``; every further column is a firm
+    characteristic kept in :attr:`Security.characteristics` (a column with a number in it
+    is numeric: every other non-empty cell must be a number; else it is a category).
+    ``exchange`` and ``role`` here are the defaults of rows that leave them out. The path
+    is relative to the project folder, like every path of a study.
+    """
+
+    from_: Text = Field(
+        alias="from", description="CSV file: symbol, name[, exchange, role, characteristics...]"
+    )
+    exchange: Exchange | None = Field(
+        default=None, description="exchange of rows without one (default: from the symbol)"
+    )
+    role: Role = Field(default="other", description="role of rows without one")
+
+
+class PriceColumns(_Model):
+    """Every symbol column of a wide price CSV: ``securities: {all_columns_of: prices.csv}``.
+
+    The header line is read (the first column is the dates); ``exclude`` drops columns
+    such as the market index kept in the same file. ``exchange`` and ``role`` apply to
+    every security. The path is relative to the project folder.
+    """
+
+    all_columns_of: Text = Field(description="wide CSV: a date column, then one per symbol")
+    exclude: list[AliasSymbol] = Field(default_factory=list, description="columns to leave out")
+    exchange: Exchange | None = Field(
+        default=None, description="exchange of every security (default: from each symbol)"
+    )
+    role: Role = "other"
+
+
+_FILE_KEYS = ("from", "all_columns_of")
+
+
+class _Origin:
+    """Where an expanded security came from, for duplicate messages."""
+
+    def __init__(self, text: str, line: int | None = None) -> None:
+        self.text, self.line = text, line
+
+    def __str__(self) -> str:
+        return self.text if self.line is None else f"{self.text}, line {self.line}"
+
+
+def _file_problem(item: int, key: str, where: str, value: Any, expected: str) -> _Invalid:
+    """One line naming the securities entry, the file (and line, column), value and fix."""
+    return _Invalid(expected, field=f"[{item}].{key}", value=_Shown(f"{where}: {value!r}"))
+
+
+def _open_text(path: Path, shown: str, item: int, key: str, *, limit: int) -> str:
+    if not path.exists():
+        raise _file_problem(
+            item,
+            key,
+            shown,
+            str(path),
+            "an existing CSV file (paths are relative to the "
+            "project folder, the one holding seeds/ and pyproject.toml)",
+        )
+    if not path.is_file():
+        raise _file_problem(item, key, shown, str(path), "a regular CSV file, not a folder or pipe")
+    if limit == 0:
+        return ""
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise _file_problem(
+            item, key, shown, str(path), f"a readable file ({exc.strerror})"
+        ) from None
+    if len(data) > limit:
+        raise _file_problem(
+            item,
+            key,
+            shown,
+            f"{path.stat().st_size:,} bytes",
+            f"a securities file of at most {limit:,} bytes",
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _file_problem(
+            item, key, shown, f"byte {exc.start}", "a UTF-8 text file (save it as CSV UTF-8)"
+        ) from None
+    return text
+
+
+def _csv_rows(text: str) -> list[tuple[int, list[str]]]:
+    """Non-blank rows of a CSV text with their 1-based line numbers (delimiter detected
+    from the first non-blank line among , ; tab |)."""
+    import csv
+    import io
+
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    delimiter = max(_DELIMITERS, key=first.count) if first else ","
+    if first.count(delimiter) == 0:
+        delimiter = ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    out = []
+    start = 1
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                out.append((start, [cell.strip() for cell in row]))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise ValueError(f"line {reader.line_num}: {exc}") from None
+    return out
+
+
+def _header(
+    rows: list[tuple[int, list[str]]], shown: str, item: int, key: str
+) -> tuple[int, list[str]]:
+    if not rows:
+        raise _file_problem(
+            item, key, shown, "an empty file", "a header line, then one row per security"
+        )
+    line, names = rows[0]
+    for j, name in enumerate(names):
+        if not name:
+            raise _file_problem(
+                item,
+                key,
+                f"{shown}, line {line}, column {j + 1}",
+                name,
+                "a name for every column of the header",
+            )
+        if name in names[:j]:
+            raise _file_problem(
+                item,
+                key,
+                f"{shown}, line {line}, column {j + 1}",
+                name,
+                f"each column once (already column {names.index(name) + 1})",
+            )
+    return line, names
+
+
+def _row_security(data: dict[str, Any], where: str, item: int, key: str) -> Security:
+    try:
+        return Security.model_validate(data)
+    except ValidationError as exc:
+        err = _convert(exc, None)
+        column = str(err.fields.get("field", "")).split(".")[0].split("[")[0] or "symbol"
+        column = column if column in SECURITIES_FILE_COLUMNS else "symbol"
+        raise _file_problem(
+            item, key, f"{where}, column {column}", data.get(column), str(err.fields["expected"])
+        ) from None
+
+
+def _characteristics(
+    names: list[str], rows: list[tuple[int, list[str]]], shown: str, item: int
+) -> dict[str, list[Characteristic]]:
+    """Each further column as numbers (a column with any number in it) or categories."""
+    out: dict[str, list[Characteristic]] = {}
+    for j, name in enumerate(names):
+        if name.lower() in SECURITIES_FILE_COLUMNS:
+            continue
+        cells = [row[j] for _, row in rows]
+        parsed: list[float | None] = []
+        bad: int | None = None
+        for k, cell in enumerate(cells):
+            try:
+                value = float(cell) if cell else None
+            except ValueError:
+                value = None
+                bad = k if bad is None else bad
+            if value is not None and not math.isfinite(value):
+                value, bad = None, (k if bad is None else bad)
+            parsed.append(value)
+        if any(v is not None for v in parsed):
+            if bad is not None:
+                raise _file_problem(
+                    item,
+                    "from",
+                    f"{shown}, line {rows[bad][0]}, column {name}",
+                    cells[bad],
+                    "a finite number (the column holds numbers; write a dot for decimals, no "
+                    "thousands separator) or an empty cell when unknown",
+                )
+            out[name] = list(parsed)
+        else:
+            out[name] = [c or None for c in cells]
+    return out
+
+
+def _securities_from(
+    spec: SecuritiesFile, path: Path, item: int, origins: dict[str, _Origin]
+) -> list[Security]:
+    shown = spec.from_
+    text = _open_text(path, shown, item, "from", limit=MAX_SECURITIES_FILE_BYTES)
+    try:
+        rows = _csv_rows(text)
+    except ValueError as exc:
+        raise _file_problem(item, "from", shown, str(exc), "a well-formed CSV file") from None
+    head_line, names = _header(rows, shown, item, "from")
+    lower = [n.lower() for n in names]
+    for needed in ("symbol", "name"):
+        if needed not in lower:
+            raise _file_problem(
+                item,
+                "from",
+                f"{shown}, line {head_line}",
+                ",".join(names),
+                f"a column {needed!r} in the header (columns: symbol, name, optional exchange "
+                "and role, then any firm characteristics)",
+            )
+    body = rows[1:]
+    if not body:
+        raise _file_problem(
+            item,
+            "from",
+            shown,
+            f"a header only (line {head_line})",
+            "at least one security row under the header",
+        )
+    for line, cells in body:
+        if len(cells) != len(names):
+            raise _file_problem(
+                item,
+                "from",
+                f"{shown}, line {line}",
+                f"{len(cells)} cells",
+                f"{len(names)} cells per row, as in the header (quote a cell holding the "
+                "delimiter)",
+            )
+    col = {n: lower.index(n) for n in SECURITIES_FILE_COLUMNS if n in lower}
+    chars = _characteristics(names, body, shown, item)
+    out = []
+    for k, (line, cells) in enumerate(body):
+        where = f"{shown}, line {line}"
+        data: dict[str, Any] = {
+            "symbol": cells[col["symbol"]],
+            "name": cells[col["name"]] or None,
+            "role": spec.role,
+            "characteristics": {n: values[k] for n, values in chars.items()},
+        }
+        if "role" in col and cells[col["role"]]:
+            data["role"] = cells[col["role"]]
+        if "exchange" in col and cells[col["exchange"]]:
+            data["exchange"] = cells[col["exchange"]]
+        elif spec.exchange is not None:
+            data["exchange"] = spec.exchange
+        if not data["symbol"]:
+            raise _file_problem(
+                item, "from", f"{where}, column symbol", "", "a ticker in every row"
+            )
+        sec = _row_security(data, where, item, "from")
+        _once(sec.symbol, _Origin(shown, line), origins, item, "from", "the row")
+        out.append(sec)
+    return out
+
+
+def _first_line(path: Path, shown: str, item: int) -> tuple[int, str]:
+    """The first non-blank line of a (large) file and its number, read alone."""
+    key = "all_columns_of"
+    _open_text(path, shown, item, key, limit=0)  # exists, regular, readable
+    with path.open("rb") as fh:
+        for number, raw in enumerate(iter(lambda: fh.readline(16_000_000), b""), start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise _file_problem(
+                    item,
+                    key,
+                    f"{shown}, line {number}",
+                    f"byte {exc.start}",
+                    "a UTF-8 text file (save it as CSV UTF-8)",
+                ) from None
+            if line.strip():
+                return number, line
+    raise _file_problem(
+        item,
+        key,
+        shown,
+        "an empty file",
+        "a wide price CSV: a date column, then one column per symbol",
+    )
+
+
+def _price_columns(
+    spec: PriceColumns, path: Path, item: int, origins: dict[str, _Origin]
+) -> list[Security]:
+    shown = spec.all_columns_of
+    number, line = _first_line(path, shown, item)
+    try:
+        rows = _csv_rows(line)
+    except ValueError as exc:
+        raise _file_problem(
+            item, "all_columns_of", f"{shown}, line {number}", str(exc), "a well-formed CSV header"
+        ) from None
+    head_line, names = _header([(number, rows[0][1])], shown, item, "all_columns_of")
+    symbols = names[1:]
+    excluded = set(spec.exclude)
+    for sym in spec.exclude:
+        if sym not in symbols:
+            raise _Invalid(
+                f"a column of {shown} (it has {', '.join(symbols[:8])}"
+                f"{', ...' if len(symbols) > 8 else ''})",
+                field=f"[{item}].exclude",
+                value=sym,
+            )
+    kept = [s for s in symbols if s not in excluded]
+    if not kept:
+        raise _file_problem(
+            item,
+            "all_columns_of",
+            f"{shown}, line {head_line}",
+            ",".join(names[:6]),
+            "a date column followed by at least one symbol column (not excluded)",
+        )
+    out = []
+    for j, sym in enumerate(names):
+        if j == 0 or sym in excluded:
+            continue
+        data: dict[str, Any] = {"symbol": sym, "role": spec.role}
+        if spec.exchange is not None:
+            data["exchange"] = spec.exchange
+        where = f"{shown}, line {head_line}"
+        sec = _row_security(data, f"{where}, column {j + 1}", item, "all_columns_of")
+        _once(
+            sec.symbol,
+            _Origin(f"{shown} column {j + 1}"),
+            origins,
+            item,
+            "all_columns_of",
+            "the column",
+        )
+        out.append(sec)
+    return out
+
+
+def _once(
+    symbol: str, origin: _Origin, origins: dict[str, _Origin], item: int, key: str, what: str
+) -> None:
+    if symbol in origins:
+        raise _file_problem(
+            item,
+            key,
+            str(origin),
+            symbol,
+            f"each symbol once ({symbol} is already in {origins[symbol]}): remove {what} "
+            "or the other entry",
+        )
+    origins[symbol] = origin
+
+
+def _securities(value: Any, info: ValidationInfo) -> Any:
+    """Expand ``{from: file}`` and ``{all_columns_of: file}`` entries of ``securities``
+    (the whole field or items of its list) into securities, checking each file."""
+    if isinstance(value, Mapping):
+        if not any(k in value for k in _FILE_KEYS):
+            raise _Invalid(
+                "a list of securities, {from: universe.csv} or {all_columns_of: prices.csv}"
+            )
+        value = [value]
+    if not isinstance(value, list) or not any(
+        isinstance(v, Mapping) and any(k in v for k in _FILE_KEYS) for v in value
+    ):
+        return value
+    context = info.context or {}
+    root = Path(context["root"]) if context.get("root") is not None else Path.cwd()
+    origins: dict[str, _Origin] = {}
+    out: list[Any] = []
+    for i, item in enumerate(value):
+        if isinstance(item, Mapping) and any(k in item for k in _FILE_KEYS):
+            spec: SecuritiesFile | PriceColumns
+            model = SecuritiesFile if "from" in item else PriceColumns
+            try:
+                spec = model.model_validate(item)
+            except ValidationError as exc:
+                err = _convert(exc, None)
+                raise _Invalid(
+                    str(err.fields["expected"]),
+                    field=f"[{i}].{err.fields['field']}",
+                    value=err.fields["value"],
+                ) from None
+            if isinstance(spec, SecuritiesFile):
+                out += _securities_from(spec, _resolve_under(root, spec.from_), i, origins)
+            else:
+                out += _price_columns(spec, _resolve_under(root, spec.all_columns_of), i, origins)
+            continue
+        sym = item.get("symbol") if isinstance(item, Mapping) else None
+        if isinstance(sym, str):
+            origin = _Origin(f"securities[{i}]")
+            if sym.strip() in origins:
+                raise _Invalid(
+                    f"each symbol once (already in {origins[sym.strip()]})",
+                    field=f"[{i}].symbol",
+                    value=sym,
+                )
+            origins[sym.strip()] = origin
+        out.append(item)
+    return out
+
+
+def _resolve_under(root: Path, text: str) -> Path:
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else root / path
+
+
+class _SecuritiesSchema:
+    """JSON schema of ``securities``: a list whose items are securities or file entries,
+    or one file entry."""
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: Any, handler: Callable[[Any], JsonSchemaValue]
+    ) -> JsonSchemaValue:
+        listed = dict(handler(core_schema))
+        files = [
+            model.model_json_schema(mode="validation", by_alias=True)
+            for model in (SecuritiesFile, PriceColumns)
+        ]
+        listed["items"] = {"anyOf": [listed["items"], *files]}
+        return {
+            "anyOf": [listed, *files],
+            "description": "the securities: a list (items may be files), or one file",
+        }
+
+
+Securities = Annotated[
+    list[Security],
+    BeforeValidator(_securities),
+    Field(min_length=1),
+    _SecuritiesSchema(),
+]
 
 
 class MarketIndex(_Model):
@@ -711,8 +1169,10 @@ class SourceConfig(_Model):
     """Where prices come from. The CLI's ``--prices DIR`` switches any study to ``csv``."""
 
     kind: SourceName = "yahoo"
-    prices: Text | None = Field(
-        default=None, description="csv: folder of per-symbol CSVs or one wide CSV"
+    prices: Text | list[Text] | None = Field(
+        default=None,
+        description="csv: folder of per-symbol CSVs or one wide CSV, or a list of them "
+        "searched in order (a symbol is read from the first that holds it)",
     )
     seed: StrictInt | None = Field(default=None, description="simulated: RNG seed")
     start: Day | None = Field(default=None, description="simulated: first session")
@@ -741,6 +1201,8 @@ class SourceConfig(_Model):
                 field="prices",
                 value=self.prices,
             )
+        if isinstance(self.prices, list) and not self.prices:
+            raise _Invalid("at least one folder or CSV file", field="prices", value=self.prices)
         if self.kind == "csv" and self.prices is None:
             raise _Invalid(
                 "a prices folder or CSV file for kind: csv, e.g. prices: ../shared/data/prices",
@@ -1062,14 +1524,76 @@ class Regression(_Model):
 
 
 class CrossSectionConfig(_Model):
-    """Regressions of CARs on firm characteristics read from a CSV file.
+    """Regressions of CARs on firm characteristics.
 
     ``data``: a CSV with a ``security`` column (the study's symbols), optionally
     ``event_id`` (characteristics that differ per event), and one column per characteristic.
+    Without ``data`` the characteristics of the securities are used (their
+    ``characteristics``, e.g. the further columns of ``securities: {from: file.csv}``).
     """
 
-    data: Text = Field(description="CSV of characteristics: security[, event_id], columns...")
+    data: Text | None = Field(
+        default=None,
+        description="CSV of characteristics: security[, event_id], columns... (default: the "
+        "securities' characteristics)",
+    )
     regressions: list[Regression] = Field(min_length=1)
+
+
+ComputeBackend = Backend
+_SCHEDULER_SCHEMES = ("tcp", "tls", "ucx", "ws", "wss", "inproc")
+
+
+def _address(value: Any) -> str:
+    text = _text(value).strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep or scheme not in _SCHEDULER_SCHEMES or not rest:
+        raise _Invalid("a Dask scheduler address such as tcp://10.0.0.5:8786")
+    return text
+
+
+class ComputeConfig(_Model):
+    """Where the engine's chunks of whole events run (see ``docs/scale.md``).
+
+    ``backend``: none (in this process, the default), ``processes`` (a local pool of
+    ``workers`` processes) or ``dask`` (``address`` of a running scheduler, else a local
+    cluster of ``workers``). ``chunk_events``: events per chunk (default: about 20,000
+    firm-events a chunk). The CLI's ``--backend``/``--scheduler``/``--workers`` override
+    these. The results are identical whatever the backend.
+    """
+
+    backend: ComputeBackend | None = None
+    address: Annotated[str, BeforeValidator(_address)] | None = Field(
+        default=None, description="dask: scheduler address, e.g. tcp://10.0.0.5:8786"
+    )
+    workers: StrictInt | None = Field(default=None, description="processes or local workers")
+    chunk_events: StrictInt | None = Field(default=None, description="events per chunk")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> ComputeConfig:
+        if self.chunk_events is not None and self.chunk_events < 1:
+            raise _Invalid("a number of events >= 1", field="chunk_events", value=self.chunk_events)
+        if self.address is not None and self.backend != "dask":
+            raise _Invalid(
+                "backend: dask with a scheduler address (or drop address)",
+                field="backend",
+                value=self.backend,
+            )
+        if self.address is not None and self.workers is not None:
+            raise _Invalid(
+                "no workers with a scheduler address (the cluster has its own)",
+                field="workers",
+                value=self.workers,
+            )
+        try:
+            check_compute(self.backend, self.address, self.workers)
+        except ConfigError as err:
+            raise _Invalid(
+                str(err.fields["expected"]) + " (compute.backend: processes or dask)",
+                field=str(err.fields["field"]).replace("scheduler", "address"),
+                value=err.fields["value"],
+            ) from None
+        return self
 
 
 class StudyConfig(_Model):
@@ -1108,7 +1632,7 @@ class StudyConfig(_Model):
     name: StudyName
     title: Text | None = None
     description: Text = ""
-    securities: list[Security] = Field(min_length=1)
+    securities: Securities
     market: dict[Exchange, MarketEntry] = Field(default_factory=dict)
     factors: list[Factor] = Field(default_factory=list)
     events: list[Event] = Field(min_length=1)
@@ -1132,6 +1656,7 @@ class StudyConfig(_Model):
     fama_french: FamaFrenchConfig = Field(default_factory=FamaFrenchConfig)
     volume: VolumeConfig | None = None
     cross_section: CrossSectionConfig | None = None
+    compute: ComputeConfig = Field(default_factory=ComputeConfig)
 
     _file: Path | None = PrivateAttr(default=None)
     _root: Path | None = PrivateAttr(default=None)
@@ -1370,6 +1895,15 @@ class StudyConfig(_Model):
                         value=lacking,
                     )
         if self.cross_section is not None:
+            if self.cross_section.data is None and not any(
+                s.characteristics for s in self.securities
+            ):
+                raise _Invalid(
+                    "a data file of characteristics, or securities with characteristics "
+                    "(securities: {from: universe.csv} with further columns)",
+                    field="cross_section.data",
+                    value=None,
+                )
             lo, hi = self.event_window
             names: dict[str, int] = {}
             for i, reg in enumerate(self.cross_section.regressions):
@@ -1669,7 +2203,8 @@ def _convert(err: ValidationError, file: str | None) -> ConfigError:
     if isinstance(exc, _Invalid):
         expected = exc.expected
         if exc.field:
-            field = f"{field}.{exc.field}" if field else exc.field
+            sep = "" if exc.field.startswith("[") else "."
+            field = f"{field}{sep}{exc.field}" if field else exc.field
         if exc.value is not _Invalid._UNSET:
             value = exc.value
     elif kind == "extra_forbidden":

@@ -251,7 +251,17 @@ class ReportError(EventStudyError, RuntimeError):
 
 
 class EventStudyWarning(UserWarning):
-    """Base class of every warning ``eventstudy`` emits."""
+    """Base class of every warning ``eventstudy`` emits.
+
+    ``fields`` holds the values its template was filled with (``symbol``, ``security``,
+    ...; empty for a plain message), so a caller can summarise many warnings of one kind.
+    """
+
+    fields: dict[str, Any]
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.fields = {}
 
     #: extra lines the CLI prints under the warning (e.g. a per-symbol table)
     details: tuple[str, ...] = ()
@@ -302,7 +312,9 @@ class CacheWarning(EventStudyWarning):
 def format_warning(cls: type[EventStudyWarning], **fields: Any) -> EventStudyWarning:
     """Return an instance of warning class ``cls`` with its template filled in."""
     template = getattr(cls, "template", "{message}")
-    return cls(template.format(**fields))
+    warning = cls(template.format(**fields))
+    warning.fields = dict(fields)
+    return warning
 
 
 class PartialHistoryWarning(DataWarning):

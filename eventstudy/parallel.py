@@ -103,6 +103,7 @@ __all__ = [
     "Backend",
     "Executor",
     "Scheduler",
+    "check_available",
     "check_compute",
     "executor",
     "split_clusters",
@@ -352,6 +353,15 @@ def check_compute(
         raise ConfigError(field="scheduler", value=str(scheduler), expected="backend='dask'")
     if backend is None and workers is not None:
         raise ConfigError(field="workers", value=workers, expected="None unless backend is set")
+
+
+def check_available(backend: Backend | None) -> None:
+    """Raise a one-line :class:`ConfigError` when ``backend`` cannot run in this
+    environment (``"dask"`` without the optional extra), without importing it."""
+    import importlib.util
+
+    if backend == "dask" and importlib.util.find_spec("distributed") is None:
+        raise ConfigError(field="backend", value="dask", expected=_DASK_EXTRA)
 
 
 @contextmanager

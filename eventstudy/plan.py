@@ -18,8 +18,10 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from eventstudy.config import (
+    Characteristic,
     Event,
     Factor,
     MarketIndex,
@@ -31,9 +33,11 @@ from eventstudy.config import (
     merge_variant,
 )
 from eventstudy.exceptions import ConfigError
+from eventstudy.parallel import Backend, check_compute
 from eventstudy.vocabulary import FACTOR_HOME_EXCHANGE, FACTOR_PRESET_NAMES
 
 __all__ = [
+    "ComputePlan",
     "CrossSectionPlan",
     "EnginePlan",
     "EventPlan",
@@ -47,6 +51,7 @@ __all__ = [
     "VolumePlan",
     "Window",
     "plan_study",
+    "with_compute",
     "with_prices",
 ]
 
@@ -67,6 +72,43 @@ ROLE_LABELS: dict[str, str] = {
     "benchmark": "benchmark",
     "other": "other",
 }
+
+
+@dataclass(frozen=True)
+class ComputePlan:
+    """Where the main fit's chunks of whole events run (``compute:``, or the CLI's
+    ``--backend``/``--scheduler``/``--compute-workers``); see :mod:`eventstudy.parallel`.
+
+    ``backend=None`` is the engine in this process. ``scheduler`` is a Dask scheduler
+    address (``None``: a local cluster of ``workers``).
+    """
+
+    backend: Backend | None = None
+    scheduler: str | None = None
+    workers: int | None = None
+    chunk_events: int | None = None
+
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`eventstudy.study.event_study` (none when in
+        process and unchunked, so the in-process path stays exactly as it was)."""
+        out: dict[str, Any] = {}
+        if self.backend is not None:
+            out["backend"] = self.backend
+        if self.scheduler is not None:
+            out["scheduler"] = self.scheduler
+        if self.workers is not None:
+            out["workers"] = self.workers
+        if self.chunk_events is not None:
+            out["chunk_events"] = self.chunk_events
+        return out
+
+    @property
+    def label(self) -> str:
+        """How the run says where it computed, e.g. ``dask (tcp://10.0.0.5:8786)``."""
+        if self.backend is None:
+            return "in process"
+        where = self.scheduler or (f"{self.workers} workers" if self.workers else "local")
+        return f"{self.backend} ({where})"
 
 
 @dataclass(frozen=True)
@@ -186,9 +228,10 @@ class RegressionPlan:
 
 @dataclass(frozen=True)
 class CrossSectionPlan:
-    """The characteristics file and the regressions of CARs on it."""
+    """The characteristics file (``None``: the securities' own characteristics,
+    :attr:`StudyPlan.characteristics`) and the regressions of CARs on them."""
 
-    data: Path
+    data: Path | None
     regressions: tuple[RegressionPlan, ...]
 
 
@@ -216,7 +259,9 @@ class StudyPlan:
         The project folder (dossiers and relative paths resolve against it).
     source : SourceConfig
         Where prices come from (``--prices DIR`` makes it ``csv`` on ``DIR``);
-        ``prices_path`` is its folder resolved against ``root``.
+        ``prices_path`` is its folder resolved against ``root``; ``prices_paths`` every
+        folder or file of a ``prices:`` list, searched in order (the first is
+        ``prices_path``).
     exchanges : tuple of ExchangePlan
         One per exchange, in order of first appearance.
     factors : tuple of Factor
@@ -228,6 +273,10 @@ class StudyPlan:
     variants : tuple of VariantPlan
     output : OutputPlan
     data_start, data_end : date or None
+    compute : ComputePlan
+        Where the main fit runs (``compute:`` and the CLI's overrides).
+    characteristics : dict
+        Symbol -> the security's firm characteristics (the securities that have some).
     """
 
     config: StudyConfig
@@ -254,6 +303,9 @@ class StudyPlan:
     fama_french: FactorsPlan | None = None
     volume: VolumePlan | None = None
     cross_section: CrossSectionPlan | None = None
+    compute: ComputePlan = field(default_factory=ComputePlan)
+    prices_paths: tuple[Path, ...] = ()
+    characteristics: dict[str, dict[str, Characteristic]] = field(default_factory=dict)
 
     @property
     def securities(self) -> list[Security]:
@@ -380,6 +432,7 @@ def with_prices(plan: StudyPlan, prices: str | Path) -> StudyPlan:
         plan,
         source=source,
         prices_path=path,
+        prices_paths=(path,),
         variants=tuple(
             dataclasses.replace(v, plan=with_prices(v.plan, path)) for v in plan.variants
         ),
@@ -389,10 +442,9 @@ def with_prices(plan: StudyPlan, prices: str | Path) -> StudyPlan:
 def _plan(cfg: StudyConfig, source: SourceConfig | None, out: str | Path | None) -> StudyPlan:
     root = cfg.root
     src = source if source is not None else cfg.source
-    prices_path = None
-    if src.prices is not None:
-        path = Path(src.prices).expanduser()
-        prices_path = path if path.is_absolute() else root / path
+    given = [src.prices] if isinstance(src.prices, str) else list(src.prices or [])
+    prices_paths = tuple(_resolve(root, p) for p in given)
+    prices_path = prices_paths[0] if prices_paths else None
     exchanges = tuple(
         ExchangePlan(
             exchange=ex,
@@ -454,7 +506,86 @@ def _plan(cfg: StudyConfig, source: SourceConfig | None, out: str | Path | None)
         fama_french=_factors_plan(cfg, root),
         volume=_volume_plan(cfg),
         cross_section=_cross_section_plan(cfg, root),
+        compute=ComputePlan(
+            backend=cfg.compute.backend,
+            scheduler=cfg.compute.address,
+            workers=cfg.compute.workers,
+            chunk_events=cfg.compute.chunk_events,
+        ),
+        prices_paths=prices_paths,
+        characteristics={
+            s.symbol: dict(s.characteristics) for s in cfg.securities if s.characteristics
+        },
     )
+
+
+def with_compute(
+    plan: StudyPlan,
+    *,
+    backend: str | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+) -> StudyPlan:
+    """``plan`` with the CLI's compute options over the study's ``compute:``.
+
+    ``backend``: ``"processes"``, ``"dask"`` or ``"none"`` (in this process); ``scheduler``
+    (a Dask address) implies ``dask``. A backend other than the study's drops the study's
+    address; ``workers`` replaces the study's.
+
+    Raises
+    ------
+    ConfigError
+        Options that do not go together (one line naming the option).
+    """
+    if backend is None and scheduler is None and workers is None:
+        return plan
+    current = plan.compute
+    chosen: str | None = current.backend
+    address = current.scheduler
+    if backend is not None:
+        chosen = None if backend == "none" else backend
+        if chosen != current.backend:
+            address = None
+    if scheduler is not None:
+        scheme, sep, rest = scheduler.partition("://")
+        if not sep or not scheme or not rest:
+            raise ConfigError(
+                field="--scheduler",
+                value=scheduler,
+                expected="a Dask scheduler address such as tcp://10.0.0.5:8786",
+            )
+        if backend not in (None, "dask"):
+            raise ConfigError(
+                field="--scheduler",
+                value=scheduler,
+                expected=f"--backend dask (or no --backend), not {backend}",
+            )
+        chosen, address = "dask", scheduler
+    count = workers
+    if workers is None and chosen is not None and address is None:
+        count = current.workers  # the study's pool size, for its own backend or another
+    try:
+        check_compute(chosen, address, count)  # type: ignore[arg-type]
+    except ConfigError as err:
+        name = {"backend": "--backend", "scheduler": "--scheduler", "workers": "--compute-workers"}
+        raise ConfigError(
+            field=name.get(str(err.fields["field"]), str(err.fields["field"])),
+            value=err.fields["value"],
+            expected=str(err.fields["expected"]),
+        ) from None
+    if address is not None and count is not None:
+        raise ConfigError(
+            field="--compute-workers",
+            value=count,
+            expected="no --compute-workers with a scheduler address",
+        )
+    compute = ComputePlan(
+        backend=chosen,  # type: ignore[arg-type]
+        scheduler=address,
+        workers=count,
+        chunk_events=current.chunk_events,
+    )
+    return dataclasses.replace(plan, compute=compute)
 
 
 def _resolve(root: Path, text: str) -> Path:
@@ -515,7 +646,8 @@ def _cross_section_plan(cfg: StudyConfig, root: Path) -> CrossSectionPlan | None
                 cov=reg.cov,
             )
         )
-    return CrossSectionPlan(data=_resolve(root, cs.data), regressions=tuple(regs))
+    data = _resolve(root, cs.data) if cs.data is not None else None
+    return CrossSectionPlan(data=data, regressions=tuple(regs))
 
 
 def _event(ev: Event, root: Path) -> EventPlan:

@@ -32,6 +32,7 @@ from eventstudy import calendar as cal
 from eventstudy.config import StudyConfig, format_window
 from eventstudy.crosssection import CrossSectionResults, cross_section, read_characteristics
 from eventstudy.data import (
+    CsvChain,
     CsvSource,
     PriceSource,
     SimulatedSource,
@@ -55,6 +56,7 @@ from eventstudy.exceptions import (
     format_warning,
 )
 from eventstudy.movers import MAX_SECURITIES_SHOWN, top_and_bottom
+from eventstudy.parallel import check_available
 from eventstudy.plan import ROLE_LABELS, ROLE_NAMES, EnginePlan, StudyPlan, plan_study, with_prices
 from eventstudy.results import EventStudyResults
 from eventstudy.verdict import Verdict, firm_rows, verdicts_from_results
@@ -268,7 +270,8 @@ def preflight(plan: StudyPlan) -> None:
 
     - every announcement lies inside the calendar of each exchange of the study;
     - the earliest window (the estimation window, or the event window of the study and of
-      every variant) fits between the calendar's first session and each event's day 0.
+      every variant) fits between the calendar's first session and each event's day 0;
+    - the compute backend can start here (``dask`` needs the optional extra).
 
     The folder a command writes is checked by :func:`check_report_folder` (the CLI does so
     for the folder each command replaces).
@@ -279,6 +282,15 @@ def preflight(plan: StudyPlan) -> None:
         One line naming the field (or folder), the value and the fix.
     """
     file = str(plan.file) if plan.file else None
+    try:
+        check_available(plan.compute.backend)
+    except ConfigError as err:
+        raise ConfigError(
+            field="compute.backend",
+            value=err.fields["value"],
+            expected=str(err.fields["expected"]),
+            file=file,
+        ) from None
     specs = [("", plan), *((f"variants[{j}].", v.plan) for j, v in enumerate(plan.variants))]
     for ex in (e.exchange for e in plan.exchanges):
         calendar = cal.get_calendar(ex)
@@ -368,19 +380,36 @@ def _injected(plan: StudyPlan, timing: pd.DataFrame) -> dict[tuple[str, Any], fl
     return out
 
 
+def csv_exchanges(plan: StudyPlan) -> dict[str, str]:
+    """The exchange of every symbol the CSV source is asked for: each security's own (its
+    ``exchange:`` override included) and each market candidate's exchange group, so time
+    stamps with an offset become that exchange's local dates."""
+    out: dict[str, str] = {}
+    for ex in plan.exchanges:
+        for sec in ex.securities:
+            out[sec.symbol_for("csv")] = ex.exchange
+        if ex.market is not None:
+            for sym in ex.market.candidates("csv"):
+                out.setdefault(sym, ex.exchange)
+    return out
+
+
 def make_source(plan: StudyPlan, timing: pd.DataFrame | None = None) -> PriceSource:
     """The price source the study names (Yahoo, a CSV folder, or the simulation)."""
     src = plan.source
     if src.kind == "csv":
-        path = plan.prices_path
-        if path is None or not path.exists():
-            raise ConfigError(
-                field="source.prices",
-                value=str(path),
-                expected="an existing folder of CSV files (or pass --prices DIR)",
-                file=str(plan.file) if plan.file else None,
-            )
-        return CsvSource(path)
+        paths = plan.prices_paths or ((plan.prices_path,) if plan.prices_path else ())
+        for path in paths or (None,):
+            if path is None or not path.exists():
+                raise ConfigError(
+                    field="source.prices",
+                    value=str(path),
+                    expected="an existing folder of CSV files or CSV file (or pass --prices DIR)",
+                    file=str(plan.file) if plan.file else None,
+                )
+        exchanges = csv_exchanges(plan)
+        sources = [CsvSource(p, exchanges=exchanges) for p in paths]
+        return sources[0] if len(sources) == 1 else CsvChain(sources)
     if src.kind == "simulated":
         if timing is None:
             timing = _timing(plan)
@@ -1274,6 +1303,7 @@ def run_study(
         warnings.simplefilter("always", EventStudyWarning)
         for exchange, group in prep.groups.items():
             extra: dict[str, Any] = {"calibrate": calibrate, "seed": seed} if calibrate else {}
+            extra.update(plan.compute.options())
             results[exchange] = res = fit_group(plan.engine, group, **extra)
             if res.calibration is not None:
                 notes += [f"calibration ({exchange}): {n}" for n in res.calibration.notes]
@@ -1345,13 +1375,26 @@ def _volume(
     return out
 
 
+def _characteristics(plan: StudyPlan) -> pd.DataFrame:
+    """The securities' own characteristics as the table of :func:`cross_section`:
+    ``security`` then one column per characteristic (numbers as floats, categories as
+    text, unknown as missing)."""
+    rows = [{"security": sym, **chars} for sym, chars in plan.characteristics.items()]
+    frame = pd.DataFrame(rows)
+    for col in frame.columns[1:]:
+        values = frame[col].dropna()
+        if len(values) and all(isinstance(v, int | float) for v in values):
+            frame[col] = pd.to_numeric(frame[col]).astype(float)
+    return frame
+
+
 def _cross_sections(
     plan: StudyPlan, results: Mapping[str, EventStudyResults], notes: list[str]
 ) -> tuple[CrossSectionResults, ...]:
     """Every configured regression of CARs on the characteristics file, per exchange."""
     cs = plan.cross_section
     assert cs is not None
-    data = read_characteristics(cs.data)
+    data = read_characteristics(cs.data) if cs.data is not None else _characteristics(plan)
     multi = len(results) > 1
     out = []
     for reg in cs.regressions:
@@ -1675,9 +1718,11 @@ def simulate_study(
 
     if draws < 1:
         raise ConfigError(field="--draws", value=draws, expected="a positive number of draws")
+    compute = {k: v for k, v in prep.plan.compute.options().items() if k != "chunk_events"}
+    compute.update(kwargs)  # the study's compute: (and the CLI's) for the chunks of draws
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EventStudyWarning)
-        return simulate_from_run(prep, draws=draws, seed=seed, **kwargs)
+        return simulate_from_run(prep, draws=draws, seed=seed, **compute)
 
 
 def sensitivity_study(prep: Prepared, **kwargs: Any) -> dict[str, SensitivityResults]:

@@ -7,6 +7,7 @@ name                        what
 ``YahooSource``             Yahoo Finance via yfinance (``Ticker.history``), typed errors
 ``CsvSource``               a folder of per-symbol CSVs, or one wide/long CSV (parsed
                             once; ``panel()`` gives many symbols as one frame)
+``CsvChain``                several CSV sources searched in order (first holding wins)
 ``CsvTable``                the vectorised CSV reader and its rules (``csv_table``)
 ``SimulatedSource``         seeded factor model with injected abnormal returns
 ``PriceCache``              parquet per symbol, atomic, locked, incremental, verified
@@ -24,7 +25,7 @@ yfinance is imported only when a ``YahooSource`` fetches.
 from __future__ import annotations
 
 from eventstudy.data.cache import PriceCache, default_cache_dir
-from eventstudy.data.csv_source import CsvSource, read_price_csv
+from eventstudy.data.csv_source import CsvChain, CsvSource, read_price_csv
 from eventstudy.data.csv_table import CsvTable
 from eventstudy.data.loading import PriceBatch, fetch_prices, load_prices
 from eventstudy.data.returns import compute_returns
@@ -33,6 +34,7 @@ from eventstudy.data.sources import PriceSource, check_splits, resolve_symbol
 from eventstudy.data.yahoo import YahooSource
 
 __all__ = [
+    "CsvChain",
     "CsvSource",
     "CsvTable",
     "PriceBatch",

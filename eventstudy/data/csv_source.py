@@ -49,7 +49,7 @@ from eventstudy.data.csv_table import (
 from eventstudy.data.sources import check_splits, make_provenance, to_timestamp
 from eventstudy.exceptions import DataError, UnknownSymbol
 
-__all__ = ["CsvSource", "read_price_csv"]
+__all__ = ["CsvChain", "CsvSource", "read_price_csv"]
 
 _EXTRAS = ("open", "high", "low", "volume")
 
@@ -772,3 +772,57 @@ class _Names:
         if symbol in self.exact:
             return symbol
         return self.folded.get(symbol.strip().lower()) or self.keyed.get(key(symbol))
+
+
+class CsvChain:
+    """Several CSV sources searched in order (``source: {kind: csv, prices: [a, b]}``).
+
+    A symbol is read from the first source that holds it (e.g. a wide file of a whole
+    market, then a folder holding the index): a source that does not know the symbol
+    (:class:`~eventstudy.exceptions.UnknownSymbol`) passes it to the next; any other
+    problem of a file that holds it is raised as it is.
+
+    Parameters
+    ----------
+    sources : sequence of CsvSource
+        At least one, in the order searched.
+    name : str, default "csv"
+        Source name (aliases, provenance).
+    """
+
+    remote = False
+
+    def __init__(self, sources: Iterable[CsvSource], *, name: str = "csv") -> None:
+        self.sources = tuple(sources)
+        if not self.sources:
+            raise DataError(
+                symbol="prices", detail="no CSV source given", fix="give one folder or CSV file"
+            )
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"CsvChain({[str(s.path) for s in self.sources]!r})"
+
+    def get(
+        self,
+        symbol: str,
+        start: pd.Timestamp | str | None = None,
+        end: pd.Timestamp | str | None = None,
+    ) -> pd.DataFrame:
+        """The Prices frame of ``symbol`` from the first source that holds it.
+
+        Raises
+        ------
+        UnknownSymbol
+            If no source holds ``symbol``.
+        DataError
+            If the file holding it is malformed (as :meth:`CsvSource.get`).
+        """
+        for src in self.sources:
+            try:
+                return src.get(symbol, start, end)
+            except UnknownSymbol:
+                continue
+        raise UnknownSymbol(
+            symbol=symbol, source=" nor ".join(f"CSV {src.path}" for src in self.sources)
+        )
