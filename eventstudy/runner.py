@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from eventstudy import calendar as cal
@@ -1472,6 +1473,27 @@ def _movers_only(firms: pd.DataFrame, headline: str) -> tuple[pd.DataFrame, str]
     return firms[rank.notna()].iloc[rank.dropna().argsort(kind="stable")], chosen.label
 
 
+#: Quantiles of the firms' AR(0) and headline CAR printed under a capped firm table.
+SPREAD_QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+
+
+def _spread(firms: pd.DataFrame, label: str) -> list[str]:
+    """Lines giving the quantiles of AR(0) and of the headline CAR across every firm of an
+    event (printed under the movers when the firm table is capped)."""
+    names = "  ".join(f"{q:.0%}" for q in SPREAD_QUANTILES)
+    lines = [f"  across every firm, quantiles {names}:"]
+    for measure in dict.fromkeys(["AR(0)", label]):
+        values = firms.loc[firms["measure"] == measure, "estimate"].dropna().to_numpy(float)
+        if len(values):
+            qs = np.quantile(values, SPREAD_QUANTILES)
+            lines.append(
+                f"    {measure}: "
+                + "  ".join(_pct(float(x)) for x in qs)
+                + f"  (n = {len(values):,}; mean {_pct(float(values.mean()))})"
+            )
+    return lines
+
+
 def headline(run: StudyRun) -> str:
     """What ``eventstudy run`` prints, the answer first: the verdict of every event (and
     configured pool), the firms of each event, then the per-event tests and the analyses."""
@@ -1501,6 +1523,7 @@ def headline(run: StudyRun) -> str:
         if mine.empty:
             continue
         where = f" on {v.exchange}" if multi else ""
+        spread = _spread(mine, label)
         mine, shown = _movers_only(mine, label)
         lines += [
             "",
@@ -1510,6 +1533,7 @@ def headline(run: StudyRun) -> str:
             "tables/firms.csv):",
             *([f"  shown: {shown}, largest first; every firm: tables/firms.csv"] if shown else []),
             _firm_block(mine, label).to_string(index=False),
+            *(spread if shown else []),
         ]
     order = {ev.id: i for i, ev in enumerate(plan.events)}
     for exchange, res in run.results.items():

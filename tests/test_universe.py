@@ -434,7 +434,7 @@ def sim_study(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("uni")
     rng = np.random.default_rng(3)
     rows = ["symbol,name,sector,size"]
-    rows += [f"F{i:02d},Firm {i},{'ab'[i % 2]},{rng.normal():.4f}" for i in range(30)]
+    rows += [f"F{i:02d},Firm {i},{'ab'[i % 2]},{rng.normal():.4f}" for i in range(40)]
     (root / "seeds").mkdir()
     (root / "configs").mkdir()
     (root / "configs" / "firms.csv").write_text("\n".join(rows) + "\n")
@@ -480,7 +480,7 @@ def test_the_regression_reads_the_securities_file_without_a_second_file(sim_stud
         pd.DataFrame({"size": frame["size"], "sector_b": (frame["sector"] == "b").astype(float)})
     )
     expected = sm.OLS(frame["car"].to_numpy(), design).fit()
-    assert reg.fit.nobs == len(frame) == 90
+    assert reg.fit.nobs == len(frame) == 120
     np.testing.assert_allclose(reg.fit.params["size"], expected.params["size"], rtol=1e-10)
     np.testing.assert_allclose(
         reg.fit.params["C(sector)[T.b]"], expected.params["sector_b"], rtol=1e-10
@@ -529,3 +529,66 @@ def test_run_with_backend_processes_on_the_command_line(sim_study, in_process, t
     firms = pd.read_csv(out / "uni_sim" / "tables" / "firms.csv")
     ref = in_process.firms
     np.testing.assert_allclose(firms["estimate"].to_numpy(), ref["estimate"].to_numpy(), rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- the real universe
+
+
+def _readme_median(wide: Path, day: str) -> float:
+    """The median close-to-close return of every column on ``day`` over the row before,
+    read with the standard library only (independent of the package's CSV reader)."""
+    import csv
+    import statistics
+
+    with wide.open(newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        before: list[str] = []
+        for row in reader:
+            if row[0] == day:
+                rets = [float(c) / float(p) - 1 for p, c in zip(before[1:], row[1:]) if p and c]
+                return statistics.median(rets)
+            before = row
+    raise AssertionError(f"{day} not in {wide}")
+
+
+@pytest.mark.slow
+def test_the_universe_study_reproduces_the_readme_medians(shared_dir):
+    """Day 0 of both events is the README's reacting session, and the median of the engine's
+    day-0 returns over the 3,419 stocks is the README's figure computed from the file."""
+    wide = shared_dir / "data" / "universe" / "us_adj_close.csv"
+    if not wide.is_file():
+        pytest.skip(f"{wide} is absent")
+    cut, vaccine = _readme_median(wide, "2020-03-16"), _readme_median(wide, "2020-11-09")
+    assert round(cut, 4) == README_MEDIAN_2020_03_16
+    assert round(vaccine, 4) == README_MEDIAN_2020_11_09
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EventStudyWarning)
+        prep = runner.prepare(ROOT / "configs" / "us_universe_2020.yaml")
+    group = prep.groups["XNYS"]
+    day0 = dict(zip(group.events["event_id"], group.events["event_date"], strict=False))
+    assert str(day0["fed_emergency_cut_2020-03-15"].date()) == "2020-03-16"
+    assert str(day0["pfizer_vaccine_2020-11-09"].date()) == "2020-11-09"
+    stocks = group.returns[list(group.securities)]
+    assert stocks.shape[1] == 3419
+    np.testing.assert_allclose(stocks.loc["2020-03-16"].median(), cut, rtol=1e-12)
+    np.testing.assert_allclose(stocks.loc["2020-11-09"].median(), vaccine, rtol=1e-12)
+
+
+def test_a_large_event_prints_its_movers_and_the_spread_of_cars(in_process):
+    """40 firms, above the cap of 30: the 10 largest and 10 smallest CAR(0,+1), then the
+    quantiles of every firm's CAR (numpy's, from the results' own CARs)."""
+    text = runner.headline(in_process)
+    block = text.split("Firms, e1 ")[1].split("\n\n")[0]
+    cars = in_process.results["XNYS"].car((0, 1))
+    e1 = cars[cars["event_id"] == "e1"].sort_values("car", ascending=False)
+    assert "shown: the 10 largest and 10 smallest CAR(0,+1) of 40 securities" in block
+    lines = block.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("firm")) + 1
+    names = [" ".join(r.split()[:2]) for r in lines[start : start + 20]]
+    expected = [f"Firm {int(s[1:])}" for s in [*e1["security"][:10], *e1["security"][-10:]]]
+    assert names == expected
+    qs = np.quantile(e1["car"], runner.SPREAD_QUANTILES)
+    line = next(ln for ln in lines if ln.strip().startswith("CAR(0,+1):"))
+    assert line.split()[1:8] == [f"{x * 100:+.2f}%" for x in qs]
+    assert "(n = 40; mean " in line
