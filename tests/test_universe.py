@@ -546,7 +546,11 @@ def _readme_median(wide: Path, day: str) -> float:
         before: list[str] = []
         for row in reader:
             if row[0] == day:
-                rets = [float(c) / float(p) - 1 for p, c in zip(before[1:], row[1:]) if p and c]
+                rets = [
+                    float(c) / float(p) - 1
+                    for p, c in zip(before[1:], row[1:], strict=True)
+                    if p and c
+                ]
                 return statistics.median(rets)
             before = row
     raise AssertionError(f"{day} not in {wide}")
