@@ -23,8 +23,15 @@ relative difference (``summary``, equal up to the order of additions).
 (Dask pauses a worker at 80% and restarts it at 95%: a run without restarts stayed under
 the limit), plus the same in this one process (``backend=None``, chunks one after another).
 
+``--universe``: the shared US universe (``../shared/data/universe``, 3,419 stocks x 1,305
+sessions): the read time and peak RSS of each wide CSV (``CsvSource.panel``, each in a fresh
+process), and the real study ``configs/us_universe_2020.yaml`` end to end (``--calibrate 0``):
+prices, returns and the fit (``runner.run_study``), then the report (``report.write``), with
+the wall time, CPU and peak RSS of each step and the size of the report folder.
+
 Run: ``.venv/bin/python benchmarks/bench_scale.py`` (80,000 firm-events, about 5 minutes on
-2 cores) and ``--million`` (about 15 minutes; not part of CI). Linux only (reads ``/proc``).
+2 cores), ``--million`` (about 15 minutes) and ``--universe`` (a few minutes; needs
+``../shared``); none is part of CI. Linux only (reads ``/proc``).
 """
 
 from __future__ import annotations
@@ -237,6 +244,75 @@ def _max_rel_diff(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> tup
     return same, worst
 
 
+# ----------------------------------------------------------------------------- the universe
+
+ROOT = Path(__file__).resolve().parents[1]
+UNIVERSE = ROOT.parent / "shared" / "data" / "universe"
+STUDY = ROOT / "configs" / "us_universe_2020.yaml"
+
+
+def universe_step(step: str, arg: str) -> None:
+    """In a fresh process: one step of the universe benchmark, its figures as JSON."""
+    from eventstudy.data import CsvSource
+    from eventstudy.exceptions import EventStudyWarning
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    facts: dict[str, Any] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EventStudyWarning)
+        if step == "read":
+            path = UNIVERSE / arg
+            panel = CsvSource(path).panel(values="volume" if "volume" in arg else "price")
+            facts = {"shape": list(panel.shape), "file_mb": path.stat().st_size / 2**20}
+        else:
+            from eventstudy import report, runner
+
+            run = runner.run_study(STUDY, calibrate=0)
+            facts["run_wall"] = time.perf_counter() - t0
+            facts["run_cpu"] = time.process_time() - c0
+            facts["run_peak_mb"] = _status_kb("self", "VmHWM:") / 1024
+            facts["firm_events"] = int(sum(len(r.params) for r in run.results.values()))
+            with tempfile.TemporaryDirectory() as tmp:
+                folder = report.write(run, Path(tmp) / run.plan.name)
+                files = [f for f in Path(folder).rglob("*") if f.is_file()]
+                facts["report_mb"] = sum(f.stat().st_size for f in files) / 2**20
+                page = Path(folder) / "index.html"
+                facts["page_mb"] = page.stat().st_size / 2**20 if page.exists() else 0.0
+    facts |= {
+        "wall": time.perf_counter() - t0,
+        "cpu": time.process_time() - c0,
+        "peak_mb": _status_kb("self", "VmHWM:") / 1024,
+    }
+    print(json.dumps(facts))
+
+
+def universe() -> None:
+    if not UNIVERSE.is_dir():
+        raise SystemExit(f"{UNIVERSE} is absent")
+    print(f"shared universe: {UNIVERSE}; cores {os.cpu_count()}")
+    print(f"{'step':<40} {'wall s':>7} {'CPU s':>7} {'peak MB':>8}  facts")
+    steps = [("read", "us_adj_close.csv"), ("read", "us_volume.csv"), ("study", "-")]
+    for step, arg in steps:
+        cmd = [sys.executable, __file__, "--universe-step", step, arg]
+        done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+        m = json.loads(done.stdout.strip().splitlines()[-1])
+        if step == "read":
+            name = f"read {arg} ({m['file_mb']:.1f} MB)"
+            facts = f"{m['shape'][0]} dates x {m['shape'][1]} symbols"
+            print(f"{name:<40} {m['wall']:>7.1f} {m['cpu']:>7.1f} {m['peak_mb']:>8.0f}  {facts}")
+            continue
+        print(
+            f"{'us_universe_2020: prices + fit (run_study)':<40} {m['run_wall']:>7.1f} "
+            f"{m['run_cpu']:>7.1f} {m['run_peak_mb']:>8.0f}  {m['firm_events']:,} firm-events"
+        )
+        print(
+            f"{'us_universe_2020: + report (end to end)':<40} {m['wall']:>7.1f} {m['cpu']:>7.1f} "
+            f"{m['peak_mb']:>8.0f}  report {m['report_mb']:.0f} MB, index.html "
+            f"{m['page_mb']:.0f} MB"
+        )
+    print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f}")
+
+
 def _line(name: str, m: dict[str, Any], check: str) -> str:
     w = m["workers"]
     peaks = " / ".join(f"{x['peak_mb']:.0f}" for x in w) or "-"
@@ -253,8 +329,16 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=40)
     ap.add_argument("--million", action="store_true", help="1,000,000 firm-events (summary)")
     ap.add_argument("--no-dask", action="store_true")
+    ap.add_argument("--universe", action="store_true", help="the shared US universe")
     ap.add_argument("--case", nargs=5, help=argparse.SUPPRESS)
+    ap.add_argument("--universe-step", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.universe_step:
+        universe_step(*args.universe_step)
+        return
+    if args.universe:
+        universe()
+        return
     if args.case:
         n_sec, n_ev, backend, collect, out = args.case
         run_case(int(n_sec), int(n_ev), backend, collect, out)

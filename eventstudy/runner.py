@@ -368,15 +368,19 @@ def _timing(plan: StudyPlan) -> pd.DataFrame:
 
 def _injected(plan: StudyPlan, timing: pd.DataFrame) -> dict[tuple[str, Any], float]:
     out: dict[tuple[str, Any], float] = {}
+    sessions = {(str(r.event_id), str(r.exchange)): r.session for r in timing.itertuples()}
+    dates: dict[tuple[str, str, int], Any] = {}  # one calendar lookup per event and exchange
     for inj in plan.source.injected:
         for sec in plan.securities:
             if inj.security not in ("*", sec.symbol):
                 continue
-            row = timing[(timing["event_id"] == inj.event) & (timing["exchange"] == sec.exchange)]
-            if row.empty:
+            key = (str(inj.event), str(sec.exchange))
+            if key not in sessions:
                 continue
-            day0 = row["session"].iloc[0]
-            date = cal.session_offset(str(sec.exchange), day0, int(inj.day))
+            where = (*key, int(inj.day))
+            if where not in dates:
+                dates[where] = cal.session_offset(key[1], sessions[key], int(inj.day))
+            date = dates[where]
             out[(sec.symbol, date)] = out.get((sec.symbol, date), 0.0) + float(inj.ar)
     return out
 

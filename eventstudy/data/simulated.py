@@ -188,8 +188,12 @@ class SimulatedSource:
             index=self.sessions,
             columns=[self.market_symbol, *self.symbols],
         )
-        for row in self.abnormal.itertuples(index=False):
-            out.loc[row.date, row.symbol] += row.abnormal_return
+        if len(self.abnormal):  # one vectorised addition (thousands of injected cells)
+            rows = self.sessions.get_indexer(pd.DatetimeIndex(self.abnormal["date"]))
+            cols = out.columns.get_indexer(self.abnormal["symbol"])
+            values = out.to_numpy(copy=True)
+            np.add.at(values, (rows, cols), self.abnormal["abnormal_return"].to_numpy(float))
+            out = pd.DataFrame(values, index=out.index, columns=out.columns)
         # keep prices positive whatever the parameters
         return out.clip(lower=-0.95)
 
