@@ -342,6 +342,20 @@ class PlaceboDatesWarning(EventStudyWarning):
 __all__ += ["PlaceboDatesWarning"]
 
 
+class CalibrationBoundWarning(EventStudyWarning):
+    """Calibration asked for more placebo firm-events than the run may hold in memory."""
+
+    template = (
+        "{exchange}: calibrating {firm_events:,} firm-events on {asked} placebo dates each "
+        "would fit {placebo:,} placebo firm-events (over the bound of {bound:,}, about "
+        "{gigabytes:.0f} GB); {action}. Pass --calibrate N (N x firm-events <= the bound) or "
+        "0 to choose"
+    )
+
+
+__all__ += ["CalibrationBoundWarning"]
+
+
 class CacheKeptFilesWarning(CacheWarning):
     """``cache clear`` found parquet files the cache did not write, and kept them."""
 

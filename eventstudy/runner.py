@@ -45,6 +45,7 @@ from eventstudy.data import (
 )
 from eventstudy.data.factors import FACTOR_COLUMNS
 from eventstudy.exceptions import (
+    CalibrationBoundWarning,
     ConfigError,
     DataError,
     EventStudyWarning,
@@ -60,7 +61,7 @@ from eventstudy.movers import MAX_SECURITIES_SHOWN, top_and_bottom
 from eventstudy.parallel import check_available
 from eventstudy.plan import ROLE_LABELS, ROLE_NAMES, EnginePlan, StudyPlan, plan_study, with_prices
 from eventstudy.results import EventStudyResults
-from eventstudy.verdict import Verdict, firm_rows, verdicts_from_results
+from eventstudy.verdict import MIN_PLACEBOS, Verdict, firm_rows, verdicts_from_results
 from eventstudy.vocabulary import CLUSTER_ROBUST_TESTS
 from eventstudy.volume import VolumeResults, volume_study
 
@@ -69,6 +70,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from eventstudy.simulate import SimulationResults
 
 __all__ = [
+    "CALIBRATION_BOUND",
     "ROBUST_P",
     "ExchangeGroup",
     "Prepared",
@@ -76,6 +78,7 @@ __all__ = [
     "SourceRecord",
     "StudyRun",
     "analyse",
+    "calibration_draws",
     "check_report_folder",
     "events_table",
     "fetch_only",
@@ -1264,6 +1267,42 @@ def verdicts_and_firms(
     return tuple(verdicts), pd.concat(firms, ignore_index=True) if firms else pd.DataFrame()
 
 
+#: Placebo firm-events one calibration may fit (firm-events x placebo dates per event). At
+#: the engine's ~8-25 KB per firm-event this keeps a calibrated run within a few GB; the
+#: kei-car and tariff studies (14 and 28 firm-events x 1,000) are far below it.
+CALIBRATION_BOUND = 250_000
+
+
+def calibration_draws(calibrate: int, group: ExchangeGroup, exchange: str) -> int:
+    """The placebo dates per event a calibrated run of ``group`` uses: ``calibrate``, or
+    fewer when ``firm-events x calibrate`` exceeds :data:`CALIBRATION_BOUND` (with a
+    :class:`~eventstudy.exceptions.CalibrationBoundWarning`); 0 (no calibration) when
+    fewer than :data:`~eventstudy.verdict.MIN_PLACEBOS` would fit, since the measured
+    size of a test needs that many placebo studies."""
+    n = len(group.events)
+    if not calibrate or n * calibrate <= CALIBRATION_BOUND:
+        return calibrate
+    fit = CALIBRATION_BOUND // max(n, 1)
+    draws = fit if fit >= MIN_PLACEBOS else 0
+    warnings.warn(
+        format_warning(
+            CalibrationBoundWarning,
+            exchange=exchange,
+            firm_events=n,
+            asked=calibrate,
+            placebo=n * calibrate,
+            bound=CALIBRATION_BOUND,
+            gigabytes=n * calibrate * 25e3 / 1e9,
+            action=f"calibrated on {draws} placebo dates per event instead"
+            if draws
+            else f"not calibrated (fewer than {MIN_PLACEBOS} placebo dates per event fit): "
+            "the verdicts read nominal p-values",
+        ),
+        stacklevel=2,
+    )
+    return draws
+
+
 def run_study(
     config: str | Path | StudyConfig | StudyPlan,
     *,
@@ -1307,7 +1346,8 @@ def run_study(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EventStudyWarning)
         for exchange, group in prep.groups.items():
-            extra: dict[str, Any] = {"calibrate": calibrate, "seed": seed} if calibrate else {}
+            draws = calibration_draws(calibrate, group, exchange)
+            extra: dict[str, Any] = {"calibrate": draws, "seed": seed} if draws else {}
             extra.update(plan.compute.options())
             results[exchange] = res = fit_group(plan.engine, group, **extra)
             if res.calibration is not None:

@@ -429,3 +429,62 @@ def test_read_these_first_marks_come_from_the_measured_sizes(calibrated) -> None
     assert (frame["robust"] == inside.loc[frame.index]).all()
     assert_allclose(frame["p_calibrated"], tests.loc[frame.index, "p_calibrated"])
     assert_allclose(frame["size_5pct"], tests.loc[frame.index, "size_5pct"])
+
+
+# --------------------------------------------------------------- the calibration's bound
+
+
+@pytest.mark.parametrize(
+    ("firm_events", "asked", "used"),
+    [
+        (14, 1000, 1000),  # the kei-car study: far below the bound
+        (1000, 1000, 250),  # 250,000 // 1,000
+        (2000, 1000, 125),  # 250,000 // 2,000
+        (6838, 1000, 0),  # 36 would fit: under the 100 a measured size needs
+        (6838, 0, 0),
+    ],
+)
+def test_calibration_is_bounded_by_the_placebo_firm_events_it_fits(
+    firm_events: int, asked: int, used: int
+) -> None:
+    import warnings
+    from types import SimpleNamespace
+
+    from eventstudy import runner
+    from eventstudy.exceptions import CalibrationBoundWarning
+
+    group = SimpleNamespace(events=pd.DataFrame({"security": ["x"] * firm_events}))
+    assert runner.CALIBRATION_BOUND == 250_000
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = runner.calibration_draws(asked, group, "XNYS")  # type: ignore[arg-type]
+    assert got == used
+    said = [str(w.message) for w in caught if w.category is CalibrationBoundWarning]
+    if used == asked:
+        assert said == []
+    else:
+        (line,) = said
+        assert f"{firm_events:,} firm-events on {asked} placebo dates" in line
+        assert f"{firm_events * asked:,} placebo firm-events" in line
+        assert ("not calibrated" in line) == (used == 0)
+        assert "--calibrate N" in line
+
+
+def test_a_bounded_calibration_runs_on_the_dates_that_fit(prices_dir: Path, monkeypatch) -> None:
+    import warnings
+
+    from eventstudy import runner
+    from eventstudy.exceptions import CalibrationBoundWarning
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.setattr(runner, "CALIBRATION_BOUND", 14 * 150)  # 14 firm-events x 150
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = runner.run_study(
+            root / "configs" / "kei_cars.yaml", prices=prices_dir, analyses=False, calibrate=1000
+        )
+    assert any(w.category is CalibrationBoundWarning for w in caught)
+    (res,) = run.results.values()
+    assert res.calibration is not None and res.calibration.n_draws == 150
+    tests = res.caar_tests((0, 1), by="event_id")
+    assert (tests["n_placebo"] <= 150).all() and (tests["n_placebo"] >= 100).any()
