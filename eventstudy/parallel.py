@@ -324,7 +324,7 @@ def _dask_client(scheduler: Scheduler | None, workers: int | None) -> tuple[Clie
     cluster = LocalCluster(
         n_workers=workers or os.cpu_count() or 1,
         threads_per_worker=1,
-        dashboard_address=None,
+        dashboard_address=":0",  # any free port (None still binds 8787: a warning if taken)
     )
     client = Client(cluster, set_as_default=False)
     return client, _Closing(client, cluster)
