@@ -329,6 +329,11 @@ def cross_section(
     import patsy
     import statsmodels.api as sm
 
+    # pandas' string dtype (the default text dtype from pandas 3) as plain objects: patsy
+    # before 1.0 asks numpy to interpret it and fails; the categories are the same
+    text = [c for c in sample.columns if isinstance(sample[c].dtype, pd.StringDtype)]
+    if text:
+        sample = sample.astype(dict.fromkeys(text, object))
     try:
         y, X = patsy.dmatrices(formula, sample, return_type="dataframe", NA_action="drop")
     except patsy.PatsyError as exc:
