@@ -17,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -103,6 +104,22 @@ def data() -> tuple[pd.DataFrame, pd.DataFrame]:
 def reference(request, data) -> tuple[str, dict[str, pd.DataFrame]]:
     convention = request.param
     return convention, _tables(_run(*data, convention=convention))
+
+
+@pytest.fixture(scope="module")
+def dask_client() -> Iterator[Any]:
+    """A LocalCluster of 2 single-threaded worker processes (CI has 2 cores), closed at the
+    end of this module (a session-wide cluster coincided with a hang in a later test)."""
+    distributed = pytest.importorskip(
+        "distributed", reason='Dask is an optional extra: pip install -e ".[dask]"'
+    )
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        yield client
 
 
 def test_the_fixture_study_has_what_the_chunks_must_carry(reference):

@@ -487,15 +487,20 @@ def test_the_regression_reads_the_securities_file_without_a_second_file(sim_stud
     )
 
 
-def test_a_dask_cluster_from_the_config_gives_the_same_tables(sim_study, in_process, dask_client):
-    address = dask_client.scheduler.address  # the session's LocalCluster (conftest)
-    text = (
-        sim_study.read_text()
-        + f"compute: {{backend: dask, address: '{address}', chunk_events: 1}}\n"
+def test_a_dask_cluster_from_the_config_gives_the_same_tables(sim_study, in_process):
+    distributed = pytest.importorskip(
+        "distributed", reason='Dask is an optional extra: pip install -e ".[dask]"'
     )
-    other = sim_study.with_name("dask.yaml")
-    other.write_text(text)
-    on_dask = _run(other)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    ) as cluster:
+        text = (
+            sim_study.read_text()
+            + f"compute: {{backend: dask, address: '{cluster.scheduler_address}', chunk_events: 1}}\n"
+        )
+        other = sim_study.with_name("dask.yaml")
+        other.write_text(text)
+        on_dask = _run(other)
     assert plan_study(other).compute.backend == "dask"
     ref, got = _tables(in_process), _tables(on_dask)
     for name in ref:
