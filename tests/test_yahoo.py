@@ -12,6 +12,7 @@ that needs no transport: call arguments, retries, partial histories, the cache.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
 from pathlib import Path
@@ -79,8 +80,8 @@ def yahoo(ca, tmp_path, monkeypatch):
     ca.cert_pem.write_to_path(str(pem))
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pem))
     monkeypatch.setenv("CURL_CA_BUNDLE", str(pem))
-    configure_yfinance_cache()  # this test's cache folder (conftest), as YahooSource does
     new_yfinance_session()
+    configure_yfinance_cache()  # this test's cache folder (conftest), as YahooSource does
     with FakeYahooServer(ca) as server:
         yf.config.network.proxy = {"http": server.url, "https": server.url}
         try:
@@ -88,6 +89,23 @@ def yahoo(ca, tmp_path, monkeypatch):
         finally:
             yf.config.network.proxy = None
             new_yfinance_session()
+
+
+def test_yfinance_caches_are_opened_before_any_worker_thread(tmp_path):
+    """Regression (CI, loaded machine): worker threads opening yfinance's new SQLite
+    caches together raced to switch them to WAL mode ("database is locked"). The
+    configuration opens both in the calling thread, so the files exist in WAL mode
+    before any fetch starts."""
+    import sqlite3
+
+    new_yfinance_session()
+    try:
+        folder = configure_yfinance_cache(tmp_path / "yf")
+        for name in ("tkr-tz.db", "cookies.db"):
+            with contextlib.closing(sqlite3.connect(folder / name)) as db:
+                assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",), name
+    finally:
+        new_yfinance_session()
 
 
 def source(**kw) -> YahooSource:

@@ -86,8 +86,8 @@ def yahoo(ca, tmp_path, monkeypatch):
     ca.cert_pem.write_to_path(str(pem))
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pem))
     monkeypatch.setenv("CURL_CA_BUNDLE", str(pem))
-    configure_yfinance_cache()
     new_yfinance_session()
+    configure_yfinance_cache()
     with FakeYahooServer(ca, max_requests=3000) as server:
         for sym in SYMBOLS:
             if sym not in UNKNOWN:

@@ -229,8 +229,27 @@ def configure_yfinance_cache(folder: str | Path | None = None) -> Path:
                     path=str(target), detail=f"cannot create the folder ({exc.strerror or exc})"
                 ) from None
             yf.set_tz_cache_location(str(target))
+            _open_yfinance_caches()
             _configured_cache = str(target)
     return target
+
+
+def _open_yfinance_caches() -> None:
+    """Create and open yfinance's SQLite caches once, in the calling thread.
+
+    yfinance opens its time-zone and cookie databases lazily, on the first lookup, and
+    that first opening is not guarded: worker threads of :func:`fetch_prices` starting
+    together each connect and switch the new file to WAL mode, and one of them can fail
+    with ``sqlite3.OperationalError: database is locked`` (seen on a loaded machine).
+    Opening them here, under our lock and before any worker starts, leaves the workers
+    only reads and writes, which SQLite serialises. A cache that cannot be opened is
+    left to yfinance, which then runs without it.
+    """
+    import yfinance.cache as yfc
+
+    for get in (yfc.get_tz_cache, yfc.get_cookie_cache):
+        with contextlib.suppress(Exception):
+            get().initialise()
 
 
 def forget_yfinance_memo() -> None:
