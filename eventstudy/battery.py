@@ -59,6 +59,10 @@ __all__ = [
 
 #: Rows processed per chunk in the rank passes (bounds their temporaries).
 CHUNK_ROWS = 4096
+#: estudy2 ranks over the estimation window plus at most this many tested days are found by
+#: merging the tested days into the estimation ranks (one comparison pass per tested day)
+#: rather than by sorting again; more tested days are ranked by a new sort.
+MERGE_RANK_MAX_COLS = 4
 
 #: A portfolio residual sd below this share of its members' largest is treated as zero.
 PORTFOLIO_MIN_SIGMA = 1e-8
@@ -640,6 +644,8 @@ class RowRanks:
     ) -> None:
         self._est, self._win = ar_est, ar_win
         self._parent, self._rows = parent, rows
+        #: whether the ranks over ``[AR_est, AR_win]`` will be read (textbook convention)
+        self.full_needed = True
 
     @cached_property
     def arrays(self) -> dict[str, np.ndarray]:
@@ -661,8 +667,44 @@ class RowRanks:
             med[lo:hi] = st.row_medians(srt)
         return {"full": full, "est": est, "med": med}
 
+    @cached_property
+    def est(self) -> np.ndarray:
+        """Ranks of the estimation part alone (``NaN`` where the AR is missing), float32.
+
+        Read from :attr:`arrays` when they are (or will be) built; otherwise (the estudy2
+        convention, which never ranks the whole window) from a sort of the estimation
+        part only.
+        """
+        if self._parent is not None:
+            return self._parent.est[self._rows]
+        if "arrays" in self.__dict__ or self.full_needed:
+            return self.arrays["est"]
+        return self._est_alone[0]
+
+    @cached_property
+    def est_sorted(self) -> np.ndarray:
+        """Each row's estimation ARs sorted ascending (``NaN`` last)."""
+        if self._parent is not None:
+            return self._parent.est_sorted[self._rows]
+        return self._est_alone[1]
+
+    @cached_property
+    def _est_alone(self) -> tuple[np.ndarray, np.ndarray]:
+        """Ranks (float32) and sorted values of the estimation part, from one sort."""
+        K, L = self._est.shape
+        est = np.empty((K, L), dtype=np.float32)
+        srt = np.empty((K, L))
+        for lo in range(0, K, CHUNK_ROWS):
+            hi = min(K, lo + CHUNK_ROWS)
+            r = np.empty((hi - lo, L))
+            srt[lo:hi] = st._rank_chunk(self._est[lo:hi], r)
+            est[lo:hi] = r
+        return est, srt
+
     def take(self, rows: np.ndarray) -> RowRanks:
-        return RowRanks(self._est[rows], self._win[rows], parent=self, rows=rows)
+        out = RowRanks(self._est[rows], self._win[rows], parent=self, rows=rows)
+        out.full_needed = self.full_needed
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -722,7 +764,11 @@ class BatteryInput:
 
     @cached_property
     def _ranks(self) -> RowRanks:
-        return self.row_ranks if self.row_ranks is not None else RowRanks(self.ar_est, self.ar_win)
+        if self.row_ranks is not None:
+            return self.row_ranks
+        ranks = RowRanks(self.ar_est, self.ar_win)
+        ranks.full_needed = not self.e2
+        return ranks
 
     @property
     def e2(self) -> bool:
@@ -849,7 +895,7 @@ class BatteryInput:
     @property
     def _est_ranks(self) -> np.ndarray:
         """Ranks of each row's estimation ARs (= of its standardized residuals), float32."""
-        return self._ranks.arrays["est"]
+        return self._ranks.est
 
     def _rank_tests_estudy2(self, cols: np.ndarray, cumulative: bool) -> list[TestResult]:
         """estudy2 rank tests: ranks over the estimation window plus the tested days only."""
@@ -861,13 +907,24 @@ class BatteryInput:
         """Per-block sums of the estudy2 rank tests (ranks over the estimation window plus
         the tested days ``cols``)."""
 
+        merge = len(cols) <= MERGE_RANK_MAX_COLS
+        est_r = self._est_ranks if merge else None
+        est_s = self._ranks.est_sorted if merge else None
+
         def fn(lo: int, hi: int) -> list[Summand]:
-            a = np.concatenate([self.ar_est[lo:hi], self.ar_win[lo:hi][:, cols]], axis=1)
+            x = self.ar_win[lo:hi][:, cols]
+            a = np.concatenate([self.ar_est[lo:hi], x], axis=1)
             ok = np.isfinite(a)
             okf = ok.astype(float)
-            r = np.empty(a.shape)
-            srt = st._rank_chunk(a, r)
-            med = st.row_medians(srt)
+            if est_r is not None and est_s is not None:
+                r = st.merge_ranks(a, est_r[lo:hi], len(cols))
+                med = st.merge_medians(est_s[lo:hi], x)
+                gap = np.isnan(med)
+                if gap.any():  # a row with a missing value: sort it
+                    med[gap] = st.row_medians(np.sort(a[gap], axis=1))
+            else:
+                r = np.empty(a.shape)
+                med = st.row_medians(st._rank_chunk(a, r))
             with np.errstate(invalid="ignore"):
                 g = np.where(ok, np.sign(a - med[:, None]), 0.0)
             r[~ok] = 0.0

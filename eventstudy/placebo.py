@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from eventstudy.exceptions import ConfigError, DataError, PlaceboDatesWarning, format_warning
+from eventstudy.vocabulary import Window
 
 __all__ = [
     "Window",
@@ -23,8 +24,6 @@ __all__ = [
     "draw_placebo_events",
     "eligible_positions",
 ]
-
-Window = tuple[int, int]
 
 
 def default_event_ids(events: pd.DataFrame) -> pd.DataFrame:

@@ -34,7 +34,7 @@ from eventstudy.config import (
 )
 from eventstudy.exceptions import ConfigError
 from eventstudy.parallel import Backend, check_compute
-from eventstudy.vocabulary import FACTOR_HOME_EXCHANGE, FACTOR_PRESET_NAMES
+from eventstudy.vocabulary import FACTOR_HOME_EXCHANGE, FACTOR_PRESET_NAMES, Window
 
 __all__ = [
     "ComputePlan",
@@ -55,8 +55,6 @@ __all__ = [
     "with_prices",
 ]
 
-#: A window of relative trading days, inclusive.
-Window = tuple[int, int]
 
 #: Display names of the security roles (plural, for portfolios).
 ROLE_NAMES: dict[str, str] = {

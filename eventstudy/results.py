@@ -27,7 +27,7 @@ from eventstudy.exceptions import ConfigError
 from eventstudy.models import Design, design
 from eventstudy.movers import MAX_SECURITIES_SHOWN, MOVERS_SHOWN, top_and_bottom
 from eventstudy.stats import Blocks
-from eventstudy.vocabulary import TEST_NAMES, Convention, ModelName
+from eventstudy.vocabulary import TEST_NAMES, Convention, ModelName, check_window
 
 if TYPE_CHECKING:  # pragma: no cover
     from eventstudy.crosssection import CrossSectionResults
@@ -431,21 +431,7 @@ class EventStudyResults:
 
     def _cols(self, window: tuple[int, int] | None) -> tuple[int, int, np.ndarray]:
         w0, w1 = self._d.window
-        if window is None:
-            a, b = w0, w1
-        else:
-            try:
-                a, b = (int(v) for v in window)
-            except (TypeError, ValueError):
-                raise ConfigError(
-                    field="window", value=window, expected="a pair of relative days (start, end)"
-                ) from None
-        if not (w0 <= a <= b <= w1):
-            raise ConfigError(
-                field="window",
-                value=window,
-                expected=f"start <= end inside the computed window {self._d.window}",
-            )
+        a, b = (w0, w1) if window is None else check_window(window, (w0, w1), "window")
         return a, b, np.arange(a - w0, b - w0 + 1)
 
     def battery_labels(self, by: By = "event_id") -> list[str]:

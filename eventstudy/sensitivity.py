@@ -32,6 +32,7 @@ from scipy.special import ndtri, stdtrit
 
 from eventstudy.exceptions import ConfigError, EventStudyWarning
 from eventstudy.simulate import simple_returns, study_parts, study_settings, window_label
+from eventstudy.vocabulary import Window
 
 __all__ = [
     "BENCHMARK_NAMES",
@@ -44,7 +45,6 @@ __all__ = [
     "summarize_specs",
 ]
 
-Window = tuple[int, int]
 
 #: Model choices: label -> (engine model, uses the FX factor).
 MODELS: dict[str, tuple[str, bool]] = {

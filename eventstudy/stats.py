@@ -518,6 +518,75 @@ def _rank_chunk(a: np.ndarray, out: np.ndarray, head: np.ndarray | None = None) 
     return s
 
 
+def merge_ranks(a: np.ndarray, head_ranks: np.ndarray, c: int) -> np.ndarray:
+    r"""Ranks within each row of ``a = [head | tail]`` (``tail`` its last ``c`` columns),
+    given the ranks of ``head`` within each row, without sorting again.
+
+    Ties averaged and ``NaN`` kept, exactly as :func:`rank_rows` on ``a``.
+
+    Notes
+    -----
+    With ``r_h`` the rank of a head value ``v`` among the head values and ``r_t`` the
+    rank of a tail value ``x`` among the tail values,
+
+    .. math::
+
+        \operatorname{rank}(v) = r_h(v) + \#\{x < v\} + \tfrac12 \#\{x = v\}, \qquad
+        \operatorname{rank}(x) = r_t(x) + \#\{v < x\} + \tfrac12 \#\{v = x\},
+
+    counts over the other part's finite values. One comparison pass over the head per tail
+    column: cheaper than a new sort while ``c`` is small (see
+    :data:`eventstudy.battery.MERGE_RANK_MAX_COLS`). Every term is an integer or a half, so
+    the ranks are the sort's to the last bit.
+    """
+    k, n = a.shape
+    L = n - c
+    head, tail = a[:, :L], a[:, L:]
+    out = np.empty(a.shape)
+    rh = out[:, :L]
+    rh[...] = head_ranks
+    rt = np.empty((k, c))
+    _rank_chunk(tail, rt)
+    for j in range(c):
+        x = tail[:, j : j + 1]
+        rt[:, j] += np.count_nonzero(head < x, axis=1)
+        rh += head > x
+        eq = head == x  # NaN never equals
+        if eq.any():
+            rt[:, j] += 0.5 * np.count_nonzero(eq, axis=1)
+            rh += 0.5 * eq
+    out[:, L:] = rt
+    return out
+
+
+def merge_medians(head_sorted: np.ndarray, tail: np.ndarray) -> np.ndarray:
+    """Medians of the rows of ``[head | tail]`` from ``head`` sorted ascending and a few
+    ``tail`` columns, without sorting the rows again (``NaN`` for a row with a
+    non-finite value: take those from :func:`row_medians`).
+
+    Notes
+    -----
+    With ``L`` head and ``c`` tail values (``n = L + c``), the order statistic ``k`` of the
+    union is the order statistic ``k - a`` of the head's sorted values ``a .. b - 1``
+    (``a = max(0, k - c)``, ``b = min(L, k + 1)``) joined with the tail: at least
+    ``k + 1 - c`` of the ``k + 1`` smallest values come from the head, so the ``a``
+    smallest head values lie at or below it and the head values from ``b`` on at or above
+    it. The median is the mean of the order statistics ``(n - 1) // 2`` and ``n // 2``;
+    each is read from a sort of at most ``2c + 1`` values per row.
+    """
+    L = head_sorted.shape[1]
+    c = tail.shape[1]
+    n = L + c
+    picks = []
+    for k in ((n - 1) // 2, n // 2):
+        a, b = max(0, k - c), min(L, k + 1)
+        m = np.concatenate([head_sorted[:, a:b], tail], axis=1)
+        m.sort(axis=1)
+        picks.append(m[:, k - a])
+    full = np.isfinite(head_sorted).all(axis=1) & np.isfinite(tail).all(axis=1)
+    return np.where(full, (picks[0] + picks[1]) / 2.0, np.nan)
+
+
 def row_medians(sorted_rows: np.ndarray) -> np.ndarray:
     """Medians of rows already sorted ascending with ``NaN`` last (see :func:`rank_rows`)."""
     n = np.isfinite(sorted_rows).sum(axis=1)

@@ -70,7 +70,7 @@ from eventstudy import battery as bt
 from eventstudy.exceptions import ConfigError
 from eventstudy.results import EngineData, EventStudyResults, ResultsSummary, aar_table, caar_table
 from eventstudy.stats import Moments, TestResult
-from eventstudy.vocabulary import TEST_NAMES, Convention, ModelName
+from eventstudy.vocabulary import TEST_NAMES, Convention, ModelName, Window, check_window
 
 __all__ = [
     "ChunkSummary",
@@ -81,8 +81,6 @@ __all__ = [
     "grank_scales",
     "summarize",
 ]
-
-Window = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -111,16 +109,7 @@ class SummaryPlan:
         w0, w1 = window
         windows: list[Window] = [(w0, w1)]
         for w in car_windows:
-            try:
-                a, b = (int(v) for v in w)
-            except (TypeError, ValueError):
-                raise ConfigError(
-                    field="car_windows", value=w, expected="pairs of relative days (start, end)"
-                ) from None
-            if not w0 <= a <= b <= w1:
-                raise ConfigError(
-                    field="car_windows", value=w, expected=f"(start, end) inside {window}"
-                )
+            a, b = check_window(w, (w0, w1), "car_windows")
             if (a, b) not in windows:
                 windows.append((a, b))
         if tests is None:

@@ -51,6 +51,7 @@ from scipy import special as _sp
 
 from eventstudy.config import format_window
 from eventstudy.exceptions import ConfigError
+from eventstudy.vocabulary import Window
 
 if TYPE_CHECKING:  # pragma: no cover
     from eventstudy.plan import PoolPlan
@@ -70,8 +71,6 @@ __all__ = [
     "stars",
     "verdicts_from_results",
 ]
-
-Window = tuple[int, int]
 
 
 def stars(p: float | None) -> str:

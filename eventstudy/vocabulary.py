@@ -8,7 +8,10 @@ configuration can validate a list of tests without importing numpy or reaching d
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal, get_args
+
+from eventstudy.exceptions import ConfigError
 
 __all__ = [
     "CLUSTER_ROBUST_TESTS",
@@ -22,6 +25,8 @@ __all__ = [
     "FactorPreset",
     "ModelName",
     "TestName",
+    "Window",
+    "check_window",
 ]
 
 ModelName = Literal["market", "constant_mean", "market_adjusted", "factor"]
@@ -88,3 +93,32 @@ INDEPENDENCE_TESTS: tuple[str, ...] = (
     "modified_rank",
     "wilcoxon",
 )
+
+
+#: A window of relative trading days ``(start, end)``, both inclusive.
+Window = tuple[int, int]
+
+
+def check_window(value: object, inside: Window, field: str) -> Window:
+    """``value`` read as a window ``(start, end)`` with ``start <= end`` inside ``inside``.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``field`` and the value: not a pair of whole numbers, or not inside.
+    """
+    try:
+        if not isinstance(value, Iterable) or isinstance(value, str | bytes):
+            raise TypeError
+        a, b = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            field=field, value=value, expected="a pair of relative days (start, end)"
+        ) from None
+    if not inside[0] <= a <= b <= inside[1]:
+        raise ConfigError(
+            field=field,
+            value=value,
+            expected=f"start <= end inside the computed window {tuple(inside)}",
+        )
+    return a, b

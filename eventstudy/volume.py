@@ -49,7 +49,7 @@ from eventstudy.config import format_window
 from eventstudy.exceptions import ConfigError, DataError, EventStudyWarning
 from eventstudy.results import EventStudyResults
 from eventstudy.study import event_study
-from eventstudy.vocabulary import Convention
+from eventstudy.vocabulary import Convention, Window
 
 if TYPE_CHECKING:  # pragma: no cover
     import plotly.graph_objects as go
@@ -73,8 +73,6 @@ TURNOVER_CONSTANT = 0.000255
 #: The volume tests shown in the summaries: the portfolio (time-series) test, Campbell &
 #: Wasley's Brown-Warner-1985-type t and their rank test.
 VOLUME_TESTS: tuple[str, ...] = ("portfolio", "brown_warner_1985", "corrado_rank")
-
-Window = tuple[int, int]
 
 
 def volume_frame(prices: Mapping[str, pd.DataFrame], sessions: pd.DatetimeIndex) -> pd.DataFrame:

@@ -320,6 +320,40 @@ def test_rank_rows_matches_scipy_with_ties_and_nan() -> None:
     assert_allclose(st.row_medians(srt), [2.0, 5.0])
 
 
+@pytest.mark.parametrize("ties", [False, True], ids=["continuous", "ties"])
+@pytest.mark.parametrize("c", [1, 2, 6])
+def test_merge_ranks_equal_scipy_rankdata_of_the_whole_row(ties: bool, c: int) -> None:
+    """The estudy2 fast path: tested days merged into the estimation ranks give the ranks
+    scipy's ``rankdata`` (average ties, NaN omitted) gives the whole row, to the bit."""
+    rng = np.random.default_rng(c + 10 * ties)
+    a = (
+        rng.integers(-3, 4, size=(40, 30 + c)).astype(float)
+        if ties
+        else rng.normal(size=(40, 30 + c))
+    )
+    a[rng.random(a.shape) < 0.1] = np.nan
+    expected = np.vstack([sps.rankdata(row, nan_policy="omit") for row in a])
+    head = np.vstack([sps.rankdata(row[:30], nan_policy="omit") for row in a]).astype(np.float32)
+    got = st.merge_ranks(a, head, c)
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("L", [1, 2, 5, 30])
+@pytest.mark.parametrize("c", [1, 2, 3, 4])
+def test_merge_medians_equal_numpy_median_of_the_whole_row(L: int, c: int) -> None:
+    """Medians of ``[head | tail]`` read from the sorted head and the tail: numpy's
+    median of the whole row (heavy ties included); ``NaN`` where a value is missing."""
+    rng = np.random.default_rng(100 * L + c)
+    a = rng.integers(-2, 3, size=(300, L + c)).astype(float)
+    a[::2] += rng.normal(size=a[::2].shape)  # half the rows without ties
+    a[5, 0] = np.nan
+    a[7, -1] = np.nan
+    got = st.merge_medians(np.sort(a[:, :L], axis=1), a[:, L:])
+    expected = np.median(a, axis=1)
+    np.testing.assert_array_equal(got, expected)
+    assert np.isnan(got[[5, 7]]).all()
+
+
 def test_kp_factor_is_one_without_correlation() -> None:
     assert st.kp_factor(0.0, 50) == 1.0
     assert_allclose(st.kp_factor(0.1, 11), math.sqrt(0.9 / 2.0))
