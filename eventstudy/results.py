@@ -27,7 +27,7 @@ from eventstudy.exceptions import ConfigError
 from eventstudy.models import Design, design
 from eventstudy.movers import MAX_SECURITIES_SHOWN, MOVERS_SHOWN, top_and_bottom
 from eventstudy.stats import Blocks
-from eventstudy.vocabulary import TEST_NAMES, Convention, ModelName, check_window
+from eventstudy.vocabulary import TEST_NAMES, Convention, ModelName, check_tests, check_window
 
 if TYPE_CHECKING:  # pragma: no cover
     from eventstudy.crosssection import CrossSectionResults
@@ -688,7 +688,12 @@ class EventStudyResults:
 
     @_memoized
     def caar_tests(
-        self, window: tuple[int, int] | None = None, by: By = None, *, calibrated: bool = True
+        self,
+        window: tuple[int, int] | None = None,
+        by: By = None,
+        *,
+        calibrated: bool = True,
+        tests: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Tests of the mean CAR over ``window`` (default: the computed window).
 
@@ -703,6 +708,9 @@ class EventStudyResults:
             On a calibrated results object (``event_study(..., calibrate=B)``), add the
             calibration columns; ``False`` gives the nominal table alone, without running the
             battery on the placebos (for tables that show nominal p-values only).
+        tests : sequence of str, optional
+            Compute only these tests (names of
+            :data:`~eventstudy.vocabulary.TEST_NAMES`; rows in that order); default all.
 
         Returns
         -------
@@ -713,7 +721,8 @@ class EventStudyResults:
             row is ``NaN`` and the reason is in :attr:`test_notes`. Calibrated results add
             ``p_calibrated``, ``n_placebo``, ``size_5pct``, ``size_ci_low``, ``size_ci_high``.
         """
-        nominal, names, B = self._caar_nominal(window, by)
+        chosen = None if tests is None else check_tests(tests)
+        nominal, names, B = self._caar_nominal(window, by, chosen)
         out = nominal.copy(deep=False)  # new columns leave the memo intact
         T = len(names)
         if calibrated and self._cal is not None:
@@ -730,14 +739,14 @@ class EventStudyResults:
 
     @_memoized
     def _caar_nominal(
-        self, window: tuple[int, int] | None, by: By
+        self, window: tuple[int, int] | None, by: By, tests: tuple[str, ...] | None = None
     ) -> tuple[pd.DataFrame, list[str], int]:
         """The nominal CAR test table of :meth:`caar_tests` (without the label column), the
-        test names in its order and the number of blocks: computed once per window and
-        grouping, calibrated or not."""
+        test names in its order and the number of blocks: computed once per window,
+        grouping and choice of tests, calibrated or not."""
         _, _, cols = self._cols(window)
         inp, _, _ = self._battery_input(by)
-        results = bt.run_battery(inp, cols, True)
+        results = bt.run_battery(inp, cols, True, tests)
         car, _, _ = bt.car_moments(inp.ar_win, inp.X_win, inp.xtx_inv, inp.sigma, cols)
         return (
             caar_table(results, inp.blocks.mean(car), inp.blocks.count(car)),

@@ -806,29 +806,50 @@ def _quiet_fit(engine: EnginePlan, group: ExchangeGroup, **overrides: Any) -> Ev
         return fit_group(engine, group, **overrides)
 
 
-def _robust_rows(res: EventStudyResults, windows: Sequence[tuple[int, int]]) -> pd.DataFrame:
-    """Per event and window: mean CAR, the portfolio statistic and the robust p-values."""
-    rows = []
+#: The tests a row of :func:`_robust_rows` reads.
+_ROW_TESTS: tuple[str, ...] = ("portfolio", *ROBUST_P)
+
+
+def _robust_rows(
+    res: EventStudyResults, windows: Sequence[tuple[int, int]], *, only: bool = False
+) -> pd.DataFrame:
+    """Per event and window: mean CAR, the portfolio statistic and the robust p-values.
+
+    ``only``: compute just the tests a row shows (results fitted for this table alone); by
+    default the full table is read, which the report computes anyway (memoised).
+    """
+    frames = []
     for w in windows:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EventStudyWarning)
             # nominal p-values only: a calibrated run skips the placebo battery here
-            tests = res.caar_tests(tuple(w), by="event_id", calibrated=False)
-        for eid, t in tests.groupby("event_id", sort=False):
-            by = t.set_index("test")
-            row: dict[str, Any] = {
-                "event_id": str(eid),
+            t = res.caar_tests(
+                tuple(w), by="event_id", calibrated=False, tests=_ROW_TESTS if only else None
+            )
+        # one row per event: the table is block-major, the same tests in each block
+        first = t.drop_duplicates("event_id")
+        row = pd.DataFrame(
+            {
+                "event_id": first["event_id"].astype(str).to_numpy(),
                 "window": format_window(w),
-                "n": int(t["n"].iloc[0]),
-                "caar": float(t["caar"].iloc[0]),
-                "t_portfolio": float(by.loc["portfolio", "statistic"])
-                if "portfolio" in by.index
-                else math.nan,
+                "n": first["n"].to_numpy(dtype=int),
+                "caar": first["caar"].to_numpy(dtype=float),
             }
-            for name in ROBUST_P:
-                row[f"p_{name}"] = float(by.loc[name, "p_value"]) if name in by.index else math.nan
-            rows.append(row)
-    return pd.DataFrame(rows)
+        )
+        keyed = t.set_index(["event_id", "test"])
+        events = first["event_id"].to_numpy()
+        for col, test, value in [
+            ("t_portfolio", "portfolio", "statistic"),
+            *((f"p_{n}", n, "p_value") for n in ROBUST_P),
+        ]:
+            if (t["test"] == test).any():
+                row[col] = keyed[value].xs(test, level="test").reindex(events).to_numpy(float)
+            else:
+                row[col] = math.nan
+        frames.append(row)
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)
 
 
 def _memo_robust_rows(res: EventStudyResults) -> Callable[[tuple[int, int]], pd.DataFrame]:
@@ -902,7 +923,7 @@ def _variants(prep: Prepared, results: Mapping[str, EventStudyResults], **kw: An
             else:
                 g, overrides = found
             res = _quiet_fit(vplan.engine, g, **overrides)
-            rows = _robust_rows(res, list(vplan.engine.car_windows))
+            rows = _robust_rows(res, list(vplan.engine.car_windows), only=True)
             rows.insert(0, "variant", var.name)
             market = overrides.get("market", g.market)
             rows.insert(1, "title", f"{var.title} ({_spec_label(vplan, market)})")
@@ -962,7 +983,7 @@ def _shifted(prep: Prepared, results: Mapping[str, EventStudyResults]) -> pd.Dat
         day0 = dict(zip(ev["event_id"], ev["event_date"], strict=False))
         day0_s = dict(zip(shifted["event_id"], shifted["event_date"], strict=False))
         base = base.assign(timing="as configured", day0=base["event_id"].map(day0))
-        new = _robust_rows(res_s, windows)
+        new = _robust_rows(res_s, windows, only=True)
         new = new.assign(timing="day 0 one session later", day0=new["event_id"].map(day0_s))
         frames.append(pd.concat([base, new], ignore_index=True).assign(exchange=exchange))
     if not frames:
@@ -999,7 +1020,7 @@ def _roles(prep: Prepared, results: Mapping[str, EventStudyResults]) -> pd.DataF
                 part = _lone(results[exchange], members[0], windows)
             else:
                 res = _quiet_fit(plan.engine, dataclasses.replace(group, events=ev))
-                part = _robust_rows(res, windows)
+                part = _robust_rows(res, windows, only=True)
             frames.append(part.assign(exchange=exchange, role=role, subset=label))
     if not frames:
         return pd.DataFrame()

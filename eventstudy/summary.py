@@ -70,7 +70,14 @@ from eventstudy import battery as bt
 from eventstudy.exceptions import ConfigError
 from eventstudy.results import EngineData, EventStudyResults, ResultsSummary, aar_table, caar_table
 from eventstudy.stats import Moments, TestResult
-from eventstudy.vocabulary import TEST_NAMES, Convention, ModelName, Window, check_window
+from eventstudy.vocabulary import (
+    TEST_NAMES,
+    Convention,
+    ModelName,
+    Window,
+    check_tests,
+    check_window,
+)
 
 __all__ = [
     "ChunkSummary",
@@ -112,13 +119,7 @@ class SummaryPlan:
             a, b = check_window(w, (w0, w1), "car_windows")
             if (a, b) not in windows:
                 windows.append((a, b))
-        if tests is None:
-            chosen = TEST_NAMES
-        else:
-            unknown = sorted(set(tests) - set(TEST_NAMES))
-            if unknown:
-                raise ConfigError(field="tests", value=unknown, expected=f"some of {TEST_NAMES}")
-            chosen = tuple(t for t in TEST_NAMES if t in set(tests))
+        chosen = TEST_NAMES if tests is None else check_tests(tests)
         return cls((w0, w1), tuple(windows), tuple(chosen))
 
     def cols(self, window: Window) -> np.ndarray:

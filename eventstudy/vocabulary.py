@@ -26,6 +26,7 @@ __all__ = [
     "ModelName",
     "TestName",
     "Window",
+    "check_tests",
     "check_window",
 ]
 
@@ -122,3 +123,22 @@ def check_window(value: object, inside: Window, field: str) -> Window:
             expected=f"start <= end inside the computed window {tuple(inside)}",
         )
     return a, b
+
+
+def check_tests(tests: Iterable[str], field: str = "tests") -> tuple[str, ...]:
+    """Known test names, in :data:`TEST_NAMES` order (duplicates dropped).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``field`` and the unknown names.
+    """
+    if isinstance(tests, str):
+        tests = [tests]
+    wanted = set(tests)
+    unknown = sorted(str(t) for t in wanted - set(TEST_NAMES))
+    if unknown or not wanted:
+        raise ConfigError(
+            field=field, value=unknown or list(tests), expected=f"some of {', '.join(TEST_NAMES)}"
+        )
+    return tuple(t for t in TEST_NAMES if t in wanted)

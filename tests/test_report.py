@@ -574,3 +574,34 @@ def test_extra_figures_get_a_section_and_a_fragment(tmp_path):
     assert (tmp_path / "r" / "fragments" / "extra-estimation-window-choices.html").is_file()
     with pytest.raises(ReportError, match="Figure objects"):
         report.write(simulated_results(), tmp_path / "s", extra_figures={"x": {"data": []}})
+
+
+# ----------------------------------------------------------------------------- template cache
+
+
+def test_compiled_templates_are_cached_and_a_damaged_entry_is_compiled_again(tmp_path, monkeypatch):
+    """The report template is compiled once per cache folder: a later environment loads
+    it without compiling; a truncated entry is ignored, compiled again and replaced."""
+    import jinja2
+
+    from eventstudy.report import html
+
+    monkeypatch.setenv("EVENTSTUDY_CACHE", str(tmp_path / "cache"))
+    first = html.environment().get_template("report.html.j2")
+    entries = list((tmp_path / "cache" / "templates").iterdir())
+    assert len(entries) == 1 and entries[0].stat().st_size > 1000
+    assert not [p for p in entries if p.name.endswith(".tmp")]
+
+    def no_compile(*a, **k):
+        raise AssertionError("compiled although the cache holds the template")
+
+    with monkeypatch.context() as m:
+        m.setattr(jinja2.Environment, "compile", no_compile)
+        again = html.environment().get_template("report.html.j2")
+    assert again.root_render_func.__code__.co_code == first.root_render_func.__code__.co_code
+
+    whole = entries[0].read_bytes()
+    entries[0].write_bytes(whole[: len(whole) // 3])  # a write cut short
+    rebuilt = html.environment().get_template("report.html.j2")
+    assert rebuilt.blocks.keys() == first.blocks.keys()
+    assert entries[0].read_bytes() == whole  # compiled again and written whole

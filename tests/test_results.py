@@ -527,3 +527,17 @@ def test_by_event_on_200_events_equals_200_separate_studies() -> None:
             aar = alone.aar_tests((-1, 1)).set_index(["rel_day", "test"])
             got = by_aar.loc[eid].loc[aar.index]
             assert_allclose(got["p_value"], aar["p_value"], rtol=1e-9, atol=1e-12)
+
+
+def test_caar_tests_of_chosen_tests_are_those_rows_of_the_full_table(
+    res: es.EventStudyResults,
+) -> None:
+    """``tests=`` computes only the named tests (in TEST_NAMES order): the same rows, to the
+    bit, as the full table's, for every block; an unknown name is one clear error."""
+    full = res.caar_tests((0, 1), by="event_id")
+    chosen = res.caar_tests((0, 1), by="event_id", tests=["grank", "portfolio"])
+    assert list(chosen["test"].unique()) == ["portfolio", "grank"]
+    want = full[full["test"].isin(["portfolio", "grank"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(chosen, want)
+    with pytest.raises(ConfigError, match=r"tests.*'grnak'"):
+        res.caar_tests((0, 1), tests=["grnak"])

@@ -12,14 +12,18 @@ alone by default:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import functools
 import html
+import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
+import jinja2.bccache
 import plotly.io as pio
 import plotly.offline
 from markupsafe import Markup
@@ -55,6 +59,55 @@ def check_modes(plotlyjs: str | None, fragments: str | None) -> tuple[str, str]:
     return mode, frag
 
 
+class TemplateCache(jinja2.FileSystemBytecodeCache):
+    """Compiled report templates kept in ``<eventstudy cache>/templates``.
+
+    Compiling ``report.html.j2`` costs about 0.14 s of CPU per run; loading it compiled,
+    2 ms. Jinja checks each entry against the template's source checksum (an edited
+    template compiles again). Entries are written to a temporary file and renamed into
+    place (jinja2 3.1.0 writes in place), and an entry that cannot be read (truncated,
+    damaged) is ignored and compiled again: the cache can only make a run faster. Nothing
+    here is price data: ``eventstudy cache clear`` leaves it.
+    """
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # a damaged entry: compile again
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        target = Path(self._get_cache_filename(bucket))
+        tmp: str | None = None
+        try:
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                bucket.write_bytecode(fh)
+            os.replace(tmp, target)
+            tmp = None
+        except OSError:  # a read-only or full cache: run without it
+            pass
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+
+
+def _template_cache() -> TemplateCache | None:
+    from eventstudy.data.cache import default_cache_dir
+
+    return _template_cache_in(default_cache_dir() / "templates")
+
+
+@functools.cache
+def _template_cache_in(folder: Path) -> TemplateCache | None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return TemplateCache(str(folder))
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(Path(__file__).resolve().parent.parent / "templates")),
@@ -62,6 +115,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
+        bytecode_cache=_template_cache(),
     )
     env.filters["pct"] = lambda v, d=2: "" if _nan(v) else f"{float(v) * 100:+.{d}f}%"
     env.filters["num"] = lambda v, d=3: "" if _nan(v) else f"{float(v):.{d}f}"
