@@ -119,6 +119,14 @@ def get_calendar(exchange: str) -> xc.ExchangeCalendar:
     """The exchange-calendars calendar for ``exchange``, covering 2000 (or its first date) on.
 
     Raises :class:`ConfigError` for an unknown exchange code.
+
+    Notes
+    -----
+    Building a calendar costs 0.3-0.5 s of CPU (exchange-calendars computes every holiday
+    rule over the rule's whole history with pandas' holiday machinery), a large part of a
+    command-line run. The built calendar is kept in ``<eventstudy cache>/calendars`` (see
+    :func:`_stored_calendar`), one file per exchange, range and library versions, and read
+    back in about 0.05 s.
     """
     names = _calendar_names()
     if exchange not in names:
@@ -128,13 +136,82 @@ def get_calendar(exchange: str) -> xc.ExchangeCalendar:
             expected="an exchange-calendars code such as XTKS (Tokyo) or XNYS (New York)",
         )
     dispatcher = xc.calendar_utils.global_calendar_dispatcher
-    factory = dispatcher._calendar_factories.get(dispatcher.resolve_alias(exchange))
+    name = dispatcher.resolve_alias(exchange)
+    factory = dispatcher._calendar_factories.get(name)
     start = CALENDAR_START
     bound = factory.bound_min() if factory is not None else None
     if bound is not None and bound > start:
         start = bound
+    if factory is None:  # a calendar registered without a factory: not ours to store
+        with _quiet():
+            return xc.get_calendar(exchange, start=start)
+    end = factory.default_end()
+    return _stored_calendar(name, start, end, factory)
+
+
+#: Version of the stored-calendar format (part of every file name).
+_STORE_FORMAT = 1
+
+
+def _stored_calendar(
+    name: str, start: pd.Timestamp, end: pd.Timestamp, factory: Any
+) -> xc.ExchangeCalendar:
+    """The calendar ``name`` over ``[start, end]``, read from the cache or built and stored.
+
+    A file is used only if it unpickles to an ``ExchangeCalendar`` of that name and range
+    built by the same exchange-calendars, pandas and Python (all in its name); anything
+    else (missing, truncated, damaged, another library version) is built again and the
+    file replaced, written to a temporary file and renamed into place. A cache that cannot
+    be written is not an error: the calendar is then built in every run. The files are
+    written and read by eventstudy only (pickle executes what it reads: the cache folder
+    must be as private as the user's own files, as Python's ``__pycache__`` is).
+    """
+    import os
+    import pickle
+    import sys
+    import tempfile
+    from importlib.metadata import version
+
+    from eventstudy.data.cache import default_cache_dir
+
+    folder = default_cache_dir() / "calendars"
+    versions = f"xc{version('exchange-calendars')}-pd{pd.__version__}-py{sys.version_info[0]}{sys.version_info[1]}"
+    stem = f"{name}_{start:%Y%m%d}_{end:%Y%m%d}_{versions}_v{_STORE_FORMAT}"
+    path = folder / f"{stem}.pickle"
+    try:
+        with open(path, "rb") as fh:
+            cal = pickle.load(fh)
+        if (
+            isinstance(cal, xc.ExchangeCalendar)
+            and cal.name == name
+            and cal.first_session >= start
+            and cal.last_session <= end
+            and len(cal.sessions) > 0
+        ):
+            return cal
+    except Exception:  # missing or damaged: build it again
+        pass
     with _quiet():
-        return xc.get_calendar(exchange, start=start)
+        cal = factory(start=start, end=end)
+    tmp: str | None = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(cal, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+        tmp = None
+        for old in folder.glob(f"{name}_*.pickle"):  # earlier days' and versions' files
+            if old != path:
+                with contextlib.suppress(OSError):
+                    old.unlink()
+    except OSError:  # a read-only or full cache: run without it
+        pass
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    return cal
 
 
 @functools.lru_cache(maxsize=1)

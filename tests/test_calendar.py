@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -305,3 +306,56 @@ def test_shared_files_known_rows_on_non_sessions(prices_dir: Path, name: str):
         for day in extra:
             pos = frame.index.get_loc(day)
             assert frame["Close"].iloc[pos] == frame["Close"].iloc[pos - 1]
+
+
+# ----------------------------------------------------------------------------- stored calendars
+
+
+def _fresh(exchange: str):
+    import eventstudy.calendar as cal_mod
+
+    cal_mod.get_calendar.cache_clear()
+    return cal_mod.get_calendar(exchange)
+
+
+def _same_calendar(a, b) -> None:
+    pd.testing.assert_index_equal(a.sessions, b.sessions)
+    for attr in ("opens", "closes", "break_starts", "break_ends"):
+        pd.testing.assert_series_equal(getattr(a, attr), getattr(b, attr))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "another object"])
+def test_stored_calendar_equals_exchange_calendars_and_damage_is_rebuilt(
+    tmp_path, monkeypatch, damage
+):
+    """The calendar read back from the cache is exchange-calendars' own (sessions, opens,
+    closes, lunch breaks); a damaged file is built again and replaced."""
+    import pickle
+
+    import exchange_calendars as xc
+
+    monkeypatch.setenv("EVENTSTUDY_CACHE", str(tmp_path))
+    built = _fresh("XTKS")
+    (stored,) = (tmp_path / "calendars").glob("XTKS_*.pickle")
+    with warnings.catch_warnings():  # pandas deprecation noise inside exchange_calendars
+        warnings.simplefilter("ignore")
+        reference = xc.get_calendar("XTKS", start="2000-01-01", end=built.last_session)
+    _same_calendar(_fresh("XTKS"), reference)  # read from the file
+    whole = stored.read_bytes()
+    if damage == "truncated":
+        stored.write_bytes(whole[: len(whole) // 2])
+    elif damage == "garbage":
+        stored.write_bytes(b"\x00not a pickle")
+    else:
+        stored.write_bytes(pickle.dumps({"name": "XTKS"}))
+    _same_calendar(_fresh("XTKS"), reference)
+    assert len(stored.read_bytes()) == len(whole)  # replaced by a whole file
+    assert not list((tmp_path / "calendars").glob(".*.tmp"))
+
+
+def test_a_cache_that_cannot_be_written_still_gives_the_calendar(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("EVENTSTUDY_CACHE", str(blocker))
+    cal = _fresh("XNYS")
+    assert cal.is_session("2024-07-03") and not cal.is_session("2024-07-04")
