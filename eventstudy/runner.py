@@ -827,25 +827,27 @@ def _robust_rows(
                 tuple(w), by="event_id", calibrated=False, tests=_ROW_TESTS if only else None
             )
         # one row per event: the table is block-major, the same tests in each block
-        first = t.drop_duplicates("event_id")
+        names = list(dict.fromkeys(t["test"]))
+        T = len(names)
+        B = len(t) // max(T, 1)
+        layout = np.tile(np.array(names, dtype=object), B)
+        if B * T != len(t) or not np.array_equal(t["test"].to_numpy(dtype=object), layout):
+            raise AssertionError("caar_tests rows are not one block of every test per event")
+        head = t.iloc[::T] if T else t
         row = pd.DataFrame(
             {
-                "event_id": first["event_id"].astype(str).to_numpy(),
+                "event_id": head["event_id"].astype(str).to_numpy(),
                 "window": format_window(w),
-                "n": first["n"].to_numpy(dtype=int),
-                "caar": first["caar"].to_numpy(dtype=float),
+                "n": head["n"].to_numpy(dtype=int),
+                "caar": head["caar"].to_numpy(dtype=float),
             }
         )
-        keyed = t.set_index(["event_id", "test"])
-        events = first["event_id"].to_numpy()
-        for col, test, value in [
-            ("t_portfolio", "portfolio", "statistic"),
-            *((f"p_{n}", n, "p_value") for n in ROBUST_P),
-        ]:
-            if (t["test"] == test).any():
-                row[col] = keyed[value].xs(test, level="test").reindex(events).to_numpy(float)
-            else:
-                row[col] = math.nan
+        stat = t["statistic"].to_numpy(dtype=float).reshape(B, T)
+        pval = t["p_value"].to_numpy(dtype=float).reshape(B, T)
+        col = {n: k for k, n in enumerate(names)}
+        row["t_portfolio"] = stat[:, col["portfolio"]] if "portfolio" in col else math.nan
+        for name in ROBUST_P:
+            row[f"p_{name}"] = pval[:, col[name]] if name in col else math.nan
         frames.append(row)
     if not frames:
         return pd.DataFrame()
