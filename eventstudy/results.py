@@ -27,7 +27,7 @@ from eventstudy.exceptions import ConfigError
 from eventstudy.models import Design, design
 from eventstudy.movers import MAX_SECURITIES_SHOWN, MOVERS_SHOWN, top_and_bottom
 from eventstudy.stats import Blocks
-from eventstudy.vocabulary import TEST_NAMES, Convention, ModelName, check_tests, check_window
+from eventstudy.vocabulary import Convention, ModelName, check_tests, check_window
 
 if TYPE_CHECKING:  # pragma: no cover
     from eventstudy.crosssection import CrossSectionResults
@@ -464,9 +464,7 @@ class EventStudyResults:
         """
         _, _, cols = self._cols(window)
         if tests is not None:
-            unknown = sorted(set(tests) - set(TEST_NAMES))
-            if unknown:
-                raise ConfigError(field="tests", value=unknown, expected=f"some of {TEST_NAMES}")
+            tests = check_tests(tests)
         inp, _, _ = self._battery_input(by)
         return bt.run_battery(inp, cols, cumulative, tests)
 
@@ -728,7 +726,7 @@ class EventStudyResults:
         if calibrated and self._cal is not None:
             a, b, _ = self._cols(window)
             labels = self._battery_input(by)[1]
-            null = self._cal.null_pvalues((a, b), True, by, labels)
+            null = self._cal.null_pvalues((a, b), True, by, labels, chosen)
             p_obs = out["p_value"].to_numpy().reshape(B, 1, T)
             self._add_calibration(out, p_obs, [null.get(n) for n in names], (B, 1))
         _, labels, column = self._battery_input(by)
