@@ -242,16 +242,13 @@ class Calibration:
         if self.placebo is None:
             return {}
         pc = self.placebo.portfolio_car(window)
-        out = {
-            e: (np.full(self.n_draws, np.nan), np.full(self.n_draws, np.nan)) for e in self.events
-        }
-        for pid, car, t in zip(
-            pc["event_id"].astype(str),
-            pc["car"].to_numpy(float),
-            pc["statistic"].to_numpy(float),
-            strict=True,
-        ):
-            eid, b = self.template[pid]
-            out[eid][0][b] = car
-            out[eid][1][b] = t
+        where = {e: i for i, e in enumerate(self.events)}
+        cars = np.full((len(self.events), self.n_draws), np.nan)
+        ts = np.full((len(self.events), self.n_draws), np.nan)
+        slots = [self.template[pid] for pid in pc["event_id"].astype(str)]
+        rows = np.array([where[eid] for eid, _ in slots], dtype=int)
+        draws = np.array([b for _, b in slots], dtype=int)
+        cars[rows, draws] = pc["car"].to_numpy(float)
+        ts[rows, draws] = pc["statistic"].to_numpy(float)
+        out = {e: (cars[i], ts[i]) for i, e in enumerate(self.events)}
         return out
