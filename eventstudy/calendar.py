@@ -35,7 +35,7 @@ import pandas as pd
 
 from eventstudy.config import EXCHANGE_BY_SUFFIX, EXCHANGE_BY_SYMBOL, suffix_of
 from eventstudy.data.factors import HOME_EXCHANGE, AlignRule
-from eventstudy.exceptions import ConfigError, DataError
+from eventstudy.exceptions import CacheError, ConfigError, DataError
 
 __all__ = [
     "EXCHANGE_BY_SUFFIX",
@@ -166,13 +166,11 @@ def _stored_calendar(
     written and read by eventstudy only (pickle executes what it reads: the cache folder
     must be as private as the user's own files, as Python's ``__pycache__`` is).
     """
-    import os
     import pickle
     import sys
-    import tempfile
     from importlib.metadata import version
 
-    from eventstudy.data.cache import default_cache_dir
+    from eventstudy.data.cache import default_cache_dir, write_atomic
 
     folder = default_cache_dir() / "calendars"
     versions = f"xc{version('exchange-calendars')}-pd{pd.__version__}-py{sys.version_info[0]}{sys.version_info[1]}"
@@ -193,24 +191,14 @@ def _stored_calendar(
         pass
     with _quiet():
         cal = factory(start=start, end=end)
-    tmp: str | None = None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(cal, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-        tmp = None
-        for old in folder.glob(f"{name}_*.pickle"):  # earlier days' and versions' files
-            if old != path:
-                with contextlib.suppress(OSError):
-                    old.unlink()
-    except OSError:  # a read-only or full cache: run without it
-        pass
-    finally:
-        if tmp is not None:
+        write_atomic(path, lambda fh: pickle.dump(cal, fh, protocol=pickle.HIGHEST_PROTOCOL))
+    except CacheError:  # a read-only or full cache: run without it
+        return cal
+    for old in folder.glob(f"{name}_*.pickle"):  # earlier days' and versions' files
+        if old != path:
             with contextlib.suppress(OSError):
-                os.unlink(tmp)
+                old.unlink()
     return cal
 
 

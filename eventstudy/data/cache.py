@@ -40,10 +40,10 @@ import json
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote, unquote
 
 import numpy as np
@@ -65,7 +65,7 @@ from eventstudy.exceptions import (
 if TYPE_CHECKING:  # pragma: no cover
     from eventstudy.data.sources import PriceSource
 
-__all__ = ["FORMAT_VERSION", "MARKER", "PriceCache", "default_cache_dir"]
+__all__ = ["FORMAT_VERSION", "MARKER", "PriceCache", "default_cache_dir", "write_atomic"]
 
 FORMAT_VERSION = 1
 _META_KEY = b"eventstudy"
@@ -99,6 +99,46 @@ def default_cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("eventstudy"))
+
+
+def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write a file whole or not at all.
+
+    ``write(fh)`` fills a temporary file beside ``path`` (``.<name>.<random>.tmp``), which
+    is flushed to disk and renamed over ``path``; the rename is then made durable. A reader
+    sees the old file or the new one, never a part; a crash leaves at most the temporary
+    file, which is removed whenever Python can.
+
+    Raises
+    ------
+    CacheError
+        Naming ``path``: the folder or the file cannot be written.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise CacheError(path=str(path), detail=f"cannot write ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise CacheError(
+                path=str(path), detail=f"cannot write ({exc.strerror or exc})"
+            ) from None
+        raise
+    with contextlib.suppress(OSError):  # make the rename durable
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
 
 
 def _checksum(df: pd.DataFrame) -> str:
@@ -250,33 +290,11 @@ class PriceCache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._mark()
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         except OSError as exc:
             raise CacheError(
                 path=str(path), detail=f"cannot write ({exc.strerror or exc})"
             ) from None
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                pq.write_table(table, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise CacheError(
-                path=str(path), detail=f"cannot write ({exc.strerror or exc})"
-            ) from None
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        with contextlib.suppress(OSError):  # make the rename durable
-            dfd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+        write_atomic(path, lambda fh: pq.write_table(table, fh))
 
     def _mark(self) -> None:
         """Leave the marker file in the root (once; concurrent writers are fine)."""

@@ -46,7 +46,6 @@ import io
 import json
 import os
 import re
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -59,7 +58,6 @@ import numpy as np
 import pandas as pd
 
 from eventstudy.exceptions import (
-    CacheError,
     CacheWarning,
     DataError,
     DataWarning,
@@ -656,26 +654,10 @@ class FrenchLibrary:
 
 
 def _atomic_write(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to a temporary file beside ``path``, flush, and rename over it."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise CacheError(path=str(path), detail=f"cannot write ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise CacheError(
-                path=str(path), detail=f"cannot write ({exc.strerror or exc})"
-            ) from None
-        raise
+    """Write ``payload`` whole or not at all (:func:`~eventstudy.data.cache.write_atomic`)."""
+    from eventstudy.data.cache import write_atomic
+
+    write_atomic(path, lambda fh: fh.write(payload))
 
 
 def coverage_warning(aligned: pd.DataFrame, name: str, exchange: str) -> None:

@@ -12,12 +12,9 @@ alone by default:
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import functools
 import html
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -29,7 +26,7 @@ import plotly.offline
 from markupsafe import Markup
 
 from eventstudy import figures
-from eventstudy.exceptions import ReportError
+from eventstudy.exceptions import CacheError, ReportError
 
 __all__ = [
     "FRAGMENT_MODES",
@@ -77,20 +74,12 @@ class TemplateCache(jinja2.FileSystemBytecodeCache):
             bucket.reset()
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        target = Path(self._get_cache_filename(bucket))
-        tmp: str | None = None
+        from eventstudy.data.cache import write_atomic
+
         try:
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                bucket.write_bytecode(fh)
-            os.replace(tmp, target)
-            tmp = None
-        except OSError:  # a read-only or full cache: run without it
+            write_atomic(Path(self._get_cache_filename(bucket)), bucket.write_bytecode)
+        except CacheError:  # a read-only or full cache: run without it
             pass
-        finally:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
 
 
 def _template_cache() -> TemplateCache | None:
