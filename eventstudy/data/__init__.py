@@ -44,10 +44,10 @@ __all__ = [
     "YahooSource",
     "check_splits",
     "compute_returns",
-    "returns_from_panel",
     "default_cache_dir",
     "fetch_prices",
     "load_prices",
     "read_price_csv",
     "resolve_symbol",
+    "returns_from_panel",
 ]
