@@ -183,7 +183,15 @@ def returns_from_panel(
     ----------
     panel : DataFrame
         Adjusted closes: one column per symbol (unique names), a date index.
-    sessions, kind, exchange, asof, asof_side
+    sessions : DatetimeIndex, optional
+        The exchange's sessions; default every date where some symbol has a price.
+    kind : {"simple", "log"}, default "simple"
+        As for :func:`compute_returns`.
+    exchange : str, optional
+        Exchange name used in warnings.
+    asof : iterable of str, optional
+        Symbols to align "as of" (default: detected, as :func:`compute_returns` does).
+    asof_side : {"on_or_before", "before"}, default "on_or_before"
         As for :func:`compute_returns`.
 
     Returns

@@ -308,8 +308,22 @@ class SimulatedSource:
         start: pd.Timestamp | str | None = None,
         end: pd.Timestamp | str | None = None,
     ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-        """The frames :meth:`get` gives for each symbol (equal to them, provenance
-        included but for ``fetched_at``), built from one :meth:`panel`, and that panel.
+        """The frames :meth:`get` gives for each symbol, built from one :meth:`panel`.
+
+        Parameters
+        ----------
+        symbols : iterable of str
+            Symbols (duplicates once).
+        start, end : date-like, optional
+            Inclusive bounds.
+
+        Returns
+        -------
+        frames : dict of str to DataFrame
+            Per symbol, the frame of :meth:`get` (equal to it, provenance included but
+            for ``fetched_at``).
+        panel : DataFrame
+            The :meth:`panel` they come from.
 
         Raises
         ------
