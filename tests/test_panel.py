@@ -318,3 +318,15 @@ def test_a_csv_study_on_a_wide_file_through_the_panel_equals_the_per_symbol_path
     raw = pd.read_csv(tmp_path / "wide.csv", index_col=0, parse_dates=True)["W05"]
     d0, d1 = raw.index[100], raw.index[101]
     assert math.isclose(ret.loc[d1, "W05"], raw[d1] / raw[d0] - 1.0, rel_tol=1e-12)
+
+
+def test_warnings_point_at_the_caller_on_both_paths():
+    panel, sessions = _messy_panel()
+    for fn in (
+        lambda: compute_returns(_frames(panel), sessions),
+        lambda: returns_from_panel(panel, sessions),
+    ):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fn()
+        assert caught and {Path(w.filename).name for w in caught} == {"test_panel.py"}

@@ -312,9 +312,11 @@ def _one_series(
     asof: Iterable[str] | None,
     asof_side: Literal["on_or_before", "before"],
     kind: Literal["simple", "log"],
+    stacklevel: int = 3,
 ) -> tuple[np.ndarray, list[pd.Timestamp], str]:
     """One symbol's returns on ``sess``: (returns, sessions missing, alignment), warning
-    about the sessions it lacks (see :func:`compute_returns`)."""
+    about the sessions it lacks (see :func:`compute_returns`); ``stacklevel`` 3 points
+    the warnings at the caller of the function that called this one."""
     if len(s) == 0 or len(sess) == 0:
         return np.full(len(sess), np.nan), [], "sessions"
     in_range = s[(s.index >= sess[0]) & (s.index <= sess[-1])]
@@ -330,7 +332,7 @@ def _one_series(
                     f"{len(stale)} session(s) of {where}: {_fmt_dates(stale)}; "
                     "those returns are NaN"
                 ),
-                stacklevel=4,
+                stacklevel=stacklevel,
             )
         return _ratio(p, kind), list(stale), "asof"
     if off.any():
@@ -340,16 +342,16 @@ def _one_series(
                 f"{sym}: {len(extra)} price(s) on dates that are not sessions of "
                 f"{where}, ignored: {_fmt_dates(extra)}"
             ),
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
     p = s.reindex(sess).to_numpy()
     inside = (sess >= s.index[0]) & (sess <= s.index[-1])
     gaps = sess[inside & np.isnan(p)]
-    _warn_gaps(sym, gaps, where)
+    _warn_gaps(sym, gaps, where, stacklevel + 1)
     return _ratio(p, kind), list(gaps), "sessions"
 
 
-def _warn_gaps(sym: str, gaps: pd.DatetimeIndex, where: str) -> None:
+def _warn_gaps(sym: str, gaps: pd.DatetimeIndex, where: str, stacklevel: int = 3) -> None:
     if len(gaps):
         warnings.warn(
             format_warning(
@@ -359,7 +361,7 @@ def _warn_gaps(sym: str, gaps: pd.DatetimeIndex, where: str) -> None:
                 exchange=where,
                 dates=_fmt_dates(gaps) + " (returns left NaN, not forward-filled)",
             ),
-            stacklevel=5,
+            stacklevel=stacklevel,
         )
 
 
