@@ -42,12 +42,14 @@ from eventstudy.data import (
     fetch_prices,
     load_prices,
     resolve_symbol,
+    returns_from_panel,
 )
 from eventstudy.data.factors import FACTOR_COLUMNS
 from eventstudy.exceptions import (
     CalibrationBoundWarning,
     ConfigError,
     DataError,
+    EventStudyError,
     EventStudyWarning,
     ExcludedEventWarning,
     FetchFailed,
@@ -644,15 +646,16 @@ def prepare(
         hi = min(end, max(frames[s].index.max() for s in securities))
         sessions = cal.sessions(exchange, lo, hi)
         kind: Literal["simple", "log"] = "log" if plan.engine.returns == "log" else "simple"
-        returns = compute_returns(frames, sessions, kind=kind, exchange=exchange)
+        returns = _group_returns(plan, source, frames, securities, sessions, kind, exchange)
 
         rows = []
+        kept = set(securities)  # (a list here was 20 x 2,000 x 2,000 comparisons)
         for i, ev in enumerate(plan.events):
             t = timing[(timing["event_id"] == ev.id) & (timing["exchange"] == exchange)]
             day0 = t["session"].iloc[0]
             _check_inside_data(i, ev.id, exchange, day0, returns.index)
             for sec in ev.securities or securities:
-                if sec in securities:
+                if sec in kept:
                     rows.append({"event_id": ev.id, "security": sec, "event_date": day0})
         events = pd.DataFrame(rows, columns=["event_id", "security", "event_date"])
         if plan.fama_french is not None:
@@ -687,6 +690,91 @@ def prepare(
         notes=notes,
         failures=failures,
     )
+
+
+def _group_returns(
+    plan: StudyPlan,
+    source: PriceSource,
+    frames: Mapping[str, pd.DataFrame],
+    securities: list[str],
+    sessions: pd.DatetimeIndex,
+    kind: Literal["simple", "log"],
+    exchange: str,
+) -> pd.DataFrame:
+    """Returns of one exchange group's columns (securities, benchmarks, factors).
+
+    The securities' returns come from one price panel (:func:`returns_from_panel`) when
+    :func:`_security_panel` gives one, the other columns from their frames; else every
+    column goes through :func:`compute_returns`. Both give the same frame, attrs,
+    warnings (in the same order) and errors: each column's returns depend on its own
+    prices and the sessions only.
+    """
+    panel = _security_panel(plan, source, frames, securities)
+    if panel is None:
+        return compute_returns(frames, sessions, kind=kind, exchange=exchange)
+    stocks = returns_from_panel(panel, sessions, kind, exchange=exchange)
+    others = {c: f for c, f in frames.items() if c not in panel.columns}
+    if not others:
+        return stocks
+    rest = compute_returns(others, sessions, kind=kind, exchange=exchange)
+    out = pd.DataFrame(
+        np.hstack([stocks.to_numpy(), rest.to_numpy()]),
+        index=stocks.index,
+        columns=[*stocks.columns, *rest.columns],
+    )
+    out.attrs = {
+        "missing": {**stocks.attrs["missing"], **rest.attrs["missing"]},
+        "alignment": {**stocks.attrs["alignment"], **rest.attrs["alignment"]},
+        "kind": kind,
+    }
+    return out
+
+
+def _security_panel(
+    plan: StudyPlan,
+    source: PriceSource,
+    frames: Mapping[str, pd.DataFrame],
+    securities: list[str],
+) -> pd.DataFrame | None:
+    """The securities' adjusted closes as one dates x securities frame, or ``None``.
+
+    The rule: a panel is used only where it holds, column by column, the adjusted
+    closes of the per-symbol frames already fetched, so that the returns are the same.
+    That is a :class:`SimulatedSource` (its :meth:`~SimulatedSource.panel` equals
+    :meth:`~SimulatedSource.get` to the bit), or a :class:`CsvSource` on one **wide**
+    file (one price per cell, as :meth:`CsvSource.get` reads it). Everything else keeps
+    the per-symbol path: Yahoo and sources read through a cache, a folder of CSVs, a
+    long CSV (whose per-symbol frames fall back from an empty adjusted close to the
+    close row by row, which its panel does not), a chain of CSVs, and securities whose
+    prices were fetched under the same symbol twice. A panel that cannot be read (an
+    error) falls back to the per-symbol path, which raises or warns as before; the
+    panel's own warnings are dropped (the per-symbol fetch gave them already).
+    """
+    if not isinstance(source, SimulatedSource | CsvSource) or not securities:
+        return None
+    if isinstance(source, CsvSource) and source.path.is_dir():
+        return None
+    aliases = {s.symbol: _aliases(s.aliases) for s in plan.securities}
+    fetched = [
+        str(frames[s].attrs.get("provenance", {}).get("symbol") or resolve_symbol(
+            s, aliases.get(s), source.name
+        ))
+        for s in securities
+    ]  # fmt: skip
+    if len(set(fetched)) != len(fetched):
+        return None
+    first = min(frames[s].index.min() for s in securities)
+    last = max(frames[s].index.max() for s in securities)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            panel = source.panel(fetched, first, last)
+    except EventStudyError:
+        return None
+    if isinstance(source, CsvSource) and panel.attrs["provenance"].get("layout") != "wide":
+        return None
+    panel.columns = list(securities)
+    return panel
 
 
 def _published_factors(

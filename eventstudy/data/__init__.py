@@ -28,7 +28,7 @@ from eventstudy.data.cache import PriceCache, default_cache_dir
 from eventstudy.data.csv_source import CsvChain, CsvSource, read_price_csv
 from eventstudy.data.csv_table import CsvTable
 from eventstudy.data.loading import PriceBatch, fetch_prices, load_prices
-from eventstudy.data.returns import compute_returns
+from eventstudy.data.returns import compute_returns, returns_from_panel
 from eventstudy.data.simulated import SimulatedSource
 from eventstudy.data.sources import PriceSource, check_splits, resolve_symbol
 from eventstudy.data.yahoo import YahooSource
@@ -49,4 +49,5 @@ __all__ = [
     "load_prices",
     "read_price_csv",
     "resolve_symbol",
+    "returns_from_panel",
 ]

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from eventstudy.data.cache import PriceCache
+from eventstudy.data.simulated import SimulatedSource
 from eventstudy.data.sources import PriceSource, resolve_symbol
 from eventstudy.exceptions import (
     DataError,
@@ -205,11 +206,20 @@ def _run(
             fix="drop --offline, or use --prices DIR",
         )
     fetched = {sym: resolve_symbol(sym, (aliases or {}).get(sym), source.name) for sym in wanted}
+    ready: dict[str, pd.DataFrame] = {}
+    if store is None and isinstance(source, SimulatedSource):
+        # one panel instead of a frame per symbol (the same frames); a symbol the
+        # simulation lacks still goes to get(), which raises its UnknownSymbol
+        known = [f for f in dict.fromkeys(fetched.values()) if f in source.returns.columns]
+        ready = source.frames(known, start, end)[0]
 
     def one(sym: str) -> pd.DataFrame:
         fetch = fetched[sym]
         if store is not None:
             df = store.get(source, fetch, start, end, refresh=refresh, offline=offline)
+        elif fetch in ready:
+            df = ready[fetch].copy()  # (two study symbols may fetch the same one)
+            df.attrs = {"provenance": dict(ready[fetch].attrs["provenance"])}
         else:
             df = source.get(fetch, start, end)
         prov = dict(df.attrs.get("provenance", {}))

@@ -229,13 +229,118 @@ class SimulatedSource:
             )
         price = self.params["start_price"] * (1.0 + self.returns[symbol]).cumprod()
         df = pd.DataFrame({"close": price, "adj_close": price})
-        prov = make_provenance(
+        prov = self._provenance(symbol, int((self.abnormal["symbol"] == symbol).sum()))
+        return finalize_prices(
+            df, symbol, prov, start=to_timestamp(start, "start"), end=to_timestamp(end, "end")
+        )
+
+    def _provenance(self, symbol: str, injected: int) -> dict[str, Any]:
+        return make_provenance(
             self.name,
             symbol,
             seed=self.seed,
             sessions=f"{self.sessions[0].date()}..{self.sessions[-1].date()}",
-            injected=int((self.abnormal["symbol"] == symbol).sum()),
+            injected=injected,
         )
-        return finalize_prices(
-            df, symbol, prov, start=to_timestamp(start, "start"), end=to_timestamp(end, "end")
+
+    def _check(self, symbols: Iterable[str] | None) -> list[str]:
+        wanted = list(self.returns.columns) if symbols is None else list(dict.fromkeys(symbols))
+        for sym in wanted:
+            if sym not in self.returns.columns:
+                raise UnknownSymbol(
+                    symbol=sym,
+                    source=f"the simulation (symbols {', '.join(self.returns.columns)})",
+                )
+        return wanted
+
+    def panel(
+        self,
+        symbols: Iterable[str] | None = None,
+        start: pd.Timestamp | str | None = None,
+        end: pd.Timestamp | str | None = None,
+    ) -> pd.DataFrame:
+        """Adjusted closes of many symbols at once: a sessions x symbols frame.
+
+        Every column equals the ``adj_close`` of :meth:`get` for that symbol to the bit
+        (the same compounding, :math:`P_0 \\prod (1 + r)`, down each column).
+
+        Parameters
+        ----------
+        symbols : iterable of str, optional
+            Symbols (duplicates once); default the market and every stock.
+        start, end : date-like, optional
+            Inclusive bounds.
+
+        Returns
+        -------
+        DataFrame
+            Index: the simulated sessions inside ``start..end`` (named ``date``); one
+            float64 column per symbol, in the order asked. ``attrs["provenance"]``: the
+            source, ``symbol`` (the first five symbols), seed and sessions.
+
+        Raises
+        ------
+        UnknownSymbol
+            For the first symbol (in the order asked) that is not simulated.
+        """
+        wanted = self._check(symbols)
+        price = self.params["start_price"] * (1.0 + self.returns[wanted]).cumprod()
+        t0, t1 = to_timestamp(start, "start"), to_timestamp(end, "end")
+        keep = np.ones(len(price), dtype=bool)
+        if t0 is not None:
+            keep &= price.index >= t0
+        if t1 is not None:
+            keep &= price.index <= t1
+        out = pd.DataFrame(
+            price.to_numpy()[keep],
+            index=pd.DatetimeIndex(self.sessions.as_unit("ns").to_numpy()[keep], name="date"),
+            columns=wanted,
         )
+        out.columns.name = None
+        prov = self._provenance(",".join(wanted[:5]) + (" ..." if len(wanted) > 5 else ""), 0)
+        del prov["injected"]
+        out.attrs = {"provenance": prov}
+        return out
+
+    def frames(
+        self,
+        symbols: Iterable[str],
+        start: pd.Timestamp | str | None = None,
+        end: pd.Timestamp | str | None = None,
+    ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+        """The frames :meth:`get` gives for each symbol, built from one :meth:`panel`.
+
+        Parameters
+        ----------
+        symbols : iterable of str
+            Symbols (duplicates once).
+        start, end : date-like, optional
+            Inclusive bounds.
+
+        Returns
+        -------
+        frames : dict of str to DataFrame
+            Per symbol, the frame of :meth:`get` (equal to it, provenance included but
+            for ``fetched_at``).
+        panel : DataFrame
+            The :meth:`panel` they come from.
+
+        Raises
+        ------
+        UnknownSymbol
+            For the first symbol (in the order asked) that is not simulated.
+        """
+        panel = self.panel(symbols, start, end)
+        counts = self.abnormal["symbol"].value_counts()
+        index = panel.index
+        values = panel.to_numpy()
+        out: dict[str, pd.DataFrame] = {}
+        for j, sym in enumerate(panel.columns):
+            col = values[:, j]
+            # one block of two equal columns (what finalize_prices gives for close == adj)
+            df = pd.DataFrame(
+                np.column_stack([col, col]), index=index.copy(), columns=["close", "adj_close"]
+            )
+            df.attrs = {"provenance": self._provenance(sym, int(counts.get(sym, 0)))}
+            out[sym] = df
+        return out, panel
