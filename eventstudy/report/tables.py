@@ -41,9 +41,23 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy(deep=False)
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
-            out[col] = out[col].map(_inert)
+            out[col] = _neutralise_column(out[col])
     out.columns = [_inert(c) for c in out.columns]
     return out
+
+
+def _neutralise_column(s: pd.Series) -> pd.Series:
+    """One text column through :func:`_inert`, each distinct value checked once (a column of
+    40,000 firm-events holds a few thousand names)."""
+    try:
+        uniques = pd.unique(s.to_numpy(dtype=object))
+    except TypeError:  # unhashable cells: check each
+        return s.map(_inert)
+    changed = {u: _inert(u) for u in uniques if isinstance(u, str)}
+    changed = {u: v for u, v in changed.items() if v != u}
+    if not changed:
+        return s
+    return s.map(lambda v: changed.get(v, v) if isinstance(v, str) else v)
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
