@@ -28,6 +28,7 @@ Run: ``.venv/bin/python benchmarks/bench_figures.py [--baseline main] [--time --
 from __future__ import annotations
 
 import argparse
+import base64
 import importlib.util
 import math
 import statistics
@@ -381,8 +382,19 @@ def _num_equal(a: Any, b: Any) -> bool:
     return fa == fb or abs(fa - fb) <= RTOL * max(abs(fa), abs(fb))
 
 
+def _typed_array(x: Any) -> Any:
+    """Plotly's base64 form of a numeric array (``{"dtype", "bdata"[, "shape"]}``) as numpy."""
+    if isinstance(x, dict) and set(x) in ({"dtype", "bdata"}, {"dtype", "bdata", "shape"}):
+        arr = np.frombuffer(base64.b64decode(x["bdata"]), dtype=np.dtype(x["dtype"]))
+        if "shape" in x:
+            arr = arr.reshape([int(n) for n in str(x["shape"]).split(",")])
+        return arr
+    return x
+
+
 def diff(a: Any, b: Any, path: str = "") -> Iterator[str]:
     """Differences between two ``to_dict()`` trees (``a`` before, ``b`` after)."""
+    a, b = _typed_array(a), _typed_array(b)
     if isinstance(a, dict) and isinstance(b, dict):
         for k in sorted(set(a) | set(b), key=str):
             if k not in b:
@@ -432,10 +444,15 @@ def compare_calls(calls: list[Call], base: dict[str, types.ModuleType]) -> int:
         call.restore()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            before = call.run(base).to_dict()
+            fig_before = call.run(base)
             call.restore()
-            after = call.run(mine).to_dict()
-        found = list(diff(before, after))
+            fig_after = call.run(mine)
+        found = list(diff(fig_before.to_dict(), fig_after.to_dict()))
+        # the subplot grid a figure knows (row=/col= arguments, print_grid)
+        for key in ("_grid_ref", "_grid_str"):
+            if getattr(fig_before, key) != getattr(fig_after, key):
+                found.append(f"{key}: {getattr(fig_before, key)!r} before, "
+                             f"{getattr(fig_after, key)!r} after")
         summary[f"{call.case}:{call.name}"] += 1
         if found:
             n_diff += 1
