@@ -451,8 +451,9 @@ def compare_calls(calls: list[Call], base: dict[str, types.ModuleType]) -> int:
         # the subplot grid a figure knows (row=/col= arguments, print_grid)
         for key in ("_grid_ref", "_grid_str"):
             if getattr(fig_before, key) != getattr(fig_after, key):
-                found.append(f"{key}: {getattr(fig_before, key)!r} before, "
-                             f"{getattr(fig_after, key)!r} after")
+                found.append(
+                    f"{key}: {getattr(fig_before, key)!r} before, {getattr(fig_after, key)!r} after"
+                )
         summary[f"{call.case}:{call.name}"] += 1
         if found:
             n_diff += 1

@@ -606,7 +606,8 @@ def _mark_sessions(
     own: list[tuple[float, str]] = []
     others: list[str] = []
     if timing is not None and len(timing) and "event_id" in timing:
-        for t in _records(timing[timing["event_id"].astype(str) == str(event_id)]):
+        of_event = timing[timing["event_id"].astype(str) == str(event_id)]
+        for t in _records(of_event, ["session", "rule", "exchange"]):
             session = pd.Timestamp(t["session"]).normalize()
             rule = f" ({t['rule']})" if "rule" in t and pd.notna(t["rule"]) else ""
             ex = str(t.get("exchange", ""))
@@ -1195,7 +1196,7 @@ def tests_frame(
             car = car[car["security"].astype(str) != PORTFOLIO]
             caar = float(car["car"].mean()) if len(car) else math.nan
         measured = _MEASURED <= set(tests.columns)
-        for rec in _records(tests):
+        for rec in _records(tests, ["test", "p_value", "statistic", "min_p", *_MEASURED]):
             name, p = str(rec["test"]), float(rec["p_value"])
             row: dict[str, Any] = {
                 "window": format_window(w),
@@ -1235,10 +1236,12 @@ def tests_frame(
     return pd.DataFrame(rows, columns=columns)
 
 
-def _records(frame: pd.DataFrame) -> list[dict[Any, Any]]:
-    """The rows of ``frame`` as dicts of numpy scalars, read column by column (pandas'
-    ``to_dict("records")`` walks the rows and costs milliseconds per table)."""
-    cols = {c: frame[c].to_numpy() for c in frame.columns}
+def _records(frame: pd.DataFrame, columns: Iterable[Any] | None = None) -> list[dict[Any, Any]]:
+    """The rows of ``frame`` as dicts of numpy scalars (only ``columns``, those ``frame``
+    has), read column by column: pandas' ``to_dict("records")`` walks the rows and costs
+    milliseconds per table."""
+    names = frame.columns if columns is None else [c for c in columns if c in frame.columns]
+    cols = {c: frame[c].to_numpy() for c in names}
     return [{c: v[i] for c, v in cols.items()} for i in range(len(frame))]
 
 
@@ -1277,7 +1280,7 @@ def plot_tests(
     """
     table = tests_frame(results, windows, event_id=event_id)
     by_window: dict[str, dict[str, dict[str, Any]]] = {}
-    for rec in _records(table):
+    for rec in _records(table, ["window", "test", "statistic", "p_value", "stars", "caar"]):
         by_window.setdefault(rec["window"], {}).setdefault(rec["test"], rec)
     tests = list(dict.fromkeys(table["test"]))
     header = ["Test"]
