@@ -313,6 +313,10 @@ def case_direct(tmp: Path) -> None:
             F.plot_residual_correlation(r, cap=2)
             F.plot_tests(r)
             F.plot_tests(r, [(0, 1)], event_id="tinycars")
+        empty = types.SimpleNamespace(**vars(standin))  # an event without abnormal returns
+        ar = standin.abnormal_returns
+        empty.abnormal_returns = ar[ar["event_id"] != "tinycars"]
+        F.plot_ar(empty, cap=None)
         F.plot_car_distribution(res)
         F.plot_car_distribution(res, (0, 0), "kei_cafe")
         F.plot_ar(res, "kei_cafe", labels={"7203.T": "Toyota"}, colors={"7203.T": "#000000"})
