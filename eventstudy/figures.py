@@ -13,7 +13,11 @@ Conventions shared by every figure:
   portfolio is black, benchmarks are grey;
 * hover shows the date, the relative day and the value;
 * one clean template (:data:`TEMPLATE`), applied per figure (the global Plotly default
-  is left alone).
+  is left alone);
+* each figure is written out as plain data (trace dicts, one layout with its axes, shapes
+  and annotations) and validated once by ``go.Figure`` (:mod:`eventstudy.figures_spec`):
+  Plotly's incremental API (``make_subplots``, ``add_trace``, ``update_layout``...) costs
+  several times more for the same figure.
 
 The architecture document's names (``ar_bars``, ``car_paths``, ...) are aliases of the
 ``plot_*`` functions.
