@@ -13,7 +13,11 @@ Conventions shared by every figure:
   portfolio is black, benchmarks are grey;
 * hover shows the date, the relative day and the value;
 * one clean template (:data:`TEMPLATE`), applied per figure (the global Plotly default
-  is left alone).
+  is left alone);
+* each figure is written out as plain data (trace dicts, one layout with its axes, shapes
+  and annotations) and validated once by ``go.Figure`` (:mod:`eventstudy.figures_spec`):
+  Plotly's incremental API (``make_subplots``, ``add_trace``, ``update_layout``...) costs
+  several times more for the same figure.
 
 The architecture document's names (``ar_bars``, ``car_paths``, ...) are aliases of the
 ``plot_*`` functions.
@@ -32,10 +36,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
-from plotly.subplots import make_subplots
 
 from eventstudy.config import format_window
 from eventstudy.exceptions import ReportError
+from eventstudy.figures_spec import Grid, Spec, figure, grid, hline, on, refs, vline, vrect
 from eventstudy.movers import MAX_SECURITIES_SHOWN, Movers, top_and_bottom
 from eventstudy.verdict import stars as _stars
 from eventstudy.vocabulary import CLUSTER_ROBUST_TESTS, TEST_NAMES
@@ -344,20 +348,26 @@ def _day0_dates(results: Any) -> dict[Any, str]:
 
 
 def _date_str(values: Iterable[Any]) -> list[str]:
-    return [pd.Timestamp(v).strftime("%Y-%m-%d") if pd.notna(v) else "" for v in values]
+    """Each value as ``YYYY-MM-DD`` ("" when missing); naive datetimes in one numpy call."""
+    arr = np.asarray(values)
+    if arr.dtype.kind == "M":
+        days = np.datetime_as_string(arr.astype("datetime64[D]"), unit="D")
+        return ["" if d == "NaT" else str(d) for d in days]
+    return [pd.Timestamp(v).strftime("%Y-%m-%d") if pd.notna(v) else "" for v in arr]
 
 
 def _z(level: float) -> float:
     return NormalDist().inv_cdf(0.5 + level / 2.0)
 
 
-def _finish(fig: go.Figure, title: str, *, subtitle: str = "", height: int | None = None) -> None:
+def _layout(title: str, *, subtitle: str = "", height: int | None = None, **rest: Any) -> Spec:
+    """A figure's layout: the house template, the title (with its grey subtitle), the
+    height and the rest as given."""
     text = f"{title}<br><span style='font-size:12px;color:#666'>{subtitle}</span>"
-    fig.update_layout(
-        template=TEMPLATE,
-        title={"text": text if subtitle else title},
-        height=height,
-    )
+    out: Spec = {"template": TEMPLATE, "title": {"text": text if subtitle else title}, **rest}
+    if height is not None:
+        out["height"] = height
+    return out
 
 
 _DAY_AXIS_TITLE = "Trading days relative to the reacting session (day 0)"
@@ -365,18 +375,28 @@ _DAY_AXIS_TITLE = "Trading days relative to the reacting session (day 0)"
 _BOTTOM_LEGEND = {"orientation": "h", "x": 0.0, "xanchor": "left", "y": -0.2, "yanchor": "top"}
 
 
-def _day_axis(fig: go.Figure, days: Sequence[int], *, panels: int = 1, **kw: Any) -> None:
-    """Relative-day ticks on every x axis; with stacked panels the title only at the bottom."""
-    fig.update_xaxes(
-        title_text=_DAY_AXIS_TITLE if panels == 1 else None,
-        tickmode="array",
-        tickvals=list(days),
-        ticktext=[_signed(int(d)) for d in days],
-        zeroline=False,
-        **kw,
-    )
-    if panels > 1:
-        fig.update_xaxes(title_text=_DAY_AXIS_TITLE, row=panels, col=1)
+def _day_ticks(days: Sequence[int]) -> Spec:
+    """Relative-day ticks (``+1``, ``-1``) for an x axis."""
+    return {
+        "tickmode": "array",
+        "tickvals": list(days),
+        "ticktext": [_signed(int(d)) for d in days],
+        "zeroline": False,
+    }
+
+
+def _panel_axes(grid: Grid | None, x: Spec, y: Spec, *, x_title: str | None = None) -> Spec:
+    """The axes of a figure: ``x`` on every x axis and ``y`` on every y axis (of the grid, or
+    of a figure without subplots), and ``x_title`` under the bottom panel only."""
+    if grid is None:
+        axes = {"xaxis": dict(x), "yaxis": dict(y)}
+        bottom = "xaxis"
+    else:
+        axes = grid.with_axes(x, y)
+        bottom = grid.axis("x", grid.rows, 1)
+    if x_title is not None:
+        axes[bottom]["title"] = {"text": x_title}
+    return axes
 
 
 def _event_movers(
@@ -406,6 +426,32 @@ def _shown(movers: Sequence[Movers]) -> str:
     """The subtitle line saying which securities are drawn ("" when all are)."""
     labels = list(dict.fromkeys(m.label for m in movers if m.capped))
     return ("<br>shown: " + "; ".join(labels)) if labels else ""
+
+
+class _Columns:
+    """The abnormal-returns table as arrays (event_id, security, rel_day, date, ar), read
+    once per figure: rows of one event by a boolean mask, not a pandas filter per event."""
+
+    def __init__(self, ar: pd.DataFrame) -> None:
+        self.event_id = ar["event_id"].to_numpy()
+        self.security = ar["security"].astype(str).to_numpy()
+        self.rel_day = ar["rel_day"].to_numpy()
+        self.date = ar["date"].to_numpy()
+        self.ar = ar["ar"].to_numpy()
+
+    def rows(self, event_id: Any) -> np.ndarray:
+        """Positions of the event's rows, in table order."""
+        return np.flatnonzero(self.event_id == event_id)
+
+    def by_security(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """``rows`` split by security (sorted by name), each sorted by relative day."""
+        rows = rows[np.argsort(self.rel_day[rows], kind="stable")]
+        rows = rows[np.argsort(self.security[rows].astype(str), kind="stable")]
+        secs = self.security[rows]
+        cuts = np.flatnonzero(secs[1:] != secs[:-1]) + 1
+        return {
+            str(secs[idx[0]]): rows[idx] for idx in np.split(np.arange(len(rows)), cuts) if len(idx)
+        }
 
 
 # ----------------------------------------------------------------------------- AR bars
@@ -459,98 +505,113 @@ def plot_ar(
     colors = _study_colors(results, colors)
     lo, hi = window
     days = list(range(lo, hi + 1))
-    fig = (
-        make_subplots(
-            rows=len(ids),
-            cols=1,
+    many = len(ids) > 1
+    panels = (
+        grid(
+            len(ids),
+            1,
             shared_xaxes=True,
             vertical_spacing=0.08,
             subplot_titles=[f"Event {e}" for e in ids],
         )
-        if len(ids) > 1
-        else go.Figure()
+        if many
+        else None
     )
+    data: list[Spec] = []
+    shapes: list[Spec] = []
+    notes: list[Spec] = list(panels.titles) if panels is not None else []
     shown: set[str] = set()
     chosen: list[Movers] = []
-    for row, eid in enumerate(ids, start=1):
-        sub = ar[(ar["event_id"] == eid) & ar["rel_day"].between(lo, hi)]
-        sub = sub.assign(security=sub["security"].astype(str)).sort_values(["security", "rel_day"])
-        movers = _event_movers(results, eid, sorted(sub["security"].unique()), rank_window, cap)
+    cols = _Columns(ar)
+    for k, eid in enumerate(ids, start=1):
+        rows = cols.rows(eid)
+        rows = rows[(cols.rel_day[rows] >= lo) & (cols.rel_day[rows] <= hi)]
+        groups = cols.by_security(rows)
+        movers = _event_movers(results, eid, list(groups), rank_window, cap)
         chosen.append(movers)
-        groups = dict(tuple(sub.groupby("security", sort=True)))
         for sec in movers.keys:
             g = groups[sec]
-            trace = go.Bar(
-                x=g["rel_day"].to_numpy(),
-                y=g["ar"].to_numpy(dtype=float) * 100.0,
-                name=_label(sec, labels),
-                legendgroup=sec,
-                showlegend=sec not in shown,
-                marker={"color": _color(colors, sec), "line": {"width": 0}},
-                customdata=np.array(_date_str(g["date"]), dtype=object)[:, None],
-                hovertemplate=(
-                    "<b>%{fullData.name}</b><br>%{customdata[0]} · day %{x}"
-                    "<br>AR %{y:+.2f}%<extra></extra>"
-                ),
+            data.append(
+                {
+                    "type": "bar",
+                    "x": cols.rel_day[g],
+                    "y": cols.ar[g].astype(float) * 100.0,
+                    "name": _label(sec, labels),
+                    "legendgroup": sec,
+                    "showlegend": sec not in shown,
+                    "marker": {"color": _color(colors, sec), "line": {"width": 0}},
+                    "customdata": np.array(_date_str(cols.date[g]), dtype=object)[:, None],
+                    "hovertemplate": (
+                        "<b>%{fullData.name}</b><br>%{customdata[0]} · day %{x}"
+                        "<br>AR %{y:+.2f}%<extra></extra>"
+                    ),
+                    **(on(k) if many else {}),
+                }
             )
             shown.add(sec)
-            if len(ids) > 1:
-                fig.add_trace(trace, row=row, col=1)
-            else:
-                fig.add_trace(trace)
-        _mark_sessions(fig, ar, eid, timing, exchange, row if len(ids) > 1 else None)
+        # on a panel without bars, make_subplots' add_vrect(row=) draws no shading
+        shade = not many or bool(movers.keys)
+        _mark_sessions(shapes, notes, cols, eid, timing, exchange, k, shade=shade)
     room = _legend_room(chosen)
-    fig.update_layout(
-        barmode="group",
-        legend=_BOTTOM_LEGEND,
-        margin={"t": 130 if room else 100, "b": 120 + room},
+    axes = _panel_axes(
+        panels,
+        # the range is the window: labels of the reacting session must not stretch it
+        {**_day_ticks(days), "range": [lo - 0.5, hi + 0.5], "autorange": False},
+        {"title": {"text": "Abnormal return (%)"}, "ticksuffix": "%", "zeroline": True},
+        x_title=_DAY_AXIS_TITLE,
     )
-    _day_axis(fig, days, panels=len(ids))
-    # the range is the window: labels of the reacting session must not stretch it
-    fig.update_xaxes(range=[lo - 0.5, hi + 0.5], autorange=False)
-    fig.update_yaxes(title_text="Abnormal return (%)", ticksuffix="%", zeroline=True)
     head = title or (
         f"Daily abnormal returns around event {ids[0]}"
         if len(ids) == 1
         else "Daily abnormal returns around each event"
     )
-    _finish(
-        fig,
+    layout = _layout(
         head,
         subtitle="Abnormal return = return minus the expected return of the estimation model"
         "<br>shaded: the first session able to react" + _shown(chosen),
         height=max(480, 380 * len(ids)) + room,
+        barmode="group",
+        legend=_BOTTOM_LEGEND,
+        margin={"t": 130 if room else 100, "b": 120 + room},
+        shapes=shapes,
+        annotations=notes,
+        **axes,
     )
-    return fig
+    return figure(data, layout, panels)
 
 
 def _mark_sessions(
-    fig: go.Figure,
-    ar: pd.DataFrame,
+    shapes: list[Spec],
+    notes: list[Spec],
+    cols: _Columns,
     event_id: Any,
     timing: pd.DataFrame | None,
     exchange: str | None,
-    row: int | None,
+    k: int,
+    *,
+    shade: bool = True,
 ) -> None:
-    """Shade and label the reacting session; list the other exchanges' sessions.
+    """Shade and label the reacting session; list the other exchanges' sessions (on
+    subplot ``k``; the shading only with ``shade``).
 
     The bars count sessions of the securities' own exchange, so only that exchange's
     reacting session has a place on the axis (shaded). Sessions of other exchanges (a US
     session after the Tokyo close of the same date, say) are named in a note, not drawn
     on a Tokyo day they did not belong to.
     """
-    where = {"row": row, "col": 1} if row is not None else {}
-    dates = ar.loc[ar["event_id"] == event_id, ["rel_day", "date"]].drop_duplicates("rel_day")
+    rows = cols.rows(event_id)
+    _, first = np.unique(cols.rel_day[rows], return_index=True)  # each day's first row
+    rows = rows[np.sort(first)]
     day_of = {
         pd.Timestamp(d).normalize(): int(r)
-        for r, d in zip(dates["rel_day"], dates["date"], strict=True)
+        for r, d in zip(cols.rel_day[rows], cols.date[rows], strict=True)
     }
     day0 = next((d for d, r in day_of.items() if r == 0), None)
     own: list[tuple[float, str]] = []
     others: list[str] = []
     if timing is not None and len(timing) and "event_id" in timing:
-        rows = timing[timing["event_id"].astype(str) == str(event_id)]
-        for _, t in rows.iterrows():
+        of_event = timing[timing["event_id"].astype(str) == str(event_id)]
+        for t in _records(of_event, ["session", "rule", "exchange"]):
             session = pd.Timestamp(t["session"]).normalize()
             rule = f" ({t['rule']})" if "rule" in t and pd.notna(t["rule"]) else ""
             ex = str(t.get("exchange", ""))
@@ -563,50 +624,51 @@ def _mark_sessions(
     if not own:
         label = f"{day0:%Y-%m-%d}" if day0 is not None else ""
         own.append((0.0, f"reacting session (day 0) {label}".strip()))
-    xref, yref = _refs(fig, row)
-    for k, (x, text) in enumerate(sorted(own)):
-        fig.add_vrect(
-            x0=x - 0.5,
-            x1=x + 0.5,
-            fillcolor=_REACT_COLOR,
-            opacity=0.22,
-            line_width=0,
-            layer="below",
-            **where,
-        )
-        fig.add_annotation(
-            x=x + 0.55,
-            y=1.0 - 0.1 * k,
-            xref=xref,
-            yref=f"{yref} domain",
-            text=text,
-            showarrow=False,
-            xanchor="left",
-            yanchor="top",
-            align="left",
-            font={"size": 11, "color": "#6B5200"},
-            bgcolor="rgba(255,255,255,0.75)",
+    xref, yref = refs(k)
+    for i, (x, text) in enumerate(sorted(own)):
+        if shade:
+            shapes.append(
+                vrect(
+                    x - 0.5,
+                    x + 0.5,
+                    k,
+                    fillcolor=_REACT_COLOR,
+                    opacity=0.22,
+                    line={"width": 0},
+                    layer="below",
+                )
+            )
+        notes.append(
+            {
+                "x": x + 0.55,
+                "y": 1.0 - 0.1 * i,
+                "xref": xref,
+                "yref": f"{yref} domain",
+                "text": text,
+                "showarrow": False,
+                "xanchor": "left",
+                "yanchor": "top",
+                "align": "left",
+                "font": {"size": 11, "color": "#6B5200"},
+                "bgcolor": "rgba(255,255,255,0.75)",
+            }
         )
     if others:
-        fig.add_annotation(
-            x=0.0,
-            y=1.0,
-            xref=f"{xref} domain",
-            yref=f"{yref} domain",
-            text="<br>".join(others),
-            showarrow=False,
-            xanchor="left",
-            yanchor="top",
-            align="left",
-            font={"size": 11, "color": "#666666"},
-            bgcolor="rgba(255,255,255,0.75)",
+        notes.append(
+            {
+                "x": 0.0,
+                "y": 1.0,
+                "xref": f"{xref} domain",
+                "yref": f"{yref} domain",
+                "text": "<br>".join(others),
+                "showarrow": False,
+                "xanchor": "left",
+                "yanchor": "top",
+                "align": "left",
+                "font": {"size": 11, "color": "#666666"},
+                "bgcolor": "rgba(255,255,255,0.75)",
+            }
         )
-
-
-def _refs(fig: go.Figure, row: int | None) -> tuple[str, str]:
-    if row is None or row == 1:
-        return "x", "y"
-    return f"x{row}", f"y{row}"
 
 
 # ----------------------------------------------------------------------------- CAR paths
@@ -614,8 +676,9 @@ def _refs(fig: go.Figure, row: int | None) -> tuple[str, str]:
 
 def _portfolio_from(
     results: Any, event_id: Any, days: Sequence[int], start: int, level: float
-) -> pd.DataFrame:
-    """The event portfolio's CAR from ``start`` to each day, with its interval.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The event portfolio's CAR from ``start`` to each day, with its interval (NaN on a
+    day without the event).
 
     ``portfolio_car((start, d))`` gives the CAR of the event's equal-weighted portfolio and
     its prediction-error standard error (the portfolio's own regression); the interval is
@@ -623,18 +686,38 @@ def _portfolio_from(
     """
     from eventstudy.verdict import bounds
 
-    rows = []
-    for d in days:
+    car, lo, hi = (np.full(len(days), np.nan) for _ in range(3))
+    for i, d in enumerate(days):
         table = results.portfolio_car((start, d))
-        hit = table[table["event_id"] == event_id]
-        if hit.empty:
-            rows.append((d, math.nan, math.nan, math.nan))
+        hit = np.flatnonzero(table["event_id"].to_numpy() == event_id)
+        if not len(hit):
             continue
-        car, se = float(hit["car"].iloc[0]), float(hit["se"].iloc[0])
-        df = float(hit["df"].iloc[0]) if pd.notna(hit["df"].iloc[0]) else math.nan
-        lo, hi = bounds(car, se, df, level)
-        rows.append((d, car, lo, hi))
-    return pd.DataFrame(rows, columns=["rel_day", "car", "lo", "hi"])
+        j = int(hit[0])
+        c, se = float(table["car"].to_numpy()[j]), float(table["se"].to_numpy()[j])
+        df = table["df"].to_numpy()[j]
+        df = float(df) if pd.notna(df) else math.nan
+        car[i] = c
+        lo[i], hi[i] = bounds(c, se, df, level)
+    return car, lo, hi
+
+
+def _firm_cars(
+    results: Any, start: int, days: Sequence[int]
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """``car((start, d))`` for each day ``d``: its event ids, securities, CARs and standard
+    errors as arrays (read once, for every event of the figure)."""
+    out = []
+    for d in days:
+        t = results.car((start, d))
+        out.append(
+            (
+                t["event_id"].to_numpy(),
+                t["security"].astype(str).to_numpy(),
+                t["car"].to_numpy(dtype=float),
+                t["se"].to_numpy(dtype=float),
+            )
+        )
+    return out
 
 
 def plot_car(
@@ -685,27 +768,33 @@ def plot_car(
     first, last = all_days[0], all_days[-1]
     a = first if start is None else min(max(int(start), first), last)
     days = [d for d in all_days if d >= a]
+    n = len(days)
     q = _z(level)
     many = len(ids) > 1
-    fig = (
-        make_subplots(
-            rows=len(ids),
-            cols=1,
+    panels = (
+        grid(
+            len(ids),
+            1,
             shared_xaxes=True,
             vertical_spacing=0.08,
             subplot_titles=[f"Event {e}" for e in ids],
         )
         if many
-        else go.Figure()
+        else None
     )
-    firm_cars = pd.concat(
-        [results.car((a, d)).assign(rel_day=d) for d in days], ignore_index=True
-    ).assign(security=lambda f: f["security"].astype(str))
+    firm_cars = _firm_cars(results, a, days)
+    hover = (
+        "<b>%{fullData.name}</b><br>%{customdata[0]} · day %{x}"
+        f"<br>CAR from day {_signed(a)}: %{{y:+.2f}}%  ["
+        "%{customdata[1]:.2f}%, %{customdata[2]:.2f}%]<extra></extra>"
+    )
+    data: list[Spec] = []
+    shapes: list[Spec] = []
     shown: set[str] = set()
     firm_traces: list[int] = []
     chosen: list[Movers] = []
-    for row, eid in enumerate(ids, start=1):
-        where = {"row": row, "col": 1} if many else {}
+    for k, eid in enumerate(ids, start=1):
+        where = on(k) if many else {}
         secs = sorted(
             s
             for s in paths.loc[paths["event_id"] == eid, "security"].astype(str).unique()
@@ -720,131 +809,117 @@ def plot_car(
             .reindex(days)
         )
         date_text = np.array(_date_str(dates), dtype=object)
-        mine = firm_cars[firm_cars["event_id"] == eid]
-        car_w = mine.pivot(index="rel_day", columns="security", values="car").reindex(days)
-        se_w = mine.pivot(index="rel_day", columns="security", values="se").reindex(days)
+        car_w = {sec: np.full(n, np.nan) for sec in secs}
+        se_w = {sec: np.full(n, np.nan) for sec in secs}
+        for i, (ev, sec_of, car_of, se_of) in enumerate(firm_cars):
+            for j in np.flatnonzero(ev == eid):
+                if sec_of[j] in car_w:
+                    car_w[sec_of[j]][i] = car_of[j]
+                    se_w[sec_of[j]][i] = se_of[j]
         for sec in secs:
-            car = (
-                car_w[sec].to_numpy(dtype=float) * 100.0
-                if sec in car_w
-                else np.full(len(days), np.nan)
+            car = car_w[sec] * 100.0
+            half = q * (se_w[sec] * 100.0)
+            firm_traces.append(len(data))
+            data.append(
+                {
+                    "type": "scatter",
+                    "x": days,
+                    "y": car,
+                    "mode": "lines+markers",
+                    "name": _label(sec, labels),
+                    "legendgroup": sec,
+                    "showlegend": sec not in shown,
+                    "line": {"color": _color(colors, sec), "width": 1.4},
+                    "marker": {"size": 3},
+                    "opacity": 0.85,
+                    "customdata": np.column_stack([date_text, car - half, car + half]),
+                    "hovertemplate": hover,
+                    **where,
+                }
             )
-            half = q * (se_w[sec].to_numpy(dtype=float) * 100.0 if sec in se_w else np.nan)
-            fig.add_trace(
-                go.Scatter(
-                    x=days,
-                    y=car,
-                    mode="lines+markers",
-                    name=_label(sec, labels),
-                    legendgroup=sec,
-                    showlegend=sec not in shown,
-                    line={"color": _color(colors, sec), "width": 1.4},
-                    marker={"size": 3},
-                    opacity=0.85,
-                    customdata=np.column_stack([date_text, car - half, car + half]),
-                    hovertemplate=(
-                        "<b>%{fullData.name}</b><br>%{customdata[0]} · day %{x}"
-                        f"<br>CAR from day {_signed(a)}: %{{y:+.2f}}%  ["
-                        "%{customdata[1]:.2f}%, %{customdata[2]:.2f}%]<extra></extra>"
-                    ),
-                ),
-                **where,
-            )
-            firm_traces.append(len(fig.data) - 1)
             shown.add(sec)
-        pf = _portfolio_from(results, eid, days, a, level)
-        car = pf["car"].to_numpy(dtype=float) * 100.0
-        lo = pf["lo"].to_numpy(dtype=float) * 100.0
-        hi = pf["hi"].to_numpy(dtype=float) * 100.0
+        pf_car, pf_lo, pf_hi = _portfolio_from(results, eid, days, a, level)
+        car, lo, hi = pf_car * 100.0, pf_lo * 100.0, pf_hi * 100.0
         ok = np.isfinite(lo) & np.isfinite(hi)
         x = np.array(days)[ok]
         name = _label(PORTFOLIO, labels)
-        fig.add_trace(
-            go.Scatter(
-                x=np.concatenate([x, x[::-1]]),
-                y=np.concatenate([hi[ok], lo[ok][::-1]]),
-                fill="toself",
-                fillcolor=_rgba(PORTFOLIO_COLOR, 0.14),
-                line={"width": 0},
-                mode="lines",
-                name=f"{name}: {level:.0%} band",
-                legendgroup=PORTFOLIO,
-                showlegend=False,
-                hoverinfo="skip",
-            ),
-            **where,
+        data.append(
+            {
+                "type": "scatter",
+                "x": np.concatenate([x, x[::-1]]),
+                "y": np.concatenate([hi[ok], lo[ok][::-1]]),
+                "fill": "toself",
+                "fillcolor": _rgba(PORTFOLIO_COLOR, 0.14),
+                "line": {"width": 0},
+                "mode": "lines",
+                "name": f"{name}: {level:.0%} band",
+                "legendgroup": PORTFOLIO,
+                "showlegend": False,
+                "hoverinfo": "skip",
+                **where,
+            }
         )
-        fig.add_trace(
-            go.Scatter(
-                x=days,
-                y=car,
-                mode="lines+markers",
-                name=name,
-                legendgroup=PORTFOLIO,
-                showlegend=PORTFOLIO not in shown,
-                line={"color": _color(colors, PORTFOLIO), "width": 3.2},
-                marker={"size": 5},
-                customdata=np.column_stack([date_text, lo, hi]),
-                hovertemplate=(
-                    "<b>%{fullData.name}</b><br>%{customdata[0]} · day %{x}"
-                    f"<br>CAR from day {_signed(a)}: %{{y:+.2f}}%  ["
-                    "%{customdata[1]:.2f}%, %{customdata[2]:.2f}%]<extra></extra>"
-                ),
-            ),
-            **where,
+        data.append(
+            {
+                "type": "scatter",
+                "x": days,
+                "y": car,
+                "mode": "lines+markers",
+                "name": name,
+                "legendgroup": PORTFOLIO,
+                "showlegend": PORTFOLIO not in shown,
+                "line": {"color": _color(colors, PORTFOLIO), "width": 3.2},
+                "marker": {"size": 5},
+                "customdata": np.column_stack([date_text, lo, hi]),
+                "hovertemplate": hover,
+                **where,
+            }
         )
         shown.add(PORTFOLIO)
-        _day0_line(fig, row if many else None)
-    n = len(fig.data)
-    every = [True] * n
-    only_pf = [i not in firm_traces for i in range(n)]
-    fig.update_layout(
-        updatemenus=[
-            {
-                "type": "buttons",
-                "direction": "right",
-                "showactive": True,
-                "x": 1.0,
-                "xanchor": "right",
-                "y": 1.0,
-                "yanchor": "bottom",
-                "pad": {"b": 6},
-                "font": {"size": 11},
-                "buttons": [
-                    {"label": "All firms", "method": "restyle", "args": [{"visible": every}]},
-                    {
-                        "label": "Portfolio only",
-                        "method": "restyle",
-                        "args": [{"visible": only_pf}],
-                    },
-                ],
-            }
+        shapes.append(vline(0, {"color": "#888888", "width": 1, "dash": "dot"}, k))
+    every = [True] * len(data)
+    only_pf = [i not in firm_traces for i in range(len(data))]
+    buttons = {
+        "type": "buttons",
+        "direction": "right",
+        "showactive": True,
+        "x": 1.0,
+        "xanchor": "right",
+        "y": 1.0,
+        "yanchor": "bottom",
+        "pad": {"b": 6},
+        "font": {"size": 11},
+        "buttons": [
+            {"label": "All firms", "method": "restyle", "args": [{"visible": every}]},
+            {"label": "Portfolio only", "method": "restyle", "args": [{"visible": only_pf}]},
         ],
-        legend=_BOTTOM_LEGEND,
+    }
+    axes = _panel_axes(
+        panels,
+        _day_ticks(days),
+        {"title": {"text": "Cumulative abnormal return (%)"}, "ticksuffix": "%", "zeroline": True},
+        x_title=_DAY_AXIS_TITLE,
     )
-    _day_axis(fig, days, panels=len(ids))
-    fig.update_yaxes(title_text="Cumulative abnormal return (%)", ticksuffix="%", zeroline=True)
     head = title or (
         f"Cumulative abnormal returns, event {ids[0]}"
         if len(ids) == 1
         else "Cumulative abnormal returns by event"
     )
-    _finish(
-        fig,
+    room = _legend_room(chosen)
+    layout = _layout(
         head,
         subtitle=f"Cumulated from day {_signed(a)}; black: equal-weighted portfolio with its "
         f"{level:.0%} band (portfolio test)<br>click a firm in the legend to hide it"
         + (_shown(chosen) + " (the portfolio: all)" if _shown(chosen) else ""),
-        height=max(480, 390 * len(ids)) + _legend_room(chosen),
+        height=max(480, 390 * len(ids)) + room,
+        updatemenus=[buttons],
+        legend=_BOTTOM_LEGEND,
+        margin={"t": 130 if room else 100, "b": 120 + room},
+        shapes=shapes,
+        **({"annotations": panels.titles} if panels is not None else {}),
+        **axes,
     )
-    room = _legend_room(chosen)
-    fig.update_layout(margin={"t": 130 if room else 100, "b": 120 + room})
-    return fig
-
-
-def _day0_line(fig: go.Figure, row: int | None) -> None:
-    where = {"row": row, "col": 1} if row is not None else {}
-    fig.add_vline(x=0, line={"color": "#888888", "width": 1, "dash": "dot"}, **where)
+    return figure(data, layout, panels)
 
 
 def _rgba(color: str, alpha: float) -> str:
@@ -924,78 +999,87 @@ def plot_prices(
     bench = set(benchmarks)
     colors = dict(colors) if colors is not None else security_colors(wide.columns, benchmarks=bench)
     dates = np.array(_date_str(part.index), dtype=object)
-    fig = go.Figure()
+    data: list[Spec] = []
     order = [c for c in wide.columns if c not in bench] + [c for c in wide.columns if c in bench]
     for sym in order:
         is_bench = sym in bench
-        y = rebased[sym].to_numpy(dtype=float)
-        fig.add_trace(
-            go.Scatter(
-                x=rel,
-                y=y,
-                mode="lines+markers",
-                name=_label(str(sym), labels) + (" (benchmark)" if is_bench else ""),
-                legendgroup=str(sym),
-                line={
+        data.append(
+            {
+                "type": "scatter",
+                "x": rel,
+                "y": rebased[sym].to_numpy(dtype=float),
+                "mode": "lines+markers",
+                "name": _label(str(sym), labels) + (" (benchmark)" if is_bench else ""),
+                "legendgroup": str(sym),
+                "line": {
                     "color": BENCHMARK_COLOR if is_bench else _color(colors, str(sym)),
                     "width": 2.4 if is_bench else 1.8,
                     "dash": "dash" if is_bench else "solid",
                 },
-                marker={"size": 4},
-                customdata=dates[:, None],
-                hovertemplate=(
+                "marker": {"size": 4},
+                "customdata": dates[:, None],
+                "hovertemplate": (
                     "<b>%{fullData.name}</b><br>%{customdata[0]} close · day %{x}"
                     "<br>%{y:.2f} (day -1 = 100)<extra></extra>"
                 ),
-            )
+            }
         )
-    fig.add_hline(y=100, line={"color": "#AAAAAA", "width": 1})
-    # between two closes, the second half of the gap is the later session's trading hours
-    fig.add_vrect(x0=-0.5, x1=0.0, fillcolor=_REACT_COLOR, opacity=0.3, line_width=0, layer="below")
-    fig.add_annotation(
-        x=0.02,
-        y=0.0,
-        xref="x",
-        yref="y domain",
-        text=f"day-0 session<br>{day0:%Y-%m-%d}",
-        showarrow=False,
-        xanchor="left",
-        yanchor="bottom",
-        font={"size": 11, "color": "#6B5200"},
-    )
+    shapes = [
+        hline(100, {"color": "#AAAAAA", "width": 1}),
+        # between two closes, the second half of the gap is the later session's trading hours
+        vrect(-0.5, 0.0, fillcolor=_REACT_COLOR, opacity=0.3, line={"width": 0}, layer="below"),
+    ]
+    notes: list[Spec] = [
+        {
+            "x": 0.02,
+            "y": 0.0,
+            "xref": "x",
+            "yref": "y domain",
+            "text": f"day-0 session<br>{day0:%Y-%m-%d}",
+            "showarrow": False,
+            "xanchor": "left",
+            "yanchor": "bottom",
+            "font": {"size": 11, "color": "#6B5200"},
+        }
+    ]
     subtitle = f"Closes on {exchange} sessions, rebased to 100 at the close of day -1"
     if announced is not None:
         x_ann, text = _announcement_position(
             announced, index, pos, exchange_tz, open_time, close_time, exchange
         )
-        fig.add_vline(x=x_ann, line={"color": _ANNOUNCE_COLOR, "width": 1.5, "dash": "dash"})
-        fig.add_annotation(
-            x=x_ann,
-            y=1.0,
-            xref="x",
-            yref="y domain",
-            text=text,
-            showarrow=False,
-            xanchor="right",
-            xshift=-6,
-            yanchor="top",
-            align="right",
-            font={"size": 11, "color": _ANNOUNCE_COLOR},
-            bgcolor="rgba(255,255,255,0.8)",
+        shapes.append(vline(x_ann, {"color": _ANNOUNCE_COLOR, "width": 1.5, "dash": "dash"}))
+        notes.append(
+            {
+                "x": x_ann,
+                "y": 1.0,
+                "xref": "x",
+                "yref": "y domain",
+                "text": text,
+                "showarrow": False,
+                "xanchor": "right",
+                "xshift": -6,
+                "yanchor": "top",
+                "align": "right",
+                "font": {"size": 11, "color": _ANNOUNCE_COLOR},
+                "bgcolor": "rgba(255,255,255,0.8)",
+            }
         )
         subtitle += "; dashed red: the announcement"
     if note:
         subtitle += f"<br>{note}"
-    _day_axis(fig, list(rel))
-    fig.update_xaxes(title_text=f"{exchange} sessions relative to the reacting session (day 0)")
-    fig.update_yaxes(title_text="Price (day -1 close = 100)")
-    _finish(
-        fig,
+    layout = _layout(
         title or f"Prices around the event, day 0 = {day0:%Y-%m-%d}",
         subtitle=subtitle,
         height=460,
+        shapes=shapes,
+        annotations=notes,
+        xaxis={
+            **_day_ticks(list(rel)),
+            "title": {"text": f"{exchange} sessions relative to the reacting session (day 0)"},
+        },
+        yaxis={"title": {"text": "Price (day -1 close = 100)"}},
     )
-    return fig
+    return figure(data, layout)
 
 
 def _wide_prices(prices: Mapping[str, Any] | pd.DataFrame) -> pd.DataFrame:
@@ -1116,7 +1200,7 @@ def tests_frame(
             car = car[car["security"].astype(str) != PORTFOLIO]
             caar = float(car["car"].mean()) if len(car) else math.nan
         measured = _MEASURED <= set(tests.columns)
-        for rec in tests.to_dict("records"):
+        for rec in _records(tests, ["test", "p_value", "statistic", "min_p", *_MEASURED]):
             name, p = str(rec["test"]), float(rec["p_value"])
             row: dict[str, Any] = {
                 "window": format_window(w),
@@ -1156,6 +1240,15 @@ def tests_frame(
     return pd.DataFrame(rows, columns=columns)
 
 
+def _records(frame: pd.DataFrame, columns: Iterable[Any] | None = None) -> list[dict[Any, Any]]:
+    """The rows of ``frame`` as dicts of numpy scalars (only ``columns``, those ``frame``
+    has), read column by column: pandas' ``to_dict("records")`` walks the rows and costs
+    milliseconds per table."""
+    names = frame.columns if columns is None else [c for c in columns if c in frame.columns]
+    cols = {c: frame[c].to_numpy() for c in names}
+    return [{c: v[i] for c, v in cols.items()} for i in range(len(frame))]
+
+
 #: The columns a calibrated test table carries (:mod:`eventstudy.calibration`).
 _MEASURED = frozenset({"p_calibrated", "size_5pct", "size_ci_low", "size_ci_high", "n_placebo"})
 
@@ -1190,21 +1283,22 @@ def plot_tests(
         One event's cross-section instead of the pooled sample.
     """
     table = tests_frame(results, windows, event_id=event_id)
-    wins = list(dict.fromkeys(table["window"]))
+    by_window: dict[str, dict[str, dict[str, Any]]] = {}
+    for rec in _records(table, ["window", "test", "statistic", "p_value", "stars", "caar"]):
+        by_window.setdefault(rec["window"], {}).setdefault(rec["test"], rec)
     tests = list(dict.fromkeys(table["test"]))
     header = ["Test"]
     columns: list[list[str]] = [
         [("◆ " if t in ROBUST_TESTS else "") + TEST_LABELS.get(t, t) for t in tests]
     ]
     fills: list[list[str]] = [["#F6F6F6" if t in ROBUST_TESTS else "white" for t in tests]]
-    for w in wins:
-        part = table[table["window"] == w].set_index("test")
-        caar = part["caar"].iloc[0] if len(part) else math.nan
+    for w, part in by_window.items():
+        caar = next(iter(part.values()))["caar"]
         header += [f"CAR{w}<br>CAAR {caar * 100:+.2f}%", "p-value"]
         stat_col, p_col, p_fill = [], [], []
         for t in tests:
-            if t in part.index:
-                r = part.loc[t]
+            if t in part:
+                r = part[t]
                 stat_col.append(_num(r["statistic"], 3) + r["stars"])
                 p_col.append(_num(r["p_value"], 4))
                 p_fill.append("#FCE8C8" if r["p_value"] < 0.05 else "white")
@@ -1214,35 +1308,33 @@ def plot_tests(
                 p_fill.append("white")
         columns += [stat_col, p_col]
         fills += [fills[0], p_fill]
-    fig = go.Figure(
-        go.Table(
-            columnwidth=[3.2] + [1.1] * (len(header) - 1),
-            header={
-                "values": [f"<b>{h}</b>" for h in header],
-                "fill_color": "#EAEAEA",
-                "align": ["left"] + ["center"] * (len(header) - 1),
-                "font": {"size": 12, "family": _FONT},
-                "height": 40,
-            },
-            cells={
-                "values": columns,
-                "fill_color": fills,
-                "align": ["left"] + ["right"] * (len(header) - 1),
-                "font": {"size": 12, "family": _FONT},
-                "height": 28,
-            },
-        )
-    )
+    cell_table = {
+        "type": "table",
+        "columnwidth": [3.2] + [1.1] * (len(header) - 1),
+        "header": {
+            "values": [f"<b>{h}</b>" for h in header],
+            "fill": {"color": "#EAEAEA"},
+            "align": ["left"] + ["center"] * (len(header) - 1),
+            "font": {"size": 12, "family": _FONT},
+            "height": 40,
+        },
+        "cells": {
+            "values": columns,
+            "fill": {"color": fills},
+            "align": ["left"] + ["right"] * (len(header) - 1),
+            "font": {"size": 12, "family": _FONT},
+            "height": 28,
+        },
+    }
     scope = f"event {event_id}" if event_id is not None else "all firm-events pooled"
-    _finish(
-        fig,
+    layout = _layout(
         title or f"Tests of the mean CAR ({scope})",
         subtitle="◆ valid when securities share the event date; "
         "* p<0.10, ** p<0.05, *** p<0.01 (two-sided)",
         height=160 + 29 * len(tests),
+        margin={"l": 20, "r": 20, "t": 80, "b": 10},
     )
-    fig.update_layout(margin={"l": 20, "r": 20, "t": 80, "b": 10})
-    return fig
+    return figure([cell_table], layout)
 
 
 # ----------------------------------------------------------------------------- across events
@@ -1278,54 +1370,61 @@ def plot_heatmap(
         )
         movers = top_and_bottom(mean.reindex(secs), measure=what, cap=cap)
         secs = list(movers.keys)
-    table = car.assign(security=car["security"].astype(str)).set_index(["security", "event_id"])
+    cells: dict[tuple[str, Any], tuple[float, float]] = {}
+    for s, e, c, p in zip(
+        car["security"].astype(str), car["event_id"], car["car"], car["p_value"], strict=True
+    ):
+        cells.setdefault((s, e), (c, p))
     z = np.full((len(secs), len(ids)), np.nan)
     text = np.full((len(secs), len(ids)), "", dtype=object)
     pvals = np.full((len(secs), len(ids)), np.nan)
     day0 = _day0_dates(results)
     for i, s in enumerate(secs):
         for j, e in enumerate(ids):
-            if (s, e) in table.index:
-                r = table.loc[(s, e)]
-                z[i, j] = float(r["car"]) * 100.0
-                pvals[i, j] = float(r["p_value"])
+            if (s, e) in cells:
+                c, p = cells[(s, e)]
+                z[i, j] = float(c) * 100.0
+                pvals[i, j] = float(p)
                 text[i, j] = f"{z[i, j]:+.2f}{significance_stars(pvals[i, j])}"
     bound = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=[str(e) for e in ids],
-            y=[_label(s, labels) for s in secs],
-            text=text,
-            texttemplate="%{text}",
-            textfont={"size": 12},
-            customdata=np.dstack(
-                [pvals, np.array([[day0.get(e, "") for e in ids]] * len(secs), dtype=object)]
-            ),
-            colorscale="RdBu",
-            zmid=0.0,
-            zmin=-bound,
-            zmax=bound,
-            xgap=2,
-            ygap=2,
-            colorbar={"title": {"text": f"CAR{format_window(window)} (%)"}, "ticksuffix": "%"},
-            hovertemplate=(
-                "<b>%{y}</b><br>event %{x} · day 0 %{customdata[1]}"
-                "<br>CAR %{z:+.2f}%  (p = %{customdata[0]:.3f})"
-                "<extra></extra>"
-            ),
-        )
-    )
-    fig.update_xaxes(title_text="Event", showgrid=False, type="category")
-    fig.update_yaxes(title_text="Security", showgrid=False, autorange="reversed", type="category")
-    _finish(
-        fig,
+    heat = {
+        "type": "heatmap",
+        "z": z,
+        "x": [str(e) for e in ids],
+        "y": [_label(s, labels) for s in secs],
+        "text": text,
+        "texttemplate": "%{text}",
+        "textfont": {"size": 12},
+        "customdata": np.dstack(
+            [pvals, np.array([[day0.get(e, "") for e in ids]] * len(secs), dtype=object)]
+        ),
+        "colorscale": "RdBu",
+        "zmid": 0.0,
+        "zmin": -bound,
+        "zmax": bound,
+        "xgap": 2,
+        "ygap": 2,
+        "colorbar": {"title": {"text": f"CAR{format_window(window)} (%)"}, "ticksuffix": "%"},
+        "hovertemplate": (
+            "<b>%{y}</b><br>event %{x} · day 0 %{customdata[1]}"
+            "<br>CAR %{z:+.2f}%  (p = %{customdata[0]:.3f})"
+            "<extra></extra>"
+        ),
+    }
+    layout = _layout(
         title or f"CAR{format_window(window)} by security and event",
         subtitle="Percent; * p<0.10, ** p<0.05, *** p<0.01 (each firm-event's own test)"
         + _shown([movers]),
         height=max(360, 120 + 44 * len(secs)),
+        xaxis={"title": {"text": "Event"}, "showgrid": False, "type": "category"},
+        yaxis={
+            "title": {"text": "Security"},
+            "showgrid": False,
+            "autorange": "reversed",
+            "type": "category",
+        },
     )
-    return fig
+    return figure([heat], layout)
 
 
 def plot_forest(
@@ -1365,26 +1464,27 @@ def plot_forest(
     rank = {e: i for i, e in enumerate(ids)}
     car = car.assign(_r=car["event_id"].map(rank)).sort_values(["_r", "security"])
     day0 = _day0_dates(results)
-    fig = go.Figure()
+    data: list[Spec] = []
     for sec, g in car.groupby("security", sort=True):
         val = g["car"].to_numpy(dtype=float) * 100.0
         half = z * g["se"].to_numpy(dtype=float) * 100.0
-        fig.add_trace(
-            go.Scatter(
-                x=val,
-                y=[[str(e) for e in g["event_id"]], [_label(str(sec), labels)] * len(g)],
-                mode="markers",
-                name=_label(str(sec), labels),
-                legendgroup=str(sec),
-                marker={"color": _color(colors, str(sec)), "size": 9, "symbol": "square"},
-                error_x={
+        data.append(
+            {
+                "type": "scatter",
+                "x": val,
+                "y": [[str(e) for e in g["event_id"]], [_label(str(sec), labels)] * len(g)],
+                "mode": "markers",
+                "name": _label(str(sec), labels),
+                "legendgroup": str(sec),
+                "marker": {"color": _color(colors, str(sec)), "size": 9, "symbol": "square"},
+                "error_x": {
                     "type": "data",
                     "array": half,
                     "color": _color(colors, str(sec)),
                     "thickness": 1.6,
                     "width": 0,
                 },
-                customdata=np.column_stack(
+                "customdata": np.column_stack(
                     [
                         val - half,
                         val + half,
@@ -1392,25 +1492,24 @@ def plot_forest(
                         np.array([day0.get(e, "") for e in g["event_id"]], dtype=object),
                     ]
                 ),
-                hovertemplate=(
+                "hovertemplate": (
                     "<b>%{fullData.name}</b><br>event %{y} · day 0 %{customdata[3]}"
                     "<br>CAR %{x:+.2f}%  "
                     "[%{customdata[0]:.2f}%, %{customdata[1]:.2f}%]"
                     "<br>p = %{customdata[2]:.3f}<extra></extra>"
                 ),
-            )
+            }
         )
-    fig.add_vline(x=0, line={"color": "#888888", "width": 1})
-    fig.update_xaxes(title_text=f"CAR{format_window(window)} (%)", ticksuffix="%")
-    fig.update_yaxes(autorange="reversed", showgrid=False, title_text=None)
-    _finish(
-        fig,
+    layout = _layout(
         title or f"CAR{format_window(window)} with {level:.0%} intervals",
         subtitle=f"Each firm-event; interval ± {z:.2f} standard errors of the CAR"
         + _shown([movers]),
         height=max(380, 140 + 30 * len(car)),
+        shapes=[vline(0, {"color": "#888888", "width": 1})],
+        xaxis={"title": {"text": f"CAR{format_window(window)} (%)"}, "ticksuffix": "%"},
+        yaxis={"autorange": "reversed", "showgrid": False},
     )
-    return fig
+    return figure(data, layout)
 
 
 # ----------------------------------------------------------------------------- comparison
@@ -1449,37 +1548,35 @@ def plot_compare_heatmap(
         pv[i, j] = float(r.p_value)
         text[i, j] = f"{z[i, j]:+.2f}{significance_stars(pv[i, j])}"
     bound = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=["mean (portfolio)" if c == PORTFOLIO else c for c in cols],
-            y=rows,
-            text=text,
-            texttemplate="%{text}",
-            textfont={"size": 11},
-            customdata=pv,
-            colorscale="RdBu",
-            zmid=0.0,
-            zmin=-bound,
-            zmax=bound,
-            xgap=2,
-            ygap=2,
-            colorbar={"title": {"text": f"CAR{window} (%)"}, "ticksuffix": "%"},
-            hovertemplate="<b>%{y}</b><br>%{x}<br>CAR %{z:+.2f}%  (p = %{customdata:.3f})"
-            "<extra></extra>",
-        )
-    )
-    fig.update_xaxes(showgrid=False, type="category", side="top")
-    fig.update_yaxes(showgrid=False, autorange="reversed", type="category")
-    _finish(
-        fig,
+    heat = {
+        "type": "heatmap",
+        "z": z,
+        "x": ["mean (portfolio)" if c == PORTFOLIO else c for c in cols],
+        "y": rows,
+        "text": text,
+        "texttemplate": "%{text}",
+        "textfont": {"size": 11},
+        "customdata": pv,
+        "colorscale": "RdBu",
+        "zmid": 0.0,
+        "zmin": -bound,
+        "zmax": bound,
+        "xgap": 2,
+        "ygap": 2,
+        "colorbar": {"title": {"text": f"CAR{window} (%)"}, "ticksuffix": "%"},
+        "hovertemplate": "<b>%{y}</b><br>%{x}<br>CAR %{z:+.2f}%  (p = %{customdata:.3f})"
+        "<extra></extra>",
+    }
+    layout = _layout(
         title or f"CAR{window} by event and security, across studies",
         subtitle="Percent; the mean column's stars are the portfolio test's, the others each "
         "firm's own CAR test; * p<0.10, ** p<0.05, *** p<0.01",
         height=max(380, 160 + 40 * len(rows)),
+        margin={"l": 320},
+        xaxis={"showgrid": False, "type": "category", "side": "top"},
+        yaxis={"showgrid": False, "autorange": "reversed", "type": "category"},
     )
-    fig.update_layout(margin={"l": 320})
-    return fig
+    return figure([heat], layout)
 
 
 def _window_name(window: str) -> str:
@@ -1503,7 +1600,7 @@ def plot_compare_forest(
     """
     wins = list(windows) if windows else list(dict.fromkeys(table["window"]))
     labels = list(dict.fromkeys(table["label"]))
-    fig = go.Figure()
+    data: list[Spec] = []
     for k, w in enumerate(wins):
         g = table[table["window"] == w].set_index("label").reindex(labels).dropna(subset=["caar"])
         if g.empty:
@@ -1512,14 +1609,15 @@ def plot_compare_forest(
         lo = g["ci_low"].to_numpy(dtype=float) * 100.0
         hi = g["ci_high"].to_numpy(dtype=float) * 100.0
         color = PALETTE[k % len(PALETTE)]
-        fig.add_trace(
-            go.Scatter(
-                x=val,
-                y=[list(g.index), [_window_name(w)] * len(g)],
-                mode="markers",
-                name=_window_name(w),
-                marker={"color": color, "size": 9, "symbol": "square"},
-                error_x={
+        data.append(
+            {
+                "type": "scatter",
+                "x": val,
+                "y": [list(g.index), [_window_name(w)] * len(g)],
+                "mode": "markers",
+                "name": _window_name(w),
+                "marker": {"color": color, "size": 9, "symbol": "square"},
+                "error_x": {
                     "type": "data",
                     "symmetric": False,
                     "array": hi - val,
@@ -1528,24 +1626,23 @@ def plot_compare_forest(
                     "thickness": 1.6,
                     "width": 0,
                 },
-                customdata=np.column_stack([lo, hi, g["p_portfolio"].to_numpy(dtype=float)]),
-                hovertemplate="<b>%{y}</b><br>mean CAR %{x:+.2f}%  "
+                "customdata": np.column_stack([lo, hi, g["p_portfolio"].to_numpy(dtype=float)]),
+                "hovertemplate": "<b>%{y}</b><br>mean CAR %{x:+.2f}%  "
                 "[%{customdata[0]:.2f}%, %{customdata[1]:.2f}%]"
                 "<br>portfolio p = %{customdata[2]:.3f}<extra></extra>",
-            )
+            }
         )
-    fig.add_vline(x=0, line={"color": "#888888", "width": 1})
-    fig.update_xaxes(title_text="Mean CAR of the event's securities (%)", ticksuffix="%")
-    fig.update_yaxes(autorange="reversed", showgrid=False)
-    _finish(
-        fig,
+    layout = _layout(
         title or "Mean CAR per event with portfolio-test intervals, across studies",
         subtitle=f"{level:.0%} interval of the equal-weighted portfolio's CAR (valid when the "
         "firms share the date)",
         height=max(420, 140 + 22 * len(labels) * len(wins)),
+        margin={"l": 420},
+        shapes=[vline(0, {"color": "#888888", "width": 1})],
+        xaxis={"title": {"text": "Mean CAR of the event's securities (%)"}, "ticksuffix": "%"},
+        yaxis={"autorange": "reversed", "showgrid": False},
     )
-    fig.update_layout(margin={"l": 420})
-    return fig
+    return figure(data, layout)
 
 
 # ----------------------------------------------------------------------------- diagnostics
@@ -1574,77 +1671,78 @@ def plot_diagnostics(
     secs = sorted(params["security"].unique())
     if cap is not None and len(secs) > cap:
         return _diagnostics_distribution(params, len(secs), len(ids), title)
-    fig = make_subplots(
-        rows=1,
-        cols=3,
+    panels = grid(
+        1,
+        3,
         shared_yaxes=True,
         horizontal_spacing=0.04,
         subplot_titles=["Market beta", "R² (%)", "Residual σ (% per day)"],
     )
     fields = [("beta", 1.0, ".2f"), ("r2", 100.0, ".1f"), ("sigma", 100.0, ".2f")]
     opacities = [1.0, 0.55, 0.3, 0.8, 0.45]
+    data: list[Spec] = []
     for k, eid in enumerate(ids):
         p = params[params["event_id"] == eid].set_index("security")
         present = [sec for sec in secs if sec in p.index]
         opacity = opacities[k % len(opacities)]
         n_obs = p["n_obs"].reindex(present).to_numpy() if "n_obs" in p else None
+        names = [_label(sec, labels) for sec in present]
+        shades = [_color(colors, sec) for sec in present]
         for col, (name, scale, fmt) in enumerate(fields, start=1):
             if name not in p:
                 continue
-            fig.add_trace(
-                go.Bar(
-                    x=p[name].reindex(present).to_numpy(dtype=float) * scale,
-                    y=[_label(sec, labels) for sec in present],
-                    orientation="h",
-                    name=f"event {eid}",
-                    meta=[name, str(eid)],
-                    offsetgroup=str(eid),
-                    legendgroup=str(eid),
-                    showlegend=False,
-                    marker={
-                        "color": [_color(colors, sec) for sec in present],
-                        "opacity": opacity,
-                        "line": {"width": 0},
-                    },
-                    customdata=n_obs,
-                    hovertemplate=(
+            data.append(
+                {
+                    "type": "bar",
+                    "x": p[name].reindex(present).to_numpy(dtype=float) * scale,
+                    "y": list(names),
+                    "orientation": "h",
+                    "name": f"event {eid}",
+                    "meta": [name, str(eid)],
+                    "offsetgroup": str(eid),
+                    "legendgroup": str(eid),
+                    "showlegend": False,
+                    "marker": {"color": list(shades), "opacity": opacity, "line": {"width": 0}},
+                    "customdata": n_obs,
+                    "hovertemplate": (
                         f"<b>%{{y}}</b><br>event {eid}<br>%{{x:{fmt}}}"
                         + ("<br>%{customdata} estimation days" if n_obs is not None else "")
                         + "<extra></extra>"
                     ),
-                ),
-                row=1,
-                col=col,
+                    **on(col),
+                }
             )
         if len(ids) > 1:  # a grey legend key per event, showing its shade
-            fig.add_trace(
-                go.Bar(
-                    x=[None],
-                    y=[None],
-                    orientation="h",
-                    name=f"event {eid}",
-                    legendgroup=str(eid),
-                    marker={"color": f"rgba(90,90,90,{opacity})"},
-                    hoverinfo="skip",
-                ),
-                row=1,
-                col=1,
+            data.append(
+                {
+                    "type": "bar",
+                    "x": [None],
+                    "y": [None],
+                    "orientation": "h",
+                    "name": f"event {eid}",
+                    "legendgroup": str(eid),
+                    "marker": {"color": f"rgba(90,90,90,{opacity})"},
+                    "hoverinfo": "skip",
+                    **on(1),
+                }
             )
-    fig.update_layout(barmode="group", showlegend=len(ids) > 1)
-    fig.update_yaxes(autorange="reversed", showgrid=False, type="category")
-    fig.update_xaxes(title_text="beta", rangemode="tozero", row=1, col=1)
-    fig.update_xaxes(title_text="R² (%)", ticksuffix="%", rangemode="tozero", row=1, col=2)
-    fig.update_xaxes(
-        title_text="σ of residuals (% per day)", ticksuffix="%", rangemode="tozero", row=1, col=3
+    axes = panels.with_axes({}, {"autorange": "reversed", "showgrid": False, "type": "category"})
+    axes["xaxis"].update(title={"text": "beta"}, rangemode="tozero")
+    axes["xaxis2"].update(title={"text": "R² (%)"}, ticksuffix="%", rangemode="tozero")
+    axes["xaxis3"].update(
+        title={"text": "σ of residuals (% per day)"}, ticksuffix="%", rangemode="tozero"
     )
-    _finish(
-        fig,
+    layout = _layout(
         title or "Estimation diagnostics by security",
         subtitle="Expected-return model fitted on the estimation window; "
         "one bar per event (later events lighter)",
         height=max(380, 150 + 22 * len(secs) * max(len(ids), 1)),
+        barmode="group",
+        showlegend=len(ids) > 1,
+        annotations=panels.titles,
+        **axes,
     )
-    return fig
+    return figure(data, layout, panels)
 
 
 def _diagnostics_distribution(
@@ -1655,17 +1753,19 @@ def _diagnostics_distribution(
     Binned here (``numpy.histogram``, ``bins="auto"``) and drawn as bars: the page carries
     the counts, not 40,000 values per panel.
     """
-    fig = make_subplots(
-        rows=1,
-        cols=3,
+    panels = grid(
+        1,
+        3,
         horizontal_spacing=0.06,
         subplot_titles=["Market beta", "R² (%)", "Residual σ (% per day)"],
     )
+    axes = panels.with_axes({}, {})
     fields = [
         ("beta", 1.0, "beta", ""),
         ("r2", 100.0, "R² (%)", "%"),
         ("sigma", 100.0, "σ (%)", "%"),
     ]
+    data: list[Spec] = []
     for col, (name, scale, axis, suffix) in enumerate(fields, start=1):
         if name not in params:
             continue
@@ -1674,32 +1774,33 @@ def _diagnostics_distribution(
         if not len(values):
             continue
         counts, edges = np.histogram(values, bins="auto")
-        fig.add_trace(
-            go.Bar(
-                x=(edges[:-1] + edges[1:]) / 2.0,
-                y=counts,
-                width=np.diff(edges),
-                name=axis,
-                meta=[name],
-                marker={"color": PALETTE[0], "line": {"width": 0}},
-                showlegend=False,
-                customdata=np.column_stack([edges[:-1], edges[1:]]),
-                hovertemplate=f"{axis} %{{customdata[0]:.3g}} to %{{customdata[1]:.3g}}"
+        data.append(
+            {
+                "type": "bar",
+                "x": (edges[:-1] + edges[1:]) / 2.0,
+                "y": counts,
+                "width": np.diff(edges),
+                "name": axis,
+                "meta": [name],
+                "marker": {"color": PALETTE[0], "line": {"width": 0}},
+                "showlegend": False,
+                "customdata": np.column_stack([edges[:-1], edges[1:]]),
+                "hovertemplate": f"{axis} %{{customdata[0]:.3g}} to %{{customdata[1]:.3g}}"
                 "<br>%{y} firm-events<extra></extra>",
-            ),
-            row=1,
-            col=col,
+                **on(col),
+            }
         )
-        fig.update_xaxes(title_text=axis, ticksuffix=suffix, row=1, col=col)
-    fig.update_yaxes(title_text="firm-events", row=1, col=1)
-    _finish(
-        fig,
+        axes[panels.axis("x", 1, col)].update(title={"text": axis}, ticksuffix=suffix)
+    axes["yaxis"]["title"] = {"text": "firm-events"}
+    layout = _layout(
         title or "Estimation diagnostics: distribution over firm-events",
         subtitle=f"{n_securities:,} securities x {n_events} events: too many for one bar each "
         f"(at most {MAX_SECURITIES_SHOWN}); every firm-event's value is counted",
         height=400,
+        annotations=panels.titles,
+        **axes,
     )
-    return fig
+    return figure(data, layout, panels)
 
 
 def plot_car_distribution(
@@ -1730,53 +1831,50 @@ def plot_car_distribution(
     car = car[car["security"].astype(str) != PORTFOLIO]
     ids = [e for e in _event_ids(results, event_id) if (car["event_id"] == e).any()]
     many = len(ids) > 1
-    fig = (
-        make_subplots(
-            rows=len(ids),
-            cols=1,
-            vertical_spacing=0.1,
-            subplot_titles=[f"Event {e}" for e in ids],
-        )
+    panels = (
+        grid(len(ids), 1, vertical_spacing=0.1, subplot_titles=[f"Event {e}" for e in ids])
         if many
-        else go.Figure()
+        else None
     )
     label = f"CAR{format_window(window)}"
     notes = []
-    for row, eid in enumerate(ids, start=1):
-        where = {"row": row, "col": 1} if many else {}
+    data: list[Spec] = []
+    shapes: list[Spec] = []
+    for k, eid in enumerate(ids, start=1):
         values = car.loc[car["event_id"] == eid, "car"].to_numpy(dtype=float) * 100.0
         values = values[np.isfinite(values)]
         mean = float(values.mean()) if len(values) else math.nan
         median = float(np.median(values)) if len(values) else math.nan
-        fig.add_trace(
-            go.Histogram(
-                x=values,
-                name=f"{label}, event {eid}",
-                meta=[str(eid), mean, median],
-                marker={"color": PALETTE[0], "line": {"width": 0}},
-                opacity=0.85,
-                showlegend=False,
-                hovertemplate=f"{label} %{{x}}<br>%{{y}} firms<extra></extra>",
-            ),
-            **where,
+        data.append(
+            {
+                "type": "histogram",
+                "x": values,
+                "name": f"{label}, event {eid}",
+                "meta": [str(eid), mean, median],
+                "marker": {"color": PALETTE[0], "line": {"width": 0}},
+                "opacity": 0.85,
+                "showlegend": False,
+                "hovertemplate": f"{label} %{{x}}<br>%{{y}} firms<extra></extra>",
+                **(on(k) if many else {}),
+            }
         )
         lines = [
             (0.0, {"color": "#888888", "width": 1, "dash": "dot"}),
             (mean, {"color": PORTFOLIO_COLOR, "width": 2}),
             (median, {"color": PORTFOLIO_COLOR, "width": 1.5, "dash": "dash"}),
         ]
-        for x, line in lines:
-            if math.isfinite(x):
-                fig.add_vline(x=x, line=line, **where)
+        shapes += [vline(x, line, k) for x, line in lines if math.isfinite(x)]
         notes.append(
             f"{eid}: {len(values):,} firms, mean {mean:+.2f}%, median {median:+.2f}%"
             if len(values)
             else f"{eid}: no firm"
         )
-    fig.update_xaxes(title_text=f"{label} (%)", ticksuffix="%")
-    fig.update_yaxes(title_text="firms")
-    _finish(
-        fig,
+    axes = _panel_axes(
+        panels,
+        {"title": {"text": f"{label} (%)"}, "ticksuffix": "%"},
+        {"title": {"text": "firms"}},
+    )
+    layout = _layout(
         title
         or (
             f"Distribution of the firms' {label}, event {ids[0]}"
@@ -1787,9 +1885,12 @@ def plot_car_distribution(
         + "; ".join(notes[:3])
         + ("; ..." if len(notes) > 3 else ""),
         height=max(420, 300 * len(ids)),
+        margin={"t": 110},
+        shapes=shapes,
+        **({"annotations": panels.titles} if panels is not None else {}),
+        **axes,
     )
-    fig.update_layout(margin={"t": 110})
-    return fig
+    return figure(data, layout, panels)
 
 
 def plot_residual_correlation(
@@ -1826,57 +1927,60 @@ def plot_residual_correlation(
     # above the cap: symbols as labels, values in the hover only (20 x 20 cells of text and
     # each panel's own names do not fit side by side)
     big = any(m.capped for m in chosen)
-    fig = make_subplots(
-        rows=1,
-        cols=len(ids),
+    panels = grid(
+        1,
+        len(ids),
         shared_yaxes=shared,
         horizontal_spacing=(0.04 if shared else (0.08 if big else 0.14)) if len(ids) > 1 else 0.0,
         subplot_titles=[_cluster_caption(clustering, e) for e in ids],
     )
+    data: list[Spec] = []
     for k, eid in enumerate(ids, start=1):
         corr = mats[eid]
         values = corr.to_numpy(dtype=float).copy()
         np.fill_diagonal(values, np.nan)  # a security with itself says nothing
-        fig.add_trace(
-            go.Heatmap(
-                z=values,
-                x=[str(c) for c in corr.columns],  # symbols below, names on the left
-                y=[str(c) if big else _label(str(c), labels) for c in corr.index],
-                zmin=-1.0,
-                zmax=1.0,
-                zmid=0.0,
-                colorscale="RdBu_r",
-                showscale=k == len(ids),
-                text=None
+        data.append(
+            {
+                "type": "heatmap",
+                "z": values,
+                "x": [str(c) for c in corr.columns],  # symbols below, names on the left
+                "y": [str(c) if big else _label(str(c), labels) for c in corr.index],
+                "zmin": -1.0,
+                "zmax": 1.0,
+                "zmid": 0.0,
+                "colorscale": "RdBu_r",
+                "showscale": k == len(ids),
+                "text": None
                 if big
                 else np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.2f}")(values),
-                texttemplate=None if big else "%{text}",
-                textfont={"size": 11},
-                xgap=2,
-                ygap=2,
-                colorbar={"title": {"text": "correlation"}},
-                hovertemplate=f"event {eid}<br>%{{y}} × %{{x}}: %{{z:.3f}}<extra></extra>",
-            ),
-            row=1,
-            col=k,
+                "texttemplate": None if big else "%{text}",
+                "textfont": {"size": 11},
+                "xgap": 2,
+                "ygap": 2,
+                "colorbar": {"title": {"text": "correlation"}},
+                "hovertemplate": f"event {eid}<br>%{{y}} × %{{x}}: %{{z:.3f}}<extra></extra>",
+                **on(k),
+            }
         )
-    fig.update_xaxes(showgrid=False, tickangle=-35, type="category")
-    fig.update_yaxes(showgrid=False, autorange="reversed", type="category")
-    fig.update_annotations(font={"size": 13})
+    axes = panels.with_axes(
+        {"showgrid": False, "tickangle": -35, "type": "category"},
+        {"showgrid": False, "autorange": "reversed", "type": "category"},
+    )
     head = title or (
         f"Residual correlation, event {ids[0]}"
         if len(ids) == 1
         else "Residual correlation across securities, by event"
     )
-    _finish(
-        fig,
+    layout = _layout(
         head,
         subtitle="Pairwise correlation of estimation-window residuals (diagonal left blank); "
         "design effect = 1 + (N-1)·r̄" + _shown(chosen),
         height=max(440, 190 + 44 * max(len(m) for m in mats.values())),
+        margin={"t": 120},
+        annotations=[{**t, "font": {"size": 13}} for t in panels.titles],
+        **axes,
     )
-    fig.update_layout(margin={"t": 120})
-    return fig
+    return figure(data, layout, panels)
 
 
 def _cluster_caption(clustering: pd.DataFrame, event_id: Any) -> str:

@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from eventstudy.figures import PALETTE, PORTFOLIO_COLOR, TEMPLATE
+from eventstudy.figures_spec import Spec, figure, hline, vline
 
 __all__ = ["plot_abnormal_volume", "plot_coefficients"]
 
@@ -28,37 +29,38 @@ def plot_coefficients(table: pd.DataFrame, *, title: str | None = None) -> go.Fi
     est = t["estimate"].to_numpy(float)
     lo = t["ci_low"].to_numpy(float)
     hi = t["ci_high"].to_numpy(float)
-    fig = go.Figure(
-        go.Scatter(
-            x=est,
-            y=t["term"].astype(str).tolist(),
-            mode="markers",
-            marker={"color": PORTFOLIO_COLOR, "size": 9, "symbol": "square"},
-            error_x={
-                "type": "data",
-                "symmetric": False,
-                "array": hi - est,
-                "arrayminus": est - lo,
-                "color": PORTFOLIO_COLOR,
-                "thickness": 1.6,
-                "width": 0,
-            },
-            customdata=np.column_stack([lo, hi, t["p_value"].to_numpy(float)]),
-            hovertemplate=(
-                "<b>%{y}</b><br>%{x:.4g} [%{customdata[0]:.4g}, %{customdata[1]:.4g}]"
-                "<br>p = %{customdata[2]:.3f}<extra></extra>"
-            ),
-            showlegend=False,
-        )
-    )
-    fig.add_vline(x=0, line={"color": "#888888", "width": 1})
-    fig.update_layout(
-        template=TEMPLATE,
-        title=title or "Cross-sectional regression: coefficients with 95% intervals",
-        height=max(260, 70 + 45 * len(t)),
-        xaxis_title="coefficient (CAR in decimals per unit of the characteristic)",
-    )
-    return fig
+    points = {
+        "type": "scatter",
+        "x": est,
+        "y": t["term"].astype(str).tolist(),
+        "mode": "markers",
+        "marker": {"color": PORTFOLIO_COLOR, "size": 9, "symbol": "square"},
+        "error_x": {
+            "type": "data",
+            "symmetric": False,
+            "array": hi - est,
+            "arrayminus": est - lo,
+            "color": PORTFOLIO_COLOR,
+            "thickness": 1.6,
+            "width": 0,
+        },
+        "customdata": np.column_stack([lo, hi, t["p_value"].to_numpy(float)]),
+        "hovertemplate": (
+            "<b>%{y}</b><br>%{x:.4g} [%{customdata[0]:.4g}, %{customdata[1]:.4g}]"
+            "<br>p = %{customdata[2]:.3f}<extra></extra>"
+        ),
+        "showlegend": False,
+    }
+    layout = {
+        "template": TEMPLATE,
+        "title": {"text": title or "Cross-sectional regression: coefficients with 95% intervals"},
+        "height": max(260, 70 + 45 * len(t)),
+        "xaxis": {
+            "title": {"text": "coefficient (CAR in decimals per unit of the characteristic)"}
+        },
+        "shapes": [vline(0, {"color": "#888888", "width": 1})],
+    }
+    return figure([points], layout)
 
 
 def plot_abnormal_volume(abnormal: pd.DataFrame, *, event_id: str | None = None) -> go.Figure:
@@ -71,41 +73,48 @@ def plot_abnormal_volume(abnormal: pd.DataFrame, *, event_id: str | None = None)
         ``VolumeResults.abnormal``: event_id, security, rel_day, abnormal.
     """
     a = abnormal if event_id is None else abnormal[abnormal["event_id"] == event_id]
-    fig = go.Figure()
+    data: list[Spec] = []
     for i, (eid, g) in enumerate(a.groupby("event_id", sort=False)):
         for sec, s in g.groupby("security", sort=False):
-            fig.add_trace(
-                go.Scatter(
-                    x=s["rel_day"],
-                    y=s["abnormal"],
-                    mode="lines",
-                    name=f"{sec}",
-                    legendgroup=f"{eid}",
-                    line={"width": 1, "color": PALETTE[i % len(PALETTE)]},
-                    opacity=0.45,
-                    hovertemplate=f"{eid} · {sec}<br>day %{{x}}: %{{y:+.2f}}<extra></extra>",
-                    showlegend=False,
-                )
+            data.append(
+                {
+                    "type": "scatter",
+                    "x": s["rel_day"],
+                    "y": s["abnormal"],
+                    "mode": "lines",
+                    "name": f"{sec}",
+                    "legendgroup": f"{eid}",
+                    "line": {"width": 1, "color": PALETTE[i % len(PALETTE)]},
+                    "opacity": 0.45,
+                    "hovertemplate": f"{eid} · {sec}<br>day %{{x}}: %{{y:+.2f}}<extra></extra>",
+                    "showlegend": False,
+                }
             )
         mean = g.groupby("rel_day")["abnormal"].mean()
-        fig.add_trace(
-            go.Scatter(
-                x=mean.index,
-                y=mean.to_numpy(float),
-                mode="lines+markers",
-                name=f"{eid}: mean",
-                legendgroup=f"{eid}",
-                line={"width": 2.5, "color": PORTFOLIO_COLOR if event_id else PALETTE[i % 10]},
-                hovertemplate=f"{eid} mean<br>day %{{x}}: %{{y:+.2f}}<extra></extra>",
-            )
+        data.append(
+            {
+                "type": "scatter",
+                "x": mean.index,
+                "y": mean.to_numpy(float),
+                "mode": "lines+markers",
+                "name": f"{eid}: mean",
+                "legendgroup": f"{eid}",
+                "line": {
+                    "width": 2.5,
+                    "color": PORTFOLIO_COLOR if event_id else PALETTE[i % 10],
+                },
+                "hovertemplate": f"{eid} mean<br>day %{{x}}: %{{y:+.2f}}<extra></extra>",
+            }
         )
-    fig.add_hline(y=0, line={"color": "#888888", "width": 1})
-    fig.add_vline(x=0, line={"color": "#bbbbbb", "width": 1, "dash": "dot"})
-    fig.update_layout(
-        template=TEMPLATE,
-        title="Abnormal log volume (log volume minus its estimation-window mean)",
-        xaxis_title="relative day",
-        yaxis_title="abnormal log volume (0.69 = twice the normal volume)",
-        height=420,
-    )
-    return fig
+    layout = {
+        "template": TEMPLATE,
+        "title": {"text": "Abnormal log volume (log volume minus its estimation-window mean)"},
+        "xaxis": {"title": {"text": "relative day"}},
+        "yaxis": {"title": {"text": "abnormal log volume (0.69 = twice the normal volume)"}},
+        "height": 420,
+        "shapes": [
+            hline(0, {"color": "#888888", "width": 1}),
+            vline(0, {"color": "#bbbbbb", "width": 1, "dash": "dot"}),
+        ],
+    }
+    return figure(data, layout)

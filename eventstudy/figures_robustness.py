@@ -12,9 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from eventstudy.figures import TEMPLATE
+from eventstudy.figures_spec import Spec, figure, grid, hline, on, vline
 
 __all__ = ["power_curves", "size_bars", "specification_curve"]
 
@@ -67,44 +67,52 @@ def size_bars(
     d = d.sort_values("rejection_rate")
     colour = np.where(d["ci_low"] > level, _BAD, np.where(d["ci_high"] < level, _LOW, _OK))
     n = int(d["n_draws"].max()) if len(d) else 0
-    fig = go.Figure(
-        go.Bar(
-            x=100 * d["rejection_rate"],
-            y=d["test"],
-            orientation="h",
-            marker_color=colour,
-            error_x={
-                "type": "data",
-                "symmetric": False,
-                "array": 100 * (d["ci_high"] - d["rejection_rate"]),
-                "arrayminus": 100 * (d["rejection_rate"] - d["ci_low"]),
-                "color": "#333",
-            },
-            customdata=np.c_[100 * d["ci_low"], 100 * d["ci_high"], d["n_draws"]],
-            hovertemplate=(
-                "%{y}: %{x:.1f}% of %{customdata[2]} placebo studies rejected"
-                "<br>95% interval %{customdata[0]:.1f}%–%{customdata[1]:.1f}%<extra></extra>"
-            ),
-            name="rejection rate",
-        )
-    )
-    fig.add_vline(
-        x=100 * level,
-        line_dash="dash",
-        line_color="#333",
-        annotation_text=f"nominal {100 * level:g}%",
-        annotation_position="top",
-    )
-    fig.update_layout(
-        title=title or f"Size under the null: rejection rate at {100 * level:g}% ({w}, {n} draws)",
-        xaxis_title="rejection rate (%)",
-        yaxis_title=None,
-        height=max(320, 24 * len(d) + 140),
-        template=TEMPLATE,
-        showlegend=False,
-        margin={"l": 140},
-    )
-    return fig
+    bars = {
+        "type": "bar",
+        "x": 100 * d["rejection_rate"],
+        "y": d["test"],
+        "orientation": "h",
+        "marker": {"color": colour},
+        "error_x": {
+            "type": "data",
+            "symmetric": False,
+            "array": 100 * (d["ci_high"] - d["rejection_rate"]),
+            "arrayminus": 100 * (d["rejection_rate"] - d["ci_low"]),
+            "color": "#333",
+        },
+        "customdata": np.c_[100 * d["ci_low"], 100 * d["ci_high"], d["n_draws"]],
+        "hovertemplate": (
+            "%{y}: %{x:.1f}% of %{customdata[2]} placebo studies rejected"
+            "<br>95% interval %{customdata[0]:.1f}%–%{customdata[1]:.1f}%<extra></extra>"
+        ),
+        "name": "rejection rate",
+    }
+    nominal = 100 * level
+    layout: Spec = {
+        "template": TEMPLATE,
+        "title": {
+            "text": title
+            or f"Size under the null: rejection rate at {100 * level:g}% ({w}, {n} draws)"
+        },
+        "xaxis": {"title": {"text": "rejection rate (%)"}},
+        "height": max(320, 24 * len(d) + 140),
+        "showlegend": False,
+        "margin": {"l": 140},
+        "shapes": [vline(nominal, {"color": "#333", "dash": "dash"})],
+        "annotations": [
+            {
+                "showarrow": False,
+                "text": f"nominal {100 * level:g}%",
+                "x": nominal,
+                "xanchor": "center",
+                "xref": "x",
+                "y": 1,
+                "yanchor": "bottom",
+                "yref": "y domain",
+            }
+        ],
+    }
+    return figure([bars], layout)
 
 
 def power_curves(
@@ -144,29 +152,32 @@ def power_curves(
         d = pd.concat([d, s.assign(injected=0.0)[list(d.columns)]], ignore_index=True)
     if tests is not None:
         d = d[d["test"].isin(list(tests))]
-    fig = go.Figure()
+    data: list[Spec] = []
     for test, g in d.groupby("test", sort=True):
         g = g.sort_values("injected")
-        fig.add_trace(
-            go.Scatter(
-                x=100 * g["injected"],
-                y=100 * g["rejection_rate"],
-                mode="lines+markers",
-                name=str(test),
-                hovertemplate=f"{test}: %{{y:.1f}}% rejected with %{{x:.1f}}% injected<extra></extra>",
-            )
+        data.append(
+            {
+                "type": "scatter",
+                "x": 100 * g["injected"],
+                "y": 100 * g["rejection_rate"],
+                "mode": "lines+markers",
+                "name": str(test),
+                "hovertemplate": f"{test}: %{{y:.1f}}% rejected with %{{x:.1f}}% injected"
+                "<extra></extra>",
+            }
         )
-    fig.add_hline(y=100 * level, line_dash="dash", line_color="#333")
-    fig.update_layout(
-        title=title
-        or f"Power: rejection rate at {100 * level:g}% by abnormal return on day 0 ({w})",
-        xaxis_title="abnormal return injected on day 0 (%)",
-        yaxis_title="rejection rate (%)",
-        yaxis_range=[0, 100],
-        template=TEMPLATE,
-        legend_title="test",
-    )
-    return fig
+    layout: Spec = {
+        "template": TEMPLATE,
+        "title": {
+            "text": title
+            or f"Power: rejection rate at {100 * level:g}% by abnormal return on day 0 ({w})"
+        },
+        "xaxis": {"title": {"text": "abnormal return injected on day 0 (%)"}},
+        "yaxis": {"title": {"text": "rejection rate (%)"}, "range": [0, 100]},
+        "legend": {"title": {"text": "test"}},
+        "shapes": [hline(100 * level, {"color": "#333", "dash": "dash"})],
+    }
+    return figure(data, layout)
 
 
 def specification_curve(
@@ -215,9 +226,9 @@ def specification_curve(
         for v in dict.fromkeys(in_grid[c].astype(str)):
             labels.append(f"{c}: {v}")
     upper, lower = 360, 20 * len(labels)  # pixels: one row per choice value
-    fig = make_subplots(
-        rows=2,
-        cols=1,
+    panels = grid(
+        2,
+        1,
         shared_xaxes=True,
         row_heights=[upper / (upper + lower), lower / (upper + lower)],
         vertical_spacing=0.04,
@@ -228,71 +239,69 @@ def specification_curve(
         + f"<br>p = {r['p_value']:.3g}"
         for _, r in d.iterrows()
     ]
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=100 * d["car"],
-            mode="markers",
-            marker={"color": colour, "size": 6},
-            error_y={
-                "type": "data",
-                "symmetric": False,
-                "array": 100 * (d["ci_high"] - d["car"]),
-                "arrayminus": 100 * (d["car"] - d["ci_low"]),
-                "color": "rgba(80,80,80,0.35)",
-                "thickness": 1,
-                "width": 0,
-            },
-            hovertext=hover,
-            hoverinfo="text",
-            name="CAR",
-        ),
-        row=1,
-        col=1,
-    )
-    fig.add_hline(y=0, line_color="#333", line_width=1, row=1, col=1)
+    curve = {
+        "type": "scatter",
+        "x": x,
+        "y": 100 * d["car"],
+        "mode": "markers",
+        "marker": {"color": colour, "size": 6},
+        "error_y": {
+            "type": "data",
+            "symmetric": False,
+            "array": 100 * (d["ci_high"] - d["car"]),
+            "arrayminus": 100 * (d["car"] - d["ci_low"]),
+            "color": "rgba(80,80,80,0.35)",
+            "thickness": 1,
+            "width": 0,
+        },
+        "hovertext": hover,
+        "hoverinfo": "text",
+        "name": "CAR",
+        **on(1),
+    }
     ys, xs, cs = [], [], []
     for c in choices:
         vals = d[c].astype(str).to_numpy()
         for v in dict.fromkeys(in_grid[c].astype(str)):
-            on = vals == v
-            xs.extend(x[on].tolist())
-            ys.extend([f"{c}: {v}"] * int(on.sum()))
-            cs.extend(colour[on].tolist())
-    fig.add_trace(
-        go.Scatter(
-            x=xs,
-            y=ys,
-            mode="markers",
-            marker={"symbol": "line-ns-open", "size": 8, "color": cs, "line": {"width": 2}},
-            hoverinfo="skip",
-            name="choices",
-        ),
-        row=2,
-        col=1,
-    )
+            on_ = vals == v
+            xs.extend(x[on_].tolist())
+            ys.extend([f"{c}: {v}"] * int(on_.sum()))
+            cs.extend(colour[on_].tolist())
+    marks = {
+        "type": "scatter",
+        "x": xs,
+        "y": ys,
+        "mode": "markers",
+        "marker": {"symbol": "line-ns-open", "size": 8, "color": cs, "line": {"width": 2}},
+        "hoverinfo": "skip",
+        "name": "choices",
+        **on(2),
+    }
     share = float(sig.mean())
     pos = float((sig & (d["car"] > 0).to_numpy()).mean())
-    fig.update_yaxes(title_text="CAR (%)", row=1, col=1)
-    fig.update_yaxes(
+    axes = panels.with_axes({}, {})
+    axes["yaxis"]["title"] = {"text": "CAR (%)"}
+    axes["yaxis2"].update(
         categoryorder="array",
         categoryarray=labels[::-1],
         type="category",
         tickmode="array",
         tickvals=labels,
-        row=2,
-        col=1,
     )
-    fig.update_xaxes(title_text="specification (sorted by CAR)", row=2, col=1)
-    fig.update_layout(
-        title=title
-        or (
-            f"Specification curve: {event_id}, {security} — {len(d)} specifications, "
-            f"{100 * share:.0f}% significant ({100 * pos:.0f}% positive)"
-        ),
-        template=TEMPLATE,
-        showlegend=False,
-        height=upper + lower + 160,
-        margin={"l": 190},
-    )
-    return fig
+    axes["xaxis2"]["title"] = {"text": "specification (sorted by CAR)"}
+    layout: Spec = {
+        "template": TEMPLATE,
+        "title": {
+            "text": title
+            or (
+                f"Specification curve: {event_id}, {security} — {len(d)} specifications, "
+                f"{100 * share:.0f}% significant ({100 * pos:.0f}% positive)"
+            )
+        },
+        "showlegend": False,
+        "height": upper + lower + 160,
+        "margin": {"l": 190},
+        "shapes": [hline(0, {"color": "#333", "width": 1})],
+        **axes,
+    }
+    return figure([curve, marks], layout, panels)

@@ -616,3 +616,102 @@ def test_a_lone_security_has_no_correlation_and_untestable_cells_say_n_a(standin
     cells = figures.plot_tests(lone, [(0, 1)]).data[0].cells.values
     row = list(cells[0]).index("Sign")
     assert (cells[1][row], cells[2][row]) == ("n/a", "n/a")
+
+
+# ----------------------------------------------------------------------------- built in one go
+
+GRIDS = [
+    {"rows": 2, "cols": 1, "shared_xaxes": True, "vertical_spacing": 0.08,
+     "subplot_titles": ["Event a", "Event b"]},
+    {"rows": 5, "cols": 1, "shared_xaxes": True, "vertical_spacing": 0.08,
+     "subplot_titles": list("abcde")},
+    {"rows": 1, "cols": 3, "shared_yaxes": True, "horizontal_spacing": 0.04,
+     "subplot_titles": ["Market beta", "R² (%)", "Residual σ (% per day)"]},
+    {"rows": 1, "cols": 3, "horizontal_spacing": 0.06, "subplot_titles": ["a", "", "c"]},
+    {"rows": 1, "cols": 1, "shared_yaxes": True, "horizontal_spacing": 0.0,
+     "subplot_titles": ["a"]},
+    {"rows": 1, "cols": 7, "shared_yaxes": True, "horizontal_spacing": 0.04},
+    {"rows": 3, "cols": 1, "vertical_spacing": 0.1, "subplot_titles": ["a", "b", "c"]},
+    {"rows": 2, "cols": 1, "shared_xaxes": True, "row_heights": [0.72, 0.28],
+     "vertical_spacing": 0.04},
+    {"rows": 3, "cols": 2, "shared_xaxes": True, "shared_yaxes": True},
+    {"rows": 12, "cols": 1},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("kw", GRIDS)
+def test_grid_lays_subplots_out_as_make_subplots(kw):
+    """The subplot layout written out directly is Plotly's own, to the last bit."""
+    from plotly.subplots import make_subplots
+
+    from eventstudy.figures_spec import figure, grid
+
+    plotly_fig = make_subplots(**kw)
+    g = grid(**kw)
+    ours = figure([], {"annotations": g.titles, **g.axes}, g)
+    assert ours.to_dict() == plotly_fig.to_dict()
+    assert ours._grid_ref == plotly_fig._grid_ref
+    assert ours._grid_str == plotly_fig._grid_str
+
+
+def test_grid_refuses_the_spacing_make_subplots_refuses():
+    from plotly.subplots import make_subplots
+
+    from eventstudy.figures_spec import grid
+
+    with pytest.raises(ValueError, match="Horizontal spacing cannot be greater"):
+        make_subplots(rows=1, cols=10, horizontal_spacing=0.14)
+    with pytest.raises(ValueError, match="Horizontal spacing cannot be greater"):
+        grid(1, 10, horizontal_spacing=0.14)
+
+
+def test_shapes_are_those_plotly_adds():
+    """vline, hline and vrect write what add_vline, add_hline and add_vrect add (alone and
+    on a subplot of a grid)."""
+    from plotly.subplots import make_subplots
+
+    from eventstudy.figures_spec import hline, vline, vrect
+
+    line = {"color": "#888888", "width": 1, "dash": "dot"}
+    fig = go.Figure()
+    fig.add_vline(x=0.5, line=line)
+    fig.add_hline(y=100, line=line)
+    fig.add_vrect(x0=-0.5, x1=0.0, fillcolor="#F2C14E", opacity=0.3, line_width=0, layer="below")
+    style = {"fillcolor": "#F2C14E", "opacity": 0.3, "line": {"width": 0}, "layer": "below"}
+    ours = [vline(0.5, line), hline(100, line), vrect(-0.5, 0.0, **style)]
+    assert [s.to_plotly_json() for s in fig.layout.shapes] == [
+        go.layout.Shape(s).to_plotly_json() for s in ours
+    ]
+    grid_fig = make_subplots(rows=2, cols=1)
+    grid_fig.add_trace(go.Scatter(x=[0], y=[0]), row=2, col=1)
+    grid_fig.add_vline(x=0, line=line, row=2, col=1)
+    assert (
+        grid_fig.layout.shapes[0].to_plotly_json()
+        == go.layout.Shape(vline(0, line, 2)).to_plotly_json()
+    )
+
+
+def test_multi_panel_figures_know_their_subplots(res):
+    """The figures of several panels take row= and col= like a figure of make_subplots."""
+    fig = figures.plot_ar(res)
+    fig.add_hline(y=1.0, row=2, col=1)
+    assert (fig.layout.shapes[-1].xref, fig.layout.shapes[-1].yref) == ("x2 domain", "y2")
+    fig.add_trace(go.Scatter(x=[0], y=[1.0], name="marker"), row=2, col=1)
+    assert (fig.data[-1].xaxis, fig.data[-1].yaxis) == ("x2", "y2")
+    fig.update_yaxes(title_text="changed", row=1, col=1)
+    assert fig.layout.yaxis.title.text == "changed"
+    assert fig.layout.yaxis2.title.text == "Abnormal return (%)"
+    diag = figures.plot_diagnostics(res)
+    assert "(1,3) x3,y3" in diag._grid_str
+
+
+def test_a_panel_without_bars_is_left_unshaded(standin):
+    """An event without abnormal returns keeps its panel, its label and no shading (what
+    add_vrect(row=) of make_subplots does on an empty subplot)."""
+    empty = SimpleNamespace(**vars(standin))
+    ar = standin.abnormal_returns
+    empty.abnormal_returns = ar[ar["event_id"] != "tinycars"]
+    fig = figures.plot_ar(empty, cap=None)
+    assert {t.yaxis for t in fig.data} == {"y"}
+    assert [s.yref for s in fig.layout.shapes] == ["y domain"]
+    assert any(a.yref == "y2 domain" for a in fig.layout.annotations)
