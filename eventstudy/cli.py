@@ -236,6 +236,19 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
     state.quiet = state.quiet or quiet
 
 
+def _freeze_imported() -> None:
+    """Keep the objects of the modules imported so far out of the garbage collector's scans
+    for the rest of the command (``gc.freeze``; undone when the command ends).
+
+    Plotly's validators, pandas and the rest hold about a million objects that each full
+    collection of a run would walk again (0.15-0.3 s of a kei-car run).
+    """
+    import gc
+
+    gc.freeze()
+    click.get_current_context().call_on_close(gc.unfreeze)
+
+
 def _state() -> _State:
     return click.get_current_context().find_object(_State) or _State()
 
@@ -322,6 +335,7 @@ def run(
     from eventstudy import pipeline, runner
     from eventstudy.plan import plan_study, with_compute
 
+    _freeze_imported()
     state = _state()
     plan = with_compute(
         plan_study(config, prices=prices, out=out),
@@ -387,6 +401,7 @@ def _robustness(
     from eventstudy import pipeline, runner
     from eventstudy.plan import plan_study, with_compute
 
+    _freeze_imported()
     state = _state()
     plan = with_compute(plan_study(config, prices=prices, out=out), **(compute or {}))
     runner.preflight(plan)
