@@ -457,6 +457,12 @@ class _Columns:
 # ----------------------------------------------------------------------------- AR bars
 
 
+def _spacing(n: int, wanted: float) -> float:
+    """Gap between ``n`` stacked panels: ``wanted``, or less when ``n`` panels would not fit
+    (Plotly refuses a gap above ``1 / (n - 1)``; a study of 20 events drew no AR panel)."""
+    return wanted if n < 2 else min(wanted, 0.5 / (n - 1))
+
+
 def plot_ar(
     results: Any,
     event_id: Any = None,
@@ -511,7 +517,7 @@ def plot_ar(
             len(ids),
             1,
             shared_xaxes=True,
-            vertical_spacing=0.08,
+            vertical_spacing=_spacing(len(ids), 0.08),
             subplot_titles=[f"Event {e}" for e in ids],
         )
         if many
@@ -776,7 +782,7 @@ def plot_car(
             len(ids),
             1,
             shared_xaxes=True,
-            vertical_spacing=0.08,
+            vertical_spacing=_spacing(len(ids), 0.08),
             subplot_titles=[f"Event {e}" for e in ids],
         )
         if many
@@ -1832,7 +1838,12 @@ def plot_car_distribution(
     ids = [e for e in _event_ids(results, event_id) if (car["event_id"] == e).any()]
     many = len(ids) > 1
     panels = (
-        grid(len(ids), 1, vertical_spacing=0.1, subplot_titles=[f"Event {e}" for e in ids])
+        grid(
+            len(ids),
+            1,
+            vertical_spacing=_spacing(len(ids), 0.1),
+            subplot_titles=[f"Event {e}" for e in ids],
+        )
         if many
         else None
     )
@@ -1931,7 +1942,9 @@ def plot_residual_correlation(
         1,
         len(ids),
         shared_yaxes=shared,
-        horizontal_spacing=(0.04 if shared else (0.08 if big else 0.14)) if len(ids) > 1 else 0.0,
+        horizontal_spacing=(
+            _spacing(len(ids), 0.04 if shared else (0.08 if big else 0.14)) if len(ids) > 1 else 0.0
+        ),
         subplot_titles=[_cluster_caption(clustering, e) for e in ids],
     )
     data: list[Spec] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import warnings
 from types import SimpleNamespace
 
@@ -715,3 +716,35 @@ def test_a_panel_without_bars_is_left_unshaded(standin):
     assert {t.yaxis for t in fig.data} == {"y"}
     assert [s.yref for s in fig.layout.shapes] == ["y domain"]
     assert any(a.yref == "y2 domain" for a in fig.layout.annotations)
+
+
+def test_one_panel_per_event_fits_twenty_events():
+    """Stacked per-event panels fit any number of events (Plotly refuses a gap between
+    panels above 1/(n - 1): a study of 20 events drew no AR or CAR figure)."""
+    from eventstudy.simulate import synthetic_returns
+
+    r = synthetic_returns(4, 900, common=0.3, seed=2)
+    days = r.index[300 + 25 * np.arange(20)]
+    secs = [c for c in r.columns if c != "MKT"]
+    events = pd.DataFrame(
+        [
+            {"security": s, "event_date": d, "event_id": f"E{k:02d}"}
+            for k, d in enumerate(days)
+            for s in secs
+        ]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = es.event_study(r, events, market="MKT")
+    for fig in (
+        figures.plot_ar(res),
+        figures.plot_car(res),
+        figures.plot_car_distribution(res),
+    ):
+        domains = [
+            fig.layout[k].domain for k in fig.layout.to_plotly_json() if k.startswith("yaxis")
+        ]
+        assert len(domains) == 20
+        spans = sorted(tuple(d) for d in domains)
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))  # no overlap
+        assert all(d[1] - d[0] > 0 for d in spans)
