@@ -178,10 +178,16 @@ def cluster_rbar(ar_est: np.ndarray, clusters: Blocks) -> np.ndarray:
         rows = np.flatnonzero(fast[clusters.index])
         sub = Blocks.from_codes(clusters.index[rows])
 
+        every = len(rows) == len(ar_est)
+        L = ar_est.shape[1]
+
         def z_rows(lo: int, hi: int) -> list[Summand]:
-            E = ar_est[rows[lo:hi]]
+            E = ar_est[lo:hi] if every else ar_est[rows[lo:hi]]
+            # (E - mean) / std, the deviations computed once (numpy's own steps for both)
+            D = E - E.sum(axis=1, keepdims=True) / L
             with np.errstate(invalid="ignore", divide="ignore"):
-                return [(E - E.mean(axis=1, keepdims=True)) / E.std(axis=1, keepdims=True)]
+                D /= np.sqrt((D * D).sum(axis=1, keepdims=True) / L)
+            return [D]
 
         (S,) = _chunked_block_sums(sub, z_rows)
         total = (S * S).sum(axis=1) / ar_est.shape[1]
@@ -863,9 +869,12 @@ class BatteryInput:
             ok = np.isfinite(a)
             okf = ok.astype(float)
             with np.errstate(invalid="ignore"):
-                g = np.where(ok, np.sign(a - rk["med"][lo:hi, None]), 0.0)
-            r = np.where(ok, rk["full"][lo:hi].astype(float), 0.0)
-            n_i = okf.sum(axis=1)
+                g = np.sign(a - rk["med"][lo:hi, None])
+            r = rk["full"][lo:hi].astype(float)
+            n_i = np.count_nonzero(ok, axis=1).astype(float)
+            if not (n_i == a.shape[1]).all():  # missing values count as 0 in every sum
+                g[~ok] = 0.0
+                r[~ok] = 0.0
             kbar = r.sum(axis=1) / np.maximum(n_i, 1)
             return [g, okf, r, (kbar, okf), (1.0 / (n_i + 1.0), r), kbar[:, None]]
 
@@ -966,8 +975,9 @@ class BatteryInput:
             okf = ok.astype(float)
             r = np.empty(G.shape)
             st._rank_chunk(G, r)
-            r[~ok] = 0.0
-            n_i = okf.sum(axis=1)
+            n_i = np.count_nonzero(ok, axis=1).astype(float)
+            if not (n_i == G.shape[1]).all():
+                r[~ok] = 0.0
             return [(1.0 / (n_i + 1.0), r), okf]
 
         rsum, n_t = _chunked_block_sums(self.blocks, fn)
@@ -982,8 +992,10 @@ class BatteryInput:
         def fn(lo: int, hi: int) -> list[Summand]:
             ok = np.isfinite(self.ar_est[lo:hi]) & np.isfinite(self.sigma[lo:hi, None])
             okf = ok.astype(float)
-            r = np.where(ok, est_r[lo:hi].astype(float), 0.0)
-            n = okf.sum(axis=1)
+            r = est_r[lo:hi].astype(float)
+            n = np.count_nonzero(ok, axis=1).astype(float)
+            if not (n == ok.shape[1]).all():
+                r[~ok] = 0.0
             return [(1.0 / (n + 2.0), r), okf]
 
         w2, n_t = _chunked_block_sums(self.blocks, fn)
@@ -1015,17 +1027,17 @@ class BatteryInput:
         def fn(lo: int, hi: int) -> list[Summand]:
             with np.errstate(invalid="ignore", divide="ignore"):
                 sr = self.ar_est[lo:hi] / self.sigma[lo:hi, None]
-            n_est = np.isfinite(sr).sum(axis=1).astype(float)
+            n_est = np.count_nonzero(np.isfinite(sr), axis=1).astype(float)
             hx = has_x[lo:hi]
             xv = np.where(hx, x[lo:hi], np.inf)[:, None]  # no value: nothing is above it
             with np.errstate(invalid="ignore"):
                 gt = sr > xv
                 eq = sr == xv
             shift = gt.astype(float)
-            n_eq = eq.sum(axis=1)
+            n_eq = np.count_nonzero(eq, axis=1)
             if n_eq.any():
                 shift += 0.5 * eq
-            n_gt = gt.sum(axis=1)
+            n_gt = np.count_nonzero(gt, axis=1)
             w = 1.0 / (n_est + 2.0)
             x_rank = 1.0 + (n_est - n_gt - n_eq) + 0.5 * n_eq
             u_x = np.where(hx, x_rank * w - 0.5, 0.0)

@@ -314,7 +314,7 @@ def _ols_simple_chunk(y: np.ndarray, x: np.ndarray, resid: np.ndarray) -> tuple[
     """One chunk of :func:`_batch_ols_simple`; writes the residuals into ``resid``."""
     valid = np.isfinite(y) & np.isfinite(x)
     complete = bool(valid.all())
-    n = valid.sum(axis=1).astype(float)
+    n = np.count_nonzero(valid, axis=1).astype(float)
     x0 = x if complete else np.where(valid, x, 0.0)
     y0 = y if complete else np.where(valid, y, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -333,13 +333,13 @@ def _ols_simple_chunk(y: np.ndarray, x: np.ndarray, resid: np.ndarray) -> tuple[
         if not x.size:
             xsize = np.zeros(len(n))
         elif complete:
-            xsize = np.abs(x).max(axis=1)
+            xsize = np.maximum(x.max(axis=1), -x.min(axis=1))  # max |x|, no |x| copy
         else:
             xsize = np.max(np.abs(np.where(valid, x, 0.0)), axis=1)
         ok = (n > 2) & (sxx > 1e-300 * np.maximum(n, 1)) & (sxx > n * (1e-10 * xsize) ** 2)
         b = np.where(ok, sxy / sxx, np.nan)
         a = ybar - b * xbar
-        np.subtract(yc, b[:, None] * xc, out=resid)
+        np.subtract(yc, np.multiply(xc, b[:, None], out=xc), out=resid)  # xc not read again
         if not complete:
             resid[~valid] = np.nan
         ssr = np.where(ok, syy - b * sxy, np.nan)

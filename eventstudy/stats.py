@@ -501,21 +501,30 @@ def _rank_chunk(a: np.ndarray, out: np.ndarray, head: np.ndarray | None = None) 
     """
     K, T = a.shape
     order = np.argsort(a, axis=1)
-    flat = order.ravel() + np.repeat(np.arange(0, K * T, T), T)  # flat beats *_along_axis
-    s = a.ravel()[flat].reshape(K, T)
-    out.reshape(-1)[flat] = _avg_positions(s)
-    nan = np.isnan(a)
+    flat = order + _row_offsets(K, T)  # flat beats *_along_axis
+    s = a.ravel()[flat.ravel()].reshape(K, T)
+    out.reshape(-1)[flat.ravel()] = _avg_positions(s)
+    nan = np.isnan(s[:, -1])  # NaN sorts last: a row has one iff its last sorted value is
     if nan.any():
-        out[nan] = np.nan
+        out[nan] = np.where(np.isnan(a[nan]), np.nan, out[nan])
     if head is not None:
         h = head.shape[1]
         mask = order < h
         hs = s[mask].reshape(K, h)
-        hflat = order[mask] + np.repeat(np.arange(0, K * h, h), h)
+        hflat = order[mask] + _row_offsets(K, h).ravel()
         head.reshape(-1)[hflat] = _avg_positions(hs)
         if nan.any():
-            head[nan[:, :h]] = np.nan
+            head[nan] = np.where(np.isnan(a[nan, :h]), np.nan, head[nan])
     return s
+
+
+@functools.lru_cache(maxsize=8)
+def _row_offsets(K: int, T: int) -> np.ndarray:
+    """``T * i`` on every entry of row ``i`` of a ``(K, T)`` array (read-only; cached per
+    chunk shape): the flat index of ``[i, j]`` is ``j`` plus this."""
+    out = np.repeat(np.arange(0, K * T, T), T).reshape(K, T)
+    out.flags.writeable = False
+    return out
 
 
 def merge_ranks(a: np.ndarray, head_ranks: np.ndarray, c: int) -> np.ndarray:
@@ -1623,13 +1632,18 @@ def sq_test(car: np.ndarray, ar_est: np.ndarray, n_days: int) -> tuple[np.ndarra
         return p, n_ref
     for lo in range(0, K, RANK_CHUNK_ROWS):
         hi = min(K, lo + RANK_CHUNK_ROWS)
-        sums = np.lib.stride_tricks.sliding_window_view(ar_est[lo:hi], D, axis=1).sum(axis=2)
-        ok = np.isfinite(sums)
+        a = ar_est[lo:hi]
+        if D <= 8:  # a few shifted adds beat a strided reduction
+            sums = a[:, : L - D + 1].copy()
+            for j in range(1, D):
+                sums += a[:, j : L - D + 1 + j]
+        else:
+            sums = np.lib.stride_tricks.sliding_window_view(a, D, axis=1).sum(axis=2)
         c = car[lo:hi, None]
-        n = ok.sum(axis=1)
-        with np.errstate(invalid="ignore"):
-            below = (ok & (sums <= c)).sum(axis=1)
-            above = (ok & (sums >= c)).sum(axis=1)
+        n = np.count_nonzero(np.isfinite(sums), axis=1)
+        with np.errstate(invalid="ignore"):  # NaN sums compare False both ways
+            below = np.count_nonzero(sums <= c, axis=1)
+            above = np.count_nonzero(sums >= c, axis=1)
             pv = np.minimum(1.0, 2.0 * np.minimum(1 + below, 1 + above) / (n + 1.0))
         p[lo:hi] = np.where(np.isfinite(car[lo:hi]) & (n > 0), pv, np.nan)
         n_ref[lo:hi] = n

@@ -231,7 +231,11 @@ def _row_abs_max(y: np.ndarray) -> np.ndarray:
     out = np.empty(len(y))
     for lo in range(0, len(y), _CHUNK):
         c = y[lo : lo + _CHUNK]
-        out[lo : lo + _CHUNK] = np.where(np.isfinite(c), np.abs(c), 0.0).max(axis=1, initial=0.0)
+        m = np.fmax.reduce(np.abs(c), axis=1, initial=0.0)  # fmax skips NaN
+        inf = np.isinf(m)
+        if inf.any():  # an infinite entry: the largest finite one
+            m[inf] = np.where(np.isfinite(c[inf]), np.abs(c[inf]), 0.0).max(axis=1, initial=0.0)
+        out[lo : lo + _CHUNK] = m
     return out
 
 
@@ -248,9 +252,14 @@ def _market_term(
     for lo in range(0, shape[0], _CHUNK):
         me, mw = m_est[lo : lo + _CHUNK, :, 0], m_win[lo : lo + _CHUNK, :, 0]
         ok = np.isfinite(me)
-        n = np.maximum(ok.sum(axis=1), 1)
-        mbar = np.where(ok, me, 0.0).sum(axis=1) / n
-        sxx = np.where(ok, (me - mbar[:, None]) ** 2, 0.0).sum(axis=1)
+        if ok.all():  # the same sums, without the masked copies
+            n = np.full(len(me), max(me.shape[1], 1))
+            mbar = me.sum(axis=1) / n
+            sxx = ((me - mbar[:, None]) ** 2).sum(axis=1)
+        else:
+            n = np.maximum(np.count_nonzero(ok, axis=1), 1)
+            mbar = np.where(ok, me, 0.0).sum(axis=1) / n
+            sxx = np.where(ok, (me - mbar[:, None]) ** 2, 0.0).sum(axis=1)
         safe = np.where(sxx > 0, sxx, 1.0)
         out[lo : lo + _CHUNK] = np.where(
             (sxx > 0)[:, None], (mw - mbar[:, None]) ** 2 / safe[:, None], 0.0
