@@ -90,9 +90,13 @@ def car_moments(
     """
     ar = ar_win[:, cols]
     ok = np.isfinite(ar)
-    L2 = ok.sum(axis=1).astype(float)
-    car = np.where(L2 > 0, np.where(ok, ar, 0.0).sum(axis=1), np.nan)
-    s = np.where(ok[..., None], X_win[:, cols], 0.0).sum(axis=1)
+    L2 = np.count_nonzero(ok, axis=1).astype(float)
+    if (L2 == len(cols)).all():  # every day observed: the same sums without masking
+        car = ar.sum(axis=1) if len(cols) else np.full(len(ar), np.nan)
+        s = X_win[:, cols].sum(axis=1)
+    else:
+        car = np.where(L2 > 0, np.where(ok, ar, 0.0).sum(axis=1), np.nan)
+        s = np.where(ok[..., None], X_win[:, cols], 0.0).sum(axis=1)
     q = L2 + np.einsum("ki,kij,kj->k", s, xtx_inv, s)
     return car, sigma * np.sqrt(q), L2
 
@@ -809,8 +813,8 @@ class BatteryInput:
         """Numerator and denominator of :attr:`p_hat`, both additive over firm-events."""
         a = self.ar_est
         ok = np.isfinite(a)
-        pos = ((a > 0) & ok).sum(axis=1).astype(float)
-        n = ok.sum(axis=1).astype(float)
+        pos = np.count_nonzero((a > 0) & ok, axis=1).astype(float)
+        n = np.count_nonzero(ok, axis=1).astype(float)
         if self.e2:
             return self.blocks.total(pos), self.blocks.total(n)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -834,6 +838,8 @@ class BatteryInput:
     def _est_sums(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-block sums and counts of the estimation ARs on each estimation day, (B, L)."""
         ok = np.isfinite(self.ar_est)
+        if ok.all():
+            return self.blocks.total(self.ar_est), self.blocks.total(ok.astype(float))
         return self.blocks.total(np.where(ok, self.ar_est, 0.0)), self.blocks.total(
             ok.astype(float)
         )
@@ -1005,6 +1011,16 @@ class BatteryInput:
         """Kolari & Pynnonen (2011) window test (see :meth:`_grank_window_sums`)."""
         return _grank_window_from_sums(self._grank_window_sums(scar), self.blocks.sizes)
 
+    @cached_property
+    def _n_sr(self) -> np.ndarray:
+        """Finite standardized estimation residuals ``AR / s`` of each row (float)."""
+        out = np.empty(len(self.ar_est))
+        for lo in range(0, len(out), CHUNK_ROWS):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sr = self.ar_est[lo : lo + CHUNK_ROWS] / self.sigma[lo : lo + CHUNK_ROWS, None]
+            out[lo : lo + CHUNK_ROWS] = np.count_nonzero(np.isfinite(sr), axis=1)
+        return out
+
     def _grank_window_sums(
         self, scar: np.ndarray, scale: np.ndarray | None = None
     ) -> dict[str, np.ndarray]:
@@ -1024,10 +1040,12 @@ class BatteryInput:
             sums = base["w2"] + self._rows_rank_sums(~has_x)
         n_t = base["n_t"]
 
+        n_sr = self._n_sr
+
         def fn(lo: int, hi: int) -> list[Summand]:
             with np.errstate(invalid="ignore", divide="ignore"):
                 sr = self.ar_est[lo:hi] / self.sigma[lo:hi, None]
-            n_est = np.count_nonzero(np.isfinite(sr), axis=1).astype(float)
+            n_est = n_sr[lo:hi]
             hx = has_x[lo:hi]
             xv = np.where(hx, x[lo:hi], np.inf)[:, None]  # no value: nothing is above it
             with np.errstate(invalid="ignore"):

@@ -481,7 +481,7 @@ def _avg_positions(s: np.ndarray) -> np.ndarray:
     K, T = s.shape
     tie = s[:, 1:] == s[:, :-1]  # NaN never equals NaN
     if not tie.any():
-        return _positions(K, T)
+        return _positions(K, T)  # the cached array itself: callers test for it with ``is``
     pos = _positions(K, T).reshape(K, T)
     # a run of equal values gets the mean of its first and last position
     new = np.ones(s.shape, dtype=bool)
@@ -501,28 +501,37 @@ def _rank_chunk(a: np.ndarray, out: np.ndarray, head: np.ndarray | None = None) 
     """
     K, T = a.shape
     order = np.argsort(a, axis=1)
-    flat = order + _row_offsets(K, T)  # flat beats *_along_axis
-    s = a.ravel()[flat.ravel()].reshape(K, T)
-    out.reshape(-1)[flat.ravel()] = _avg_positions(s)
+    flat = (order + _row_offsets(K, T)).ravel()  # flat beats *_along_axis
+    s = a.ravel()[flat].reshape(K, T)
+    positions = _avg_positions(s)
+    out.reshape(-1)[flat] = positions
     nan = np.isnan(s[:, -1])  # NaN sorts last: a row has one iff its last sorted value is
     if nan.any():
         out[nan] = np.where(np.isnan(a[nan]), np.nan, out[nan])
     if head is not None:
         h = head.shape[1]
         mask = order < h
-        hs = s[mask].reshape(K, h)
-        hflat = order[mask] + _row_offsets(K, h).ravel()
-        head.reshape(-1)[hflat] = _avg_positions(hs)
+        if positions is _positions(K, T):
+            # no ties: a head value's rank among the head values is the count of head
+            # values up to its place in the sorted row
+            ranks = np.empty(K * T)
+            ranks[flat] = np.cumsum(mask, axis=1, dtype=float).ravel()
+            head[...] = ranks.reshape(K, T)[:, :h]
+        else:
+            hs = s[mask].reshape(K, h)
+            hflat = order[mask] + _row_offsets(K, h).ravel()
+            head.reshape(-1)[hflat] = _avg_positions(hs)
         if nan.any():
             head[nan] = np.where(np.isnan(a[nan, :h]), np.nan, head[nan])
     return s
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=4)
 def _row_offsets(K: int, T: int) -> np.ndarray:
     """``T * i`` on every entry of row ``i`` of a ``(K, T)`` array (read-only; cached per
     chunk shape): the flat index of ``[i, j]`` is ``j`` plus this."""
-    out = np.repeat(np.arange(0, K * T, T), T).reshape(K, T)
+    dtype = np.int32 if K * T < 2**31 else np.intp  # half the memory; sums promote to intp
+    out = np.repeat(np.arange(0, K * T, T, dtype=dtype), T).reshape(K, T)
     out.flags.writeable = False
     return out
 

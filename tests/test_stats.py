@@ -338,6 +338,29 @@ def test_merge_ranks_equal_scipy_rankdata_of_the_whole_row(ties: bool, c: int) -
     np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.parametrize("ties", [False, True], ids=["continuous", "ties"])
+@pytest.mark.parametrize("nan_share", [0.0, 0.1])
+def test_rank_chunk_head_ranks_equal_scipy_rankdata(ties: bool, nan_share: float) -> None:
+    """One sort gives the ranks of the whole row and those of its first ``h`` columns among
+    themselves (the estimation window alone): both equal scipy's ``rankdata`` (average ties,
+    NaN kept as NaN), to the bit, with and without ties (two code paths)."""
+    rng = np.random.default_rng(7 + ties)
+    h = 25
+    a = (
+        rng.integers(-3, 4, size=(60, h + 8)).astype(float)
+        if ties
+        else rng.normal(size=(60, h + 8))
+    )
+    a[rng.random(a.shape) < nan_share] = np.nan
+    full = np.empty(a.shape)
+    head = np.empty((len(a), h))
+    srt = st._rank_chunk(a, full, head=head)
+    np.testing.assert_array_equal(full, np.vstack([sps.rankdata(r, nan_policy="omit") for r in a]))
+    expected_head = np.vstack([sps.rankdata(r[:h], nan_policy="omit") for r in a])
+    np.testing.assert_array_equal(head, expected_head)
+    np.testing.assert_array_equal(srt, np.sort(a, axis=1))
+
+
 @pytest.mark.parametrize("L", [1, 2, 5, 30])
 @pytest.mark.parametrize("c", [1, 2, 3, 4])
 def test_merge_medians_equal_numpy_median_of_the_whole_row(L: int, c: int) -> None:
