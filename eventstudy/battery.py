@@ -97,8 +97,32 @@ def car_moments(
     else:
         car = np.where(L2 > 0, np.where(ok, ar, 0.0).sum(axis=1), np.nan)
         s = np.where(ok[..., None], X_win[:, cols], 0.0).sum(axis=1)
-    q = L2 + np.einsum("ki,kij,kj->k", s, xtx_inv, s)
-    return car, sigma * np.sqrt(q), L2
+    return car, mikkelson_partch_se(sigma, L2, s, xtx_inv), L2
+
+
+def car_path_moments(
+    ar_win: np.ndarray, X_win: np.ndarray, xtx_inv: np.ndarray, sigma: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`car_moments` from the first column to each column: the CAR path and its
+    Mikkelson-Partch standard error, shape (K, D) each (``NaN`` before the first observed
+    day). The sums are running sums (the same additions in day order)."""
+    ok = np.isfinite(ar_win)
+    car = np.cumsum(np.where(ok, ar_win, 0.0), axis=1)
+    L2 = np.cumsum(ok, axis=1).astype(float)
+    s = np.cumsum(np.where(ok[..., None], X_win, 0.0), axis=1)
+    return np.where(L2 > 0, car, np.nan), mikkelson_partch_se(sigma, L2, s, xtx_inv)
+
+
+def mikkelson_partch_se(
+    sigma: np.ndarray, n_days: np.ndarray, s: np.ndarray, xtx_inv: np.ndarray
+) -> np.ndarray:
+    """``s sqrt(L2 + s_W' (X'X)^{-1} s_W)``, the standard error of a sum of ``L2``
+    out-of-sample prediction errors (see :func:`car_moments`), for one window (``s`` of
+    shape (K, p)) or a path of windows (``s`` and ``n_days`` of shape (K, D, p) and (K, D))."""
+    if s.ndim == 2:
+        return sigma * np.sqrt(n_days + np.einsum("ki,kij,kj->k", s, xtx_inv, s))
+    q = n_days + np.einsum("kwi,kij,kwj->kw", s, xtx_inv, s)
+    return sigma[:, None] * np.sqrt(q)
 
 
 Summand = np.ndarray | tuple[np.ndarray, np.ndarray]

@@ -680,50 +680,20 @@ def _mark_sessions(
 # ----------------------------------------------------------------------------- CAR paths
 
 
-def _portfolio_from(
-    results: Any, event_id: Any, days: Sequence[int], start: int, level: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The event portfolio's CAR from ``start`` to each day, with its interval (NaN on a
-    day without the event).
+def _column(table: pd.DataFrame, name: str, n: int) -> np.ndarray:
+    """Column ``name`` of a day x security table as floats (NaN when absent)."""
+    if name not in table.columns:
+        return np.full(n, np.nan)
+    return table[name].to_numpy(dtype=float)
 
-    ``portfolio_car((start, d))`` gives the CAR of the event's equal-weighted portfolio and
-    its prediction-error standard error (the portfolio's own regression); the interval is
-    ``car +- t(0.5 + level / 2, df) se``, the portfolio test's (as the verdicts use).
-    """
+
+def _t_quantile(df: float, level: float) -> float:
+    """The two-sided ``level`` quantile of Student t with ``df`` degrees of freedom (normal
+    when ``df`` is NaN), as :func:`eventstudy.verdict.bounds` uses."""
     from eventstudy.verdict import bounds
 
-    car, lo, hi = (np.full(len(days), np.nan) for _ in range(3))
-    for i, d in enumerate(days):
-        table = results.portfolio_car((start, d))
-        hit = np.flatnonzero(table["event_id"].to_numpy() == event_id)
-        if not len(hit):
-            continue
-        j = int(hit[0])
-        c, se = float(table["car"].to_numpy()[j]), float(table["se"].to_numpy()[j])
-        df = table["df"].to_numpy()[j]
-        df = float(df) if pd.notna(df) else math.nan
-        car[i] = c
-        lo[i], hi[i] = bounds(c, se, df, level)
-    return car, lo, hi
-
-
-def _firm_cars(
-    results: Any, start: int, days: Sequence[int]
-) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """``car((start, d))`` for each day ``d``: its event ids, securities, CARs and standard
-    errors as arrays (read once, for every event of the figure)."""
-    out = []
-    for d in days:
-        t = results.car((start, d))
-        out.append(
-            (
-                t["event_id"].to_numpy(),
-                t["security"].astype(str).to_numpy(),
-                t["car"].to_numpy(dtype=float),
-                t["se"].to_numpy(dtype=float),
-            )
-        )
-    return out
+    low, _ = bounds(0.0, 1.0, df, level)
+    return -low
 
 
 def plot_car(
@@ -750,8 +720,8 @@ def plot_car(
     Parameters
     ----------
     results : EventStudyResults
-        Reads ``car_paths()``, ``car((start, d))`` and ``portfolio_car((start, d))`` for each
-        day ``d`` shown.
+        Reads ``car_paths()`` and ``car_paths(start)`` (the CARs from ``start``), and
+        ``portfolio_car((start, end))`` for the portfolio test's degrees of freedom.
     event_id : optional
         The event to draw; every event (one panel each) when None.
     start : int or None
@@ -788,7 +758,10 @@ def plot_car(
         if many
         else None
     )
-    firm_cars = _firm_cars(results, a, days)
+    # every CAR from day a in one table (car_paths(a)); the portfolio test's df per event
+    from_a = pd.DataFrame(results.car_paths(a))
+    pf = pd.DataFrame(results.portfolio_car((a, last)))
+    pf_df = dict(zip(pf["event_id"], pf["df"].astype(float), strict=True))
     hover = (
         "<b>%{fullData.name}</b><br>%{customdata[0]} · day %{x}"
         f"<br>CAR from day {_signed(a)}: %{{y:+.2f}}%  ["
@@ -815,13 +788,11 @@ def plot_car(
             .reindex(days)
         )
         date_text = np.array(_date_str(dates), dtype=object)
-        car_w = {sec: np.full(n, np.nan) for sec in secs}
-        se_w = {sec: np.full(n, np.nan) for sec in secs}
-        for i, (ev, sec_of, car_of, se_of) in enumerate(firm_cars):
-            for j in np.flatnonzero(ev == eid):
-                if sec_of[j] in car_w:
-                    car_w[sec_of[j]][i] = car_of[j]
-                    se_w[sec_of[j]][i] = se_of[j]
+        mine = from_a[from_a["event_id"] == eid]
+        car_of = mine.pivot(index="rel_day", columns="security", values="car").reindex(days)
+        se_of = mine.pivot(index="rel_day", columns="security", values="se").reindex(days)
+        car_w = {sec: _column(car_of, sec, n) for sec in secs}
+        se_w = {sec: _column(se_of, sec, n) for sec in secs}
         for sec in secs:
             car = car_w[sec] * 100.0
             half = q * (se_w[sec] * 100.0)
@@ -844,8 +815,9 @@ def plot_car(
                 }
             )
             shown.add(sec)
-        pf_car, pf_lo, pf_hi = _portfolio_from(results, eid, days, a, level)
-        car, lo, hi = pf_car * 100.0, pf_lo * 100.0, pf_hi * 100.0
+        pf_car, pf_se = _column(car_of, PORTFOLIO, n), _column(se_of, PORTFOLIO, n)
+        half = _t_quantile(pf_df.get(eid, math.nan), level) * pf_se
+        car, lo, hi = pf_car * 100.0, (pf_car - half) * 100.0, (pf_car + half) * 100.0
         ok = np.isfinite(lo) & np.isfinite(hi)
         x = np.array(days)[ok]
         name = _label(PORTFOLIO, labels)

@@ -1018,49 +1018,47 @@ class EventStudyResults:
             ) from None
 
     @_memoized
-    def car_paths(self) -> pd.DataFrame:
-        """Cumulative AR from the window start, per firm-event and per event portfolio.
+    @_memoized
+    def car_paths(self, start: int | None = None) -> pd.DataFrame:
+        """Cumulative AR from ``start`` (default: the window start) to each later day of the
+        window, per firm-event and per event portfolio.
 
         Returns
         -------
         DataFrame
             event_id, security (``"portfolio"`` for the equal-weighted portfolio of the
-            event), rel_day, date, car, se; ``se`` is the Mikkelson-Partch standard error
-            of the CAR up to that day (the portfolio's from its own estimation variance).
+            event), rel_day, date, car, se; ``car`` on day ``d`` is ``car((start, d))``
+            and ``se`` its Mikkelson-Partch standard error (the portfolio's from its own
+            estimation variance, as ``portfolio_car((start, d))``), running sums
+            (:func:`eventstudy.battery.car_path_moments`).
         """
         d = self._d
-        K, W = d.ar_win.shape
-
-        def paths(ar: np.ndarray, X: np.ndarray, inv: np.ndarray, sigma: np.ndarray):
-            ok = np.isfinite(ar)
-            car = np.cumsum(np.where(ok, ar, 0.0), axis=1)
-            L2 = np.cumsum(ok, axis=1).astype(float)
-            S = np.cumsum(np.where(ok[..., None], X, 0.0), axis=1)
-            q = L2 + np.einsum("kwi,kij,kwj->kw", S, inv, S)
-            car = np.where(L2 > 0, car, np.nan)
-            return car, sigma[:, None] * np.sqrt(q)
-
-        car, se = paths(d.ar_win, d.X_win, d.xtx_inv, d.sigma)
+        w0, w1 = self.window
+        a = w0 if start is None else check_window((start, w1), (w0, w1), "(start, window end)")[0]
+        c = slice(a - w0, None)
+        K, W = d.ar_win[:, c].shape
+        rel = d.rel_win[c]
+        car, se = bt.car_path_moments(d.ar_win[:, c], d.X_win[:, c], d.xtx_inv, d.sigma)
         firms = pd.DataFrame(
             {
                 "event_id": np.repeat(d.events["event_id"].to_numpy(), W),
                 "security": np.repeat(d.events["security"].to_numpy(), W),
-                "rel_day": np.tile(d.rel_win, K),
-                "date": d.dates_win.ravel(),
+                "rel_day": np.tile(rel, K),
+                "date": d.dates_win[:, c].ravel(),
                 "car": car.ravel(),
                 "se": se.ravel(),
             }
         )
         p = self._portfolio
-        pcar, pse = paths(p.ar_win, p.X_win, p.xtx_inv, p.sigma)
+        pcar, pse = bt.car_path_moments(p.ar_win[:, c], p.X_win[:, c], p.xtx_inv, p.sigma)
         E = len(self._event_ids)
         first = self._first_rows
         port = pd.DataFrame(
             {
                 "event_id": np.repeat(np.array(self._event_ids, dtype=object), W),
                 "security": "portfolio",
-                "rel_day": np.tile(d.rel_win, E),
-                "date": d.dates_win[first].ravel(),
+                "rel_day": np.tile(rel, E),
+                "date": d.dates_win[first][:, c].ravel(),
                 "car": pcar.ravel(),
                 "se": pse.ravel(),
             }

@@ -136,8 +136,10 @@ def make_standin(seed: int = 0) -> SimpleNamespace:
             ]
         )
 
-    def car_paths():
+    def car_paths(start=None):
         out = ar.sort_values(["event_id", "security", "rel_day"]).copy()
+        if start is not None:
+            out = out[out["rel_day"] >= start]
         out["car"] = out.groupby(["event_id", "security"])["ar"].cumsum()
         out["se"] = [
             sigma[(e, s)] * np.sqrt(r + 11)

@@ -173,6 +173,15 @@ def test_portfolio_path_uses_its_own_estimation_variance(
     assert_allclose(p["car"].to_numpy(), np.cumsum(ar), rtol=1e-9)
     se = [np.sqrt(V[: k + 1, : k + 1].sum()) for k in range(11)]
     assert_allclose(p["se"].to_numpy(), se, rtol=1e-9)
+    # from day 0 (the CAR chart's start): the same sums over the later days only
+    p0 = res.car_paths(0)
+    p0 = p0[
+        (p0["security"] == "portfolio") & (p0["event_id"] == ret.index[DAY_A].strftime("%Y-%m-%d"))
+    ]
+    assert list(p0["rel_day"]) == list(range(0, 6))
+    assert_allclose(p0["car"].to_numpy(), np.cumsum(ar[5:]), rtol=1e-9)
+    se0 = [np.sqrt(V[5 : 6 + k, 5 : 6 + k].sum()) for k in range(6)]
+    assert_allclose(p0["se"].to_numpy(), se0, rtol=1e-9)
     # the daily portfolio test on one event is AR_p / (s_p sqrt(1 + x'(X'X)^-1 x))
     tests = res.aar_tests((0, 0), by="event_id")
     stat = tests[
