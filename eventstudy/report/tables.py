@@ -38,11 +38,19 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with every text cell and column name that a spreadsheet would run as a
     formula (starting with ``=``, ``+``, ``-``, ``@``, tab or CR) prefixed with ``'`` (the
     OWASP advice for CSV injection); numbers, and text that is a plain number, unchanged."""
-    out = frame.copy(deep=False)
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
-            out[col] = _neutralise_column(out[col])
-    out.columns = [_inert(c) for c in out.columns]
+    out = frame
+    for i, dtype in enumerate(frame.dtypes):
+        if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
+            col = frame.iloc[:, i]
+            new = _neutralise_column(col)
+            if new is not col:  # copy the frame only when a cell changes
+                if out is frame:
+                    out = frame.copy(deep=False)
+                out.isetitem(i, new)
+    names = [_inert(c) for c in frame.columns]
+    if names != list(frame.columns):
+        out = out.copy(deep=False) if out is frame else out
+        out.columns = names
     return out
 
 
