@@ -760,6 +760,7 @@ def plot_car(
     )
     # every CAR from day a in one table (car_paths(a)); the portfolio test's df per event
     from_a = pd.DataFrame(results.car_paths(a))
+    by_event = dict(tuple(from_a.groupby("event_id", sort=False)))
     pf = pd.DataFrame(results.portfolio_car((a, last)))
     pf_df = dict(zip(pf["event_id"], pf["df"].astype(float), strict=True))
     hover = (
@@ -774,21 +775,15 @@ def plot_car(
     chosen: list[Movers] = []
     for k, eid in enumerate(ids, start=1):
         where = on(k) if many else {}
-        secs = sorted(
-            s
-            for s in paths.loc[paths["event_id"] == eid, "security"].astype(str).unique()
-            if s != PORTFOLIO
-        )
+        mine = by_event.get(eid, from_a.iloc[:0])
+        sec_col = mine["security"].astype(str)
+        secs = sorted(s for s in sec_col.unique() if s != PORTFOLIO)
         movers = _event_movers(results, eid, secs, rank_window, cap)
         chosen.append(movers)
         secs = list(movers.keys)
-        dates = (
-            paths[(paths["event_id"] == eid) & (paths["security"] == PORTFOLIO)]
-            .set_index("rel_day")["date"]
-            .reindex(days)
-        )
+        dates = mine[sec_col == PORTFOLIO].set_index("rel_day")["date"].reindex(days)
         date_text = np.array(_date_str(dates), dtype=object)
-        mine = from_a[from_a["event_id"] == eid]
+        mine = mine[sec_col.isin([*secs, PORTFOLIO])]  # the lines drawn
         car_of = mine.pivot(index="rel_day", columns="security", values="car").reindex(days)
         se_of = mine.pivot(index="rel_day", columns="security", values="se").reindex(days)
         car_w = {sec: _column(car_of, sec, n) for sec in secs}
