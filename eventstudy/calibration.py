@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -181,11 +182,38 @@ class Calibration:
     notes: list[str] = field(default_factory=list)
     seed: int | None = None
 
-    def _mapping(self, by: Any, labels: Sequence[str] | None) -> tuple[dict[str, str], list[str]]:
-        """The placebo grouping matching the real grouping ``by``: placebo event -> block
-        label ``"<real block>|<draw>"``, and the real block labels in order."""
+    @cached_property
+    def _groupings(self) -> dict[Any, _Grouping]:
+        """The placebo groupings already built, by real grouping and labels."""
+        return {}
+
+    @cached_property
+    def _slots(self) -> tuple[np.ndarray, np.ndarray]:
+        """Row (real event, in :attr:`events` order) and draw of each placebo event, in the
+        placebo results' event order."""
         assert self.placebo is not None
-        present = set(self.placebo.clustering["event_id"].astype(str))
+        where = {e: i for i, e in enumerate(self.events)}
+        slots = [self.template[pid] for pid in self.placebo.battery_labels("event_id")]
+        rows = np.array([where[eid] for eid, _ in slots], dtype=np.intp)
+        draws = np.array([b for _, b in slots], dtype=np.intp)
+        return rows, draws
+
+    def _grouping(self, by: Any, labels: Sequence[str] | None) -> _Grouping:
+        """The placebo grouping matching the real grouping ``by`` (built once per grouping)."""
+        key: Any
+        if by is None or isinstance(by, str):
+            key = (by, tuple(labels or ()))
+        else:
+            key = (tuple(sorted((str(k), str(v)) for k, v in dict(by).items())), tuple(labels or ()))
+        if key not in self._groupings:
+            self._groupings[key] = self._make_grouping(by, labels)
+        return self._groupings[key]
+
+    def _make_grouping(self, by: Any, labels: Sequence[str] | None) -> _Grouping:
+        """Placebo event -> block label ``"<real block>|<draw>"``, the real block labels in
+        order, and the (real block, draw) of each placebo block in the battery's order."""
+        assert self.placebo is not None
+        present = set(self.placebo.battery_labels("event_id"))
         if by is None:
             real = ["all"]
             member = {e: "all" for e in self.events}
@@ -201,7 +229,14 @@ class Calibration:
             for pid, (eid, b) in self.template.items()
             if pid in present and eid in member
         }
-        return mapping, real
+        if not mapping:
+            return _Grouping(mapping, real, np.empty(0, np.intp), np.empty(0, np.intp))
+        block_labels = self.placebo.battery_labels(mapping)
+        where = {lab: i for i, lab in enumerate(real)}
+        split = [lab.rsplit("|", 1) for lab in block_labels]
+        rows = np.array([where[r] for r, _ in split], dtype=np.intp)
+        draws = np.array([int(b) for _, b in split], dtype=np.intp)
+        return _Grouping(mapping, real, rows, draws)
 
     def null_pvalues(
         self,
@@ -216,23 +251,19 @@ class Calibration:
         missing or its test could not run."""
         if self.placebo is None:
             return {}
-        mapping, real = self._mapping(by, labels)
-        if not mapping:
+        g = self._grouping(by, labels)
+        if not g.mapping:
             return {}
-        res = self.placebo.battery(window, cumulative=cumulative, by=mapping, tests=tests)
-        block_labels = self.placebo.battery_labels(mapping)
-        where = {lab: i for i, lab in enumerate(real)}
-        rows = np.array([where[lab.rsplit("|", 1)[0]] for lab in block_labels])
-        draws = np.array([int(lab.rsplit("|", 1)[1]) for lab in block_labels])
+        res = self.placebo.battery(window, cumulative=cumulative, by=g.mapping, tests=tests)
         out: dict[str, np.ndarray] = {}
         for name, r in res.items():
             p = np.asarray(r.p_value, dtype=float)
-            shape = (len(real), *p.shape[1:], self.n_draws)
+            shape = (len(g.real), *p.shape[1:], self.n_draws)
             arr = np.full(shape, np.nan)
             if p.ndim == 1:
-                arr[rows, draws] = p
+                arr[g.rows, g.draws] = p
             else:
-                arr[rows, :, draws] = p
+                arr[g.rows, :, g.draws] = p
             out[name] = arr
         return out
 
@@ -241,14 +272,31 @@ class Calibration:
         event id -> ``(car (B,), t (B,))``, ``NaN`` where a placebo is missing."""
         if self.placebo is None:
             return {}
-        pc = self.placebo.portfolio_car(window)
-        where = {e: i for i, e in enumerate(self.events)}
+        car, _, stat = self.placebo.portfolio_car_arrays(window)
+        rows, draws = self._slots
         cars = np.full((len(self.events), self.n_draws), np.nan)
         ts = np.full((len(self.events), self.n_draws), np.nan)
-        slots = [self.template[pid] for pid in pc["event_id"].astype(str)]
-        rows = np.array([where[eid] for eid, _ in slots], dtype=int)
-        draws = np.array([b for _, b in slots], dtype=int)
-        cars[rows, draws] = pc["car"].to_numpy(float)
-        ts[rows, draws] = pc["statistic"].to_numpy(float)
+        cars[rows, draws] = car
+        ts[rows, draws] = stat
         out = {e: (cars[i], ts[i]) for i, e in enumerate(self.events)}
         return out
+
+
+@dataclass(frozen=True, eq=False)
+class _Grouping:
+    """How the placebo blocks of one real grouping sit in the real blocks.
+
+    Attributes
+    ----------
+    mapping : dict
+        Placebo event id -> placebo block label ``"<real block>|<draw>"``.
+    real : list of str
+        The real block labels, in order.
+    rows, draws : ndarray of int
+        Real block and draw of each placebo block, in the placebo battery's block order.
+    """
+
+    mapping: dict[str, str]
+    real: list[str]
+    rows: np.ndarray
+    draws: np.ndarray

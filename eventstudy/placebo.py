@@ -90,13 +90,13 @@ def eligible_positions(
     pos = np.arange(lo, hi + 1)
     common = [c for c in [market, *factors] if c is not None]
     base = returns[common].notna().all(axis=1).to_numpy() if common else np.ones(n, dtype=bool)
-    ok = np.ones(len(pos), dtype=bool)
-    for sec in securities:
-        have = returns[sec].notna().to_numpy()
-        cum = np.concatenate([[0], np.cumsum(have & base)])
-        n_est = cum[pos + e1 + 1] - cum[pos + e0]
-        n_win = cum[pos + w1 + 1] - cum[pos + w0]
-        ok &= (n_est >= min_estimation_obs) & (n_win == w1 - w0 + 1)
+    # sessions each security (columns) has a return on, with the market and factors
+    have = returns[list(securities)].notna().to_numpy() & base[:, None]
+    cum = np.zeros((n + 1, have.shape[1]), dtype=np.int64)
+    np.cumsum(have, axis=0, out=cum[1:])
+    n_est = cum[pos + e1 + 1] - cum[pos + e0]
+    n_win = cum[pos + w1 + 1] - cum[pos + w0]
+    ok = ((n_est >= min_estimation_obs) & (n_win == w1 - w0 + 1)).all(axis=1)
     if len(avoid_dates):
         # a date that is not a session counts from the next session
         dates = pd.DatetimeIndex(pd.to_datetime(list(avoid_dates)))

@@ -563,6 +563,27 @@ class EventStudyResults:
         out["n_sq"] = n_sq.astype(int)
         return out
 
+    def _portfolio_moments(
+        self, window: tuple[int, int] | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Each event portfolio's CAR over ``window``, its standard error, t-ratio and
+        observed days (events in :meth:`battery_labels` order)."""
+        _, _, cols = self._cols(window)
+        p = self._portfolio
+        car, se, L2 = bt.car_moments(p.ar_win, p.X_win, p.xtx_inv, p.sigma, cols)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            stat = np.where(se > 0, car / se, np.nan)
+        return car, se, stat, L2
+
+    def portfolio_car_arrays(
+        self, window: tuple[int, int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The ``car``, ``se`` and ``statistic`` columns of :meth:`portfolio_car` as arrays,
+        one value per event in :meth:`battery_labels` order, without building the table (the
+        placebo portfolios of a calibrated study: thousands of events, many windows)."""
+        car, se, stat, _ = self._portfolio_moments(window)
+        return car, se, stat
+
     @_memoized
     def portfolio_car(self, window: tuple[int, int] | None = None) -> pd.DataFrame:
         """CAR of each event's equal-weighted portfolio over ``window``, with its test.
@@ -583,11 +604,8 @@ class EventStudyResults:
             t-ratios at least as large in absolute value, ``(1 + #)/(1 + B)``) and
             ``n_placebo``.
         """
-        _, _, cols = self._cols(window)
         p = self._portfolio
-        car, se, L2 = bt.car_moments(p.ar_win, p.X_win, p.xtx_inv, p.sigma, cols)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            stat = np.where(se > 0, car / se, np.nan)
+        car, se, stat, L2 = self._portfolio_moments(window)
         crit = _t_crit(p.df)
         out = pd.DataFrame(
             {

@@ -654,10 +654,19 @@ class EventStudy:
         )
         if "event_id" in events.columns:
             ids = events["event_id"]
-            out["event_id"] = [
-                d.strftime("%Y-%m-%d") if pd.isna(i) else str(i)
-                for i, d in zip(ids, out["event_date"], strict=True)
-            ]
+            if pd.api.types.infer_dtype(ids, skipna=True) in ("string", "empty"):
+                # text ids (the usual case, and every placebo study): no per-row Python;
+                # a missing id becomes its event date, as below
+                vals = ids.to_numpy(dtype=object, na_value=None)
+                missing = ids.isna().to_numpy()
+                if missing.any():
+                    vals[missing] = out["event_date"][missing].dt.strftime("%Y-%m-%d").to_numpy()
+                out["event_id"] = vals
+            else:
+                out["event_id"] = [
+                    d.strftime("%Y-%m-%d") if pd.isna(i) else str(i)
+                    for i, d in zip(ids, out["event_date"], strict=True)
+                ]
         else:
             out["event_id"] = out["event_date"].dt.strftime("%Y-%m-%d")
         dup = out.duplicated(["event_id", "security"])
@@ -692,24 +701,34 @@ class EventStudy:
         chunk_events, scheduler, workers
             See :func:`event_study`.
         """
+        data = self._fit_data(backend, chunk_events, scheduler, workers)
+        res = EventStudyResults(data)
+        self._warn_clusters(res.clustering)
+        if self.calibrate:
+            res = EventStudyResults(data, calibration=self._calibration(res))
+        return res
+
+    def _fit_data(
+        self,
+        backend: Backend | None = None,
+        chunk_events: int | None = None,
+        scheduler: Scheduler | None = None,
+        workers: int | None = None,
+    ) -> EngineData:
+        """The fitted arrays of every firm-event (:meth:`fit` without its warnings and
+        calibration)."""
         check_compute(backend, scheduler, workers)
         events = self._sorted_events()
         if backend is None and chunk_events is None:
             part = self._fit_part(events)
             _check_fitted([part])
             assert part.data is not None
-            data = part.data
-        else:
-            chunks = split_clusters(events, chunk_events)
-            spec = self._for_workers()
-            with executor(backend, spec, scheduler=scheduler, workers=workers) as ex:
-                parts = list(ex.map(_fit_chunk, chunks))
-            data = self._gather(parts)
-        res = EventStudyResults(data)
-        self._warn_clusters(res.clustering)
-        if self.calibrate:
-            res = EventStudyResults(data, calibration=self._calibration(res))
-        return res
+            return part.data
+        chunks = split_clusters(events, chunk_events)
+        spec = self._for_workers()
+        with executor(backend, spec, scheduler=scheduler, workers=workers) as ex:
+            parts = list(ex.map(_fit_chunk, chunks))
+        return self._gather(parts)
 
     def fit_summary(
         self,
@@ -1012,11 +1031,18 @@ class EventStudy:
         first = placebo.drop_duplicates("event_id")
         template = {
             str(pid): (str(t), int(d) // E)
-            for pid, t, d in zip(first["event_id"], first["template"], first["draw"], strict=True)
+            for pid, t, d in zip(
+                first["event_id"].tolist(),
+                first["template"].tolist(),
+                first["draw"].tolist(),
+                strict=True,
+            )
         }
+        # every placebo study is a cluster of the event's securities: fitted without the
+        # clustering warnings (2,000 placebo events would format 2,000 ignored messages)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EventStudyWarning)
-            placebo_res = EventStudy(
+            placebo_data = EventStudy(
                 panel,
                 placebo[["security", "event_date", "event_id"]],
                 market=market,
@@ -1027,7 +1053,8 @@ class EventStudy:
                 min_estimation_obs=self.min_estimation_obs,
                 convention=self.convention,
                 dimson_lags=self.dimson_lags,
-            ).fit()
+            )._fit_data()
+        placebo_res = EventStudyResults(placebo_data)
         return Calibration(placebo_res, template, real, B, eligible, notes, self.seed)
 
     @staticmethod
