@@ -44,6 +44,7 @@ __all__ = [
     "PORTFOLIO_MIN_SIGMA",
     "BatteryInput",
     "BatterySums",
+    "OwnFit",
     "PortfolioFit",
     "RowRanks",
     "SurFit",
@@ -466,6 +467,28 @@ class SurFit:
         return {"ok": ok, "w": w, "car_sum": car_sum, "var_sum": var_sum}
 
 
+@dataclass(frozen=True, eq=False)
+class OwnFit:
+    """Each firm-event's own regression, as the engine fitted it (the input of
+    :func:`fit_sur` that spares the SUR regression where it is the same regression).
+
+    Attributes
+    ----------
+    ar_est, ar_win : ndarray, shapes (K, L) and (K, W)
+        Residuals on the estimation days (``NaN`` where the security or a regressor has no
+        return) and abnormal returns on the window days.
+    xtx_inv : ndarray, shape (K, p, p)
+    shared : ndarray of bool, shape (C,)
+        Whether the event's securities share one design (the same day 0, hence the same
+        regressors on every estimation and window day).
+    """
+
+    ar_est: np.ndarray
+    ar_win: np.ndarray
+    xtx_inv: np.ndarray
+    shared: np.ndarray
+
+
 def fit_sur(
     model: ModelName,
     k: int,
@@ -474,6 +497,7 @@ def fit_sur(
     y_win: np.ndarray,
     X_win: np.ndarray,
     clusters: Blocks,
+    own: OwnFit | None = None,
 ) -> SurFit:
     """The SUR estimation side of every event.
 
@@ -492,6 +516,13 @@ def fit_sur(
         The design of each event's first firm-event (the event's securities share it).
     clusters : Blocks
         The events (rows of ``y_*``).
+    own : OwnFit, optional
+        Each firm-event's own regression. An event whose securities share one design and
+        are all observed on the same estimation days (their residuals are missing on the
+        same days) takes its residuals, window abnormal returns and ``(X'X)^{-1}`` from it:
+        equation-by-equation OLS on the common days is then each security's own fit, so no
+        regression is run again (the many equal-size events of a calibration). Other
+        events, and the market-adjusted model, are fitted here.
 
     Notes
     -----
@@ -500,6 +531,7 @@ def fit_sur(
     the coefficients are equation-by-equation OLS on the days every security is observed
     (``common``), ``Sigma = E'E / nu`` with ``nu = L_c - p`` (market adjusted ``L_c - 1``), and
     a CAR's covariance is ``Sigma (L2 + s'(X'X)^{-1}s)``. Needs ``N < L_c - max(k, 1)``.
+    Events of the same size are stacked and fitted, factored and solved as one batch.
     ``Sigma`` is factored once per event on the correlation scale (securities' variances may
     differ by orders of magnitude): ``corr = V diag(lambda) V'``, so a Wald quadratic form is
     ``sum_k (V'z)_k^2 / lambda_k``; it is singular when fewer than ``N`` eigenvalues exceed
@@ -525,6 +557,20 @@ def fit_sur(
                 )
             continue
         rows = clusters.starts[cs][:, None] + np.arange(N)[None, :]  # (G, N)
+        if own is not None and not ma:
+            A = own.ar_est[rows]  # (G, N, L)
+            fin = np.isfinite(A)
+            same = own.shared[cs] & (fin == fin[:, :1, :]).all(axis=(1, 2))
+            if same.any():
+                if not same.all():
+                    A, fin = A[same], fin[same]
+                g = _sur_from_own(own, X_win, cs[same], rows[same], A, fin[:, 0], kk, reason)
+                if g is not None:
+                    _record(g, nu, singular, sum_sigma)
+                    groups.append(g)
+                cs, rows = cs[~same], rows[~same]
+                if not len(cs):
+                    continue
         if callable(y_est):
             Y = y_est(rows.ravel()).reshape(len(cs), N, L).transpose(0, 2, 1)  # (G, L, N)
         else:
@@ -562,33 +608,86 @@ def fit_sur(
             resid_win = (Yw - Xw @ B).transpose(0, 2, 1)  # (G, N, W)
             x_win = Xw
         Sigma = E.transpose(0, 2, 1) @ E / g_nu[:, None, None]
-        sd = np.sqrt(np.diagonal(Sigma, axis1=1, axis2=2))
-        bad = ~(np.isfinite(Sigma).all(axis=(1, 2)) & (sd > 0).all(axis=1))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            corr = Sigma / (sd[:, :, None] * sd[:, None, :])
-        corr = np.where(bad[:, None, None], np.eye(N), corr)
-        lam, V = np.linalg.eigh(corr)
-        absl = np.abs(lam)
-        rank = (absl > absl.max(axis=1, keepdims=True) * N * np.finfo(float).eps).sum(axis=1)
-        sing = bad | (rank < N)
-        nu[cs] = g_nu
-        singular[cs] = sing
-        sum_sigma[cs] = Sigma.sum(axis=(1, 2))
-        groups.append(
-            _SurGroup(
-                idx=cs,
-                resid_win=resid_win,
-                x_win=x_win,
-                xtx_inv=inv,
-                sd=sd,
-                eigval=np.where(sing[:, None], 1.0, lam),
-                eigvec=V,
-                singular=sing,
-                sum_sigma=Sigma.sum(axis=(1, 2)),
-                nu=g_nu,
-            )
-        )
+        g = _factor_sur(cs, Sigma, g_nu, resid_win, x_win, inv)
+        _record(g, nu, singular, sum_sigma)
+        groups.append(g)
     return SurFit(reason, n, nu, singular, sum_sigma, groups)
+
+
+def _record(g: _SurGroup, nu: np.ndarray, singular: np.ndarray, sum_sigma: np.ndarray) -> None:
+    """Write a group's per-event values into the per-event arrays of :class:`SurFit`."""
+    nu[g.idx] = g.nu
+    singular[g.idx] = g.singular
+    sum_sigma[g.idx] = g.sum_sigma
+
+
+def _factor_sur(
+    cs: np.ndarray,
+    Sigma: np.ndarray,
+    g_nu: np.ndarray,
+    resid_win: np.ndarray,
+    x_win: np.ndarray | None,
+    inv: np.ndarray | None,
+) -> _SurGroup:
+    """Factor the residual covariances ``Sigma`` (G, N, N) of a stack of events on the
+    correlation scale (see :func:`fit_sur`)."""
+    N = Sigma.shape[1]
+    sd = np.sqrt(np.diagonal(Sigma, axis1=1, axis2=2))
+    bad = ~(np.isfinite(Sigma).all(axis=(1, 2)) & (sd > 0).all(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = Sigma / (sd[:, :, None] * sd[:, None, :])
+    corr = np.where(bad[:, None, None], np.eye(N), corr)
+    lam, V = np.linalg.eigh(corr)
+    absl = np.abs(lam)
+    rank = (absl > absl.max(axis=1, keepdims=True) * N * np.finfo(float).eps).sum(axis=1)
+    sing = bad | (rank < N)
+    return _SurGroup(
+        idx=cs,
+        resid_win=resid_win,
+        x_win=x_win,
+        xtx_inv=inv,
+        sd=sd,
+        eigval=np.where(sing[:, None], 1.0, lam),
+        eigvec=V,
+        singular=sing,
+        sum_sigma=Sigma.sum(axis=(1, 2)),
+        nu=g_nu,
+    )
+
+
+def _sur_from_own(
+    own: OwnFit,
+    X_win: np.ndarray,
+    cs: np.ndarray,
+    rows: np.ndarray,
+    resid: np.ndarray,
+    common: np.ndarray,
+    kk: int,
+    reason: list[str | None],
+) -> _SurGroup | None:
+    """The SUR group of the events ``cs`` (securities ``rows``, (G, N)) whose securities
+    share one design and the estimation days ``common`` (G, L): their own residuals
+    ``resid`` (G, N, L; ``NaN`` off the common days, overwritten here) are the SUR
+    residuals. ``None`` when none has enough common days (``reason`` says why)."""
+    N = rows.shape[1]
+    Lc = common.sum(axis=1)
+    fine = (Lc - kk) > N
+    for j in np.flatnonzero(~fine):
+        reason[cs[j]] = (
+            f"{N} securities but only {Lc[j] - kk} residual degrees of freedom on {Lc[j]} "
+            "common estimation days (needs N < days - parameters)"
+        )
+    if not fine.any():
+        return None
+    if not fine.all():
+        cs, rows, common, Lc, resid = cs[fine], rows[fine], common[fine], Lc[fine], resid[fine]
+    first = rows[:, 0]
+    inv = own.xtx_inv[first]  # (G, p, p)
+    E = resid
+    np.copyto(E, 0.0, where=~common[:, None, :])
+    g_nu = (Lc - inv.shape[1]).astype(float)
+    Sigma = E @ E.transpose(0, 2, 1) / g_nu[:, None, None]
+    return _factor_sur(cs, Sigma, g_nu, own.ar_win[rows], X_win[cs], inv)
 
 
 def _sur_sums(sur: SurFit, S: np.ndarray, cluster_blocks: Blocks) -> dict[str, np.ndarray]:

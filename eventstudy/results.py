@@ -327,6 +327,9 @@ class EventStudyResults:
         """Each event's multivariate regression on its common estimation days."""
         d = self._d
         first = self._first_rows
+        starts = self._clusters.starts
+        # an event's securities share one design when they share day 0
+        shared = np.maximum.reduceat(d.pos, starts) == np.minimum.reduceat(d.pos, starts)
         return bt.fit_sur(
             d.model,
             d.k,
@@ -335,6 +338,7 @@ class EventStudyResults:
             d.y_win,
             d.X_win[first],
             self._clusters,
+            own=bt.OwnFit(d.ar_est, d.ar_win, d.xtx_inv, shared),
         )
 
     @cached_property

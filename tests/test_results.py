@@ -550,3 +550,79 @@ def test_caar_tests_of_chosen_tests_are_those_rows_of_the_full_table(
     pd.testing.assert_frame_equal(chosen, want)
     with pytest.raises(ConfigError, match=r"tests.*'grnak'"):
         res.caar_tests((0, 1), tests=["grnak"])
+
+
+def _sur_case(seed: int = 3) -> dict:
+    """Events of three securities on one market: complete events, one with a security
+    missing an estimation day (not the others), one whose securities have different day-0
+    designs; the own fit of every row by numpy least squares on its own observed days."""
+    rng = np.random.default_rng(seed)
+    G, N, L, W = 6, 3, 60, 5
+    Xe = np.stack([np.ones((G, L)), rng.normal(0, 0.01, (G, L))], axis=2)
+    Xw = np.stack([np.ones((G, W)), rng.normal(0, 0.01, (G, W))], axis=2)
+    common = rng.normal(0, 0.006, (G, 1, L + W))
+    beta = rng.uniform(0.5, 1.5, (G, N, 1))
+    m = np.concatenate([Xe[..., 1], Xw[..., 1]], axis=1)[:, None, :]
+    Y = beta * m + common + rng.normal(0, 0.01, (G, N, L + W))
+    Y[1, 2, 7] = np.nan  # event 1: one security misses a day the others have
+    Y[2, :, 11] = np.nan  # event 2: a day nobody has (common to all: still "same days")
+    y_est, y_win = Y[..., :L].reshape(G * N, L), Y[..., L:].reshape(G * N, W)
+    X_rows = np.repeat(Xe, N, axis=0)
+    ar_est = np.full((G * N, L), np.nan)
+    ar_win = np.empty((G * N, W))
+    xtx_inv = np.empty((G * N, 2, 2))
+    for k in range(G * N):
+        ok = np.isfinite(y_est[k])
+        b = np.linalg.lstsq(X_rows[k][ok], y_est[k][ok], rcond=None)[0]
+        ar_est[k, ok] = y_est[k][ok] - X_rows[k][ok] @ b
+        ar_win[k] = y_win[k] - Xw[k // N] @ b
+        xtx_inv[k] = np.linalg.inv(X_rows[k][ok].T @ X_rows[k][ok])
+    shared = np.ones(G, dtype=bool)
+    shared[3] = False  # event 3: its securities do not share day 0 (fitted again)
+    return dict(G=G, N=N, L=L, Xe=Xe, Xw=Xw, y_est=y_est, y_win=y_win, ar_est=ar_est,
+                ar_win=ar_win, xtx_inv=xtx_inv, shared=shared)  # fmt: skip
+
+
+def test_sur_fit_from_own_regressions_equals_a_per_event_regression() -> None:
+    from eventstudy import battery as bt
+    from eventstudy.stats import Blocks
+
+    c = _sur_case()
+    G, N, L = c["G"], c["N"], c["L"]
+    clusters = Blocks.from_sizes(np.full(G, N))
+    args = ("market", 2, c["y_est"], c["Xe"], c["y_win"], c["Xw"], clusters)
+    own = bt.OwnFit(c["ar_est"], c["ar_win"], c["xtx_inv"], c["shared"])
+    fits = {"refit": bt.fit_sur(*args), "own": bt.fit_sur(*args, own=own)}
+    S = np.zeros((2, c["Xw"].shape[1]))
+    S[0, 2] = 1.0  # day 0
+    S[1, 1:4] = 1.0  # (-1, 1)
+    for g in range(G):  # Schipper-Thompson on the common days, by numpy on one event
+        Y = c["y_est"][g * N : (g + 1) * N].T
+        X = c["Xe"][g]
+        ok = np.isfinite(Y).all(axis=1)
+        B = np.linalg.lstsq(X[ok], Y[ok], rcond=None)[0]
+        E = Y[ok] - X[ok] @ B
+        nu = ok.sum() - 2
+        Sigma = E.T @ E / nu
+        R = c["y_win"][g * N : (g + 1) * N].T - c["Xw"][g] @ B  # (W, N)
+        inv = np.linalg.inv(X[ok].T @ X[ok])
+        for j, row in enumerate(S):
+            s = row @ c["Xw"][g]
+            V = Sigma * (row.sum() + s @ inv @ s)
+            car = row @ R
+            w = car @ np.linalg.solve(V, car)
+            for name, fit in fits.items():
+                got = fit.window_stats(S)
+                assert_allclose(got["w"][g, j], w, rtol=1e-10, err_msg=f"{name} event {g}")
+                assert_allclose(got["car_sum"][g, j], car.sum(), rtol=1e-10)
+                assert_allclose(got["var_sum"][g, j], V.sum(), rtol=1e-10)
+        for fit in fits.values():
+            assert fit.nu[g] == nu
+            assert_allclose(fit.sum_sigma[g], Sigma.sum(), rtol=1e-10)
+    # event 1's securities are not observed on the same days and event 3's do not share
+    # day 0: both are fitted again; the others read their own regressions (marked here by
+    # window abnormal returns moved by 1)
+    moved = bt.OwnFit(c["ar_est"], c["ar_win"] + 1.0, c["xtx_inv"], c["shared"])
+    shift = bt.fit_sur(*args, own=moved).window_stats(S)["car_sum"][:, 0]
+    shift -= fits["refit"].window_stats(S)["car_sum"][:, 0]
+    assert_allclose(shift, [N, 0, N, 0, N, N], atol=1e-9)
