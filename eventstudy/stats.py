@@ -1526,6 +1526,11 @@ def _signrank_pmf(n: int) -> np.ndarray:
 WILCOXON_EXACT_MAX = 50
 
 
+#: Blocks of at most this many firm-events rank ``|x|`` by comparing every pair of the block
+#: (many small blocks: events or placebo draws); larger blocks sort each column.
+WILCOXON_PAIRWISE_MAX = 16
+
+
 def wilcoxon(x: np.ndarray, blocks: Blocks | None = None) -> TestResult:
     """Wilcoxon (1945) signed-rank test; the statistic is ``V`` (estudy2, R ``wilcox.test``).
 
@@ -1542,14 +1547,58 @@ def wilcoxon(x: np.ndarray, blocks: Blocks | None = None) -> TestResult:
     ``min(1, 2 min(P(V <= v), P(V >= v)))``) for ``n <= 50`` without ties, otherwise the
     normal approximation with the tie correction
     ``var = n(n+1)(2n+1)/24 - sum(t^3 - t)/48``.
+
+    The ranks come from a sort of each column, or, when no block has more than
+    :data:`WILCOXON_PAIRWISE_MAX` firm-events, from comparing the values of each block
+    pairwise (a value's average rank is ``#{smaller} + (#{equal} + 1) / 2``, and a tie of
+    ``t`` values adds ``t (t^2 - 1)`` over its members to ``sum(t^3 - t)``): the same
+    half-integers either way, so ``V`` and the p-values do not depend on the route.
     """
     x = np.asarray(x, dtype=float)
     b, sq = _blocks(x, blocks)
     X = x.reshape(len(x), -1)
+    if int(b.sizes.max()) <= WILCOXON_PAIRWISE_MAX:
+        n, v, tie3, ties = _signed_rank_sums_pairwise(X, b)
+    else:
+        n, v, tie3, ties = _signed_rank_sums_sorted(X, b)
+    V = np.full(n.shape, np.nan)
+    P = np.full(n.shape, np.nan)
+    PMIN = np.full(n.shape, np.nan)
+    has = n > 0
+    V[has] = v[has]
+    exact = has & (n <= WILCOXON_EXACT_MAX) & ~ties
+    for nj in np.unique(n[exact]).astype(int):
+        at = exact & (n == nj)
+        pmf = _signrank_pmf(nj)
+        lo_c, hi_c = np.cumsum(pmf), np.cumsum(pmf[::-1])[::-1]
+        vi = np.rint(v[at]).astype(int)
+        P[at] = np.minimum(1.0, 2.0 * np.minimum(lo_c[vi], hi_c[vi]))
+        PMIN[at] = min(1.0, 2.0 * pmf[0])
+    approx = has & ~exact
+    if approx.any():
+        nn = n[approx]
+        var = nn * (nn + 1) * (2 * nn + 1) / 24.0 - tie3[approx] / 48.0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = (v[approx] - nn * (nn + 1) / 4.0) / np.sqrt(var)
+            zmax = (nn * (nn + 1) / 4.0) / np.sqrt(var)
+        P[approx] = p_normal(z)
+        PMIN[approx] = p_normal(zmax)
+    if x.ndim == 1:
+        V, P, PMIN = V[:, 0], P[:, 0], PMIN[:, 0]
+    return _result("wilcoxon", V, P, None, "AR symmetric about 0", sq, min_p=PMIN)
+
+
+def _signed_rank_sums_sorted(
+    X: np.ndarray, b: Blocks
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per block and column of ``X`` (K, D): the nonzero values ``n``, the signed-rank sum
+    ``V``, ``sum(t^3 - t)`` over the ties of ``|x|`` and whether there is a tie, from one
+    sort of each column."""
     B, D = len(b), X.shape[1]
-    V = np.full((B, D), np.nan)
-    P = np.full((B, D), np.nan)
-    PMIN = np.full((B, D), np.nan)
+    n_out = np.zeros((B, D))
+    v_out = np.zeros((B, D))
+    tie3_out = np.zeros((B, D))
+    ties_out = np.zeros((B, D), dtype=bool)
     blk = b.index
     for d in range(D):
         col = X[:, d]
@@ -1568,32 +1617,44 @@ def wilcoxon(x: np.ndarray, blocks: Blocks | None = None) -> TestResult:
         gstart = np.flatnonzero(np.concatenate([[True], g[1:] != g[:-1]]))
         offs = np.repeat(gstart, np.diff(np.append(gstart, m)))  # first row of the block
         rank = (run_start[run] - offs + 1) + (run_len[run] - 1) / 2.0
-        n = np.bincount(g, minlength=B).astype(float)
-        v = np.bincount(g, weights=np.where(pos, rank, 0.0), minlength=B)
-        tie3 = np.bincount(g[run_start], weights=(run_len**3 - run_len).astype(float), minlength=B)
-        ties = np.bincount(g[run_start], weights=(run_len > 1).astype(float), minlength=B) > 0
-        has = n > 0
-        V[has, d] = v[has]
-        exact = has & (n <= WILCOXON_EXACT_MAX) & ~ties
-        for nj in np.unique(n[exact]).astype(int):
-            rows = np.flatnonzero(exact & (n == nj))
-            pmf = _signrank_pmf(nj)
-            lo_c, hi_c = np.cumsum(pmf), np.cumsum(pmf[::-1])[::-1]
-            vi = np.rint(v[rows]).astype(int)
-            P[rows, d] = np.minimum(1.0, 2.0 * np.minimum(lo_c[vi], hi_c[vi]))
-            PMIN[rows, d] = min(1.0, 2.0 * pmf[0])
-        approx = has & ~exact
-        if approx.any():
-            nn = n[approx]
-            var = nn * (nn + 1) * (2 * nn + 1) / 24.0 - tie3[approx] / 48.0
-            with np.errstate(invalid="ignore", divide="ignore"):
-                z = (v[approx] - nn * (nn + 1) / 4.0) / np.sqrt(var)
-                zmax = (nn * (nn + 1) / 4.0) / np.sqrt(var)
-            P[approx, d] = p_normal(z)
-            PMIN[approx, d] = p_normal(zmax)
-    if x.ndim == 1:
-        V, P, PMIN = V[:, 0], P[:, 0], PMIN[:, 0]
-    return _result("wilcoxon", V, P, None, "AR symmetric about 0", sq, min_p=PMIN)
+        n_out[:, d] = np.bincount(g, minlength=B)
+        v_out[:, d] = np.bincount(g, weights=np.where(pos, rank, 0.0), minlength=B)
+        tie3_out[:, d] = np.bincount(
+            g[run_start], weights=(run_len**3 - run_len).astype(float), minlength=B
+        )
+        ties_out[:, d] = (
+            np.bincount(g[run_start], weights=(run_len > 1).astype(float), minlength=B) > 0
+        )
+    return n_out, v_out, tie3_out, ties_out
+
+
+def _signed_rank_sums_pairwise(
+    X: np.ndarray, b: Blocks
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_signed_rank_sums_sorted` for small blocks: each block's values laid out as
+    one row of a ``(B, m, D)`` array (``NaN``-padded) and ranked by pairwise comparison."""
+    B, D = len(b), X.shape[1]
+    m = int(b.sizes.max())
+    if m == 1 or b.n_rows == B * m:
+        A = X.reshape(B, m, D)
+    else:
+        A = np.full((B, m, D), np.nan)
+        A[b.index, np.arange(b.n_rows) - b.starts[b.index]] = X
+    keep = np.isfinite(A) & (A != 0)
+    a = np.where(keep, np.abs(A), np.nan)  # NaN compares False: dropped values count nowhere
+    pos = keep & (A > 0)
+    less = np.zeros((B, m, D), dtype=np.int32)
+    equal = np.zeros((B, m, D), dtype=np.int32)
+    for j in range(m):  # compare every value with the block's j-th value
+        aj = a[:, j : j + 1, :]
+        less += aj < a
+        equal += aj == a
+    rank = less + (equal + 1.0) / 2.0
+    n = keep.sum(axis=1).astype(float)
+    v = np.where(pos, rank, 0.0).sum(axis=1)
+    tie3 = np.where(keep, equal * equal - 1, 0).sum(axis=1).astype(float)
+    ties = (equal > 1).any(axis=1)
+    return n, v, tie3, ties
 
 
 # ----------------------------------------------------------------------------- single firm

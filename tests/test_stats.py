@@ -7,6 +7,7 @@ where the paper sums), never by calling the function under test a second way.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -380,3 +381,38 @@ def test_merge_medians_equal_numpy_median_of_the_whole_row(L: int, c: int) -> No
 def test_kp_factor_is_one_without_correlation() -> None:
     assert st.kp_factor(0.0, 50) == 1.0
     assert_allclose(st.kp_factor(0.1, 11), math.sqrt(0.9 / 2.0))
+
+
+@pytest.mark.parametrize("sizes", [[1, 3, 7, 7, 5, 12, 2, 7], [7] * 9, [20, 3, 7]])
+def test_wilcoxon_by_block_matches_scipy_on_each_block(sizes: list[int]) -> None:
+    # many blocks, ties (values on a 0.005 grid), zeros and missing values; blocks up to
+    # WILCOXON_PAIRWISE_MAX firm-events are ranked pairwise, larger ones by a sort
+    rng = np.random.default_rng(11)
+    K, D = sum(sizes), 4
+    x = np.round(rng.normal(0, 0.02, (K, D)) / 0.005) * 0.005
+    x[rng.random((K, D)) < 0.08] = np.nan
+    x[:3, 0] = np.nan  # a block (the first) without any value in column 0
+    blocks = st.Blocks.from_sizes(sizes)
+    r = st.wilcoxon(x, blocks=blocks)
+    for b, (lo, n) in enumerate(zip(blocks.starts, sizes, strict=True)):
+        for d in range(D):
+            v = x[lo : lo + n, d]
+            nz = v[np.isfinite(v) & (v != 0)]
+            if len(nz) == 0:
+                assert np.isnan(r.statistic[b, d]) and np.isnan(r.p_value[b, d])
+                continue
+            ranks = sps.rankdata(np.abs(nz))
+            assert r.statistic[b, d] == ranks[nz > 0].sum()
+            tied = len(np.unique(np.abs(nz))) < len(nz)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ref = (
+                    sps.wilcoxon(nz, zero_method="wilcox", correction=False, method="approx")
+                    if tied
+                    else sps.wilcoxon(nz, method="exact")
+                )
+            assert_allclose(r.p_value[b, d], ref.pvalue, rtol=1e-10, err_msg=f"{b},{d}")
+    # both routes give the same half-integer ranks, hence the same results
+    sorted_route = st._signed_rank_sums_sorted(x, blocks)
+    for got, ref_ in zip(st._signed_rank_sums_pairwise(x, blocks), sorted_route, strict=True):
+        assert np.array_equal(got, ref_)
