@@ -451,13 +451,11 @@ class SurFit:
             else:
                 xfin = np.isfinite(g.x_win).all(axis=2)  # (G, W)
                 miss |= ((~xfin).astype(float) @ St) > 0
-                s = np.einsum(
-                    "mw,gwp->gmp", S.astype(float), np.where(xfin[..., None], g.x_win, 0.0)
-                )
-                q = n_days + np.einsum("gmi,gij,gmj->gm", s, g.xtx_inv, s)
+                s = np.matmul(S.astype(float), np.where(xfin[..., None], g.x_win, 0.0))
+                q = n_days + ((s @ g.xtx_inv) * s).sum(axis=2)  # s'(X'X)^{-1}s, (G, m)
             with np.errstate(invalid="ignore", divide="ignore"):
                 z = car / g.sd[..., None]
-                y = np.einsum("gnk,gnm->gkm", g.eigvec, z)
+                y = g.eigvec.transpose(0, 2, 1) @ z  # V'z, (G, N, m)
                 ww = (y * y / g.eigval[..., None]).sum(axis=1) / q
             ww = np.where(g.singular[:, None], np.nan, ww)
             ok[g.idx] = ~miss
