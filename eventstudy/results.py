@@ -84,6 +84,20 @@ def gather_rows(
     return V[idx, col] if col is not None else V[idx]
 
 
+def _block_means(blocks: Blocks, x: np.ndarray) -> np.ndarray:
+    """``NaN``-ignoring means of the rows of ``x`` (K, D) per block, as
+    :meth:`~eventstudy.stats.Blocks.mean` computes them; blocks of one size (the events of
+    a placebo study) are read as one ``(B, n, D)`` array, adding each block's rows in order
+    as the sparse sum does."""
+    sizes = blocks.sizes
+    n = int(sizes[0])
+    if len(sizes) == 1 or not bool((sizes == n).all()):
+        return blocks.mean(x)
+    X = x.reshape(len(sizes), n, *x.shape[1:])
+    ok = np.isfinite(X)
+    return st.mean_from_sums(np.where(ok, X, 0.0).sum(axis=1), ok.sum(axis=1).astype(float))
+
+
 @dataclass(frozen=True, eq=False)
 class EngineData:
     """Everything a fit produced, as stacked arrays (``K`` firm-events, sorted by event).
@@ -314,9 +328,9 @@ class EventStudyResults:
         return bt.fit_portfolios(
             d.model,
             d.convention,
-            c.mean(d.y_est(np.arange(len(d.sigma)))),
+            _block_means(c, d.y_est(np.arange(len(d.sigma)))),
             d.design_est(first),
-            c.mean(d.y_win),
+            _block_means(c, d.y_win),
             d.X_win[first],
             np.maximum.reduceat(d.sigma, c.starts),
             names=d.param_names,
