@@ -730,9 +730,13 @@ def _sur_from_sums(sums: dict[str, np.ndarray]) -> tuple[TestResult, TestResult]
     with np.errstate(invalid="ignore", divide="ignore"):
         w_mean = np.where(var_all > 0, car_all**2 / var_all, np.nan)
     one = parts == 1
-    # one event: its F; several: sum N_e F_e ~ chi2(sum N_e)
+    # one event: its F; several: sum N_e F_e ~ chi2(sum N_e) (each p-value computed only
+    # where it is the block's: thousands of one-event placebo blocks need no chi-squared)
     stat = np.where(one, sums["sur_f"], sums["sur_fn"])
-    p = np.where(one, st.p_f(stat, n_all, nu_all - n_all + 1), st.p_chi2(stat, n_all))
+    p = np.full(stat.shape, np.nan)
+    p[one] = st.p_f(stat[one], n_all[one], nu_all[one] - n_all[one] + 1)
+    several = ~one
+    p[several] = st.p_chi2(stat[several], n_all[several])
     none = parts == 0
     stat = np.where(none, np.nan, stat)
     p = np.where(none, np.nan, p)
