@@ -657,7 +657,7 @@ class EventStudy:
             if pd.api.types.infer_dtype(ids, skipna=True) in ("string", "empty"):
                 # text ids (the usual case, and every placebo study): no per-row Python;
                 # a missing id becomes its event date, as below
-                vals = ids.to_numpy(dtype=object, na_value=None)
+                vals = ids.to_numpy(dtype=object, na_value=None, copy=True)
                 missing = ids.isna().to_numpy()
                 if missing.any():
                     vals[missing] = out["event_date"][missing].dt.strftime("%Y-%m-%d").to_numpy()

@@ -254,6 +254,31 @@ def test_portfolio_intervals_t_and_calibrated(calibrated) -> None:
     assert_allclose(pc.loc["E000", "p_calibrated"], (1 + np.sum(np.abs(t_null) >= abs(t))) / 61)
 
 
+def test_placebo_portfolio_t_ratios_against_statsmodels_on_their_dates(calibrated) -> None:
+    import statsmodels.api as sm
+
+    r, _, res = calibrated
+    cal = res.calibration
+    events = cal.placebo.events
+    for window in [(0, 1), (-2, 3)]:
+        cars = cal.portfolio_cars(window)
+        for eid, b in [("E000", 0), ("E001", 7), ("E001", 59)]:
+            pid = next(p for p, slot in cal.template.items() if slot == (eid, b))
+            rows = events[events["event_id"] == pid]
+            day0 = r.index.get_loc(rows["event_date"].iloc[0])
+            port = r[list(rows["security"])].mean(axis=1).to_numpy()  # complete panel
+            est = np.arange(day0 - 250, day0 - 10)
+            fit = sm.OLS(port[est], sm.add_constant(r["MKT"].to_numpy()[est])).fit()
+            days = np.arange(day0 + window[0], day0 + window[1] + 1)
+            X_w = sm.add_constant(r["MKT"].to_numpy()[days])
+            car = float((port[days] - X_w @ fit.params).sum())
+            c = X_w.sum(axis=0)  # Mikkelson-Partch: var of a sum of prediction errors
+            se = math.sqrt(len(days) * fit.scale + c @ fit.cov_params() @ c)
+            car_b, t_b = cars[eid][0][b], cars[eid][1][b]
+            assert_allclose(car_b, car, rtol=1e-9, atol=1e-14)
+            assert_allclose(t_b, car / se, rtol=1e-9)
+
+
 # ----------------------------------------------------------------------------- SQ test
 
 

@@ -336,6 +336,29 @@ def test_explicit_event_ids_define_the_clusters(ret: pd.DataFrame) -> None:
     }
 
 
+A, B = "DAY_A", "DAY_B"  # stand-ins for the two event dates in the expected ids
+
+
+@pytest.mark.parametrize(
+    ("ids", "want"),
+    [
+        (["a", "a", None, "c", "c", "c"], ["a", "a", A, "c", "c", "c"]),
+        ([1, 1, None, 3, 3, 3], ["1.0", "1.0", A, "3.0", "3.0", "3.0"]),  # floats with NaN
+        ([None] * 6, [A, A, A, B, B, B]),
+    ],
+)
+def test_missing_event_ids_take_the_event_date_and_others_their_text(
+    ret: pd.DataFrame, ids: list, want: list[str]
+) -> None:
+    events = two_events(ret)  # rows 0-2 on DAY_A, 3-5 on DAY_B
+    events["event_id"] = pd.Series(ids, dtype=object) if ids[0] is None else ids
+    res = es.event_study(ret, events, estimation=(-250, -11), window=(-5, 5))
+    dates = {A: ret.index[DAY_A].strftime("%Y-%m-%d"), B: ret.index[DAY_B].strftime("%Y-%m-%d")}
+    expected = {(dates.get(w, w), s) for w, s in zip(want, events["security"], strict=True)}
+    got = set(zip(res.events["event_id"], res.events["security"], strict=True))
+    assert got == expected
+
+
 def test_fit_details_are_statsmodels_results_with_hac(
     ret: pd.DataFrame, res: es.EventStudyResults
 ) -> None:
