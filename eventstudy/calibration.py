@@ -204,7 +204,10 @@ class Calibration:
         if by is None or isinstance(by, str):
             key = (by, tuple(labels or ()))
         else:
-            key = (tuple(sorted((str(k), str(v)) for k, v in dict(by).items())), tuple(labels or ()))
+            key = (
+                tuple(sorted((str(k), str(v)) for k, v in dict(by).items())),
+                tuple(labels or ()),
+            )
         if key not in self._groupings:
             self._groupings[key] = self._make_grouping(by, labels)
         return self._groupings[key]

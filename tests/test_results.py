@@ -611,7 +611,7 @@ def test_sur_fit_from_own_regressions_equals_a_per_event_regression() -> None:
     from eventstudy.stats import Blocks
 
     c = _sur_case()
-    G, N, L = c["G"], c["N"], c["L"]
+    G, N = c["G"], c["N"]
     clusters = Blocks.from_sizes(np.full(G, N))
     args = ("market", 2, c["y_est"], c["Xe"], c["y_win"], c["Xw"], clusters)
     own = bt.OwnFit(c["ar_est"], c["ar_win"], c["xtx_inv"], c["shared"])
