@@ -1653,7 +1653,7 @@ def _signed_rank_sums_pairwise(
     n = keep.sum(axis=1).astype(float)
     v = np.where(pos, rank, 0.0).sum(axis=1)
     tie3 = np.where(keep, equal * equal - 1, 0).sum(axis=1).astype(float)
-    ties = (equal > 1).any(axis=1)
+    ties = np.asarray((equal > 1).any(axis=1))
     return n, v, tie3, ties
 
 
