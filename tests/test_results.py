@@ -649,3 +649,23 @@ def test_sur_fit_from_own_regressions_equals_a_per_event_regression() -> None:
     shift = bt.fit_sur(*args, own=moved).window_stats(S)["car_sum"][:, 0]
     shift -= fits["refit"].window_stats(S)["car_sum"][:, 0]
     assert_allclose(shift, [N, 0, N, 0, N, N], atol=1e-9)
+
+
+@pytest.mark.parametrize("missing", [0.0, 0.1])
+def test_block_means_of_equal_size_events_are_nan_means_per_event(missing: float) -> None:
+    from eventstudy.results import _block_means
+    from eventstudy.stats import Blocks
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(0, 0.02, (7 * 40, 30))
+    x[rng.random(x.shape) < missing] = np.nan
+    x[:7, 3] = np.nan  # an event without any return that day
+    blocks = Blocks.from_sizes(np.full(40, 7))
+    got = _block_means(blocks, x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the all-NaN day
+        want = np.nanmean(x.reshape(40, 7, 30), axis=1)
+    assert_allclose(got, want, rtol=1e-14, atol=0)
+    assert np.isnan(got[0, 3])
+    # the same additions as the block sums of every other table: equal to the last bit
+    assert np.array_equal(got, blocks.mean(x), equal_nan=True)
