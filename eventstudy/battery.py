@@ -1136,6 +1136,16 @@ class BatteryInput:
         """Kolari & Pynnonen (2011) window test (see :meth:`_grank_window_sums`)."""
         return _grank_window_from_sums(self._grank_window_sums(scar), self.blocks.sizes)
 
+    def car_moments(self, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`car_moments` of these rows over ``cols``, kept per window (the battery and
+        the table's mean CAR read the same)."""
+        memo: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, np.ndarray]]
+        memo = self.__dict__.setdefault("_car_memo", {})
+        key = tuple(int(c) for c in cols)
+        if key not in memo:
+            memo[key] = car_moments(self.ar_win, self.X_win, self.xtx_inv, self.sigma, cols)
+        return memo[key]
+
     @cached_property
     def _n_sr(self) -> np.ndarray:
         """Finite standardized estimation residuals ``AR / s`` of each row (float)."""
@@ -1357,7 +1367,7 @@ def _tested(inp: BatteryInput, cols: np.ndarray, cumulative: bool) -> tuple[np.n
     """The standardized and raw values tested: SCARs and CARs over ``cols``, or the SARs
     and ARs of each column."""
     if cumulative:
-        car, se, _ = car_moments(inp.ar_win, inp.X_win, inp.xtx_inv, inp.sigma, cols)
+        car, se, _ = inp.car_moments(cols)
         with np.errstate(invalid="ignore", divide="ignore"):
             return car / se, car
     return inp.sar_win[:, cols], inp.ar_win[:, cols]

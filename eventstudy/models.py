@@ -320,11 +320,12 @@ def _ols_simple_chunk(y: np.ndarray, x: np.ndarray, resid: np.ndarray) -> tuple[
     with np.errstate(invalid="ignore", divide="ignore"):
         xbar = x0.sum(axis=1) / n
         ybar = y0.sum(axis=1) / n
-        xc = x0 - xbar[:, None]
-        yc = y0 - ybar[:, None]
-        if not complete:
-            xc[~valid] = 0.0
-            yc[~valid] = 0.0
+        if complete:
+            xc = x0 - xbar[:, None]
+            yc = y0 - ybar[:, None]
+        else:  # deviations on the valid days, 0 elsewhere (no masked assignment)
+            xc = np.where(valid, x0 - xbar[:, None], 0.0)
+            yc = np.where(valid, y0 - ybar[:, None], 0.0)
         sxx = np.einsum("kl,kl->k", xc, xc)
         sxy = np.einsum("kl,kl->k", xc, yc)
         syy = np.einsum("kl,kl->k", yc, yc)
@@ -341,7 +342,7 @@ def _ols_simple_chunk(y: np.ndarray, x: np.ndarray, resid: np.ndarray) -> tuple[
         a = ybar - b * xbar
         np.subtract(yc, np.multiply(xc, b[:, None], out=xc), out=resid)  # xc not read again
         if not complete:
-            resid[~valid] = np.nan
+            np.copyto(resid, np.nan, where=~valid)
         ssr = np.where(ok, syy - b * sxy, np.nan)
         ssr = np.maximum(ssr, 0.0)
         r2 = 1.0 - ssr / syy

@@ -783,7 +783,7 @@ class EventStudyResults:
         _, _, cols = self._cols(window)
         inp, _, _ = self._battery_input(by)
         results = bt.run_battery(inp, cols, True, tests)
-        car, _, _ = bt.car_moments(inp.ar_win, inp.X_win, inp.xtx_inv, inp.sigma, cols)
+        car, _, _ = inp.car_moments(cols)
         return (
             caar_table(results, inp.blocks.mean(car), inp.blocks.count(car)),
             list(results),
