@@ -1606,7 +1606,7 @@ def _signed_rank_sums_sorted(
         a, g, pos = np.abs(col[keep]), blk[keep], col[keep] > 0
         if len(a) == 0:
             continue
-        order = np.lexsort((a, g))
+        order = np.argsort(a) if B == 1 else np.lexsort((a, g))  # ties share one rank
         a, g, pos = a[order], g[order], pos[order]
         m = len(a)
         new = np.ones(m, dtype=bool)
