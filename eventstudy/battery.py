@@ -575,13 +575,7 @@ def fit_sur(
             Y = y_est[rows].transpose(0, 2, 1)
         Xc_all = X_est[cs]  # (G, L, p)
         common = np.isfinite(Y).all(axis=2) & np.isfinite(Xc_all).all(axis=2)
-        Lc = common.sum(axis=1)
-        fine = (Lc - kk) > N
-        for j in np.flatnonzero(~fine):
-            reason[cs[j]] = (
-                f"{N} securities but only {Lc[j] - kk} residual degrees of freedom on {Lc[j]} "
-                "common estimation days (needs N < days - parameters)"
-            )
+        Lc, fine = _enough_common_days(cs, common, N, kk, reason)
         if not fine.any():
             continue
         cs, Y, Xc_all, common, Lc = cs[fine], Y[fine], Xc_all[fine], common[fine], Lc[fine]
@@ -653,6 +647,22 @@ def _factor_sur(
     )
 
 
+def _enough_common_days(
+    cs: np.ndarray, common: np.ndarray, N: int, kk: int, reason: list[str | None]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The common estimation days of each event ``cs`` (from ``common``, (G, L)) and whether
+    they leave more residual degrees of freedom than the ``N`` securities (the SUR needs
+    ``N < days - parameters``); ``reason`` says why for the others."""
+    Lc = common.sum(axis=1)
+    fine = (Lc - kk) > N
+    for j in np.flatnonzero(~fine):
+        reason[cs[j]] = (
+            f"{N} securities but only {Lc[j] - kk} residual degrees of freedom on {Lc[j]} "
+            "common estimation days (needs N < days - parameters)"
+        )
+    return Lc, fine
+
+
 def _sur_from_own(
     own: OwnFit,
     X_win: np.ndarray,
@@ -668,13 +678,7 @@ def _sur_from_own(
     ``resid`` (G, N, L; ``NaN`` off the common days, overwritten here) are the SUR
     residuals. ``None`` when none has enough common days (``reason`` says why)."""
     N = rows.shape[1]
-    Lc = common.sum(axis=1)
-    fine = (Lc - kk) > N
-    for j in np.flatnonzero(~fine):
-        reason[cs[j]] = (
-            f"{N} securities but only {Lc[j] - kk} residual degrees of freedom on {Lc[j]} "
-            "common estimation days (needs N < days - parameters)"
-        )
+    Lc, fine = _enough_common_days(cs, common, N, kk, reason)
     if not fine.any():
         return None
     if not fine.all():
