@@ -137,6 +137,8 @@ def _make_template() -> go.layout.Template:
                 "bgcolor": "rgba(255,255,255,0)",
             },
             "hoverlabel": {"font": {"family": _FONT, "size": 12}, "align": "left"},
+            # the toolbar down the right edge, clear of a long title in a narrow chart
+            "modebar": {"orientation": "v"},
             "hovermode": "closest",
             "bargap": 0.15,
             "bargroupgap": 0.05,

@@ -46,6 +46,17 @@ window.addEventListener("load", function () { setTimeout(function () {
     out.sig.push(getComputedStyle(td).backgroundColor);
     if (td.offsetParent !== null && td.getBoundingClientRect().height > 0) { out.visibleSig++; }
   });
+  // a chart's toolbar (modebar) drawn over its title would spoil every pasted screenshot
+  out.charts = 0; out.toolbarOverTitle = [];
+  document.querySelectorAll(".js-plotly-plot").forEach(function (g) {
+    var t = g.querySelector(".gtitle"), m = g.querySelector(".modebar");
+    if (!t || !m) { return; }
+    out.charts++;
+    var a = t.getBoundingClientRect(), b = m.getBoundingClientRect();
+    if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) {
+      out.toolbarOverTitle.push(g.id);
+    }
+  });
   var pre = document.createElement("pre");
   pre.id = "measured"; pre.textContent = JSON.stringify(out);
   document.body.appendChild(pre);
@@ -129,6 +140,8 @@ def check_first_screen(numbers: dict, verdicts) -> None:
     assert numbers["sig"] and set(numbers["sig"]) == {SHADE}, numbers["sig"]
     assert numbers["visibleSig"] > 0
     assert numbers["height"] < MAX_HEIGHT, numbers["height"]
+    assert numbers["charts"] > 0
+    assert not numbers["toolbarOverTitle"], numbers["toolbarOverTitle"]
 
 
 def test_report_answers_on_the_first_screen_and_renders_every_figure(tmp_path):
