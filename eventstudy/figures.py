@@ -761,7 +761,7 @@ def plot_car(
         else None
     )
     # every CAR from day a in one table (car_paths(a)); the portfolio test's df per event
-    from_a = pd.DataFrame(results.car_paths(a))
+    from_a = paths if a == first else pd.DataFrame(results.car_paths(a))
     by_event = dict(tuple(from_a.groupby("event_id", sort=False)))
     pf = pd.DataFrame(results.portfolio_car((a, last)))
     pf_df = dict(zip(pf["event_id"], pf["df"].astype(float), strict=True))

@@ -84,22 +84,6 @@ def gather_rows(
     return V[idx, col] if col is not None else V[idx]
 
 
-def _block_means(blocks: Blocks, x: np.ndarray) -> np.ndarray:
-    """``NaN``-ignoring means of the rows of ``x`` (K, D) per block, as
-    :meth:`~eventstudy.stats.Blocks.mean` computes them; blocks of one size (the events of
-    a placebo study) are read as one ``(B, n, D)`` array, adding each block's rows in order
-    as the sparse sum does."""
-    sizes = blocks.sizes
-    n = int(sizes[0])
-    if len(sizes) == 1 or not bool((sizes == n).all()):
-        return blocks.mean(x)
-    X = x.reshape(len(sizes), n, *x.shape[1:])
-    ok = np.isfinite(X)
-    if ok.all():  # the same additions, without the masked copy
-        return st.mean_from_sums(X.sum(axis=1), np.full(X.shape[:1] + X.shape[2:], float(n)))
-    return st.mean_from_sums(np.where(ok, X, 0.0).sum(axis=1), ok.sum(axis=1).astype(float))
-
-
 @dataclass(frozen=True, eq=False)
 class EngineData:
     """Everything a fit produced, as stacked arrays (``K`` firm-events, sorted by event).
@@ -330,9 +314,9 @@ class EventStudyResults:
         return bt.fit_portfolios(
             d.model,
             d.convention,
-            _block_means(c, d.y_est(np.arange(len(d.sigma)))),
+            c.mean(d.y_est(np.arange(len(d.sigma)))),
             d.design_est(first),
-            _block_means(c, d.y_win),
+            c.mean(d.y_win),
             d.X_win[first],
             np.maximum.reduceat(d.sigma, c.starts),
             names=d.param_names,
@@ -1055,7 +1039,6 @@ class EventStudyResults:
                 expected="one of " + ", ".join(self._event_ids[:6]),
             ) from None
 
-    @_memoized
     @_memoized
     def car_paths(self, start: int | None = None) -> pd.DataFrame:
         """Cumulative AR from ``start`` (default: the window start) to each later day of the

@@ -202,13 +202,29 @@ class Blocks:
         """Sparse ``(B, K)`` 0/1 matrix of block membership (a sum is one sparse product)."""
         return segment_matrix(self.index, len(self.starts))
 
+    @cached_property
+    def _common_size(self) -> int | None:
+        """The size every block has, when they all have one (``None`` otherwise)."""
+        size = int(self.sizes[0])
+        return size if bool((self.sizes == size).all()) else None
+
     def total(self, x: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """Sums of the rows of each block (``x`` already free of ``NaN``), optionally of
-        ``weights[k] * x[k]``."""
+        ``weights[k] * x[k]``.
+
+        Rows are added in order within each block, whatever the route: one block sums its
+        rows, blocks of one size (the events of a placebo study) with several columns are
+        read as one ``(B, n, ...)`` array, others go through a sparse indicator product.
+        """
         x = np.asarray(x, dtype=float)
         B = len(self.starts)
         if B == 1 and weights is None:
             return x.sum(axis=0)[None]
+        n = self._common_size
+        if n is not None and weights is None and x[:1].size > 1 and x.flags.c_contiguous:
+            # rows laid out one after another with several columns: numpy adds the rows in
+            # order (a single column, or a column-major array, would be summed pairwise)
+            return x.reshape(B, n, *x.shape[1:]).sum(axis=1)
         S = self._indicator if weights is None else segment_matrix(self.index, B, weights)
         return np.asarray(S @ x.reshape(len(x), -1)).reshape((B, *x.shape[1:]))
 
@@ -226,7 +242,7 @@ class Blocks:
         """``NaN``-ignoring means per block."""
         ok = np.isfinite(x)
         n = self.total(ok.astype(float))
-        return mean_from_sums(self.total(np.where(ok, x, 0.0)), n)
+        return mean_from_sums(self.total(x if ok.all() else np.where(ok, x, 0.0)), n)
 
     def sd(self, x: np.ndarray) -> np.ndarray:
         """Sample standard deviations (ddof 1) per block, ``NaN`` below two observations."""

@@ -653,8 +653,7 @@ def test_sur_fit_from_own_regressions_equals_a_per_event_regression() -> None:
 
 @pytest.mark.parametrize("missing", [0.0, 0.1])
 def test_block_means_of_equal_size_events_are_nan_means_per_event(missing: float) -> None:
-    from eventstudy.results import _block_means
-    from eventstudy.stats import Blocks
+    from eventstudy.stats import Blocks, segment_matrix
 
     rng = np.random.default_rng(4)
     x = rng.normal(0, 0.02, (7 * 40, 30))
@@ -662,11 +661,22 @@ def test_block_means_of_equal_size_events_are_nan_means_per_event(missing: float
         x[rng.random(x.shape) < missing] = np.nan
         x[:7, 3] = np.nan
     blocks = Blocks.from_sizes(np.full(40, 7))
-    got = _block_means(blocks, x)
+    got = blocks.mean(x)  # equal sizes: read as one (events, firms, days) array
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # the all-NaN day
         want = np.nanmean(x.reshape(40, 7, 30), axis=1)
     assert_allclose(got, want, rtol=1e-14, atol=0)
     assert np.isnan(got[0, 3]) == bool(missing)
-    # the same additions as the block sums of every other table: equal to the last bit
-    assert np.array_equal(got, blocks.mean(x), equal_nan=True)
+    # the same additions as the sparse block sums of unequal blocks: equal to the last bit
+    ok = np.isfinite(x)
+    S = segment_matrix(blocks.index, len(blocks))
+    sparse = (S @ np.where(ok, x, 0.0)) / np.maximum(S @ ok.astype(float), 1)
+    sparse[(S @ ok.astype(float)) == 0] = np.nan
+    assert np.array_equal(got, sparse, equal_nan=True)
+    # also for a column-major array and a single column of longer blocks (numpy would sum
+    # those pairwise, not in row order)
+    z = np.where(ok, x, 0.0)
+    long = Blocks.from_sizes(np.full(7, 40))
+    S = segment_matrix(long.index, len(long))
+    for arr in (np.asfortranarray(z), z[:, :1]):
+        assert np.array_equal(long.total(arr), np.asarray(S @ arr))
