@@ -800,10 +800,10 @@ class RowRanks:
             a = np.concatenate([self._est[lo:hi], self._win[lo:hi]], axis=1)
             r = np.empty(a.shape)
             e = np.empty((hi - lo, L))
-            srt = st._rank_chunk(a, r, head=e)
+            order = st._rank_chunk(a, r, head=e)
             full[lo:hi] = r
             est[lo:hi] = e
-            med[lo:hi] = st.row_medians(srt)
+            med[lo:hi] = st.order_medians(a, order)
         return {"full": full, "est": est, "med": med}
 
     @cached_property
@@ -836,7 +836,8 @@ class RowRanks:
         for lo in range(0, K, CHUNK_ROWS):
             hi = min(K, lo + CHUNK_ROWS)
             r = np.empty((hi - lo, L))
-            srt[lo:hi] = st._rank_chunk(self._est[lo:hi], r)
+            x = self._est[lo:hi]
+            srt[lo:hi] = np.take_along_axis(x, st._rank_chunk(x, r), axis=1)
             est[lo:hi] = r
         return est, srt
 
@@ -1068,7 +1069,7 @@ class BatteryInput:
                     med[gap] = st.row_medians(np.sort(a[gap], axis=1))
             else:
                 r = np.empty(a.shape)
-                med = st.row_medians(st._rank_chunk(a, r))
+                med = st.order_medians(a, st._rank_chunk(a, r))
             with np.errstate(invalid="ignore"):
                 g = np.where(ok, np.sign(a - med[:, None]), 0.0)
             r[~ok] = 0.0

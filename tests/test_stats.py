@@ -355,11 +355,53 @@ def test_rank_chunk_head_ranks_equal_scipy_rankdata(ties: bool, nan_share: float
     a[rng.random(a.shape) < nan_share] = np.nan
     full = np.empty(a.shape)
     head = np.empty((len(a), h))
-    srt = st._rank_chunk(a, full, head=head)
+    order = st._rank_chunk(a, full, head=head)
     np.testing.assert_array_equal(full, np.vstack([sps.rankdata(r, nan_policy="omit") for r in a]))
     expected_head = np.vstack([sps.rankdata(r[:h], nan_policy="omit") for r in a])
     np.testing.assert_array_equal(head, expected_head)
-    np.testing.assert_array_equal(srt, np.sort(a, axis=1))
+    np.testing.assert_array_equal(np.take_along_axis(a, order, axis=1), np.sort(a, axis=1))
+
+
+def _rank_case(case: str, rng: np.random.Generator) -> np.ndarray:
+    """Rows that stress the integer-key sort of :func:`eventstudy.stats._sort_order`."""
+    a = rng.normal(size=(30, 300)) * 1e-2
+    if case == "near_ties":  # values a few ulps apart share their kept bits
+        a = rng.normal(size=(30, 1)) * (1.0 + rng.integers(-3, 4, size=(30, 300)) * 2.0**-50)
+        a[::2] = rng.normal(size=(15, 300))  # half the rows without
+    elif case == "zeros_nan":  # -0.0 ties 0.0; NaN (a negative one too) is missing
+        a[rng.random(a.shape) < 0.05] = -0.0
+        a[rng.random(a.shape) < 0.05] = 0.0
+        a[rng.random(a.shape) < 0.1] = np.nan
+        a[3, 5] = np.array([0xFFF8_0000_0000_0001], dtype=np.uint64).view(np.float64)[0]
+    elif case == "infinite":
+        a[rng.random(a.shape) < 0.05] = np.inf
+        a[rng.random(a.shape) < 0.05] = -np.inf
+    elif case == "long_rows":  # 1,100 columns: 11 bits of each key hold the column
+        a = rng.standard_t(3, size=(8, 1100))
+        a[2, ::5] = a[2, 0]
+    elif case == "tiny_and_huge":
+        a = rng.normal(size=(30, 300)) * 10.0 ** rng.integers(-300, 300, size=(30, 300))
+    return a
+
+
+@pytest.mark.parametrize(
+    "case", ["continuous", "near_ties", "zeros_nan", "infinite", "long_rows", "tiny_and_huge"]
+)
+def test_rank_chunk_integer_key_sort_equals_scipy_rankdata(case: str) -> None:
+    """The integer-key sort behind every ranking (``_sort_order``: the floats' bit
+    patterns, the column index in their low bits) gives scipy's ``rankdata`` ranks and
+    numpy's sorted rows and medians to the bit, where values tie or differ only in the bits
+    the column index takes, with signed zeros, NaN (of either sign) and infinities."""
+    rng = np.random.default_rng(sum(map(ord, case)))
+    a = _rank_case(case, rng)
+    full = np.empty(a.shape)
+    order = st._rank_chunk(a, full)
+    np.testing.assert_array_equal(full, np.vstack([sps.rankdata(r, nan_policy="omit") for r in a]))
+    np.testing.assert_array_equal(np.take_along_axis(a, order, axis=1), np.sort(a, axis=1))
+    np.testing.assert_array_equal(st.order_medians(a, order), st.row_medians(np.sort(a, axis=1)))
+    if case == "near_ties":  # the rows whose keys collide were sorted by argsort again
+        redo = st._sort_order(a)[1]
+        assert set(range(1, 30, 2)) <= set(redo.tolist())
 
 
 @pytest.mark.parametrize("L", [1, 2, 5, 30])
