@@ -455,15 +455,16 @@ def z_result(name: str, z: Any, null: str) -> TestResult:
 # ----------------------------------------------------------------------------- ranks
 
 
-#: Rows ranked per chunk by :func:`rank_rows` (bounds the argsort temporaries).
+#: Rows ranked per chunk by :func:`rank_rows` (bounds the sort temporaries).
 RANK_CHUNK_ROWS = 4096
 
 
 def rank_rows(a: np.ndarray, return_sorted: bool = False) -> Any:
     """Ranks ``1..n_i`` within each row, ties averaged, ``NaN`` kept (R ``rank``, ``na.last="keep"``).
 
-    Vectorised (one ``argsort`` per chunk of :data:`RANK_CHUNK_ROWS` rows): ``scipy.stats.rankdata``
-    along an axis is several times slower on a 10,000 x 270 matrix. With ``return_sorted``
+    Vectorised (one sort per chunk of :data:`RANK_CHUNK_ROWS` rows, see :func:`_sort_order`):
+    ``scipy.stats.rankdata`` along an axis is several times slower on a 10,000 x 270
+    matrix. With ``return_sorted``
     also returns the rows sorted ascending (``NaN`` last), from which medians are read.
     """
     a = np.asarray(a, dtype=float)
