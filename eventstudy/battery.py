@@ -798,11 +798,8 @@ class RowRanks:
         for lo in range(0, K, CHUNK_ROWS):
             hi = min(K, lo + CHUNK_ROWS)
             a = np.concatenate([self._est[lo:hi], self._win[lo:hi]], axis=1)
-            r = np.empty(a.shape)
-            e = np.empty((hi - lo, L))
-            order = st._rank_chunk(a, r, head=e)
-            full[lo:hi] = r
-            est[lo:hi] = e
+            # ranks straight into the float32 arrays (integers and halves: exact)
+            order = st._rank_chunk(a, full[lo:hi], head=est[lo:hi])
             med[lo:hi] = st.order_medians(a, order)
         return {"full": full, "est": est, "med": med}
 

@@ -511,13 +511,16 @@ def _avg_positions(s: np.ndarray) -> np.ndarray:
 
 
 def _rank_chunk(a: np.ndarray, out: np.ndarray, head: np.ndarray | None = None) -> np.ndarray:
-    """Ranks of the rows of ``a`` written into ``out``; returns the sort order (column
-    indices sorting each row, ``NaN`` last; see :func:`_sort_order`).
+    """Ranks of the rows of ``a`` written into ``out`` (C-contiguous, float64 or float32);
+    returns the sort order (column indices sorting each row, ``NaN`` last; see
+    :func:`_sort_order`).
 
     With ``head`` (shape ``(K, h)``), also the ranks of the first ``h`` columns among
     themselves, read from the same sort (every row has exactly ``h`` of them).
     """
     K, T = a.shape
+    # written through flat views: a non-contiguous output would be silently left unwritten
+    assert out.flags.c_contiguous and (head is None or head.flags.c_contiguous)
     order, redo = _sort_order(a)
     flat = (order + _row_offsets(K, T)).ravel()  # flat beats *_along_axis
     positions = _positions(K, T)
