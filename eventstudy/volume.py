@@ -36,7 +36,7 @@ test of CARs is valid); the mean of the firms' ratios is shown beside it, untest
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal, get_args
@@ -198,8 +198,14 @@ def _f_two_sided(ratio: np.ndarray, df1: np.ndarray, df2: np.ndarray) -> np.ndar
 
 def _daily(
     res: EventStudyResults, window: Window, portfolio: bool
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Standardized abnormal returns per day of ``window`` (columns) and their df."""
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Standardized abnormal returns per day of ``window`` and their df.
+
+    Returns the keys (``event_id``, with ``security`` unless ``portfolio``: one row per
+    firm-event, or per event), the SARs (rows x days of ``window``) and the degrees of
+    freedom of each row. The one-day CARs of the results (memoized there) list their rows in
+    the same order every day, so the days are stacked as columns without aligning indexes.
+    """
     a, b = window
     lo, hi = res.window
     if a < lo or b > hi:
@@ -209,15 +215,13 @@ def _daily(
             expected=f"a window inside the computed window [{lo}, {hi}]",
         )
     keys = ["event_id"] if portfolio else ["event_id", "security"]
-    sar, df = {}, None
+    get = res.portfolio_car if portfolio else res.car
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EventStudyWarning)
-        for t in range(a, b + 1):
-            day = (res.portfolio_car if portfolio else res.car)((t, t)).set_index(keys)
-            sar[t] = day["statistic"]
-            df = day["df"] if df is None else df
-    assert df is not None
-    return pd.DataFrame(sar), df.to_frame("df")
+        days = [get((t, t)) for t in range(a, b + 1)]
+    sar = np.column_stack([d["statistic"].to_numpy(float) for d in days])
+    first = days[0]
+    return first[keys].reset_index(drop=True), sar, first["df"].to_numpy(float)
 
 
 def abnormal_volatility(res: EventStudyResults, window: Window) -> pd.DataFrame:
@@ -229,14 +233,12 @@ def abnormal_volatility(res: EventStudyResults, window: Window) -> pd.DataFrame:
         event_id, security, window, ratio (``mean_W SAR_it^2``), df1 (days with an abnormal
         return), df2 (the residual degrees of freedom), p_value (two-sided, F(df1, df2)).
     """
-    sar, df = _daily(res, window, portfolio=False)
-    sq = sar.to_numpy(float) ** 2
+    out, sar, df2 = _daily(res, window, portfolio=False)
+    sq = sar**2
     n = np.isfinite(sq).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.nansum(sq, axis=1) / n
     ratio = np.where(n > 0, ratio, np.nan)
-    df2 = df["df"].to_numpy(float)
-    out = sar.index.to_frame(index=False)
     out["window"] = format_window(window)
     out["ratio"] = ratio
     out["df1"] = n
@@ -255,21 +257,28 @@ def volatility_by_event(res: EventStudyResults, window: Window) -> pd.DataFrame:
         event_id, window, n, mean_ratio, median_ratio, portfolio_ratio, df1, df2, p_value
         (the portfolio's, two-sided F).
     """
-    firms = abnormal_volatility(res, window)
-    sar, df = _daily(res, window, portfolio=True)
-    sq = sar.to_numpy(float) ** 2
+    return _volatility_by_event(res, window, abnormal_volatility(res, window))
+
+
+def _volatility_by_event(
+    res: EventStudyResults, window: Window, firms: pd.DataFrame
+) -> pd.DataFrame:
+    """:func:`volatility_by_event` from the firms' ratios already computed (``firms``, the
+    :func:`abnormal_volatility` of ``res`` over ``window``)."""
+    keys, sar, df2 = _daily(res, window, portfolio=True)
+    events = pd.Index(keys["event_id"])
+    sq = sar**2
     n = np.isfinite(sq).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(n > 0, np.nansum(sq, axis=1) / np.maximum(n, 1), np.nan)
-    df2 = df["df"].to_numpy(float)
     g = firms.groupby("event_id", sort=False)["ratio"]
     out = pd.DataFrame(
         {
-            "event_id": sar.index.astype(str),
+            "event_id": events.astype(str),
             "window": format_window(window),
-            "n": g.count().reindex(sar.index).to_numpy(int),
-            "mean_ratio": g.mean().reindex(sar.index).to_numpy(float),
-            "median_ratio": g.median().reindex(sar.index).to_numpy(float),
+            "n": g.count().reindex(events).to_numpy(int),
+            "mean_ratio": g.mean().reindex(events).to_numpy(float),
+            "median_ratio": g.median().reindex(events).to_numpy(float),
             "portfolio_ratio": ratio,
             "df1": n,
             "df2": df2,
@@ -333,10 +342,24 @@ class VolumeResults:
         ar.insert(5, "log_measure", logv.reindex(keys).to_numpy(float))
         return ar
 
+    def _once(self, kind: str, window: Window, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        """The table ``kind`` of ``window``, computed once per results object (they are
+        immutable; the summary, the report's tables and its sections ask for the same ones).
+        Callers get a shallow copy (copy-on-write: changing it leaves the memo intact)."""
+        memo: dict[tuple[str, Window], pd.DataFrame]
+        memo = self.__dict__.setdefault("_memo", {})  # __dict__, as cached_property does
+        key = (kind, (int(window[0]), int(window[1])))
+        if key not in memo:
+            memo[key] = compute()
+        return memo[key].copy(deep=False)
+
     def cav(self, window: Window) -> pd.DataFrame:
         """Each firm-event's cumulative abnormal log volume over ``window``: event_id,
         security, window, cav, se, t, p_value, df, n_days, pct_per_day
         (``exp(cav / n_days) - 1``)."""
+        return self._once("cav", window, lambda: self._cav(window))
+
+    def _cav(self, window: Window) -> pd.DataFrame:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EventStudyWarning)
             c = self.volume.car(window)
@@ -354,6 +377,9 @@ class VolumeResults:
 
     def tests(self, window: Window) -> pd.DataFrame:
         """Every test of each event's mean ``CAV`` (the battery; robust tests first)."""
+        return self._once("tests", window, lambda: self._tests(window))
+
+    def _tests(self, window: Window) -> pd.DataFrame:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EventStudyWarning)
             t = self.volume.caar_tests(window, by="event_id")
@@ -363,11 +389,15 @@ class VolumeResults:
 
     def volatility(self, window: Window) -> pd.DataFrame:
         """Each firm-event's variance ratio (:func:`abnormal_volatility`)."""
-        return abnormal_volatility(self.returns, window)
+        return self._once("volatility", window, lambda: abnormal_volatility(self.returns, window))
 
     def volatility_events(self, window: Window) -> pd.DataFrame:
         """Each event's portfolio variance ratio and the firms' mean (:func:`volatility_by_event`)."""
-        return volatility_by_event(self.returns, window)
+        return self._once(
+            "volatility_events",
+            window,
+            lambda: _volatility_by_event(self.returns, window, self.volatility(window)),
+        )
 
     @cached_property
     def summary(self) -> pd.DataFrame:

@@ -217,3 +217,71 @@ def test_a_study_without_volumes_says_so(prices_dir: Path) -> None:
         DataError, match="the prices carry no Volume column; use a source with volumes"
     ):
         volume_study(prices, res, DATES)
+
+
+# ----------------------------------------------------------------------------- memoized tables
+
+
+def _two_event_study(windows: tuple[tuple[int, int], ...]):
+    """A VolumeResults of two events (the three securities on day 0, two of them 5 days
+    later), with a hole in one firm's returns inside the window."""
+    r = _returns()
+    r.loc[DATES[POS + 1], "BBB"] = np.nan  # BBB: no return on day +1 of the first event
+    events = pd.concat(
+        [
+            _events(),
+            pd.DataFrame({"security": SECS[:2], "event_date": DATES[POS + 5], "event_id": "f"}),
+        ],
+        ignore_index=True,
+    )
+
+    def study():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EventStudyWarning)
+            return event_study(
+                r, events, market="MKT", estimation=EST, window=(-2, 3), min_estimation_obs=30
+            )
+
+    vol = _volumes()
+    prices = {s: pd.DataFrame({"close": 1.0, "volume": vol[s]}, index=DATES) for s in SECS}
+    res = study()
+    return volume_study(prices, res, DATES, windows=windows, min_estimation_obs=30), study
+
+
+def test_volume_tables_are_computed_once_and_equal_a_fresh_computation() -> None:
+    windows = ((0, 0), (0, 1), (-1, 1))
+    v, study = _two_event_study(windows)
+    first = v.tables()
+    # asked again (the report's summary, sections and tables do): the same objects' data
+    again = v.tables()
+    for name, frame in first.items():
+        pd.testing.assert_frame_equal(again[name], frame)
+    # against the public functions on a fresh results object (nothing memoized there)
+    for w in windows:
+        fresh = study()
+        firms = abnormal_volatility(fresh, w)
+        pd.testing.assert_frame_equal(v.volatility(w), firms)
+        pd.testing.assert_frame_equal(v.volatility_events(w), volatility_by_event(study(), w))
+        # the portfolio ratio by hand: mean squared portfolio SAR over the window's days
+        ev = v.volatility_events(w).set_index("event_id")
+        assert list(ev.index) == ["e", "f"]
+        assert ev.loc["f", "n"] == 2
+        assert ev.loc["e", "mean_ratio"] == pytest.approx(
+            firms[firms["event_id"] == "e"]["ratio"].mean(), rel=1e-12
+        )
+    vol_rows = first["volatility"]
+    assert len(vol_rows) == 5 * len(windows)  # 5 firm-events per window
+    bbb = vol_rows[(vol_rows["security"] == "BBB") & (vol_rows["event_id"] == "e")]
+    assert bbb["df1"].tolist() == [1, 1, 2]  # the missing day +1 is not counted
+
+
+def test_a_memoized_volume_table_is_not_changed_by_its_caller() -> None:
+    v, _ = _two_event_study(((0, 1),))
+    before = v.volatility((0, 1)).copy(deep=True)
+    got = v.volatility((0, 1))
+    got["extra"] = 1.0
+    got.loc[0, "ratio"] = -99.0
+    cav = v.cav((0, 1))
+    cav.loc[0, "cav"] = -99.0
+    pd.testing.assert_frame_equal(v.volatility((0, 1)), before)
+    assert v.cav((0, 1)).loc[0, "cav"] != -99.0
