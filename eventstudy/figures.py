@@ -1242,6 +1242,7 @@ def plot_tests(
     *,
     event_id: Any = None,
     title: str | None = None,
+    table: pd.DataFrame | None = None,
 ) -> go.Figure:
     """The CAR test table as a figure: every test's statistic and p-value per window.
 
@@ -1256,8 +1257,14 @@ def plot_tests(
         Default :data:`DEFAULT_WINDOWS` inside the computed window.
     event_id : optional
         One event's cross-section instead of the pooled sample.
+    title : str, optional
+        Default "Tests of the mean CAR (event ...)" or "(all firm-events pooled)".
+    table : DataFrame, optional
+        ``tests_frame(results, windows, event_id=event_id)`` when the caller has it already
+        (the report reads it for its own tables too); computed here otherwise.
     """
-    table = tests_frame(results, windows, event_id=event_id)
+    if table is None:
+        table = tests_frame(results, windows, event_id=event_id)
     by_window: dict[str, dict[str, dict[str, Any]]] = {}
     for rec in _records(table, ["window", "test", "statistic", "p_value", "stars", "caar"]):
         by_window.setdefault(rec["window"], {}).setdefault(rec["test"], rec)

@@ -441,6 +441,11 @@ def test_test_table_for_one_event_reads_its_own_block(res):
     )
     fig = figures.plot_tests(res, [(0, 1)], event_id="tinycars")
     assert "event tinycars" in fig.layout.title.text
+    # the table handed in (as the report does) draws the same figure
+    given = figures.plot_tests(res, [(0, 1)], event_id="tinycars", table=table)
+    assert given.to_json() == fig.to_json()
+    cells = given.data[0].cells.values
+    assert cells[1][0].rstrip("*") == figures._num(table["statistic"].iloc[0], 3)
 
 
 def test_significance_stars():

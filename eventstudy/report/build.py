@@ -196,6 +196,9 @@ class _Builder:
         self.colors = figures.security_colors(secs, benchmarks=bench)
         self.figures: list[Figure] = []
         self.notes: list[str] = []
+        #: Each event's test table (``figures.tests_frame``) by (group, event id): the
+        #: event's block and the tidy ``tests`` table read the same one.
+        self.tests: dict[tuple[str, object], pd.DataFrame] = {}
 
     def add(self, figure_id: str, title: str, fig: go.Figure) -> Figure:
         f = Figure(figure_id, title, fig)
@@ -301,8 +304,8 @@ class _Builder:
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EventStudyWarning)
-            tests = figures.tests_frame(res, inp.windows, event_id=raw_id)
-            tests_fig = figures.plot_tests(res, inp.windows, event_id=raw_id)
+            tests = self._tests_frame(g, raw_id)
+            tests_fig = figures.plot_tests(res, inp.windows, event_id=raw_id, table=tests)
         tests_figure = self.add(
             fid("tests", g.key, eid), f"Tests of the mean CAR, event {eid}{suffix}", tests_fig
         )
@@ -316,6 +319,18 @@ class _Builder:
             tests=_test_table(tests),
             tests_figure=tests_figure,
         )
+
+    def _tests_frame(self, g: GroupView, event_id: object) -> pd.DataFrame:
+        """``figures.tests_frame`` of one event of group ``g``, computed once (a shallow copy:
+        adding a column leaves the kept one as it is)."""
+        key = (g.key, event_id)
+        if key not in self.tests:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", EventStudyWarning)
+                self.tests[key] = figures.tests_frame(
+                    g.results, self.inp.windows, event_id=event_id
+                )
+        return self.tests[key].copy(deep=False)
 
     def _movers(self, res: EventStudyResults, raw_id: object, mine: pd.DataFrame) -> Movers:
         """The securities of one event the figures draw (as ``figures`` chooses them)."""
@@ -521,7 +536,7 @@ class _Builder:
                 put("car_paths", res.car_paths(), g)
                 per_event = []
                 for eid in dict.fromkeys(res.events["event_id"]):
-                    t = figures.tests_frame(res, inp.windows, event_id=eid)
+                    t = self._tests_frame(g, eid)
                     t.insert(0, "event_id", eid)
                     per_event.append(t)
                 put("tests", pd.concat(per_event, ignore_index=True), g)
