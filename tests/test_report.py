@@ -605,3 +605,43 @@ def test_compiled_templates_are_cached_and_a_damaged_entry_is_compiled_again(tmp
     rebuilt = html.environment().get_template("report.html.j2")
     assert rebuilt.blocks.keys() == first.blocks.keys()
     assert entries[0].read_bytes() == whole  # compiled again and written whole
+
+
+def test_firm_table_cells_are_the_firms_rows_formatted_and_blank_where_a_measure_is_missing():
+    """The page's firm table (one pass over firms.csv's rows): per firm and measure the
+    estimate with stars, s.e., t and p as the rows hold them; a firm without a measure gets
+    four blank cells, and a row with a missing name is left out, as a groupby leaves it."""
+    from eventstudy.report.build import build_report
+    from eventstudy.report.inputs import ReportInput
+
+    run = make_run()
+    firms = run.firms.copy()
+    mine = firms["event_id"] == "kei_cafe"
+    lone = str(firms.loc[mine, "security"].iloc[-1])
+    firms = firms[~(mine & (firms["security"] == lone) & (firms["measure"] == "CAR(0,+5)"))]
+    nameless = str(firms.loc[mine, "security"].iloc[0])
+    firms.loc[mine & (firms["security"] == nameless), "name"] = None
+    run = StudyRun(**{**run.__dict__, "firms": firms})
+    built = build_report(ReportInput.from_run(run))
+    event = next(ev for ev in built.events if ev.id == "kei_cafe")
+    table = event.blocks[0].firms
+    rows = {r.symbol: r for r in table.rows}
+    expected = firms[(firms["event_id"] == "kei_cafe") & firms["name"].notna()]
+    assert list(rows) == list(dict.fromkeys(expected["security"].astype(str)))
+    assert nameless not in rows
+    for sec, row in rows.items():
+        assert row.firm == str(expected.loc[expected["security"] == sec, "name"].iloc[0])
+        for k, m in enumerate(table.measures):
+            cells = row.cells[4 * k : 4 * k + 4]
+            rec = expected[(expected["security"] == sec) & (expected["measure"] == m)]
+            if rec.empty:
+                assert (sec, m) == (lone, "CAR(0,+5)")
+                assert [c.text for c in cells] == [""] * 4
+                continue
+            r = rec.iloc[0]
+            assert cells[0].text == f"{r['estimate'] * 100:+.2f}%{r['stars']}"
+            assert cells[1].text == f"{r['se'] * 100:.2f}%"
+            assert cells[2].text == f"{r['t']:.2f}"
+            assert cells[3].text == f"{r['p_value']:.4f}"
+            assert cells[3].cls == ("sig" if r["p_value"] < 0.05 else "")
+            assert cells[3].sort == pytest.approx(r["p_value"])

@@ -370,18 +370,29 @@ class _Builder:
             key = mine["security"].astype(str).map(rank)
             mine = mine[key.notna()].iloc[key.dropna().argsort(kind="stable")]
             shown = movers.label
+        # one pass over the rows (a groupby and a .loc per cell cost milliseconds per event):
+        # firms in order of first appearance, as groupby(sort=False), rows with a missing
+        # key left out, as groupby does
+        keys = ("security", "name", "role")
+        values = ("estimate", "se", "t", "p_value")
+        cols = {c: mine[c].to_numpy() for c in (*keys, "measure", *values, "stars")}
+        by_firm: dict[tuple[object, ...], dict[object, int]] = {}
+        for i in range(len(mine)):
+            key = tuple(cols[k][i] for k in keys)
+            if any(pd.isna(k) for k in key):
+                continue
+            by_firm.setdefault(key, {}).setdefault(cols["measure"][i], i)
         rows = []
-        for (sec, name, role), part in mine.groupby(["security", "name", "role"], sort=False):
-            by = part.set_index("measure")
+        for (sec, name, role), at in by_firm.items():
             cells: list[Cell] = []
             for m in measures:
-                if m not in by.index:
+                if m not in at:
                     cells += [Cell("")] * 4
                     continue
-                r = by.loc[m]
-                est, se, t, p = (float(r[k]) for k in ("estimate", "se", "t", "p_value"))
+                i = at[m]
+                est, se, t, p = (float(cols[k][i]) for k in values)
                 cells += [
-                    _pct_cell(est, str(r["stars"])),
+                    _pct_cell(est, str(cols["stars"][i])),
                     Cell(f"{se * 100:.2f}%" if pd.notna(se) else "", "", _finite(se)),
                     Cell(f"{t:.2f}" if pd.notna(t) else "", "", _finite(t)),
                     Cell(f"{p:.4f}" if pd.notna(p) else "", "sig" if p < 0.05 else "", _finite(p)),
