@@ -8,12 +8,24 @@ writes everything the CLI writes except images: index.html with plotly.js inline
 figure, fragments, CSV tables, results.json, Markdown and LaTeX tables.
 
 Run: ``.venv/bin/python benchmarks/bench_report.py [--repeat 7]``. Target: under 1.5 s.
+
+``--cold N`` measures instead what one ``eventstudy run`` pays for its report: N fresh
+processes each run ``configs/kei_cars.yaml`` on ``../shared/data/prices`` offline
+(``--calibrate 0``, as the CLI does) and time the one ``report.write`` that follows (CPU,
+``time.process_time``, inside the child), so the first-use costs (plotly's validators, the
+results' tables computed on demand, templates) count as they do in the CLI. With
+``--baseline COMMIT`` the same runs on the package as of ``COMMIT`` (its ``eventstudy/``
+extracted with ``git archive``) alternate with this checkout's, so both see the same load;
+the table shows medians, minima and the ratio. The first round of each warms byte-code
+caches and is not counted.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +50,28 @@ EVENTS = {
     "tinycars_truth_2025-12-05": "2025-12-05T14:50:00Z",
 }
 TARGET_S = 1.5
+CONFIG = ROOT / "configs" / "kei_cars.yaml"
+#: The child of ``--cold``: run the study as ``eventstudy run`` does, then print the CPU
+#: seconds of writing its report. argv: package source folder ("-" for this checkout),
+#: output folder.
+COLD_CHILD = """
+import sys, time, warnings
+if sys.argv[1] != "-":
+    sys.path.insert(0, sys.argv[1])
+    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in str(getattr(f, "__module__", ""))]
+import eventstudy
+from eventstudy import report, runner
+from eventstudy.plan import plan_study
+assert sys.argv[1] == "-" or eventstudy.__file__.startswith(sys.argv[1])
+warnings.simplefilter("ignore")
+plan = plan_study({config!r}, prices={prices!r}, out=sys.argv[2])
+run = runner.run_study(plan, offline=True, quiet=True, calibrate=0)
+o = plan.output
+c0 = time.process_time()
+report.write(run, o.report_dir, plotlyjs=o.plotlyjs, fragments=o.fragments, images=o.images,
+             formats=o.formats)
+print(time.process_time() - c0)
+"""
 
 
 def load_prices() -> tuple[dict[str, pd.DataFrame], str]:
@@ -116,10 +150,63 @@ def build_run() -> tuple[StudyRun, str]:
     return run, origin
 
 
+def cold(rounds: int, baseline: str | None) -> int:
+    """``--cold``: the report's CPU in fresh processes (see the module docstring)."""
+    if not (CONFIG.is_file() and PRICES.is_dir()):
+        print(f"--cold needs {CONFIG} and {PRICES}")
+        return 2
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    code = COLD_CHILD.format(config=str(CONFIG), prices=str(PRICES))
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = {"this checkout": "-"}
+        if baseline:
+            src = Path(tmp) / "baseline_src"
+            src.mkdir()
+            archive = subprocess.run(
+                ["git", "archive", baseline, "eventstudy"], cwd=ROOT, capture_output=True,
+                check=True,
+            ).stdout  # fmt: skip
+            subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+            cases = {f"at {baseline[:10]}": str(src), **cases}
+        cpu: dict[str, list[float]] = {k: [] for k in cases}
+        load = os.getloadavg()[0]
+        for i in range(rounds + 1):
+            for name, src_arg in cases.items():
+                out = Path(tmp) / f"out{i}-{len(cpu[name])}-{src_arg == '-'}"
+                proc = subprocess.run(
+                    [sys.executable, "-c", code, src_arg, str(out)], cwd=ROOT, env=env,
+                    capture_output=True, text=True,
+                )  # fmt: skip
+                if proc.returncode != 0:
+                    print(f"{name}: failed\n{proc.stderr[-2000:]}")
+                    return 2
+                if i:  # round 0 warms the byte-code caches
+                    cpu[name].append(float(proc.stdout.split()[-1]))
+    print(f"report.write CPU in a fresh process, kei_cars --calibrate 0, {rounds} rounds")
+    print(f"load average (1 min) {load:.1f} before, {os.getloadavg()[0]:.1f} after")
+    print("| package | median s | min s | runs |")
+    print("|---|---|---|---|")
+    for name, v in cpu.items():
+        runs = " ".join(f"{x:.2f}" for x in v)
+        print(f"| {name} | {statistics.median(v):.3f} | {min(v):.3f} | {runs} |")
+    if baseline:
+        before, after = cpu[next(iter(cases))], cpu["this checkout"]
+        pairs = " ".join(f"{b / a:.2f}" for a, b in zip(before, after, strict=True))
+        print(
+            f"ratio of medians {statistics.median(after) / statistics.median(before):.2f}, "
+            f"of minima {min(after) / min(before):.2f}; per round: {pairs}"
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--cold", type=int, default=0, metavar="N")
+    parser.add_argument("--baseline", default=None, metavar="COMMIT")
     args = parser.parse_args(argv)
+    if args.cold:
+        return cold(args.cold, args.baseline)
     run, origin = build_run()
     with tempfile.TemporaryDirectory() as tmp:
         # first write: imports, template compilation, and the CAR and test tables that the

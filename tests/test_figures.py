@@ -755,3 +755,57 @@ def test_one_panel_per_event_fits_twenty_events():
         spans = sorted(tuple(d) for d in domains)
         assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))  # no overlap
         assert all(d[1] - d[0] > 0 for d in spans)
+
+
+def test_the_house_template_attached_unvalidated_gives_the_validated_figure(res, monkeypatch):
+    """figure() attaches a Template object without validating it again: every figure is the
+    same, to the last byte of its JSON and of its HTML, as the one Plotly validates whole."""
+    import plotly.io as pio
+
+    from eventstudy import figures_quant, figures_spec
+
+    built: list[tuple[go.Figure, go.Figure]] = []
+    original = figures_spec.figure
+
+    def checked(data, layout, grid=None):
+        fig = original(data, layout, grid)
+        spec = {"data": data, "layout": layout}
+        if grid is not None:
+            spec.update(_grid_ref=grid.ref, _grid_str=grid.text)
+        built.append((fig, go.Figure(spec)))  # validated whole, template too
+        return fig
+
+    for module in (figures, figures_quant):
+        monkeypatch.setattr(module, "figure", checked)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        figures.plot_ar(res, "kei_cafe")
+        figures.plot_car(res, "kei_cafe")
+        figures.plot_prices(_prices(), pd.Timestamp("2025-12-04"), None)
+        figures.plot_heatmap(res)
+        figures.plot_forest(res)
+        figures.plot_diagnostics(res)
+        figures.plot_residual_correlation(res)
+        figures.plot_tests(res)
+    ab = res.abnormal_returns.rename(columns={"ar": "abnormal"})
+    figures_quant.plot_abnormal_volume(ab)
+    assert len(built) == 9
+    for ours, whole in built:
+        assert isinstance(ours.layout.template, go.layout.Template)
+        assert ours.to_json() == whole.to_json()
+        kw = {"full_html": False, "include_plotlyjs": False, "div_id": "f", "validate": False}
+        assert pio.to_html(ours, **kw) == pio.to_html(whole, **kw)
+        assert ours.layout.template.to_plotly_json() == figures.TEMPLATE.to_plotly_json()
+
+
+def test_figure_still_validates_everything_but_a_template_object():
+    from eventstudy.figures_spec import figure
+
+    with pytest.raises(ValueError, match="bogus"):
+        figure([{"type": "scatter", "x": [1]}], {"template": figures.TEMPLATE, "bogus": 1})
+    with pytest.raises(ValueError, match="nonsense"):
+        figure([{"type": "scatter", "nonsense": 1}], {"template": figures.TEMPLATE})
+    with pytest.raises(ValueError, match="bogus"):  # a template as a dict is checked
+        figure([], {"template": {"layout": {"bogus": 1}}})
+    fig = figure([], {"template": {"layout": {"font": {"size": 9}}}})
+    assert fig.layout.template.layout.font.size == 9
