@@ -645,3 +645,35 @@ def test_firm_table_cells_are_the_firms_rows_formatted_and_blank_where_a_measure
             assert cells[3].text == f"{r['p_value']:.4f}"
             assert cells[3].cls == ("sig" if r["p_value"] < 0.05 else "")
             assert cells[3].sort == pytest.approx(r["p_value"])
+
+
+def test_role_note_day0_return_skips_missing_closes_as_the_gapless_series_does():
+    """The close-to-close return the role note quotes: day 0's close over the last close
+    before it, missing closes skipped; none without a close on day 0 or before it."""
+    from types import SimpleNamespace
+
+    from eventstudy.report.analyses import _raw_day0
+
+    idx = pd.bdate_range("2025-12-01", periods=6)
+    close = pd.Series([100.0, 104.0, np.nan, np.nan, 99.0, np.nan], index=idx)
+    inp = SimpleNamespace(
+        prices={
+            "A": pd.DataFrame({"close": close, "adj_close": close / 2}),
+            "B": pd.DataFrame({"close": close.to_numpy()[::-1]}, index=idx),
+        }
+    )
+
+    def by_hand(series: pd.Series, day: pd.Timestamp) -> float | None:
+        s = series.dropna()
+        if day not in s.index or s.index.get_loc(day) == 0:
+            return None
+        return float(s.loc[day] / s[s.index < day].iloc[-1] - 1.0)
+
+    for day in idx:
+        assert _raw_day0(inp, day, "A") == by_hand(close / 2, day)  # adjusted close first
+        assert _raw_day0(inp, day, "B") == by_hand(inp.prices["B"]["close"], day)
+    assert _raw_day0(inp, idx[4], "A") == pytest.approx(99.0 / 104.0 - 1.0, rel=1e-15)
+    assert _raw_day0(inp, idx[5], "A") is None  # no close on day 0
+    assert _raw_day0(inp, idx[0], "A") is None  # nothing before it
+    assert _raw_day0(inp, pd.Timestamp("2026-01-05"), "A") is None  # not a session
+    assert _raw_day0(inp, idx[4], "C") is None and _raw_day0(inp, None, "A") is None

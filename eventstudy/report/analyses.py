@@ -160,7 +160,8 @@ def _role_note(inp: ReportInput, roles: pd.DataFrame, eid: str) -> str:
     n_oem = int(day["n"].iloc[0])
     ar0 = firms[(firms["event_id"].astype(str) == eid) & (firms["measure"] == "AR(0)")]
     oem_syms = [str(s) for s in ar0.loc[ar0["role"] == "oem", "security"]]
-    oem_raw = [x for x in (_raw_day0(inp, eid, s) for s in oem_syms) if x is not None]
+    day0 = _day0(inp, eid)
+    oem_raw = [x for x in (_raw_day0(inp, day0, s) for s in oem_syms) if x is not None]
     against = ar0[
         (ar0["role"] != "oem")
         & np.isfinite(ar0["estimate"].to_numpy(dtype=float))
@@ -179,7 +180,7 @@ def _role_note(inp: ReportInput, roles: pd.DataFrame, eid: str) -> str:
             f"{r.name} {r.security} moved against the {n_oem} named OEMs on day 0: AR "
             f"{r.estimate * 100:+.2f}%"
         )
-        raw = _raw_day0(inp, eid, str(r.security))
+        raw = _raw_day0(inp, day0, str(r.security))
         if raw is not None and oem_raw:
             text += (
                 f" (close-to-close {raw * 100:+.2f}%, while the named OEMs moved "
@@ -195,21 +196,37 @@ def _role_note(inp: ReportInput, roles: pd.DataFrame, eid: str) -> str:
     return " ".join(parts)
 
 
-def _raw_day0(inp: ReportInput, eid: str, symbol: str) -> float | None:
-    """Close-to-close return of ``symbol`` on the event's day 0 (adjusted close)."""
-    frame = inp.prices.get(symbol)
+def _day0(inp: ReportInput, eid: str) -> pd.Timestamp | None:
+    """The event's day 0: the session of its first timing row (None without timing)."""
     t = inp.timing
-    if frame is None or t is None or not len(t):
+    if t is None or not len(t):
         return None
     rows = t[t["event_id"].astype(str) == eid]
-    if rows.empty:
+    return None if rows.empty else pd.Timestamp(rows["session"].iloc[0])
+
+
+def _raw_day0(inp: ReportInput, day0: pd.Timestamp | None, symbol: str) -> float | None:
+    """Close-to-close return of ``symbol`` on day 0 (adjusted close): the close of ``day0``
+    over the last close before it (missing closes skipped)."""
+    frame = inp.prices.get(symbol)
+    if frame is None or day0 is None:
         return None
-    day0 = pd.Timestamp(rows["session"].iloc[0])
     col = "adj_close" if "adj_close" in frame else "close"
-    series = frame[col].dropna()
-    if day0 not in series.index:
+    series = frame[col]
+    try:
+        pos = series.index.get_loc(day0)
+    except KeyError:
         return None
-    pos = series.index.get_loc(day0)
-    if pos == 0:
+    if not isinstance(pos, int):  # a repeated date: read the series without its gaps
+        series = series.dropna()
+        if day0 not in series.index:
+            return None
+        pos = series.index.get_loc(day0)
+        return None if pos == 0 else float(series.iloc[pos] / series.iloc[pos - 1] - 1.0)
+    # the closes up to day 0 as floats (not the whole history without its gaps for each
+    # firm): the same division as on the series without its gaps
+    closes = series.iloc[: pos + 1].to_numpy(dtype=float, na_value=np.nan)
+    if np.isnan(closes[-1]):
         return None
-    return float(series.iloc[pos] / series.iloc[pos - 1] - 1.0)
+    before = closes[:-1][~np.isnan(closes[:-1])]
+    return float(closes[-1] / before[-1] - 1.0) if len(before) else None
