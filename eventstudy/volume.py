@@ -271,14 +271,15 @@ def _volatility_by_event(
     n = np.isfinite(sq).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(n > 0, np.nansum(sq, axis=1) / np.maximum(n, 1), np.nan)
-    g = firms.groupby("event_id", sort=False)["ratio"]
+    per = firms.groupby("event_id", sort=False)["ratio"].agg(["count", "mean", "median"])
+    per = per.reindex(events)
     out = pd.DataFrame(
         {
             "event_id": events.astype(str),
             "window": format_window(window),
-            "n": g.count().reindex(events).to_numpy(int),
-            "mean_ratio": g.mean().reindex(events).to_numpy(float),
-            "median_ratio": g.median().reindex(events).to_numpy(float),
+            "n": per["count"].to_numpy(int),
+            "mean_ratio": per["mean"].to_numpy(float),
+            "median_ratio": per["median"].to_numpy(float),
             "portfolio_ratio": ratio,
             "df1": n,
             "df2": df2,
@@ -363,17 +364,23 @@ class VolumeResults:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EventStudyWarning)
             c = self.volume.car(window)
-        out = c[["event_id", "security"]].copy()
-        out["window"] = format_window(window)
-        out["cav"] = c["car"]
-        out["se"] = c["se"]
-        out["t"] = c["statistic"]
-        out["p_value"] = c["p_value"]
-        out["df"] = c["df"]
-        out["n_days"] = c["n_days"]
         with np.errstate(invalid="ignore", divide="ignore"):
-            out["pct_per_day"] = np.expm1(c["car"] / c["n_days"])
-        return out
+            pct = np.expm1(c["car"] / c["n_days"])
+        return pd.DataFrame(  # one frame, not ten column insertions
+            {
+                "event_id": c["event_id"],
+                "security": c["security"],
+                "window": format_window(window),
+                "cav": c["car"],
+                "se": c["se"],
+                "t": c["statistic"],
+                "p_value": c["p_value"],
+                "df": c["df"],
+                "n_days": c["n_days"],
+                "pct_per_day": pct,
+            },
+            index=c.index,
+        )
 
     def tests(self, window: Window) -> pd.DataFrame:
         """Every test of each event's mean ``CAV`` (the battery; robust tests first)."""
