@@ -120,15 +120,8 @@ def _nan(v: Any) -> bool:
 
 
 @functools.cache
-def _plotlyjs() -> str:
-    """plotly.js as plotly bundles it, read once per process (4.7 MB: the page and the
-    fragments' sibling copy share one read and decode)."""
-    return plotly.offline.get_plotlyjs()
-
-
-@functools.cache
 def _inline_plotlyjs() -> Markup:
-    js = _plotlyjs().replace("</script", "<\\/script")
+    js = plotly.offline.get_plotlyjs().replace("</script", "<\\/script")
     return Markup(f'<script type="text/javascript">{js}</script>')
 
 
@@ -166,7 +159,7 @@ def write_fragments(
     folder.mkdir(parents=True, exist_ok=True)
     version = plotly.offline.get_plotlyjs_version()
     if mode == "sibling" and divs:
-        (folder / PLOTLY_FILE).write_text(_plotlyjs(), encoding="utf-8")
+        (folder / PLOTLY_FILE).write_text(plotly.offline.get_plotlyjs(), encoding="utf-8")
     for fid, div in divs.items():
         title = html.escape(titles.get(fid, fid))
         if mode == "sibling":
