@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "CROSS_SECTIONAL_TESTS",
     "By",
+    "CaarBatch",
     "EngineData",
     "EventStudyResults",
     "ResultsSummary",
@@ -146,6 +147,27 @@ class EngineData:
             f = np.stack([gather_rows(fx[:, j], pos, rel) for j in range(fx.shape[1])], 2)
         shape_src = m if m is not None else np.empty((len(rows), len(rel), 1))
         return design(self.model, shape_src, f)
+
+
+@dataclass(frozen=True, eq=False)
+class CaarBatch:
+    """The nominal CAAR tests of one window, untabulated (:meth:`EventStudyResults.caar_batch`).
+
+    Attributes
+    ----------
+    labels : list of str or None
+        Block labels (event ids, or pool names); ``None`` when every firm-event is pooled.
+    tests : dict of str to TestResult
+        Each test's batched result (statistics with one value per block), in the table's
+        order.
+    caar, n : ndarray
+        Each block's mean CAR and number of firm-events, ``(B,)``.
+    """
+
+    labels: list[str] | None
+    tests: dict[str, st.TestResult]
+    caar: np.ndarray
+    n: np.ndarray
 
 
 class ResultsSummary:
@@ -764,15 +786,36 @@ class EventStudyResults:
         """The nominal CAR test table of :meth:`caar_tests` (without the label column), the
         test names in its order and the number of blocks: computed once per window,
         grouping and choice of tests, calibrated or not."""
+        batch = self._caar_batch(window, by, tests)
+        return (
+            caar_table(batch.tests, batch.caar, batch.n),
+            list(batch.tests),
+            len(batch.caar),
+        )
+
+    def caar_batch(
+        self,
+        window: tuple[int, int] | None = None,
+        by: By = None,
+        *,
+        tests: Sequence[str] | None = None,
+    ) -> CaarBatch:
+        """What :meth:`caar_tests` tabulates (nominal p-values), as arrays: the batched
+        test results, each block's mean CAR and firm-events, and the block labels.
+
+        For callers that read a few numbers of many results objects (the runner's
+        robustness tables): no table is built. Parameters as :meth:`caar_tests`.
+        """
+        return self._caar_batch(window, by, None if tests is None else check_tests(tests))
+
+    def _caar_batch(
+        self, window: tuple[int, int] | None, by: By, tests: tuple[str, ...] | None
+    ) -> CaarBatch:
         _, _, cols = self._cols(window)
-        inp, _, _ = self._battery_input(by)
+        inp, labels, _ = self._battery_input(by)
         results = bt.run_battery(inp, cols, True, tests)
         car, _, _ = inp.car_moments(cols)
-        return (
-            caar_table(results, inp.blocks.mean(car), inp.blocks.count(car)),
-            list(results),
-            len(inp.blocks),
-        )
+        return CaarBatch(labels, results, inp.blocks.mean(car), inp.blocks.count(car))
 
     @staticmethod
     def _add_calibration(
