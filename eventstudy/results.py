@@ -1369,48 +1369,44 @@ class EventStudyResults:
         w: tuple[int, int] = (
             (int(window[0]), int(window[1])) if window is not None else default_window(d.window)
         )
-        keys = ["event_id", "security"]
+        # car() has a row per firm-event of self.events, in its order: the columns are
+        # read side by side (a join on event_id and security would pair the same rows)
+        ev = d.events
         car = self.car(w)
-        out = self.events.rename(columns={"event_date": "day0"})[[*keys, "day0"]]
-        out = out.assign(window=_window_label(w))
+        nan = np.full(len(ev), np.nan)
         if d.window[0] <= 0 <= d.window[1]:
             day0 = self.car((0, 0))
-            out = out.merge(
-                day0[[*keys, "car", "se", "statistic", "p_value", "p_sq"]].rename(
-                    columns={
-                        "car": "ar0",
-                        "se": "se_ar0",
-                        "statistic": "t_ar0",
-                        "p_value": "p_ar0",
-                        "p_sq": "p_sq_ar0",
-                    }
-                ),
-                on=keys,
-                how="left",
-            )
+            ar0 = {
+                "ar0": day0["car"],
+                "se_ar0": day0["se"],
+                "t_ar0": day0["statistic"],
+                "p_ar0": day0["p_value"],
+                "p_sq_ar0": day0["p_sq"],
+            }
         else:
-            out = out.assign(ar0=np.nan, se_ar0=np.nan, t_ar0=np.nan, p_ar0=np.nan, p_sq_ar0=np.nan)
-        out["stars_ar0"] = out["p_ar0"].map(stars)
-        car_cols = ["car", "se", "statistic", "p_value", "p_sq", "ci_low", "ci_high", "n_days"]
-        out = out.merge(
-            car[[*keys, *car_cols, "n_sq"]].rename(
-                columns={
-                    "se": "se_car",
-                    "statistic": "t_car",
-                    "p_value": "p_car",
-                    "p_sq": "p_sq_car",
-                    "ci_low": "ci_low_car",
-                    "ci_high": "ci_high_car",
-                }
-            ),
-            on=keys,
-            how="left",
+            ar0 = {k: nan for k in ("ar0", "se_ar0", "t_ar0", "p_ar0", "p_sq_ar0")}
+        p_ar0 = pd.Series(np.asarray(ar0["p_ar0"]))
+        p_car = pd.Series(car["p_value"].to_numpy())
+        return pd.DataFrame(
+            {
+                "event_id": ev["event_id"].array,
+                "security": ev["security"].array,
+                "day0": ev["event_date"].array,
+                "window": _window_label(w),
+                **{k: np.asarray(v) for k, v in ar0.items()},
+                "stars_ar0": p_ar0.map(stars),
+                "car": car["car"].to_numpy(),
+                "se_car": car["se"].to_numpy(),
+                "t_car": car["statistic"].to_numpy(),
+                "p_car": p_car.to_numpy(),
+                "p_sq_car": car["p_sq"].to_numpy(),
+                "ci_low_car": car["ci_low"].to_numpy(),
+                "ci_high_car": car["ci_high"].to_numpy(),
+                "stars_car": p_car.map(stars),
+                "n_days": car["n_days"].to_numpy(),
+                "n_sq": car["n_sq"].to_numpy(),
+            }
         )
-        out["stars_car"] = out["p_car"].map(stars)
-        cols = [*keys, "day0", "window", "ar0", "se_ar0", "t_ar0", "p_ar0", "p_sq_ar0"]
-        cols += ["stars_ar0", "car", "se_car", "t_car", "p_car", "p_sq_car", "ci_low_car"]
-        cols += ["ci_high_car", "stars_car", "n_days", "n_sq"]
-        return out[cols]
 
     # ------------------------------------------------------------------ beyond the CAR
 

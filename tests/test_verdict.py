@@ -243,6 +243,59 @@ def test_firm_table_ar0_is_the_studentized_prediction_error(res):
     assert_allclose(t["t_car"], car.loc[t.index, "statistic"], rtol=1e-12)
 
 
+def test_firm_table_rows_pair_each_firm_event_with_its_own_car_and_day0(res):
+    """The table reads car() side by side with the firm-events: the same rows a join on
+    (event_id, security) gives, each firm's AR(0) its own day-0 abnormal return."""
+    returns = simulated_returns()
+    ar = res.abnormal_returns
+    for w in [(0, 1), (-1, 1), (-5, -1)]:
+        table = res.firm_table(w)
+        assert list(table.index) == list(range(len(res.events)))
+        joined = res.events.rename(columns={"event_date": "day0"}).merge(
+            res.car(w), on=["event_id", "security"], how="left", validate="1:1"
+        )
+        assert list(table["event_id"]) == list(joined["event_id"])
+        assert list(table["security"]) == list(joined["security"])
+        assert (table["day0"] == joined["day0"]).all()
+        for mine, theirs in [("car", "car"), ("se_car", "se"), ("p_car", "p_value")]:
+            assert_allclose(table[mine], joined[theirs], rtol=0, atol=0)
+        assert table["n_days"].dtype == joined["n_days"].dtype
+        assert list(table["n_days"]) == [w[1] - w[0] + 1] * len(table)
+        # a window of the days before day 0: the CAR is the sum of those days' ARs, by hand
+        for r in table.itertuples(index=False):
+            pos = returns.index.get_loc(pd.Timestamp(EVENT_DATES[r.event_id]))
+            est = returns.iloc[pos + ESTIMATION[0] : pos + ESTIMATION[1] + 1]
+            fit = sm.OLS(est[r.security], sm.add_constant(est["TOPIX"])).fit()
+            win = returns.iloc[pos + w[0] : pos + w[1] + 1]
+            X = sm.add_constant(win["TOPIX"], has_constant="add")
+            assert r.car == pytest.approx(float((win[r.security] - fit.predict(X)).sum()), rel=1e-9)
+            mine = ar[(ar["event_id"] == r.event_id) & (ar["security"] == r.security)]
+            assert r.ar0 == pytest.approx(float(mine.loc[mine["rel_day"] == 0, "ar"].iloc[0]))
+
+
+def test_firm_table_without_day0_in_the_computed_window_has_no_ar0():
+    returns = simulated_returns()
+    events = pd.DataFrame(
+        [
+            {"security": sec, "event_date": pd.Timestamp(day0), "event_id": eid}
+            for eid, day0 in EVENT_DATES.items()
+            for sec in SECURITIES
+        ]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        later = es.event_study(returns, events, market="TOPIX", window=(1, 5))
+    table = later.firm_table()
+    assert table["window"].iloc[0] == "(+1,+5)"
+    assert table[["ar0", "se_ar0", "t_ar0", "p_ar0", "p_sq_ar0"]].isna().all().all()
+    assert (table["stars_ar0"] == "").all()
+    car = later.car((1, 5))
+    assert_allclose(table["car"], car["car"], rtol=0, atol=0)
+    assert table["stars_car"].tolist() == [
+        "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.1 else "" for p in car["p_value"]
+    ]
+
+
 # ----------------------------------------------------------------------------- summary
 
 
