@@ -985,12 +985,13 @@ def _memo_robust_rows(res: EventStudyResults) -> Callable[[tuple[int, int]], pd.
     """:func:`_robust_rows` of one window, computed once per window: the combined windows of
     n events on consecutive days ask for the same few windows n times (every event's rows come
     from one battery call, so asking again per pair made a study of 50 such events take
-    minutes)."""
+    minutes). Only the tests a row shows are computed: these windows are the combined
+    table's alone."""
     memo: dict[tuple[int, int], pd.DataFrame] = {}
 
     def rows(window: tuple[int, int]) -> pd.DataFrame:
         if window not in memo:
-            memo[window] = _robust_rows(res, [window])
+            memo[window] = _robust_rows(res, [window], only=True)
         return memo[window]
 
     return rows
