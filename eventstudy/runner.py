@@ -947,9 +947,7 @@ def _robust_rows(
     return pd.DataFrame(
         {
             "event_id": np.concatenate([p[1] for p in parts]),
-            "window": np.concatenate(
-                [np.full(len(p[1]), p[0], dtype=object) for p in parts]
-            ),
+            "window": np.concatenate([np.full(len(p[1]), p[0], dtype=object) for p in parts]),
             "n": np.concatenate([p[2] for p in parts]),
             "caar": np.concatenate([p[3] for p in parts]),
             "t_portfolio": np.concatenate([p[4] for p in parts]),
