@@ -296,6 +296,55 @@ def test_firm_table_without_day0_in_the_computed_window_has_no_ar0():
     ]
 
 
+def test_firm_rows_long_form_ordered_by_event_role_listing_and_measure(res):
+    from eventstudy.verdict import firm_rows
+
+    windows = [(0, 1), (-1, 1)]
+    tables = {w: res.firm_table(w) for w in windows}
+    # listed order differs from the engine's (sorted) order; one firm is a peer
+    labels = {"7267.T": "Honda", "7203.T": "Toyota", "7211.T": "Mitsubishi", "7201.T": "Nissan"}
+    roles = {"7267.T": "oem", "7203.T": "oem", "7211.T": "peer", "7201.T": "oem"}
+    out = firm_rows(tables, labels=labels, roles=roles)
+    assert list(out.columns) == [
+        "event_id", "security", "name", "role", "day0", "measure", "start", "end",
+        "estimate", "se", "t", "p_value", "p_sq", "stars",
+    ]  # fmt: skip
+    measures = ["AR(0)", "CAR(0,+1)", "CAR(-1,+1)"]
+    listed = list(labels)
+    events = list(dict.fromkeys(tables[(0, 1)]["event_id"]))
+    expected = sorted(
+        (
+            (e, s, m)
+            for e in events
+            for s in tables[(0, 1)].loc[tables[(0, 1)]["event_id"] == e, "security"]
+            for m in measures
+        ),
+        key=lambda k: (
+            events.index(k[0]),
+            {"oem": 0, "peer": 1}[roles[k[1]]],
+            listed.index(k[1]),
+            measures.index(k[2]),
+        ),
+    )
+    assert list(zip(out["event_id"], out["security"], out["measure"], strict=True)) == expected
+    assert list(out.index) == list(range(len(out)))
+    assert out["start"].dtype == np.int64 and out["end"].dtype == np.int64
+    for r in out.itertuples(index=False):
+        assert r.name == labels[r.security] and r.role == roles[r.security]
+        if r.measure == "AR(0)":
+            t = tables[(0, 1)]
+            col, start, end = "ar0", 0, 0
+        else:
+            w = (-1, 1) if r.measure == "CAR(-1,+1)" else (0, 1)
+            t, col, (start, end) = tables[w], "car", w
+        row = t[(t["event_id"] == r.event_id) & (t["security"] == r.security)].iloc[0]
+        assert (r.start, r.end) == (start, end)
+        assert r.estimate == row[col] and r.day0 == row["day0"]
+        p = row["p_ar0" if col == "ar0" else "p_car"]
+        assert r.p_value == p
+        assert r.stars == ("***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.1 else "")
+
+
 # ----------------------------------------------------------------------------- summary
 
 
