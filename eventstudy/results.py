@@ -572,22 +572,27 @@ class EventStudyResults:
         bhar = np.prod(np.where(okr, 1 + r, 1.0), axis=1) - np.prod(
             np.where(okr, 1 + e, 1.0), axis=1
         )
-        out = d.events[["event_id", "security"]].copy()
-        out["car"] = car
-        out["bhar"] = np.where(okr.any(axis=1), bhar, np.nan)
-        out["se"] = se
         with np.errstate(invalid="ignore", divide="ignore"):
-            out["statistic"] = car / se
-        out["p_value"] = st.p_t(out["statistic"].to_numpy(), d.df_sigma)
-        out["df"] = d.df_sigma.astype(float)
-        out["n_days"] = L2.astype(int)
+            stat = car / se
         crit = _t_crit(d.df_sigma)
-        out["ci_low"] = car - crit * se
-        out["ci_high"] = car + crit * se
         p_sq, n_sq = st.sq_test(car, d.ar_est, len(cols))
-        out["p_sq"] = p_sq
-        out["n_sq"] = n_sq.astype(int)
-        return out
+        return pd.DataFrame(
+            {
+                "event_id": d.events["event_id"],
+                "security": d.events["security"],
+                "car": car,
+                "bhar": np.where(okr.any(axis=1), bhar, np.nan),
+                "se": se,
+                "statistic": stat,
+                "p_value": st.p_t(stat, d.df_sigma),
+                "df": d.df_sigma.astype(float),
+                "n_days": L2.astype(int),
+                "ci_low": car - crit * se,
+                "ci_high": car + crit * se,
+                "p_sq": p_sq,
+                "n_sq": n_sq.astype(int),
+            }
+        )
 
     def _portfolio_moments(
         self, window: tuple[int, int] | None
