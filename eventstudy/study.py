@@ -675,14 +675,15 @@ class EventStudy:
                 ]
         else:
             out["event_id"] = out["event_date"].dt.strftime("%Y-%m-%d")
-        dup = out.duplicated(["event_id", "security"])
-        if dup.any():
-            row = out[dup].iloc[0]
-            raise ConfigError(
-                field="events",
-                value=f"{row.event_id}/{row.security}",
-                expected="each (event_id, security) pair at most once",
-            )
+        seen: set[tuple[str, str]] = set()
+        for pair in zip(out["event_id"].tolist(), out["security"].tolist(), strict=True):
+            if pair in seen:  # the first row repeating an earlier pair
+                raise ConfigError(
+                    field="events",
+                    value=f"{pair[0]}/{pair[1]}",
+                    expected="each (event_id, security) pair at most once",
+                )
+            seen.add(pair)
         return out[["event_id", "security", "event_date"]]
 
     # ------------------------------------------------------------------ fit
@@ -793,9 +794,12 @@ class EventStudy:
         return out
 
     def _sorted_events(self) -> pd.DataFrame:
-        """The events in the engine's row order: by event, then security."""
-        ev = self.events.sort_values(["event_id", "security"], kind="stable")
-        return ev.reset_index(drop=True)
+        """The events in the engine's row order: by event, then security (text order, as
+        ``sort_values``; the pairs are distinct, see :meth:`_check_events`)."""
+        ev = self.events
+        keys = list(zip(ev["event_id"].tolist(), ev["security"].tolist(), strict=True))
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        return ev.take(order).reset_index(drop=True)
 
     def _for_workers(self) -> EventStudy:
         """This specification without its events (each chunk brings its own) and with only
