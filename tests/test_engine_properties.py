@@ -167,8 +167,8 @@ def test_engine_row_order_is_pandas_sort_by_event_then_security(pairs):
         }
     )
     spec = EventStudy(returns, events, estimation=(-20, -6), window=(-2, 2), min_estimation_obs=5)
-    expected = (
-        spec.events.sort_values(["event_id", "security"], kind="stable").reset_index(drop=True)
+    expected = spec.events.sort_values(["event_id", "security"], kind="stable").reset_index(
+        drop=True
     )
     pd.testing.assert_frame_equal(spec._sorted_events(), expected, check_exact=True)
 
