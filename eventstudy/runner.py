@@ -1057,18 +1057,12 @@ def _variants(prep: Prepared, results: Mapping[str, EventStudyResults], **kw: An
             rows.insert(1, "title", f"{var.title} ({_spec_label(vplan, market)})")
             frames.append(rows.assign(exchange=exchange))
     out = pd.concat(frames, ignore_index=True)
-    base = out[out["variant"] == "study"].set_index(["exchange", "event_id", "window"])
-    answers: list[str] = []
-    same: list[bool | None] = []
-    for r in out.itertuples(index=False):
-        ans = answer(r.caar, r.p_portfolio)
-        answers.append(ans)
-        key = (r.exchange, r.event_id, r.window)
-        if key in base.index:
-            b = base.loc[key]
-            same.append(ans == answer(float(b["caar"]), float(b["p_portfolio"])))
-        else:
-            same.append(None)
+    keys = list(zip(out["exchange"], out["event_id"], out["window"], strict=True))
+    answers = [answer(c, p) for c, p in zip(out["caar"], out["p_portfolio"], strict=True)]
+    study = {k: a for k, a, v in zip(keys, answers, out["variant"], strict=True) if v == "study"}
+    same: list[bool | None] = [
+        a == study[k] if k in study else None for k, a in zip(keys, answers, strict=True)
+    ]
     out["answer"] = answers
     out["same_answer"] = same
     lead = ["exchange", "event_id", "variant", "title", "window"]
