@@ -914,7 +914,7 @@ def _robust_rows(
             warnings.simplefilter("ignore", EventStudyWarning)
             # nominal p-values only: a calibrated run skips the placebo battery here
             if only:
-                parts.append((format_window(w), *_batch_arrays(res, tuple(w))))
+                parts.append((format_window(w), *_batch_arrays(res, (int(w[0]), int(w[1])))))
                 continue
             t = res.caar_tests(tuple(w), by="event_id", calibrated=False)
         # one row per event: the table is block-major, the same tests in each block
