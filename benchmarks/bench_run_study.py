@@ -91,7 +91,7 @@ def main() -> None:
             for name, src in cases.items():
                 times[name].append(measure(src, Path(tmp) / "out"))
         load.append(os.getloadavg()[0])
-    print(f"run_study CPU s, kei-car study, {args.repeat} cold runs per case (interleaved); ")
+    print(f"run_study CPU s, kei-car study, {args.repeat} cold runs per case (interleaved);")
     print(f"load average {load[0]:.2f} before, {load[1]:.2f} after")
     print("| case | median | min |")
     print("|---|---:|---:|")
