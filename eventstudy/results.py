@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "CROSS_SECTIONAL_TESTS",
     "By",
+    "CaarBatch",
     "EngineData",
     "EventStudyResults",
     "ResultsSummary",
@@ -146,6 +147,27 @@ class EngineData:
             f = np.stack([gather_rows(fx[:, j], pos, rel) for j in range(fx.shape[1])], 2)
         shape_src = m if m is not None else np.empty((len(rows), len(rel), 1))
         return design(self.model, shape_src, f)
+
+
+@dataclass(frozen=True, eq=False)
+class CaarBatch:
+    """The nominal CAAR tests of one window, untabulated (:meth:`EventStudyResults.caar_batch`).
+
+    Attributes
+    ----------
+    labels : list of str or None
+        Block labels (event ids, or pool names); ``None`` when every firm-event is pooled.
+    tests : dict of str to TestResult
+        Each test's batched result (statistics with one value per block), in the table's
+        order.
+    caar, n : ndarray
+        Each block's mean CAR and number of firm-events, ``(B,)``.
+    """
+
+    labels: list[str] | None
+    tests: dict[str, st.TestResult]
+    caar: np.ndarray
+    n: np.ndarray
 
 
 class ResultsSummary:
@@ -550,22 +572,27 @@ class EventStudyResults:
         bhar = np.prod(np.where(okr, 1 + r, 1.0), axis=1) - np.prod(
             np.where(okr, 1 + e, 1.0), axis=1
         )
-        out = d.events[["event_id", "security"]].copy()
-        out["car"] = car
-        out["bhar"] = np.where(okr.any(axis=1), bhar, np.nan)
-        out["se"] = se
         with np.errstate(invalid="ignore", divide="ignore"):
-            out["statistic"] = car / se
-        out["p_value"] = st.p_t(out["statistic"].to_numpy(), d.df_sigma)
-        out["df"] = d.df_sigma.astype(float)
-        out["n_days"] = L2.astype(int)
+            stat = car / se
         crit = _t_crit(d.df_sigma)
-        out["ci_low"] = car - crit * se
-        out["ci_high"] = car + crit * se
         p_sq, n_sq = st.sq_test(car, d.ar_est, len(cols))
-        out["p_sq"] = p_sq
-        out["n_sq"] = n_sq.astype(int)
-        return out
+        return pd.DataFrame(
+            {
+                "event_id": d.events["event_id"],
+                "security": d.events["security"],
+                "car": car,
+                "bhar": np.where(okr.any(axis=1), bhar, np.nan),
+                "se": se,
+                "statistic": stat,
+                "p_value": st.p_t(stat, d.df_sigma),
+                "df": d.df_sigma.astype(float),
+                "n_days": L2.astype(int),
+                "ci_low": car - crit * se,
+                "ci_high": car + crit * se,
+                "p_sq": p_sq,
+                "n_sq": n_sq.astype(int),
+            }
+        )
 
     def _portfolio_moments(
         self, window: tuple[int, int] | None
@@ -764,15 +791,36 @@ class EventStudyResults:
         """The nominal CAR test table of :meth:`caar_tests` (without the label column), the
         test names in its order and the number of blocks: computed once per window,
         grouping and choice of tests, calibrated or not."""
+        batch = self._caar_batch(window, by, tests)
+        return (
+            caar_table(batch.tests, batch.caar, batch.n),
+            list(batch.tests),
+            len(batch.caar),
+        )
+
+    def caar_batch(
+        self,
+        window: tuple[int, int] | None = None,
+        by: By = None,
+        *,
+        tests: Sequence[str] | None = None,
+    ) -> CaarBatch:
+        """What :meth:`caar_tests` tabulates (nominal p-values), as arrays: the batched
+        test results, each block's mean CAR and firm-events, and the block labels.
+
+        For callers that read a few numbers of many results objects (the runner's
+        robustness tables): no table is built. Parameters as :meth:`caar_tests`.
+        """
+        return self._caar_batch(window, by, None if tests is None else check_tests(tests))
+
+    def _caar_batch(
+        self, window: tuple[int, int] | None, by: By, tests: tuple[str, ...] | None
+    ) -> CaarBatch:
         _, _, cols = self._cols(window)
-        inp, _, _ = self._battery_input(by)
+        inp, labels, _ = self._battery_input(by)
         results = bt.run_battery(inp, cols, True, tests)
         car, _, _ = inp.car_moments(cols)
-        return (
-            caar_table(results, inp.blocks.mean(car), inp.blocks.count(car)),
-            list(results),
-            len(inp.blocks),
-        )
+        return CaarBatch(labels, results, inp.blocks.mean(car), inp.blocks.count(car))
 
     @staticmethod
     def _add_calibration(
@@ -1326,48 +1374,44 @@ class EventStudyResults:
         w: tuple[int, int] = (
             (int(window[0]), int(window[1])) if window is not None else default_window(d.window)
         )
-        keys = ["event_id", "security"]
+        # car() has a row per firm-event of self.events, in its order: the columns are
+        # read side by side (a join on event_id and security would pair the same rows)
+        ev = d.events
         car = self.car(w)
-        out = self.events.rename(columns={"event_date": "day0"})[[*keys, "day0"]]
-        out = out.assign(window=_window_label(w))
+        nan = np.full(len(ev), np.nan)
         if d.window[0] <= 0 <= d.window[1]:
             day0 = self.car((0, 0))
-            out = out.merge(
-                day0[[*keys, "car", "se", "statistic", "p_value", "p_sq"]].rename(
-                    columns={
-                        "car": "ar0",
-                        "se": "se_ar0",
-                        "statistic": "t_ar0",
-                        "p_value": "p_ar0",
-                        "p_sq": "p_sq_ar0",
-                    }
-                ),
-                on=keys,
-                how="left",
-            )
+            ar0 = {
+                "ar0": day0["car"],
+                "se_ar0": day0["se"],
+                "t_ar0": day0["statistic"],
+                "p_ar0": day0["p_value"],
+                "p_sq_ar0": day0["p_sq"],
+            }
         else:
-            out = out.assign(ar0=np.nan, se_ar0=np.nan, t_ar0=np.nan, p_ar0=np.nan, p_sq_ar0=np.nan)
-        out["stars_ar0"] = out["p_ar0"].map(stars)
-        car_cols = ["car", "se", "statistic", "p_value", "p_sq", "ci_low", "ci_high", "n_days"]
-        out = out.merge(
-            car[[*keys, *car_cols, "n_sq"]].rename(
-                columns={
-                    "se": "se_car",
-                    "statistic": "t_car",
-                    "p_value": "p_car",
-                    "p_sq": "p_sq_car",
-                    "ci_low": "ci_low_car",
-                    "ci_high": "ci_high_car",
-                }
-            ),
-            on=keys,
-            how="left",
+            ar0 = {k: nan for k in ("ar0", "se_ar0", "t_ar0", "p_ar0", "p_sq_ar0")}
+        p_ar0 = pd.Series(np.asarray(ar0["p_ar0"]))
+        p_car = pd.Series(car["p_value"].to_numpy())
+        return pd.DataFrame(
+            {
+                "event_id": ev["event_id"].array,
+                "security": ev["security"].array,
+                "day0": ev["event_date"].array,
+                "window": _window_label(w),
+                **{k: np.asarray(v) for k, v in ar0.items()},
+                "stars_ar0": p_ar0.map(stars),
+                "car": car["car"].to_numpy(),
+                "se_car": car["se"].to_numpy(),
+                "t_car": car["statistic"].to_numpy(),
+                "p_car": p_car.to_numpy(),
+                "p_sq_car": car["p_sq"].to_numpy(),
+                "ci_low_car": car["ci_low"].to_numpy(),
+                "ci_high_car": car["ci_high"].to_numpy(),
+                "stars_car": p_car.map(stars),
+                "n_days": car["n_days"].to_numpy(),
+                "n_sq": car["n_sq"].to_numpy(),
+            }
         )
-        out["stars_car"] = out["p_car"].map(stars)
-        cols = [*keys, "day0", "window", "ar0", "se_ar0", "t_ar0", "p_ar0", "p_sq_ar0"]
-        cols += ["stars_ar0", "car", "se_car", "t_car", "p_car", "p_sq_car", "ci_low_car"]
-        cols += ["ci_high_car", "stars_car", "n_days", "n_sq"]
-        return out[cols]
 
     # ------------------------------------------------------------------ beyond the CAR
 

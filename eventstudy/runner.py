@@ -903,17 +903,20 @@ def _robust_rows(
 ) -> pd.DataFrame:
     """Per event and window: mean CAR, the portfolio statistic and the robust p-values.
 
-    ``only``: compute just the tests a row shows (results fitted for this table alone); by
-    default the full table is read, which the report computes anyway (memoised).
+    ``only``: compute just the tests a row shows, untabulated
+    (:meth:`~eventstudy.results.EventStudyResults.caar_batch`; results fitted for this table
+    alone); by default the full table is read, which the report computes anyway (memoised).
+    The rows are gathered as arrays and framed once.
     """
-    frames = []
+    parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     for w in windows:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EventStudyWarning)
             # nominal p-values only: a calibrated run skips the placebo battery here
-            t = res.caar_tests(
-                tuple(w), by="event_id", calibrated=False, tests=_ROW_TESTS if only else None
-            )
+            if only:
+                parts.append((format_window(w), *_batch_arrays(res, (int(w[0]), int(w[1])))))
+                continue
+            t = res.caar_tests(tuple(w), by="event_id", calibrated=False)
         # one row per event: the table is block-major, the same tests in each block
         names = list(dict.fromkeys(t["test"]))
         T = len(names)
@@ -922,36 +925,71 @@ def _robust_rows(
         if B * T != len(t) or not np.array_equal(t["test"].to_numpy(dtype=object), layout):
             raise AssertionError("caar_tests rows are not one block of every test per event")
         head = t.iloc[::T] if T else t
-        row = pd.DataFrame(
-            {
-                "event_id": head["event_id"].astype(str).to_numpy(),
-                "window": format_window(w),
-                "n": head["n"].to_numpy(dtype=int),
-                "caar": head["caar"].to_numpy(dtype=float),
-            }
-        )
         stat = t["statistic"].to_numpy(dtype=float).reshape(B, T)
         pval = t["p_value"].to_numpy(dtype=float).reshape(B, T)
         col = {n: k for k, n in enumerate(names)}
-        row["t_portfolio"] = stat[:, col["portfolio"]] if "portfolio" in col else math.nan
-        for name in ROBUST_P:
-            row[f"p_{name}"] = pval[:, col[name]] if name in col else math.nan
-        frames.append(row)
-    if not frames:
+        parts.append(
+            (
+                format_window(w),
+                head["event_id"].astype(str).to_numpy(),
+                head["n"].to_numpy(dtype=int),
+                head["caar"].to_numpy(dtype=float),
+                stat[:, col["portfolio"]] if "portfolio" in col else np.full(B, math.nan),
+                np.stack(
+                    [pval[:, col[n]] if n in col else np.full(B, math.nan) for n in ROBUST_P],
+                    axis=1,
+                ).reshape(B, len(ROBUST_P)),
+            )
+        )
+    if not parts:
         return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True)
+    pvals = np.concatenate([p[5] for p in parts])
+    return pd.DataFrame(
+        {
+            "event_id": np.concatenate([p[1] for p in parts]),
+            "window": np.concatenate([np.full(len(p[1]), p[0], dtype=object) for p in parts]),
+            "n": np.concatenate([p[2] for p in parts]),
+            "caar": np.concatenate([p[3] for p in parts]),
+            "t_portfolio": np.concatenate([p[4] for p in parts]),
+            **{f"p_{name}": pvals[:, k] for k, name in enumerate(ROBUST_P)},
+        }
+    )
+
+
+def _batch_arrays(
+    res: EventStudyResults, window: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Event ids, firm-events, mean CAR, portfolio statistic and the :data:`ROBUST_P`
+    p-values ``(B, 4)`` of one window, from the battery's arrays (no table)."""
+    batch = res.caar_batch(window, by="event_id", tests=_ROW_TESTS)
+    B = len(batch.caar)
+    labels = batch.labels if batch.labels is not None else [""] * B
+
+    def value(name: str, field: Literal["statistic", "p_value"]) -> np.ndarray:
+        r = batch.tests.get(name)
+        v = None if r is None else getattr(r, field)
+        return np.full(B, math.nan) if v is None else np.asarray(v, float).reshape(B)
+
+    return (
+        np.array([str(x) for x in labels], dtype=object),
+        np.asarray(batch.n).astype(int),
+        np.asarray(batch.caar, dtype=float),
+        value("portfolio", "statistic"),
+        np.stack([value(n, "p_value") for n in ROBUST_P], axis=1).reshape(B, len(ROBUST_P)),
+    )
 
 
 def _memo_robust_rows(res: EventStudyResults) -> Callable[[tuple[int, int]], pd.DataFrame]:
     """:func:`_robust_rows` of one window, computed once per window: the combined windows of
     n events on consecutive days ask for the same few windows n times (every event's rows come
     from one battery call, so asking again per pair made a study of 50 such events take
-    minutes)."""
+    minutes). Only the tests a row shows are computed: these windows are the combined
+    table's alone."""
     memo: dict[tuple[int, int], pd.DataFrame] = {}
 
     def rows(window: tuple[int, int]) -> pd.DataFrame:
         if window not in memo:
-            memo[window] = _robust_rows(res, [window])
+            memo[window] = _robust_rows(res, [window], only=True)
         return memo[window]
 
     return rows
@@ -1019,18 +1057,12 @@ def _variants(prep: Prepared, results: Mapping[str, EventStudyResults], **kw: An
             rows.insert(1, "title", f"{var.title} ({_spec_label(vplan, market)})")
             frames.append(rows.assign(exchange=exchange))
     out = pd.concat(frames, ignore_index=True)
-    base = out[out["variant"] == "study"].set_index(["exchange", "event_id", "window"])
-    answers: list[str] = []
-    same: list[bool | None] = []
-    for r in out.itertuples(index=False):
-        ans = answer(r.caar, r.p_portfolio)
-        answers.append(ans)
-        key = (r.exchange, r.event_id, r.window)
-        if key in base.index:
-            b = base.loc[key]
-            same.append(ans == answer(float(b["caar"]), float(b["p_portfolio"])))
-        else:
-            same.append(None)
+    keys = list(zip(out["exchange"], out["event_id"], out["window"], strict=True))
+    answers = [answer(c, p) for c, p in zip(out["caar"], out["p_portfolio"], strict=True)]
+    study = {k: a for k, a, v in zip(keys, answers, out["variant"], strict=True) if v == "study"}
+    same: list[bool | None] = [
+        a == study[k] if k in study else None for k, a in zip(keys, answers, strict=True)
+    ]
     out["answer"] = answers
     out["same_answer"] = same
     lead = ["exchange", "event_id", "variant", "title", "window"]

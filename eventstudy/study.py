@@ -207,6 +207,12 @@ def _check_fitted(parts: Sequence[FitPart]) -> None:
     )
 
 
+def _rows_where(frame: pd.DataFrame, mask: np.ndarray) -> list[Any]:
+    """``frame[mask].itertuples()`` as a list; nothing built when no row is selected (the
+    usual case of the exclusion checks, run on every fit)."""
+    return list(frame[mask].itertuples()) if mask.any() else []
+
+
 def _returns_matrix(ret: pd.DataFrame, securities: list[str]) -> np.ndarray:
     """The return columns of ``securities`` as one float matrix (sessions x securities)."""
     col_index = {c: i for i, c in enumerate(ret.columns.astype(str))}
@@ -669,14 +675,15 @@ class EventStudy:
                 ]
         else:
             out["event_id"] = out["event_date"].dt.strftime("%Y-%m-%d")
-        dup = out.duplicated(["event_id", "security"])
-        if dup.any():
-            row = out[dup].iloc[0]
-            raise ConfigError(
-                field="events",
-                value=f"{row.event_id}/{row.security}",
-                expected="each (event_id, security) pair at most once",
-            )
+        seen: set[tuple[str, str]] = set()
+        for pair in zip(out["event_id"].tolist(), out["security"].tolist(), strict=True):
+            if pair in seen:  # the first row repeating an earlier pair
+                raise ConfigError(
+                    field="events",
+                    value=f"{pair[0]}/{pair[1]}",
+                    expected="each (event_id, security) pair at most once",
+                )
+            seen.add(pair)
         return out[["event_id", "security", "event_date"]]
 
     # ------------------------------------------------------------------ fit
@@ -787,9 +794,12 @@ class EventStudy:
         return out
 
     def _sorted_events(self) -> pd.DataFrame:
-        """The events in the engine's row order: by event, then security."""
-        ev = self.events.sort_values(["event_id", "security"], kind="stable")
-        return ev.reset_index(drop=True)
+        """The events in the engine's row order: by event, then security (text order, as
+        ``sort_values``; the pairs are distinct, see :meth:`_check_events`)."""
+        ev = self.events
+        keys = list(zip(ev["event_id"].tolist(), ev["security"].tolist(), strict=True))
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        return ev.take(order).reset_index(drop=True)
 
     def _for_workers(self) -> EventStudy:
         """This specification without its events (each chunk brings its own) and with only
@@ -840,13 +850,13 @@ class EventStudy:
         keep = np.ones(len(ev), dtype=bool)
 
         in_returns = ev["security"].isin(ret.columns.astype(str)).to_numpy()
-        for r in ev[~in_returns].itertuples():
+        for r in _rows_where(ev, ~in_returns):
             excluded.append((r.event_id, r.security, _NOT_A_COLUMN))
         keep &= in_returns
         pos = idx.get_indexer(pd.DatetimeIndex(ev["event_date"]))
         absent = keep & (pos < 0)
         first, last = (idx[0].date(), idx[-1].date()) if T else (None, None)
-        for r in ev[absent].itertuples():
+        for r in _rows_where(ev, absent):
             day = r.event_date.date()
             where = (
                 f"after the last session {last} of the returns"
@@ -860,7 +870,7 @@ class EventStudy:
         w0, w1 = self.window
         e0, e1 = self.estimation
         past = keep & ((pos + w0 < 0) | (pos + w1 >= T))
-        for r, p in zip(ev[past].itertuples(), pos[past], strict=True):
+        for r, p in zip(_rows_where(ev, past), pos[past], strict=True):
             side = "after the last" if p + w1 >= T else "before the first"
             excluded.append(
                 (r.event_id, r.security, f"event window {self.window} runs {side} session")

@@ -815,33 +815,39 @@ def firm_rows(
     frames = []
     first = True
     for w, t in tables.items():
-        base = t[["event_id", "security", "day0"]]
+        base = {"event_id": t["event_id"], "security": t["security"], "day0": t["day0"]}
         if first:
             frames.append(
-                base.assign(
-                    measure="AR(0)",
-                    start=0,
-                    end=0,
-                    estimate=t["ar0"],
-                    se=t["se_ar0"],
-                    t=t["t_ar0"],
-                    p_value=t["p_ar0"],
-                    p_sq=t["p_sq_ar0"] if "p_sq_ar0" in t else np.nan,
-                    stars=t["stars_ar0"],
+                pd.DataFrame(
+                    {
+                        **base,
+                        "measure": "AR(0)",
+                        "start": 0,
+                        "end": 0,
+                        "estimate": t["ar0"],
+                        "se": t["se_ar0"],
+                        "t": t["t_ar0"],
+                        "p_value": t["p_ar0"],
+                        "p_sq": t["p_sq_ar0"] if "p_sq_ar0" in t else np.nan,
+                        "stars": t["stars_ar0"],
+                    }
                 )
             )
             first = False
         frames.append(
-            base.assign(
-                measure=f"CAR{format_window(w)}",
-                start=int(w[0]),
-                end=int(w[1]),
-                estimate=t["car"],
-                se=t["se_car"],
-                t=t["t_car"],
-                p_value=t["p_car"],
-                p_sq=t["p_sq_car"] if "p_sq_car" in t else np.nan,
-                stars=t["stars_car"],
+            pd.DataFrame(
+                {
+                    **base,
+                    "measure": f"CAR{format_window(w)}",
+                    "start": int(w[0]),
+                    "end": int(w[1]),
+                    "estimate": t["car"],
+                    "se": t["se_car"],
+                    "t": t["t_car"],
+                    "p_value": t["p_car"],
+                    "p_sq": t["p_sq_car"] if "p_sq_car" in t else np.nan,
+                    "stars": t["stars_car"],
+                }
             )
         )
     if not frames:
@@ -858,13 +864,12 @@ def firm_rows(
     rank = {r: i for i, r in enumerate(role_order)}
     listed = {s: i for i, s in enumerate(dict.fromkeys([*labels, *sec]))}
     measures = {m: i for i, m in enumerate(dict.fromkeys(out["measure"]))}
-    key = pd.DataFrame(
-        {
-            "ev": out["event_id"].map({e: i for i, e in enumerate(dict.fromkeys(out["event_id"]))}),
-            "role": out["role"].map(lambda r: rank.get(r, len(rank))),
-            "sec": sec.map(listed),
-            "m": out["measure"].map(measures),
-        }
-    )
-    order = key.sort_values(["ev", "role", "sec", "m"], kind="stable").index
-    return out.loc[order].reset_index(drop=True)
+    events = {e: i for i, e in enumerate(dict.fromkeys(out["event_id"]))}
+    keys = [
+        np.fromiter(map(events.__getitem__, out["event_id"]), np.int64, len(out)),
+        np.fromiter((rank.get(r, len(rank)) for r in out["role"]), np.int64, len(out)),
+        np.fromiter(map(listed.__getitem__, sec), np.int64, len(out)),
+        np.fromiter(map(measures.__getitem__, out["measure"]), np.int64, len(out)),
+    ]
+    order = np.lexsort(keys[::-1])  # by event, role, security, measure; stable
+    return out.take(order).reset_index(drop=True)

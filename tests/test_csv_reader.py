@@ -491,3 +491,40 @@ def test_frames_are_what_finalize_prices_makes_of_the_parsed_columns(tmp_path: P
     pd.testing.assert_frame_equal(got, want)
     assert list(got.index.day) == [7, 8, 10]  # 01-09 has no price at all
     assert np.isnan(got.loc["2025-01-07", "close"]) and got.loc["2025-01-08", "adj_close"] == 11.0
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["2024-01-02", "2024-01-03", "2025-12-31"],
+        ["2024-01-02"],
+        [],
+        ["2024-01-02", "NA"],
+        ["2024-01-02", "2024-1-03"],
+        ["2024-01-02", "2024-01-03 "],
+        ["2024-01-02\n2024-01-03"],  # a quoted cell holding a line end: judged one by one
+        ["2024-01-02\n2024-01-03", "x"],
+        ["2024-01-02", ""],
+        ["\u0662\u0660\u0662\u0664-01-02"],  # Arabic-Indic digits: re's \d matches them too
+        ["2024-01-02T10:00:00"],
+    ],
+)
+def test_one_pass_date_check_agrees_with_fullmatch_per_text(texts):
+    import re
+
+    from eventstudy.data.csv_table import _PLAIN_DATE, _all_match
+
+    arr = np.array(texts, dtype=object)
+    expected = bool(texts) and all(re.fullmatch(_PLAIN_DATE, t) is not None for t in texts)
+    got = _all_match(arr, _PLAIN_DATE)
+    if any("\n" in t for t in texts):
+        assert got is False  # the caller falls back to the per-text check
+    else:
+        assert got is expected
+
+
+def test_a_missing_date_token_among_plain_dates_is_still_refused(tmp_path):
+    path = tmp_path / "AAA.csv"
+    path.write_text("Date,Close\n2024-01-02,10\nNA,11\n2024-01-04,12\n")
+    with pytest.raises(DataError, match=r"line 3, column 'Date': empty date"):
+        read_price_csv(path, "AAA")

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 from numpy.testing import assert_allclose
@@ -139,3 +140,51 @@ def test_an_ar_injected_on_day_zero_moves_only_day_zero(
         r0 = base.aar_tests((1, 5)).set_index(["rel_day", "test"])["statistic"]
         r1 = moved.aar_tests((1, 5)).set_index(["rel_day", "test"])["statistic"]
         assert_allclose(r1, r0, rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    hs.lists(
+        hs.tuples(
+            hs.sampled_from(["a", "B", "é", "ab", "a b", "Z9", "10", "9", "\u4e00", "e\u0301"]),
+            hs.sampled_from(["7203.T", "7203.t", "AAPL", "aapl", "Ä", "^N225", "1306.T", "ß"]),
+        ),
+        min_size=1,
+        max_size=12,
+        unique=True,
+    )
+)
+def test_engine_row_order_is_pandas_sort_by_event_then_security(pairs):
+    from eventstudy.study import EventStudy
+
+    idx = pd.bdate_range("2024-01-01", periods=30)
+    returns = pd.DataFrame({"MKT": np.zeros(len(idx))}, index=idx)
+    events = pd.DataFrame(
+        {
+            "event_id": [e for e, _ in pairs],
+            "security": [s for _, s in pairs],
+            "event_date": idx[-5],
+        }
+    )
+    spec = EventStudy(returns, events, estimation=(-20, -6), window=(-2, 2), min_estimation_obs=5)
+    expected = spec.events.sort_values(["event_id", "security"], kind="stable").reset_index(
+        drop=True
+    )
+    pd.testing.assert_frame_equal(spec._sorted_events(), expected, check_exact=True)
+
+
+def test_a_repeated_event_security_pair_is_refused_naming_the_first_repeat():
+    from eventstudy.exceptions import ConfigError
+    from eventstudy.study import EventStudy
+
+    idx = pd.bdate_range("2024-01-01", periods=30)
+    returns = pd.DataFrame({"MKT": np.zeros(len(idx))}, index=idx)
+    events = pd.DataFrame(
+        {
+            "event_id": ["e1", "e2", "e1", "e2", "e1"],
+            "security": ["A", "A", "B", "A", "B"],
+            "event_date": idx[-5],
+        }
+    )
+    with pytest.raises(ConfigError, match=r"e2/A.*at most once"):
+        EventStudy(returns, events, estimation=(-20, -6), window=(-2, 2), min_estimation_obs=5)

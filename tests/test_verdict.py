@@ -243,6 +243,108 @@ def test_firm_table_ar0_is_the_studentized_prediction_error(res):
     assert_allclose(t["t_car"], car.loc[t.index, "statistic"], rtol=1e-12)
 
 
+def test_firm_table_rows_pair_each_firm_event_with_its_own_car_and_day0(res):
+    """The table reads car() side by side with the firm-events: the same rows a join on
+    (event_id, security) gives, each firm's AR(0) its own day-0 abnormal return."""
+    returns = simulated_returns()
+    ar = res.abnormal_returns
+    for w in [(0, 1), (-1, 1), (-5, -1)]:
+        table = res.firm_table(w)
+        assert list(table.index) == list(range(len(res.events)))
+        joined = res.events.rename(columns={"event_date": "day0"}).merge(
+            res.car(w), on=["event_id", "security"], how="left", validate="1:1"
+        )
+        assert list(table["event_id"]) == list(joined["event_id"])
+        assert list(table["security"]) == list(joined["security"])
+        assert (table["day0"] == joined["day0"]).all()
+        for mine, theirs in [("car", "car"), ("se_car", "se"), ("p_car", "p_value")]:
+            assert_allclose(table[mine], joined[theirs], rtol=0, atol=0)
+        assert table["n_days"].dtype == joined["n_days"].dtype
+        assert list(table["n_days"]) == [w[1] - w[0] + 1] * len(table)
+        # a window of the days before day 0: the CAR is the sum of those days' ARs, by hand
+        for r in table.itertuples(index=False):
+            pos = returns.index.get_loc(pd.Timestamp(EVENT_DATES[r.event_id]))
+            est = returns.iloc[pos + ESTIMATION[0] : pos + ESTIMATION[1] + 1]
+            fit = sm.OLS(est[r.security], sm.add_constant(est["TOPIX"])).fit()
+            win = returns.iloc[pos + w[0] : pos + w[1] + 1]
+            X = sm.add_constant(win["TOPIX"], has_constant="add")
+            assert r.car == pytest.approx(float((win[r.security] - fit.predict(X)).sum()), rel=1e-9)
+            mine = ar[(ar["event_id"] == r.event_id) & (ar["security"] == r.security)]
+            assert r.ar0 == pytest.approx(float(mine.loc[mine["rel_day"] == 0, "ar"].iloc[0]))
+
+
+def test_firm_table_without_day0_in_the_computed_window_has_no_ar0():
+    returns = simulated_returns()
+    events = pd.DataFrame(
+        [
+            {"security": sec, "event_date": pd.Timestamp(day0), "event_id": eid}
+            for eid, day0 in EVENT_DATES.items()
+            for sec in SECURITIES
+        ]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        later = es.event_study(returns, events, market="TOPIX", window=(1, 5))
+    table = later.firm_table()
+    assert table["window"].iloc[0] == "(+1,+5)"
+    assert table[["ar0", "se_ar0", "t_ar0", "p_ar0", "p_sq_ar0"]].isna().all().all()
+    assert (table["stars_ar0"] == "").all()
+    car = later.car((1, 5))
+    assert_allclose(table["car"], car["car"], rtol=0, atol=0)
+    assert table["stars_car"].tolist() == [
+        "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.1 else "" for p in car["p_value"]
+    ]
+
+
+def test_firm_rows_long_form_ordered_by_event_role_listing_and_measure(res):
+    from eventstudy.verdict import firm_rows
+
+    windows = [(0, 1), (-1, 1)]
+    tables = {w: res.firm_table(w) for w in windows}
+    # listed order differs from the engine's (sorted) order; one firm is a peer
+    labels = {"7267.T": "Honda", "7203.T": "Toyota", "7211.T": "Mitsubishi", "7201.T": "Nissan"}
+    roles = {"7267.T": "oem", "7203.T": "oem", "7211.T": "peer", "7201.T": "oem"}
+    out = firm_rows(tables, labels=labels, roles=roles)
+    assert list(out.columns) == [
+        "event_id", "security", "name", "role", "day0", "measure", "start", "end",
+        "estimate", "se", "t", "p_value", "p_sq", "stars",
+    ]  # fmt: skip
+    measures = ["AR(0)", "CAR(0,+1)", "CAR(-1,+1)"]
+    listed = list(labels)
+    events = list(dict.fromkeys(tables[(0, 1)]["event_id"]))
+    expected = sorted(
+        (
+            (e, s, m)
+            for e in events
+            for s in tables[(0, 1)].loc[tables[(0, 1)]["event_id"] == e, "security"]
+            for m in measures
+        ),
+        key=lambda k: (
+            events.index(k[0]),
+            {"oem": 0, "peer": 1}[roles[k[1]]],
+            listed.index(k[1]),
+            measures.index(k[2]),
+        ),
+    )
+    assert list(zip(out["event_id"], out["security"], out["measure"], strict=True)) == expected
+    assert list(out.index) == list(range(len(out)))
+    assert out["start"].dtype == np.int64 and out["end"].dtype == np.int64
+    for r in out.itertuples(index=False):
+        assert r.name == labels[r.security] and r.role == roles[r.security]
+        if r.measure == "AR(0)":
+            t = tables[(0, 1)]
+            col, start, end = "ar0", 0, 0
+        else:
+            w = (-1, 1) if r.measure == "CAR(-1,+1)" else (0, 1)
+            t, col, (start, end) = tables[w], "car", w
+        row = t[(t["event_id"] == r.event_id) & (t["security"] == r.security)].iloc[0]
+        assert (r.start, r.end) == (start, end)
+        assert r.estimate == row[col] and r.day0 == row["day0"]
+        p = row["p_ar0" if col == "ar0" else "p_car"]
+        assert r.p_value == p
+        assert r.stars == ("***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.1 else "")
+
+
 # ----------------------------------------------------------------------------- summary
 
 

@@ -428,8 +428,9 @@ class CsvTable:
         if cut >= 0 and len(raw) < os.fstat(fh.fileno()).st_size:
             raw = raw[: cut + 1]  # whole lines only (a multi-byte character may be cut)
         text = raw[bom:].decode(encoding)
-        spans = [(m.start(), m.end()) for m in re.finditer(r"[^\r\n]*(?:\r\n|\r|\n|$)", text)]
-        spans = [s for s in spans if s[1] > s[0]][: _HEAD_LINES + 2]
+        # the first lines only (the block read may hold the whole file)
+        found = ((m.start(), m.end()) for m in re.finditer(r"[^\r\n]*(?:\r\n|\r|\n|$)", text))
+        spans = list(itertools.islice((s for s in found if s[1] > s[0]), _HEAD_LINES + 2))
         lines = [text[a:b].rstrip("\r\n") for a, b in spans]
 
         header_at: int | None = None
@@ -930,16 +931,20 @@ class CsvTable:
     def _parse_dates(self, symbol: str) -> DateColumn:
         column = self.date_column
         codes, texts = self.text(column)
-        lowered = np.array([t.lower() for t in texts], dtype=object)
-        empty_text = np.isin(lowered, list(MISSING)) if len(texts) else np.zeros(0, bool)
-        codes, texts = _drop_texts(codes, texts, empty_text)
+        # the common case first: every text a plain YYYY-MM-DD date (then none is a
+        # missing-value token)
+        all_plain = _all_match(texts, _PLAIN_DATE)
+        if not all_plain:
+            lowered = np.array([t.lower() for t in texts], dtype=object)
+            empty_text = np.isin(lowered, list(MISSING)) if len(texts) else np.zeros(0, bool)
+            codes, texts = _drop_texts(codes, texts, empty_text)
         if (codes < 0).any():
             row = int(np.flatnonzero(codes < 0)[0])
             raise self.error(
                 row, column, "empty date", "give every row a date (YYYY-MM-DD)", symbol
             )
         plain = pd.Series(texts, dtype=object)
-        if len(texts) and plain.str.fullmatch(_PLAIN_DATE).all():
+        if all_plain or (len(texts) and plain.str.fullmatch(_PLAIN_DATE).all()):
             # the common case, plain YYYY-MM-DD dates: no time, no zone
             base = pd.to_datetime(plain, format="%Y-%m-%d", errors="coerce")
             if base.isna().any():
@@ -1083,6 +1088,23 @@ class CsvTable:
 
 _FIRST_DAY = pd.Timestamp("1678-01-01")
 _LAST_DAY = pd.Timestamp("2261-12-31")
+
+
+def _all_match(texts: np.ndarray, pattern: str) -> bool:
+    """Whether every text matches ``pattern`` whole (``re.fullmatch``), in one pass of the
+    regex engine over the texts joined by line ends; ``False`` for no texts, or when a text
+    holds a line end itself (the caller then judges the texts one by one)."""
+    if not len(texts):
+        return False
+    joined = "\n".join(texts)
+    if joined.count("\n") != len(texts) - 1:
+        return False
+    return _joined_pattern(pattern).fullmatch(joined) is not None
+
+
+@functools.cache
+def _joined_pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(f"(?:(?:{pattern})\n)*(?:{pattern})")
 
 
 def _drop_texts(

@@ -1,0 +1,107 @@
+"""Time the computation of ``eventstudy run`` on the kei-car study in a cold process.
+
+What one CLI invocation pays between its imports and the report: ``runner.run_study`` as
+``pipeline.run_and_write`` calls it with ``--calibrate 0`` (prices from
+``../shared/data/prices``, offline). Each run is a fresh subprocess that imports the
+package, numpy and pandas, plans the study, then measures the CPU time (user + system,
+``time.process_time``) of ``run_study`` alone; imports the run makes on the way (such as
+``scipy.sparse``) count, as they do in the CLI.
+
+With ``--baseline COMMIT`` the package as of ``COMMIT`` (its ``eventstudy/`` extracted with
+``git archive``) runs too, alternating with the working tree's, so both see the same load of
+a shared machine; the table shows medians, the smallest time (the least disturbed run) and
+the median of the per-pair ratios.
+
+Run: ``.venv/bin/python benchmarks/bench_run_study.py [--repeat 7] [--baseline main]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PRICES = ROOT.parent / "shared" / "data" / "prices"
+CONFIG = ROOT / "configs" / "kei_cars.yaml"
+#: The child: plan the study, then time run_study alone (CPU seconds on the last line).
+CHILD = """
+import sys, time, warnings
+src = {src!r}
+if src:
+    sys.path.insert(0, src)
+    sys.meta_path[:] = [f for f in sys.meta_path
+                        if 'editable' not in str(getattr(f, '__module__', ''))]
+import eventstudy
+assert not src or eventstudy.__file__.startswith(src)
+import numpy, pandas
+from eventstudy import runner
+from eventstudy.plan import plan_study
+warnings.simplefilter("ignore")
+plan = plan_study({config!r}, prices={prices!r}, out={out!r})
+t0 = time.process_time()
+runner.run_study(plan, offline=True, quiet=True, calibrate=0)
+print(time.process_time() - t0)
+"""
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def extract(commit: str, folder: Path) -> Path:
+    """The ``eventstudy`` package as of ``commit`` (``git archive``) in ``folder``."""
+    folder.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", commit, "eventstudy"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def measure(src: str, out: Path) -> float:
+    """CPU seconds of one cold ``run_study`` (a fresh subprocess)."""
+    code = CHILD.format(src=src, config=str(CONFIG), prices=str(PRICES), out=str(out))
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=ENV, capture_output=True, text=True
+    )
+    if proc.returncode:
+        raise SystemExit(f"run_study failed:\n{proc.stderr[-2000:]}")
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--baseline", help="a commit to time beside the working tree")
+    args = parser.parse_args()
+    if not PRICES.is_dir():
+        raise SystemExit(f"{PRICES} is absent")
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = {"working tree": ""}
+        if args.baseline:
+            src = extract(args.baseline, Path(tmp) / "baseline_src")
+            cases = {f"baseline {args.baseline[:10]}": str(src), **cases}
+        for src in cases.values():  # warm the byte-code caches
+            measure(src, Path(tmp) / "out")
+        times: dict[str, list[float]] = {name: [] for name in cases}
+        load = [os.getloadavg()[0]]
+        for _ in range(args.repeat):
+            for name, src in cases.items():
+                times[name].append(measure(src, Path(tmp) / "out"))
+        load.append(os.getloadavg()[0])
+    print(f"run_study CPU s, kei-car study, {args.repeat} cold runs per case (interleaved);")
+    print(f"load average {load[0]:.2f} before, {load[1]:.2f} after")
+    print("| case | median | min |")
+    print("|---|---:|---:|")
+    for name, values in times.items():
+        print(f"| {name} | {statistics.median(values):.3f} | {min(values):.3f} |")
+    if args.baseline:
+        base, new = times[next(iter(cases))], times["working tree"]
+        ratios = [n / b for b, n in zip(base, new, strict=True)]
+        print(f"working tree / baseline, median of the pairs: {statistics.median(ratios):.2f}")
+
+
+if __name__ == "__main__":
+    main()
