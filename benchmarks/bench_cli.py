@@ -43,6 +43,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from _baseline import extract
+
 ROOT = Path(__file__).resolve().parents[1]
 PRICES = ROOT.parent / "shared" / "data" / "prices"
 CONFIG = ROOT / "configs" / "kei_cars.yaml"
@@ -87,16 +89,6 @@ def cases(out: Path, baseline: str | None = None) -> dict[str, list[str]]:
         "run --calibrate 0": [*py, "-c", RUN, *run_args(out / "c0", 0)],
         "run --calibrate 1000": [*py, "-c", RUN, *run_args(out / "c1000", 1000)],
     }
-
-
-def extract(commit: str, folder: Path) -> Path:
-    """The ``eventstudy`` package as of ``commit`` (``git archive``) in ``folder``."""
-    folder.mkdir(parents=True)
-    archive = subprocess.run(
-        ["git", "archive", commit, "eventstudy"], cwd=ROOT, capture_output=True, check=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    return folder
 
 
 def measure(cmd: list[str]) -> dict[str, float]:

@@ -160,13 +160,9 @@ def cold(rounds: int, baseline: str | None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         cases = {"this checkout": "-"}
         if baseline:
-            src = Path(tmp) / "baseline_src"
-            src.mkdir()
-            archive = subprocess.run(
-                ["git", "archive", baseline, "eventstudy"], cwd=ROOT, capture_output=True,
-                check=True,
-            ).stdout  # fmt: skip
-            subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+            from _baseline import extract
+
+            src = extract(baseline, Path(tmp) / "baseline_src")
             cases = {f"at {baseline[:10]}": str(src), **cases}
         cpu: dict[str, list[float]] = {k: [] for k in cases}
         load = os.getloadavg()[0]

@@ -25,6 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _baseline import extract
+
 ROOT = Path(__file__).resolve().parents[1]
 PRICES = ROOT.parent / "shared" / "data" / "prices"
 CONFIG = ROOT / "configs" / "kei_cars.yaml"
@@ -48,16 +50,6 @@ runner.run_study(plan, offline=True, quiet=True, calibrate=0)
 print(time.process_time() - t0)
 """
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-
-
-def extract(commit: str, folder: Path) -> Path:
-    """The ``eventstudy`` package as of ``commit`` (``git archive``) in ``folder``."""
-    folder.mkdir(parents=True)
-    archive = subprocess.run(
-        ["git", "archive", commit, "eventstudy"], cwd=ROOT, capture_output=True, check=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    return folder
 
 
 def measure(src: str, out: Path) -> float:
