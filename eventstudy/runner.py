@@ -967,7 +967,7 @@ def _batch_arrays(
 
     def value(name: str, field: Literal["statistic", "p_value"]) -> np.ndarray:
         r = batch.tests.get(name)
-        v = None if r is None else getattr(r, field)
+        v = None if r is None else (r.statistic if field == "statistic" else r.p_value)
         return np.full(B, math.nan) if v is None else np.asarray(v, float).reshape(B)
 
     return (
