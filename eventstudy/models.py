@@ -61,6 +61,7 @@ __all__ = [
     "patell_df",
     "preset_inputs",
     "residual_df",
+    "zero_gaps",
 ]
 
 MODELS: tuple[str, ...] = MODEL_NAMES
@@ -310,22 +311,31 @@ def _batch_ols_simple(y: np.ndarray, x: np.ndarray) -> BatchOLS:
     )
 
 
+def zero_gaps(a: np.ndarray, valid: np.ndarray, gaps: np.ndarray) -> np.ndarray:
+    """``np.where(valid, a, 0.0)`` as a copy of ``a`` with only the rows ``gaps`` masked (the
+    rows with a missing day: few, in a long history)."""
+    out = np.array(a, dtype=float)
+    out[gaps] = np.where(valid[gaps], a[gaps], 0.0)
+    return out
+
+
 def _ols_simple_chunk(y: np.ndarray, x: np.ndarray, resid: np.ndarray) -> tuple[np.ndarray, ...]:
     """One chunk of :func:`_batch_ols_simple`; writes the residuals into ``resid``."""
     valid = np.isfinite(y) & np.isfinite(x)
-    complete = bool(valid.all())
-    n = np.count_nonzero(valid, axis=1).astype(float)
-    x0 = x if complete else np.where(valid, x, 0.0)
-    y0 = y if complete else np.where(valid, y, 0.0)
+    n_i = np.count_nonzero(valid, axis=1)
+    gaps = np.flatnonzero(n_i < valid.shape[1])  # the rows with a missing day
+    complete = not len(gaps)
+    n = n_i.astype(float)
+    x0 = x if complete else zero_gaps(x, valid, gaps)
+    y0 = y if complete else zero_gaps(y, valid, gaps)
     with np.errstate(invalid="ignore", divide="ignore"):
         xbar = x0.sum(axis=1) / n
         ybar = y0.sum(axis=1) / n
-        if complete:
-            xc = x0 - xbar[:, None]
-            yc = y0 - ybar[:, None]
-        else:  # deviations on the valid days, 0 elsewhere (no masked assignment)
-            xc = np.where(valid, x0 - xbar[:, None], 0.0)
-            yc = np.where(valid, y0 - ybar[:, None], 0.0)
+        xc = x0 - xbar[:, None]
+        yc = y0 - ybar[:, None]
+        if not complete:  # deviations on the valid days, 0 elsewhere
+            xc[gaps] = np.where(valid[gaps], xc[gaps], 0.0)
+            yc[gaps] = np.where(valid[gaps], yc[gaps], 0.0)
         sxx = np.einsum("kl,kl->k", xc, xc)
         sxy = np.einsum("kl,kl->k", xc, yc)
         syy = np.einsum("kl,kl->k", yc, yc)
@@ -333,10 +343,8 @@ def _ols_simple_chunk(y: np.ndarray, x: np.ndarray, resid: np.ndarray) -> tuple[
         # sxx: compare its spread with the regressor's own size, not only with 0
         if not x.size:
             xsize = np.zeros(len(n))
-        elif complete:
-            xsize = np.maximum(x.max(axis=1), -x.min(axis=1))  # max |x|, no |x| copy
-        else:
-            xsize = np.max(np.abs(np.where(valid, x, 0.0)), axis=1)
+        else:  # max |x| over the valid days (x0 is 0 elsewhere), no |x| copy
+            xsize = np.maximum(x0.max(axis=1), -x0.min(axis=1))
         ok = (n > 2) & (sxx > 1e-300 * np.maximum(n, 1)) & (sxx > n * (1e-10 * xsize) ** 2)
         b = np.where(ok, sxy / sxx, np.nan)
         a = ybar - b * xbar

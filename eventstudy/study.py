@@ -35,6 +35,7 @@ from eventstudy.models import (
     patell_df,
     preset_inputs,
     residual_df,
+    zero_gaps,
 )
 from eventstudy.parallel import Backend, Scheduler, check_compute, executor, split_clusters
 from eventstudy.results import EngineData, EventStudyResults, gather_rows
@@ -262,10 +263,14 @@ def _market_term(
             n = np.full(len(me), max(me.shape[1], 1))
             mbar = me.sum(axis=1) / n
             sxx = ((me - mbar[:, None]) ** 2).sum(axis=1)
-        else:
-            n = np.maximum(np.count_nonzero(ok, axis=1), 1)
-            mbar = np.where(ok, me, 0.0).sum(axis=1) / n
-            sxx = np.where(ok, (me - mbar[:, None]) ** 2, 0.0).sum(axis=1)
+        else:  # only the rows with a missing day masked
+            n_i = np.count_nonzero(ok, axis=1)
+            gaps = np.flatnonzero(n_i < me.shape[1])
+            n = np.maximum(n_i, 1)
+            mbar = zero_gaps(me, ok, gaps).sum(axis=1) / n
+            dev2 = (me - mbar[:, None]) ** 2
+            dev2[gaps] = np.where(ok[gaps], dev2[gaps], 0.0)
+            sxx = dev2.sum(axis=1)
         safe = np.where(sxx > 0, sxx, 1.0)
         out[lo : lo + _CHUNK] = np.where(
             (sxx > 0)[:, None], (mw - mbar[:, None]) ** 2 / safe[:, None], 0.0
@@ -797,8 +802,15 @@ class EventStudy:
         """The events in the engine's row order: by event, then security (text order, as
         ``sort_values``; the pairs are distinct, see :meth:`_check_events`)."""
         ev = self.events
-        keys = list(zip(ev["event_id"].tolist(), ev["security"].tolist(), strict=True))
-        order = sorted(range(len(keys)), key=keys.__getitem__)
+        # each column's codes in text order (numpy's unique compares the strings as Python
+        # does), then one stable sort of the code pairs
+        codes = [
+            np.unique(ev[c].to_numpy(dtype=object), return_inverse=True)[1].reshape(-1)
+            for c in ("security", "event_id")
+        ]
+        order = np.lexsort(codes)
+        if (order == np.arange(len(order))).all():  # already in order (placebo draws are)
+            return ev.reset_index(drop=True)
         return ev.take(order).reset_index(drop=True)
 
     def _for_workers(self) -> EventStudy:

@@ -12,7 +12,7 @@ from numpy.testing import assert_allclose
 
 import eventstudy as es
 from eventstudy.exceptions import ClusteredEventWarning
-from eventstudy.models import batch_ols, build_design, fit_market_model
+from eventstudy.models import Design, batch_ols, build_design, fit_market_model
 
 
 def panel(n_sec: int = 4, n_days: int = 400, seed: int = 0, holes: bool = True) -> pd.DataFrame:
@@ -214,3 +214,44 @@ def test_singular_design_gives_nan_not_an_error() -> None:
     X, _ = build_design("market", np.zeros((2, 30)))
     out = batch_ols(np.ones((2, 30)), X)
     assert np.isnan(out.coef).all()
+
+
+def test_batch_ols_with_a_few_gap_rows_matches_statsmodels_row_by_row() -> None:
+    """The masked route that zeroes only the rows with a missing day (``zero_gaps``): every
+    row's fit equals statsmodels' OLS on that row's valid days, gap rows and complete rows,
+    and a missing regressor value counts as a missing day."""
+    rng = np.random.default_rng(11)
+    K, L = 200, 60
+    x = rng.normal(0, 0.01, (K, L))
+    y = 0.001 + 0.9 * x + rng.normal(0, 0.01, (K, L))
+    y[[3, 77], [5, 40]] = np.nan
+    x[150, 12] = np.nan
+    fit = batch_ols(y, Design(True, x[..., None], ["alpha", "beta"], (K, L)))
+    for k in (0, 3, 77, 150, 199):
+        ok = np.isfinite(y[k]) & np.isfinite(x[k])
+        ols = sm.OLS(y[k, ok], sm.add_constant(x[k, ok])).fit()
+        assert_allclose(fit.coef[k], ols.params, rtol=1e-10)
+        assert_allclose(fit.ssr[k], ols.ssr, rtol=1e-10)
+        assert fit.n_obs[k] == ok.sum()
+        resid = np.full(L, np.nan)
+        resid[ok] = ols.resid
+        assert_allclose(fit.resid[k], resid, rtol=1e-8, atol=1e-15)
+
+
+def test_market_term_with_a_few_gap_rows_is_the_hand_formula() -> None:
+    """Lamb's ``(M_t - Mbar)^2 / Sxx`` with the market moments over the valid estimation
+    days only, where a few rows miss a market day (the rows masked alone)."""
+    from eventstudy.study import _market_term
+
+    rng = np.random.default_rng(5)
+    K, L, W = 50, 40, 5
+    me = rng.normal(0, 0.01, (K, L, 1))
+    mw = rng.normal(0, 0.01, (K, W, 1))
+    me[[4, 30], [0, 17], 0] = np.nan
+    got = _market_term("market", me, mw, (K, W))
+    for k in range(K):
+        m = me[k, :, 0]
+        m = m[np.isfinite(m)]
+        mbar = m.mean()
+        sxx = ((m - mbar) ** 2).sum()
+        assert_allclose(got[k], (mw[k, :, 0] - mbar) ** 2 / sxx, rtol=1e-10)
