@@ -1005,9 +1005,10 @@ class BatteryInput:
                 g = np.sign(a - rk["med"][lo:hi, None])
             r = rk["full"][lo:hi].astype(float)
             n_i = np.count_nonzero(ok, axis=1).astype(float)
-            if not (n_i == a.shape[1]).all():  # missing values count as 0 in every sum
-                g[~ok] = 0.0
-                r[~ok] = 0.0
+            gaps = np.flatnonzero(n_i < a.shape[1])
+            if len(gaps):  # missing values count as 0 in every sum (only those rows masked)
+                g[gaps] = np.where(ok[gaps], g[gaps], 0.0)
+                r[gaps] = np.where(ok[gaps], r[gaps], 0.0)
             kbar = r.sum(axis=1) / np.maximum(n_i, 1)
             return [g, okf, r, (kbar, okf), (1.0 / (n_i + 1.0), r), kbar[:, None]]
 
@@ -1109,8 +1110,9 @@ class BatteryInput:
             r = np.empty(G.shape)
             st._rank_chunk(G, r)
             n_i = np.count_nonzero(ok, axis=1).astype(float)
-            if not (n_i == G.shape[1]).all():
-                r[~ok] = 0.0
+            gaps = np.flatnonzero(n_i < G.shape[1])
+            if len(gaps):  # only the rows with a missing value masked
+                r[gaps] = np.where(ok[gaps], r[gaps], 0.0)
             return [(1.0 / (n_i + 1.0), r), okf]
 
         rsum, n_t = _chunked_block_sums(self.blocks, fn)
@@ -1127,8 +1129,9 @@ class BatteryInput:
             okf = ok.astype(float)
             r = est_r[lo:hi].astype(float)
             n = np.count_nonzero(ok, axis=1).astype(float)
-            if not (n == ok.shape[1]).all():
-                r[~ok] = 0.0
+            gaps = np.flatnonzero(n < ok.shape[1])
+            if len(gaps):  # only the rows with a missing value masked
+                r[gaps] = np.where(ok[gaps], r[gaps], 0.0)
             return [(1.0 / (n + 2.0), r), okf]
 
         w2, n_t = _chunked_block_sums(self.blocks, fn)
