@@ -224,15 +224,16 @@ def _frozen(value: Any) -> Any:
     return value
 
 
-def _memoized(method: Any) -> Any:
-    """Remember what a table method of the (immutable) results returns, per arguments.
+def memoized(method: Any) -> Any:
+    """Remember what a table method of an immutable results object (this module's, or
+    :class:`~eventstudy.volume.VolumeResults`) returns, per arguments.
 
     Reports, headlines and analyses ask for the same tables many times; the results compute
     each once. Callers get a shallow copy, so adding a column to it leaves the memo intact.
     """
 
     @functools.wraps(method)
-    def wrapper(self: EventStudyResults, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         memo = self.__dict__.setdefault("_memo", {})  # __dict__, as cached_property does
         key = (
             method.__name__,
@@ -546,7 +547,7 @@ class EventStudyResults:
         """Firm-events left out: event_id, security, reason."""
         return self._d.excluded.copy(deep=False)
 
-    @_memoized
+    @memoized
     def car(self, window: tuple[int, int] | None = None) -> pd.DataFrame:
         """CAR and BHAR of each firm-event over ``window`` with the Mikkelson-Partch error.
 
@@ -615,7 +616,7 @@ class EventStudyResults:
         car, se, stat, _ = self._portfolio_moments(window)
         return car, se, stat
 
-    @_memoized
+    @memoized
     def portfolio_car(self, window: tuple[int, int] | None = None) -> pd.DataFrame:
         """CAR of each event's equal-weighted portfolio over ``window``, with its test.
 
@@ -675,7 +676,7 @@ class EventStudyResults:
             out["n_placebo"] = n
         return out
 
-    @_memoized
+    @memoized
     def aar_tests(self, window: tuple[int, int] | None = None, by: By = None) -> pd.DataFrame:
         """Tests of the mean abnormal return, one row per day and test.
 
@@ -733,7 +734,7 @@ class EventStudyResults:
         inp, _, _ = self._battery_input(None)
         return {n: _block(r, 0) for n, r in bt.run_battery(inp, cols, False).items()}
 
-    @_memoized
+    @memoized
     def caar_tests(
         self,
         window: tuple[int, int] | None = None,
@@ -784,7 +785,7 @@ class EventStudyResults:
             out.insert(0, column, np.repeat(np.array(labels, dtype=object), T))
         return out
 
-    @_memoized
+    @memoized
     def _caar_nominal(
         self, window: tuple[int, int] | None, by: By, tests: tuple[str, ...] | None = None
     ) -> tuple[pd.DataFrame, list[str], int]:
@@ -1064,7 +1065,7 @@ class EventStudyResults:
         residuals on common days), design_effect ``1 + (N - 1) rbar``."""
         return self._clustering.copy(deep=False)
 
-    @_memoized
+    @memoized
     def residual_correlation(self, event_id: str | None = None) -> pd.DataFrame:
         """Securities x securities correlation of estimation residuals (pairwise-complete).
 
@@ -1087,7 +1088,7 @@ class EventStudyResults:
                 expected="one of " + ", ".join(self._event_ids[:6]),
             ) from None
 
-    @_memoized
+    @memoized
     def car_paths(self, start: int | None = None) -> pd.DataFrame:
         """Cumulative AR from ``start`` (default: the window start) to each later day of the
         window, per firm-event and per event portfolio.

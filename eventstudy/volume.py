@@ -36,7 +36,7 @@ test of CARs is valid); the mean of the firms' ratios is shown beside it, untest
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal, get_args
@@ -47,7 +47,7 @@ from scipy import special as _sp
 
 from eventstudy.config import format_window
 from eventstudy.exceptions import ConfigError, DataError, EventStudyWarning
-from eventstudy.results import EventStudyResults
+from eventstudy.results import EventStudyResults, memoized
 from eventstudy.study import event_study
 from eventstudy.vocabulary import Convention, Window
 
@@ -343,24 +343,11 @@ class VolumeResults:
         ar.insert(5, "log_measure", logv.reindex(keys).to_numpy(float))
         return ar
 
-    def _once(self, kind: str, window: Window, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
-        """The table ``kind`` of ``window``, computed once per results object (they are
-        immutable; the summary, the report's tables and its sections ask for the same ones).
-        Callers get a shallow copy (copy-on-write: changing it leaves the memo intact)."""
-        memo: dict[tuple[str, Window], pd.DataFrame]
-        memo = self.__dict__.setdefault("_memo", {})  # __dict__, as cached_property does
-        key = (kind, (int(window[0]), int(window[1])))
-        if key not in memo:
-            memo[key] = compute()
-        return memo[key].copy(deep=False)
-
+    @memoized
     def cav(self, window: Window) -> pd.DataFrame:
         """Each firm-event's cumulative abnormal log volume over ``window``: event_id,
         security, window, cav, se, t, p_value, df, n_days, pct_per_day
         (``exp(cav / n_days) - 1``)."""
-        return self._once("cav", window, lambda: self._cav(window))
-
-    def _cav(self, window: Window) -> pd.DataFrame:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EventStudyWarning)
             c = self.volume.car(window)
@@ -382,11 +369,9 @@ class VolumeResults:
             index=c.index,
         )
 
+    @memoized
     def tests(self, window: Window) -> pd.DataFrame:
         """Every test of each event's mean ``CAV`` (the battery; robust tests first)."""
-        return self._once("tests", window, lambda: self._tests(window))
-
-    def _tests(self, window: Window) -> pd.DataFrame:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EventStudyWarning)
             t = self.volume.caar_tests(window, by="event_id")
@@ -394,17 +379,15 @@ class VolumeResults:
         t.insert(1, "window", format_window(window))
         return t
 
+    @memoized
     def volatility(self, window: Window) -> pd.DataFrame:
         """Each firm-event's variance ratio (:func:`abnormal_volatility`)."""
-        return self._once("volatility", window, lambda: abnormal_volatility(self.returns, window))
+        return abnormal_volatility(self.returns, window)
 
+    @memoized
     def volatility_events(self, window: Window) -> pd.DataFrame:
         """Each event's portfolio variance ratio and the firms' mean (:func:`volatility_by_event`)."""
-        return self._once(
-            "volatility_events",
-            window,
-            lambda: _volatility_by_event(self.returns, window, self.volatility(window)),
-        )
+        return _volatility_by_event(self.returns, window, self.volatility(window))
 
     @cached_property
     def summary(self) -> pd.DataFrame:
