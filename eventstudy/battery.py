@@ -35,6 +35,7 @@ from eventstudy.models import (
     fit_expected_returns,
     forecast_variance_factor,
     residual_df,
+    zero_gaps,
 )
 from eventstudy.stats import Blocks, TestResult
 from eventstudy.vocabulary import TEST_NAMES, Convention, ModelName
@@ -1005,10 +1006,9 @@ class BatteryInput:
                 g = np.sign(a - rk["med"][lo:hi, None])
             r = rk["full"][lo:hi].astype(float)
             n_i = np.count_nonzero(ok, axis=1).astype(float)
-            gaps = np.flatnonzero(n_i < a.shape[1])
-            if len(gaps):  # missing values count as 0 in every sum (only those rows masked)
-                g[gaps] = np.where(ok[gaps], g[gaps], 0.0)
-                r[gaps] = np.where(ok[gaps], r[gaps], 0.0)
+            gaps = np.flatnonzero(n_i < a.shape[1])  # missing values count as 0 in every sum
+            zero_gaps(g, ok, gaps, copy=False)
+            zero_gaps(r, ok, gaps, copy=False)
             kbar = r.sum(axis=1) / np.maximum(n_i, 1)
             return [g, okf, r, (kbar, okf), (1.0 / (n_i + 1.0), r), kbar[:, None]]
 
@@ -1110,9 +1110,7 @@ class BatteryInput:
             r = np.empty(G.shape)
             st._rank_chunk(G, r)
             n_i = np.count_nonzero(ok, axis=1).astype(float)
-            gaps = np.flatnonzero(n_i < G.shape[1])
-            if len(gaps):  # only the rows with a missing value masked
-                r[gaps] = np.where(ok[gaps], r[gaps], 0.0)
+            zero_gaps(r, ok, np.flatnonzero(n_i < G.shape[1]), copy=False)
             return [(1.0 / (n_i + 1.0), r), okf]
 
         rsum, n_t = _chunked_block_sums(self.blocks, fn)
@@ -1129,9 +1127,7 @@ class BatteryInput:
             okf = ok.astype(float)
             r = est_r[lo:hi].astype(float)
             n = np.count_nonzero(ok, axis=1).astype(float)
-            gaps = np.flatnonzero(n < ok.shape[1])
-            if len(gaps):  # only the rows with a missing value masked
-                r[gaps] = np.where(ok[gaps], r[gaps], 0.0)
+            zero_gaps(r, ok, np.flatnonzero(n < ok.shape[1]), copy=False)
             return [(1.0 / (n + 2.0), r), okf]
 
         w2, n_t = _chunked_block_sums(self.blocks, fn)

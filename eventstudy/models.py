@@ -311,11 +311,12 @@ def _batch_ols_simple(y: np.ndarray, x: np.ndarray) -> BatchOLS:
     )
 
 
-def zero_gaps(a: np.ndarray, valid: np.ndarray, gaps: np.ndarray) -> np.ndarray:
-    """``np.where(valid, a, 0.0)`` as a copy of ``a`` with only the rows ``gaps`` masked (the
-    rows with a missing day: few, in a long history)."""
-    out = np.array(a, dtype=float)
-    out[gaps] = np.where(valid[gaps], a[gaps], 0.0)
+def zero_gaps(a: np.ndarray, valid: np.ndarray, gaps: np.ndarray, copy: bool = True) -> np.ndarray:
+    """``np.where(valid, a, 0.0)`` with only the rows ``gaps`` masked (the rows with a
+    missing value: few, in a long history); a copy of ``a``, or ``a`` itself changed in
+    place with ``copy=False``."""
+    out = np.array(a, dtype=float) if copy else a
+    out[gaps] = np.where(valid[gaps], out[gaps], 0.0)
     return out
 
 
@@ -334,8 +335,8 @@ def _ols_simple_chunk(y: np.ndarray, x: np.ndarray, resid: np.ndarray) -> tuple[
         xc = x0 - xbar[:, None]
         yc = y0 - ybar[:, None]
         if not complete:  # deviations on the valid days, 0 elsewhere
-            xc[gaps] = np.where(valid[gaps], xc[gaps], 0.0)
-            yc[gaps] = np.where(valid[gaps], yc[gaps], 0.0)
+            zero_gaps(xc, valid, gaps, copy=False)
+            zero_gaps(yc, valid, gaps, copy=False)
         sxx = np.einsum("kl,kl->k", xc, xc)
         sxy = np.einsum("kl,kl->k", xc, yc)
         syy = np.einsum("kl,kl->k", yc, yc)

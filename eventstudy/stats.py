@@ -464,8 +464,8 @@ def rank_rows(a: np.ndarray, return_sorted: bool = False) -> Any:
 
     Vectorised (one sort per chunk of :data:`RANK_CHUNK_ROWS` rows, see :func:`_sort_order`):
     ``scipy.stats.rankdata`` along an axis is several times slower on a 10,000 x 270
-    matrix. With ``return_sorted``
-    also returns the rows sorted ascending (``NaN`` last), from which medians are read.
+    matrix. With ``return_sorted`` also returns the rows sorted ascending (``NaN`` last),
+    from which medians are read.
     """
     a = np.asarray(a, dtype=float)
     if a.ndim == 1:

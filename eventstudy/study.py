@@ -259,18 +259,11 @@ def _market_term(
     for lo in range(0, shape[0], _CHUNK):
         me, mw = m_est[lo : lo + _CHUNK, :, 0], m_win[lo : lo + _CHUNK, :, 0]
         ok = np.isfinite(me)
-        if ok.all():  # the same sums, without the masked copies
-            n = np.full(len(me), max(me.shape[1], 1))
-            mbar = me.sum(axis=1) / n
-            sxx = ((me - mbar[:, None]) ** 2).sum(axis=1)
-        else:  # only the rows with a missing day masked
-            n_i = np.count_nonzero(ok, axis=1)
-            gaps = np.flatnonzero(n_i < me.shape[1])
-            n = np.maximum(n_i, 1)
-            mbar = zero_gaps(me, ok, gaps).sum(axis=1) / n
-            dev2 = (me - mbar[:, None]) ** 2
-            dev2[gaps] = np.where(ok[gaps], dev2[gaps], 0.0)
-            sxx = dev2.sum(axis=1)
+        n_i = np.count_nonzero(ok, axis=1)
+        gaps = np.flatnonzero(n_i < me.shape[1])  # only the rows with a missing day masked
+        n = np.maximum(n_i, 1)
+        mbar = (zero_gaps(me, ok, gaps) if len(gaps) else me).sum(axis=1) / n
+        sxx = zero_gaps((me - mbar[:, None]) ** 2, ok, gaps, copy=False).sum(axis=1)
         safe = np.where(sxx > 0, sxx, 1.0)
         out[lo : lo + _CHUNK] = np.where(
             (sxx > 0)[:, None], (mw - mbar[:, None]) ** 2 / safe[:, None], 0.0

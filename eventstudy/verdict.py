@@ -788,6 +788,30 @@ def verdicts_from_results(
 # ----------------------------------------------------------------------------- firms
 
 
+def _measure_rows(
+    t: pd.DataFrame, measure: str, window: tuple[int, int], estimate: str, suffix: str
+) -> pd.DataFrame:
+    """One measure's rows of :func:`firm_rows` from a ``firm_table``: the columns
+    ``estimate``, ``se<suffix>``, ``t<suffix>``, ``p<suffix>``, ``p_sq<suffix>`` (``NaN``
+    when absent) and ``stars<suffix>``."""
+    return pd.DataFrame(
+        {
+            "event_id": t["event_id"],
+            "security": t["security"],
+            "day0": t["day0"],
+            "measure": measure,
+            "start": int(window[0]),
+            "end": int(window[1]),
+            "estimate": t[estimate],
+            "se": t[f"se{suffix}"],
+            "t": t[f"t{suffix}"],
+            "p_value": t[f"p{suffix}"],
+            "p_sq": t[f"p_sq{suffix}"] if f"p_sq{suffix}" in t else np.nan,
+            "stars": t[f"stars{suffix}"],
+        }
+    )
+
+
 def firm_rows(
     tables: Mapping[Window, pd.DataFrame],
     *,
@@ -813,43 +837,10 @@ def firm_rows(
     """
     labels, roles = dict(labels or {}), dict(roles or {})
     frames = []
-    first = True
-    for w, t in tables.items():
-        base = {"event_id": t["event_id"], "security": t["security"], "day0": t["day0"]}
-        if first:
-            frames.append(
-                pd.DataFrame(
-                    {
-                        **base,
-                        "measure": "AR(0)",
-                        "start": 0,
-                        "end": 0,
-                        "estimate": t["ar0"],
-                        "se": t["se_ar0"],
-                        "t": t["t_ar0"],
-                        "p_value": t["p_ar0"],
-                        "p_sq": t["p_sq_ar0"] if "p_sq_ar0" in t else np.nan,
-                        "stars": t["stars_ar0"],
-                    }
-                )
-            )
-            first = False
-        frames.append(
-            pd.DataFrame(
-                {
-                    **base,
-                    "measure": f"CAR{format_window(w)}",
-                    "start": int(w[0]),
-                    "end": int(w[1]),
-                    "estimate": t["car"],
-                    "se": t["se_car"],
-                    "t": t["t_car"],
-                    "p_value": t["p_car"],
-                    "p_sq": t["p_sq_car"] if "p_sq_car" in t else np.nan,
-                    "stars": t["stars_car"],
-                }
-            )
-        )
+    for i, (w, t) in enumerate(tables.items()):
+        if i == 0:  # day 0's AR, read from the first table (every table carries it)
+            frames.append(_measure_rows(t, "AR(0)", (0, 0), "ar0", "_ar0"))
+        frames.append(_measure_rows(t, f"CAR{format_window(w)}", w, "car", "_car"))
     if not frames:
         return pd.DataFrame(
             columns=[
