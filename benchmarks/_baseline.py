@@ -16,3 +16,19 @@ def extract(commit: str, folder: Path) -> Path:
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     return folder
+
+
+def import_from(src: str) -> str:
+    """The first line of a child's code: ``import eventstudy`` loads the package in
+    ``src`` (a folder from :func:`extract`; ``""``: this checkout's install, nothing to do).
+
+    The folder goes first on ``sys.path`` and the editable install's finder is dropped
+    (it would answer first); the child checks where the package came from.
+    """
+    if not src:
+        return ""
+    return (
+        f"import sys; sys.path.insert(0, {src!r}); sys.meta_path[:] = [f for f in "
+        "sys.meta_path if 'editable' not in str(getattr(f, '__module__', ''))]; "
+        f"import eventstudy; assert eventstudy.__file__.startswith({src!r})\n"
+    )

@@ -43,19 +43,12 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from _baseline import extract
+from _baseline import extract, import_from
 
 ROOT = Path(__file__).resolve().parents[1]
 PRICES = ROOT.parent / "shared" / "data" / "prices"
 CONFIG = ROOT / "configs" / "kei_cars.yaml"
 RUN = "from eventstudy.cli import main; main()"
-#: The same, on the package as of another commit (``--baseline``): its source first on the
-#: path, the editable install's finder dropped.
-RUN_FROM = (
-    "import sys; sys.path.insert(0, {src!r}); "
-    "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in str(getattr(f, "
-    "'__module__', ''))]; import eventstudy; assert eventstudy.__file__.startswith({src!r}); " + RUN
-)
 FLOOR = "import numpy, pandas, plotly.graph_objects"
 #: The children cache byte-code as an installed package does (``PYTHONDONTWRITEBYTECODE``,
 #: set in some sandboxes, would make every run compile the package's modules again).
@@ -76,7 +69,7 @@ def cases(out: Path, baseline: str | None = None) -> dict[str, list[str]]:
     before: dict[str, list[str]] = {}
     if baseline:
         src = extract(baseline, out / "baseline_src")
-        code = RUN_FROM.format(src=str(src))
+        code = import_from(str(src)) + RUN  # the package as of the other commit
         for c in (0, 1000):
             before[f"run --calibrate {c} @ {baseline[:10]}"] = [
                 *py, "-c", code, *run_args(out / f"b{c}", c)

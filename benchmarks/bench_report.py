@@ -52,19 +52,14 @@ EVENTS = {
 TARGET_S = 1.5
 CONFIG = ROOT / "configs" / "kei_cars.yaml"
 #: The child of ``--cold``: run the study as ``eventstudy run`` does, then print the CPU
-#: seconds of writing its report. argv: package source folder ("-" for this checkout),
-#: output folder.
+#: seconds of writing its report (:func:`_baseline.import_from` goes first). argv: output
+#: folder.
 COLD_CHILD = """
 import sys, time, warnings
-if sys.argv[1] != "-":
-    sys.path.insert(0, sys.argv[1])
-    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in str(getattr(f, "__module__", ""))]
-import eventstudy
 from eventstudy import report, runner
 from eventstudy.plan import plan_study
-assert sys.argv[1] == "-" or eventstudy.__file__.startswith(sys.argv[1])
 warnings.simplefilter("ignore")
-plan = plan_study({config!r}, prices={prices!r}, out=sys.argv[2])
+plan = plan_study({config!r}, prices={prices!r}, out=sys.argv[1])
 run = runner.run_study(plan, offline=True, quiet=True, calibrate=0)
 o = plan.output
 c0 = time.process_time()
@@ -156,21 +151,21 @@ def cold(rounds: int, baseline: str | None) -> int:
         print(f"--cold needs {CONFIG} and {PRICES}")
         return 2
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    from _baseline import extract, import_from
+
     code = COLD_CHILD.format(config=str(CONFIG), prices=str(PRICES))
     with tempfile.TemporaryDirectory() as tmp:
-        cases = {"this checkout": "-"}
+        cases = {"this checkout": ""}
         if baseline:
-            from _baseline import extract
-
             src = extract(baseline, Path(tmp) / "baseline_src")
             cases = {f"at {baseline[:10]}": str(src), **cases}
         cpu: dict[str, list[float]] = {k: [] for k in cases}
         load = os.getloadavg()[0]
         for i in range(rounds + 1):
             for name, src_arg in cases.items():
-                out = Path(tmp) / f"out{i}-{len(cpu[name])}-{src_arg == '-'}"
+                out = Path(tmp) / f"out{i}-{len(cpu[name])}-{src_arg == ''}"
                 proc = subprocess.run(
-                    [sys.executable, "-c", code, src_arg, str(out)], cwd=ROOT, env=env,
+                    [sys.executable, "-c", import_from(src_arg) + code, str(out)], cwd=ROOT, env=env,
                     capture_output=True, text=True,
                 )  # fmt: skip
                 if proc.returncode != 0:

@@ -25,21 +25,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _baseline import extract
+from _baseline import extract, import_from
 
 ROOT = Path(__file__).resolve().parents[1]
 PRICES = ROOT.parent / "shared" / "data" / "prices"
 CONFIG = ROOT / "configs" / "kei_cars.yaml"
 #: The child: plan the study, then time run_study alone (CPU seconds on the last line).
 CHILD = """
-import sys, time, warnings
-src = {src!r}
-if src:
-    sys.path.insert(0, src)
-    sys.meta_path[:] = [f for f in sys.meta_path
-                        if 'editable' not in str(getattr(f, '__module__', ''))]
-import eventstudy
-assert not src or eventstudy.__file__.startswith(src)
+import time, warnings
 import numpy, pandas
 from eventstudy import runner
 from eventstudy.plan import plan_study
@@ -54,7 +47,7 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 def measure(src: str, out: Path) -> float:
     """CPU seconds of one cold ``run_study`` (a fresh subprocess)."""
-    code = CHILD.format(src=src, config=str(CONFIG), prices=str(PRICES), out=str(out))
+    code = import_from(src) + CHILD.format(config=str(CONFIG), prices=str(PRICES), out=str(out))
     proc = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=ENV, capture_output=True, text=True
     )
