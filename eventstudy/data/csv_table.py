@@ -495,9 +495,8 @@ class CsvTable:
         ):
             return None
         stamps = np.ascontiguousarray(first[:, :10]).view("S10").ravel()
-        try:
-            days = stamps.astype("datetime64[D]")
-        except ValueError:  # an impossible date (2023-02-30)
+        days = _iso_days(stamps)
+        if days is None:
             return None
         if len(days) > 1 and not (days[1:] > days[:-1]).all():
             return None  # not strictly increasing: shuffled, descending or duplicated
@@ -1204,6 +1203,15 @@ class CsvTable:
 
 _FIRST_DAY = pd.Timestamp("1678-01-01")
 _LAST_DAY = pd.Timestamp("2261-12-31")
+
+
+def _iso_days(stamps: np.ndarray) -> np.ndarray | None:
+    """``YYYY-MM-DD`` dates (an ``S10`` array of ASCII digits and dashes) as
+    ``datetime64[D]``, or ``None`` when one is no calendar date (``2023-02-30``)."""
+    try:
+        return stamps.astype("datetime64[D]")
+    except ValueError:
+        return None
 
 
 def _all_match(texts: np.ndarray, pattern: str) -> bool:
