@@ -468,8 +468,6 @@ class CsvTable:
         if not body.endswith(b"\n"):
             body += b"\n"
         sep = head.sep.encode()
-        if sep + sep in body or sep + b"\n" in body:
-            return None  # an empty cell
         if body.translate(None, _CLEAN_BYTES + sep):
             return None  # a byte no plain number or date holds (a quote, a space, a letter)
         a = np.frombuffer(body, dtype=np.uint8)
@@ -482,6 +480,9 @@ class CsvTable:
         per_line = np.diff(np.searchsorted(seps, ends), prepend=0)
         if (per_line != n - 1).any():
             return None
+        after = a[seps + 1]  # the body ends with a line end: never a separator
+        if ((after == sep[0]) | (after == 10)).any():
+            return None  # an empty cell (the first cell of a line is the date, below)
         starts = np.empty(len(ends), dtype=np.intp)
         starts[0] = 0
         starts[1:] = ends[:-1] + 1
@@ -517,7 +518,7 @@ class CsvTable:
             if col.dtype not in (np.int64, np.float64):
                 return None  # a cell that is not a number (1-2, a lone -)
             numbers[head.header[i]] = col.to_numpy(dtype="float64")
-        texts = stamps.astype("U10").astype(object)
+        texts = np.array([t.decode("ascii") for t in stamps.tolist()], dtype=object)
         codes = np.arange(len(texts), dtype=np.int32)
         body_ = _Body(
             rows=len(texts),
