@@ -6,6 +6,13 @@ lines that names a date column; metadata lines above it are skipped), reads the 
 with pandas' C parser in one pass (dates and symbols as categories, prices as numbers),
 and turns cells into dates and prices by whole columns, never cell by cell.
 
+The common clean file (the date first as ``YYYY-MM-DD``, strictly increasing; then only
+plain numbers, every cell filled, no quotes; up to 16 other columns) is recognised on its
+bytes and read in one cheap pass: the numbers by the same C parser, the dates straight
+from the bytes. Every other file goes through the full reader. Either way the frames are
+the same, and every fault below is refused with the same message (a clean file can only
+hold the faults found on the parsed columns, such as a zero or negative price).
+
 Rules (each one closes a class of silently wrong numbers)
 ---------------------------------------------------------
 * **Row width.** The header fixes the number of cells: a row with more cells than the
