@@ -57,6 +57,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _baseline import extract, import_from
+
 ROOT = Path(__file__).resolve().parents[1]
 UNIVERSE = ROOT.parent / "shared" / "data" / "universe"
 #: The last commit with the cell-by-cell reader.
@@ -220,14 +222,8 @@ def run_child(
 PRICES = ROOT.parent / "shared" / "data" / "prices"
 #: The child of ``--folder``: per file, the median CPU ms of ``get`` and of ``read_csv``.
 FOLDER_CHILD = """
-import json, statistics, sys, time, warnings
-src, folder, repeat = {src!r}, {folder!r}, {repeat!r}
-if src:
-    sys.path.insert(0, src)
-    sys.meta_path[:] = [f for f in sys.meta_path
-                        if 'editable' not in str(getattr(f, '__module__', ''))]
-import eventstudy
-assert not src or eventstudy.__file__.startswith(src)
+import json, statistics, time, warnings
+folder, repeat = {folder!r}, {repeat!r}
 from pathlib import Path
 import pandas as pd
 from eventstudy.data import CsvSource
@@ -256,8 +252,9 @@ print(json.dumps(out))
 
 
 def folder_child(src: str, folder: Path, repeat: int) -> dict[str, dict[str, float]]:
-    """Per file, the median CPU ms of ``get`` and ``read_csv`` in a fresh process."""
-    code = FOLDER_CHILD.format(src=src, folder=str(folder), repeat=repeat)
+    """Per file, the median CPU ms of ``get`` and ``read_csv`` in a fresh process (the
+    package in ``src``, or this checkout's for ``""``)."""
+    code = import_from(src) + FOLDER_CHILD.format(folder=str(folder), repeat=repeat)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     proc = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
@@ -270,8 +267,6 @@ def folder_child(src: str, folder: Path, repeat: int) -> dict[str, dict[str, flo
 def folder_main(folder: Path, baseline: str | None, rounds: int, repeat: int) -> None:
     """Per-file CPU of ``CsvSource.get`` (and ``read_csv``), working tree vs baseline."""
     import statistics
-
-    from _baseline import extract
 
     if not folder.is_dir():
         raise SystemExit(f"{folder} is absent")
