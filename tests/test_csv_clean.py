@@ -118,6 +118,18 @@ def test_the_shared_price_files_take_the_clean_path_and_give_what_pandas_reads(
         want = pandas_prices(path, "2015-01-01", "2262-01-01")
         pd.testing.assert_frame_equal(got, want, check_exact=True, check_freq=False)
         assert got.attrs["provenance"]["path"] == str(path)
+        # the table's own answers too: the date column's texts and the parsed dates
+        fast = CsvTable(path, symbol)
+        with full_reader_only():
+            full = CsvTable(path, symbol)
+            full_text, full_dates = full.text("Date"), full.dates()
+        for got_a, want_a in (
+            *zip(fast.text("Date"), full_text, strict=True),
+            (fast.dates().codes, full_dates.codes),
+            (fast.dates().texts, full_dates.texts),
+            (fast.dates().fixed, full_dates.fixed),
+        ):
+            assert got_a.dtype == want_a.dtype and got_a.tolist() == want_a.tolist()
 
 
 # ----------------------------------------------------------------------------- oddities
