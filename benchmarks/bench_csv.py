@@ -30,6 +30,19 @@ Run: ``.venv/bin/python benchmarks/bench_csv.py [--workdir DIR] [--old-full] [--
 Targets: the memory of a long CSV at most 3x its size (peak RSS of the whole process,
 interpreter included); the universe and the 1,000-symbol file within a small multiple of
 ``pd.read_csv``.
+
+Per-symbol files (``--folder``)
+-------------------------------
+``--folder [--baseline COMMIT]`` measures instead the CPU time of one
+``CsvSource(folder).get(symbol, "2015-01-01", "2026-01-01")`` per file of a folder of
+per-symbol files (default ``../shared/data/prices``, the files a study reads), each with a
+fresh ``CsvSource`` (nothing memoised), beside a plain ``pd.read_csv`` of the same file.
+Each child process imports the package (the working tree's, or with ``--baseline`` the
+package as of ``COMMIT``, extracted with ``git archive``), reads every file once to warm
+up, then times ``--repeat`` reads of each file and reports the medians. ``--rounds``
+children per package run alternately, so both see the same load of a shared machine; the
+table shows per file the median over the rounds and the median of the per-round ratios.
+Target: at most 8 ms CPU per file (median over the shared files).
 """
 
 from __future__ import annotations
@@ -43,6 +56,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _baseline import extract, import_from
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIVERSE = ROOT.parent / "shared" / "data" / "universe"
@@ -202,6 +217,102 @@ def run_child(
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# ----------------------------------------------------------------------------- folder
+
+PRICES = ROOT.parent / "shared" / "data" / "prices"
+#: The child of ``--folder``: per file, the median CPU ms of ``get`` and of ``read_csv``.
+FOLDER_CHILD = """
+import json, statistics, time, warnings
+folder, repeat = {folder!r}, {repeat!r}
+from pathlib import Path
+import pandas as pd
+from eventstudy.data import CsvSource
+warnings.simplefilter("ignore")  # suspected splits
+files = sorted(Path(folder).glob("*.csv"))
+symbols = [f.name.removesuffix(".csv") for f in files]
+
+def get(symbol):
+    CsvSource(folder).get(symbol, "2015-01-01", "2026-01-01")
+
+def cpu_ms(call, arg):
+    times = []
+    for _ in range(repeat):
+        t0 = time.process_time()
+        call(arg)
+        times.append(time.process_time() - t0)
+    return 1e3 * statistics.median(times)
+
+for symbol, path in zip(symbols, files):  # warm up: imports, calendars, caches
+    get(symbol)
+    pd.read_csv(path)
+out = {{s: {{"get": cpu_ms(get, s), "read_csv": cpu_ms(pd.read_csv, f)}}
+       for s, f in zip(symbols, files)}}
+print(json.dumps(out))
+"""
+
+
+def folder_child(src: str, folder: Path, repeat: int) -> dict[str, dict[str, float]]:
+    """Per file, the median CPU ms of ``get`` and ``read_csv`` in a fresh process (the
+    package in ``src``, or this checkout's for ``""``)."""
+    code = import_from(src) + FOLDER_CHILD.format(folder=str(folder), repeat=repeat)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    if proc.returncode:
+        raise SystemExit(f"the --folder child failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def folder_main(folder: Path, baseline: str | None, rounds: int, repeat: int) -> None:
+    """Per-file CPU of ``CsvSource.get`` (and ``read_csv``), working tree vs baseline."""
+    import statistics
+
+    if not folder.is_dir():
+        raise SystemExit(f"{folder} is absent")
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = {"working tree": ""}
+        if baseline:
+            cases = {"baseline": str(extract(baseline, Path(tmp) / "baseline_src")), **cases}
+        load = [os.getloadavg()[0]]
+        runs: dict[str, list[dict[str, dict[str, float]]]] = {name: [] for name in cases}
+        for _ in range(rounds):
+            for name, src in cases.items():
+                runs[name].append(folder_child(src, folder, repeat))
+        load.append(os.getloadavg()[0])
+    symbols = list(runs["working tree"][0])
+    print(
+        f"CsvSource(folder).get CPU ms per file, {folder}: median of {rounds} rounds "
+        f"(a fresh process each, {repeat} reads per file, packages alternating); "
+        f"load average {load[0]:.2f} before, {load[1]:.2f} after"
+    )
+    names = list(cases)
+    header = "| file | KB | read_csv | " + " | ".join(names)
+    header += " | working tree / baseline |" if baseline else " |"
+    print(header)
+    print("|---|---:|---:|" + "---:|" * (len(names) + (1 if baseline else 0)))
+    medians: dict[str, list[float]] = {name: [] for name in names}
+    ratios: list[float] = []
+    for sym in symbols:
+        kb = (folder / f"{sym}.csv").stat().st_size / 1e3
+        pandas = statistics.median(r[sym]["read_csv"] for n in names for r in runs[n])
+        row = f"| {sym} | {kb:.0f} | {pandas:.2f} |"
+        for name in names:
+            medians[name].append(statistics.median(r[sym]["get"] for r in runs[name]))
+            row += f" {medians[name][-1]:.2f} |"
+        if baseline:
+            pairs = zip(runs["baseline"], runs["working tree"], strict=True)
+            ratios.append(statistics.median(w[sym]["get"] / b[sym]["get"] for b, w in pairs))
+            row += f" {ratios[-1]:.2f} |"
+        print(row)
+    row = "| **median file** | | |"
+    for name in names:
+        row += f" **{statistics.median(medians[name]):.2f}** |"
+    if baseline:
+        row += f" **{statistics.median(ratios):.2f}** |"
+    print(row)
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -218,7 +329,17 @@ def main() -> None:
     parser.add_argument(
         "--child", nargs=6, metavar=("CASE", "FILE", "VALUES", "LIMIT", "OLD", "NAMES")
     )
+    parser.add_argument(
+        "--folder", action="store_true", help="per-file CPU of get on a folder of files"
+    )
+    parser.add_argument("--prices", type=Path, default=PRICES, help="the folder (--folder)")
+    parser.add_argument("--baseline", help="a commit to time beside the working tree")
+    parser.add_argument("--rounds", type=int, default=5, help="children per package")
+    parser.add_argument("--repeat", type=int, default=15, help="reads per file per child")
     args = parser.parse_args()
+    if args.folder:
+        folder_main(args.prices, args.baseline, args.rounds, args.repeat)
+        return
     if args.child:
         case, path, values, limit, old, names = args.child
         print(json.dumps(child(case, path, values, int(limit), old, names)))
