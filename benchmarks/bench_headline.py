@@ -13,11 +13,12 @@ Each figure is also given without the garbage collections that ran inside it (ti
 0.13 s here, and where it falls depends on every allocation before it: it may land in the
 headline of one package and in ``report.write`` of the other.
 
-Run: ``.venv/bin/python benchmarks/bench_headline.py --repeat 9 [--baseline main]``. With
-``--baseline COMMIT`` the package as of ``COMMIT`` (its ``eventstudy/`` extracted with
+Run: ``.venv/bin/python benchmarks/bench_headline.py --repeat 9 [--baseline main]
+[--calls]``. With ``--baseline COMMIT`` the package as of ``COMMIT`` (its ``eventstudy/`` extracted with
 ``git archive``) alternates with this checkout's, so both see the same load; the table
 shows medians and their ratio. The first round of each warms byte-code caches and is not
-counted.
+counted. ``--calls`` adds one run per package counting the Python and C calls of each part
+(``sys.setprofile``), a figure the machine's load does not move.
 """
 
 from __future__ import annotations
@@ -58,13 +59,27 @@ gc.callbacks.append(on_gc)
 plan = plan_study({config!r}, prices={prices!r}, out=sys.argv[1])
 run = runner.run_study(plan, offline=True, quiet=True, calibrate=0)
 spent = {{}}
+counting = sys.argv[2] == "calls"  # count Python and C calls instead (slow)
+calls = {{}}
+active = []
+
+def count(frame, event, arg):
+    if event in ("call", "c_call"):
+        for name in active:
+            calls[name] = calls.get(name, 0) + 1
 
 def timed(name, fn):
     def wrapper(*args, **kwargs):
         c0, g0 = time.process_time(), collecting[1]
+        if counting and name != "report.write":
+            active.append(name)
+            sys.setprofile(count)
         try:
             return fn(*args, **kwargs)
         finally:
+            if counting and name != "report.write":
+                active.pop()
+                sys.setprofile(count if active else None)
             cpu, in_gc = time.process_time() - c0, collecting[1] - g0
             old = spent.get(name, (0.0, 0.0))
             spent[name] = (old[0] + cpu, old[1] + in_gc)
@@ -79,7 +94,7 @@ timed("report.write", report.write)(
     formats=o.formats,
 )
 spent["process"] = (time.process_time(), collecting[1])
-print(json.dumps(spent))
+print(json.dumps(calls if counting else spent))
 """
 #: What the table shows: (label, parts summed); CPU includes the garbage collections that
 #: ran inside, the "no GC" columns leave them out (where Python's collector runs a full
@@ -91,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7, metavar="N")
     parser.add_argument("--baseline", default=None, metavar="COMMIT")
+    parser.add_argument(
+        "--calls", action="store_true", help="also count the calls of each part (one run each)"
+    )
     args = parser.parse_args(argv)
     if not (CONFIG.is_file() and PRICES.is_dir()):
         print(f"needs {CONFIG} and {PRICES}")
@@ -108,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             for name, src_arg in cases.items():
                 out = Path(tmp) / f"out{i}-{bool(src_arg)}"
                 proc = subprocess.run(
-                    [sys.executable, "-c", import_from(src_arg) + code, str(out)], cwd=ROOT, env=env,
+                    [sys.executable, "-c", import_from(src_arg) + code, str(out), "time"],
+                    cwd=ROOT, env=env,
                     capture_output=True, text=True,
                 )  # fmt: skip
                 if proc.returncode != 0:
@@ -116,6 +135,14 @@ def main(argv: list[str] | None = None) -> int:
                     return 2
                 if i:  # round 0 warms the byte-code caches
                     runs[name].append(json.loads(proc.stdout.splitlines()[-1]))
+        counted = {}
+        for name, src_arg in cases.items() if args.calls else ():
+            out = Path(tmp) / f"calls-{bool(src_arg)}"
+            proc = subprocess.run(
+                [sys.executable, "-c", import_from(src_arg) + code, str(out), "calls"],
+                cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            counted[name] = json.loads(proc.stdout.splitlines()[-1])
     print(f"CPU s in a fresh process, kei_cars --calibrate 0, {args.repeat} rounds (medians)")
     print(f"load average (1 min) {load:.1f} before, {os.getloadavg()[0]:.1f} after")
     columns = {
@@ -144,6 +171,13 @@ def main(argv: list[str] | None = None) -> int:
             for c in columns
         )
         print(f"ratio of medians, this checkout / baseline (no GC): {ratios}")
+    if counted:
+        print("Python and C calls (sys.setprofile, one run each; load-independent):")
+        print("| package | " + " | ".join(PARTS) + " | sum |")
+        print("|---|" + "---:|" * (len(PARTS) + 1))
+        for name, n in counted.items():
+            values = [n.get(p, 0) for p in PARTS]
+            print(f"| {name} | " + " | ".join(f"{v:,}" for v in [*values, sum(values)]) + " |")
     return 0
 
 
