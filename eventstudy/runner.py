@@ -1631,8 +1631,8 @@ def _text_table(rows: Sequence[Mapping[str, str]]) -> str:
 
     The layout is pandas': columns in order of first appearance, a missing cell ``NaN``,
     headers and cells right-aligned to the column's widest (by ``len``, pandas' default
-    width), one space between columns, tabs and line breaks shown escaped. ``tests/
-    test_runner_text.py`` checks it against pandas.
+    width), one space between columns, tabs and line breaks shown escaped
+    (``tests/test_headline.py`` checks it against pandas).
     """
     header = list(dict.fromkeys(k for r in rows for k in r))
     if not header:  # no cell: pandas' text for an empty frame
