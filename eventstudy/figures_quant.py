@@ -73,28 +73,37 @@ def plot_abnormal_volume(abnormal: pd.DataFrame, *, event_id: str | None = None)
         ``VolumeResults.abnormal``: event_id, security, rel_day, abnormal.
     """
     a = abnormal if event_id is None else abnormal[abnormal["event_id"] == event_id]
+    # numpy arrays for plotly (no pandas objects to convert), grouped as groupby(sort=False)
+    # groups: events, then securities, in order of appearance, rows in order
+    rel = a["rel_day"].to_numpy()
+    av = a["abnormal"].to_numpy(dtype=float)
+    sec = a["security"].to_numpy(dtype=object)
+    codes, events = pd.factorize(a["event_id"].to_numpy(dtype=object))
     data: list[Spec] = []
-    for i, (eid, g) in enumerate(a.groupby("event_id", sort=False)):
-        for sec, s in g.groupby("security", sort=False):
+    for i, eid in enumerate(events):
+        rows = np.flatnonzero(codes == i)
+        sec_codes, securities = pd.factorize(sec[rows])
+        for j, security in enumerate(securities):
+            mine = rows[sec_codes == j]
             data.append(
                 {
                     "type": "scatter",
-                    "x": s["rel_day"],
-                    "y": s["abnormal"],
+                    "x": rel[mine],
+                    "y": av[mine],
                     "mode": "lines",
-                    "name": f"{sec}",
+                    "name": f"{security}",
                     "legendgroup": f"{eid}",
                     "line": {"width": 1, "color": PALETTE[i % len(PALETTE)]},
                     "opacity": 0.45,
-                    "hovertemplate": f"{eid} · {sec}<br>day %{{x}}: %{{y:+.2f}}<extra></extra>",
+                    "hovertemplate": f"{eid} · {security}<br>day %{{x}}: %{{y:+.2f}}<extra></extra>",
                     "showlegend": False,
                 }
             )
-        mean = g.groupby("rel_day")["abnormal"].mean()
+        mean = pd.Series(av[rows]).groupby(rel[rows]).mean()  # by day, pandas' mean
         data.append(
             {
                 "type": "scatter",
-                "x": mean.index,
+                "x": mean.index.to_numpy(),
                 "y": mean.to_numpy(float),
                 "mode": "lines+markers",
                 "name": f"{eid}: mean",

@@ -1621,31 +1621,66 @@ def _t(x: float) -> str:
     return "" if not math.isfinite(x) else f"{x:.2f}"
 
 
-def _firm_block(firms: pd.DataFrame, headline: str) -> pd.DataFrame:
-    """One event's firms: AR(0) and the headline CAR with se, t, p; other CARs with stars."""
+#: How ``DataFrame.to_string`` shows these characters in a cell or a header.
+_ESCAPED = str.maketrans({"\t": "\\t", "\r": "\\r", "\n": "\\n"})
+
+
+def _text_table(rows: Sequence[Mapping[str, str]]) -> str:
+    """``pd.DataFrame(rows).to_string(index=False)`` for rows of text cells, without
+    building the frame (a few lines of the summary do not need one).
+
+    The layout is pandas': columns in order of first appearance, a missing cell ``NaN``,
+    headers and cells right-aligned to the column's widest (by ``len``, pandas' default
+    width), one space between columns, tabs and line breaks shown escaped
+    (``tests/test_headline.py`` checks it against pandas).
+    """
+    header = list(dict.fromkeys(k for r in rows for k in r))
+    if not header:  # no cell: pandas' text for an empty frame
+        return pd.DataFrame(list(rows)).to_string(index=False)
+    cols = [
+        [str(h).translate(_ESCAPED)] + [str(r.get(h, "NaN")).translate(_ESCAPED) for r in rows]
+        for h in header
+    ]
+    widths = [max(map(len, c)) for c in cols]
+    return "\n".join(
+        " ".join(c[i].rjust(w) for c, w in zip(cols, widths, strict=True))
+        for i in range(len(rows) + 1)
+    )
+
+
+def _firm_block(firms: pd.DataFrame, headline: str) -> str:
+    """One event's firms as a text table: AR(0) and the headline CAR with se, t, p; other
+    CARs with stars (one row per security, name and role, in order of appearance)."""
+    cols = ["security", "name", "role", "measure", "estimate", "stars", "se", "t", "p_value"]
+    has_sq = "p_sq" in firms.columns
+    v = {c: firms[c].to_numpy(dtype=object) for c in [*cols, *(["p_sq"] if has_sq else [])]}
+    groups: dict[tuple[object, object, object], dict[object, int]] = {}
+    for i, key in enumerate(zip(v["security"], v["name"], v["role"], strict=True)):
+        if any(pd.isna(k) for k in key):  # groupby leaves out rows with a missing key
+            continue
+        groups.setdefault(key, {}).setdefault(v["measure"][i], i)
     rows = []
-    for (sec, name, role), g in firms.groupby(["security", "name", "role"], sort=False):
-        by = g.set_index("measure")
+    for (sec, name, role), by in groups.items():
         row: dict[str, str] = {
             "firm": f"{name} {sec}" if name != sec else str(sec),
             "role": ROLE_LABELS.get(str(role), str(role)),
         }
         for m in dict.fromkeys(["AR(0)", headline]):
-            if m not in by.index:
+            if m not in by:
                 continue
-            r = by.loc[m]
-            row[m] = _pct(float(r["estimate"])) + str(r["stars"])
-            row[f"se {m}"] = _se(float(r["se"]))
-            row[f"t {m}"] = _t(float(r["t"]))
-            row[f"p {m}"] = _p(float(r["p_value"]))
-            if "p_sq" in r.index:
-                row[f"p SQ {m}"] = _p(float(r["p_sq"]))
-        for m in by.index:
-            if m in ("AR(0)", headline, "CAR(0,0)"):
+            i = by[m]
+            row[m] = _pct(float(v["estimate"][i])) + str(v["stars"][i])
+            row[f"se {m}"] = _se(float(v["se"][i]))
+            row[f"t {m}"] = _t(float(v["t"][i]))
+            row[f"p {m}"] = _p(float(v["p_value"][i]))
+            if has_sq:
+                row[f"p SQ {m}"] = _p(float(v["p_sq"][i]))
+        for measure, i in by.items():
+            if measure in ("AR(0)", headline, "CAR(0,0)"):
                 continue
-            row[m] = _pct(float(by.loc[m, "estimate"])) + str(by.loc[m, "stars"])
+            row[str(measure)] = _pct(float(v["estimate"][i])) + str(v["stars"][i])
         rows.append(row)
-    return pd.DataFrame(rows)
+    return _text_table(rows)
 
 
 def _movers_only(firms: pd.DataFrame, headline: str) -> tuple[pd.DataFrame, str]:
@@ -1703,15 +1738,16 @@ def headline(run: StudyRun) -> str:
             + " (see the reasons above; eventstudy run exits with code 3)"
         )
     firms = run.firms
+    firm_event = firms["event_id"].to_numpy(dtype=object)
+    firm_exchange = firms["exchange"].to_numpy(dtype=object)
     for v in run.verdicts:
         if v.kind != "event" or not v.measured:
             continue
-        mine = firms[(firms["event_id"] == v.key) & (firms["exchange"] == v.exchange)]
-        if mine.empty:
+        every = firms[(firm_event == v.key) & (firm_exchange == v.exchange)]
+        if every.empty:
             continue
         where = f" on {v.exchange}" if multi else ""
-        spread = _spread(mine, label)
-        mine, shown = _movers_only(mine, label)
+        mine, shown = _movers_only(every, label)
         lines += [
             "",
             f"Firms, {v.key}{where} (reacting session {v.session}; t with the prediction-error "
@@ -1719,8 +1755,8 @@ def headline(run: StudyRun) -> str:
             "no normality assumed; * p<0.10, ** p<0.05, *** p<0.01; all windows: "
             "tables/firms.csv):",
             *([f"  shown: {shown}, largest first; every firm: tables/firms.csv"] if shown else []),
-            _firm_block(mine, label).to_string(index=False),
-            *(spread if shown else []),
+            _firm_block(mine, label),
+            *(_spread(every, label) if shown else []),
         ]
     order = {ev.id: i for i, ev in enumerate(plan.events)}
     for exchange, res in run.results.items():
@@ -1729,35 +1765,7 @@ def headline(run: StudyRun) -> str:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", EventStudyWarning)
                 tests = res.caar_tests(w, by="event_id")
-            calibrated = "size_ci_low" in tests.columns
-            for eid, t in tests.groupby("event_id", sort=False):
-                by = t.set_index("test")
-                ok = t.dropna(subset=["p_value"])
-                if calibrated:  # valid here: 5% inside the measured size's interval
-                    valid = (ok["size_ci_low"] <= 0.05) & (0.05 <= ok["size_ci_high"])
-                    robust = ok[valid & (ok["test"] != "sur_wald")]
-                else:
-                    robust = ok[ok["test"].isin(CLUSTER_ROBUST_TESTS)]
-                row = {
-                    "event": str(eid),
-                    "window": format_window(w),
-                    "mean CAR": _pct(float(t["caar"].iloc[0])),
-                    "port. t": _t(float(by.loc["portfolio", "statistic"])),
-                    **{
-                        f"p {k}": _p(float(by.loc[k, "p_value"]) if k in by.index else math.nan)
-                        for k in ROBUST_P
-                    },
-                }
-                if calibrated:
-                    row["p cal. portfolio"] = _p(float(by.loc["portfolio", "p_calibrated"]))
-                    row["size portfolio"] = f"{float(by.loc['portfolio', 'size_5pct']):.1%}"
-                    row["valid p<.05"] = f"{int((robust['p_value'] < 0.05).sum())}/{len(robust)}"
-                else:
-                    row["robust p<.05"] = f"{int((robust['p_value'] < 0.05).sum())}/{len(robust)}"
-                row["all p<.05"] = f"{int((ok['p_value'] < 0.05).sum())}/{len(ok)}"
-                rows.append(row)
-        frame = pd.DataFrame(rows)
-        frame = frame.iloc[frame["event"].map(order).argsort(kind="stable")]
+            rows += _test_rows(tests, w)
         head = (
             f"Tests of the mean CAR per event ({exchange}, market {run.market.get(exchange)}; "
             "each event on its own"
@@ -1768,45 +1776,31 @@ def headline(run: StudyRun) -> str:
                 "size: the test's rejection rate at 5% on them; valid: tests whose measured "
                 "size is consistent with 5%"
             )
-        lines += ["", head + "):", frame.to_string(index=False)]
+        lines += ["", head + "):", _text_table(_in_order(rows, "event", order))]
     lines += _volume_lines(run, order)
     lines += _regression_lines(run)
     a = run.analyses
     if "roles" in a:
-        shown_windows = list(dict.fromkeys(["(0,0)", format_window(plan.headline_window)]))
-        r = a["roles"][a["roles"]["window"].isin(shown_windows)]
-        r = r.iloc[r["event_id"].map(order).argsort(kind="stable")]
         lines += ["", "Named OEMs and peers, equal-weighted portfolios (mean CAR, p portfolio):"]
-        show = r.assign(caar=r["caar"].map(_pct), p_portfolio=r["p_portfolio"].map(_p)).pivot_table(
-            index=["event_id", "subset"],
-            columns="window",
-            values=["caar", "p_portfolio"],
-            aggfunc="first",
-            sort=False,
-        )
-        lines.append(show.to_string())
+        shown_windows = list(dict.fromkeys(["(0,0)", format_window(plan.headline_window)]))
+        lines.append(_roles_table(a["roles"], shown_windows, order).to_string())
     if "shifted" in a:
-        s = a["shifted"]
         lines += ["", "Date-only events, day 0 as configured vs one session later:"]
         lines.append(
-            s.assign(
-                day0=s["day0"].dt.strftime("%Y-%m-%d"),
-                caar=s["caar"].map(_pct),
-                p_portfolio=s["p_portfolio"].map(_p),
-            )[["event_id", "window", "timing", "day0", "caar", "p_portfolio"]].to_string(
-                index=False
+            _dated_text(
+                a["shifted"],
+                ["event_id", "window", "timing", "day0", "caar", "p_portfolio"],
+                dates=("day0",),
             )
         )
     if "combined" in a:
-        c = a["combined"]
         lines += ["", "Combined windows of close events:"]
         lines.append(
-            c.assign(
-                start=c["start"].dt.strftime("%Y-%m-%d"),
-                end=c["end"].dt.strftime("%Y-%m-%d"),
-                caar=c["caar"].map(_pct),
-                p_portfolio=c["p_portfolio"].map(_p),
-            )[["combined", "window", "start", "end", "caar", "p_portfolio"]].to_string(index=False)
+            _dated_text(
+                a["combined"],
+                ["combined", "window", "start", "end", "caar", "p_portfolio"],
+                dates=("start", "end"),
+            )
         )
     if "variants" in a:
         v = a["variants"]
@@ -1826,13 +1820,178 @@ def headline(run: StudyRun) -> str:
     return "\n".join(lines)
 
 
+def _rank(order: Mapping[str, int]) -> Callable[[object], tuple[int, int]]:
+    """Sort key of an event id: the study's order, unknown (or missing) events last, as
+    ``argsort(kind="stable")`` of ``event.map(order)`` puts them."""
+    return lambda e: (0, order[e]) if isinstance(e, str) and e in order else (1, 0)
+
+
+def _in_order(
+    rows: Sequence[Mapping[str, str]], key: str, order: Mapping[str, int]
+) -> list[Mapping[str, str]]:
+    """``rows`` by the study's order of their event (``key``), stably; unknown events last."""
+    rank = _rank(order)
+    return sorted(rows, key=lambda r: rank(r[key]))
+
+
+def _text_cells(values: pd.Series) -> list[str] | None:
+    """A text column's cells as ``DataFrame.to_string`` shows them (``NaN`` for a missing
+    one); ``None`` when the column is not of pandas' default text dtype."""
+    dtype = values.dtype
+    if not isinstance(dtype, pd.StringDtype) or dtype.na_value is pd.NA:
+        return None
+    return [x if isinstance(x, str) else "NaN" for x in values.to_numpy(dtype=object)]
+
+
+def _dated_text(frame: pd.DataFrame, columns: list[str], dates: Sequence[str]) -> str:
+    """``frame[columns].to_string(index=False)`` with the ``dates`` as ``YYYY-MM-DD``,
+    ``caar`` in percent and ``p_portfolio`` to four decimals: through :func:`_text_table`
+    when every other column is text, else through pandas."""
+    cells: dict[str, list[str] | None] = {}
+    for c in columns:
+        if c == "caar":
+            cells[c] = [_pct(x) for x in frame[c].to_numpy(dtype=float).tolist()]
+        elif c == "p_portfolio":
+            cells[c] = [_p(x) for x in frame[c].to_numpy(dtype=float).tolist()]
+        else:
+            cells[c] = _text_cells(frame[c].dt.strftime("%Y-%m-%d") if c in dates else frame[c])
+    texts = [v for v in cells.values() if v is not None]
+    if len(texts) < len(columns):  # a column pandas formats its own way
+        shown = frame.assign(
+            **{d: frame[d].dt.strftime("%Y-%m-%d") for d in dates},
+            caar=frame["caar"].map(_pct),
+            p_portfolio=frame["p_portfolio"].map(_p),
+        )
+        return shown[columns].to_string(index=False)
+    return _text_table([dict(zip(columns, row, strict=True)) for row in zip(*texts, strict=True)])
+
+
+def _roles_table(
+    roles: pd.DataFrame, windows: Sequence[str], order: Mapping[str, int]
+) -> pd.DataFrame:
+    """The roles' portfolios over ``windows`` as the summary shows them: one row per event
+    (in the study's order) and subset, mean CAR and p portfolio (text) per window.
+
+    The frame that ``pivot_table(index=["event_id", "subset"], columns="window",
+    values=["caar", "p_portfolio"], aggfunc="first", sort=False)`` gives on those rows
+    (each cell from the first row of its event, subset and window; the rows by event, then
+    subset, and the windows, each in order of appearance), built directly: the pivot's
+    groupby and unstack cost more than the few cells. ``tests/test_headline.py`` checks it
+    against the pivot.
+    """
+    event = roles["event_id"].to_numpy(dtype=object)
+    subset = roles["subset"].to_numpy(dtype=object)
+    window = roles["window"].to_numpy(dtype=object)
+    shown = set(windows)
+    rank = _rank(order)
+    rows = sorted(
+        (i for i in range(len(roles)) if window[i] in shown), key=lambda i: rank(event[i])
+    )
+    kept = [i for i in rows if not (pd.isna(event[i]) or pd.isna(subset[i]))]
+    if not kept:  # nothing to show: pandas' own (empty) pivot
+        r = roles.iloc[rows]
+        return r.assign(caar=r["caar"].map(_pct), p_portfolio=r["p_portfolio"].map(_p)).pivot_table(
+            index=["event_id", "subset"],
+            columns="window",
+            values=["caar", "p_portfolio"],
+            aggfunc="first",
+            sort=False,
+        )
+    caar = roles["caar"].to_numpy(dtype=float)
+    p = roles["p_portfolio"].to_numpy(dtype=float)
+    (e_code, e_label), (s_code, s_label), (w_code, w_label) = (
+        pd.factorize(np.array([k[i] for i in kept], dtype=object)) for k in (event, subset, window)
+    )
+    first: dict[tuple[int, int], dict[int, int]] = {}  # (event, subset) -> window -> row
+    for i, e, s_, w in zip(kept, e_code, s_code, w_code, strict=True):
+        first.setdefault((int(e), int(s_)), {}).setdefault(int(w), i)
+    pairs = sorted(first)
+    cells = [
+        [_pct(float(caar[at[w]])) if w in at else math.nan for w in range(len(w_label))]
+        + [_p(float(p[at[w]])) if w in at else math.nan for w in range(len(w_label))]
+        for at in (first[pair] for pair in pairs)
+    ]
+    return pd.DataFrame(
+        cells,
+        index=pd.MultiIndex.from_arrays(
+            [e_label[[e for e, _ in pairs]], s_label[[s_ for _, s_ in pairs]]],
+            names=["event_id", "subset"],
+        ),
+        columns=pd.MultiIndex.from_product(
+            [["caar", "p_portfolio"], w_label], names=[None, "window"]
+        ),
+    )
+
+
+def _test_rows(tests: pd.DataFrame, w: tuple[int, int]) -> list[dict[str, str]]:
+    """One summary row per event of ``caar_tests(w, by="event_id")``: mean CAR, portfolio
+    t, the p-values of :data:`ROBUST_P` and how many robust (or, calibrated, valid) tests
+    and how many tests in all reject at 5%."""
+    calibrated = "size_ci_low" in tests.columns
+    names = tests["test"].to_numpy(dtype=object)
+    stat = tests["statistic"].to_numpy(dtype=float)
+    p = tests["p_value"].to_numpy(dtype=float)
+    caar = tests["caar"].to_numpy(dtype=float)
+    if calibrated:
+        p_cal = tests["p_calibrated"].to_numpy(dtype=float)
+        size = tests["size_5pct"].to_numpy(dtype=float)
+        lo = tests["size_ci_low"].to_numpy(dtype=float)
+        hi = tests["size_ci_high"].to_numpy(dtype=float)
+    events: dict[str, list[int]] = {}  # event -> its rows, events in order of appearance
+    for i, eid in enumerate(tests["event_id"].to_numpy(dtype=object)):
+        events.setdefault(str(eid), []).append(i)
+    rows = []
+    for eid, at in events.items():
+        by = {str(names[i]): i for i in reversed(at)}  # a test's first row
+        ok = [i for i in at if not math.isnan(p[i])]
+        if calibrated:  # valid here: 5% inside the measured size's interval
+            robust = [i for i in ok if lo[i] <= 0.05 <= hi[i] and names[i] != "sur_wald"]
+        else:
+            robust = [i for i in ok if names[i] in CLUSTER_ROBUST_TESTS]
+        row = {
+            "event": eid,
+            "window": format_window(w),
+            "mean CAR": _pct(float(caar[at[0]])),
+            "port. t": _t(float(stat[by["portfolio"]])),
+            **{f"p {k}": _p(float(p[by[k]]) if k in by else math.nan) for k in ROBUST_P},
+        }
+        rejected = f"{sum(p[i] < 0.05 for i in robust)}/{len(robust)}"
+        if calibrated:
+            row["p cal. portfolio"] = _p(float(p_cal[by["portfolio"]]))
+            row["size portfolio"] = f"{float(size[by['portfolio']]):.1%}"
+            row["valid p<.05"] = rejected
+        else:
+            row["robust p<.05"] = rejected
+        row["all p<.05"] = f"{sum(p[i] < 0.05 for i in ok)}/{len(ok)}"
+        rows.append(row)
+    return rows
+
+
 def _volume_lines(run: StudyRun, order: Mapping[str, int]) -> list[str]:
     """The volume section of the summary: per event and window, mean CAV and its tests, the
     portfolio variance ratio and its test."""
     lines: list[str] = []
     for exchange, vol in run.volume.items():
         t = vol.summary
-        t = t.iloc[t["event_id"].map(order).argsort(kind="stable")]
+        cells = {
+            "event": [str(x) for x in t["event_id"]],
+            "window": [str(x) for x in t["window"]],
+            **{
+                label: [fmt(float(x)) for x in t[column].to_numpy(dtype=float)]
+                for label, column, fmt in (
+                    ("mean CAV", "mean_cav", _t),
+                    ("%/day", "pct_per_day", _pct),
+                    ("port. t", "t_portfolio", _t),
+                    ("p portfolio", "p_portfolio", _p),
+                    ("p BW1985", "p_brown_warner_1985", _p),
+                    ("p rank", "p_corrado_rank", _p),
+                    ("VR", "volatility_ratio", _t),
+                    ("p VR", "p_volatility", _p),
+                    ("firms' VR", "mean_firm_ratio", _t),
+                )
+            },
+        }
+        rows = [{k: c[i] for k, c in cells.items()} for i in range(len(t))]
         where = f" ({exchange})" if len(run.results) > 1 else ""
         lines += [
             "",
@@ -1840,21 +1999,7 @@ def _volume_lines(run: StudyRun, order: Mapping[str, int]) -> list[str]:
             "its estimation mean (%/day = exp(CAV/days) - 1); p from the portfolio test, "
             "Brown-Warner 1985 and the Corrado rank test. Volatility: the portfolio's "
             "event-window variance ratio VR of abnormal returns (F test) and the firms' mean VR:",
-            pd.DataFrame(
-                {
-                    "event": t["event_id"],
-                    "window": t["window"],
-                    "mean CAV": t["mean_cav"].map(lambda x: _t(float(x))),
-                    "%/day": t["pct_per_day"].map(lambda x: _pct(float(x))),
-                    "port. t": t["t_portfolio"].map(lambda x: _t(float(x))),
-                    "p portfolio": t["p_portfolio"].map(lambda x: _p(float(x))),
-                    "p BW1985": t["p_brown_warner_1985"].map(lambda x: _p(float(x))),
-                    "p rank": t["p_corrado_rank"].map(lambda x: _p(float(x))),
-                    "VR": t["volatility_ratio"].map(lambda x: _t(float(x))),
-                    "p VR": t["p_volatility"].map(lambda x: _p(float(x))),
-                    "firms' VR": t["mean_firm_ratio"].map(lambda x: _t(float(x))),
-                }
-            ).to_string(index=False),
+            _text_table(_in_order(rows, "event", order)),
         ]
     return lines
 

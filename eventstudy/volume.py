@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 from scipy import special as _sp
 
+from eventstudy.battery import car_moments
 from eventstudy.config import format_window
 from eventstudy.exceptions import ConfigError, DataError, EventStudyWarning
 from eventstudy.results import EventStudyResults, memoized
@@ -198,13 +199,21 @@ def _f_two_sided(ratio: np.ndarray, df1: np.ndarray, df2: np.ndarray) -> np.ndar
 
 def _daily(
     res: EventStudyResults, window: Window, portfolio: bool
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """Standardized abnormal returns per day of ``window`` and their df.
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The one-day standardized abnormal returns of each day of ``window``.
 
-    Returns the keys (``event_id``, with ``security`` unless ``portfolio``: one row per
-    firm-event, or per event), the SARs (rows x days of ``window``) and the degrees of
-    freedom of each row. The one-day CARs of the results (memoized there) list their rows in
-    the same order every day, so the days are stacked as columns without aligning indexes.
+    Returns the table of ``window`` whose rows they belong to (``res.car(window)``: one row
+    per firm-event, or ``res.portfolio_car(window)``: one per event; both memoized by the
+    results, and giving the keys and the degrees of freedom ``df``) and the SARs (rows x
+    days of ``window``).
+
+    Day ``t``'s SAR is the ``statistic`` of the one-day CAR ``car((t, t))`` (or
+    ``portfolio_car((t, t))``): ``AR_t / (s sqrt(1 + x_t'(X'X)^{-1}x_t))``. It is computed
+    from the arrays, one day at a time by the function those tables call
+    (:func:`eventstudy.battery.car_moments`, or
+    :meth:`~EventStudyResults.portfolio_car_arrays`), so the values are those of the tables
+    to the last bit, without building a table per day. The firm-events' arrays are the
+    battery's input for one block per event, whose rows are the results' rows in order.
     """
     a, b = window
     lo, hi = res.window
@@ -214,14 +223,32 @@ def _daily(
             value=list(window),
             expected=f"a window inside the computed window [{lo}, {hi}]",
         )
-    keys = ["event_id"] if portfolio else ["event_id", "security"]
-    get = res.portfolio_car if portfolio else res.car
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EventStudyWarning)
-        days = [get((t, t)) for t in range(a, b + 1)]
-    sar = np.column_stack([d["statistic"].to_numpy(float) for d in days])
-    first = days[0]
-    return first[keys].reset_index(drop=True), sar, first["df"].to_numpy(float)
+        if portfolio:
+            table = res.portfolio_car(window)
+            days = [res.portfolio_car_arrays((t, t))[2] for t in range(a, b + 1)]
+        else:
+            table = res.car(window)
+            inp = res.battery_input("event_id")
+            days = []
+            for c in range(a - lo, b - lo + 1):
+                car, se, _ = car_moments(
+                    inp.ar_win, inp.X_win, inp.xtx_inv, inp.sigma, np.arange(c, c + 1)
+                )
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    days.append(car / se)  # as car(): statistic = car / se
+    return table, np.column_stack(days)
+
+
+def _mean_square(sar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's mean squared SAR over its observed days (``NaN`` without any) and the
+    number of those days."""
+    sq = sar**2
+    n = np.isfinite(sq).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(n > 0, np.nansum(sq, axis=1) / np.maximum(n, 1), np.nan)
+    return ratio, n
 
 
 def abnormal_volatility(res: EventStudyResults, window: Window) -> pd.DataFrame:
@@ -233,18 +260,21 @@ def abnormal_volatility(res: EventStudyResults, window: Window) -> pd.DataFrame:
         event_id, security, window, ratio (``mean_W SAR_it^2``), df1 (days with an abnormal
         return), df2 (the residual degrees of freedom), p_value (two-sided, F(df1, df2)).
     """
-    out, sar, df2 = _daily(res, window, portfolio=False)
-    sq = sar**2
-    n = np.isfinite(sq).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.nansum(sq, axis=1) / n
-    ratio = np.where(n > 0, ratio, np.nan)
-    out["window"] = format_window(window)
-    out["ratio"] = ratio
-    out["df1"] = n
-    out["df2"] = df2
-    out["p_value"] = _f_two_sided(ratio, n.astype(float), df2)
-    return out
+    table, sar = _daily(res, window, portfolio=False)
+    ratio, n = _mean_square(sar)
+    df2 = table["df"].to_numpy(float)
+    return pd.DataFrame(  # one frame, not five column insertions
+        {
+            "event_id": table["event_id"].array,
+            "security": table["security"].array,
+            "window": format_window(window),
+            "ratio": ratio,
+            "df1": n,
+            "df2": df2,
+            "p_value": _f_two_sided(ratio, n.astype(float), df2),
+        },
+        index=pd.RangeIndex(len(table)),
+    )
 
 
 def volatility_by_event(res: EventStudyResults, window: Window) -> pd.DataFrame:
@@ -265,28 +295,28 @@ def _volatility_by_event(
 ) -> pd.DataFrame:
     """:func:`volatility_by_event` from the firms' ratios already computed (``firms``, the
     :func:`abnormal_volatility` of ``res`` over ``window``)."""
-    keys, sar, df2 = _daily(res, window, portfolio=True)
-    events = pd.Index(keys["event_id"])
-    sq = sar**2
-    n = np.isfinite(sq).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(n > 0, np.nansum(sq, axis=1) / np.maximum(n, 1), np.nan)
-    per = firms.groupby("event_id", sort=False)["ratio"].agg(["count", "mean", "median"])
-    per = per.reindex(events)
-    out = pd.DataFrame(
+    table, sar = _daily(res, window, portfolio=True)
+    ratio, n = _mean_square(sar)
+    df2 = table["df"].to_numpy(float)
+    # the firms' ratios per event: count (finite), mean and median as pandas' groupby
+    # computes them, grouped by the event's row (a firm of no listed event apart)
+    events = {str(e): i for i, e in enumerate(table["event_id"])}
+    code = np.fromiter((events.get(str(e), -1) for e in firms["event_id"]), np.intp, len(firms))
+    by = pd.Series(firms["ratio"].to_numpy(float)).groupby(code)
+    rows = range(len(table))
+    return pd.DataFrame(
         {
-            "event_id": events.astype(str),
+            "event_id": table["event_id"].array,
             "window": format_window(window),
-            "n": per["count"].to_numpy(int),
-            "mean_ratio": per["mean"].to_numpy(float),
-            "median_ratio": per["median"].to_numpy(float),
+            "n": by.count().reindex(rows, fill_value=0).to_numpy(int),
+            "mean_ratio": by.mean().reindex(rows).to_numpy(float),
+            "median_ratio": by.median().reindex(rows).to_numpy(float),
             "portfolio_ratio": ratio,
             "df1": n,
             "df2": df2,
             "p_value": _f_two_sided(ratio, n.astype(float), df2),
         }
     )
-    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -333,15 +363,29 @@ class VolumeResults:
     def abnormal(self) -> pd.DataFrame:
         """Long table: event_id, security, rel_day, date, volume (shares), log_measure,
         abnormal (``AV``)."""
-        ar = self.volume.abnormal_returns.rename(columns={"ar": "abnormal"})
-        dates = pd.DatetimeIndex(ar["date"])
-        vol = self.raw.stack(future_stack=True).rename("volume")
-        vol.index = vol.index.set_names(["date", "security"])
-        keys = pd.MultiIndex.from_arrays([dates, ar["security"].astype(str)])
-        ar.insert(4, "volume", vol.reindex(keys).to_numpy(float))
-        logv = volume_measure(self.raw, self.measure, self.shares).stack(future_stack=True)
-        ar.insert(5, "log_measure", logv.reindex(keys).to_numpy(float))
-        return ar
+        ar = self.volume.abnormal_returns
+        # each row's session and security in the volume frame (-1: none, no volume)
+        at = self.raw.index.get_indexer(pd.DatetimeIndex(ar["date"]))
+        col = self.raw.columns.get_indexer(ar["security"].astype(str))
+        found = (at >= 0) & (col >= 0)
+
+        def pick(frame: pd.DataFrame) -> np.ndarray:
+            values = frame.to_numpy(float)
+            return np.where(found, values[np.where(found, at, 0), np.where(found, col, 0)], np.nan)
+
+        measure = volume_measure(self.raw, self.measure, self.shares)
+        return pd.DataFrame(  # one frame, not two column insertions
+            {
+                "event_id": ar["event_id"],
+                "security": ar["security"],
+                "rel_day": ar["rel_day"],
+                "date": ar["date"],
+                "volume": pick(self.raw),
+                "log_measure": pick(measure),
+                "abnormal": ar["ar"],
+            },
+            index=ar.index,
+        )
 
     @memoized
     def cav(self, window: Window) -> pd.DataFrame:
@@ -396,28 +440,38 @@ class VolumeResults:
         and the firms' mean ratio."""
         rows = []
         for w in self.windows:
+            n_days = w[1] - w[0] + 1
             tests = self.tests(w)
-            vol = self.volatility_events(w).set_index("event_id")
-            for eid, t in tests.groupby("event_id", sort=False):
-                by = t.set_index("test")
-                n_days = w[1] - w[0] + 1
-                mean_cav = float(t["mean_cav"].iloc[0])
+            names = tests["test"].to_numpy(dtype=object)
+            stat = tests["statistic"].to_numpy(float)
+            p = tests["p_value"].to_numpy(float)
+            cav = tests["mean_cav"].to_numpy(float)
+            n = tests["n"].to_numpy()
+            events: dict[str, dict[str, int]] = {}  # event -> test -> row (events in order)
+            for i, eid in enumerate(tests["event_id"].to_numpy(dtype=object)):
+                events.setdefault(str(eid), {}).setdefault(str(names[i]), i)
+            vol = self.volatility_events(w)
+            where = {str(e): i for i, e in enumerate(vol["event_id"].to_numpy(dtype=object))}
+            v_ratio = vol["portfolio_ratio"].to_numpy(float)
+            v_p = vol["p_value"].to_numpy(float)
+            v_mean = vol["mean_ratio"].to_numpy(float)
+            for eid, at in events.items():
+                first = min(at.values())
+                mean_cav = float(cav[first])
                 row: dict[str, object] = {
-                    "event_id": str(eid),
+                    "event_id": eid,
                     "window": format_window(w),
-                    "n": int(t["n"].iloc[0]),
+                    "n": int(n[first]),
                     "mean_cav": mean_cav,
                     "pct_per_day": float(np.expm1(mean_cav / n_days)),
-                    "t_portfolio": float(by.loc["portfolio", "statistic"]),
+                    "t_portfolio": float(stat[at["portfolio"]]),
                 }
                 for name in VOLUME_TESTS:
-                    row[f"p_{name}"] = (
-                        float(by.loc[name, "p_value"]) if name in by.index else np.nan
-                    )
-                v = vol.loc[str(eid)] if str(eid) in vol.index else None
-                row["volatility_ratio"] = float(v["portfolio_ratio"]) if v is not None else np.nan
-                row["p_volatility"] = float(v["p_value"]) if v is not None else np.nan
-                row["mean_firm_ratio"] = float(v["mean_ratio"]) if v is not None else np.nan
+                    row[f"p_{name}"] = float(p[at[name]]) if name in at else np.nan
+                j = where.get(eid)
+                row["volatility_ratio"] = float(v_ratio[j]) if j is not None else np.nan
+                row["p_volatility"] = float(v_p[j]) if j is not None else np.nan
+                row["mean_firm_ratio"] = float(v_mean[j]) if j is not None else np.nan
                 rows.append(row)
         return pd.DataFrame(rows)
 

@@ -11,6 +11,7 @@ import pytest
 from scipy import stats as sps
 
 from eventstudy import event_study
+from eventstudy.config import format_window
 from eventstudy.exceptions import ConfigError, DataError, EventStudyWarning
 from eventstudy.volume import (
     abnormal_volatility,
@@ -285,3 +286,164 @@ def test_a_memoized_volume_table_is_not_changed_by_its_caller() -> None:
     cav.loc[0, "cav"] = -99.0
     pd.testing.assert_frame_equal(v.volatility((0, 1)), before)
     assert v.cav((0, 1)).loc[0, "cav"] != -99.0
+
+
+# ----------------------------------------------------------------------------- the SARs by day
+
+
+def _unordered_study():
+    """Two events given out of order (``f`` first, two securities; ``e`` with three), BBB
+    without a return on day +1 of ``e`` and AAA without one on day -1 of ``e``."""
+    r = _returns()
+    r.loc[DATES[POS + 1], "BBB"] = np.nan
+    r.loc[DATES[POS - 1], "AAA"] = np.nan
+    events = pd.concat(
+        [
+            pd.DataFrame({"security": SECS[:2], "event_date": DATES[POS + 5], "event_id": "f"}),
+            _events(),
+        ],
+        ignore_index=True,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EventStudyWarning)
+        res = event_study(
+            r, events, market="MKT", estimation=EST, window=(-2, 3), min_estimation_obs=30
+        )
+    return r, res
+
+
+@pytest.mark.parametrize("window", [(0, 0), (-1, 1), (-2, 3), (1, 1)])
+def test_daily_sars_are_the_statistics_of_the_one_day_cars(window) -> None:
+    """The SARs computed for all days at once equal, to the last bit, the t-ratio of each
+    day's one-day CAR (firms) and portfolio CAR (events): the per-day definition."""
+    from eventstudy.volume import _daily
+
+    _, res = _unordered_study()
+    days = range(window[0], window[1] + 1)
+    table, sar = _daily(res, window, portfolio=False)
+    expected = np.column_stack([res.car((t, t))["statistic"].to_numpy() for t in days])
+    np.testing.assert_array_equal(sar, expected)
+    car = res.car(window)
+    assert table[["event_id", "security"]].values.tolist() == (
+        car[["event_id", "security"]].values.tolist()
+    )
+    assert table["event_id"].tolist() == ["e", "e", "e", "f", "f"]
+    table, sar = _daily(res, window, portfolio=True)
+    expected = np.column_stack([res.portfolio_car((t, t))["statistic"].to_numpy() for t in days])
+    np.testing.assert_array_equal(sar, expected)
+    assert table["event_id"].tolist() == ["e", "f"]
+
+
+def test_variance_ratio_leaves_out_a_day_without_a_return_by_hand() -> None:
+    """BBB has no return on day +1 of event e: its ratio over (0, 2) is the mean of its
+    two other squared SARs (F with 2 days), and over (1, 1) there is none; the event's
+    count, mean and median of the firms' ratios use the ratios that exist."""
+    r, res = _unordered_study()
+    m = r["MKT"].to_numpy()
+    y = r["BBB"].to_numpy()
+    rows = slice(POS + EST[0], POS + EST[1] + 1)
+    X = np.column_stack([np.ones(len(m)), m])
+    b, *_ = np.linalg.lstsq(X[rows], y[rows], rcond=None)
+    resid = y[rows] - X[rows] @ b
+    s2 = resid @ resid / (len(resid) - 2)
+    inv = np.linalg.inv(X[rows].T @ X[rows])
+    sar2 = [(y[t] - X[t] @ b) ** 2 / (s2 * (1 + X[t] @ inv @ X[t])) for t in (POS, POS + 2)]
+    d2 = len(resid) - 2
+    vr = abnormal_volatility(res, (0, 2)).set_index(["event_id", "security"])
+    got = vr.loc[("e", "BBB")]
+    assert got["ratio"] == pytest.approx(np.mean(sar2), rel=1e-9)
+    assert (got["df1"], got["df2"]) == (2, d2)
+    p = 2 * min(sps.f.cdf(np.mean(sar2), 2, d2), sps.f.sf(np.mean(sar2), 2, d2))
+    assert got["p_value"] == pytest.approx(p, rel=1e-9)
+    one = abnormal_volatility(res, (1, 1)).set_index(["event_id", "security"])
+    assert np.isnan(one.loc[("e", "BBB"), "ratio"]) and one.loc[("e", "BBB"), "df1"] == 0
+    assert np.isnan(one.loc[("e", "BBB"), "p_value"])
+    ev = volatility_by_event(res, (1, 1)).set_index("event_id")
+    ratios = one.loc["e", "ratio"].to_numpy()
+    assert ev.loc["e", "n"] == 2  # AAA and CCC
+    assert ev.loc["e", "mean_ratio"] == pytest.approx(np.nanmean(ratios), rel=1e-12)
+    assert ev.loc["e", "median_ratio"] == pytest.approx(np.nanmedian(ratios), rel=1e-12)
+    assert ev.loc["f", "n"] == 2
+
+
+# ----------------------------------------------------------------------------- summary, table, figure
+
+
+def test_summary_reads_each_event_s_tests_and_volatility_ratio() -> None:
+    windows = ((0, 0), (0, 1), (-1, 1))
+    v, _ = _two_event_study(windows)
+    s = v.summary.set_index(["event_id", "window"])
+    assert len(s) == 2 * len(windows)
+    for w in windows:
+        label = format_window(w)
+        tests = v.tests(w).set_index(["event_id", "test"])
+        vol = v.volatility_events(w).set_index("event_id")
+        cav = v.cav(w)
+        for eid in ("e", "f"):
+            row = s.loc[(eid, label)]
+            firms = cav[cav["event_id"] == eid]["cav"].to_numpy()
+            assert row["n"] == len(firms)
+            assert row["mean_cav"] == pytest.approx(firms.mean(), rel=1e-12)  # by hand
+            days = w[1] - w[0] + 1
+            assert row["pct_per_day"] == pytest.approx(np.expm1(firms.mean() / days), rel=1e-12)
+            assert row["t_portfolio"] == tests.loc[(eid, "portfolio"), "statistic"]
+            for name in ("portfolio", "brown_warner_1985", "corrado_rank"):
+                assert row[f"p_{name}"] == tests.loc[(eid, name), "p_value"]
+            assert row["volatility_ratio"] == vol.loc[eid, "portfolio_ratio"]
+            assert row["p_volatility"] == vol.loc[eid, "p_value"]
+            assert row["mean_firm_ratio"] == vol.loc[eid, "mean_ratio"]
+
+
+def test_abnormal_table_gives_each_day_s_volume_and_log_volume_by_hand() -> None:
+    """The daily table: shares traded and ln(1 + shares) read from the volume frame (a gap
+    stays missing), and the abnormal log volume its estimation-window mean apart."""
+    r = _returns()
+    vol = _volumes()
+    vol.loc[DATES[POS + 2], "CCC"] = np.nan  # no volume that session
+    prices = {s: pd.DataFrame({"close": 1.0, "volume": vol[s]}, index=DATES) for s in SECS}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EventStudyWarning)
+        res = event_study(
+            r, _events(), market="MKT", estimation=EST, window=WIN, min_estimation_obs=30
+        )
+    v = volume_study(prices, res, DATES, min_estimation_obs=30)
+    ab = v.abnormal
+    assert list(ab.columns) == [
+        "event_id", "security", "rel_day", "date", "volume", "log_measure", "abnormal"
+    ]  # fmt: skip
+    assert len(ab) == len(SECS) * (WIN[1] - WIN[0] + 1)
+    for row in ab.itertuples(index=False):
+        shares = vol.loc[row.date, row.security]
+        if np.isnan(shares):
+            assert np.isnan(row.volume) and np.isnan(row.log_measure) and np.isnan(row.abnormal)
+            continue
+        assert row.volume == shares
+        assert row.log_measure == pytest.approx(np.log(1 + shares), rel=1e-15)
+        j = SECS.index(row.security)
+        est = np.log(1 + vol.to_numpy()[POS + EST[0] : POS + EST[1] + 1, j])
+        assert row.abnormal == pytest.approx(np.log(1 + shares) - est.mean(), rel=1e-12)
+    assert ab["rel_day"].tolist()[: WIN[1] - WIN[0] + 1] == list(range(WIN[0], WIN[1] + 1))
+
+
+def test_volume_figure_draws_each_firm_event_and_the_daily_mean() -> None:
+    v, _ = _two_event_study(((0, 1),))
+    ab = v.abnormal
+    fig = v.plot()
+    lines = [t for t in fig.data if t.mode == "lines"]
+    means = [t for t in fig.data if t.mode == "lines+markers"]
+    assert [(t.legendgroup, t.name) for t in lines] == [
+        ("e", "AAA"), ("e", "BBB"), ("e", "CCC"), ("f", "AAA"), ("f", "BBB")
+    ]  # fmt: skip
+    for t in lines:
+        mine = ab[(ab["event_id"] == t.legendgroup) & (ab["security"] == t.name)]
+        np.testing.assert_array_equal(t.x, mine["rel_day"].to_numpy())
+        np.testing.assert_array_equal(t.y, mine["abnormal"].to_numpy())
+    assert [t.name for t in means] == ["e: mean", "f: mean"]
+    for t, eid in zip(means, ("e", "f"), strict=True):
+        mine = ab[ab["event_id"] == eid]
+        days = sorted(set(mine["rel_day"]))
+        by_hand = [np.nanmean(mine[mine["rel_day"] == d]["abnormal"]) for d in days]
+        np.testing.assert_array_equal(t.x, days)
+        np.testing.assert_allclose(t.y, by_hand, rtol=1e-12)
+    one = v.plot("f")
+    assert [t.name for t in one.data] == ["AAA", "BBB", "f: mean"]

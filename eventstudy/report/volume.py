@@ -91,7 +91,7 @@ def volume_tables(inp: ReportInput) -> dict[str, pd.DataFrame]:
     parts: dict[str, list[pd.DataFrame]] = {}
     for exchange, vol in inp.volume.items():
         for name, frame in vol.tables().items():
-            frame = frame.copy()
+            frame = frame.copy(deep=False)  # the column goes to the copy (copy-on-write)
             frame.insert(0, "exchange", exchange)
             parts.setdefault(name, []).append(frame)
     return {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
