@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import functools
 import html
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,7 @@ import pandas as pd
 from eventstudy import battery as bt
 from eventstudy import stats as st
 from eventstudy.calibration import Calibration, binomial_interval, calibrated_p, measured_size
-from eventstudy.exceptions import ConfigError
+from eventstudy.exceptions import ConfigError, DataError
 from eventstudy.models import Design, design
 from eventstudy.movers import MAX_SECURITIES_SHOWN, MOVERS_SHOWN, top_and_bottom
 from eventstudy.stats import Blocks
@@ -129,6 +129,29 @@ class EngineData:
     R: np.ndarray
     market: np.ndarray | None
     factors: np.ndarray | None
+
+    #: The fields with one row per firm-event (a chunked fit concatenates them, a subset
+    #: takes their rows). ``events``, ``sec_code`` and ``excluded`` are per firm-event too
+    #: but rebuilt by each; ``returns``, ``R``, ``market`` and ``factors`` are the
+    #: specification's; the other fields are settings every row shares.
+    ROW_FIELDS: ClassVar[tuple[str, ...]] = (
+        "pos",
+        "dates_win",
+        "y_win",
+        "X_win",
+        "coef",
+        "xtx_inv",
+        "ar_est",
+        "ar_win",
+        "expected_win",
+        "sigma",
+        "n_obs",
+        "r2",
+        "df_sigma",
+        "df_patell",
+        "c_sar",
+        "mterm_win",
+    )
 
     def y_est(self, rows: np.ndarray) -> np.ndarray:
         """Estimation-window returns of the firm-events ``rows``, (n, L)."""
@@ -546,6 +569,55 @@ class EventStudyResults:
     def excluded(self) -> pd.DataFrame:
         """Firm-events left out: event_id, security, reason."""
         return self._d.excluded.copy(deep=False)
+
+    def select(self, securities: Collection[str]) -> EventStudyResults:
+        """The results of the firm-events of ``securities`` alone: what fitting the same
+        specification on those firm-events only gives, without fitting again.
+
+        Each firm-event's regression reads its own returns and the market's on its own days,
+        so its arrays (parameters, abnormal returns, variances) are the rows of this fit;
+        what spans firm-events (each event's portfolio and SUR fit, the clustering, every
+        test) is computed again, lazily, on the rows kept. ``excluded`` keeps the exclusions
+        of ``securities``, in this fit's order. The result is not calibrated (the placebo
+        studies belong to the whole study).
+
+        Parameters
+        ----------
+        securities : collection of str
+            Securities whose firm-events are kept (in every event).
+
+        Returns
+        -------
+        EventStudyResults
+
+        Raises
+        ------
+        DataError
+            When none of their firm-events was fitted (a fit of them alone raises too).
+        """
+        d = self._d
+        wanted = {str(s) for s in securities}
+        keep = np.array([s in wanted for s in d.events["security"].tolist()], dtype=bool)
+        if not keep.any():
+            raise DataError(
+                symbol=", ".join(sorted(wanted)[:3]) or "securities",
+                detail="no fitted firm-event of these securities",
+                fix="select securities of res.events",
+            )
+        rows = np.flatnonzero(keep)
+        # the exclusions framed as a fit frames them (from records: an empty table too)
+        gone = d.excluded
+        records = zip(*(gone[c].tolist() for c in gone.columns), strict=True)
+        data = replace(
+            d,
+            events=d.events.take(rows).reset_index(drop=True),
+            sec_code=d.sec_code[rows],
+            excluded=pd.DataFrame(
+                [r for r in records if str(r[1]) in wanted], columns=list(gone.columns)
+            ),
+            **{f: getattr(d, f)[rows] for f in EngineData.ROW_FIELDS},
+        )
+        return EventStudyResults(data)
 
     @memoized
     def car(self, window: tuple[int, int] | None = None) -> pd.DataFrame:

@@ -1123,7 +1123,10 @@ def _shifted(prep: Prepared, results: Mapping[str, EventStudyResults]) -> pd.Dat
 def _roles(prep: Prepared, results: Mapping[str, EventStudyResults]) -> pd.DataFrame:
     """Mean CAR of each role's equal-weighted portfolio (named OEMs, peers...).
 
-    Each firm alone is in the per-firm table (:attr:`StudyRun.firms`)."""
+    A role's portfolio is the study's specification fitted on the role's firm-events alone:
+    their rows of the study's own fit (:meth:`EventStudyResults.select`, the same numbers as
+    fitting them again), the role's tests computed on them. Each firm alone is in the
+    per-firm table (:attr:`StudyRun.firms`)."""
     plan = prep.plan
     windows = list(plan.engine.car_windows)
     frames = []
@@ -1138,9 +1141,13 @@ def _roles(prep: Prepared, results: Mapping[str, EventStudyResults]) -> pd.DataF
             if ev.empty:
                 continue
             label = f"{ROLE_NAMES.get(role, role)} ({len(members)})"
+            main = results[exchange]
             if len(members) == 1:  # a lone security is its own portfolio
-                part = _lone(results[exchange], members[0], windows)
-            else:
+                part = _lone(main, members[0], windows)
+            elif main.events["security"].isin(members).any():
+                # the role's firm-events fitted alone are rows of the study's fit
+                part = _robust_rows(main.select(members), windows, only=True)
+            else:  # none fitted: the role's own fit says why (DataError)
                 res = _quiet_fit(plan.engine, dataclasses.replace(group, events=ev))
                 part = _robust_rows(res, windows, only=True)
             frames.append(part.assign(exchange=exchange, role=role, subset=label))

@@ -73,29 +73,6 @@ _CHUNK = 8192
 CALIBRATION_MIN_DATES = 20
 
 
-#: :class:`EngineData` fields with one row per firm-event: a chunked fit concatenates them.
-#: ``events``, ``sec_code`` and ``excluded`` are rebuilt; ``returns``, ``R``, ``market`` and
-#: ``factors`` are the specification's; the other fields are settings every chunk shares.
-_ROW_FIELDS: tuple[str, ...] = (
-    "pos",
-    "dates_win",
-    "y_win",
-    "X_win",
-    "coef",
-    "xtx_inv",
-    "ar_est",
-    "ar_win",
-    "expected_win",
-    "sigma",
-    "n_obs",
-    "r2",
-    "df_sigma",
-    "df_patell",
-    "c_sar",
-    "mterm_win",
-)
-
-
 @dataclass(frozen=True, eq=False)
 class FitPart:
     """The fit of a set of whole events (all of them, or one chunk).
@@ -650,31 +627,30 @@ class EventStudy:
             ) from None
         if dates.tz is not None:  # keep the local calendar date, not the UTC one
             dates = dates.tz_localize(None)
-        out = pd.DataFrame(
-            {
-                "security": events["security"].astype(str).to_numpy(),
-                "event_date": dates.normalize(),
-            }
-        )
+        day0 = dates.normalize()
+        security = events["security"].astype(str).to_numpy()
+        event_id: Any
         if "event_id" in events.columns:
             ids = events["event_id"]
             if pd.api.types.infer_dtype(ids, skipna=True) in ("string", "empty"):
                 # text ids (the usual case, and every placebo study): no per-row Python;
                 # a missing id becomes its event date, as below
-                vals = ids.to_numpy(dtype=object, na_value=None, copy=True)
+                event_id = ids.to_numpy(dtype=object, na_value=None, copy=True)
                 missing = ids.isna().to_numpy()
                 if missing.any():
-                    vals[missing] = out["event_date"][missing].dt.strftime("%Y-%m-%d").to_numpy()
-                out["event_id"] = vals
+                    event_id[missing] = day0[missing].strftime("%Y-%m-%d").to_numpy()
             else:
-                out["event_id"] = [
+                event_id = [
                     d.strftime("%Y-%m-%d") if pd.isna(i) else str(i)
-                    for i, d in zip(ids, out["event_date"], strict=True)
+                    for i, d in zip(ids, day0, strict=True)
                 ]
         else:
-            out["event_id"] = out["event_date"].dt.strftime("%Y-%m-%d")
+            event_id = day0.strftime("%Y-%m-%d")
+        # one frame in its final column order (each column set or picked later is a new
+        # frame of Arrow strings in pandas 3)
+        out = pd.DataFrame({"event_id": event_id, "security": security, "event_date": day0})
         seen: set[tuple[str, str]] = set()
-        for pair in zip(out["event_id"].tolist(), out["security"].tolist(), strict=True):
+        for pair in zip(out["event_id"].tolist(), security.tolist(), strict=True):
             if pair in seen:  # the first row repeating an earlier pair
                 raise ConfigError(
                     field="events",
@@ -682,7 +658,7 @@ class EventStudy:
                     expected="each (event_id, security) pair at most once",
                 )
             seen.add(pair)
-        return out[["event_id", "security", "event_date"]]
+        return out
 
     # ------------------------------------------------------------------ fit
 
@@ -827,7 +803,7 @@ class EventStudy:
         _check_fitted(parts)
         datas = [p.data for p in parts if p.data is not None]
         head = datas[0]
-        rows = {f: np.concatenate([getattr(d, f) for d in datas]) for f in _ROW_FIELDS}
+        rows = {f: np.concatenate([getattr(d, f) for d in datas]) for f in EngineData.ROW_FIELDS}
         events = pd.concat([d.events for d in datas], ignore_index=True)
         securities = [str(x) for x in pd.unique(events["security"].to_numpy(dtype=object))]
         return replace(
@@ -1074,14 +1050,22 @@ class EventStudy:
 
     @staticmethod
     def _warn_clusters(table: pd.DataFrame) -> None:
-        for row in table[table["n_securities"] > 1].itertuples():
+        # the columns as arrays, the few clustered rows read by position (no filtered frame)
+        n = table["n_securities"].to_numpy()
+        clustered = np.flatnonzero(n > 1)
+        if not len(clustered):
+            return
+        ids = table["event_id"].to_numpy(dtype=object)
+        rbar = table["rbar"].to_numpy(dtype=float)
+        design_effect = table["design_effect"].to_numpy(dtype=float)
+        for i in clustered:
             warnings.warn(
                 format_warning(
                     ClusteredEventWarning,
-                    event_id=row.event_id,
-                    n=int(row.n_securities),
-                    rbar=float(row.rbar),
-                    design_effect=float(row.design_effect),
+                    event_id=ids[i],
+                    n=int(n[i]),
+                    rbar=float(rbar[i]),
+                    design_effect=float(design_effect[i]),
                     tests=", ".join(INDEPENDENCE_TESTS[:5]) + ", ...",
                 ),
                 stacklevel=4,
