@@ -1441,7 +1441,7 @@ class EventStudyResults:
             Helland & Klick 2013: no normality; :meth:`car`), ``n_sq`` the estimation-window
             CARs behind ``p_sq_car``; ``ci_*_car`` the 95% t interval of the CAR.
         """
-        from eventstudy.verdict import default_window, stars
+        from eventstudy.verdict import default_window
 
         d = self._d
         w: tuple[int, int] = (
@@ -1463,8 +1463,8 @@ class EventStudyResults:
             }
         else:
             ar0 = {k: nan for k in ("ar0", "se_ar0", "t_ar0", "p_ar0", "p_sq_ar0")}
-        p_ar0 = pd.Series(np.asarray(ar0["p_ar0"]))
-        p_car = pd.Series(car["p_value"].to_numpy())
+        p_ar0 = np.asarray(ar0["p_ar0"], dtype=float)
+        p_car = car["p_value"].to_numpy()
         return pd.DataFrame(
             {
                 "event_id": ev["event_id"].array,
@@ -1472,15 +1472,15 @@ class EventStudyResults:
                 "day0": ev["event_date"].array,
                 "window": _window_label(w),
                 **{k: np.asarray(v) for k, v in ar0.items()},
-                "stars_ar0": p_ar0.map(stars),
+                "stars_ar0": _stars(p_ar0),
                 "car": car["car"].to_numpy(),
                 "se_car": car["se"].to_numpy(),
                 "t_car": car["statistic"].to_numpy(),
-                "p_car": p_car.to_numpy(),
+                "p_car": p_car,
                 "p_sq_car": car["p_sq"].to_numpy(),
                 "ci_low_car": car["ci_low"].to_numpy(),
                 "ci_high_car": car["ci_high"].to_numpy(),
-                "stars_car": p_car.map(stars),
+                "stars_car": _stars(p_car),
                 "n_days": car["n_days"].to_numpy(),
                 "n_sq": car["n_sq"].to_numpy(),
             }
@@ -1514,6 +1514,14 @@ def _window_label(window: Sequence[int]) -> str:
     from eventstudy.config import format_window
 
     return format_window(window)
+
+
+def _stars(p: np.ndarray) -> pd.Series:
+    """:func:`eventstudy.verdict.stars` of each p-value (a text column, as ``Series.map``
+    gives it; a list, not a ``map`` over a Series)."""
+    from eventstudy.verdict import stars
+
+    return pd.Series([stars(x) for x in p.tolist()], dtype="str" if len(p) else float)
 
 
 def _movers_rows(firms: pd.DataFrame, label: str) -> tuple[np.ndarray, bool]:
