@@ -1441,6 +1441,12 @@ class EventStudyResults:
             Helland & Klick 2013: no normality; :meth:`car`), ``n_sq`` the estimation-window
             CARs behind ``p_sq_car``; ``ci_*_car`` the 95% t interval of the CAR.
         """
+        return pd.DataFrame(self.firm_columns(window))
+
+    def firm_columns(self, window: tuple[int, int] | None = None) -> dict[str, np.ndarray]:
+        """The columns of :meth:`firm_table`, as arrays (one value per firm-event), without
+        framing them: for callers that read them for many windows (the run's per-firm table,
+        :func:`eventstudy.verdict.firm_rows`)."""
         from eventstudy.verdict import default_window
 
         d = self._d
@@ -1451,40 +1457,37 @@ class EventStudyResults:
         # read side by side (a join on event_id and security would pair the same rows)
         ev = d.events
         car = self.car(w)
-        nan = np.full(len(ev), np.nan)
+        K = len(ev)
         if d.window[0] <= 0 <= d.window[1]:
             day0 = self.car((0, 0))
             ar0 = {
-                "ar0": day0["car"],
-                "se_ar0": day0["se"],
-                "t_ar0": day0["statistic"],
-                "p_ar0": day0["p_value"],
-                "p_sq_ar0": day0["p_sq"],
+                "ar0": day0["car"].to_numpy(),
+                "se_ar0": day0["se"].to_numpy(),
+                "t_ar0": day0["statistic"].to_numpy(),
+                "p_ar0": day0["p_value"].to_numpy(),
+                "p_sq_ar0": day0["p_sq"].to_numpy(),
             }
         else:
-            ar0 = {k: nan for k in ("ar0", "se_ar0", "t_ar0", "p_ar0", "p_sq_ar0")}
-        p_ar0 = np.asarray(ar0["p_ar0"], dtype=float)
+            ar0 = {k: np.full(K, np.nan) for k in ("ar0", "se_ar0", "t_ar0", "p_ar0", "p_sq_ar0")}
         p_car = car["p_value"].to_numpy()
-        return pd.DataFrame(
-            {
-                "event_id": ev["event_id"].array,
-                "security": ev["security"].array,
-                "day0": ev["event_date"].array,
-                "window": _window_label(w),
-                **{k: np.asarray(v) for k, v in ar0.items()},
-                "stars_ar0": _stars(p_ar0),
-                "car": car["car"].to_numpy(),
-                "se_car": car["se"].to_numpy(),
-                "t_car": car["statistic"].to_numpy(),
-                "p_car": p_car,
-                "p_sq_car": car["p_sq"].to_numpy(),
-                "ci_low_car": car["ci_low"].to_numpy(),
-                "ci_high_car": car["ci_high"].to_numpy(),
-                "stars_car": _stars(p_car),
-                "n_days": car["n_days"].to_numpy(),
-                "n_sq": car["n_sq"].to_numpy(),
-            }
-        )
+        return {
+            "event_id": ev["event_id"].to_numpy(dtype=object),
+            "security": ev["security"].to_numpy(dtype=object),
+            "day0": ev["event_date"].to_numpy(),
+            "window": np.full(K, _window_label(w), dtype=object),
+            **ar0,
+            "stars_ar0": _stars(ar0["p_ar0"]),
+            "car": car["car"].to_numpy(),
+            "se_car": car["se"].to_numpy(),
+            "t_car": car["statistic"].to_numpy(),
+            "p_car": p_car,
+            "p_sq_car": car["p_sq"].to_numpy(),
+            "ci_low_car": car["ci_low"].to_numpy(),
+            "ci_high_car": car["ci_high"].to_numpy(),
+            "stars_car": _stars(p_car),
+            "n_days": car["n_days"].to_numpy(),
+            "n_sq": car["n_sq"].to_numpy(),
+        }
 
     # ------------------------------------------------------------------ beyond the CAR
 
@@ -1516,12 +1519,11 @@ def _window_label(window: Sequence[int]) -> str:
     return format_window(window)
 
 
-def _stars(p: np.ndarray) -> pd.Series:
-    """:func:`eventstudy.verdict.stars` of each p-value (a text column, as ``Series.map``
-    gives it; a list, not a ``map`` over a Series)."""
+def _stars(p: np.ndarray) -> np.ndarray:
+    """:func:`eventstudy.verdict.stars` of each p-value, as text."""
     from eventstudy.verdict import stars
 
-    return pd.Series([stars(x) for x in p.tolist()], dtype="str" if len(p) else float)
+    return np.array([stars(x) for x in np.asarray(p, dtype=float).tolist()], dtype=object)
 
 
 def _movers_rows(firms: pd.DataFrame, label: str) -> tuple[np.ndarray, bool]:

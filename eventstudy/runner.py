@@ -1548,7 +1548,7 @@ def verdicts_and_firms(
                 expected=_expected_events(plan, exchange),
                 pools=plan.pools,
             )
-            tables = {w: res.firm_table(w) for w in plan.engine.car_windows}
+            tables = {w: res.firm_columns(w) for w in plan.engine.car_windows}
         rows = firm_rows(tables, labels=plan.labels, roles=plan.roles)
         rows.insert(0, "exchange", exchange)
         firms.append(rows)

@@ -191,11 +191,21 @@ def _rows_where(frame: pd.DataFrame, mask: np.ndarray) -> list[Any]:
     return list(frame[mask].itertuples()) if mask.any() else []
 
 
+def _positional(index: pd.Index) -> bool:
+    """Whether ``index`` is ``0, 1, ..., n - 1`` (labels are positions)."""
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+
+
 def _returns_matrix(ret: pd.DataFrame, securities: list[str]) -> np.ndarray:
     """The return columns of ``securities`` as one float matrix (sessions x securities)."""
     col_index = {c: i for i, c in enumerate(ret.columns.astype(str))}
+    cols = [col_index[s] for s in securities]
+    if all(dt == np.float64 for dt in ret.dtypes.tolist()):
+        # every column float: the frame's own values, the columns picked by numpy (the
+        # layout iloc + to_numpy gives, sessions x securities in Fortran order)
+        return np.asfortranarray(ret.to_numpy()[:, cols])
     try:
-        return ret.iloc[:, [col_index[s] for s in securities]].to_numpy(dtype=float)
+        return ret.iloc[:, cols].to_numpy(dtype=float)
     except (TypeError, ValueError):
         bad = [s for s in securities if not pd.api.types.is_numeric_dtype(ret[s])]
         raise DataError(
@@ -830,7 +840,8 @@ class EventStudy:
         excluded: list[tuple[str, str, str]] = []
         keep = np.ones(len(ev), dtype=bool)
 
-        in_returns = ev["security"].isin(ret.columns.astype(str)).to_numpy()
+        columns = set(ret.columns.astype(str).tolist())
+        in_returns = np.array([s in columns for s in ev["security"].tolist()], dtype=bool)
         for r in _rows_where(ev, ~in_returns):
             excluded.append((r.event_id, r.security, _NOT_A_COLUMN))
         keep &= in_returns
@@ -858,15 +869,18 @@ class EventStudy:
             )
         keep &= ~past
 
-        ev = ev[keep].reset_index(drop=True)
-        pos = pos[keep]
+        if not keep.all() or not _positional(ev.index):  # rows read by position below
+            ev = ev[keep].reset_index(drop=True)
+            pos = pos[keep]
         if len(ev) == 0:
             return FitPart(None, excluded, [], 0, 0)
         n_input = len(ev)
         n_checked = len(excluded)
-        securities = [str(x) for x in pd.unique(ev["security"].to_numpy(dtype=object))]
+        security = ev["security"].to_numpy(dtype=object)
+        securities = [str(x) for x in pd.unique(security)]
         R = _returns_matrix(ret, securities)
-        sec_code = pd.Index(securities).get_indexer(ev["security"])
+        code = {s: i for i, s in enumerate(securities)}
+        sec_code = np.fromiter((code[s] for s in security.tolist()), np.intp, len(security))
 
         rel_est = np.arange(e0, e1 + 1)
         rel_win = np.arange(w0, w1 + 1)
@@ -929,10 +943,11 @@ class EventStudy:
         if not good.any():
             return FitPart(None, excluded[:n_checked], excluded[n_checked:], n_input, 0)
 
-        ev = ev[good].reset_index(drop=True)
         sel = np.flatnonzero(good)
         if good.all():
             sel = slice(None)  # type: ignore[assignment]  # no copy of the large arrays
+        else:
+            ev = ev[good].reset_index(drop=True)
         dates = idx.to_numpy()
         if self.convention == "estudy2" and self.model == "market" and self.dimson_lags == 0:
             # estudy2: Mbar and Sxx over every market day of the estimation window

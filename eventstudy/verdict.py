@@ -830,26 +830,27 @@ def verdicts_from_results(
 
 
 def _measure_columns(
-    t: pd.DataFrame, measure: str, window: tuple[int, int], estimate: str, suffix: str
+    t: Mapping[str, Any], measure: str, window: tuple[int, int], estimate: str, suffix: str
 ) -> dict[str, np.ndarray]:
-    """One measure's rows of :func:`firm_rows` from a ``firm_table``, as arrays: the columns
-    ``estimate``, ``se<suffix>``, ``t<suffix>``, ``p<suffix>``, ``p_sq<suffix>`` (``NaN``
-    when absent) and ``stars<suffix>``."""
-    n = len(t)
+    """One measure's rows of :func:`firm_rows` from a ``firm_table`` (or its columns), as
+    arrays: the columns ``estimate``, ``se<suffix>``, ``t<suffix>``, ``p<suffix>``,
+    ``p_sq<suffix>`` (``NaN`` when absent) and ``stars<suffix>``."""
+    ids = np.asarray(t["event_id"], dtype=object)
+    n = len(ids)
     sq = f"p_sq{suffix}"
     return {
-        "event_id": t["event_id"].to_numpy(dtype=object),
-        "security": t["security"].to_numpy(dtype=object),
-        "day0": t["day0"].to_numpy(),
+        "event_id": ids,
+        "security": np.asarray(t["security"], dtype=object),
+        "day0": np.asarray(t["day0"]),
         "measure": np.full(n, measure, dtype=object),
         "start": np.full(n, int(window[0]), dtype=np.int64),
         "end": np.full(n, int(window[1]), dtype=np.int64),
-        "estimate": t[estimate].to_numpy(),
-        "se": t[f"se{suffix}"].to_numpy(),
-        "t": t[f"t{suffix}"].to_numpy(),
-        "p_value": t[f"p{suffix}"].to_numpy(),
-        "p_sq": t[sq].to_numpy() if sq in t else np.full(n, np.nan),
-        "stars": t[f"stars{suffix}"].to_numpy(dtype=object),
+        "estimate": np.asarray(t[estimate]),
+        "se": np.asarray(t[f"se{suffix}"]),
+        "t": np.asarray(t[f"t{suffix}"]),
+        "p_value": np.asarray(t[f"p{suffix}"]),
+        "p_sq": np.asarray(t[sq]) if sq in t else np.full(n, np.nan),
+        "stars": np.asarray(t[f"stars{suffix}"], dtype=object),
     }
 
 
@@ -861,7 +862,7 @@ FIRM_COLUMNS: tuple[str, ...] = (
 
 
 def firm_rows(
-    tables: Mapping[Window, pd.DataFrame],
+    tables: Mapping[Window, pd.DataFrame] | Mapping[Window, Mapping[str, np.ndarray]],
     *,
     labels: Mapping[str, str] | None = None,
     roles: Mapping[str, str] | None = None,
@@ -872,7 +873,8 @@ def firm_rows(
     Parameters
     ----------
     tables : mapping of window to DataFrame
-        ``res.firm_table(window)`` for each CAR window (same firm-events in each).
+        ``res.firm_table(window)`` for each CAR window (same firm-events in each), or its
+        columns as arrays (``res.firm_columns(window)``).
     labels, roles : mapping, optional
         Security -> display name and role (``oem``, ``peer``...).
 
