@@ -334,8 +334,9 @@ class EventStudyResults:
 
     @cached_property
     def _codes(self) -> np.ndarray:
-        ids = self._d.events["event_id"].to_numpy(dtype=object)
-        return pd.Index(self._event_ids, dtype=object).get_indexer(ids)
+        ids = self._d.events["event_id"].to_numpy(dtype=object).tolist()
+        code = {e: i for i, e in enumerate(self._event_ids)}
+        return np.fromiter((code.get(e, -1) for e in ids), np.intp, len(ids))
 
     @cached_property
     def _clusters(self) -> Blocks:
