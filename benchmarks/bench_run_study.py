@@ -7,6 +7,10 @@ package, numpy and pandas, plans the study, then measures the CPU time (user + s
 ``time.process_time``) of ``run_study`` alone; imports the run makes on the way (such as
 ``scipy.sparse``) count, as they do in the CLI.
 
+The same runs also time the computation after the main fit: the follow-up analyses (``runner.analyse``: variants, date-only shift, roles, overlapping windows) and the
+verdicts with the per-firm table (``runner.verdicts_and_firms``), each wrapped where
+``run_study`` calls it.
+
 With ``--baseline COMMIT`` the package as of ``COMMIT`` (its ``eventstudy/`` extracted with
 ``git archive``) runs too, alternating with the working tree's, so both see the same load of
 a shared machine; the table shows medians, the smallest time (the least disturbed run) and
@@ -30,30 +34,48 @@ from _baseline import extract, import_from
 ROOT = Path(__file__).resolve().parents[1]
 PRICES = ROOT.parent / "shared" / "data" / "prices"
 CONFIG = ROOT / "configs" / "kei_cars.yaml"
-#: The child: plan the study, then time run_study alone (CPU seconds on the last line).
+#: The stages after the main fit, timed where ``run_study`` calls them.
+STAGES = ("analyse", "verdicts_and_firms")
+#: The child: plan the study, then time run_study alone and the stages inside it (CPU
+#: seconds on the last line: run_study, then each stage).
 CHILD = """
 import time, warnings
 import numpy, pandas
 from eventstudy import runner
 from eventstudy.plan import plan_study
 warnings.simplefilter("ignore")
+spent = dict.fromkeys({stages!r}, 0.0)
+
+def timed(name, fn):
+    def run(*args, **kwargs):
+        t = time.process_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            spent[name] += time.process_time() - t
+    return run
+
+for name in spent:
+    setattr(runner, name, timed(name, getattr(runner, name)))
 plan = plan_study({config!r}, prices={prices!r}, out={out!r})
 t0 = time.process_time()
 runner.run_study(plan, offline=True, quiet=True, calibrate=0)
-print(time.process_time() - t0)
+print(time.process_time() - t0, *spent.values())
 """
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def measure(src: str, out: Path) -> float:
-    """CPU seconds of one cold ``run_study`` (a fresh subprocess)."""
-    code = import_from(src) + CHILD.format(config=str(CONFIG), prices=str(PRICES), out=str(out))
+def measure(src: str, out: Path) -> list[float]:
+    """CPU seconds of one cold ``run_study`` (a fresh subprocess), then of each stage."""
+    code = import_from(src) + CHILD.format(
+        config=str(CONFIG), prices=str(PRICES), out=str(out), stages=STAGES
+    )
     proc = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=ENV, capture_output=True, text=True
     )
     if proc.returncode:
         raise SystemExit(f"run_study failed:\n{proc.stderr[-2000:]}")
-    return float(proc.stdout.strip().splitlines()[-1])
+    return [float(x) for x in proc.stdout.strip().splitlines()[-1].split()]
 
 
 def main() -> None:
@@ -70,22 +92,32 @@ def main() -> None:
             cases = {f"baseline {args.baseline[:10]}": str(src), **cases}
         for src in cases.values():  # warm the byte-code caches
             measure(src, Path(tmp) / "out")
-        times: dict[str, list[float]] = {name: [] for name in cases}
+        times: dict[str, list[list[float]]] = {name: [] for name in cases}
         load = [os.getloadavg()[0]]
         for _ in range(args.repeat):
             for name, src in cases.items():
                 times[name].append(measure(src, Path(tmp) / "out"))
         load.append(os.getloadavg()[0])
-    print(f"run_study CPU s, kei-car study, {args.repeat} cold runs per case (interleaved);")
+    # per run: run_study, then the stages after the main fit together
+    runs = {name: [(r[0], sum(r[1:])) for r in rs] for name, rs in times.items()}
+    print(f"CPU s, kei-car study, {args.repeat} cold runs per case (interleaved);")
     print(f"load average {load[0]:.2f} before, {load[1]:.2f} after")
-    print("| case | median | min |")
-    print("|---|---:|---:|")
-    for name, values in times.items():
-        print(f"| {name} | {statistics.median(values):.3f} | {min(values):.3f} |")
+    print("| case | run_study (median) | min | analyse + verdicts_and_firms (median) | min |")
+    print("|---|---:|---:|---:|---:|")
+    for name, rs in runs.items():
+        whole, after = [r[0] for r in rs], [r[1] for r in rs]
+        print(
+            f"| {name} | {statistics.median(whole):.3f} | {min(whole):.3f} "
+            f"| {statistics.median(after):.3f} | {min(after):.3f} |"
+        )
     if args.baseline:
-        base, new = times[next(iter(cases))], times["working tree"]
-        ratios = [n / b for b, n in zip(base, new, strict=True)]
-        print(f"working tree / baseline, median of the pairs: {statistics.median(ratios):.2f}")
+        base, new = runs[next(iter(cases))], runs["working tree"]
+        for k, what in enumerate(("run_study", "analyse + verdicts_and_firms")):
+            ratios = [n[k] / b[k] for b, n in zip(base, new, strict=True)]
+            print(
+                f"{what}: working tree / baseline, median of the pairs "
+                f"{statistics.median(ratios):.2f}"
+            )
 
 
 if __name__ == "__main__":
