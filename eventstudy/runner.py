@@ -888,10 +888,11 @@ ROBUST_P: tuple[str, ...] = ("portfolio", "adjusted_patell", "kolari_pynnonen", 
 
 
 def _quiet_fit(engine: EnginePlan, group: ExchangeGroup, **overrides: Any) -> EventStudyResults:
-    """:func:`fit_group` without the per-fit warnings (the main run has raised them)."""
+    """:func:`fit_group` without the per-fit warnings (the main run has raised them): the
+    clustering warnings are not even formatted (``warn=False``), the others are ignored."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EventStudyWarning)
-        return fit_group(engine, group, **overrides)
+        return fit_group(engine, group, warn=False, **overrides)
 
 
 #: The tests a row of :func:`_robust_rows` reads.
@@ -920,13 +921,15 @@ class _Rows:
     def concat(parts: Sequence[_Rows]) -> _Rows:
         """The rows of ``parts`` one after the other."""
         if not parts:
-            empty = np.array([], dtype=object)
-            return _Rows(empty, empty, np.array([], dtype=int), *np.empty((2, 0)), np.empty((0, 4)))
-        return _Rows(*(np.concatenate([getattr(p, f) for p in parts]) for f in _ROWS_FIELDS))
+            text = np.array([], dtype=object)
+            number = np.array([], dtype=float)
+            p = np.empty((0, len(ROBUST_P)))
+            return _Rows(text, text, np.array([], dtype=int), number, number, p)
+        return _Rows(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in _ROWS_FIELDS})
 
     def take(self, idx: np.ndarray) -> _Rows:
         """The rows at positions ``idx``."""
-        return _Rows(*(getattr(self, f)[idx] for f in _ROWS_FIELDS))
+        return _Rows(**{f: getattr(self, f)[idx] for f in _ROWS_FIELDS})
 
     def columns(self) -> dict[str, np.ndarray]:
         """The table's columns, in order: event_id, window, n, caar, t_portfolio, then

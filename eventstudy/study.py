@@ -280,6 +280,7 @@ def event_study(
     collect: Literal["arrays"] = "arrays",
     car_windows: Sequence[tuple[int, int]] = (),
     tests: Sequence[str] | None = None,
+    warn: bool = True,
 ) -> EventStudyResults: ...
 
 
@@ -305,6 +306,7 @@ def event_study(
     collect: Literal["summary"],
     car_windows: Sequence[tuple[int, int]] = (),
     tests: Sequence[str] | None = None,
+    warn: bool = True,
 ) -> SummaryResults: ...
 
 
@@ -329,6 +331,7 @@ def event_study(
     collect: Collect = "arrays",
     car_windows: Sequence[tuple[int, int]] = (),
     tests: Sequence[str] | None = None,
+    warn: bool = True,
 ) -> EventStudyResults | SummaryResults:
     """Run an event study and return its results.
 
@@ -397,6 +400,10 @@ def event_study(
         event window always is).
     tests : sequence of str, keyword-only, optional
         ``collect="summary"``: the tests computed (default: all).
+    warn : bool, keyword-only
+        Raise a :class:`~eventstudy.exceptions.ClusteredEventWarning` for each event whose
+        securities share day 0 (default). ``False`` skips the check, for a refit whose
+        caller has raised these warnings already (the runner's robustness refits).
 
     Returns
     -------
@@ -441,7 +448,7 @@ def event_study(
         "workers": workers,
     }
     if collect == "summary":
-        return study.fit_summary(car_windows, tests=tests, **compute)
+        return study.fit_summary(car_windows, tests=tests, warn=warn, **compute)
     for name, value in (("car_windows", car_windows), ("tests", tests)):
         if value is not None and len(value):
             raise ConfigError(
@@ -450,7 +457,7 @@ def event_study(
                 expected='nothing unless collect="summary" (every window and test is '
                 "available on the results)",
             )
-    return study.fit(**compute)
+    return study.fit(warn=warn, **compute)
 
 
 def _window(name: str, value: Any) -> tuple[int, int]:
@@ -679,6 +686,7 @@ class EventStudy:
         chunk_events: int | None = None,
         scheduler: Scheduler | None = None,
         workers: int | None = None,
+        warn: bool = True,
     ) -> EventStudyResults:
         """Fit the model for every firm-event and return the (lazy) results.
 
@@ -689,12 +697,13 @@ class EventStudy:
             into chunks of whole events (:mod:`eventstudy.parallel`), each chunk is fitted
             by the same code on a worker, and the chunks' arrays are concatenated here: the
             results are identical to ``backend=None``.
-        chunk_events, scheduler, workers
+        chunk_events, scheduler, workers, warn
             See :func:`event_study`.
         """
         data = self._fit_data(backend, chunk_events, scheduler, workers)
         res = EventStudyResults(data)
-        self._warn_clusters(res.clustering)
+        if warn:
+            self._warn_clusters(res.clustering)
         if self.calibrate:
             res = EventStudyResults(data, calibration=self._calibration(res))
         return res
@@ -730,6 +739,7 @@ class EventStudy:
         chunk_events: int | None = None,
         scheduler: Scheduler | None = None,
         workers: int | None = None,
+        warn: bool = True,
     ) -> SummaryResults:
         """Fit chunk by chunk and keep tables and sufficient statistics, never every
         firm-event's arrays at once (:mod:`eventstudy.summary`).
@@ -740,7 +750,7 @@ class EventStudy:
             Windows whose CAR tables and tests are computed (the event window always is).
         tests : sequence of str, optional
             Tests to compute (default: all; without ``grank`` one pass is enough).
-        backend, chunk_events, scheduler, workers
+        backend, chunk_events, scheduler, workers, warn
             See :func:`event_study`; with ``backend=None`` the chunks run one after the
             other here.
         """
@@ -774,7 +784,8 @@ class EventStudy:
             excluded=_excluded(parts),
             n_chunks=len(chunks),
         )
-        self._warn_clusters(out.clustering)
+        if warn:
+            self._warn_clusters(out.clustering)
         return out
 
     def _sorted_events(self) -> pd.DataFrame:

@@ -461,11 +461,12 @@ def build_verdicts(
     why = _notes_by_event(test_notes, choice.test)
     gone_by_event = _excluded_by_event(excluded)
     path = _PortfolioPaths(paths)
-    prows: dict[str, int] = {}
+    prows: dict[str, int] = {}  # event id -> its first row of the portfolio table
+    pcol: dict[str, np.ndarray] = {}
     if portfolio is not None and not portfolio.empty:
         for k, eid in enumerate(portfolio["event_id"].astype(str).tolist()):
             prows.setdefault(eid, k)
-    pcol = {c: portfolio[c].to_numpy() for c in portfolio.columns} if prows else {}
+        pcol = {c: portfolio[c].to_numpy() for c in portfolio.columns}
     counts: dict[str, int] | None = None
     out: list[Verdict] = []
     parts: dict[str, tuple[float, float, int, Any, Any]] = {}
