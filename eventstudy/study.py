@@ -851,8 +851,11 @@ class EventStudy:
         excluded: list[tuple[str, str, str]] = []
         keep = np.ones(len(ev), dtype=bool)
 
+        # each security once (codes in order of first appearance), then per row
+        codes, names = pd.factorize(ev["security"])
         columns = set(ret.columns.astype(str).tolist())
-        in_returns = np.array([s in columns for s in ev["security"].tolist()], dtype=bool)
+        known = np.array([str(s) in columns for s in names.tolist()] + [False], dtype=bool)
+        in_returns = known[codes]  # a missing security (code -1) reads the final False
         for r in _rows_where(ev, ~in_returns):
             excluded.append((r.event_id, r.security, _NOT_A_COLUMN))
         keep &= in_returns
@@ -883,15 +886,19 @@ class EventStudy:
         if not keep.all() or not _positional(ev.index):  # rows read by position below
             ev = ev[keep].reset_index(drop=True)
             pos = pos[keep]
+            codes = codes[keep]
         if len(ev) == 0:
             return FitPart(None, excluded, [], 0, 0)
         n_input = len(ev)
         n_checked = len(excluded)
-        security = ev["security"].to_numpy(dtype=object)
-        securities = [str(x) for x in pd.unique(security)]
+        # the securities in order of first appearance among these rows, and each row's
+        # position in that list
+        order = pd.unique(codes)
+        securities = [str(names[c]) for c in order.tolist()]
         R = _returns_matrix(ret, securities)
-        code = {s: i for i, s in enumerate(securities)}
-        sec_code = np.fromiter((code[s] for s in security.tolist()), np.intp, len(security))
+        rank = np.empty(len(names), dtype=np.intp)
+        rank[order] = np.arange(len(order))
+        sec_code = rank[codes]
 
         rel_est = np.arange(e0, e1 + 1)
         rel_win = np.arange(w0, w1 + 1)
