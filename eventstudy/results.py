@@ -334,9 +334,9 @@ class EventStudyResults:
 
     @cached_property
     def _codes(self) -> np.ndarray:
-        ids = self._d.events["event_id"].to_numpy(dtype=object).tolist()
-        code = {e: i for i, e in enumerate(self._event_ids)}
-        return np.fromiter((code.get(e, -1) for e in ids), np.intp, len(ids))
+        # factorize numbers the ids in order of first appearance: the order of _event_ids
+        codes, _ = pd.factorize(self._d.events["event_id"])
+        return codes.astype(np.intp, copy=False)
 
     @cached_property
     def _clusters(self) -> Blocks:
@@ -598,7 +598,7 @@ class EventStudyResults:
         """
         d = self._d
         wanted = {str(s) for s in securities}
-        keep = np.array([s in wanted for s in d.events["security"].tolist()], dtype=bool)
+        keep = d.events["security"].astype(str).isin(list(wanted)).to_numpy()
         if not keep.any():
             raise DataError(
                 symbol=", ".join(sorted(wanted)[:3]) or "securities",
