@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import functools
 import html
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,7 @@ import pandas as pd
 from eventstudy import battery as bt
 from eventstudy import stats as st
 from eventstudy.calibration import Calibration, binomial_interval, calibrated_p, measured_size
-from eventstudy.exceptions import ConfigError
+from eventstudy.exceptions import ConfigError, DataError
 from eventstudy.models import Design, design
 from eventstudy.movers import MAX_SECURITIES_SHOWN, MOVERS_SHOWN, top_and_bottom
 from eventstudy.stats import Blocks
@@ -129,6 +129,29 @@ class EngineData:
     R: np.ndarray
     market: np.ndarray | None
     factors: np.ndarray | None
+
+    #: The fields with one row per firm-event (a chunked fit concatenates them, a subset
+    #: takes their rows). ``events``, ``sec_code`` and ``excluded`` are per firm-event too
+    #: but rebuilt by each; ``returns``, ``R``, ``market`` and ``factors`` are the
+    #: specification's; the other fields are settings every row shares.
+    ROW_FIELDS: ClassVar[tuple[str, ...]] = (
+        "pos",
+        "dates_win",
+        "y_win",
+        "X_win",
+        "coef",
+        "xtx_inv",
+        "ar_est",
+        "ar_win",
+        "expected_win",
+        "sigma",
+        "n_obs",
+        "r2",
+        "df_sigma",
+        "df_patell",
+        "c_sar",
+        "mterm_win",
+    )
 
     def y_est(self, rows: np.ndarray) -> np.ndarray:
         """Estimation-window returns of the firm-events ``rows``, (n, L)."""
@@ -311,8 +334,9 @@ class EventStudyResults:
 
     @cached_property
     def _codes(self) -> np.ndarray:
-        ids = self._d.events["event_id"].to_numpy(dtype=object)
-        return pd.Index(self._event_ids, dtype=object).get_indexer(ids)
+        # factorize numbers the ids in order of first appearance: the order of _event_ids
+        codes, _ = pd.factorize(self._d.events["event_id"])
+        return codes.astype(np.intp, copy=False)
 
     @cached_property
     def _clusters(self) -> Blocks:
@@ -546,6 +570,55 @@ class EventStudyResults:
     def excluded(self) -> pd.DataFrame:
         """Firm-events left out: event_id, security, reason."""
         return self._d.excluded.copy(deep=False)
+
+    def select(self, securities: Collection[str]) -> EventStudyResults:
+        """The results of the firm-events of ``securities`` alone: what fitting the same
+        specification on those firm-events only gives, without fitting again.
+
+        Each firm-event's regression reads its own returns and the market's on its own days,
+        so its arrays (parameters, abnormal returns, variances) are the rows of this fit;
+        what spans firm-events (each event's portfolio and SUR fit, the clustering, every
+        test) is computed again, lazily, on the rows kept. ``excluded`` keeps the exclusions
+        of ``securities``, in this fit's order. The result is not calibrated (the placebo
+        studies belong to the whole study).
+
+        Parameters
+        ----------
+        securities : collection of str
+            Securities whose firm-events are kept (in every event).
+
+        Returns
+        -------
+        EventStudyResults
+
+        Raises
+        ------
+        DataError
+            When none of their firm-events was fitted (a fit of them alone raises too).
+        """
+        d = self._d
+        wanted = {str(s) for s in securities}
+        keep = d.events["security"].astype(str).isin(list(wanted)).to_numpy()
+        if not keep.any():
+            raise DataError(
+                symbol=", ".join(sorted(wanted)[:3]) or "securities",
+                detail="no fitted firm-event of these securities",
+                fix="select securities of res.events",
+            )
+        rows = np.flatnonzero(keep)
+        # the exclusions framed as a fit frames them (from records: an empty table too)
+        gone = d.excluded
+        records = zip(*(gone[c].tolist() for c in gone.columns), strict=True)
+        data = replace(
+            d,
+            events=d.events.take(rows).reset_index(drop=True),
+            sec_code=d.sec_code[rows],
+            excluded=pd.DataFrame(
+                [r for r in records if str(r[1]) in wanted], columns=list(gone.columns)
+            ),
+            **{f: getattr(d, f)[rows] for f in EngineData.ROW_FIELDS},
+        )
+        return EventStudyResults(data)
 
     @memoized
     def car(self, window: tuple[int, int] | None = None) -> pd.DataFrame:
@@ -1369,7 +1442,13 @@ class EventStudyResults:
             Helland & Klick 2013: no normality; :meth:`car`), ``n_sq`` the estimation-window
             CARs behind ``p_sq_car``; ``ci_*_car`` the 95% t interval of the CAR.
         """
-        from eventstudy.verdict import default_window, stars
+        return pd.DataFrame(self.firm_columns(window))
+
+    def firm_columns(self, window: tuple[int, int] | None = None) -> dict[str, np.ndarray]:
+        """The columns of :meth:`firm_table`, as arrays (one value per firm-event), without
+        framing them: for callers that read them for many windows (the run's per-firm table,
+        :func:`eventstudy.verdict.firm_rows`)."""
+        from eventstudy.verdict import default_window
 
         d = self._d
         w: tuple[int, int] = (
@@ -1379,40 +1458,37 @@ class EventStudyResults:
         # read side by side (a join on event_id and security would pair the same rows)
         ev = d.events
         car = self.car(w)
-        nan = np.full(len(ev), np.nan)
+        K = len(ev)
         if d.window[0] <= 0 <= d.window[1]:
             day0 = self.car((0, 0))
             ar0 = {
-                "ar0": day0["car"],
-                "se_ar0": day0["se"],
-                "t_ar0": day0["statistic"],
-                "p_ar0": day0["p_value"],
-                "p_sq_ar0": day0["p_sq"],
+                "ar0": day0["car"].to_numpy(),
+                "se_ar0": day0["se"].to_numpy(),
+                "t_ar0": day0["statistic"].to_numpy(),
+                "p_ar0": day0["p_value"].to_numpy(),
+                "p_sq_ar0": day0["p_sq"].to_numpy(),
             }
         else:
-            ar0 = {k: nan for k in ("ar0", "se_ar0", "t_ar0", "p_ar0", "p_sq_ar0")}
-        p_ar0 = pd.Series(np.asarray(ar0["p_ar0"]))
-        p_car = pd.Series(car["p_value"].to_numpy())
-        return pd.DataFrame(
-            {
-                "event_id": ev["event_id"].array,
-                "security": ev["security"].array,
-                "day0": ev["event_date"].array,
-                "window": _window_label(w),
-                **{k: np.asarray(v) for k, v in ar0.items()},
-                "stars_ar0": p_ar0.map(stars),
-                "car": car["car"].to_numpy(),
-                "se_car": car["se"].to_numpy(),
-                "t_car": car["statistic"].to_numpy(),
-                "p_car": p_car.to_numpy(),
-                "p_sq_car": car["p_sq"].to_numpy(),
-                "ci_low_car": car["ci_low"].to_numpy(),
-                "ci_high_car": car["ci_high"].to_numpy(),
-                "stars_car": p_car.map(stars),
-                "n_days": car["n_days"].to_numpy(),
-                "n_sq": car["n_sq"].to_numpy(),
-            }
-        )
+            ar0 = {k: np.full(K, np.nan) for k in ("ar0", "se_ar0", "t_ar0", "p_ar0", "p_sq_ar0")}
+        p_car = car["p_value"].to_numpy()
+        return {
+            "event_id": ev["event_id"].to_numpy(dtype=object),
+            "security": ev["security"].to_numpy(dtype=object),
+            "day0": ev["event_date"].to_numpy(),
+            "window": np.full(K, _window_label(w), dtype=object),
+            **ar0,
+            "stars_ar0": _stars(ar0["p_ar0"]),
+            "car": car["car"].to_numpy(),
+            "se_car": car["se"].to_numpy(),
+            "t_car": car["statistic"].to_numpy(),
+            "p_car": p_car,
+            "p_sq_car": car["p_sq"].to_numpy(),
+            "ci_low_car": car["ci_low"].to_numpy(),
+            "ci_high_car": car["ci_high"].to_numpy(),
+            "stars_car": _stars(p_car),
+            "n_days": car["n_days"].to_numpy(),
+            "n_sq": car["n_sq"].to_numpy(),
+        }
 
     # ------------------------------------------------------------------ beyond the CAR
 
@@ -1442,6 +1518,13 @@ def _window_label(window: Sequence[int]) -> str:
     from eventstudy.config import format_window
 
     return format_window(window)
+
+
+def _stars(p: np.ndarray) -> np.ndarray:
+    """:func:`eventstudy.verdict.stars` of each p-value, as text."""
+    from eventstudy.verdict import stars
+
+    return np.array([stars(x) for x in np.asarray(p, dtype=float).tolist()], dtype=object)
 
 
 def _movers_rows(firms: pd.DataFrame, label: str) -> tuple[np.ndarray, bool]:

@@ -888,33 +888,85 @@ ROBUST_P: tuple[str, ...] = ("portfolio", "adjusted_patell", "kolari_pynnonen", 
 
 
 def _quiet_fit(engine: EnginePlan, group: ExchangeGroup, **overrides: Any) -> EventStudyResults:
-    """:func:`fit_group` without the per-fit warnings (the main run has raised them)."""
+    """:func:`fit_group` without the per-fit warnings (the main run has raised them): the
+    clustering warnings are not even formatted (``warn=False``), the others are ignored."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EventStudyWarning)
-        return fit_group(engine, group, **overrides)
+        return fit_group(engine, group, warn=False, **overrides)
 
 
 #: The tests a row of :func:`_robust_rows` reads.
 _ROW_TESTS: tuple[str, ...] = ("portfolio", *ROBUST_P)
 
 
-def _robust_rows(
+@dataclass(frozen=True)
+class _Rows:
+    """Rows of a robustness table as arrays: per event and CAR window, the firm-events, the
+    mean CAR, the portfolio t and the :data:`ROBUST_P` p-values (``p``, one column each).
+
+    The analyses gather these and frame each table once (with pandas 3, every frame, column
+    insert or string column costs a new Arrow array)."""
+
+    event_id: np.ndarray
+    window: np.ndarray
+    n: np.ndarray
+    caar: np.ndarray
+    t_portfolio: np.ndarray
+    p: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.event_id)
+
+    @staticmethod
+    def concat(parts: Sequence[_Rows]) -> _Rows:
+        """The rows of ``parts`` one after the other."""
+        if not parts:
+            text = np.array([], dtype=object)
+            number = np.array([], dtype=float)
+            p = np.empty((0, len(ROBUST_P)))
+            return _Rows(text, text, np.array([], dtype=int), number, number, p)
+        return _Rows(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in _ROWS_FIELDS})
+
+    def take(self, idx: np.ndarray) -> _Rows:
+        """The rows at positions ``idx``."""
+        return _Rows(**{f: getattr(self, f)[idx] for f in _ROWS_FIELDS})
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The table's columns, in order: event_id, window, n, caar, t_portfolio, then
+        ``p_<test>`` for each test of :data:`ROBUST_P`."""
+        return {
+            "event_id": self.event_id,
+            "window": self.window,
+            "n": self.n,
+            "caar": self.caar,
+            "t_portfolio": self.t_portfolio,
+            **{f"p_{name}": self.p[:, k] for k, name in enumerate(ROBUST_P)},
+        }
+
+
+_ROWS_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(_Rows))
+
+
+def _row_arrays(
     res: EventStudyResults, windows: Sequence[tuple[int, int]], *, only: bool = False
-) -> pd.DataFrame:
+) -> _Rows:
     """Per event and window: mean CAR, the portfolio statistic and the robust p-values.
 
     ``only``: compute just the tests a row shows, untabulated
     (:meth:`~eventstudy.results.EventStudyResults.caar_batch`; results fitted for this table
     alone); by default the full table is read, which the report computes anyway (memoised).
-    The rows are gathered as arrays and framed once.
+    Rows by window, then event.
     """
-    parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    parts: list[_Rows] = []
     for w in windows:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EventStudyWarning)
             # nominal p-values only: a calibrated run skips the placebo battery here
             if only:
-                parts.append((format_window(w), *_batch_arrays(res, (int(w[0]), int(w[1])))))
+                ids, n, caar, stat, pvals = _batch_arrays(res, (int(w[0]), int(w[1])))
+                parts.append(
+                    _Rows(ids, np.full(len(ids), format_window(w), object), n, caar, stat, pvals)
+                )
                 continue
             t = res.caar_tests(tuple(w), by="event_id", calibrated=False)
         # one row per event: the table is block-major, the same tests in each block
@@ -929,9 +981,9 @@ def _robust_rows(
         pval = t["p_value"].to_numpy(dtype=float).reshape(B, T)
         col = {n: k for k, n in enumerate(names)}
         parts.append(
-            (
-                format_window(w),
-                head["event_id"].astype(str).to_numpy(),
+            _Rows(
+                head["event_id"].astype(str).to_numpy(dtype=object),
+                np.full(B, format_window(w), dtype=object),
                 head["n"].to_numpy(dtype=int),
                 head["caar"].to_numpy(dtype=float),
                 stat[:, col["portfolio"]] if "portfolio" in col else np.full(B, math.nan),
@@ -941,19 +993,17 @@ def _robust_rows(
                 ).reshape(B, len(ROBUST_P)),
             )
         )
-    if not parts:
+    return _Rows.concat(parts)
+
+
+def _robust_rows(
+    res: EventStudyResults, windows: Sequence[tuple[int, int]], *, only: bool = False
+) -> pd.DataFrame:
+    """:func:`_row_arrays` as a table: event_id, window, n, caar, t_portfolio and the
+    ``p_<test>`` columns (no columns without a window)."""
+    if not windows:
         return pd.DataFrame()
-    pvals = np.concatenate([p[5] for p in parts])
-    return pd.DataFrame(
-        {
-            "event_id": np.concatenate([p[1] for p in parts]),
-            "window": np.concatenate([np.full(len(p[1]), p[0], dtype=object) for p in parts]),
-            "n": np.concatenate([p[2] for p in parts]),
-            "caar": np.concatenate([p[3] for p in parts]),
-            "t_portfolio": np.concatenate([p[4] for p in parts]),
-            **{f"p_{name}": pvals[:, k] for k, name in enumerate(ROBUST_P)},
-        }
-    )
+    return pd.DataFrame(_row_arrays(res, windows, only=only).columns())
 
 
 def _batch_arrays(
@@ -979,20 +1029,38 @@ def _batch_arrays(
     )
 
 
-def _memo_robust_rows(res: EventStudyResults) -> Callable[[tuple[int, int]], pd.DataFrame]:
-    """:func:`_robust_rows` of one window, computed once per window: the combined windows of
+def _memo_robust_rows(res: EventStudyResults) -> Callable[[tuple[int, int]], _Rows]:
+    """:func:`_row_arrays` of one window, computed once per window: the combined windows of
     n events on consecutive days ask for the same few windows n times (every event's rows come
     from one battery call, so asking again per pair made a study of 50 such events take
     minutes). Only the tests a row shows are computed: these windows are the combined
     table's alone."""
-    memo: dict[tuple[int, int], pd.DataFrame] = {}
+    memo: dict[tuple[int, int], _Rows] = {}
 
-    def rows(window: tuple[int, int]) -> pd.DataFrame:
+    def rows(window: tuple[int, int]) -> _Rows:
         if window not in memo:
-            memo[window] = _robust_rows(res, [window], only=True)
+            memo[window] = _row_arrays(res, [window], only=True)
         return memo[window]
 
     return rows
+
+
+def _labelled(parts: Sequence[tuple[_Rows, Sequence[Any]]]) -> tuple[_Rows, list[np.ndarray]]:
+    """The rows of ``parts`` one after the other, and each label of a part repeated over its
+    rows (one array per label, in the order the parts give them)."""
+    rows = _Rows.concat([r for r, _ in parts])
+    sizes = [len(r) for r, _ in parts]
+    n_labels = len(parts[0][1]) if parts else 0
+    labels = [
+        np.repeat(np.array([lab[j] for _, lab in parts], dtype=object), sizes)
+        for j in range(n_labels)
+    ]
+    return rows, labels
+
+
+def _answers(rows: _Rows) -> list[str]:
+    """:func:`answer` of each row (mean CAR, portfolio p-value)."""
+    return [answer(c, p) for c, p in zip(rows.caar.tolist(), rows.p[:, 0].tolist(), strict=True)]
 
 
 def answer(caar: float, p: float, alpha: float = 0.05) -> str:
@@ -1025,22 +1093,30 @@ def _variant_group(
     return group, overrides
 
 
+def _same_fit(plan: StudyPlan, vplan: StudyPlan, group: ExchangeGroup, market: str) -> bool:
+    """Whether a variant fits what the study fitted on ``group``: the same engine but for
+    its CAR windows and tests (which its rows read, not its fit), and the same market."""
+    eng = dataclasses.replace(
+        vplan.engine, car_windows=plan.engine.car_windows, tests=plan.engine.tests
+    )
+    return eng == plan.engine and market == group.market
+
+
 def _variants(prep: Prepared, results: Mapping[str, EventStudyResults], **kw: Any) -> pd.DataFrame:
-    """Every configured variant's mean CAR and robust p-values, beside the study's own."""
+    """Every configured variant's mean CAR and robust p-values, beside the study's own.
+
+    A variant that changes only the CAR windows or the tests reads the study's own fit."""
     plan = prep.plan
     if not plan.variants:
         return pd.DataFrame()
     windows = list(plan.engine.car_windows)
-    frames = []
+    parts: list[tuple[_Rows, tuple[str, str, str]]] = []
     for exchange, res in results.items():
-        base = _robust_rows(res, windows)
-        base.insert(0, "variant", "study")
-        base.insert(
-            1, "title", f"as configured ({_spec_label(plan, prep.groups[exchange].market)})"
-        )
-        frames.append(base.assign(exchange=exchange))
+        title = f"as configured ({_spec_label(plan, prep.groups[exchange].market)})"
+        parts.append((_row_arrays(res, windows), (exchange, "study", title)))
     for var in plan.variants:
         vplan = var.plan
+        vwindows = list(vplan.engine.car_windows)
         vprep: Prepared | None = None
         for exchange, group in prep.groups.items():
             found = _variant_group(prep, vplan, exchange, group)
@@ -1050,23 +1126,33 @@ def _variants(prep: Prepared, results: Mapping[str, EventStudyResults], **kw: An
                 g, overrides = vprep.groups[exchange], dict[str, Any]()
             else:
                 g, overrides = found
-            res = _quiet_fit(vplan.engine, g, **overrides)
-            rows = _robust_rows(res, list(vplan.engine.car_windows), only=True)
-            rows.insert(0, "variant", var.name)
             market = overrides.get("market", g.market)
-            rows.insert(1, "title", f"{var.title} ({_spec_label(vplan, market)})")
-            frames.append(rows.assign(exchange=exchange))
-    out = pd.concat(frames, ignore_index=True)
-    keys = list(zip(out["exchange"], out["event_id"], out["window"], strict=True))
-    answers = [answer(c, p) for c, p in zip(out["caar"], out["p_portfolio"], strict=True)]
-    study = {k: a for k, a, v in zip(keys, answers, out["variant"], strict=True) if v == "study"}
+            if found is not None and _same_fit(plan, vplan, group, market):
+                rows = _row_arrays(results[exchange], vwindows, only=True)
+            else:
+                rows = _row_arrays(_quiet_fit(vplan.engine, g, **overrides), vwindows, only=True)
+            title = f"{var.title} ({_spec_label(vplan, market)})"
+            parts.append((rows, (exchange, var.name, title)))
+    rows, (exchange_, variant, title_) = _labelled(parts)
+    answers = _answers(rows)
+    keys = list(zip(exchange_.tolist(), rows.event_id.tolist(), rows.window.tolist(), strict=True))
+    study = {k: a for k, a, v in zip(keys, answers, variant.tolist(), strict=True) if v == "study"}
     same: list[bool | None] = [
         a == study[k] if k in study else None for k, a in zip(keys, answers, strict=True)
     ]
-    out["answer"] = answers
-    out["same_answer"] = same
-    lead = ["exchange", "event_id", "variant", "title", "window"]
-    return out[[*lead, *[c for c in out.columns if c not in lead]]]
+    cols = rows.columns()
+    return pd.DataFrame(
+        {
+            "exchange": exchange_,
+            "event_id": cols.pop("event_id"),
+            "variant": variant,
+            "title": title_,
+            "window": cols.pop("window"),
+            **cols,
+            "answer": answers,
+            "same_answer": same,
+        }
+    )
 
 
 def _spec_label(plan: StudyPlan, market: str) -> str:
@@ -1087,7 +1173,9 @@ def _shifted(prep: Prepared, results: Mapping[str, EventStudyResults]) -> pd.Dat
     if not ids:
         return pd.DataFrame()
     windows = list(plan.engine.car_windows)
-    frames = []
+    wanted = set(ids)
+    parts: list[tuple[_Rows, tuple[str, str]]] = []
+    day0s: list[np.ndarray] = []
     for exchange, group in prep.groups.items():
         ev = group.events[group.events["event_id"].isin(ids)]
         if ev.empty:
@@ -1100,33 +1188,63 @@ def _shifted(prep: Prepared, results: Mapping[str, EventStudyResults]) -> pd.Dat
         res_s = _quiet_fit(
             plan.engine, dataclasses.replace(group, events=shifted.reset_index(drop=True))
         )
-        base = _robust_rows(results[exchange], windows)
-        base = base[base["event_id"].isin(ids)]
-        day0 = dict(zip(ev["event_id"], ev["event_date"], strict=False))
-        day0_s = dict(zip(shifted["event_id"], shifted["event_date"], strict=False))
-        base = base.assign(timing="as configured", day0=base["event_id"].map(day0))
-        new = _robust_rows(res_s, windows, only=True)
-        new = new.assign(timing="day 0 one session later", day0=new["event_id"].map(day0_s))
-        frames.append(pd.concat([base, new], ignore_index=True).assign(exchange=exchange))
-    if not frames:
+        base = _row_arrays(results[exchange], windows)
+        base = base.take(np.flatnonzero([e in wanted for e in base.event_id.tolist()]))
+        new = _row_arrays(res_s, windows, only=True)
+        # each row's day 0 from the events' own column (an event's last row, as a dict reads
+        # the pairs; an event's rows share their day 0 on one exchange)
+        at = dict(zip(ev["event_id"].tolist(), range(len(ev)), strict=True))
+        for rows, days in ((base, ev["event_date"]), (new, shifted["event_date"])):
+            day0s.append(days.to_numpy()[[at[e] for e in rows.event_id.tolist()]])
+        parts.append((base, (exchange, "as configured")))
+        parts.append((new, (exchange, "day 0 one session later")))
+    if not parts:
         return pd.DataFrame()
-    out = pd.concat(frames, ignore_index=True)
-    out["answer"] = [answer(c, p) for c, p in zip(out["caar"], out["p_portfolio"], strict=True)]
-    order = {format_window(w): i for i, w in enumerate(windows)}
-    out = out.assign(_w=out["window"].map(order))
-    out = out.sort_values(["exchange", "event_id", "_w", "timing"], kind="stable")
-    out = out.drop(columns="_w")
-    lead = ["exchange", "event_id", "window", "timing", "day0"]
-    return out[[*lead, *[c for c in out.columns if c not in lead]]].reset_index(drop=True)
+    rows, (exchange_, timing) = _labelled(parts)
+    day0 = np.concatenate(day0s)
+    rank = {format_window(w): i for i, w in enumerate(windows)}
+    keys = list(
+        zip(
+            exchange_.tolist(),
+            rows.event_id.tolist(),
+            rows.window.tolist(),
+            timing.tolist(),
+            strict=True,
+        )
+    )
+    # by exchange, event, CAR window (as configured), timing; stable
+    order = np.array(
+        sorted(
+            range(len(keys)), key=lambda i: (keys[i][0], keys[i][1], rank[keys[i][2]], keys[i][3])
+        ),
+        dtype=np.intp,
+    )
+    rows = rows.take(order)
+    cols = rows.columns()
+    return pd.DataFrame(
+        {
+            "exchange": exchange_[order],
+            "event_id": cols.pop("event_id"),
+            "window": cols.pop("window"),
+            "timing": timing[order],
+            "day0": day0[order],
+            **cols,
+            "answer": _answers(rows),
+        }
+    )
 
 
 def _roles(prep: Prepared, results: Mapping[str, EventStudyResults]) -> pd.DataFrame:
     """Mean CAR of each role's equal-weighted portfolio (named OEMs, peers...).
 
-    Each firm alone is in the per-firm table (:attr:`StudyRun.firms`)."""
+    A role's portfolio is the study's specification fitted on the role's firm-events alone:
+    their rows of the study's own fit (:meth:`EventStudyResults.select`, the same numbers as
+    fitting them again), the role's tests computed on them. Each firm alone is in the
+    per-firm table (:attr:`StudyRun.firms`)."""
     plan = prep.plan
     windows = list(plan.engine.car_windows)
-    frames = []
+    parts: list[tuple[_Rows, tuple[str, str, str]]] = []
+    robust = False  # a role of one security has the portfolio test alone
     for exchange, group in prep.groups.items():
         secs = plan.exchange(exchange).securities
         roles = list(dict.fromkeys(str(s.role) for s in secs))
@@ -1138,35 +1256,57 @@ def _roles(prep: Prepared, results: Mapping[str, EventStudyResults]) -> pd.DataF
             if ev.empty:
                 continue
             label = f"{ROLE_NAMES.get(role, role)} ({len(members)})"
+            main = results[exchange]
             if len(members) == 1:  # a lone security is its own portfolio
-                part = _lone(results[exchange], members[0], windows)
+                part = _lone(main, members[0], windows)
             else:
-                res = _quiet_fit(plan.engine, dataclasses.replace(group, events=ev))
-                part = _robust_rows(res, windows, only=True)
-            frames.append(part.assign(exchange=exchange, role=role, subset=label))
-    if not frames:
+                robust = True
+                if main.events["security"].isin(members).any():
+                    # the role's firm-events fitted alone are rows of the study's fit
+                    part = _row_arrays(main.select(members), windows, only=True)
+                else:  # none fitted: the role's own fit says why (DataError)
+                    res = _quiet_fit(plan.engine, dataclasses.replace(group, events=ev))
+                    part = _row_arrays(res, windows, only=True)
+            parts.append((part, (exchange, role, label)))
+    if not parts:
         return pd.DataFrame()
-    out = pd.concat(frames, ignore_index=True)
-    lead = ["exchange", "event_id", "role", "subset", "window"]
-    return out[[*lead, *[c for c in out.columns if c not in lead]]]
+    rows, (exchange_, role_, subset) = _labelled(parts)
+    cols = rows.columns()
+    if not robust:
+        for name in ROBUST_P[1:]:
+            del cols[f"p_{name}"]
+    return pd.DataFrame(
+        {
+            "exchange": exchange_,
+            "event_id": cols.pop("event_id"),
+            "role": role_,
+            "subset": subset,
+            "window": cols.pop("window"),
+            **cols,
+        }
+    )
 
 
-def _lone(res: EventStudyResults, symbol: str, windows: Sequence[tuple[int, int]]) -> pd.DataFrame:
-    rows = []
+def _lone(res: EventStudyResults, symbol: str, windows: Sequence[tuple[int, int]]) -> _Rows:
+    """A role of one security: its CAR and t-test per event and window (the portfolio test of
+    a portfolio of one); no robust p-values."""
+    parts = []
     for w in windows:
         car = res.car(tuple(w))
-        for r in car[car["security"].astype(str) == symbol].itertuples(index=False):
-            rows.append(
-                {
-                    "event_id": str(r.event_id),
-                    "window": format_window(w),
-                    "n": 1,
-                    "caar": float(r.car),
-                    "t_portfolio": float(r.statistic),
-                    "p_portfolio": float(r.p_value),
-                }
+        hit = np.flatnonzero(car["security"].astype(str).to_numpy(dtype=object) == symbol)
+        p = np.full((len(hit), len(ROBUST_P)), math.nan)
+        p[:, 0] = car["p_value"].to_numpy(dtype=float)[hit]
+        parts.append(
+            _Rows(
+                car["event_id"].astype(str).to_numpy(dtype=object)[hit],
+                np.full(len(hit), format_window(w), dtype=object),
+                np.ones(len(hit), dtype=int),
+                car["car"].to_numpy(dtype=float)[hit],
+                car["statistic"].to_numpy(dtype=float)[hit],
+                p,
             )
-    return pd.DataFrame(rows)
+        )
+    return _Rows.concat(parts)
 
 
 def _overlaps(
@@ -1181,7 +1321,9 @@ def _overlaps(
     eng = prep.plan.engine
     est_lo, est_hi = eng.estimation
     ew_lo, ew_hi = eng.window
-    rows, combined = [], []
+    rows: list[dict[str, Any]] = []
+    combined: list[tuple[_Rows, tuple[str, str, str, str]]] = []
+    ends: list[np.ndarray] = []  # each combined row's first and last session
     for exchange, group in prep.groups.items():
         index = group.returns.index
         robust = _memo_robust_rows(results[exchange])
@@ -1249,29 +1391,35 @@ def _overlaps(
                         spans.append(
                             ((-1, k + 1), f"day -1 of {a} to day +1 of {b}", pos[a] - 1, pos[b] + 1)
                         )
-                    part = pd.concat([robust(w) for w, *_ in spans], ignore_index=True)
-                    part = part[part["event_id"] == a]
-                    key = part["window"]
-                    combined.append(
-                        part.assign(
-                            exchange=exchange,
-                            combined=f"{a} + {b}",
-                            second=b,
-                            span=key.map({format_window(w): lab for w, lab, *_ in spans}),
-                            start=key.map(
-                                {format_window(w): index[max(lo_, 0)] for w, _, lo_, _ in spans}
-                            ),
-                            end=key.map(
-                                {format_window(w): index[min(hi_, last)] for w, _, _, hi_ in spans}
-                            ),
+                    sessions = index.to_numpy()
+                    for w, label, lo_, hi_ in spans:
+                        part = robust(w)
+                        part = part.take(np.flatnonzero(part.event_id == a))
+                        combined.append((part, (exchange, f"{a} + {b}", b, label)))
+                        ends.append(
+                            np.repeat(
+                                sessions[[max(lo_, 0), min(hi_, last)]][None], len(part), axis=0
+                            )
                         )
-                    )
     over = pd.DataFrame(rows)
-    comb = pd.concat(combined, ignore_index=True) if combined else pd.DataFrame()
-    if len(comb):
-        lead = ["exchange", "combined", "event_id", "second", "window", "span", "start", "end"]
-        comb = comb[[*lead, *[c for c in comb.columns if c not in lead]]]
-    return over, comb
+    if not combined:
+        return over, pd.DataFrame()
+    comb, (exchange_, pair, second, span) = _labelled(combined)
+    start_end = np.concatenate(ends)
+    cols = comb.columns()
+    return over, pd.DataFrame(
+        {
+            "exchange": exchange_,
+            "combined": pair,
+            "event_id": cols.pop("event_id"),
+            "second": second,
+            "window": cols.pop("window"),
+            "span": span,
+            "start": start_end[:, 0],
+            "end": start_end[:, 1],
+            **cols,
+        }
+    )
 
 
 def analyse(
@@ -1403,7 +1551,7 @@ def verdicts_and_firms(
                 expected=_expected_events(plan, exchange),
                 pools=plan.pools,
             )
-            tables = {w: res.firm_table(w) for w in plan.engine.car_windows}
+            tables = {w: res.firm_columns(w) for w in plan.engine.car_windows}
         rows = firm_rows(tables, labels=plan.labels, roles=plan.roles)
         rows.insert(0, "exchange", exchange)
         firms.append(rows)

@@ -73,29 +73,6 @@ _CHUNK = 8192
 CALIBRATION_MIN_DATES = 20
 
 
-#: :class:`EngineData` fields with one row per firm-event: a chunked fit concatenates them.
-#: ``events``, ``sec_code`` and ``excluded`` are rebuilt; ``returns``, ``R``, ``market`` and
-#: ``factors`` are the specification's; the other fields are settings every chunk shares.
-_ROW_FIELDS: tuple[str, ...] = (
-    "pos",
-    "dates_win",
-    "y_win",
-    "X_win",
-    "coef",
-    "xtx_inv",
-    "ar_est",
-    "ar_win",
-    "expected_win",
-    "sigma",
-    "n_obs",
-    "r2",
-    "df_sigma",
-    "df_patell",
-    "c_sar",
-    "mterm_win",
-)
-
-
 @dataclass(frozen=True, eq=False)
 class FitPart:
     """The fit of a set of whole events (all of them, or one chunk).
@@ -214,11 +191,21 @@ def _rows_where(frame: pd.DataFrame, mask: np.ndarray) -> list[Any]:
     return list(frame[mask].itertuples()) if mask.any() else []
 
 
+def _positional(index: pd.Index) -> bool:
+    """Whether ``index`` is ``0, 1, ..., n - 1`` (labels are positions)."""
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+
+
 def _returns_matrix(ret: pd.DataFrame, securities: list[str]) -> np.ndarray:
     """The return columns of ``securities`` as one float matrix (sessions x securities)."""
     col_index = {c: i for i, c in enumerate(ret.columns.astype(str))}
+    cols = [col_index[s] for s in securities]
+    if all(dt == np.float64 for dt in ret.dtypes.tolist()):
+        # every column float: the frame's own values, the columns picked by numpy (the
+        # layout iloc + to_numpy gives, sessions x securities in Fortran order)
+        return np.asfortranarray(ret.to_numpy()[:, cols])
     try:
-        return ret.iloc[:, [col_index[s] for s in securities]].to_numpy(dtype=float)
+        return ret.iloc[:, cols].to_numpy(dtype=float)
     except (TypeError, ValueError):
         bad = [s for s in securities if not pd.api.types.is_numeric_dtype(ret[s])]
         raise DataError(
@@ -293,6 +280,7 @@ def event_study(
     collect: Literal["arrays"] = "arrays",
     car_windows: Sequence[tuple[int, int]] = (),
     tests: Sequence[str] | None = None,
+    warn: bool = True,
 ) -> EventStudyResults: ...
 
 
@@ -318,6 +306,7 @@ def event_study(
     collect: Literal["summary"],
     car_windows: Sequence[tuple[int, int]] = (),
     tests: Sequence[str] | None = None,
+    warn: bool = True,
 ) -> SummaryResults: ...
 
 
@@ -342,6 +331,7 @@ def event_study(
     collect: Collect = "arrays",
     car_windows: Sequence[tuple[int, int]] = (),
     tests: Sequence[str] | None = None,
+    warn: bool = True,
 ) -> EventStudyResults | SummaryResults:
     """Run an event study and return its results.
 
@@ -410,6 +400,10 @@ def event_study(
         event window always is).
     tests : sequence of str, keyword-only, optional
         ``collect="summary"``: the tests computed (default: all).
+    warn : bool, keyword-only
+        Raise a :class:`~eventstudy.exceptions.ClusteredEventWarning` for each event whose
+        securities share day 0 (default). ``False`` skips the check, for a refit whose
+        caller has raised these warnings already (the runner's robustness refits).
 
     Returns
     -------
@@ -454,7 +448,7 @@ def event_study(
         "workers": workers,
     }
     if collect == "summary":
-        return study.fit_summary(car_windows, tests=tests, **compute)
+        return study.fit_summary(car_windows, tests=tests, warn=warn, **compute)
     for name, value in (("car_windows", car_windows), ("tests", tests)):
         if value is not None and len(value):
             raise ConfigError(
@@ -463,7 +457,7 @@ def event_study(
                 expected='nothing unless collect="summary" (every window and test is '
                 "available on the results)",
             )
-    return study.fit(**compute)
+    return study.fit(warn=warn, **compute)
 
 
 def _window(name: str, value: Any) -> tuple[int, int]:
@@ -650,31 +644,30 @@ class EventStudy:
             ) from None
         if dates.tz is not None:  # keep the local calendar date, not the UTC one
             dates = dates.tz_localize(None)
-        out = pd.DataFrame(
-            {
-                "security": events["security"].astype(str).to_numpy(),
-                "event_date": dates.normalize(),
-            }
-        )
+        day0 = dates.normalize()
+        security = events["security"].astype(str).to_numpy()
+        event_id: Any
         if "event_id" in events.columns:
             ids = events["event_id"]
             if pd.api.types.infer_dtype(ids, skipna=True) in ("string", "empty"):
                 # text ids (the usual case, and every placebo study): no per-row Python;
                 # a missing id becomes its event date, as below
-                vals = ids.to_numpy(dtype=object, na_value=None, copy=True)
+                event_id = ids.to_numpy(dtype=object, na_value=None, copy=True)
                 missing = ids.isna().to_numpy()
                 if missing.any():
-                    vals[missing] = out["event_date"][missing].dt.strftime("%Y-%m-%d").to_numpy()
-                out["event_id"] = vals
+                    event_id[missing] = day0[missing].strftime("%Y-%m-%d").to_numpy()
             else:
-                out["event_id"] = [
+                event_id = [
                     d.strftime("%Y-%m-%d") if pd.isna(i) else str(i)
-                    for i, d in zip(ids, out["event_date"], strict=True)
+                    for i, d in zip(ids, day0, strict=True)
                 ]
         else:
-            out["event_id"] = out["event_date"].dt.strftime("%Y-%m-%d")
+            event_id = day0.strftime("%Y-%m-%d")
+        # one frame in its final column order (each column set or picked later is a new
+        # frame of Arrow strings in pandas 3)
+        out = pd.DataFrame({"event_id": event_id, "security": security, "event_date": day0})
         seen: set[tuple[str, str]] = set()
-        for pair in zip(out["event_id"].tolist(), out["security"].tolist(), strict=True):
+        for pair in zip(out["event_id"].tolist(), security.tolist(), strict=True):
             if pair in seen:  # the first row repeating an earlier pair
                 raise ConfigError(
                     field="events",
@@ -682,7 +675,7 @@ class EventStudy:
                     expected="each (event_id, security) pair at most once",
                 )
             seen.add(pair)
-        return out[["event_id", "security", "event_date"]]
+        return out
 
     # ------------------------------------------------------------------ fit
 
@@ -693,6 +686,7 @@ class EventStudy:
         chunk_events: int | None = None,
         scheduler: Scheduler | None = None,
         workers: int | None = None,
+        warn: bool = True,
     ) -> EventStudyResults:
         """Fit the model for every firm-event and return the (lazy) results.
 
@@ -703,12 +697,13 @@ class EventStudy:
             into chunks of whole events (:mod:`eventstudy.parallel`), each chunk is fitted
             by the same code on a worker, and the chunks' arrays are concatenated here: the
             results are identical to ``backend=None``.
-        chunk_events, scheduler, workers
+        chunk_events, scheduler, workers, warn
             See :func:`event_study`.
         """
         data = self._fit_data(backend, chunk_events, scheduler, workers)
         res = EventStudyResults(data)
-        self._warn_clusters(res.clustering)
+        if warn:
+            self._warn_clusters(res.clustering)
         if self.calibrate:
             res = EventStudyResults(data, calibration=self._calibration(res))
         return res
@@ -744,6 +739,7 @@ class EventStudy:
         chunk_events: int | None = None,
         scheduler: Scheduler | None = None,
         workers: int | None = None,
+        warn: bool = True,
     ) -> SummaryResults:
         """Fit chunk by chunk and keep tables and sufficient statistics, never every
         firm-event's arrays at once (:mod:`eventstudy.summary`).
@@ -754,7 +750,7 @@ class EventStudy:
             Windows whose CAR tables and tests are computed (the event window always is).
         tests : sequence of str, optional
             Tests to compute (default: all; without ``grank`` one pass is enough).
-        backend, chunk_events, scheduler, workers
+        backend, chunk_events, scheduler, workers, warn
             See :func:`event_study`; with ``backend=None`` the chunks run one after the
             other here.
         """
@@ -788,7 +784,8 @@ class EventStudy:
             excluded=_excluded(parts),
             n_chunks=len(chunks),
         )
-        self._warn_clusters(out.clustering)
+        if warn:
+            self._warn_clusters(out.clustering)
         return out
 
     def _sorted_events(self) -> pd.DataFrame:
@@ -827,7 +824,7 @@ class EventStudy:
         _check_fitted(parts)
         datas = [p.data for p in parts if p.data is not None]
         head = datas[0]
-        rows = {f: np.concatenate([getattr(d, f) for d in datas]) for f in _ROW_FIELDS}
+        rows = {f: np.concatenate([getattr(d, f) for d in datas]) for f in EngineData.ROW_FIELDS}
         events = pd.concat([d.events for d in datas], ignore_index=True)
         securities = [str(x) for x in pd.unique(events["security"].to_numpy(dtype=object))]
         return replace(
@@ -854,7 +851,11 @@ class EventStudy:
         excluded: list[tuple[str, str, str]] = []
         keep = np.ones(len(ev), dtype=bool)
 
-        in_returns = ev["security"].isin(ret.columns.astype(str)).to_numpy()
+        # each security once (codes in order of first appearance), then per row
+        codes, names = pd.factorize(ev["security"])
+        columns = set(ret.columns.astype(str).tolist())
+        known = np.array([str(s) in columns for s in names.tolist()] + [False], dtype=bool)
+        in_returns = known[codes]  # a missing security (code -1) reads the final False
         for r in _rows_where(ev, ~in_returns):
             excluded.append((r.event_id, r.security, _NOT_A_COLUMN))
         keep &= in_returns
@@ -882,15 +883,22 @@ class EventStudy:
             )
         keep &= ~past
 
-        ev = ev[keep].reset_index(drop=True)
-        pos = pos[keep]
+        if not keep.all() or not _positional(ev.index):  # rows read by position below
+            ev = ev[keep].reset_index(drop=True)
+            pos = pos[keep]
+            codes = codes[keep]
         if len(ev) == 0:
             return FitPart(None, excluded, [], 0, 0)
         n_input = len(ev)
         n_checked = len(excluded)
-        securities = [str(x) for x in pd.unique(ev["security"].to_numpy(dtype=object))]
+        # the securities in order of first appearance among these rows, and each row's
+        # position in that list
+        order = pd.unique(codes)
+        securities = [str(names[c]) for c in order.tolist()]
         R = _returns_matrix(ret, securities)
-        sec_code = pd.Index(securities).get_indexer(ev["security"])
+        rank = np.empty(len(names), dtype=np.intp)
+        rank[order] = np.arange(len(order))
+        sec_code = rank[codes]
 
         rel_est = np.arange(e0, e1 + 1)
         rel_win = np.arange(w0, w1 + 1)
@@ -953,10 +961,11 @@ class EventStudy:
         if not good.any():
             return FitPart(None, excluded[:n_checked], excluded[n_checked:], n_input, 0)
 
-        ev = ev[good].reset_index(drop=True)
         sel = np.flatnonzero(good)
         if good.all():
             sel = slice(None)  # type: ignore[assignment]  # no copy of the large arrays
+        else:
+            ev = ev[good].reset_index(drop=True)
         dates = idx.to_numpy()
         if self.convention == "estudy2" and self.model == "market" and self.dimson_lags == 0:
             # estudy2: Mbar and Sxx over every market day of the estimation window
@@ -1074,14 +1083,22 @@ class EventStudy:
 
     @staticmethod
     def _warn_clusters(table: pd.DataFrame) -> None:
-        for row in table[table["n_securities"] > 1].itertuples():
+        # the columns as arrays, the few clustered rows read by position (no filtered frame)
+        n = table["n_securities"].to_numpy()
+        clustered = np.flatnonzero(n > 1)
+        if not len(clustered):
+            return
+        ids = table["event_id"].to_numpy(dtype=object)
+        rbar = table["rbar"].to_numpy(dtype=float)
+        design_effect = table["design_effect"].to_numpy(dtype=float)
+        for i in clustered:
             warnings.warn(
                 format_warning(
                     ClusteredEventWarning,
-                    event_id=row.event_id,
-                    n=int(row.n_securities),
-                    rbar=float(row.rbar),
-                    design_effect=float(row.design_effect),
+                    event_id=ids[i],
+                    n=int(n[i]),
+                    rbar=float(rbar[i]),
+                    design_effect=float(design_effect[i]),
                     tests=", ".join(INDEPENDENCE_TESTS[:5]) + ", ...",
                 ),
                 stacklevel=4,

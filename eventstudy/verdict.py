@@ -317,20 +317,39 @@ def default_window(window: Window) -> Window:
 # ----------------------------------------------------------------------------- building
 
 
+class _PortfolioPaths:
+    """The ``portfolio`` rows of ``car_paths()``, indexed once: event id -> relative day ->
+    row (so a verdict per event reads them without filtering the table again)."""
+
+    def __init__(self, paths: pd.DataFrame) -> None:
+        mine = np.flatnonzero(paths["security"].to_numpy(dtype=object) == "portfolio")
+        ids = paths["event_id"].astype(str).to_numpy(dtype=object)[mine]
+        days = paths["rel_day"].to_numpy()[mine]
+        self._rows = mine
+        self._car = paths["car"].to_numpy(dtype=float)[mine]
+        self._date = paths["date"].array  # its elements as the table gives them (Timestamps)
+        self._at: dict[str, dict[Any, int]] = {}
+        for k, (eid, day) in enumerate(zip(ids.tolist(), days.tolist(), strict=True)):
+            self._at.setdefault(eid, {})[day] = k
+
+    def window(self, event_id: str, window: Window) -> tuple[float, Any, Any]:
+        """:func:`portfolio_car` of one event."""
+        at = self._at.get(event_id, {})
+        a, b = window
+        if b not in at:
+            return math.nan, None, None
+        end = float(self._car[at[b]])
+        before = float(self._car[at[a - 1]]) if (a - 1) in at else 0.0
+        before = before if math.isfinite(before) else 0.0  # nothing observed before day a
+        first = self._date[self._rows[at[a]]] if a in at else None
+        return end - before, first, self._date[self._rows[at[b]]]
+
+
 def portfolio_car(paths: pd.DataFrame, event_id: str, window: Window) -> tuple[float, Any, Any]:
     """The event portfolio's CAR over ``window`` from its cumulative path (``car_paths()``):
     the path at the window's last day minus the path the day before its first; and the
     dates of the window's first and last days."""
-    p = paths[(paths["event_id"].astype(str) == event_id) & (paths["security"] == "portfolio")]
-    p = p.set_index("rel_day")
-    a, b = window
-    if b not in p.index:
-        return math.nan, None, None
-    end = float(p.at[b, "car"])
-    before = float(p.at[a - 1, "car"]) if (a - 1) in p.index else 0.0
-    before = before if math.isfinite(before) else 0.0  # nothing observed before day a
-    first = p.at[a, "date"] if a in p.index else None
-    return end - before, first, p.at[b, "date"]
+    return _PortfolioPaths(paths).window(event_id, window)
 
 
 def bounds(estimate: float, se: float, df: float, level: float) -> tuple[float, float]:
@@ -424,46 +443,66 @@ def build_verdicts(
             value=choice.p_column,
             expected="a column of the test table: " + ", ".join(map(str, tests.columns)),
         )
-    rows = tests[tests["test"] == choice.test].copy() if len(tests) else tests
-    if len(rows):
-        rows["event_id"] = rows["event_id"].astype(str)
-    day0 = (
-        events.assign(event_id=events["event_id"].astype(str))
-        .groupby("event_id", sort=False)["event_date"]
-        .min()
-    )
+    # every per-event lookup indexed once (filtering the small tables per event costs more
+    # than the verdicts themselves)
+    first: dict[str, int] = {}  # event id -> its first row of the chosen test
+    if len(tests):
+        chosen = np.flatnonzero(tests["test"].to_numpy(dtype=object) == choice.test)
+        if len(chosen):
+            ids = tests["event_id"].astype(str).to_numpy(dtype=object)[chosen].tolist()
+            for eid, k in zip(ids, chosen.tolist(), strict=True):
+                first.setdefault(eid, k)
+    column = {c: tests[c].to_numpy() for c in tests.columns} if first else {}
+    day0 = events["event_date"].groupby(events["event_id"].astype(str).to_numpy(), sort=False)
+    day0 = day0.min()
+    sessions = dict(zip(day0.index.tolist(), day0.tolist(), strict=True))
     order = [*dict.fromkeys(str(e) for e in expected)]
-    order += [e for e in day0.sort_values(kind="stable").index if e not in order]
+    order += [e for e in day0.sort_values(kind="stable").index.tolist() if e not in order]
     why = _notes_by_event(test_notes, choice.test)
+    gone_by_event = _excluded_by_event(excluded)
+    path = _PortfolioPaths(paths)
+    prows: dict[str, int] = {}  # event id -> its first row of the portfolio table
+    pcol: dict[str, np.ndarray] = {}
+    if portfolio is not None and not portfolio.empty:
+        for k, eid in enumerate(portfolio["event_id"].astype(str).tolist()):
+            prows.setdefault(eid, k)
+        pcol = {c: portfolio[c].to_numpy() for c in portfolio.columns}
+    counts: dict[str, int] | None = None
     out: list[Verdict] = []
     parts: dict[str, tuple[float, float, int, Any, Any]] = {}
     for eid in order:
-        gone = _excluded(excluded, eid)
-        session = pd.Timestamp(day0[eid]).date() if eid in day0.index else None
-        hit = rows[rows["event_id"] == eid] if len(rows) else rows
-        if session is None or hit.empty:
+        gone = gone_by_event.get(eid, ())
+        session = pd.Timestamp(sessions[eid]).date() if eid in sessions else None
+        if session is None or eid not in first:
             out.append(_empty(eid, titles.get(eid, eid), exchange, window, choice, gone))
             continue
-        r = hit.iloc[0]
-        stat, p = float(r["statistic"]), float(r[choice.p_column])
-        df = float(r["df"]) if "df" in r and pd.notna(r["df"]) else math.nan
-        est, first, last = portfolio_car(paths, eid, window)
-        prow = _portfolio_row(portfolio, eid)
+        k = first[eid]
+        stat, p = float(column["statistic"][k]), float(column[choice.p_column][k])
+        df = float(column["df"][k]) if "df" in column and pd.notna(column["df"][k]) else math.nan
+        est, first_day, last_day = path.window(eid, window)
+        prow = prows.get(eid)
         if choice.estimate == "portfolio" and prow is not None:
-            est = float(prow["car"])
+            est = float(pcol["car"][prow])
         elif choice.estimate != "portfolio":
-            est = float(r["caar"])
+            est = float(column["caar"][k])
         if not choice.interval:
             se, lo, hi = math.nan, math.nan, math.nan
         elif choice.interval_columns is not None and prow is not None:
-            se = float(prow["se"])
-            lo, hi = (float(prow[c]) for c in choice.interval_columns)
+            se = float(pcol["se"][prow])
+            lo, hi = (float(pcol[c][prow]) for c in choice.interval_columns)
         elif choice.test == "portfolio" and prow is not None:
-            se = float(prow["se"])
+            se = float(pcol["se"][prow])
             lo, hi = bounds(est, se, df, choice.level)
         else:
             se, lo, hi = interval(est, stat, df, choice.level)
-        n = int(r["n"]) if "n" in r else int((events["event_id"].astype(str) == eid).sum())
+        if "n" in column:
+            n = int(column["n"][k])
+        else:
+            if counts is None:
+                counts = {}
+                for e in events["event_id"].astype(str).tolist():
+                    counts[e] = counts.get(e, 0) + 1
+            n = counts.get(eid, 0)
         out.append(
             Verdict(
                 key=eid,
@@ -486,37 +525,40 @@ def build_verdicts(
                 notes=tuple(why.get(eid, ())) if not math.isfinite(p) else (),
             )
         )
-        parts[eid] = (est, se, n, first, last)
+        parts[eid] = (est, se, n, first_day, last_day)
     for pool in pools:
         out.append(_pool(pool, parts, exchange, window, choice, pool_tests))
     return out
 
 
-def _portfolio_row(portfolio: pd.DataFrame | None, eid: str) -> pd.Series | None:
-    if portfolio is None or portfolio.empty:
-        return None
-    hit = portfolio[portfolio["event_id"].astype(str) == eid]
-    return hit.iloc[0] if len(hit) else None
-
-
 def _notes_by_event(notes: pd.DataFrame | None, test: str) -> dict[str, list[str]]:
     if notes is None or notes.empty or not {"event_id", "test", "reason"} <= set(notes.columns):
         return {}
-    mine = notes[notes["test"] == test]
+    mine = np.flatnonzero(notes["test"].to_numpy(dtype=object) == test)
+    ids = notes["event_id"].astype(str).to_numpy(dtype=object)[mine].tolist()
     out: dict[str, list[str]] = {}
-    for eid, reason in zip(mine["event_id"].astype(str), mine["reason"], strict=True):
+    for eid, reason in zip(ids, notes["reason"].to_numpy(dtype=object)[mine].tolist(), strict=True):
         out.setdefault(eid, []).append(f"{test}: {reason}.")
     return out
 
 
-def _excluded(excluded: pd.DataFrame, eid: str) -> tuple[str, ...]:
+def _excluded_by_event(excluded: pd.DataFrame | None) -> dict[str, tuple[str, ...]]:
+    """Each event's excluded firm-events, ``"<securities>: <reason>"`` per reason (in the
+    order the reasons first appear)."""
     if excluded is None or excluded.empty:
-        return ()
-    mine = excluded[excluded["event_id"].astype(str) == eid]
-    by_reason: dict[str, list[str]] = {}
-    for sec, why in zip(mine["security"].astype(str), mine["reason"].astype(str), strict=True):
-        by_reason.setdefault(why, []).append(sec)
-    return tuple(f"{', '.join(secs)}: {why}" for why, secs in by_reason.items())
+        return {}
+    by_event: dict[str, dict[str, list[str]]] = {}
+    for eid, sec, why in zip(
+        excluded["event_id"].astype(str).tolist(),
+        excluded["security"].astype(str).tolist(),
+        excluded["reason"].astype(str).tolist(),
+        strict=True,
+    ):
+        by_event.setdefault(eid, {}).setdefault(why, []).append(sec)
+    return {
+        eid: tuple(f"{', '.join(secs)}: {why}" for why, secs in by_reason.items())
+        for eid, by_reason in by_event.items()
+    }
 
 
 def _empty(
@@ -788,32 +830,40 @@ def verdicts_from_results(
 # ----------------------------------------------------------------------------- firms
 
 
-def _measure_rows(
-    t: pd.DataFrame, measure: str, window: tuple[int, int], estimate: str, suffix: str
-) -> pd.DataFrame:
-    """One measure's rows of :func:`firm_rows` from a ``firm_table``: the columns
-    ``estimate``, ``se<suffix>``, ``t<suffix>``, ``p<suffix>``, ``p_sq<suffix>`` (``NaN``
-    when absent) and ``stars<suffix>``."""
-    return pd.DataFrame(
-        {
-            "event_id": t["event_id"],
-            "security": t["security"],
-            "day0": t["day0"],
-            "measure": measure,
-            "start": int(window[0]),
-            "end": int(window[1]),
-            "estimate": t[estimate],
-            "se": t[f"se{suffix}"],
-            "t": t[f"t{suffix}"],
-            "p_value": t[f"p{suffix}"],
-            "p_sq": t[f"p_sq{suffix}"] if f"p_sq{suffix}" in t else np.nan,
-            "stars": t[f"stars{suffix}"],
-        }
-    )
+def _measure_columns(
+    t: Mapping[str, Any], measure: str, window: tuple[int, int], estimate: str, suffix: str
+) -> dict[str, np.ndarray]:
+    """One measure's rows of :func:`firm_rows` from a ``firm_table`` (or its columns), as
+    arrays: the columns ``estimate``, ``se<suffix>``, ``t<suffix>``, ``p<suffix>``,
+    ``p_sq<suffix>`` (``NaN`` when absent) and ``stars<suffix>``."""
+    ids = np.asarray(t["event_id"], dtype=object)
+    n = len(ids)
+    sq = f"p_sq{suffix}"
+    return {
+        "event_id": ids,
+        "security": np.asarray(t["security"], dtype=object),
+        "day0": np.asarray(t["day0"]),
+        "measure": np.full(n, measure, dtype=object),
+        "start": np.full(n, int(window[0]), dtype=np.int64),
+        "end": np.full(n, int(window[1]), dtype=np.int64),
+        "estimate": np.asarray(t[estimate]),
+        "se": np.asarray(t[f"se{suffix}"]),
+        "t": np.asarray(t[f"t{suffix}"]),
+        "p_value": np.asarray(t[f"p{suffix}"]),
+        "p_sq": np.asarray(t[sq]) if sq in t else np.full(n, np.nan),
+        "stars": np.asarray(t[f"stars{suffix}"], dtype=object),
+    }
+
+
+#: The columns of :func:`firm_rows`, in order.
+FIRM_COLUMNS: tuple[str, ...] = (
+    "event_id", "security", "name", "role", "day0", "measure", "start", "end",
+    "estimate", "se", "t", "p_value", "p_sq", "stars",
+)  # fmt: skip
 
 
 def firm_rows(
-    tables: Mapping[Window, pd.DataFrame],
+    tables: Mapping[Window, pd.DataFrame] | Mapping[Window, Mapping[str, np.ndarray]],
     *,
     labels: Mapping[str, str] | None = None,
     roles: Mapping[str, str] | None = None,
@@ -824,7 +874,8 @@ def firm_rows(
     Parameters
     ----------
     tables : mapping of window to DataFrame
-        ``res.firm_table(window)`` for each CAR window (same firm-events in each).
+        ``res.firm_table(window)`` for each CAR window (same firm-events in each), or its
+        columns as arrays (``res.firm_columns(window)``).
     labels, roles : mapping, optional
         Security -> display name and role (``oem``, ``peer``...).
 
@@ -836,31 +887,30 @@ def firm_rows(
         firms ordered by role then as first listed.
     """
     labels, roles = dict(labels or {}), dict(roles or {})
-    frames = []
+    blocks = []
     for i, (w, t) in enumerate(tables.items()):
         if i == 0:  # day 0's AR, read from the first table (every table carries it)
-            frames.append(_measure_rows(t, "AR(0)", (0, 0), "ar0", "_ar0"))
-        frames.append(_measure_rows(t, f"CAR{format_window(w)}", w, "car", "_car"))
-    if not frames:
-        return pd.DataFrame(
-            columns=[
-                "event_id", "security", "name", "role", "day0", "measure", "start", "end",
-                "estimate", "se", "t", "p_value", "p_sq", "stars",
-            ]
-        )  # fmt: skip
-    out = pd.concat(frames, ignore_index=True)
-    sec = out["security"].astype(str)
-    out.insert(2, "name", sec.map(lambda s: labels.get(s, s)))
-    out.insert(3, "role", sec.map(lambda s: roles.get(s, "")))
+            blocks.append(_measure_columns(t, "AR(0)", (0, 0), "ar0", "_ar0"))
+        blocks.append(_measure_columns(t, f"CAR{format_window(w)}", w, "car", "_car"))
+    if not blocks or not sum(len(b["event_id"]) for b in blocks):
+        return pd.DataFrame(columns=list(FIRM_COLUMNS))
+    # the measures' rows one after the other, then ordered and framed once
+    cols = {name: np.concatenate([b[name] for b in blocks]) for name in blocks[0]}
+    sec = [str(x) for x in cols["security"].tolist()]
+    cols["name"] = np.array([labels.get(x, x) for x in sec], dtype=object)
+    cols["role"] = np.array([roles.get(x, "") for x in sec], dtype=object)
     rank = {r: i for i, r in enumerate(role_order)}
-    listed = {s: i for i, s in enumerate(dict.fromkeys([*labels, *sec]))}
-    measures = {m: i for i, m in enumerate(dict.fromkeys(out["measure"]))}
-    events = {e: i for i, e in enumerate(dict.fromkeys(out["event_id"]))}
+    listed = {x: i for i, x in enumerate(dict.fromkeys([*labels, *sec]))}
+    measure = cols["measure"].tolist()
+    event = cols["event_id"].tolist()
+    measures = {m: i for i, m in enumerate(dict.fromkeys(measure))}
+    events = {e: i for i, e in enumerate(dict.fromkeys(event))}
+    n = len(sec)
     keys = [
-        np.fromiter(map(events.__getitem__, out["event_id"]), np.int64, len(out)),
-        np.fromiter((rank.get(r, len(rank)) for r in out["role"]), np.int64, len(out)),
-        np.fromiter(map(listed.__getitem__, sec), np.int64, len(out)),
-        np.fromiter(map(measures.__getitem__, out["measure"]), np.int64, len(out)),
+        np.fromiter(map(events.__getitem__, event), np.int64, n),
+        np.fromiter((rank.get(r, len(rank)) for r in cols["role"].tolist()), np.int64, n),
+        np.fromiter(map(listed.__getitem__, sec), np.int64, n),
+        np.fromiter(map(measures.__getitem__, measure), np.int64, n),
     ]
     order = np.lexsort(keys[::-1])  # by event, role, security, measure; stable
-    return out.take(order).reset_index(drop=True)
+    return pd.DataFrame({name: cols[name][order] for name in FIRM_COLUMNS})

@@ -153,6 +153,23 @@ def test_clustered_warning_once_per_event(ret: pd.DataFrame) -> None:
     assert "3 securities share day 0" in str(clustered[0].message)
 
 
+@pytest.mark.parametrize("collect", ["arrays", "summary"])
+def test_a_fit_without_warnings_raises_none_and_changes_nothing(
+    ret: pd.DataFrame, res: es.EventStudyResults, collect: str
+) -> None:
+    kw = {"estimation": (-250, -11), "window": (-5, 5), "collect": collect}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet = es.event_study(ret, two_events(ret), warn=False, **kw)
+    assert not [w for w in caught if issubclass(w.category, ClusteredEventWarning)]
+    # the clustering itself is there, as a warned fit computes it
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loud = es.event_study(ret, two_events(ret), **kw)
+    pd.testing.assert_frame_equal(quiet.clustering, loud.clustering, check_exact=True)
+    assert (quiet.clustering["n_securities"] == 3).all()  # both events share day 0
+
+
 def test_portfolio_path_uses_its_own_estimation_variance(
     ret: pd.DataFrame, res: es.EventStudyResults
 ) -> None:

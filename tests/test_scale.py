@@ -168,7 +168,8 @@ def test_dask_by_scheduler_address(data, reference, dask_client):
 
 def test_every_engine_data_field_is_classified():
     """A new EngineData field must be declared per firm-event (concatenated by a chunked
-    fit), rebuilt, shared, or a setting: otherwise chunked fits would drop it."""
+    fit, taken by ``EventStudyResults.select``), rebuilt, shared, or a setting: otherwise
+    chunked fits and selections would drop it."""
     rebuilt = {"events", "sec_code", "excluded"}
     shared = {"returns", "R", "market", "factors"}
     settings = {
@@ -176,7 +177,7 @@ def test_every_engine_data_field_is_classified():
         "dimson_lags", "param_names", "rel_est", "rel_win", "k",
     }  # fmt: skip
     fields = {f.name for f in dataclasses.fields(EngineData)}
-    assert fields == set(study_module._ROW_FIELDS) | rebuilt | shared | settings
+    assert fields == set(EngineData.ROW_FIELDS) | rebuilt | shared | settings
 
 
 def test_split_clusters_keeps_every_event_whole(data):
