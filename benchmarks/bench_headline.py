@@ -32,7 +32,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _baseline import extract, import_from
+from _baseline import GC_CLOCK, extract, import_from
 
 ROOT = Path(__file__).resolve().parents[1]
 PRICES = ROOT.parent / "shared" / "data" / "prices"
@@ -46,17 +46,7 @@ from eventstudy import report, runner
 from eventstudy.plan import plan_study
 from eventstudy.report import build
 warnings.simplefilter("ignore")
-collecting = [0.0, 0.0]  # start of the running collection, CPU in collections so far
-
-def on_gc(phase, info):
-    now = time.process_time()
-    if phase == "start":
-        collecting[0] = now
-    else:
-        collecting[1] += now - collecting[0]
-
-gc.callbacks.append(on_gc)
-plan = plan_study({config!r}, prices={prices!r}, out=sys.argv[1])
+{gc_clock}plan = plan_study({config!r}, prices={prices!r}, out=sys.argv[1])
 run = runner.run_study(plan, offline=True, quiet=True, calibrate=0)
 spent = {{}}
 counting = sys.argv[2] == "calls"  # count Python and C calls instead (slow)
@@ -114,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"needs {CONFIG} and {PRICES}")
         return 2
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    code = CHILD.format(config=str(CONFIG), prices=str(PRICES))
+    code = CHILD.format(config=str(CONFIG), prices=str(PRICES), gc_clock=GC_CLOCK)
     with tempfile.TemporaryDirectory() as tmp:
         cases = {"this checkout": ""}
         if args.baseline:

@@ -33,7 +33,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from _baseline import extract, import_from
+from _baseline import GC_CLOCK, extract, import_from
 
 ROOT = Path(__file__).resolve().parents[1]
 PRICES = ROOT.parent / "shared" / "data" / "prices"
@@ -49,17 +49,7 @@ import numpy, pandas
 from eventstudy import runner
 from eventstudy.plan import plan_study
 warnings.simplefilter("ignore")
-collecting = [0.0, 0.0]  # start of the running collection, CPU in collections so far
-
-def on_gc(phase, info):
-    now = time.process_time()
-    if phase == "start":
-        collecting[0] = now
-    else:
-        collecting[1] += now - collecting[0]
-
-gc.callbacks.append(on_gc)
-spent = {{name: [0.0, 0.0] for name in {stages!r}}}
+{gc_clock}spent = {{name: [0.0, 0.0] for name in {stages!r}}}
 
 def timed(name, fn):
     def run(*args, **kwargs):
@@ -85,7 +75,7 @@ def measure(src: str, out: Path) -> list[float]:
     """CPU seconds of one cold ``run_study`` (a fresh subprocess), then of each stage, each
     followed by the seconds of the garbage collections inside it."""
     code = import_from(src) + CHILD.format(
-        config=str(CONFIG), prices=str(PRICES), out=str(out), stages=STAGES
+        config=str(CONFIG), prices=str(PRICES), out=str(out), stages=STAGES, gc_clock=GC_CLOCK
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=ENV, capture_output=True, text=True
