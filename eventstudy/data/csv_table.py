@@ -1215,9 +1215,13 @@ _LAST_DAY = pd.Timestamp("2261-12-31")
 
 def _iso_days(stamps: np.ndarray) -> np.ndarray | None:
     """``YYYY-MM-DD`` dates (an ``S10`` array of ASCII digits and dashes) as
-    ``datetime64[D]``, or ``None`` when one is no calendar date (``2023-02-30``)."""
+    ``datetime64[D]``, or ``None`` when one is no calendar date (``2023-02-30``).
+
+    Cast through text (``U10``): numpy 1.26 crashes (a segmentation fault, not a
+    ``ValueError``) casting an impossible date held as bytes straight to ``datetime64``.
+    """
     try:
-        return stamps.astype("datetime64[D]")
+        return stamps.astype("U10").astype("datetime64[D]")
     except ValueError:
         return None
 
