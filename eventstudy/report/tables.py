@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as _dt
 import json
 import math
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -68,9 +70,141 @@ def _neutralise_column(s: pd.Series) -> pd.Series:
     return s.map(lambda v: changed.get(v, v) if isinstance(v, str) else v)
 
 
+#: The date format of every CSV table.
+CSV_DATE_FORMAT = "%Y-%m-%d"
+
+
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """One table as CSV for spreadsheets: dates as ``YYYY-MM-DD``, formulas neutralised."""
-    neutralise_formulas(frame).to_csv(path, index=False, date_format="%Y-%m-%d")
+    """One table as CSV for spreadsheets: dates as ``YYYY-MM-DD``, formulas neutralised.
+
+    The bytes are those of ``neutralise_formulas(frame).to_csv(path, index=False,
+    date_format="%Y-%m-%d")``; a frame of the usual column types is written without pandas'
+    CSV machinery (see :func:`_csv_cells`), any other through it.
+    """
+    columns = _csv_cells(frame)
+    if columns is None:
+        neutralise_formulas(frame).to_csv(path, index=False, date_format=CSV_DATE_FORMAT)
+        return
+    header, cells = columns
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator=os.linesep)
+        writer.writerow(header)
+        writer.writerows(zip(*cells, strict=True))
+
+
+def _csv_cells(frame: pd.DataFrame) -> tuple[list[str], list[list[Any]]] | None:
+    """The header and each column's cells as ``DataFrame.to_csv`` hands them to the
+    :mod:`csv` writer (``index=False``, ``na_rep=""``, ``date_format="%Y-%m-%d"``, formulas
+    neutralised), or None for a frame this does not cover (then pandas writes it).
+
+    Notes
+    -----
+    pandas (``pandas.core.indexes.base.get_values_for_csv``), column by column, with ``""``
+    for every missing value: a float column is ``values.astype(str)`` (numpy's shortest
+    round-trip text: ``0.1``, ``-0.0``, ``1e-05``, ``inf``; for float64 the same text as
+    Python's ``repr``, which is used); an integer or boolean column its
+    Python values; a datetime column (naive or with a time zone: the local date) its date as
+    ``YYYY-MM-DD``; a text column (``str`` or ``object``) its values, a ``datetime`` among
+    them formatted with ``strftime``. Covered: string column labels, numpy float, integer,
+    boolean and datetime64 dtypes, pandas' ``str`` dtype and ``object`` columns of anything
+    but ``Period``; dates in years 1000-9999 (pandas writes the year unpadded). Everything
+    else (categoricals, nullable integers, timedeltas, periods, a MultiIndex, numbers as
+    column labels, no columns) goes through pandas. The test suite writes generated frames
+    both ways and compares the bytes.
+    """
+    labels = list(frame.columns)
+    if not labels or isinstance(frame.columns, pd.MultiIndex):
+        return None
+    if not all(isinstance(c, str) for c in labels):
+        return None
+    cells: list[list[Any]] = []
+    for _, col in frame.items():  # one column at a time: duplicate labels are kept
+        dtype = col.dtype
+        if isinstance(dtype, np.dtype):
+            kind = dtype.kind
+            if dtype == np.float64:  # repr is numpy's text of a float64, in half the time
+                cells.append([repr(v) if v == v else "" for v in col.to_numpy().tolist()])
+            elif kind == "f":
+                values = col.to_numpy()
+                text = values.astype(str)
+                text[np.isnan(values)] = ""
+                cells.append(text.tolist())
+            elif kind in "iub":
+                cells.append(col.to_numpy().tolist())
+            elif kind == "M":
+                day = _csv_dates(col.to_numpy())
+                if day is None:
+                    return None
+                cells.append(day)
+            elif kind == "O":
+                values = col.to_numpy()
+                out = _csv_objects(values)
+                if out is None:
+                    return None
+                cells.append(out)
+            else:
+                return None
+        elif isinstance(dtype, pd.DatetimeTZDtype):
+            day = _csv_dates(col.dt.tz_localize(None).to_numpy())
+            if day is None:
+                return None
+            cells.append(day)
+        elif isinstance(dtype, pd.StringDtype):
+            values = col.to_numpy(dtype=object)
+            missing = pd.isna(values)
+            if missing.any():
+                values[missing] = ""
+            cells.append(_inert_cells(values.tolist()))
+        else:
+            return None
+    return [str(_inert(c)) for c in labels], cells
+
+
+#: The dates ``_csv_dates`` writes (pandas leaves a year below 1000 unpadded).
+_CSV_FIRST_DAY = np.datetime64("1000-01-01", "D")
+_CSV_LAST_DAY = np.datetime64("9999-12-31", "D")
+
+
+def _csv_dates(values: np.ndarray) -> list[str] | None:
+    """Naive datetime64 values as ``YYYY-MM-DD`` ("" for NaT), or None outside 1000-9999."""
+    days = values.astype("datetime64[D]")
+    missing = np.isnat(days)
+    present = days[~missing]
+    if len(present) and (present.min() < _CSV_FIRST_DAY or present.max() > _CSV_LAST_DAY):
+        return None
+    text = np.datetime_as_string(days, unit="D").astype(object)
+    text[missing] = ""
+    return text.tolist()
+
+
+def _csv_objects(values: np.ndarray) -> list[Any] | None:
+    """An ``object`` column's cells: missing ``""``, a ``datetime`` through ``strftime``,
+    text through :func:`_inert`, anything else as it is (the csv writer prints it); None
+    with a ``Period`` (left to pandas)."""
+    missing = pd.isna(values)
+    out: list[Any] = values.tolist()
+    for i, v in enumerate(out):
+        if missing[i]:
+            out[i] = ""
+        elif isinstance(v, str):
+            continue
+        elif isinstance(v, _dt.datetime):
+            out[i] = v.strftime(CSV_DATE_FORMAT)
+        elif isinstance(v, pd.Period):
+            return None
+    return _inert_cells(out)
+
+
+def _inert_cells(cells: list[Any]) -> list[Any]:
+    """``cells`` with each text that a spreadsheet would run as a formula through
+    :func:`_inert` (each distinct text checked once)."""
+    changed: dict[str, str] = {}
+    for v in cells:
+        if isinstance(v, str) and v.startswith(_FORMULA_START) and v not in changed:
+            changed[v] = _inert(v)
+    if not any(k != v for k, v in changed.items()):
+        return cells
+    return [changed.get(v, v) if isinstance(v, str) else v for v in cells]
 
 
 def write_tables(folder: Path, built: Built) -> None:

@@ -1,0 +1,164 @@
+"""The report's table writers against pandas' own output, byte for byte.
+
+``write_csv`` writes a frame without pandas' CSV machinery; what it must write is what
+``neutralise_formulas(frame).to_csv(path, index=False, date_format="%Y-%m-%d")`` writes
+(pandas is the independent reference). The frames are generated: NaN, negative zero, huge,
+tiny and subnormal floats, infinities, every float64 bit pattern, dates before 1970 and
+with times, time zones, text with commas, quotes, line ends and formula starts, mixed
+``object`` columns, duplicate column names, no rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from eventstudy.report.tables import _csv_cells, neutralise_formulas, write_csv
+
+
+def pandas_csv(frame: pd.DataFrame, path: Path) -> bytes:
+    """The reference: what the report wrote before it had its own writer."""
+    neutralise_formulas(frame).to_csv(path, index=False, date_format="%Y-%m-%d")
+    return path.read_bytes()
+
+
+def ours(frame: pd.DataFrame, path: Path) -> bytes:
+    write_csv(frame, path)
+    return path.read_bytes()
+
+
+def assert_same_csv(frame: pd.DataFrame, folder: Path, *, fast: bool = True) -> None:
+    assert (_csv_cells(frame) is not None) is fast  # the writer under test is the one used
+    assert ours(frame, folder / "ours.csv") == pandas_csv(frame, folder / "pandas.csv")
+
+
+TEXT = st.text(alphabet=st.sampled_from(list("ab,;\"' \n\r\t=+-@0123.%eéö東京|")), max_size=12)
+FLOATS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True),
+    st.sampled_from(
+        [0.0, -0.0, 1e16, 9999999999999998.0, 1e-4, 9.999e-5, 1e-5, 0.1, 1 / 3, 5e-324,
+         1.7976931348623157e308, 123456789012345680.0, -2.5e-310]
+    ),
+)  # fmt: skip
+STAMPS = st.one_of(
+    st.none(),
+    st.datetimes(min_value=dt.datetime(1678, 1, 1), max_value=dt.datetime(2261, 12, 31)),
+)
+
+
+@st.composite
+def frames(draw: st.DrawFn) -> pd.DataFrame:
+    n = draw(st.integers(0, 6))
+    names = draw(
+        st.lists(st.one_of(TEXT, st.sampled_from(["x", "=SUM(A1)", "a,b", 'q"'])), min_size=1,
+                 max_size=6)
+    )  # fmt: skip
+    cols = []
+    for _ in names:
+        kind = draw(st.sampled_from(
+            ["f8", "f4", "i8", "u1", "bool", "dt", "dt_us", "utc", "tokyo", "ny", "str", "obj"]
+        ))  # fmt: skip
+        if kind == "f8":
+            cols.append(pd.Series(draw(st.lists(FLOATS, min_size=n, max_size=n)), dtype=kind))
+        elif kind == "f4":
+            f4 = st.floats(width=32, allow_subnormal=True)
+            cols.append(pd.Series(draw(st.lists(f4, min_size=n, max_size=n)), dtype=kind))
+        elif kind == "i8":
+            values = draw(st.lists(st.integers(-(2**63), 2**63 - 1), min_size=n, max_size=n))
+            cols.append(pd.Series(values, dtype="int64"))
+        elif kind == "u1":
+            cols.append(pd.Series(draw(st.lists(st.integers(0, 255), min_size=n, max_size=n)),
+                                  dtype="uint8"))  # fmt: skip
+        elif kind == "bool":
+            cols.append(pd.Series(draw(st.lists(st.booleans(), min_size=n, max_size=n)),
+                                  dtype=bool))  # fmt: skip
+        elif kind.startswith("dt") or kind in ("utc", "tokyo", "ny"):
+            stamps = pd.to_datetime(pd.Series(draw(st.lists(STAMPS, min_size=n, max_size=n)),
+                                              dtype=object))  # fmt: skip
+            if kind == "dt_us":
+                stamps = stamps.astype("datetime64[us]")
+            elif kind != "dt":
+                tz = {"utc": "UTC", "tokyo": "Asia/Tokyo", "ny": "America/New_York"}[kind]
+                stamps = stamps.dt.tz_localize("UTC").dt.tz_convert(tz)
+            cols.append(stamps)
+        elif kind == "str":
+            values = draw(st.lists(st.one_of(TEXT, st.none()), min_size=n, max_size=n))
+            cols.append(pd.Series(values, dtype="str"))
+        else:
+            cell = st.one_of(
+                TEXT, FLOATS, st.integers(-(10**20), 10**20), st.none(), st.booleans(),
+                st.just(pd.NaT), STAMPS.map(lambda d: pd.Timestamp(d) if d else None),
+                st.dates(min_value=dt.date(1000, 1, 1)),
+            )  # fmt: skip
+            cols.append(pd.Series(draw(st.lists(cell, min_size=n, max_size=n)), dtype=object))
+    frame = pd.concat([c.reset_index(drop=True) for c in cols], axis=1)
+    frame.columns = names  # duplicates allowed, as in pandas
+    return frame
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frame=frames())
+def test_csv_writes_the_bytes_pandas_writes(frame, tmp_path_factory):
+    assert_same_csv(frame, tmp_path_factory.mktemp("csv"))
+
+
+def test_csv_every_float64_bit_pattern(tmp_path):
+    """Random bit patterns (subnormals, every exponent) and the edges of the notations."""
+    rng = np.random.default_rng(20251203)
+    bits = rng.integers(np.iinfo(np.int64).min, np.iinfo(np.int64).max, 200_000, dtype=np.int64)
+    edges = [1e16, np.nextafter(1e16, 0), 1e-4, np.nextafter(1e-4, 0), 0.0, -0.0, np.inf,
+             -np.inf, np.nan, 5e-324, -5e-324, np.finfo(float).max, np.finfo(float).tiny]  # fmt: skip
+    values = np.concatenate([bits.view(np.float64), edges])
+    assert_same_csv(pd.DataFrame({"x": values}), tmp_path)
+
+
+def test_csv_text_that_needs_quoting_and_formulas(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "name": ["a,b", 'say "hi"', "two\nlines", "cr\rend", "", "=HYPERLINK(x)", "-0.24%",
+                     "@SUM", "\tx", None],
+            "=cmd": [1.5, -0.0, np.nan, 1e300, 1e-300, 2.0, 3.0, 4.0, 5.0, 6.0],
+            "when": pd.to_datetime(["1969-12-31 23:59", "2025-12-03", None, "1700-01-01 12:00",
+                                    "2262-04-11", "1970-01-01", "2000-02-29 00:00:01",
+                                    "2024-11-05", "1999-12-31 23:59:59.999999", "2025-01-01"],
+                                   format="ISO8601"),
+        }
+    )  # fmt: skip
+    frame["obj"] = pd.Series(
+        ["x", 1.25, 7, None, pd.NaT, pd.Timestamp("2025-12-03 19:30", tz="UTC"),
+         dt.datetime(1999, 1, 2, 3, 4), dt.date(2020, 5, 6), True, "+cmd"],
+        dtype=object,
+    )  # fmt: skip
+    assert_same_csv(frame, tmp_path)
+    assert_same_csv(frame.iloc[:0], tmp_path)  # header only
+    assert_same_csv(frame[["name"]].iloc[4:5], tmp_path)  # one empty cell: quoted
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.Series([1, None], dtype="Int64"),
+        pd.Series(["a", "b"], dtype="category"),
+        pd.Series(pd.to_timedelta([1, 2], unit="D")),
+        pd.Series(pd.period_range("2025-01", periods=2, freq="M")),
+        pd.Series([pd.Period("2025-01", freq="M"), "x"], dtype=object),
+        pd.Series(np.array(["0999-12-31", "2025-01-01"], dtype="datetime64[s]")),
+    ],
+    ids=["Int64", "category", "timedelta", "period", "object-period", "year-999"],
+)
+def test_csv_other_columns_go_through_pandas(column, tmp_path):
+    frame = pd.DataFrame({"a": ["x", "=y"], "b": column})
+    assert_same_csv(frame, tmp_path, fast=False)
+
+
+def test_csv_other_labels_go_through_pandas(tmp_path):
+    assert_same_csv(pd.DataFrame({1: [1.5], "a": ["x"]}), tmp_path, fast=False)
+    multi = pd.DataFrame([[1, 2]], columns=pd.MultiIndex.from_tuples([("a", "b"), ("a", "c")]))
+    assert_same_csv(multi, tmp_path, fast=False)
+    assert_same_csv(pd.DataFrame(index=range(2)), tmp_path, fast=False)
