@@ -15,10 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import plotly.offline
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from eventstudy.report import html
 from eventstudy.report.tables import _csv_cells, neutralise_formulas, write_csv
 
 
@@ -162,3 +164,26 @@ def test_csv_other_labels_go_through_pandas(tmp_path):
     multi = pd.DataFrame([[1, 2]], columns=pd.MultiIndex.from_tuples([("a", "b"), ("a", "c")]))
     assert_same_csv(multi, tmp_path, fast=False)
     assert_same_csv(pd.DataFrame(index=range(2)), tmp_path, fast=False)
+
+
+# ----------------------------------------------------------------------------- plotly.js
+
+
+def test_plotlyjs_bytes_are_plotlys_text():
+    assert html.plotlyjs_bytes() == plotly.offline.get_plotlyjs().encode("utf-8")
+
+
+@pytest.mark.parametrize("mode", ["inline", "cdn", "none"])
+def test_page_written_with_the_mark_is_the_page_with_plotlyjs(mode, tmp_path):
+    """A page rendered with ``head_js_mark`` and written by ``write_page_bytes`` has the
+    bytes of the page rendered with ``head_js`` (plotly.js as text) and written as UTF-8."""
+
+    def page(head: str) -> str:
+        return f"<html><head><title>Kei é 東京</title>{head}</head><body>x</script></body>\n"
+
+    html.write_page_bytes(tmp_path / "index.html", page(html.head_js_mark(mode)))
+    expected = page(html.head_js(mode)).encode("utf-8")
+    assert (tmp_path / "index.html").read_bytes() == expected
+    if mode == "inline":
+        js = plotly.offline.get_plotlyjs().replace("</script", "<\\/script")
+        assert expected.count(js.encode("utf-8")) == 1

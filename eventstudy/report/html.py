@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import html
+import importlib.resources
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -35,7 +36,10 @@ __all__ = [
     "environment",
     "figure_divs",
     "head_js",
+    "head_js_mark",
+    "plotlyjs_bytes",
     "write_fragments",
+    "write_page_bytes",
 ]
 
 PlotlyJS = Literal["inline", "cdn", "none"]
@@ -125,6 +129,37 @@ def _inline_plotlyjs() -> Markup:
     return Markup(f'<script type="text/javascript">{js}</script>')
 
 
+def plotlyjs_bytes() -> bytes:
+    """plotly.js as Plotly ships it (``plotly/package_data/plotly.min.js``): the bytes of
+    :func:`plotly.offline.get_plotlyjs` encoded in UTF-8, read without decoding 4.8 MB."""
+    return importlib.resources.files("plotly").joinpath(_PLOTLY_PACKAGE_FILE).read_bytes()
+
+
+_PLOTLY_PACKAGE_FILE = "package_data/plotly.min.js"
+
+#: What :func:`write_page_bytes` puts in place of plotly.js while the page is rendered.
+_PLOTLYJS_MARK = Markup("<!--eventstudy:plotly.js:ab3f0c5e-->")
+
+
+def head_js_mark(mode: str) -> Markup:
+    """:func:`head_js`, save that plotly.js inline is a mark that :func:`write_page_bytes`
+    replaces with the ``<script>`` (the page is rendered without the 4.8 MB string)."""
+    return _PLOTLYJS_MARK if mode == "inline" else head_js(mode)
+
+
+def write_page_bytes(path: Path, text: str) -> None:
+    """Write a page rendered with :func:`head_js_mark` as UTF-8: the bytes of the page
+    rendered with :func:`head_js` (plotly.js copied in as bytes, ``</script`` escaped as
+    :func:`head_js` does)."""
+    head, mark, tail = text.partition(_PLOTLYJS_MARK)
+    with open(path, "wb") as fh:
+        fh.write(head.encode("utf-8"))
+        if mark:
+            js = plotlyjs_bytes().replace(b"</script", b"<\\/script")
+            fh.write(b'<script type="text/javascript">' + js + b"</script>")
+            fh.write(tail.encode("utf-8"))
+
+
 def head_js(mode: str) -> Markup:
     """What ``<head>`` carries for plotly.js in ``mode``."""
     if mode == "inline":
@@ -159,7 +194,7 @@ def write_fragments(
     folder.mkdir(parents=True, exist_ok=True)
     version = plotly.offline.get_plotlyjs_version()
     if mode == "sibling" and divs:
-        (folder / PLOTLY_FILE).write_text(plotly.offline.get_plotlyjs(), encoding="utf-8")
+        (folder / PLOTLY_FILE).write_bytes(plotlyjs_bytes())
     for fid, div in divs.items():
         title = html.escape(titles.get(fid, fid))
         if mode == "sibling":
