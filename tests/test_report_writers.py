@@ -11,6 +11,7 @@ with times, time zones, text with commas, quotes, line ends and formula starts, 
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +20,17 @@ import plotly.offline
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pandas.errors import Pandas4Warning
 
 from eventstudy.report import html
-from eventstudy.report.tables import _csv_cells, neutralise_formulas, write_csv
+from eventstudy.report.tables import (
+    _csv_cells,
+    _json_table,
+    _jsonable,
+    neutralise_formulas,
+    table_columns,
+    write_csv,
+)
 
 
 def pandas_csv(frame: pd.DataFrame, path: Path) -> bytes:
@@ -36,7 +45,8 @@ def ours(frame: pd.DataFrame, path: Path) -> bytes:
 
 
 def assert_same_csv(frame: pd.DataFrame, folder: Path, *, fast: bool = True) -> None:
-    assert (_csv_cells(frame) is not None) is fast  # the writer under test is the one used
+    # the writer under test is the one used
+    assert (_csv_cells(frame, table_columns(frame)) is not None) is fast
     assert ours(frame, folder / "ours.csv") == pandas_csv(frame, folder / "pandas.csv")
 
 
@@ -164,6 +174,49 @@ def test_csv_other_labels_go_through_pandas(tmp_path):
     multi = pd.DataFrame([[1, 2]], columns=pd.MultiIndex.from_tuples([("a", "b"), ("a", "c")]))
     assert_same_csv(multi, tmp_path, fast=False)
     assert_same_csv(pd.DataFrame(index=range(2)), tmp_path, fast=False)
+
+
+# ----------------------------------------------------------------------------- JSON
+
+
+def pandas_json(frame: pd.DataFrame) -> str:
+    """The reference: the records ``results.json`` held before (pandas' ``to_json`` of the
+    frame with its dates as text and its object cells made JSON-able)."""
+    out = frame.copy(deep=False)
+    for col in out.columns:
+        s = out[col]
+        if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(s.dtype):
+            if s.dt.tz is None and (s.dropna() == s.dropna().dt.normalize()).all():
+                out[col] = s.dt.strftime("%Y-%m-%d")
+            else:
+                out[col] = s.map(lambda v: v.isoformat() if pd.notna(v) else None)
+        elif s.dtype == object:
+            out[col] = s.map(_jsonable)
+    with warnings.catch_warnings():  # an empty date column is still one: "epoch" dates
+        warnings.simplefilter("ignore", Pandas4Warning)
+        return out.to_json(orient="records", double_precision=15, force_ascii=False)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frame=frames(), midnight=st.booleans())
+def test_json_records_are_the_text_pandas_writes(frame, midnight):
+    frame = frame.loc[:, ~frame.columns.duplicated()]  # records need unique names
+    if midnight:  # dates alone (written as YYYY-MM-DD), as in most tables
+        for i, dtype in enumerate(frame.dtypes):
+            if isinstance(dtype, np.dtype) and dtype.kind == "M":
+                frame.isetitem(i, frame.iloc[:, i].dt.normalize())
+    assert _json_table(frame) == pandas_json(frame)
+
+
+def test_json_other_frames_go_through_pandas():
+    for frame in (
+        pd.DataFrame({"a": pd.Series([1, None], dtype="Int64"), "b": ["x", None]}),
+        pd.DataFrame({"a": pd.Categorical(["x", "y"]), "b": [1.5, np.nan]}),
+        pd.DataFrame({1: [1.5], "a": ["x"]}),
+        pd.DataFrame({"d": np.array(["0999-12-31", "2025-01-01"], dtype="datetime64[s]")}),
+        pd.DataFrame({"x": [1.0, np.inf, -np.inf, np.nan, -0.0, 1e300, 123456789.123456789]}),
+    ):
+        assert _json_table(frame) == pandas_json(frame)
 
 
 # ----------------------------------------------------------------------------- plotly.js

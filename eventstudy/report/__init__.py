@@ -218,9 +218,10 @@ def _write_folder(folder: Path, built: Built, mode: str, frag: str) -> None:
     for f in built.figures:
         f.html = divs[f.id]
     html.write_fragments(folder / "fragments", divs, {f.id: f.title for f in built.figures}, frag)
-    tables.write_tables(folder / "tables", built)
+    columns = {name: tables.table_columns(frame) for name, frame in built.tables.items()}
+    tables.write_tables(folder / "tables", built, columns)  # the columns read out once
     prov = provenance(built.input)
-    tables.write_json(folder / "results.json", built, prov)
+    tables.write_json(folder / "results.json", built, prov, columns)
     tables.write_verdict_json(folder / "verdict.json", built)
     _write_index(folder / "index.html", built, prov, mode)
 
