@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 from pandas.errors import Pandas4Warning
 
 from eventstudy.report import html
+from eventstudy.report.provenance import _header_version
 from eventstudy.report.tables import (
     _csv_cells,
     _json_table,
@@ -240,3 +242,39 @@ def test_page_written_with_the_mark_is_the_page_with_plotlyjs(mode, tmp_path):
     if mode == "inline":
         js = plotly.offline.get_plotlyjs().replace("</script", "<\\/script")
         assert expected.count(js.encode("utf-8")) == 1
+
+
+# ----------------------------------------------------------------------------- versions
+
+
+def test_versions_read_from_the_header_are_importlibs():
+    """Every installed distribution: the plain ``Version:`` line, or None (then importlib's
+    e-mail parser reads it), never another value."""
+    plain = 0
+    for dist in metadata.distributions():
+        found = _header_version(dist)
+        if found is not None:
+            assert found == dist.version
+            plain += 1
+    assert plain > 10
+
+
+@pytest.mark.parametrize(
+    ("text", "version"),
+    [
+        ("Metadata-Version: 2.1\nName: x\nVersion: 1.2.3\n\nbody Version: 9", "1.2.3"),
+        ("Name: x\nVersion:  1.2\n", None),  # two spaces: left to importlib
+        ("Name: x\nVersion: 1.2\n  .3\n", None),  # folded
+        ("Name: x\n\nVersion: 1.2\n", None),  # in the body, not a header
+        ("Name: x\nVersion:\n", None),
+    ],
+)
+def test_header_version_takes_only_a_plain_header(text, version):
+    class Dist(metadata.Distribution):
+        def read_text(self, filename):
+            return text if filename == "METADATA" else None
+
+        def locate_file(self, path):  # pragma: no cover - not read
+            raise NotImplementedError
+
+    assert _header_version(Dist()) == version

@@ -271,8 +271,9 @@ def write_tables(
 
         write_workbook(folder / "tables.xlsx", built.tables, title=built.input.title)
     tests = built.tables.get("tests", pd.DataFrame())
-    (folder / "tests.md").write_text(tests_markdown(tests, built), encoding="utf-8")
-    (folder / "tests.tex").write_text(tests_latex(tests, built), encoding="utf-8")
+    blocks = _wide_blocks(tests)  # one pass for both formats
+    (folder / "tests.md").write_text(tests_markdown(tests, built, blocks), encoding="utf-8")
+    (folder / "tests.tex").write_text(tests_latex(tests, built, blocks), encoding="utf-8")
 
 
 def _jsonable(v: Any) -> Any:
@@ -404,6 +405,11 @@ def write_verdict_json(path: Path, built: Built) -> None:
 # ----------------------------------------------------------------------------- Markdown, LaTeX
 
 
+_Wide = tuple[list[str], list[str], list[tuple[str, bool, list[str]]]]
+#: One event's block of the test tables: heading, event id, and its tests wide (``_wide``).
+_WideBlock = tuple[str, str, _Wide]
+
+
 def _blocks(tests: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """One (heading, tests) block per event (and exchange)."""
     if tests.empty:
@@ -420,7 +426,7 @@ def _blocks(tests: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     return out
 
 
-def _wide(tests: pd.DataFrame) -> tuple[list[str], list[str], list[tuple[str, bool, list[str]]]]:
+def _wide(tests: pd.DataFrame) -> _Wide:
     """One event's tests, wide: windows, mean CAR per window, rows (label, robust, cells)."""
     records = tests.to_dict("records")
     windows = list(dict.fromkeys(r["window"] for r in records))
@@ -446,15 +452,21 @@ def _wide(tests: pd.DataFrame) -> tuple[list[str], list[str], list[tuple[str, bo
     return windows, caar, rows
 
 
-def tests_markdown(tests: pd.DataFrame, built: Built) -> str:
-    """Per event, its tests of the mean CAR as a Markdown table (events are not pooled)."""
-    blocks = _blocks(tests)
+def _wide_blocks(tests: pd.DataFrame) -> list[_WideBlock]:
+    return [(head, str(part["event_id"].iloc[0]), _wide(part)) for head, part in _blocks(tests)]
+
+
+def tests_markdown(
+    tests: pd.DataFrame, built: Built, blocks: list[_WideBlock] | None = None
+) -> str:
+    """Per event, its tests of the mean CAR as a Markdown table (events are not pooled).
+    ``blocks``: ``_wide_blocks(tests)``, when the caller has them."""
+    blocks = _wide_blocks(tests) if blocks is None else blocks
     if not blocks:
         return "No tests.\n"
     out: list[str] = []
-    for head, part in blocks:
-        windows, caar, rows = _wide(part)
-        title = built.input.event(str(part["event_id"].iloc[0])).title
+    for head, eid, (windows, caar, rows) in blocks:
+        title = built.input.event(eid).title
         cols = ["Test"] + [x for w in windows for x in (f"CAR{w}", "p")]
         out += [
             f"### {head}: {title}",
@@ -493,14 +505,14 @@ def _latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text).replace("ö", r"\"o")
 
 
-def tests_latex(tests: pd.DataFrame, built: Built) -> str:
-    """Per event, its tests of the mean CAR as a booktabs tabular."""
-    blocks = _blocks(tests)
+def tests_latex(tests: pd.DataFrame, built: Built, blocks: list[_WideBlock] | None = None) -> str:
+    """Per event, its tests of the mean CAR as a booktabs tabular.
+    ``blocks``: ``_wide_blocks(tests)``, when the caller has them."""
+    blocks = _wide_blocks(tests) if blocks is None else blocks
     if not blocks:
         return "% no tests\n"
     out = ["% Tests of the mean CAR, one tabular per event; needs \\usepackage{booktabs}"]
-    for head, part in blocks:
-        windows, caar, rows = _wide(part)
+    for head, _, (windows, caar, rows) in blocks:
         cols = "l" + "rr" * len(windows)
         head1 = " & ".join(
             [""] + [rf"\multicolumn{{2}}{{c}}{{CAR${_latex_escape(w)}$}}" for w in windows]
