@@ -17,13 +17,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
 import plotly.offline
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pandas.errors import Pandas4Warning
+from plotly.io.json import to_json_plotly
 
+from eventstudy.figures import PLOT_CONFIG
 from eventstudy.report import html
+from eventstudy.report.build import build_report
+from eventstudy.report.inputs import ReportInput
 from eventstudy.report.provenance import _header_version
 from eventstudy.report.tables import (
     _csv_cells,
@@ -278,3 +284,63 @@ def test_header_version_takes_only_a_plain_header(text, version):
             raise NotImplementedError
 
     assert _header_version(Dist()) == version
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def plotly_div(fig: go.Figure, fid: str) -> str:
+    """The reference: Plotly's own ``to_html`` of the figure."""
+    return pio.to_html(
+        fig, full_html=False, include_plotlyjs=False, div_id=fid, config=PLOT_CONFIG,
+        validate=False,
+    )  # fmt: skip
+
+
+def test_figure_divs_are_plotlys_on_every_figure_of_a_report():
+    from test_report import make_run
+
+    built = build_report(ReportInput.from_run(make_run()))
+    assert len(built.figures) >= 8
+    divs = html.figure_divs([(f.id, f.fig) for f in built.figures])
+    for f in built.figures:
+        assert divs[f.id] == plotly_div(f.fig, f.id), f.id
+        assert isinstance(html.figure_dict(f.fig), dict)
+
+
+def test_figure_dict_is_to_dict_on_arrays_of_every_kind():
+    """Every dtype Plotly narrows, encodes or leaves as a list; 2-D, empty, strided and
+    big-endian arrays; arrays under the keys Plotly leaves alone; arrays inside lists."""
+    x = np.arange(5)
+    fig = go.Figure(
+        [
+            go.Scatter(x=x, y=np.linspace(-1, 1, 5), text=np.array(list("abcde")),
+                       customdata=np.arange(10.0).reshape(5, 2)),
+            go.Scatter(x=np.array([0, 40_000]), y=np.array([-(2**40), 2**40])),
+            go.Scatter(x=np.array([0, 2**33], dtype=np.uint64), y=np.array([1, 300], dtype=np.uint64)),
+            go.Scatter(x=np.array([1, 2], dtype=np.uint16), y=np.array([1.5, 2.5], dtype=np.float32)),
+            go.Scatter(x=np.array([1, 2], dtype=np.float16), y=np.arange(10.0)[::3]),
+            go.Scatter(x=np.array(["2025-12-03", "2025-12-05"], dtype="datetime64[ns]"),
+                       y=np.array([1.0, 2.0], dtype=">f8")),
+            go.Scatter(x=np.array([], dtype=float), y=np.array([], dtype=np.int64)),
+            go.Scatter(x=[1, 2], y=[True, False], marker={"color": np.array([0.1, 0.2])}),
+            go.Heatmap(z=np.arange(6, dtype=np.int64).reshape(2, 3),
+                       text=np.array([["a", "b", "c"], ["d", "e", "f"]], dtype=object)),
+            go.Table(cells={"values": [np.array([1.5, 2.5]), np.array(["x", "y"])]}),
+        ],
+        layout={"xaxis": {"range": np.array([0.0, 4.0])}, "title": {"text": "kinds"},
+                "shapes": [{"type": "line", "x0": 0, "x1": 1, "y0": 0, "y1": 1}]},
+    )  # fmt: skip
+    assert html.figure_divs([("kinds", fig)])["kinds"] == plotly_div(fig, "kinds")
+    ours, theirs = html.figure_dict(fig), fig.to_dict()
+    assert to_json_plotly(ours) == to_json_plotly(theirs)
+    assert to_json_plotly(fig.to_dict()) == to_json_plotly(theirs)
+
+
+def test_figure_dict_leaves_other_values_and_frames_to_plotly():
+    stamped = go.Figure(go.Scatter(x=[1, 2], y=[1, 2]), layout={"shapes": [
+        {"type": "line", "x0": pd.Timestamp("2025-12-03"), "x1": 1, "y0": 0, "y1": 1}]})  # fmt: skip
+    framed = go.Figure(go.Scatter(x=[1], y=[1]), frames=[go.Frame(data=[go.Scatter(x=[2], y=[2])])])
+    for fig in (stamped, framed):
+        assert html.figure_dict(fig) == fig.to_dict()
+        assert html.figure_divs([("f", fig)])["f"] == plotly_div(fig, "f")
