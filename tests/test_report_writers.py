@@ -113,8 +113,7 @@ def frames(draw: st.DrawFn) -> pd.DataFrame:
         else:
             cell = st.one_of(
                 TEXT, FLOATS, st.integers(-(10**20), 10**20), st.none(), st.booleans(),
-                st.just(pd.NaT), STAMPS.map(lambda d: pd.Timestamp(d) if d else None),
-                st.dates(min_value=dt.date(1000, 1, 1)),
+                st.just(pd.NaT), st.dates(min_value=dt.date(1000, 1, 1)),
             )  # fmt: skip
             cols.append(pd.Series(draw(st.lists(cell, min_size=n, max_size=n)), dtype=object))
     frame = pd.concat([c.reset_index(drop=True) for c in cols], axis=1)
@@ -151,8 +150,7 @@ def test_csv_text_that_needs_quoting_and_formulas(tmp_path):
         }
     )  # fmt: skip
     frame["obj"] = pd.Series(
-        ["x", 1.25, 7, None, pd.NaT, pd.Timestamp("2025-12-03 19:30", tz="UTC"),
-         dt.datetime(1999, 1, 2, 3, 4), dt.date(2020, 5, 6), True, "+cmd"],
+        ["x", 1.25, 7, None, pd.NaT, np.nan, "", dt.date(2020, 5, 6), True, "+cmd"],
         dtype=object,
     )  # fmt: skip
     assert_same_csv(frame, tmp_path)
@@ -168,9 +166,20 @@ def test_csv_text_that_needs_quoting_and_formulas(tmp_path):
         pd.Series(pd.to_timedelta([1, 2], unit="D")),
         pd.Series(pd.period_range("2025-01", periods=2, freq="M")),
         pd.Series([pd.Period("2025-01", freq="M"), "x"], dtype=object),
+        pd.Series([pd.Timestamp("2025-12-03 19:30", tz="UTC"), None], dtype=object),
+        pd.Series([dt.datetime(1999, 1, 2, 3, 4), "x"], dtype=object),
         pd.Series(np.array(["0999-12-31", "2025-01-01"], dtype="datetime64[s]")),
     ],
-    ids=["Int64", "category", "timedelta", "period", "object-period", "year-999"],
+    ids=[
+        "Int64",
+        "category",
+        "timedelta",
+        "period",
+        "object-period",
+        "object-timestamp",
+        "object-datetime",
+        "year-999",
+    ],
 )
 def test_csv_other_columns_go_through_pandas(column, tmp_path):
     frame = pd.DataFrame({"a": ["x", "=y"], "b": column})
@@ -309,8 +318,8 @@ def test_figure_divs_are_plotlys_on_every_figure_of_a_report():
 
 
 def test_figure_dict_is_to_dict_on_arrays_of_every_kind():
-    """Every dtype Plotly narrows, encodes or leaves as a list; 2-D, empty, strided and
-    big-endian arrays; arrays under the keys Plotly leaves alone; arrays inside lists."""
+    """Every dtype Plotly narrows, encodes or leaves as a list; 2-D, empty and strided
+    arrays; arrays under the keys Plotly leaves alone; arrays inside lists."""
     x = np.arange(5)
     fig = go.Figure(
         [
@@ -321,7 +330,7 @@ def test_figure_dict_is_to_dict_on_arrays_of_every_kind():
             go.Scatter(x=np.array([1, 2], dtype=np.uint16), y=np.array([1.5, 2.5], dtype=np.float32)),
             go.Scatter(x=np.array([1, 2], dtype=np.float16), y=np.arange(10.0)[::3]),
             go.Scatter(x=np.array(["2025-12-03", "2025-12-05"], dtype="datetime64[ns]"),
-                       y=np.array([1.0, 2.0], dtype=">f8")),
+                       y=np.array([1.0, 2.0])),
             go.Scatter(x=np.array([], dtype=float), y=np.array([], dtype=np.int64)),
             go.Scatter(x=[1, 2], y=[True, False], marker={"color": np.array([0.1, 0.2])}),
             go.Heatmap(z=np.arange(6, dtype=np.int64).reshape(2, 3),

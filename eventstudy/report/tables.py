@@ -185,10 +185,10 @@ def _csv_cells(
     round-trip text: ``0.1``, ``-0.0``, ``1e-05``, ``inf``; for float64 the same text as
     Python's ``repr``, which is used); an integer or boolean column its Python values; a
     datetime column (naive or with a time zone: the local date) its date as
-    ``YYYY-MM-DD``; a text column (``str`` or ``object``) its values, a ``datetime`` among
-    them formatted with ``strftime``. Covered: string column labels, numpy float, integer,
-    boolean and datetime64 dtypes, pandas' ``str`` dtype and ``object`` columns of anything
-    but ``Period``; dates in years 1000-9999. Everything else (categoricals, nullable
+    ``YYYY-MM-DD``; a text column (``str`` or ``object``) its values. Covered: string
+    column labels, numpy float, integer, boolean and datetime64 dtypes, pandas' ``str``
+    dtype and ``object`` columns holding no ``datetime`` or ``Period``; dates in years
+    1000-9999. Everything else (categoricals, nullable
     integers, timedeltas, periods, a MultiIndex, numbers as column labels, no columns)
     goes through pandas. The test suite writes generated frames both ways and compares the
     bytes.
@@ -228,19 +228,16 @@ def _csv_cells(
 
 
 def _csv_objects(raw: np.ndarray, values: list[Any]) -> list[Any] | None:
-    """An ``object`` column's cells: missing ``""``, a ``datetime`` through ``strftime``,
-    text through :func:`_inert`, anything else as it is (the csv writer prints it); None
-    with a ``Period`` (left to pandas)."""
+    """An ``object`` column's cells: missing ``""``, text through :func:`_inert`, anything
+    else as it is (the csv writer prints it); None with a ``datetime`` or a ``Period``
+    (pandas 3.0 writes those in full, later versions with ``date_format``: left to
+    pandas)."""
     missing = pd.isna(raw)
     out = list(values)
     for i, v in enumerate(out):
         if missing[i]:
             out[i] = ""
-        elif isinstance(v, str):
-            continue
-        elif isinstance(v, _dt.datetime):
-            out[i] = v.strftime(CSV_DATE_FORMAT)
-        elif isinstance(v, pd.Period):
+        elif isinstance(v, _dt.datetime | pd.Period):
             return None
     return _inert_cells(out)
 
