@@ -288,7 +288,7 @@ def _typed_array(v: np.ndarray) -> Any:
         return v
     spec = {
         "dtype": _TYPED[name],
-        "bdata": base64.b64encode(np.ascontiguousarray(v)).decode("ascii"),
+        "bdata": base64.b64encode(np.ascontiguousarray(v).tobytes()).decode("ascii"),
     }
     if v.ndim > 1:
         spec["shape"] = str(v.shape)[1:-1]
