@@ -1161,13 +1161,15 @@ def tests_frame(
     wins = _windows(results, windows)
     rows = []
     for w in wins:
+        picked: Sequence[int] | None = None  # the event's rows (positions), or every row
         if event_id is None:
             tests = results.caar_tests(w)
-        else:
+        else:  # picked by position: a boolean filter copies the table, per window and event
             tests = results.caar_tests(w, by="event_id")
-            tests = tests[tests["event_id"] == event_id]
-        if "caar" in tests and len(tests):
-            caar = float(tests["caar"].iloc[0])
+            picked = np.flatnonzero(tests["event_id"].to_numpy() == event_id).tolist()
+        n_rows = len(tests) if picked is None else len(picked)
+        if "caar" in tests and n_rows:
+            caar = float(tests["caar"].iloc[0 if picked is None else picked[0]])
         else:  # mean CAR over the firm-events tested
             car = results.car(w)
             if event_id is not None:
@@ -1175,7 +1177,7 @@ def tests_frame(
             car = car[car["security"].astype(str) != PORTFOLIO]
             caar = float(car["car"].mean()) if len(car) else math.nan
         measured = _MEASURED <= set(tests.columns)
-        for rec in _records(tests, ["test", "p_value", "statistic", "min_p", *_MEASURED]):
+        for rec in _records(tests, ["test", "p_value", "statistic", "min_p", *_MEASURED], picked):
             name, p = str(rec["test"]), float(rec["p_value"])
             row: dict[str, Any] = {
                 "window": format_window(w),
@@ -1215,13 +1217,17 @@ def tests_frame(
     return pd.DataFrame(rows, columns=columns)
 
 
-def _records(frame: pd.DataFrame, columns: Iterable[Any] | None = None) -> list[dict[Any, Any]]:
-    """The rows of ``frame`` as dicts of numpy scalars (only ``columns``, those ``frame``
-    has), read column by column: pandas' ``to_dict("records")`` walks the rows and costs
-    milliseconds per table."""
+def _records(
+    frame: pd.DataFrame, columns: Iterable[Any] | None = None, rows: Sequence[int] | None = None
+) -> list[dict[Any, Any]]:
+    """The rows of ``frame`` (those at positions ``rows``, default all) as dicts of numpy
+    scalars (only ``columns``, those ``frame`` has), read column by column: pandas'
+    ``to_dict("records")`` walks the rows and costs milliseconds per table."""
     names = frame.columns if columns is None else [c for c in columns if c in frame.columns]
     cols = {c: frame[c].to_numpy() for c in names}
-    return [{c: v[i] for c, v in cols.items()} for i in range(len(frame))]
+    return [
+        {c: v[i] for c, v in cols.items()} for i in (range(len(frame)) if rows is None else rows)
+    ]
 
 
 #: The columns a calibrated test table carries (:mod:`eventstudy.calibration`).

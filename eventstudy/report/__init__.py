@@ -218,9 +218,10 @@ def _write_folder(folder: Path, built: Built, mode: str, frag: str) -> None:
     for f in built.figures:
         f.html = divs[f.id]
     html.write_fragments(folder / "fragments", divs, {f.id: f.title for f in built.figures}, frag)
-    tables.write_tables(folder / "tables", built)
+    columns = {name: tables.table_columns(frame) for name, frame in built.tables.items()}
+    tables.write_tables(folder / "tables", built, columns)  # the columns read out once
     prov = provenance(built.input)
-    tables.write_json(folder / "results.json", built, prov)
+    tables.write_json(folder / "results.json", built, prov, columns)
     tables.write_verdict_json(folder / "verdict.json", built)
     _write_index(folder / "index.html", built, prov, mode)
 
@@ -235,7 +236,7 @@ def _write_index(path: Path, built: Built, prov: ProvenanceView, mode: str) -> N
         .get_template("report.html.j2")
         .render(
             title=inp.title,
-            head_js=html.head_js(mode),
+            head_js=html.head_js_mark(mode),
             plotlyjs_mode=mode,
             plotlyjs_version=plotly.offline.get_plotlyjs_version(),
             n_events=len(inp.events),
@@ -258,7 +259,7 @@ def _write_index(path: Path, built: Built, prov: ProvenanceView, mode: str) -> N
             cap=MAX_SECURITIES_SHOWN,
         )
     )
-    path.write_text(text, encoding="utf-8")
+    html.write_page_bytes(path, text)
 
 
 def write_page(
@@ -316,7 +317,7 @@ def write_page(
             .render(
                 title=title,
                 subtitle=subtitle,
-                head_js=html.head_js(mode),
+                head_js=html.head_js_mark(mode),
                 text=list(text),
                 tables=[
                     {"name": names[k], "csv": k, "table": display(tabs[k])}
@@ -332,7 +333,7 @@ def write_page(
                 versions=versions(),
             )
         )
-        (folder / "index.html").write_text(page, encoding="utf-8")
+        html.write_page_bytes(folder / "index.html", page)
 
     out = Path(out_dir)
     atomic.atomic_dir(out, fill)

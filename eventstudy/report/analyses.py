@@ -4,17 +4,19 @@ OEMs apart from the peers; with the overlapping window of a close event?"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from eventstudy.movers import MOVERS_SHOWN
 from eventstudy.plan import ROLE_NAMES
-from eventstudy.report.display import Table, display
+from eventstudy.report.display import Table, display_rows
 from eventstudy.report.inputs import ReportInput
 
-__all__ = ["Analysis", "event_analyses"]
+__all__ = ["Analysis", "AnalysisTables", "event_analyses"]
 
 _ROBUST_COLS = ("n", "caar", "t_portfolio", "p_portfolio", "p_adjusted_patell")
 _ROBUST_COLS2 = ("p_kolari_pynnonen", "p_grank")
@@ -30,18 +32,81 @@ class Analysis:
     table: Table | None
 
 
-def _rows_of(inp: ReportInput, name: str, eid: str, column: str = "event_id") -> pd.DataFrame:
-    frame = inp.analyses.get(name)
-    if frame is None or column not in frame:
-        return pd.DataFrame()
-    return frame[frame[column].astype(str) == eid]
+class _Rows:
+    """A small table as Python lists, read out of pandas once: the analyses filter a few
+    dozen rows by event many times, which costs milliseconds a time in pandas.
+
+    A column's values are those ``itertuples`` yields (``Series.tolist``), so the cells
+    :func:`~eventstudy.report.display.display_rows` formats are the ones
+    :func:`~eventstudy.report.display.display` formatted from the frame.
+    """
+
+    def __init__(self, data: dict[str, list[Any]], n: int) -> None:
+        self.data = data
+        self.n = n
+        self._text: dict[str, list[Any]] = {}
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame | None) -> _Rows:
+        if frame is None:
+            return cls({}, 0)
+        return cls({str(c): frame[c].tolist() for c in frame.columns}, len(frame))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __contains__(self, column: str) -> bool:
+        return column in self.data
+
+    def __getitem__(self, column: str) -> list[Any]:
+        return self.data[column]
+
+    def text(self, column: str, frame: pd.DataFrame) -> list[Any]:
+        """``frame[column].astype(str)`` as a list (missing values stay missing), once."""
+        if column not in self._text:
+            self._text[column] = frame[column].astype(str).tolist()
+        return self._text[column]
+
+    def take(self, rows: Sequence[int]) -> _Rows:
+        return _Rows({c: [v[i] for i in rows] for c, v in self.data.items()}, len(rows))
+
+    def display(self, columns: Sequence[str]) -> Table:
+        """:func:`~eventstudy.report.display.display` of these rows."""
+        cols = [c for c in columns if c in self.data]
+        return display_rows(cols, zip(*(self.data[c] for c in cols), strict=True))
 
 
-def event_analyses(inp: ReportInput, eid: str) -> list[Analysis]:
-    """The analysis sections of event ``eid`` (variants, date-only shift, roles, overlaps)."""
+class AnalysisTables:
+    """The analysis tables, the firms and the timing of a report as :class:`_Rows`, read
+    once for every event (see :func:`event_analyses`)."""
+
+    def __init__(self, inp: ReportInput) -> None:
+        self.inp = inp
+        self.frames = dict(inp.analyses)
+        self.rows = {name: _Rows.of(frame) for name, frame in self.frames.items()}
+        self.firms = _Rows.of(inp.firms)
+        self.timing = _Rows.of(inp.timing) if inp.timing is not None else _Rows({}, 0)
+
+    def of_event(self, name: str, eid: str, column: str = "event_id") -> _Rows:
+        """The rows of table ``name`` whose ``column`` (as text) is ``eid``."""
+        rows = self.rows.get(name)
+        if rows is None or column not in rows:
+            return _Rows({}, 0)
+        keys = rows.text(column, self.frames[name])
+        return rows.take([i for i, k in enumerate(keys) if k == eid])
+
+
+def event_analyses(
+    inp: ReportInput, eid: str, tables: AnalysisTables | None = None
+) -> list[Analysis]:
+    """The analysis sections of event ``eid`` (variants, date-only shift, roles, overlaps).
+
+    ``tables``: the report's :class:`AnalysisTables`, read once for all its events.
+    """
+    at = AnalysisTables(inp) if tables is None else tables
     out: list[Analysis] = []
     ex_col = ["exchange"] if inp.multi else []
-    shifted = _rows_of(inp, "shifted", eid)
+    shifted = at.of_event("shifted", eid)
     if len(shifted):
         out.append(
             Analysis(
@@ -50,15 +115,18 @@ def event_analyses(inp: ReportInput, eid: str) -> list[Analysis]:
                 "The announcement time is known only to the day, so day 0 may be one session "
                 "late or early. The event is rerun with day 0 moved one session later "
                 "(estimation window moved with it).",
-                display(
-                    shifted,
-                    [*ex_col, "window", "timing", "day0", *_ROBUST_COLS, *_ROBUST_COLS2, "answer"],
+                shifted.display(
+                    [*ex_col, "window", "timing", "day0", *_ROBUST_COLS, *_ROBUST_COLS2, "answer"]
                 ),
             )
         )
-    variants = _rows_of(inp, "variants", eid)
+    variants = at.of_event("variants", eid)
     if len(variants):
-        changed = variants[variants["same_answer"] == False]  # noqa: E712
+        changed = [
+            i
+            for i, same in enumerate(variants["same_answer"])
+            if same == False  # noqa: E712
+        ]
         note = (
             "Mean CAR of the event's securities and the p-values of the tests that stay valid "
             "when they share the date, under each specification. The answer is whether the "
@@ -67,9 +135,9 @@ def event_analyses(inp: ReportInput, eid: str) -> list[Analysis]:
         )
         note += (
             "The answer is the same under every variant."
-            if changed.empty
+            if not changed
             else "The answer changes in "
-            + ", ".join(f"{r.variant} {r.window}" for r in changed.itertuples())
+            + ", ".join(f"{variants['variant'][i]} {variants['window'][i]}" for i in changed)
             + "."
         )
         out.append(
@@ -77,8 +145,7 @@ def event_analyses(inp: ReportInput, eid: str) -> list[Analysis]:
                 "variants",
                 "Does the answer change? Benchmark, model and estimation window",
                 note,
-                display(
-                    variants,
+                variants.display(
                     [
                         *ex_col,
                         "title",
@@ -87,60 +154,70 @@ def event_analyses(inp: ReportInput, eid: str) -> list[Analysis]:
                         *_ROBUST_COLS2,
                         "answer",
                         "same_answer",
-                    ],
+                    ]
                 ),
             )
         )
-    roles = _rows_of(inp, "roles", eid)
+    roles = at.of_event("roles", eid)
     if len(roles):
         out.append(
             Analysis(
                 "roles",
                 "Named OEMs and peers: equal-weighted portfolios",
-                _role_note(inp, roles, eid),
-                display(roles, [*ex_col, "subset", "window", *_ROBUST_COLS, *_ROBUST_COLS2]),
+                _role_note(inp, roles, eid, at),
+                roles.display([*ex_col, "subset", "window", *_ROBUST_COLS, *_ROBUST_COLS2]),
             )
         )
-    over = inp.analyses.get("overlaps")
-    if over is not None and len(over):
-        mine = over[(over["first"].astype(str) == eid) | (over["second"].astype(str) == eid)]
-        comb = inp.analyses.get("combined", pd.DataFrame())
-        if len(comb):
-            comb = comb[(comb["event_id"].astype(str) == eid) | (comb["second"].astype(str) == eid)]
-        close = mine[mine["event_windows_overlap"].astype(bool)]
-        far = mine[~mine["event_windows_overlap"].astype(bool)]
-        if len(close) or len(comb):
+    over_frame = at.frames.get("overlaps")
+    if over_frame is not None and len(over_frame):
+        over = at.rows["overlaps"]
+        first = over.text("first", over_frame)
+        second = over.text("second", over_frame)
+        mine = over.take([i for i in range(len(over)) if eid in (first[i], second[i])])
+        comb = _Rows({}, 0)
+        comb_frame = at.frames.get("combined")
+        if comb_frame is not None and len(comb_frame):
+            rows = at.rows["combined"]
+            ev, sec = rows.text("event_id", comb_frame), rows.text("second", comb_frame)
+            comb = rows.take([i for i in range(len(rows)) if eid in (ev[i], sec[i])])
+        overlap = [bool(x) for x in mine["event_windows_overlap"]] if len(mine) else []
+        close = [s for s, o in zip(mine["statement"], overlap, strict=True) if o] if overlap else []
+        far = (
+            [s for s, o in zip(mine["statement"], overlap, strict=True) if not o] if overlap else []
+        )
+        if close or len(comb):
             out.append(
                 Analysis(
                     "combined",
                     "Overlapping windows and the combined window",
-                    " ".join(close["statement"]),
-                    display(
-                        comb,
-                        [*ex_col, "span", "window", "start", "end", *_ROBUST_COLS, *_ROBUST_COLS2],
+                    " ".join(close),
+                    comb.display(
+                        [*ex_col, "span", "window", "start", "end", *_ROBUST_COLS, *_ROBUST_COLS2]
                     )
                     if len(comb)
                     else None,
                 )
             )
-        if len(far):
+        if far:
             out.append(
                 Analysis(
                     "overlaps",
                     "Other events inside the estimation window",
-                    " ".join(far["statement"]),
+                    " ".join(far),
                     None,
                 )
             )
     return out
 
 
-def _role_note(inp: ReportInput, roles: pd.DataFrame, eid: str) -> str:
+def _role_note(inp: ReportInput, roles: _Rows, eid: str, at: AnalysisTables) -> str:
     """What the role portfolios are, and which firms moved against the named OEMs on day 0
     (e.g. Suzuki on 2025-12-04)."""
+    first_window = roles["window"][0]
     sizes = {
-        str(r.role): int(r.n)
-        for r in roles[roles["window"] == roles["window"].iloc[0]].itertuples(index=False)
+        str(role): int(n)
+        for role, n, w in zip(roles["role"], roles["n"], roles["window"], strict=True)
+        if w == first_window
     }
     parts_named = [f"the {ROLE_NAMES.get(role, role)} ({n})" for role, n in sizes.items() if n]
     named = (
@@ -152,35 +229,48 @@ def _role_note(inp: ReportInput, roles: pd.DataFrame, eid: str) -> str:
         f"Equal-weighted portfolios of {named}, each tested by the portfolio test (its own "
         "estimation-window variance); every firm alone is in the firm table above."
     ]
-    day = roles[(roles["window"] == "(0,0)") & (roles["role"] == "oem")]
-    firms = inp.firms
-    if day.empty or firms.empty:
+    day = [
+        i
+        for i, (w, role) in enumerate(zip(roles["window"], roles["role"], strict=True))
+        if w == "(0,0)" and role == "oem"
+    ]
+    firms = at.firms
+    if not day or not len(firms):
         return parts[0]
-    oem_car = float(day["caar"].iloc[0])
-    n_oem = int(day["n"].iloc[0])
-    ar0 = firms[(firms["event_id"].astype(str) == eid) & (firms["measure"] == "AR(0)")]
-    oem_syms = [str(s) for s in ar0.loc[ar0["role"] == "oem", "security"]]
+    oem_car = float(roles["caar"][day[0]])
+    n_oem = int(roles["n"][day[0]])
+    keys = firms.text("event_id", inp.firms)
+    ar0 = firms.take(
+        [i for i, (k, m) in enumerate(zip(keys, firms["measure"], strict=True))
+         if k == eid and m == "AR(0)"]
+    )  # fmt: skip
+    oem_syms = (
+        [str(s) for s, role in zip(ar0["security"], ar0["role"], strict=True) if role == "oem"]
+        if len(ar0)
+        else []
+    )
     day0 = _day0(inp, eid)
     oem_raw = [x for x in (_raw_day0(inp, day0, s) for s in oem_syms) if x is not None]
-    against = ar0[
-        (ar0["role"] != "oem")
-        & np.isfinite(ar0["estimate"].to_numpy(dtype=float))
-        & (np.sign(ar0["estimate"].to_numpy(dtype=float)) != np.sign(oem_car))
+    estimate = np.asarray(ar0["estimate"] if len(ar0) else [], dtype=float)
+    role_of = ar0["role"] if len(ar0) else []
+    against = [
+        i
+        for i in range(len(ar0))
+        if role_of[i] != "oem"
+        and np.isfinite(estimate[i])
+        and np.sign(estimate[i]) != np.sign(oem_car)
     ]
     more = 0
     if len(against) > MOVERS_SHOWN:  # a universe: name the largest moves against the OEMs
         more = len(against) - MOVERS_SHOWN
-        against = against.iloc[
-            np.argsort(-np.abs(against["estimate"].to_numpy(dtype=float)), kind="stable")[
-                :MOVERS_SHOWN
-            ]
-        ]
-    for r in against.itertuples(index=False):
+        order = np.argsort(-np.abs(estimate[against]), kind="stable")[:MOVERS_SHOWN]
+        against = [against[k] for k in order]
+    for i in against:
+        name, security, est = ar0["name"][i], ar0["security"][i], ar0["estimate"][i]
         text = (
-            f"{r.name} {r.security} moved against the {n_oem} named OEMs on day 0: AR "
-            f"{r.estimate * 100:+.2f}%"
+            f"{name} {security} moved against the {n_oem} named OEMs on day 0: AR {est * 100:+.2f}%"
         )
-        raw = _raw_day0(inp, day0, str(r.security))
+        raw = _raw_day0(inp, day0, str(security))
         if raw is not None and oem_raw:
             text += (
                 f" (close-to-close {raw * 100:+.2f}%, while the named OEMs moved "

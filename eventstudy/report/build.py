@@ -29,7 +29,7 @@ from eventstudy.config import format_window
 from eventstudy.exceptions import EventStudyWarning, ReportError
 from eventstudy.movers import MAX_SECURITIES_SHOWN, Movers, top_and_bottom
 from eventstudy.plan import ROLE_LABELS
-from eventstudy.report.analyses import Analysis, event_analyses
+from eventstudy.report.analyses import Analysis, AnalysisTables, event_analyses
 from eventstudy.report.common import EXCHANGE_HOURS, exchange_name, fid, slug
 from eventstudy.report.display import Cell, Table, display
 from eventstudy.report.inputs import GroupView, ReportInput
@@ -199,6 +199,8 @@ class _Builder:
         #: Each event's test table (``figures.tests_frame``) by (group, event id): the
         #: event's block and the tidy ``tests`` table read the same one.
         self.tests: dict[tuple[str, object], pd.DataFrame] = {}
+        #: The analysis tables, firms and timing read out of pandas once for every event.
+        self.analysis_tables = AnalysisTables(inp)
 
     def add(self, figure_id: str, title: str, fig: go.Figure) -> Figure:
         f = Figure(figure_id, title, fig)
@@ -238,7 +240,7 @@ class _Builder:
             dossier=render_markdown(info.dossier),
             timing=self._timing_rows(eid),
             blocks=blocks,
-            analyses=event_analyses(inp, eid),
+            analyses=event_analyses(inp, eid, self.analysis_tables),
         )
 
     def _suffix(self, g: GroupView) -> str:

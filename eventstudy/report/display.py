@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["HEADERS", "Cell", "Table", "cell", "display"]
+__all__ = ["HEADERS", "Cell", "Table", "cell", "display", "display_rows"]
 
 #: Display names of the columns of the analysis and robustness tables.
 HEADERS: dict[str, str] = {
@@ -114,8 +114,13 @@ def cell(column: str, value: Any) -> Cell:
 def display(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> Table:
     """``frame`` (its ``columns``, in order, those present) as a :class:`Table`."""
     cols = [c for c in (columns or list(frame.columns)) if c in frame.columns]
-    rows = [
-        [cell(c, v) for c, v in zip(cols, rec, strict=True)]
-        for rec in frame[cols].itertuples(index=False, name=None)
-    ]
-    return Table(header=[HEADERS.get(c, c) for c in cols], rows=rows)
+    return display_rows(cols, frame[cols].itertuples(index=False, name=None))
+
+
+def display_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+    """Rows of values of ``columns`` (as ``itertuples`` yields them) as a :class:`Table`."""
+    cols = list(columns)
+    return Table(
+        header=[HEADERS.get(c, c) for c in cols],
+        rows=[[cell(c, v) for c, v in zip(cols, rec, strict=True)] for rec in rows],
+    )

@@ -12,15 +12,20 @@ alone by default:
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import functools
 import html
+import importlib.resources
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
 import jinja2.bccache
+import numpy as np
+import plotly
+import plotly.graph_objects as go
 import plotly.io as pio
 import plotly.offline
 from markupsafe import Markup
@@ -33,9 +38,13 @@ __all__ = [
     "PLOTLYJS_MODES",
     "check_modes",
     "environment",
+    "figure_dict",
     "figure_divs",
     "head_js",
+    "head_js_mark",
+    "plotlyjs_bytes",
     "write_fragments",
+    "write_page_bytes",
 ]
 
 PlotlyJS = Literal["inline", "cdn", "none"]
@@ -125,6 +134,37 @@ def _inline_plotlyjs() -> Markup:
     return Markup(f'<script type="text/javascript">{js}</script>')
 
 
+def plotlyjs_bytes() -> bytes:
+    """plotly.js as Plotly ships it (``plotly/package_data/plotly.min.js``): the bytes of
+    :func:`plotly.offline.get_plotlyjs` encoded in UTF-8, read without decoding 4.8 MB."""
+    return importlib.resources.files("plotly").joinpath(_PLOTLY_PACKAGE_FILE).read_bytes()
+
+
+_PLOTLY_PACKAGE_FILE = "package_data/plotly.min.js"
+
+#: What :func:`write_page_bytes` puts in place of plotly.js while the page is rendered.
+_PLOTLYJS_MARK = Markup("<!--eventstudy:plotly.js:ab3f0c5e-->")
+
+
+def head_js_mark(mode: str) -> Markup:
+    """:func:`head_js`, save that plotly.js inline is a mark that :func:`write_page_bytes`
+    replaces with the ``<script>`` (the page is rendered without the 4.8 MB string)."""
+    return _PLOTLYJS_MARK if mode == "inline" else head_js(mode)
+
+
+def write_page_bytes(path: Path, text: str) -> None:
+    """Write a page rendered with :func:`head_js_mark` as UTF-8: the bytes of the page
+    rendered with :func:`head_js` (plotly.js copied in as bytes, ``</script`` escaped as
+    :func:`head_js` does)."""
+    head, mark, tail = text.partition(_PLOTLYJS_MARK)
+    with open(path, "wb") as fh:
+        fh.write(head.encode("utf-8"))
+        if mark:
+            js = plotlyjs_bytes().replace(b"</script", b"<\\/script")
+            fh.write(b'<script type="text/javascript">' + js + b"</script>")
+            fh.write(tail.encode("utf-8"))
+
+
 def head_js(mode: str) -> Markup:
     """What ``<head>`` carries for plotly.js in ``mode``."""
     if mode == "inline":
@@ -138,10 +178,14 @@ def head_js(mode: str) -> Markup:
 
 
 def figure_divs(figs: Sequence[tuple[str, Any]]) -> dict[str, str]:
-    """Each figure's ``<div>`` (and its drawing script), without plotly.js."""
+    """Each figure's ``<div>`` (and its drawing script), without plotly.js.
+
+    What ``plotly.io.to_html(fig, validate=False, ...)`` writes; a figure goes in as
+    :func:`figure_dict` (``fig.to_dict()`` made faster), which ``to_html`` takes as it is.
+    """
     return {
         fid: pio.to_html(
-            fig,
+            figure_dict(fig),
             full_html=False,
             include_plotlyjs=False,
             div_id=fid,
@@ -152,6 +196,105 @@ def figure_divs(figs: Sequence[tuple[str, Any]]) -> dict[str, str]:
     }
 
 
+#: Plotly 6 and later write numeric arrays as base64 typed arrays (``Figure.to_dict``).
+_TYPED_ARRAYS = int(plotly.__version__.split(".")[0]) >= 6
+#: Keys whose values ``convert_to_base64`` leaves as they are (``is_skipped_key``).
+_SKIPPED_KEYS = frozenset({"geojson", "layer", "layers", "range"})
+#: numpy dtypes plotly.js reads as typed arrays, by their short names.
+_TYPED = {"int8": "i1", "uint8": "u1", "int16": "i2", "uint16": "u2", "int32": "i4",
+          "uint32": "u4", "float32": "f4", "float64": "f8"}  # fmt: skip
+_INT_RANGES = (("int8", -(2**7), 2**7 - 1), ("int16", -(2**15), 2**15 - 1),
+               ("int32", -(2**31), 2**31 - 1))  # fmt: skip
+_UINT_RANGES = (("uint8", 0, 2**8 - 1), ("uint16", 0, 2**16 - 1), ("uint32", 0, 2**32 - 1))
+
+
+class _NotPlain(Exception):
+    """A value :func:`figure_dict` leaves to Plotly."""
+
+
+def figure_dict(fig: Any) -> Any:
+    """``fig.to_dict()`` of a ``go.Figure``, without its deep copy and Plotly's per-array
+    checks (anything else as it is).
+
+    Notes
+    -----
+    ``Figure.to_dict`` deep-copies the figure's data and layout and (Plotly 6 and later)
+    replaces each numpy array held in a dict by a typed-array spec (``dtype``, base64
+    ``bdata``, ``shape`` when 2-D; ``int64``/``uint64`` narrowed to the smallest type that
+    holds the values, other dtypes left as arrays; nothing under ``range``, ``layer``,
+    ``layers`` or ``geojson``), passing every array through narwhals and a read-only copy
+    first: about 3 ms a figure. Here the dicts and lists are copied and the arrays
+    converted directly (arrays are read, never changed, so they are not copied). A figure
+    with frames, or holding a value that is not a dict, list, tuple, number, string, None
+    or a numpy array of a number, boolean, text, object or datetime dtype, is left to
+    ``to_dict``. The test suite compares the two on every figure of a report and on arrays
+    of every kind.
+    """
+    if not isinstance(fig, go.Figure):
+        return fig
+    if fig.frames:
+        return fig.to_dict()
+    try:
+        return {
+            "data": [_plain(trace) for trace in fig._data],
+            "layout": _plain(fig._layout),
+        }
+    except _NotPlain:
+        return fig.to_dict()
+
+
+def _plain(obj: Any, convert: bool = True) -> Any:
+    if isinstance(obj, dict):
+        out = {}
+        for key, value in obj.items():
+            if isinstance(value, np.ndarray):
+                out[key] = _typed_array(value) if convert and key not in _SKIPPED_KEYS else value
+            else:
+                out[key] = _plain(value, convert and key not in _SKIPPED_KEYS)
+        return out
+    if isinstance(obj, list):
+        return [_plain(v, convert) if not isinstance(v, np.ndarray) else _array(v) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(
+            _plain(v, convert) if not isinstance(v, np.ndarray) else _array(v) for v in obj
+        )
+    if obj is None or isinstance(obj, str | int | float):  # bool is an int
+        return obj
+    raise _NotPlain
+
+
+def _array(v: np.ndarray) -> np.ndarray:
+    """An array as it stays in the dict (left as it is, as ``to_dict`` leaves its copy)."""
+    if v.dtype.kind not in "uifbOMU":
+        raise _NotPlain
+    return v
+
+
+def _typed_array(v: np.ndarray) -> Any:
+    """``to_typed_array_spec`` of Plotly 6 on an array, or the array (Plotly 5)."""
+    _array(v)
+    if not _TYPED_ARRAYS or v.size == 0 or v.dtype.kind not in "uif":
+        return v
+    name = str(v.dtype)
+    if name in ("int64", "uint64"):
+        lo, hi = v.min(), v.max()
+        for small, low, high in _INT_RANGES if name == "int64" else _UINT_RANGES:
+            if lo >= low and hi <= high:
+                v, name = v.astype(small), small
+                break
+        else:
+            return v
+    if name not in _TYPED:
+        return v
+    spec = {
+        "dtype": _TYPED[name],
+        "bdata": base64.b64encode(np.ascontiguousarray(v).tobytes()).decode("ascii"),
+    }
+    if v.ndim > 1:
+        spec["shape"] = str(v.shape)[1:-1]
+    return spec
+
+
 def write_fragments(
     folder: Path, divs: dict[str, str], titles: dict[str, str], mode: str = "sibling"
 ) -> None:
@@ -159,7 +302,7 @@ def write_fragments(
     folder.mkdir(parents=True, exist_ok=True)
     version = plotly.offline.get_plotlyjs_version()
     if mode == "sibling" and divs:
-        (folder / PLOTLY_FILE).write_text(plotly.offline.get_plotlyjs(), encoding="utf-8")
+        (folder / PLOTLY_FILE).write_bytes(plotlyjs_bytes())
     for fid, div in divs.items():
         title = html.escape(titles.get(fid, fid))
         if mode == "sibling":

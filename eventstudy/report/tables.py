@@ -3,16 +3,21 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as _dt
 import json
 import math
+import os
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.io.json import ujson_dumps
 
 from eventstudy import figures
 from eventstudy.config import format_window
@@ -20,7 +25,15 @@ from eventstudy.report.build import Built
 from eventstudy.report.common import exchange_name
 from eventstudy.report.provenance import ProvenanceView
 
-__all__ = ["neutralise_formulas", "write_csv", "write_json", "write_tables", "write_verdict_json"]
+__all__ = [
+    "Column",
+    "neutralise_formulas",
+    "table_columns",
+    "write_csv",
+    "write_json",
+    "write_tables",
+    "write_verdict_json",
+]
 
 #: A text cell starting with one of these is a formula to a spreadsheet (OWASP CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -68,24 +81,196 @@ def _neutralise_column(s: pd.Series) -> pd.Series:
     return s.map(lambda v: changed.get(v, v) if isinstance(v, str) else v)
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """One table as CSV for spreadsheets: dates as ``YYYY-MM-DD``, formulas neutralised."""
-    neutralise_formulas(frame).to_csv(path, index=False, date_format="%Y-%m-%d")
+#: The date format of every CSV table.
+CSV_DATE_FORMAT = "%Y-%m-%d"
 
 
-def write_tables(folder: Path, built: Built) -> None:
+@dataclass(frozen=True)
+class Column:
+    """One column of a table, read out of pandas once for both its CSV and its JSON.
+
+    ``kind`` says what ``values`` holds: ``"f8"`` float64 as Python floats (NaN kept);
+    ``"num"`` another numpy number or boolean dtype, as Python values; ``"text"`` pandas'
+    ``str`` dtype as Python strings (None when missing); ``"dates"`` naive datetime64 as
+    ``YYYY-MM-DD`` ("" for NaT; ``midnight``: every date at 00:00); ``"tz"`` datetimes with
+    a time zone, their local dates the same way; ``"object"`` the cells as they are;
+    ``"other"`` (nothing: pandas writes the table). ``values`` is None for dates outside
+    1000-9999 (pandas writes the year unpadded: the table goes through pandas).
+    """
+
+    name: Any
+    series: pd.Series
+    kind: str
+    values: list[Any] | None
+    midnight: bool = False
+
+
+def table_columns(frame: pd.DataFrame) -> list[Column]:
+    """Every column of ``frame`` as a :class:`Column` (duplicate labels kept)."""
+    out = []
+    for name, col in frame.items():
+        dtype = col.dtype
+        kind, values, midnight = "other", None, False
+        if isinstance(dtype, np.dtype):
+            if dtype == np.float64:
+                kind, values = "f8", col.to_numpy().tolist()
+            elif dtype.kind in "fiub":
+                kind, values = "num", col.to_numpy().tolist()
+            elif dtype.kind == "M":
+                kind = "dates"
+                values, midnight = _day_text(col.to_numpy())
+            elif dtype.kind == "O":
+                kind, values = "object", col.to_numpy().tolist()
+        elif isinstance(dtype, pd.DatetimeTZDtype):
+            kind = "tz"
+            values, _ = _day_text(col.dt.tz_localize(None).to_numpy())
+        elif isinstance(dtype, pd.StringDtype):
+            text = col.to_numpy(dtype=object)
+            missing = pd.isna(text)
+            if missing.any():
+                text[missing] = None
+            kind, values = "text", text.tolist()
+        out.append(Column(name, col, kind, values, midnight))
+    return out
+
+
+#: The dates written without pandas (pandas leaves a year below 1000 unpadded).
+_FIRST_DAY = np.datetime64("1000-01-01", "D")
+_LAST_DAY = np.datetime64("9999-12-31", "D")
+
+
+def _day_text(values: np.ndarray) -> tuple[list[str] | None, bool]:
+    """Naive datetime64 values as ``YYYY-MM-DD`` ("" for NaT; None outside years
+    1000-9999), and whether every one is at midnight."""
+    days = values.astype("datetime64[D]")
+    missing = np.isnat(days)
+    present = days[~missing]
+    if len(present) and (present.min() < _FIRST_DAY or present.max() > _LAST_DAY):
+        return None, False
+    text = np.datetime_as_string(days, unit="D").astype(object)
+    text[missing] = ""
+    return text.tolist(), bool((values[~missing] == present).all())
+
+
+def write_csv(frame: pd.DataFrame, path: Path, columns: list[Column] | None = None) -> None:
+    """One table as CSV for spreadsheets: dates as ``YYYY-MM-DD``, formulas neutralised.
+
+    The bytes are those of ``neutralise_formulas(frame).to_csv(path, index=False,
+    date_format="%Y-%m-%d")``; a frame of the usual column types is written without pandas'
+    CSV machinery (see :func:`_csv_cells`), any other through it. ``columns``: the frame's
+    :func:`table_columns`, when the caller has them.
+    """
+    cells = _csv_cells(frame, table_columns(frame) if columns is None else columns)
+    if cells is None:
+        neutralise_formulas(frame).to_csv(path, index=False, date_format=CSV_DATE_FORMAT)
+        return
+    header, body = cells
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator=os.linesep)
+        writer.writerow(header)
+        writer.writerows(zip(*body, strict=True))
+
+
+def _csv_cells(
+    frame: pd.DataFrame, columns: list[Column]
+) -> tuple[list[str], list[list[Any]]] | None:
+    """The header and each column's cells as ``DataFrame.to_csv`` hands them to the
+    :mod:`csv` writer (``index=False``, ``na_rep=""``, ``date_format="%Y-%m-%d"``, formulas
+    neutralised), or None for a frame this does not cover (then pandas writes it).
+
+    Notes
+    -----
+    pandas (``pandas.core.indexes.base.get_values_for_csv``), column by column, with ``""``
+    for every missing value: a float column is ``values.astype(str)`` (numpy's shortest
+    round-trip text: ``0.1``, ``-0.0``, ``1e-05``, ``inf``; for float64 the same text as
+    Python's ``repr``, which is used); an integer or boolean column its Python values; a
+    datetime column (naive or with a time zone: the local date) its date as
+    ``YYYY-MM-DD``; a text column (``str`` or ``object``) its values. Covered: string
+    column labels, numpy float, integer, boolean and datetime64 dtypes, pandas' ``str``
+    dtype and ``object`` columns holding no ``datetime`` or ``Period``; dates in years
+    1000-9999. Everything else (categoricals, nullable
+    integers, timedeltas, periods, a MultiIndex, numbers as column labels, no columns)
+    goes through pandas. The test suite writes generated frames both ways and compares the
+    bytes.
+    """
+    labels = list(frame.columns)
+    if not labels or isinstance(frame.columns, pd.MultiIndex):
+        return None
+    if not all(isinstance(c, str) for c in labels):
+        return None
+    cells: list[list[Any]] = []
+    for col in columns:
+        values = col.values
+        if values is None:
+            return None
+        if col.kind == "f8":
+            cells.append([repr(v) if v == v else "" for v in values])
+        elif col.kind == "num":
+            if col.series.dtype.kind == "f":  # float32, float16: numpy's text of them
+                raw = col.series.to_numpy()
+                text = raw.astype(str)
+                text[np.isnan(raw)] = ""
+                cells.append(text.tolist())
+            else:
+                cells.append(values)
+        elif col.kind in ("dates", "tz"):
+            cells.append(values)
+        elif col.kind == "text":
+            cells.append(_inert_cells(["" if v is None else v for v in values]))
+        elif col.kind == "object":
+            out = _csv_objects(col.series.to_numpy(), values)
+            if out is None:
+                return None
+            cells.append(out)
+        else:
+            return None
+    return [str(_inert(c)) for c in labels], cells
+
+
+def _csv_objects(raw: np.ndarray, values: list[Any]) -> list[Any] | None:
+    """An ``object`` column's cells: missing ``""``, text through :func:`_inert`, anything
+    else as it is (the csv writer prints it); None with a ``datetime`` or a ``Period``
+    (pandas 3.0 writes those in full, later versions with ``date_format``: left to
+    pandas)."""
+    missing = pd.isna(raw)
+    out = list(values)
+    for i, v in enumerate(out):
+        if missing[i]:
+            out[i] = ""
+        elif isinstance(v, _dt.datetime | pd.Period):
+            return None
+    return _inert_cells(out)
+
+
+def _inert_cells(cells: list[Any]) -> list[Any]:
+    """``cells`` with each text that a spreadsheet would run as a formula through
+    :func:`_inert` (each distinct text checked once)."""
+    changed: dict[str, str] = {}
+    for v in cells:
+        if isinstance(v, str) and v.startswith(_FORMULA_START) and v not in changed:
+            changed[v] = _inert(v)
+    if not any(k != v for k, v in changed.items()):
+        return cells
+    return [changed.get(v, v) if isinstance(v, str) else v for v in cells]
+
+
+def write_tables(
+    folder: Path, built: Built, columns: Mapping[str, list[Column]] | None = None
+) -> None:
     """Every tidy table as CSV, and the per-event test tables in Markdown and LaTeX; with
-    ``xlsx`` among the formats, every table in one workbook (``tables.xlsx``)."""
+    ``xlsx`` among the formats, every table in one workbook (``tables.xlsx``).
+    ``columns``: each table's :func:`table_columns`, when the caller has them."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in built.tables.items():
-        write_csv(frame, folder / f"{name}.csv")
+        write_csv(frame, folder / f"{name}.csv", (columns or {}).get(name))
     if "xlsx" in built.formats:
         from eventstudy.report.xlsx import write_workbook
 
         write_workbook(folder / "tables.xlsx", built.tables, title=built.input.title)
     tests = built.tables.get("tests", pd.DataFrame())
-    (folder / "tests.md").write_text(tests_markdown(tests, built), encoding="utf-8")
-    (folder / "tests.tex").write_text(tests_latex(tests, built), encoding="utf-8")
+    blocks = _wide_blocks(tests)  # one pass for both formats
+    (folder / "tests.md").write_text(tests_markdown(tests, built, blocks), encoding="utf-8")
+    (folder / "tests.tex").write_text(tests_latex(tests, built, blocks), encoding="utf-8")
 
 
 def _jsonable(v: Any) -> Any:
@@ -109,8 +294,55 @@ def _jsonable(v: Any) -> Any:
     return str(v)
 
 
-def _json_table(frame: pd.DataFrame) -> str:
-    """A table as a JSON array of records (dates as ISO strings, NaN as null), fast."""
+def _json_table(frame: pd.DataFrame, columns: list[Column] | None = None) -> str:
+    """A table as a JSON array of records (dates as ISO strings, NaN as null), fast.
+
+    Notes
+    -----
+    The text is pandas' ``to_json(orient="records", double_precision=15,
+    force_ascii=False)`` of the frame with its dates as text and its ``object`` cells
+    through :func:`_jsonable`. A frame of unique string labels and the usual column types
+    (see :class:`Column`) goes to pandas' JSON encoder (``ujson_dumps``, the one
+    ``to_json`` calls, with the same options) as a list of records of Python values, without
+    the frame's encoder path (the test suite compares the text on generated frames); any
+    other frame goes through ``to_json``.
+    """
+    cols = table_columns(frame) if columns is None else columns
+    names = list(frame.columns)
+    simple = (
+        not isinstance(frame.columns, pd.MultiIndex)
+        and all(isinstance(c, str) for c in names)
+        and len(set(names)) == len(names)
+    )
+    values = [_json_values(c) for c in cols] if simple else []
+    if not simple or any(v is None for v in values):
+        return _json_table_pandas(frame)
+    records = [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+    return ujson_dumps(records, ensure_ascii=False, double_precision=15)
+
+
+def _json_values(col: Column) -> list[Any] | None:
+    """One column's cells as :func:`_json_table_pandas` hands them to the JSON encoder, or
+    None (then pandas writes the table)."""
+    if col.kind in ("f8", "num", "text"):
+        return col.values
+    if col.kind == "dates":  # as text: the date alone when every one is at midnight
+        if col.values is None:
+            return None
+        return [v or None for v in col.values] if col.midnight else _iso(col.series).tolist()
+    if col.kind == "tz":
+        return _iso(col.series).tolist()
+    if col.kind == "object":
+        return col.series.map(_jsonable).tolist()  # as pandas infers the mapped dtype
+    return None
+
+
+def _iso(series: pd.Series) -> pd.Series:
+    return series.map(lambda v: v.isoformat() if pd.notna(v) else None)
+
+
+def _json_table_pandas(frame: pd.DataFrame) -> str:
+    """:func:`_json_table` through ``DataFrame.to_json``."""
     out = frame.copy(deep=False)
     for col in out.columns:
         series = out[col]
@@ -121,14 +353,20 @@ def _json_table(frame: pd.DataFrame) -> str:
             if naive and (series.dropna() == series.dropna().dt.normalize()).all():
                 out[col] = series.dt.strftime("%Y-%m-%d")
             else:
-                out[col] = series.map(lambda v: v.isoformat() if pd.notna(v) else None)
+                out[col] = _iso(series)
         elif series.dtype == object:
             out[col] = series.map(_jsonable)
     return out.to_json(orient="records", double_precision=15, force_ascii=False)
 
 
-def write_json(path: Path, built: Built, prov: ProvenanceView) -> None:
-    """``results.json``: the title, the provenance, the verdicts and every tidy table."""
+def write_json(
+    path: Path,
+    built: Built,
+    prov: ProvenanceView,
+    columns: Mapping[str, list[Column]] | None = None,
+) -> None:
+    """``results.json``: the title, the provenance, the verdicts and every tidy table.
+    ``columns``: each table's :func:`table_columns`, when the caller has them."""
     head = {
         "title": built.input.title,
         "provenance": dataclasses.asdict(prov),
@@ -136,7 +374,7 @@ def write_json(path: Path, built: Built, prov: ProvenanceView) -> None:
     }
     parts = [f"{json.dumps(k)}: {json.dumps(v, default=str)}" for k, v in head.items()]
     parts += [
-        f"{json.dumps(name)}: {_json_table(frame)}"
+        f"{json.dumps(name)}: {_json_table(frame, (columns or {}).get(name))}"
         for name, frame in built.tables.items()
         if name != "verdicts"
     ]
@@ -164,6 +402,11 @@ def write_verdict_json(path: Path, built: Built) -> None:
 # ----------------------------------------------------------------------------- Markdown, LaTeX
 
 
+_Wide = tuple[list[str], list[str], list[tuple[str, bool, list[str]]]]
+#: One event's block of the test tables: heading, event id, and its tests wide (``_wide``).
+_WideBlock = tuple[str, str, _Wide]
+
+
 def _blocks(tests: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """One (heading, tests) block per event (and exchange)."""
     if tests.empty:
@@ -180,7 +423,7 @@ def _blocks(tests: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     return out
 
 
-def _wide(tests: pd.DataFrame) -> tuple[list[str], list[str], list[tuple[str, bool, list[str]]]]:
+def _wide(tests: pd.DataFrame) -> _Wide:
     """One event's tests, wide: windows, mean CAR per window, rows (label, robust, cells)."""
     records = tests.to_dict("records")
     windows = list(dict.fromkeys(r["window"] for r in records))
@@ -206,15 +449,21 @@ def _wide(tests: pd.DataFrame) -> tuple[list[str], list[str], list[tuple[str, bo
     return windows, caar, rows
 
 
-def tests_markdown(tests: pd.DataFrame, built: Built) -> str:
-    """Per event, its tests of the mean CAR as a Markdown table (events are not pooled)."""
-    blocks = _blocks(tests)
+def _wide_blocks(tests: pd.DataFrame) -> list[_WideBlock]:
+    return [(head, str(part["event_id"].iloc[0]), _wide(part)) for head, part in _blocks(tests)]
+
+
+def tests_markdown(
+    tests: pd.DataFrame, built: Built, blocks: list[_WideBlock] | None = None
+) -> str:
+    """Per event, its tests of the mean CAR as a Markdown table (events are not pooled).
+    ``blocks``: ``_wide_blocks(tests)``, when the caller has them."""
+    blocks = _wide_blocks(tests) if blocks is None else blocks
     if not blocks:
         return "No tests.\n"
     out: list[str] = []
-    for head, part in blocks:
-        windows, caar, rows = _wide(part)
-        title = built.input.event(str(part["event_id"].iloc[0])).title
+    for head, eid, (windows, caar, rows) in blocks:
+        title = built.input.event(eid).title
         cols = ["Test"] + [x for w in windows for x in (f"CAR{w}", "p")]
         out += [
             f"### {head}: {title}",
@@ -253,14 +502,14 @@ def _latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text).replace("ö", r"\"o")
 
 
-def tests_latex(tests: pd.DataFrame, built: Built) -> str:
-    """Per event, its tests of the mean CAR as a booktabs tabular."""
-    blocks = _blocks(tests)
+def tests_latex(tests: pd.DataFrame, built: Built, blocks: list[_WideBlock] | None = None) -> str:
+    """Per event, its tests of the mean CAR as a booktabs tabular.
+    ``blocks``: ``_wide_blocks(tests)``, when the caller has them."""
+    blocks = _wide_blocks(tests) if blocks is None else blocks
     if not blocks:
         return "% no tests\n"
     out = ["% Tests of the mean CAR, one tabular per event; needs \\usepackage{booktabs}"]
-    for head, part in blocks:
-        windows, caar, rows = _wide(part)
+    for head, _, (windows, caar, rows) in blocks:
         cols = "l" + "rr" * len(windows)
         head1 = " & ".join(
             [""] + [rf"\multicolumn{{2}}{{c}}{{CAR${_latex_escape(w)}$}}" for w in windows]
