@@ -274,10 +274,12 @@ class Schedule:
 
     @property
     def first_session(self) -> pd.Timestamp:
+        """The first session (tz-naive)."""
         return pd.Timestamp(self.days[0])
 
     @property
     def last_session(self) -> pd.Timestamp:
+        """The last session (tz-naive)."""
         return pd.Timestamp(self.days[-1])
 
     def position(self, day: pd.Timestamp) -> int:
