@@ -37,7 +37,6 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal, cast, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import exchange_calendars as xc
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -141,6 +140,12 @@ EXCHANGE_BY_SUFFIX: dict[str, str] = {
 }
 
 
+#: The exchange codes of the two maps above (each a code exchange-calendars knows).
+_MAPPED_EXCHANGES: frozenset[str] = frozenset(
+    [*EXCHANGE_BY_SYMBOL.values(), *EXCHANGE_BY_SUFFIX.values()]
+)
+
+
 def suffix_of(symbol: str) -> str:
     """The Yahoo-style exchange suffix of ``symbol`` (``".T"`` for ``7203.T``; ``""`` if none)."""
     head, dot, tail = symbol.rpartition(".")
@@ -161,8 +166,20 @@ _CALENDAR_NAMES: frozenset[str] | None = None
 def _calendar_names() -> frozenset[str]:
     global _CALENDAR_NAMES
     if _CALENDAR_NAMES is None:
+        import exchange_calendars as xc  # 0.15 s to import: only for a code not in the maps
+
         _CALENDAR_NAMES = frozenset(xc.get_calendar_names(include_aliases=True))
     return _CALENDAR_NAMES
+
+
+def _known_exchange(code: str) -> bool:
+    """Whether ``code`` is an exchange-calendars code (alias included).
+
+    The codes of :data:`EXCHANGE_BY_SYMBOL` and :data:`EXCHANGE_BY_SUFFIX` are such codes (a
+    test checks each against exchange-calendars), so a study naming one does not import
+    exchange-calendars to validate it; any other code is looked up in its list of names.
+    """
+    return code in _MAPPED_EXCHANGES or code in _calendar_names()
 
 
 # ----------------------------------------------------------------------------- vocabularies
@@ -366,7 +383,7 @@ StudyName = Annotated[str, BeforeValidator(_study_name), Field(pattern=_NAME_RE.
 
 def _exchange(value: Any) -> str:
     text = _text(value).strip()
-    if text not in _calendar_names():
+    if not _known_exchange(text):
         close = difflib.get_close_matches(text.upper(), sorted(_calendar_names()), n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise _Invalid(f"an exchange-calendars code such as XTKS (Tokyo) or XNYS (New York){hint}")

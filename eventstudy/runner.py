@@ -299,7 +299,7 @@ def preflight(plan: StudyPlan) -> None:
         ) from None
     specs = [("", plan), *((f"variants[{j}].", v.plan) for j, v in enumerate(plan.variants))]
     for ex in (e.exchange for e in plan.exchanges):
-        calendar = cal.get_calendar(ex)
+        calendar = cal.schedule(ex)
         first, last = calendar.first_session, calendar.last_session
         for i, ev in enumerate(plan.events):
             try:

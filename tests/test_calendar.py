@@ -359,3 +359,155 @@ def test_a_cache_that_cannot_be_written_still_gives_the_calendar(tmp_path, monke
     monkeypatch.setenv("EVENTSTUDY_CACHE", str(blocker))
     cal = _fresh("XNYS")
     assert cal.is_session("2024-07-03") and not cal.is_session("2024-07-04")
+
+
+# ----------------------------------------------------------------------------- stored schedules
+
+
+def _fresh_schedule(exchange: str):
+    import eventstudy.calendar as cal_mod
+
+    cal_mod.schedule.cache_clear()
+    cal_mod.get_calendar.cache_clear()
+    return cal_mod.schedule(exchange)
+
+
+def _utc_naive(series: pd.Series):
+    return series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+
+
+def _same_as_exchange_calendars(sch, ref) -> None:
+    """Every array of the schedule is exchange-calendars' own, and its lookups answer as the
+    calendar's methods do on days around every session boundary of two sample years."""
+    import numpy as np
+
+    assert (sch.tz, sch.weekmask) == (str(ref.tz), str(ref.weekmask))
+    np.testing.assert_array_equal(sch.days, ref.sessions.to_numpy(dtype="datetime64[ns]"))
+    for mine, theirs in (
+        (sch.opens, ref.opens),
+        (sch.closes, ref.closes),
+        (sch.break_starts, ref.break_starts),
+        (sch.break_ends, ref.break_ends),
+    ):
+        expected = _utc_naive(theirs)
+        assert (np.isnat(mine) == np.isnat(expected)).all()
+        np.testing.assert_array_equal(mine[~np.isnat(mine)], expected[~np.isnat(expected)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for day in pd.date_range("2004-12-20", "2005-01-12").append(
+            pd.date_range("2025-04-25", "2025-05-12")
+        ):
+            assert sch.is_session(day) == ref.is_session(day)
+            nxt = ref.date_to_session(day, direction="next")
+            assert sch.session(sch.position(day)) == nxt
+            if ref.is_session(day):
+                i = sch.position(day)
+                assert sch.open_at(i) == ref.session_open(day)
+                assert sch.close_at(i) == ref.session_close(day)
+                assert sch.session(i + 1) == ref.next_session(day)
+                start, end = sch.break_at(i)
+                assert (
+                    start is pd.NaT
+                    if pd.isna(ref.session_break_start(day))
+                    else (
+                        start == ref.session_break_start(day) and end == ref.session_break_end(day)
+                    )
+                )
+    lo, hi = pd.Timestamp("2025-04-26"), pd.Timestamp("2025-05-10")
+    np.testing.assert_array_equal(
+        sch.sessions_in_range(lo, hi), ref.sessions_in_range(lo, hi).to_numpy("datetime64[ns]")
+    )
+
+
+@pytest.mark.parametrize("exchange", ["XTKS", "XNYS"])
+def test_stored_schedule_is_the_exchange_calendars_calendar(tmp_path, monkeypatch, exchange):
+    """The schedule read back from the cache holds exchange-calendars' sessions, opens,
+    closes and lunch breaks over the range of get_calendar, and answers as its methods."""
+    import exchange_calendars as xc
+
+    monkeypatch.setenv("EVENTSTUDY_CACHE", str(tmp_path))
+    built = _fresh_schedule(exchange)
+    assert len(list((tmp_path / "calendars").glob(f"{exchange}_*.npz"))) == 1
+    read = _fresh_schedule(exchange)  # from the file
+    assert read is not built
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = xc.get_calendar(exchange, start="2000-01-01", end=read.last_session)
+    _same_as_exchange_calendars(read, reference)
+    assert read.name == exchange and read.first_session == reference.first_session
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "another code", "unsorted"])
+def test_a_damaged_stored_schedule_is_rebuilt(tmp_path, monkeypatch, damage):
+    import io
+
+    import numpy as np
+
+    monkeypatch.setenv("EVENTSTUDY_CACHE", str(tmp_path))
+    good = _fresh_schedule("XTKS")
+    (stored,) = (tmp_path / "calendars").glob("XTKS_*.npz")
+    whole = stored.read_bytes()
+    if damage == "truncated":
+        stored.write_bytes(whole[: len(whole) // 2])
+    elif damage == "garbage":
+        stored.write_bytes(b"\x00not an npz")
+    else:
+        with np.load(io.BytesIO(whole)) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        if damage == "another code":
+            arrays["code"] = np.array("XNYS")
+        else:
+            arrays["days"] = arrays["days"][::-1].copy()
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        stored.write_bytes(buf.getvalue())
+    again = _fresh_schedule("XTKS")
+    np.testing.assert_array_equal(again.days, good.days)
+    np.testing.assert_array_equal(again.closes, good.closes)
+    assert stored.read_bytes() == whole  # replaced by the whole file
+    assert not list((tmp_path / "calendars").glob(".*.tmp"))
+
+
+def test_a_cache_that_cannot_be_written_still_gives_the_schedule(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("EVENTSTUDY_CACHE", str(blocker))
+    sch = _fresh_schedule("XNYS")
+    assert sch.is_session(pd.Timestamp("2024-07-03"))
+    assert not sch.is_session(pd.Timestamp("2024-07-04"))
+
+
+def test_unknown_exchange_schedule_is_a_config_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("EVENTSTUDY_CACHE", str(tmp_path))
+    with pytest.raises(ConfigError, match="exchange-calendars code"):
+        _fresh_schedule("XXXX")
+    assert not list((tmp_path / "calendars").glob("XXXX_*"))
+
+
+def test_stored_schedules_spare_the_exchange_calendars_import(tmp_path):
+    """With the schedules stored, event timing and session counting do not import
+    exchange-calendars, and give what the first process (which built them) gave."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from eventstudy.calendar import event_timing, sessions, session_offset\n"
+        "t = event_timing({'a': '2025-12-03T14:30:00-05:00', 'b': '2025-05-02T16:00:00+09:00'},"
+        " ['XTKS', 'XNYS'])\n"
+        "print(t.to_csv(index=False), list(sessions('XTKS', '2025-04-25', '2025-05-12')),"
+        " session_offset('XNYS', '2025-07-03', 1))\n"
+        "print('exchange_calendars' in sys.modules)\n"
+    )
+    env = {**os.environ, "EVENTSTUDY_CACHE": str(tmp_path)}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+        for _ in range(2)
+    ]
+    assert runs[0][-1] == "True" and runs[1][-1] == "False"
+    assert runs[0][:-1] == runs[1][:-1]
+    assert "a,2025-12-03 19:30:00+00:00,XTKS,2025-12-04,before open" in runs[1]
+    assert "Timestamp('2025-05-07 00:00:00')" in runs[1][-2]  # Golden Week skipped

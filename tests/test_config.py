@@ -513,3 +513,15 @@ def test_pool_forms(tmp_path, pool, name, members):
 def test_bad_pools_are_one_line_errors(tmp_path, pool, field, expect):
     msg = one_line_error(write(tmp_path, TWO_EVENTS + pool))
     assert field in msg and expect in msg, msg
+
+
+def test_mapped_exchange_codes_are_exchange_calendars_codes():
+    """The codes the config accepts without asking exchange-calendars (those of the symbol
+    and suffix maps) are each a code it knows."""
+    import exchange_calendars as xc
+
+    from eventstudy import config as config_mod
+
+    names = set(xc.get_calendar_names(include_aliases=True))
+    assert config_mod._MAPPED_EXCHANGES <= names
+    assert config_mod._known_exchange("XTKS") and not config_mod._known_exchange("XTKZ")
