@@ -705,10 +705,10 @@ def _sur_sums(sur: SurFit, S: np.ndarray, cluster_blocks: Blocks) -> dict[str, n
     cb = cluster_blocks
 
     def tot(x: np.ndarray) -> np.ndarray:
-        return cb.total(np.where(ok, x, 0.0))
+        return cb.total(st._zeroed(x, ok))
 
     return {
-        "sur_parts": cb.total(ok.astype(float)),
+        "sur_parts": cb.count_mask(ok),
         "sur_n": tot(N),
         "sur_nu": tot(nu),
         "sur_car": tot(ws["car_sum"]),
@@ -966,11 +966,7 @@ class BatteryInput:
     def _est_sums(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-block sums and counts of the estimation ARs on each estimation day, (B, L)."""
         ok = np.isfinite(self.ar_est)
-        if ok.all():
-            return self.blocks.total(self.ar_est), self.blocks.total(ok.astype(float))
-        return self.blocks.total(np.where(ok, self.ar_est, 0.0)), self.blocks.total(
-            ok.astype(float)
-        )
+        return self.blocks.total(st._zeroed(self.ar_est, ok)), self.blocks.count_mask(ok)
 
     @cached_property
     def aar_est(self) -> np.ndarray:
@@ -981,9 +977,7 @@ class BatteryInput:
     def _mterm_sums(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-block sums and counts of the market terms on each window day, (B, W)."""
         ok = np.isfinite(self.mterm_win)
-        return self.blocks.total(np.where(ok, self.mterm_win, 0.0)), self.blocks.total(
-            ok.astype(float)
-        )
+        return self.blocks.total(st._zeroed(self.mterm_win, ok)), self.blocks.count_mask(ok)
 
     @cached_property
     def lamb_correction(self) -> np.ndarray:
@@ -1569,8 +1563,8 @@ def battery_sums(
         if cumulative:  # Lamb cumulates the daily statistics of the window's ARs
             ar = inp.ar_win[:, cols]
             ok = np.isfinite(ar)
-            sums["lamb_total"] = b.total(np.where(ok, ar, 0.0))
-            sums["lamb_n"] = b.total(ok.astype(float))
+            sums["lamb_total"] = b.total(st._zeroed(ar, ok))
+            sums["lamb_n"] = b.count_mask(ok)
     if want & {"sign", "generalized_sign"}:
         sums["pos_total"] = st.sign_sums(x_raw, b)[0]
     if "generalized_sign" in want:

@@ -230,18 +230,27 @@ class Blocks:
 
     def count(self, x: np.ndarray) -> np.ndarray:
         """Finite entries of ``x`` per block (and per column)."""
-        return self.total(np.isfinite(x).astype(float))
+        return self.count_mask(np.isfinite(x))
+
+    def count_mask(self, ok: np.ndarray) -> np.ndarray:
+        """``True`` entries of the mask ``ok`` per block (and per column), float: the block
+        sizes themselves when every entry is ``True`` (the same integers, without summing
+        a float copy of the mask)."""
+        if ok.all():
+            sizes = self.sizes.astype(float).reshape((-1,) + (1,) * (ok.ndim - 1))
+            return np.broadcast_to(sizes, (len(self.starts), *ok.shape[1:])).copy()
+        return self.total(ok.astype(float))
 
     def sum(self, x: np.ndarray) -> np.ndarray:
         """``NaN``-ignoring sums per block; ``NaN`` where a block has no finite entry."""
         ok = np.isfinite(x)
-        s = self.total(np.where(ok, x, 0.0))
-        return np.where(self.total(ok.astype(float)) > 0, s, np.nan)
+        s = self.total(_zeroed(x, ok))
+        return np.where(self.count_mask(ok) > 0, s, np.nan)
 
     def mean(self, x: np.ndarray) -> np.ndarray:
         """``NaN``-ignoring means per block."""
         ok = np.isfinite(x)
-        n = self.total(ok.astype(float))
+        n = self.count_mask(ok)
         return mean_from_sums(self.total(x if ok.all() else np.where(ok, x, 0.0)), n)
 
     def sd(self, x: np.ndarray) -> np.ndarray:
@@ -256,6 +265,14 @@ class Blocks:
             if len(self.starts) > 1
             else np.broadcast_to(v, (self.n_rows, *v.shape[1:]))
         )
+
+
+def _zeroed(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """``x`` with its non-finite entries (``~ok``) set to 0: ``x`` itself when it has none
+    and is C-contiguous (as the copy would be: :meth:`Blocks.total` adds it the same way)."""
+    if x.flags.c_contiguous and ok.all():
+        return x
+    return np.where(ok, x, 0.0)
 
 
 def mean_from_sums(total: Any, n: Any) -> np.ndarray:
@@ -294,9 +311,13 @@ class Moments:
         """The moments of ``x`` (``NaN`` ignored) per block of ``blocks``."""
         x = np.asarray(x, dtype=float)
         ok = np.isfinite(x)
-        n = blocks.total(ok.astype(float))
-        total = blocks.total(np.where(ok, x, 0.0))
-        dev = np.where(ok, x - blocks.expand(mean_from_sums(total, n)), 0.0)
+        n = blocks.count_mask(ok)
+        if ok.all() and x.flags.c_contiguous:  # the same sums without the masked copies
+            total = blocks.total(x)
+            dev = x - blocks.expand(mean_from_sums(total, n))
+        else:
+            total = blocks.total(_zeroed(x, ok))
+            dev = np.where(ok, x - blocks.expand(mean_from_sums(total, n)), 0.0)
         return cls(n, total, blocks.total(dev * dev))
 
     @property
@@ -337,9 +358,15 @@ def segment_matrix(codes: np.ndarray, n_blocks: int, weights: np.ndarray | None 
 
     n = len(codes)
     data = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    return sparse.csr_matrix(
-        (data, (np.asarray(codes, dtype=np.intp), np.arange(n))), shape=(n_blocks, n)
-    )
+    codes = np.asarray(codes, dtype=np.intp)
+    if n and bool((codes[1:] >= codes[:-1]).all()) and codes[0] >= 0 and codes[-1] < n_blocks:
+        # sorted codes (every block partition): the compressed rows directly, the matrix the
+        # coordinate route builds (same entries, same order) without its sort, about 4x faster
+        indptr = np.zeros(n_blocks + 1, dtype=np.int32 if n < 2**31 else np.intp)
+        np.cumsum(np.bincount(codes, minlength=n_blocks), out=indptr[1:])
+        indices = np.arange(n, dtype=indptr.dtype)
+        return sparse.csr_matrix((data, indices, indptr), shape=(n_blocks, n))
+    return sparse.csr_matrix((data, (codes, np.arange(n))), shape=(n_blocks, n))
 
 
 def _blocks(x: np.ndarray, blocks: Blocks | None) -> tuple[Blocks, bool]:
@@ -810,9 +837,9 @@ def brown_warner_1980(
     b, sq = _blocks(x, blocks)
     ok = np.isfinite(x)
     sig2_total, sig2_n = brown_warner_1980_sums(x, sigma, estudy2_sums, b)
-    x_total = b.total(np.where(ok, x, 0.0))
+    x_total = b.total(_zeroed(x, ok))
     return brown_warner_1980_from_sums(
-        x_total, b.total(ok.astype(float)), sig2_total, sig2_n, n_days, df, sq
+        x_total, b.count_mask(ok), sig2_total, sig2_n, n_days, df, sq
     )
 
 
@@ -827,7 +854,7 @@ def brown_warner_1980_sums(
         total = b.total(np.broadcast_to(sig2, x.shape))
         return total, np.broadcast_to(_col(b.sizes, x.ndim), total.shape).astype(float)
     ok = np.isfinite(x)
-    return b.total(np.where(ok, sig2, 0.0)), b.total(ok.astype(float))
+    return b.total(_zeroed(sig2, ok)), b.count_mask(ok)
 
 
 def brown_warner_1980_from_sums(
@@ -895,8 +922,8 @@ def brown_warner_1985(
     x = np.asarray(x, dtype=float)
     b, sq = _blocks(x, blocks)
     ok = np.isfinite(x)
-    x_total = b.total(np.where(ok, x, 0.0))
-    return brown_warner_1985_from_sums(x_total, b.total(ok.astype(float)), aar_est, n_days, sq)
+    x_total = b.total(_zeroed(x, ok))
+    return brown_warner_1985_from_sums(x_total, b.count_mask(ok), aar_est, n_days, sq)
 
 
 def brown_warner_1985_from_sums(
@@ -949,8 +976,8 @@ def lamb(
         ar = ar[:, None]
     b, sq = _blocks(ar, blocks)
     ok = np.isfinite(ar)
-    ar_total = b.total(np.where(ok, ar, 0.0))
-    return lamb_from_sums(ar_total, b.total(ok.astype(float)), aar_est, correction, cumulative, sq)
+    ar_total = b.total(_zeroed(ar, ok))
+    return lamb_from_sums(ar_total, b.count_mask(ok), aar_est, correction, cumulative, sq)
 
 
 def lamb_from_sums(
@@ -1015,8 +1042,8 @@ def patell_sums(
     if estudy2_sums:
         var = b.total(np.broadcast_to(v, sar.shape))
     else:
-        var = b.total(np.where(ok, v, 0.0))
-    return b.total(np.where(ok, sar, 0.0)), b.total(ok.astype(float)), var
+        var = b.total(_zeroed(v, ok))
+    return b.total(_zeroed(sar, ok)), b.count_mask(ok), var
 
 
 def patell_from_sums(
@@ -1172,7 +1199,7 @@ def sign_sums(x: np.ndarray, blocks: Blocks) -> tuple[np.ndarray, np.ndarray]:
     the number of positive values and of values."""
     ok = np.isfinite(x)
     pos = np.where(ok, (x > 0).astype(float), np.nan)
-    return blocks.total(np.where(ok, pos, 0.0)), blocks.total(ok.astype(float))
+    return blocks.total(_zeroed(pos, ok)), blocks.count_mask(ok)
 
 
 def sign_from_sums(
@@ -1852,14 +1879,14 @@ def portfolio_sums(
     b = blocks
     ok = np.isfinite(ar_p)
     var2 = se_p**2
-    E = b.total(ok.astype(float))
+    E = b.count_mask(ok)
     # an event whose portfolio has no residual variance (members offsetting exactly: its
     # sigma is NaN, see test_notes) adds none
     var = b.total(np.where(ok & np.isfinite(var2), var2, 0.0))
     first = np.asarray(df, dtype=float)[b.starts]
     with np.errstate(invalid="ignore", divide="ignore"):  # se 0: offsetting ARs
         t1 = np.where(se_p > 0, ar_p / np.where(se_p > 0, se_p, 1.0), np.nan)[b.starts]
-    total = b.total(np.where(ok, ar_p, 0.0))
+    total = b.total(_zeroed(ar_p, ok))
     return total, E, var, b.sizes.astype(float), t1, first
 
 
