@@ -135,8 +135,10 @@ def _chunked_block_sums(
 ) -> list[np.ndarray]:
     """Per-block sums of what ``fn(lo, hi)`` returns for rows ``lo:hi``.
 
-    Each item ``fn`` returns is a ``NaN``-free array (summed over its rows) or a pair
-    ``(weights, array)`` (the weighted sum ``sum_k weights_k array_k``). Rows are taken
+    Each item ``fn`` returns is a ``NaN``-free array (summed over its rows), a boolean mask
+    (its ``True`` entries counted, as the sum of the mask as 0/1 floats: the rows of each
+    block when it is all ``True``) or a pair ``(weights, array)`` (the weighted sum
+    ``sum_k weights_k array_k``). Rows are taken
     :data:`CHUNK_ROWS` at a time, so the temporaries ``fn`` builds stay small.
     """
     chunk = CHUNK_ROWS if chunk is None else chunk
@@ -158,6 +160,12 @@ def _chunked_block_sums(
                 w, M = it
                 S = st.segment_matrix(local, nb, w)
                 part = np.asarray(S @ M.reshape(len(M), -1))
+            elif it.dtype == bool and it.all():  # a full mask: the rows of each block
+                rows = np.bincount(local, minlength=nb).astype(float)
+                part = np.repeat(rows[:, None], it[:1].size, axis=1)
+            elif it.dtype == bool:
+                f = it.reshape(len(it), -1).astype(float)
+                part = _col_sums(f) if ones is None else np.asarray(ones @ f)
             elif ones is None:
                 part = _col_sums(it)
             else:
@@ -991,6 +999,8 @@ class BatteryInput:
         row median), ``n_t``, ``k`` (ranks), ``dev`` (ranks minus each row's mean rank), ``u``
         (centred uniform ranks) and ``kbar`` (sum of the rows' mean ranks)."""
         rk = self._ranks.arrays
+        if self._complete:
+            return self._textbook_ranks_complete(rk)
 
         def fn(lo: int, hi: int) -> list[Summand]:
             a = np.concatenate([self.ar_est[lo:hi], self.ar_win[lo:hi]], axis=1)
@@ -1004,9 +1014,35 @@ class BatteryInput:
             zero_gaps(g, ok, gaps, copy=False)
             zero_gaps(r, ok, gaps, copy=False)
             kbar = r.sum(axis=1) / np.maximum(n_i, 1)
-            return [g, okf, r, (kbar, okf), (1.0 / (n_i + 1.0), r), kbar[:, None]]
+            return [g, ok, r, (kbar, okf), (1.0 / (n_i + 1.0), r), kbar[:, None]]
 
         g, n_t, k, kbar_ok, u, kbar = _chunked_block_sums(self.blocks, fn)
+        return {"g": g, "n_t": n_t, "k": k, "kbar_ok": kbar_ok, "u": u, "kbar": kbar[:, 0]}
+
+    @cached_property
+    def _complete(self) -> bool:
+        """Whether every estimation and window AR is observed (placebo studies are drawn so):
+        the sums then need no masks (a count is the block's size)."""
+        return bool(np.isfinite(self.ar_est).all() and np.isfinite(self.ar_win).all())
+
+    def _textbook_ranks_complete(self, rk: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """:attr:`_textbook_ranks` when every AR is observed: the same sums (the same
+        additions, in the same order) without the masks, whose sums are the block sizes
+        (``n_t``) and the rows' mean ranks (``kbar_ok``, the sum of ``kbar`` on every day)."""
+        T = self.ar_est.shape[1] + self.ar_win.shape[1]
+        w = np.full(self.blocks.n_rows, 1.0 / (T + 1.0))
+
+        def fn(lo: int, hi: int) -> list[Summand]:
+            a = np.concatenate([self.ar_est[lo:hi], self.ar_win[lo:hi]], axis=1)
+            with np.errstate(invalid="ignore"):
+                g = np.sign(a - rk["med"][lo:hi, None])
+            r = rk["full"][lo:hi].astype(float)
+            kbar = r.sum(axis=1) / float(max(T, 1))
+            return [g, r, (w[lo:hi], r), kbar[:, None]]
+
+        g, k, u, kbar = _chunked_block_sums(self.blocks, fn)
+        n_t = np.repeat(self.blocks.sizes.astype(float)[:, None], T, axis=1)
+        kbar_ok = np.repeat(kbar, T, axis=1)
         return {"g": g, "n_t": n_t, "k": k, "kbar_ok": kbar_ok, "u": u, "kbar": kbar[:, 0]}
 
     def _rank_tests_textbook(self, cols: np.ndarray, cumulative: bool) -> list[TestResult]:
@@ -1100,12 +1136,11 @@ class BatteryInput:
                 sr = self.ar_est[lo:hi] / self.sigma[lo:hi, None]
             G = np.concatenate([sr, restd[lo:hi][:, win_cols]], axis=1)
             ok = np.isfinite(G)
-            okf = ok.astype(float)
             r = np.empty(G.shape)
             st._rank_chunk(G, r)
             n_i = np.count_nonzero(ok, axis=1).astype(float)
             zero_gaps(r, ok, np.flatnonzero(n_i < G.shape[1]), copy=False)
-            return [(1.0 / (n_i + 1.0), r), okf]
+            return [(1.0 / (n_i + 1.0), r), ok]
 
         rsum, n_t = _chunked_block_sums(self.blocks, fn)
         return {"gd_rsum": rsum, "gd_n_t": n_t}
@@ -1118,11 +1153,10 @@ class BatteryInput:
 
         def fn(lo: int, hi: int) -> list[Summand]:
             ok = np.isfinite(self.ar_est[lo:hi]) & np.isfinite(self.sigma[lo:hi, None])
-            okf = ok.astype(float)
             r = est_r[lo:hi].astype(float)
             n = np.count_nonzero(ok, axis=1).astype(float)
             zero_gaps(r, ok, np.flatnonzero(n < ok.shape[1]), copy=False)
-            return [(1.0 / (n + 2.0), r), okf]
+            return [(1.0 / (n + 2.0), r), ok]
 
         w2, n_t = _chunked_block_sums(self.blocks, fn)
         return {"w2": w2, "n_t": n_t}
