@@ -982,6 +982,12 @@ class BatteryInput:
         return st.mean_from_sums(*self._est_sums)
 
     @cached_property
+    def _aar_sd(self) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`eventstudy.stats.aar_sd` of :attr:`aar_est` (Brown-Warner 1985 and Lamb,
+        every window)."""
+        return st.aar_sd(self.aar_est)
+
+    @cached_property
     def _mterm_sums(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-block sums and counts of the market terms on each window day, (B, W)."""
         ok = np.isfinite(self.mterm_win)
@@ -1435,6 +1441,10 @@ class BatterySums:
         Every firm-event's tested value where a test needs the whole cross-section
         (``wilcoxon`` ranks ``|x|`` across the block), with ``value_blocks`` their block.
     value_blocks : ndarray of int
+    derived : dict of str to object
+        Window-independent quantities the tests derive from these sums, computed once per
+        :class:`BatteryInput` (``aar_est``: the estimation AARs, ``aar_sd``: their time-series
+        sd and days); not additive, so :meth:`merge` drops them.
     """
 
     convention: Convention
@@ -1447,6 +1457,7 @@ class BatterySums:
     first: dict[str, np.ndarray]
     values: dict[str, np.ndarray]
     value_blocks: np.ndarray
+    derived: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_blocks(self) -> int:
@@ -1494,7 +1505,7 @@ class BatterySums:
         order = np.argsort(blocks, kind="stable")
         values = {k: np.concatenate([p.values[k] for p in parts])[order] for k in head.values}
         return replace(head, sums=sums, moments=moments, first=first, values=values,
-                       value_blocks=blocks[order])  # fmt: skip
+                       value_blocks=blocks[order], derived={})  # fmt: skip
 
 
 def grank_scale_moments(inp: BatteryInput, cols: np.ndarray, cumulative: bool) -> st.Moments:
@@ -1590,8 +1601,10 @@ def battery_sums(
         sums.update(bw_sig2=sig2, bw_sig2_n=sig2_n)
     if want & {"brown_warner_1980", "lamb"}:
         sums["n_obs"] = inp._n_obs_total
+    derived: dict[str, Any] = {}
     if want & {"brown_warner_1985", "lamb"}:
         sums["est_total"], sums["est_n"] = inp._est_sums
+        derived["aar_est"], derived["aar_sd"] = inp.aar_est, inp._aar_sd
     if "lamb" in want:
         sums["mterm_total"], sums["mterm_n"] = inp._mterm_sums
         if cumulative:  # Lamb cumulates the daily statistics of the window's ARs
@@ -1626,6 +1639,7 @@ def battery_sums(
         first=first,
         values=values,
         value_blocks=b.index,
+        derived=derived,
     )
 
 
@@ -1680,15 +1694,20 @@ def battery_results(s: BatterySums) -> dict[str, TestResult]:
             df=_df_bw(sm["n_obs"], rows),
         )  # fmt: skip
     if want & {"brown_warner_1985", "lamb"}:
-        aar_est = st.mean_from_sums(sm["est_total"], sm["est_n"])
+        aar_est = s.derived.get("aar_est")
+        if aar_est is None:
+            aar_est = st.mean_from_sums(sm["est_total"], sm["est_n"])
+        sd = s.derived.get("aar_sd")
+        if sd is None:
+            sd = st.aar_sd(aar_est)
         if "brown_warner_1985" in want:
             out["brown_warner_1985"] = st.brown_warner_1985_from_sums(
-                raw.total, raw.n, aar_est, n_days if cumulative else 1
+                raw.total, raw.n, aar_est, n_days if cumulative else 1, sd=sd
             )
         if "lamb" in want:
             total, n = (sm["lamb_total"], sm["lamb_n"]) if cumulative else (raw.total, raw.n)
             corr = _lamb_correction(sm["n_obs"], rows, sm["mterm_total"], sm["mterm_n"])
-            out["lamb"] = st.lamb_from_sums(total, n, aar_est, corr[:, cols], cumulative)
+            out["lamb"] = st.lamb_from_sums(total, n, aar_est, corr[:, cols], cumulative, sd=sd)
     if "patell" in want:
         var = sm["sar_var_all"] if e2 else sm["sar_var"]
         out["patell"] = st.patell_from_sums(sm["sar_total"], sm["sar_n"], var, rows, e2)

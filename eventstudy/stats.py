@@ -932,10 +932,12 @@ def brown_warner_1985_from_sums(
     aar_est: np.ndarray,
     n_days: int = 1,
     squeeze: bool = False,
+    sd: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TestResult:
     """:func:`brown_warner_1985` from the per-block sums of the values and their count and
-    the blocks' estimation-window AARs ``(B, L)``."""
-    s, L = _aar_sd(aar_est, x_total.shape[0], squeeze)
+    the blocks' estimation-window AARs ``(B, L)`` (``sd``: their :func:`aar_sd` when already
+    computed)."""
+    s, L = _aar_sd(aar_est, x_total.shape[0], squeeze) if sd is None else sd
     m = mean_from_sums(x_total, x_n)
     t = _div(m, _col(s * np.sqrt(n_days), m.ndim))
     return _result(
@@ -987,11 +989,13 @@ def lamb_from_sums(
     correction: np.ndarray,
     cumulative: bool = False,
     squeeze: bool = False,
+    sd: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TestResult:
     """:func:`lamb` from the per-block daily sums of the ARs and their count ``(B, D)``,
-    the estimation-window AARs and the correction of each tested day."""
+    the estimation-window AARs and the correction of each tested day (``sd``: the AARs'
+    :func:`aar_sd` when already computed)."""
     B = ar_total.shape[0]
-    s, _ = _aar_sd(aar_est, B, squeeze)
+    s, _ = _aar_sd(aar_est, B, squeeze) if sd is None else sd
     corr = _per_block(correction, B, squeeze, trailing=1)
     z = _div(mean_from_sums(ar_total, ar_n), s[:, None] * np.sqrt(corr))
     if cumulative:
