@@ -982,6 +982,12 @@ class BatteryInput:
         return st.mean_from_sums(*self._est_sums)
 
     @cached_property
+    def _rank_days(self) -> list[st.RankDays]:
+        """The daily statistics of the textbook rank tests (every window reads them)."""
+        t = self._textbook_ranks
+        return _rank_days_textbook({f"rk_{k}": v for k, v in t.items()}, self.blocks.sizes)
+
+    @cached_property
     def _aar_sd(self) -> tuple[np.ndarray, np.ndarray]:
         """:func:`eventstudy.stats.aar_sd` of :attr:`aar_est` (Brown-Warner 1985 and Lamb,
         every window)."""
@@ -1061,6 +1067,7 @@ class BatteryInput:
             self.ar_est.shape[1],
             cols,
             cumulative,
+            self._rank_days,
         )
 
     @cached_property
@@ -1332,20 +1339,40 @@ def _lamb_correction(
     return 1 + 1 / lbar[:, None] + st.mean_from_sums(mterm_total, mterm_n)
 
 
-def _rank_tests_textbook_from_sums(
-    sums: dict[str, np.ndarray], n_rows: np.ndarray, L: int, cols: np.ndarray, cumulative: bool
-) -> list[TestResult]:
-    tested = L + np.asarray(cols)
+def _rank_days_textbook(sums: dict[str, np.ndarray], n_rows: np.ndarray) -> list[st.RankDays]:
+    """The daily statistics of corrado_sign / corrado_rank / modified_rank from the
+    textbook rank sums (every day of the estimation window and computed window)."""
     g, n_t, k = sums["rk_g"], sums["rk_n_t"], sums["rk_k"]
     return [
-        st.corrado_sign_from_sums(g, n_t, n_rows, tested, cumulative=cumulative),
+        st.corrado_sign_days(g, n_t, n_rows),
+        st.corrado_rank_days(k - sums["rk_kbar_ok"], n_t, n_rows),
+        st.modified_rank_days(sums["rk_u"] - 0.5 * n_t, n_t, n_rows),
+    ]
+
+
+def _rank_tests_textbook_from_sums(
+    sums: dict[str, np.ndarray],
+    n_rows: np.ndarray,
+    L: int,
+    cols: np.ndarray,
+    cumulative: bool,
+    days: list[st.RankDays] | None = None,
+) -> list[TestResult]:
+    """The textbook rank tests of ``cols``; ``days``: :func:`_rank_days_textbook` of the
+    same sums when already computed (they do not depend on the tested days)."""
+    tested = L + np.asarray(cols)
+    g, n_t, k = sums["rk_g"], sums["rk_n_t"], sums["rk_k"]
+    sign, rank, modified = _rank_days_textbook(sums, n_rows) if days is None else days
+    return [
+        st.corrado_sign_from_sums(g, n_t, n_rows, tested, cumulative=cumulative, days=sign),
         st.corrado_rank_from_sums(
-            k, n_t, sums["rk_kbar"], k - sums["rk_kbar_ok"], n_rows, tested, cumulative=cumulative
+            k, n_t, sums["rk_kbar"], k - sums["rk_kbar_ok"], n_rows, tested,
+            cumulative=cumulative, days=rank,
         ),
         st.modified_rank_from_sums(
-            sums["rk_u"] - 0.5 * n_t, n_t, n_rows, tested, cumulative=cumulative
+            sums["rk_u"] - 0.5 * n_t, n_t, n_rows, tested, cumulative=cumulative, days=modified
         ),
-    ]
+    ]  # fmt: skip
 
 
 def _rank_tests_estudy2_from_sums(
@@ -1621,6 +1648,7 @@ def battery_sums(
             sums.update(inp._rank_sums_estudy2(cols))
         else:
             sums.update({f"rk_{k}": v for k, v in inp._textbook_ranks.items()})
+            derived["rank_days"] = inp._rank_days
     if "grank" in want:
         if cumulative:
             sums.update(inp._grank_window_sums(x_sar, grank_scale))
@@ -1724,7 +1752,9 @@ def battery_results(s: BatterySums) -> dict[str, TestResult]:
         ranks = (
             _rank_tests_estudy2_from_sums(sm, rows, L, cols, cumulative)
             if e2
-            else _rank_tests_textbook_from_sums(sm, rows, L, cols, cumulative)
+            else _rank_tests_textbook_from_sums(
+                sm, rows, L, cols, cumulative, s.derived.get("rank_days")
+            )
         )
         for r in ranks:
             out[r.name] = r

@@ -44,6 +44,7 @@ __all__ = [
     "RANK_MIN_SD",
     "TEST_NAMES",
     "Blocks",
+    "RankDays",
     "TestResult",
     "aar_sd",
     "adjusted_patell",
@@ -51,8 +52,10 @@ __all__ = [
     "brown_warner_1980",
     "brown_warner_1985",
     "corrado_rank",
+    "corrado_rank_days",
     "corrado_rank_from_sums",
     "corrado_sign",
+    "corrado_sign_days",
     "corrado_sign_from_sums",
     "cumulate",
     "generalized_sign",
@@ -64,6 +67,7 @@ __all__ = [
     "kp_factor",
     "lamb",
     "modified_rank",
+    "modified_rank_days",
     "modified_rank_from_sums",
     "p_chi2",
     "p_f",
@@ -1278,18 +1282,56 @@ def _sign_z(
 RANK_MIN_SD = 1e-10
 
 
-def _standardize_days(per_day: np.ndarray, tested: Any, divisor: Any) -> np.ndarray:
-    """``per_day[:, tested] / sqrt(sum_t per_day_t^2 / divisor)`` per block (Corrado form).
-
-    ``divisor`` defaults (``None``) to the number of days with a value in the block.
-    """
+def _day_scale(per_day: np.ndarray, divisor: Any) -> np.ndarray:
+    """``sqrt(sum_t per_day_t^2 / divisor)`` per block (``NaN`` at or below
+    :data:`RANK_MIN_SD`); ``divisor`` defaults (``None``) to the days with a value."""
     if divisor is None:
         divisor = np.isfinite(per_day).sum(axis=1).astype(float)
     d = np.broadcast_to(np.asarray(divisor, dtype=float), (per_day.shape[0],))
     with np.errstate(invalid="ignore", divide="ignore"):
         s = np.sqrt(np.nansum(per_day**2, axis=1) / d)
-        s = np.where(s > RANK_MIN_SD, s, np.nan)  # offsetting signs/ranks: no test
-        return per_day[:, np.asarray(tested)] / s[:, None]
+        return np.where(s > RANK_MIN_SD, s, np.nan)  # offsetting signs/ranks: no test
+
+
+def _standardize_days(per_day: np.ndarray, tested: Any, divisor: Any) -> np.ndarray:
+    """``per_day[:, tested] / sqrt(sum_t per_day_t^2 / divisor)`` per block (Corrado form).
+
+    ``divisor`` defaults (``None``) to the number of days with a value in the block.
+    """
+    return RankDays(per_day, _day_scale(per_day, divisor)).z(tested)
+
+
+@dataclass(frozen=True, eq=False)
+class RankDays:
+    """The daily statistics of a sign or rank test before the window is chosen (batch
+    form): what :func:`corrado_sign_from_sums`, :func:`corrado_rank_from_sums` and
+    :func:`modified_rank_from_sums` compute from their sums whatever days are tested, so
+    that a caller testing several windows of the same sums computes them once.
+
+    Attributes
+    ----------
+    per_day : ndarray, shape (B, T)
+        The daily statistic (mean sign or rank term over ``sqrt(n_t)``), ``NaN`` on a day
+        without observations.
+    scale : ndarray, shape (B,)
+        Its time-series scale ``sqrt(sum_t per_day_t^2 / divisor)`` (``NaN`` at or below
+        :data:`RANK_MIN_SD`).
+    top : ndarray, shape (B, T), optional
+        The sign test's most extreme daily value (every firm-event on one side of its
+        median): the bound behind its ``min_p``.
+    divisor : ndarray or None
+        The divisor the scale used (``None``: the days with a value).
+    """
+
+    per_day: np.ndarray
+    scale: np.ndarray
+    top: np.ndarray | None = None
+    divisor: Any = None
+
+    def z(self, tested: Any) -> np.ndarray:
+        """The standardized statistics of the ``tested`` days, (B, len(tested))."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.per_day[:, np.asarray(tested)] / self.scale[:, None]
 
 
 def corrado_sign_from_sums(
@@ -1300,6 +1342,7 @@ def corrado_sign_from_sums(
     divisor: Any = None,
     cumulative: bool = False,
     estudy2_sums: bool = False,
+    days: RankDays | None = None,
 ) -> TestResult:
     """:func:`corrado_sign` from the per-block daily sums of the signs (batch form).
 
@@ -1313,22 +1356,40 @@ def corrado_sign_from_sums(
         Tested columns.
     divisor : ndarray (B,), optional
         ``T`` of the variance (default: the days with any observation).
+    days : RankDays, optional
+        :func:`corrado_sign_days` of the same sums and divisor, when already computed.
     """
+    if days is None:
+        days = corrado_sign_days(sign_sums, n_t, n_rows, divisor, estudy2_sums)
+    assert days.top is not None
+    tested_ = np.asarray(tested)
+    # every firm-event on the same side of its median on the tested days
+    extreme = days.per_day.copy()
+    extreme[:, tested_] = days.top[:, tested_]
+    z = days.z(tested)
+    zmax = _standardize_days(extreme, tested, days.divisor)
+    if cumulative:
+        z = np.asarray(cumulate(z), dtype=float).reshape(len(z))
+        zmax = np.asarray(cumulate(zmax), dtype=float).reshape(len(zmax))
+    return TestResult("corrado_sign", z, p_normal(z), None, "median AR = 0", min_p=p_normal(zmax))
+
+
+def corrado_sign_days(
+    sign_sums: np.ndarray,
+    n_t: np.ndarray,
+    n_rows: Any,
+    divisor: Any = None,
+    estudy2_sums: bool = False,
+) -> RankDays:
+    """The daily part of :func:`corrado_sign_from_sums` (every day, before a window is
+    chosen), with the most extreme daily value."""
     sums = np.asarray(sign_sums, dtype=float)
     n_t = np.asarray(n_t, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         scale = _col(n_rows, 2) / n_t if estudy2_sums else np.ones_like(n_t)
         per_day = np.where(n_t > 0, sums * scale / np.sqrt(n_t), np.nan)
-        # every firm-event on the same side of its median on the tested days
-        extreme = per_day.copy()
-        tested_ = np.asarray(tested)
-        extreme[:, tested_] = np.where(n_t > 0, np.sqrt(n_t) * scale, np.nan)[:, tested_]
-    z = _standardize_days(per_day, tested, divisor)
-    zmax = _standardize_days(extreme, tested, divisor)
-    if cumulative:
-        z = np.asarray(cumulate(z), dtype=float).reshape(len(z))
-        zmax = np.asarray(cumulate(zmax), dtype=float).reshape(len(zmax))
-    return TestResult("corrado_sign", z, p_normal(z), None, "median AR = 0", min_p=p_normal(zmax))
+        top = np.where(n_t > 0, np.sqrt(n_t) * scale, np.nan)
+    return RankDays(per_day, _day_scale(per_day, divisor), top, divisor)
 
 
 def corrado_sign(
@@ -1402,6 +1463,7 @@ def corrado_rank_from_sums(
     divisor: Any = None,
     cumulative: bool = False,
     estudy2: bool = False,
+    days: RankDays | None = None,
 ) -> TestResult:
     """:func:`corrado_rank` from per-block sums (batch form).
 
@@ -1415,6 +1477,9 @@ def corrado_rank_from_sums(
         ``sum_i (K_it - Kbar_i)`` over the firm-events observed on day ``t``.
     n_rows : ndarray, shape (B,)
         Firm-events per block.
+    days : RankDays, optional
+        :func:`corrado_rank_days` of the same sums and divisor, when already computed (not
+        read by the estudy2 window form).
     """
     n_t = np.asarray(n_t, dtype=float)
     n_rows = np.asarray(n_rows, dtype=float)
@@ -1431,15 +1496,31 @@ def corrado_rank_from_sums(
             den = np.sqrt(np.nansum((colmean - mean_rank[:, None]) ** 2, axis=1) / d)
             z = num / den  # den 0: every rank tied
         return TestResult("corrado_rank", z, p_normal(z), None, "median AR = 0")
+    if days is None:
+        days = corrado_rank_days(dev_sums, n_t, n_rows, divisor, estudy2)
+    z = days.z(tested)
+    if cumulative:
+        z = np.asarray(cumulate(z), dtype=float).reshape(len(z))
+    return TestResult("corrado_rank", z, p_normal(z), None, "median AR = 0")
+
+
+def corrado_rank_days(
+    dev_sums: np.ndarray,
+    n_t: np.ndarray,
+    n_rows: Any,
+    divisor: Any = None,
+    estudy2: bool = False,
+) -> RankDays:
+    """The daily part of :func:`corrado_rank_from_sums` (every day, before a window is
+    chosen; the daily form and the textbook window form)."""
+    n_t = np.asarray(n_t, dtype=float)
+    n_rows = np.asarray(n_rows, dtype=float)
     dev = np.asarray(dev_sums, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         if estudy2:
             dev = dev / n_t * n_rows[:, None]
         per_day = np.where(n_t > 0, dev / n_t, np.nan)
-    z = _standardize_days(per_day, tested, divisor)
-    if cumulative:
-        z = np.asarray(cumulate(z), dtype=float).reshape(len(z))
-    return TestResult("corrado_rank", z, p_normal(z), None, "median AR = 0")
+    return RankDays(per_day, _day_scale(per_day, divisor), None, divisor)
 
 
 def _rank_row_sums(K: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -1509,18 +1590,35 @@ def modified_rank_from_sums(
     divisor: Any = None,
     cumulative: bool = False,
     estudy2_sums: bool = False,
+    days: RankDays | None = None,
 ) -> TestResult:
-    """:func:`modified_rank` from the per-block daily sums of ``U_it - 1/2`` (batch form)."""
+    """:func:`modified_rank` from the per-block daily sums of ``U_it - 1/2`` (batch form);
+    ``days``: :func:`modified_rank_days` of the same sums and divisor, when already
+    computed."""
+    if days is None:
+        days = modified_rank_days(u_sums, n_t, n_rows, divisor, estudy2_sums)
+    z = days.z(tested)
+    if cumulative:
+        z = np.asarray(cumulate(z), dtype=float).reshape(len(z))
+    return TestResult("modified_rank", z, p_normal(z), None, "median AR = 0")
+
+
+def modified_rank_days(
+    u_sums: np.ndarray,
+    n_t: np.ndarray,
+    n_rows: Any,
+    divisor: Any = None,
+    estudy2_sums: bool = False,
+) -> RankDays:
+    """The daily part of :func:`modified_rank_from_sums` (every day, before a window is
+    chosen)."""
     sums = np.asarray(u_sums, dtype=float)
     n_t = np.asarray(n_t, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         if estudy2_sums:
             sums = sums / n_t * _col(n_rows, 2)
         per_day = np.where(n_t > 0, sums / np.sqrt(n_t), np.nan)
-    z = _standardize_days(per_day, tested, divisor)
-    if cumulative:
-        z = np.asarray(cumulate(z), dtype=float).reshape(len(z))
-    return TestResult("modified_rank", z, p_normal(z), None, "median AR = 0")
+    return RankDays(per_day, _day_scale(per_day, divisor), None, divisor)
 
 
 def modified_rank(
