@@ -68,7 +68,9 @@ def test_count_mask_counts_true_entries_per_block(full: bool) -> None:
     rng = np.random.default_rng(1)
     blocks = st.Blocks.from_sizes([3, 1, 4])
     ok = np.ones((8, 5), dtype=bool) if full else rng.random((8, 5)) > 0.3
-    want = np.array([ok[s : s + n].sum(axis=0) for s, n in zip([0, 3, 4], [3, 1, 4])], float)
+    want = np.array(
+        [ok[s : s + n].sum(axis=0) for s, n in zip([0, 3, 4], [3, 1, 4], strict=True)], float
+    )
     got = blocks.count_mask(ok)
     assert got.dtype == float and np.array_equal(got, want)
     got[0, 0] = -1.0  # a fresh array, not a view of the sizes
