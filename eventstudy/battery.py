@@ -135,8 +135,10 @@ def _chunked_block_sums(
 ) -> list[np.ndarray]:
     """Per-block sums of what ``fn(lo, hi)`` returns for rows ``lo:hi``.
 
-    Each item ``fn`` returns is a ``NaN``-free array (summed over its rows) or a pair
-    ``(weights, array)`` (the weighted sum ``sum_k weights_k array_k``). Rows are taken
+    Each item ``fn`` returns is a ``NaN``-free array (summed over its rows), a boolean mask
+    (its ``True`` entries counted, as the sum of the mask as 0/1 floats: the rows of each
+    block when it is all ``True``) or a pair ``(weights, array)`` (the weighted sum
+    ``sum_k weights_k array_k``). Rows are taken
     :data:`CHUNK_ROWS` at a time, so the temporaries ``fn`` builds stay small.
     """
     chunk = CHUNK_ROWS if chunk is None else chunk
@@ -158,6 +160,12 @@ def _chunked_block_sums(
                 w, M = it
                 S = st.segment_matrix(local, nb, w)
                 part = np.asarray(S @ M.reshape(len(M), -1))
+            elif it.dtype == bool and it.all():  # a full mask: the rows of each block
+                rows = np.bincount(local, minlength=nb).astype(float)
+                part = np.repeat(rows[:, None], it[:1].size, axis=1)
+            elif it.dtype == bool:
+                f = it.reshape(len(it), -1).astype(float)
+                part = _col_sums(f) if ones is None else np.asarray(ones @ f)
             elif ones is None:
                 part = _col_sums(it)
             else:
@@ -705,10 +713,10 @@ def _sur_sums(sur: SurFit, S: np.ndarray, cluster_blocks: Blocks) -> dict[str, n
     cb = cluster_blocks
 
     def tot(x: np.ndarray) -> np.ndarray:
-        return cb.total(np.where(ok, x, 0.0))
+        return cb.total(st._zeroed(x, ok))
 
     return {
-        "sur_parts": cb.total(ok.astype(float)),
+        "sur_parts": cb.count_mask(ok),
         "sur_n": tot(N),
         "sur_nu": tot(nu),
         "sur_car": tot(ws["car_sum"]),
@@ -966,11 +974,7 @@ class BatteryInput:
     def _est_sums(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-block sums and counts of the estimation ARs on each estimation day, (B, L)."""
         ok = np.isfinite(self.ar_est)
-        if ok.all():
-            return self.blocks.total(self.ar_est), self.blocks.total(ok.astype(float))
-        return self.blocks.total(np.where(ok, self.ar_est, 0.0)), self.blocks.total(
-            ok.astype(float)
-        )
+        return self.blocks.total(st._zeroed(self.ar_est, ok)), self.blocks.count_mask(ok)
 
     @cached_property
     def aar_est(self) -> np.ndarray:
@@ -978,12 +982,22 @@ class BatteryInput:
         return st.mean_from_sums(*self._est_sums)
 
     @cached_property
+    def _rank_days(self) -> list[st.RankDays]:
+        """The daily statistics of the textbook rank tests (every window reads them)."""
+        t = self._textbook_ranks
+        return _rank_days_textbook({f"rk_{k}": v for k, v in t.items()}, self.blocks.sizes)
+
+    @cached_property
+    def _aar_sd(self) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`eventstudy.stats.aar_sd` of :attr:`aar_est` (Brown-Warner 1985 and Lamb,
+        every window)."""
+        return st.aar_sd(self.aar_est)
+
+    @cached_property
     def _mterm_sums(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-block sums and counts of the market terms on each window day, (B, W)."""
         ok = np.isfinite(self.mterm_win)
-        return self.blocks.total(np.where(ok, self.mterm_win, 0.0)), self.blocks.total(
-            ok.astype(float)
-        )
+        return self.blocks.total(st._zeroed(self.mterm_win, ok)), self.blocks.count_mask(ok)
 
     @cached_property
     def lamb_correction(self) -> np.ndarray:
@@ -997,6 +1011,8 @@ class BatteryInput:
         row median), ``n_t``, ``k`` (ranks), ``dev`` (ranks minus each row's mean rank), ``u``
         (centred uniform ranks) and ``kbar`` (sum of the rows' mean ranks)."""
         rk = self._ranks.arrays
+        if self._complete:
+            return self._textbook_ranks_complete(rk)
 
         def fn(lo: int, hi: int) -> list[Summand]:
             a = np.concatenate([self.ar_est[lo:hi], self.ar_win[lo:hi]], axis=1)
@@ -1010,9 +1026,35 @@ class BatteryInput:
             zero_gaps(g, ok, gaps, copy=False)
             zero_gaps(r, ok, gaps, copy=False)
             kbar = r.sum(axis=1) / np.maximum(n_i, 1)
-            return [g, okf, r, (kbar, okf), (1.0 / (n_i + 1.0), r), kbar[:, None]]
+            return [g, ok, r, (kbar, okf), (1.0 / (n_i + 1.0), r), kbar[:, None]]
 
         g, n_t, k, kbar_ok, u, kbar = _chunked_block_sums(self.blocks, fn)
+        return {"g": g, "n_t": n_t, "k": k, "kbar_ok": kbar_ok, "u": u, "kbar": kbar[:, 0]}
+
+    @cached_property
+    def _complete(self) -> bool:
+        """Whether every estimation and window AR is observed (placebo studies are drawn so):
+        the sums then need no masks (a count is the block's size)."""
+        return bool(np.isfinite(self.ar_est).all() and np.isfinite(self.ar_win).all())
+
+    def _textbook_ranks_complete(self, rk: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """:attr:`_textbook_ranks` when every AR is observed: the same sums (the same
+        additions, in the same order) without the masks, whose sums are the block sizes
+        (``n_t``) and the rows' mean ranks (``kbar_ok``, the sum of ``kbar`` on every day)."""
+        T = self.ar_est.shape[1] + self.ar_win.shape[1]
+        w = np.full(self.blocks.n_rows, 1.0 / (T + 1.0))
+
+        def fn(lo: int, hi: int) -> list[Summand]:
+            a = np.concatenate([self.ar_est[lo:hi], self.ar_win[lo:hi]], axis=1)
+            with np.errstate(invalid="ignore"):
+                g = np.sign(a - rk["med"][lo:hi, None])
+            r = rk["full"][lo:hi].astype(float)
+            kbar = r.sum(axis=1) / float(max(T, 1))
+            return [g, r, (w[lo:hi], r), kbar[:, None]]
+
+        g, k, u, kbar = _chunked_block_sums(self.blocks, fn)
+        n_t = np.repeat(self.blocks.sizes.astype(float)[:, None], T, axis=1)
+        kbar_ok = np.repeat(kbar, T, axis=1)
         return {"g": g, "n_t": n_t, "k": k, "kbar_ok": kbar_ok, "u": u, "kbar": kbar[:, 0]}
 
     def _rank_tests_textbook(self, cols: np.ndarray, cumulative: bool) -> list[TestResult]:
@@ -1025,6 +1067,7 @@ class BatteryInput:
             self.ar_est.shape[1],
             cols,
             cumulative,
+            self._rank_days,
         )
 
     @cached_property
@@ -1106,12 +1149,11 @@ class BatteryInput:
                 sr = self.ar_est[lo:hi] / self.sigma[lo:hi, None]
             G = np.concatenate([sr, restd[lo:hi][:, win_cols]], axis=1)
             ok = np.isfinite(G)
-            okf = ok.astype(float)
             r = np.empty(G.shape)
             st._rank_chunk(G, r)
             n_i = np.count_nonzero(ok, axis=1).astype(float)
             zero_gaps(r, ok, np.flatnonzero(n_i < G.shape[1]), copy=False)
-            return [(1.0 / (n_i + 1.0), r), okf]
+            return [(1.0 / (n_i + 1.0), r), ok]
 
         rsum, n_t = _chunked_block_sums(self.blocks, fn)
         return {"gd_rsum": rsum, "gd_n_t": n_t}
@@ -1124,11 +1166,10 @@ class BatteryInput:
 
         def fn(lo: int, hi: int) -> list[Summand]:
             ok = np.isfinite(self.ar_est[lo:hi]) & np.isfinite(self.sigma[lo:hi, None])
-            okf = ok.astype(float)
             r = est_r[lo:hi].astype(float)
             n = np.count_nonzero(ok, axis=1).astype(float)
             zero_gaps(r, ok, np.flatnonzero(n < ok.shape[1]), copy=False)
-            return [(1.0 / (n + 2.0), r), okf]
+            return [(1.0 / (n + 2.0), r), ok]
 
         w2, n_t = _chunked_block_sums(self.blocks, fn)
         return {"w2": w2, "n_t": n_t}
@@ -1298,20 +1339,40 @@ def _lamb_correction(
     return 1 + 1 / lbar[:, None] + st.mean_from_sums(mterm_total, mterm_n)
 
 
-def _rank_tests_textbook_from_sums(
-    sums: dict[str, np.ndarray], n_rows: np.ndarray, L: int, cols: np.ndarray, cumulative: bool
-) -> list[TestResult]:
-    tested = L + np.asarray(cols)
+def _rank_days_textbook(sums: dict[str, np.ndarray], n_rows: np.ndarray) -> list[st.RankDays]:
+    """The daily statistics of corrado_sign / corrado_rank / modified_rank from the
+    textbook rank sums (every day of the estimation window and computed window)."""
     g, n_t, k = sums["rk_g"], sums["rk_n_t"], sums["rk_k"]
     return [
-        st.corrado_sign_from_sums(g, n_t, n_rows, tested, cumulative=cumulative),
+        st.corrado_sign_days(g, n_t, n_rows),
+        st.corrado_rank_days(k - sums["rk_kbar_ok"], n_t, n_rows),
+        st.modified_rank_days(sums["rk_u"] - 0.5 * n_t, n_t, n_rows),
+    ]
+
+
+def _rank_tests_textbook_from_sums(
+    sums: dict[str, np.ndarray],
+    n_rows: np.ndarray,
+    L: int,
+    cols: np.ndarray,
+    cumulative: bool,
+    days: list[st.RankDays] | None = None,
+) -> list[TestResult]:
+    """The textbook rank tests of ``cols``; ``days``: :func:`_rank_days_textbook` of the
+    same sums when already computed (they do not depend on the tested days)."""
+    tested = L + np.asarray(cols)
+    g, n_t, k = sums["rk_g"], sums["rk_n_t"], sums["rk_k"]
+    sign, rank, modified = _rank_days_textbook(sums, n_rows) if days is None else days
+    return [
+        st.corrado_sign_from_sums(g, n_t, n_rows, tested, cumulative=cumulative, days=sign),
         st.corrado_rank_from_sums(
-            k, n_t, sums["rk_kbar"], k - sums["rk_kbar_ok"], n_rows, tested, cumulative=cumulative
+            k, n_t, sums["rk_kbar"], k - sums["rk_kbar_ok"], n_rows, tested,
+            cumulative=cumulative, days=rank,
         ),
         st.modified_rank_from_sums(
-            sums["rk_u"] - 0.5 * n_t, n_t, n_rows, tested, cumulative=cumulative
+            sums["rk_u"] - 0.5 * n_t, n_t, n_rows, tested, cumulative=cumulative, days=modified
         ),
-    ]
+    ]  # fmt: skip
 
 
 def _rank_tests_estudy2_from_sums(
@@ -1407,6 +1468,10 @@ class BatterySums:
         Every firm-event's tested value where a test needs the whole cross-section
         (``wilcoxon`` ranks ``|x|`` across the block), with ``value_blocks`` their block.
     value_blocks : ndarray of int
+    derived : dict of str to object
+        Window-independent quantities the tests derive from these sums, computed once per
+        :class:`BatteryInput` (``aar_est``: the estimation AARs, ``aar_sd``: their time-series
+        sd and days); not additive, so :meth:`merge` drops them.
     """
 
     convention: Convention
@@ -1419,6 +1484,7 @@ class BatterySums:
     first: dict[str, np.ndarray]
     values: dict[str, np.ndarray]
     value_blocks: np.ndarray
+    derived: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_blocks(self) -> int:
@@ -1466,7 +1532,7 @@ class BatterySums:
         order = np.argsort(blocks, kind="stable")
         values = {k: np.concatenate([p.values[k] for p in parts])[order] for k in head.values}
         return replace(head, sums=sums, moments=moments, first=first, values=values,
-                       value_blocks=blocks[order])  # fmt: skip
+                       value_blocks=blocks[order], derived={})  # fmt: skip
 
 
 def grank_scale_moments(inp: BatteryInput, cols: np.ndarray, cumulative: bool) -> st.Moments:
@@ -1562,15 +1628,17 @@ def battery_sums(
         sums.update(bw_sig2=sig2, bw_sig2_n=sig2_n)
     if want & {"brown_warner_1980", "lamb"}:
         sums["n_obs"] = inp._n_obs_total
+    derived: dict[str, Any] = {}
     if want & {"brown_warner_1985", "lamb"}:
         sums["est_total"], sums["est_n"] = inp._est_sums
+        derived["aar_est"], derived["aar_sd"] = inp.aar_est, inp._aar_sd
     if "lamb" in want:
         sums["mterm_total"], sums["mterm_n"] = inp._mterm_sums
         if cumulative:  # Lamb cumulates the daily statistics of the window's ARs
             ar = inp.ar_win[:, cols]
             ok = np.isfinite(ar)
-            sums["lamb_total"] = b.total(np.where(ok, ar, 0.0))
-            sums["lamb_n"] = b.total(ok.astype(float))
+            sums["lamb_total"] = b.total(st._zeroed(ar, ok))
+            sums["lamb_n"] = b.count_mask(ok)
     if want & {"sign", "generalized_sign"}:
         sums["pos_total"] = st.sign_sums(x_raw, b)[0]
     if "generalized_sign" in want:
@@ -1580,6 +1648,7 @@ def battery_sums(
             sums.update(inp._rank_sums_estudy2(cols))
         else:
             sums.update({f"rk_{k}": v for k, v in inp._textbook_ranks.items()})
+            derived["rank_days"] = inp._rank_days
     if "grank" in want:
         if cumulative:
             sums.update(inp._grank_window_sums(x_sar, grank_scale))
@@ -1598,6 +1667,7 @@ def battery_sums(
         first=first,
         values=values,
         value_blocks=b.index,
+        derived=derived,
     )
 
 
@@ -1652,15 +1722,20 @@ def battery_results(s: BatterySums) -> dict[str, TestResult]:
             df=_df_bw(sm["n_obs"], rows),
         )  # fmt: skip
     if want & {"brown_warner_1985", "lamb"}:
-        aar_est = st.mean_from_sums(sm["est_total"], sm["est_n"])
+        aar_est = s.derived.get("aar_est")
+        if aar_est is None:
+            aar_est = st.mean_from_sums(sm["est_total"], sm["est_n"])
+        sd = s.derived.get("aar_sd")
+        if sd is None:
+            sd = st.aar_sd(aar_est)
         if "brown_warner_1985" in want:
             out["brown_warner_1985"] = st.brown_warner_1985_from_sums(
-                raw.total, raw.n, aar_est, n_days if cumulative else 1
+                raw.total, raw.n, aar_est, n_days if cumulative else 1, sd=sd
             )
         if "lamb" in want:
             total, n = (sm["lamb_total"], sm["lamb_n"]) if cumulative else (raw.total, raw.n)
             corr = _lamb_correction(sm["n_obs"], rows, sm["mterm_total"], sm["mterm_n"])
-            out["lamb"] = st.lamb_from_sums(total, n, aar_est, corr[:, cols], cumulative)
+            out["lamb"] = st.lamb_from_sums(total, n, aar_est, corr[:, cols], cumulative, sd=sd)
     if "patell" in want:
         var = sm["sar_var_all"] if e2 else sm["sar_var"]
         out["patell"] = st.patell_from_sums(sm["sar_total"], sm["sar_n"], var, rows, e2)
@@ -1677,7 +1752,9 @@ def battery_results(s: BatterySums) -> dict[str, TestResult]:
         ranks = (
             _rank_tests_estudy2_from_sums(sm, rows, L, cols, cumulative)
             if e2
-            else _rank_tests_textbook_from_sums(sm, rows, L, cols, cumulative)
+            else _rank_tests_textbook_from_sums(
+                sm, rows, L, cols, cumulative, s.derived.get("rank_days")
+            )
         )
         for r in ranks:
             out[r.name] = r
