@@ -26,10 +26,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -121,6 +122,22 @@ def exchange_for_symbol(symbol: str, override: str | None = None) -> str:
     )
 
 
+def _store(path: Path, write: Callable[[BinaryIO], object], earlier: str) -> None:
+    """Write a cache file of the ``calendars/`` folder whole or not at all, then remove the
+    files of its folder matching ``earlier`` (earlier days' and versions' files). A cache
+    that cannot be written (read-only, full) is not an error: the run goes on without it."""
+    from eventstudy.data.cache import write_atomic
+
+    try:
+        write_atomic(path, write)
+    except CacheError:
+        return
+    for old in path.parent.glob(earlier):
+        if old != path:
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+
 @functools.lru_cache(maxsize=32)
 def get_calendar(exchange: str) -> xc.ExchangeCalendar:
     """The exchange-calendars calendar for ``exchange``, covering 2000 (or its first date) on.
@@ -179,7 +196,7 @@ def _stored_calendar(
 
     import exchange_calendars as xc
 
-    from eventstudy.data.cache import default_cache_dir, write_atomic
+    from eventstudy.data.cache import default_cache_dir
 
     folder = default_cache_dir() / "calendars"
     versions = _versions()
@@ -200,14 +217,11 @@ def _stored_calendar(
         pass
     with _quiet():
         cal = factory(start=start, end=end)
-    try:
-        write_atomic(path, lambda fh: pickle.dump(cal, fh, protocol=pickle.HIGHEST_PROTOCOL))
-    except CacheError:  # a read-only or full cache: run without it
-        return cal
-    for old in folder.glob(f"{name}_*.pickle"):  # earlier days' and versions' files
-        if old != path:
-            with contextlib.suppress(OSError):
-                old.unlink()
+    _store(
+        path,
+        lambda fh: pickle.dump(cal, fh, protocol=pickle.HIGHEST_PROTOCOL),
+        f"{name}_*.pickle",
+    )
     return cal
 
 
@@ -377,7 +391,7 @@ def schedule(exchange: str) -> Schedule:
     a cache that cannot be written is not an error. Only a code that was built once has a
     file, so a stored schedule is a valid code.
     """
-    from eventstudy.data.cache import default_cache_dir, write_atomic
+    from eventstudy.data.cache import default_cache_dir
 
     folder = default_cache_dir() / "calendars"
     day = pd.Timestamp.now().floor("D")  # exchange-calendars' default end: a year from today
@@ -407,14 +421,7 @@ def schedule(exchange: str) -> Schedule:
             **{k: getattr(built, k) for k in _ARRAYS},
         )
 
-    try:
-        write_atomic(path, write)
-    except CacheError:  # a read-only or full cache: run without it
-        return built
-    for old in folder.glob(f"{exchange}_*.npz"):  # earlier days' and versions' files
-        if old != path:
-            with contextlib.suppress(OSError):
-                old.unlink()
+    _store(path, write, f"{exchange}_*.npz")
     return built
 
 

@@ -1333,6 +1333,14 @@ class RankDays:
         with np.errstate(invalid="ignore", divide="ignore"):
             return self.per_day[:, np.asarray(tested)] / self.scale[:, None]
 
+    def rank_test(self, name: str, tested: Any, cumulative: bool) -> TestResult:
+        """The rank test ``name`` on the ``tested`` days: their standardized statistics
+        (cumulated over the window when ``cumulative``) with normal p-values."""
+        z = self.z(tested)
+        if cumulative:
+            z = np.asarray(cumulate(z), dtype=float).reshape(len(z))
+        return TestResult(name, z, p_normal(z), None, "median AR = 0")
+
 
 def corrado_sign_from_sums(
     sign_sums: np.ndarray,
@@ -1498,10 +1506,7 @@ def corrado_rank_from_sums(
         return TestResult("corrado_rank", z, p_normal(z), None, "median AR = 0")
     if days is None:
         days = corrado_rank_days(dev_sums, n_t, n_rows, divisor, estudy2)
-    z = days.z(tested)
-    if cumulative:
-        z = np.asarray(cumulate(z), dtype=float).reshape(len(z))
-    return TestResult("corrado_rank", z, p_normal(z), None, "median AR = 0")
+    return days.rank_test("corrado_rank", tested, cumulative)
 
 
 def corrado_rank_days(
@@ -1597,10 +1602,7 @@ def modified_rank_from_sums(
     computed."""
     if days is None:
         days = modified_rank_days(u_sums, n_t, n_rows, divisor, estudy2_sums)
-    z = days.z(tested)
-    if cumulative:
-        z = np.asarray(cumulate(z), dtype=float).reshape(len(z))
-    return TestResult("modified_rank", z, p_normal(z), None, "median AR = 0")
+    return days.rank_test("modified_rank", tested, cumulative)
 
 
 def modified_rank_days(
