@@ -239,7 +239,7 @@ def figure_dict(fig: Any) -> Any:
             "data": [_plain(trace) for trace in fig._data],
             "layout": _plain(fig._layout),
         }
-    except _NotPlain:
+    except (_NotPlain, AttributeError):  # AttributeError: a Plotly without these internals
         return fig.to_dict()
 
 
