@@ -713,7 +713,7 @@ def _sur_sums(sur: SurFit, S: np.ndarray, cluster_blocks: Blocks) -> dict[str, n
     cb = cluster_blocks
 
     def tot(x: np.ndarray) -> np.ndarray:
-        return cb.total(st._zeroed(x, ok))
+        return cb.total(st.zero_masked(x, ok))
 
     return {
         "sur_parts": cb.count_mask(ok),
@@ -974,7 +974,7 @@ class BatteryInput:
     def _est_sums(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-block sums and counts of the estimation ARs on each estimation day, (B, L)."""
         ok = np.isfinite(self.ar_est)
-        return self.blocks.total(st._zeroed(self.ar_est, ok)), self.blocks.count_mask(ok)
+        return self.blocks.total(st.zero_masked(self.ar_est, ok)), self.blocks.count_mask(ok)
 
     @cached_property
     def aar_est(self) -> np.ndarray:
@@ -997,7 +997,7 @@ class BatteryInput:
     def _mterm_sums(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-block sums and counts of the market terms on each window day, (B, W)."""
         ok = np.isfinite(self.mterm_win)
-        return self.blocks.total(st._zeroed(self.mterm_win, ok)), self.blocks.count_mask(ok)
+        return self.blocks.total(st.zero_masked(self.mterm_win, ok)), self.blocks.count_mask(ok)
 
     @cached_property
     def lamb_correction(self) -> np.ndarray:
@@ -1637,7 +1637,7 @@ def battery_sums(
         if cumulative:  # Lamb cumulates the daily statistics of the window's ARs
             ar = inp.ar_win[:, cols]
             ok = np.isfinite(ar)
-            sums["lamb_total"] = b.total(st._zeroed(ar, ok))
+            sums["lamb_total"] = b.total(st.zero_masked(ar, ok))
             sums["lamb_n"] = b.count_mask(ok)
     if want & {"sign", "generalized_sign"}:
         sums["pos_total"] = st.sign_sums(x_raw, b)[0]

@@ -248,7 +248,7 @@ class Blocks:
     def sum(self, x: np.ndarray) -> np.ndarray:
         """``NaN``-ignoring sums per block; ``NaN`` where a block has no finite entry."""
         ok = np.isfinite(x)
-        s = self.total(_zeroed(x, ok))
+        s = self.total(zero_masked(x, ok))
         return np.where(self.count_mask(ok) > 0, s, np.nan)
 
     def mean(self, x: np.ndarray) -> np.ndarray:
@@ -271,9 +271,10 @@ class Blocks:
         )
 
 
-def _zeroed(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """``x`` with its non-finite entries (``~ok``) set to 0: ``x`` itself when it has none
-    and is C-contiguous (as the copy would be: :meth:`Blocks.total` adds it the same way)."""
+def zero_masked(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """``x`` with its entries outside the mask ``ok`` set to 0: ``x`` itself when ``ok`` is all
+    ``True`` and ``x`` is C-contiguous (as the copy would be: :meth:`Blocks.total` adds it
+    the same way)."""
     if x.flags.c_contiguous and ok.all():
         return x
     return np.where(ok, x, 0.0)
@@ -316,12 +317,8 @@ class Moments:
         x = np.asarray(x, dtype=float)
         ok = np.isfinite(x)
         n = blocks.count_mask(ok)
-        if ok.all() and x.flags.c_contiguous:  # the same sums without the masked copies
-            total = blocks.total(x)
-            dev = x - blocks.expand(mean_from_sums(total, n))
-        else:
-            total = blocks.total(_zeroed(x, ok))
-            dev = np.where(ok, x - blocks.expand(mean_from_sums(total, n)), 0.0)
+        total = blocks.total(zero_masked(x, ok))
+        dev = zero_masked(x - blocks.expand(mean_from_sums(total, n)), ok)
         return cls(n, total, blocks.total(dev * dev))
 
     @property
@@ -841,7 +838,7 @@ def brown_warner_1980(
     b, sq = _blocks(x, blocks)
     ok = np.isfinite(x)
     sig2_total, sig2_n = brown_warner_1980_sums(x, sigma, estudy2_sums, b)
-    x_total = b.total(_zeroed(x, ok))
+    x_total = b.total(zero_masked(x, ok))
     return brown_warner_1980_from_sums(
         x_total, b.count_mask(ok), sig2_total, sig2_n, n_days, df, sq
     )
@@ -858,7 +855,7 @@ def brown_warner_1980_sums(
         total = b.total(np.broadcast_to(sig2, x.shape))
         return total, np.broadcast_to(_col(b.sizes, x.ndim), total.shape).astype(float)
     ok = np.isfinite(x)
-    return b.total(_zeroed(sig2, ok)), b.count_mask(ok)
+    return b.total(zero_masked(sig2, ok)), b.count_mask(ok)
 
 
 def brown_warner_1980_from_sums(
@@ -926,7 +923,7 @@ def brown_warner_1985(
     x = np.asarray(x, dtype=float)
     b, sq = _blocks(x, blocks)
     ok = np.isfinite(x)
-    x_total = b.total(_zeroed(x, ok))
+    x_total = b.total(zero_masked(x, ok))
     return brown_warner_1985_from_sums(x_total, b.count_mask(ok), aar_est, n_days, sq)
 
 
@@ -982,7 +979,7 @@ def lamb(
         ar = ar[:, None]
     b, sq = _blocks(ar, blocks)
     ok = np.isfinite(ar)
-    ar_total = b.total(_zeroed(ar, ok))
+    ar_total = b.total(zero_masked(ar, ok))
     return lamb_from_sums(ar_total, b.count_mask(ok), aar_est, correction, cumulative, sq)
 
 
@@ -1050,8 +1047,8 @@ def patell_sums(
     if estudy2_sums:
         var = b.total(np.broadcast_to(v, sar.shape))
     else:
-        var = b.total(_zeroed(v, ok))
-    return b.total(_zeroed(sar, ok)), b.count_mask(ok), var
+        var = b.total(zero_masked(v, ok))
+    return b.total(zero_masked(sar, ok)), b.count_mask(ok), var
 
 
 def patell_from_sums(
@@ -1207,7 +1204,7 @@ def sign_sums(x: np.ndarray, blocks: Blocks) -> tuple[np.ndarray, np.ndarray]:
     the number of positive values and of values."""
     ok = np.isfinite(x)
     pos = np.where(ok, (x > 0).astype(float), np.nan)
-    return blocks.total(_zeroed(pos, ok)), blocks.count_mask(ok)
+    return blocks.total(zero_masked(pos, ok)), blocks.count_mask(ok)
 
 
 def sign_from_sums(
@@ -1990,7 +1987,7 @@ def portfolio_sums(
     first = np.asarray(df, dtype=float)[b.starts]
     with np.errstate(invalid="ignore", divide="ignore"):  # se 0: offsetting ARs
         t1 = np.where(se_p > 0, ar_p / np.where(se_p > 0, se_p, 1.0), np.nan)[b.starts]
-    total = b.total(_zeroed(ar_p, ok))
+    total = b.total(zero_masked(ar_p, ok))
     return total, E, var, b.sizes.astype(float), t1, first
 
 

@@ -180,11 +180,9 @@ def event_analyses(
             rows = at.rows["combined"]
             ev, sec = rows.text("event_id", comb_frame), rows.text("second", comb_frame)
             comb = rows.take([i for i in range(len(rows)) if eid in (ev[i], sec[i])])
-        overlap = [bool(x) for x in mine["event_windows_overlap"]] if len(mine) else []
-        close = [s for s, o in zip(mine["statement"], overlap, strict=True) if o] if overlap else []
-        far = (
-            [s for s, o in zip(mine["statement"], overlap, strict=True) if not o] if overlap else []
-        )
+        said = list(zip(mine["statement"], mine["event_windows_overlap"], strict=True))
+        close = [s for s, o in said if bool(o)]
+        far = [s for s, o in said if not bool(o)]
         if close or len(comb):
             out.append(
                 Analysis(
@@ -244,15 +242,14 @@ def _role_note(inp: ReportInput, roles: _Rows, eid: str, at: AnalysisTables) -> 
         [i for i, (k, m) in enumerate(zip(keys, firms["measure"], strict=True))
          if k == eid and m == "AR(0)"]
     )  # fmt: skip
-    oem_syms = (
-        [str(s) for s, role in zip(ar0["security"], ar0["role"], strict=True) if role == "oem"]
-        if len(ar0)
-        else []
-    )
+    # ar0 keeps the firms' columns even without rows: firms has rows here
+    oem_syms = [
+        str(s) for s, role in zip(ar0["security"], ar0["role"], strict=True) if role == "oem"
+    ]
     day0 = _day0(inp, eid)
     oem_raw = [x for x in (_raw_day0(inp, day0, s) for s in oem_syms) if x is not None]
-    estimate = np.asarray(ar0["estimate"] if len(ar0) else [], dtype=float)
-    role_of = ar0["role"] if len(ar0) else []
+    estimate = np.asarray(ar0["estimate"], dtype=float)
+    role_of = ar0["role"]
     against = [
         i
         for i in range(len(ar0))
