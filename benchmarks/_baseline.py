@@ -21,11 +21,12 @@ gc.callbacks.append(on_gc)
 """
 
 
-def extract(commit: str, folder: Path) -> Path:
-    """The ``eventstudy`` package as of ``commit`` (``git archive``) in ``folder``."""
+def extract(commit: str, folder: Path, paths: tuple[str, ...] = ("eventstudy",)) -> Path:
+    """The ``eventstudy`` package (and any other top-level ``paths``, such as ``configs``
+    and ``seeds``) as of ``commit`` (``git archive``) in ``folder``."""
     folder.mkdir(parents=True)
     archive = subprocess.run(
-        ["git", "archive", commit, "eventstudy"], cwd=ROOT, capture_output=True, check=True
+        ["git", "archive", commit, *paths], cwd=ROOT, capture_output=True, check=True
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     return folder
