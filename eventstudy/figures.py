@@ -96,6 +96,54 @@ _ANNOUNCE_COLOR = "#C0392B"
 _FONT = "Inter, 'Helvetica Neue', Helvetica, Arial, sans-serif"
 
 
+#: Every figure's legend: horizontal, at the bottom of the chart (``yref="container"``: the
+#: bottom margin grows to hold it below the axis titles, at any width), left-aligned with
+#: the plot area.
+_BOTTOM_LEGEND: dict[str, Any] = {
+    "orientation": "h",
+    "x": 0.0,
+    "xanchor": "left",
+    "y": 0.0,
+    "yref": "container",
+    "yanchor": "bottom",
+    "font": {"size": 12},
+    "bgcolor": "rgba(255,255,255,0)",
+}
+
+
+def _colorbar(title: str, **more: Any) -> Spec:
+    """A heatmap's colour bar: horizontal, at the bottom of the chart like the legend
+    (nothing at the right edge, where the toolbar is), its title to its left; the 360 px
+    hold both."""
+    return {
+        "orientation": "h",
+        "x": 0.0,
+        "xanchor": "left",
+        "y": 0.0,
+        "yref": "container",
+        "yanchor": "bottom",
+        "lenmode": "pixels",
+        "len": 360,
+        "thickness": 14,
+        "title": {"text": title, "side": "right"},
+        **more,
+    }
+
+
+#: Toolbar buttons left out (names of plotly.js; a name a version does not know is ignored).
+_MODEBAR_REMOVE = (
+    "zoomIn2d",
+    "zoomOut2d",
+    "autoScale2d",
+    "select2d",
+    "lasso2d",
+    "toggleSpikelines",
+    "hoverClosestCartesian",
+    "hoverCompareCartesian",
+    "sendChartToCloud",
+)
+
+
 def _make_template() -> go.layout.Template:
     """A small template (layout only): cheap to attach to every figure and to serialise."""
     axis = {
@@ -127,18 +175,15 @@ def _make_template() -> go.layout.Template:
             "paper_bgcolor": "white",
             "plot_bgcolor": "white",
             "margin": {"l": 70, "r": 30, "t": 85, "b": 60},
-            "legend": {
-                "orientation": "v",
-                "yanchor": "top",
-                "y": 1.0,
-                "xanchor": "left",
-                "x": 1.02,
-                "font": {"size": 12},
-                "bgcolor": "rgba(255,255,255,0)",
-            },
+            # the legend runs across the bottom of the chart, under the axis titles (the
+            # bottom margin grows to fit it): the plot keeps the chart's width in a narrow
+            # column, and nothing sits at the right edge, where the toolbar is
+            "legend": _BOTTOM_LEGEND,
             "hoverlabel": {"font": {"family": _FONT, "size": 12}, "align": "left"},
-            # the toolbar down the right edge, clear of a long title in a narrow chart
-            "modebar": {"orientation": "v"},
+            # the toolbar down the right edge, clear of a long title in a narrow chart, and
+            # short: the buttons an event-study chart uses (zoom, pan, reset, download as
+            # PNG); no select/lasso, and no upload to Plotly's cloud (plotly.js 4 shows it)
+            "modebar": {"orientation": "v", "remove": list(_MODEBAR_REMOVE)},
             "hovermode": "closest",
             "bargap": 0.15,
             "bargroupgap": 0.05,
@@ -373,8 +418,6 @@ def _layout(title: str, *, subtitle: str = "", height: int | None = None, **rest
 
 
 _DAY_AXIS_TITLE = "Trading days relative to the reacting session (day 0)"
-#: A horizontal legend under the plot: the plot keeps its width in a half-width column.
-_BOTTOM_LEGEND = {"orientation": "h", "x": 0.0, "xanchor": "left", "y": -0.2, "yanchor": "top"}
 
 
 def _day_ticks(days: Sequence[int]) -> Spec:
@@ -579,8 +622,7 @@ def plot_ar(
         "<br>shaded: the first session able to react" + _shown(chosen),
         height=max(480, 380 * len(ids)) + room,
         barmode="group",
-        legend=_BOTTOM_LEGEND,
-        margin={"t": 130 if room else 100, "b": 120 + room},
+        margin={"t": 130 if room else 100},
         shapes=shapes,
         annotations=notes,
         **axes,
@@ -649,10 +691,11 @@ def _mark_sessions(
         notes.append(
             {
                 "x": x + 0.55,
-                "y": 1.0 - 0.1 * i,
+                "y": 1.0 - 0.16 * i,
                 "xref": xref,
                 "yref": f"{yref} domain",
-                "text": text,
+                # two lines: the label stays narrow beside the band in a half-width chart
+                "text": text.replace(": ", ":<br>", 1),
                 "showarrow": False,
                 "xanchor": "left",
                 "yanchor": "top",
@@ -888,8 +931,7 @@ def plot_car(
         + (_shown(chosen) + " (the portfolio: all)" if _shown(chosen) else ""),
         height=max(480, 390 * len(ids)) + room,
         updatemenus=[buttons],
-        legend=_BOTTOM_LEGEND,
-        margin={"t": 130 if room else 100, "b": 120 + room},
+        margin={"t": 130 if room else 100},
         shapes=shapes,
         **({"annotations": panels.titles} if panels is not None else {}),
         **axes,
@@ -1392,7 +1434,7 @@ def plot_heatmap(
         "zmax": bound,
         "xgap": 2,
         "ygap": 2,
-        "colorbar": {"title": {"text": f"CAR{format_window(window)} (%)"}, "ticksuffix": "%"},
+        "colorbar": _colorbar(f"CAR{format_window(window)} (%)", ticksuffix="%"),
         "hovertemplate": (
             "<b>%{y}</b><br>event %{x} · day 0 %{customdata[1]}"
             "<br>CAR %{z:+.2f}%  (p = %{customdata[0]:.3f})"
@@ -1551,7 +1593,7 @@ def plot_compare_heatmap(
         "zmax": bound,
         "xgap": 2,
         "ygap": 2,
-        "colorbar": {"title": {"text": f"CAR{window} (%)"}, "ticksuffix": "%"},
+        "colorbar": _colorbar(f"CAR{window} (%)", ticksuffix="%"),
         "hovertemplate": "<b>%{y}</b><br>%{x}<br>CAR %{z:+.2f}%  (p = %{customdata:.3f})"
         "<extra></extra>",
     }
@@ -1952,7 +1994,7 @@ def plot_residual_correlation(
                 "textfont": {"size": 11},
                 "xgap": 2,
                 "ygap": 2,
-                "colorbar": {"title": {"text": "correlation"}},
+                "colorbar": _colorbar("correlation"),
                 "hovertemplate": f"event {eid}<br>%{{y}} × %{{x}}: %{{z:.3f}}<extra></extra>",
                 **on(k),
             }

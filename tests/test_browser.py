@@ -30,6 +30,8 @@ CHROMIUM = os.environ.get("BROWSER_PATH") or "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[1]
 SHADE = "rgb(252, 232, 200)"  # --sig in templates/report.html.j2
 FIRST_SCREEN = (1400, 1000)
+#: The narrowest window that still sets two charts a row (the report's CSS: above 1300 px).
+TWO_NARROW = (1310, 1000)
 MAX_HEIGHT = 6000  # px, for a two-event study
 
 MEASURE = """
@@ -46,15 +48,35 @@ window.addEventListener("load", function () { setTimeout(function () {
     out.sig.push(getComputedStyle(td).backgroundColor);
     if (td.offsetParent !== null && td.getBoundingClientRect().height > 0) { out.visibleSig++; }
   });
-  // a chart's toolbar (modebar) drawn over its title would spoil every pasted screenshot
-  out.charts = 0; out.toolbarOverTitle = [];
+  // a chart's toolbar (modebar) drawn over its title, legend, colour bar, buttons or a note
+  // would spoil every pasted screenshot; so would a legend over the axis labels
+  out.charts = 0; out.toolbarOver = []; out.legendOverAxis = [];
+  function boxes(g, sel) {
+    return Array.prototype.map.call(g.querySelectorAll(sel), function (e) {
+      return e.getBoundingClientRect();
+    }).filter(function (r) { return r.width > 0 && r.height > 0; });
+  }
+  function meet(a, b) {
+    return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  }
   document.querySelectorAll(".js-plotly-plot").forEach(function (g) {
-    var t = g.querySelector(".gtitle"), m = g.querySelector(".modebar");
-    if (!t || !m) { return; }
+    var m = g.querySelector(".modebar");
+    if (!m) { return; }
     out.charts++;
-    var a = t.getBoundingClientRect(), b = m.getBoundingClientRect();
-    if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) {
-      out.toolbarOverTitle.push(g.id);
+    var mb = m.getBoundingClientRect();
+    var parts = {title: ".gtitle", legend: ".legend", colorbar: ".colorbar",
+                 buttons: ".updatemenu-container", note: ".annotation"};
+    Object.keys(parts).forEach(function (what) {
+      boxes(g, parts[what]).forEach(function (b) {
+        if (meet(mb, b)) { out.toolbarOver.push(g.id + ": " + what); }
+      });
+    });
+    var legend = g.querySelector(".legend");
+    if (legend) {
+      var lb = legend.getBoundingClientRect();
+      boxes(g, "[class*='xtitle'], .xtick text").forEach(function (b) {
+        if (meet(lb, b)) { out.legendOverAxis.push(g.id); }
+      });
     }
   });
   var pre = document.createElement("pre");
@@ -116,12 +138,18 @@ def _rendered(dom: str, fid: str, end_tag: str = "</figure>") -> bool:
     return 'class="main-svg"' in dom[start : end if end > 0 else None]
 
 
-def measure(index: Path, profile: Path) -> tuple[dict, str, str]:
-    """Lay out ``index`` in a 1400 x 1000 window: positions, shading, height."""
+def measure(
+    index: Path, profile: Path, size: tuple[int, int] = FIRST_SCREEN
+) -> tuple[dict, str, str]:
+    """Lay out ``index`` (or a fragment) in a window of ``size``: positions, shading,
+    height, the charts' toolbars and legends."""
     probe = index.with_name("measure-" + index.name)
-    probe.write_text(index.read_text().replace("</body>", MEASURE + "</body>"))
+    text = index.read_text()
+    probe.write_text(
+        text.replace("</body>", MEASURE + "</body>") if "</body>" in text else text + MEASURE
+    )
     try:
-        dom, stderr = _dump_dom(probe, profile, FIRST_SCREEN)
+        dom, stderr = _dump_dom(probe, profile, size)
     finally:
         probe.unlink()
     found = re.search(r'<pre id="measured">(.*?)</pre>', dom, re.S)
@@ -140,8 +168,14 @@ def check_first_screen(numbers: dict, verdicts) -> None:
     assert numbers["sig"] and set(numbers["sig"]) == {SHADE}, numbers["sig"]
     assert numbers["visibleSig"] > 0
     assert numbers["height"] < MAX_HEIGHT, numbers["height"]
+    check_charts(numbers)
+
+
+def check_charts(numbers: dict) -> None:
+    """Every chart drew its toolbar, clear of everything else; no legend on axis labels."""
     assert numbers["charts"] > 0
-    assert not numbers["toolbarOverTitle"], numbers["toolbarOverTitle"]
+    assert not numbers["toolbarOver"], numbers["toolbarOver"]
+    assert not numbers["legendOverAxis"], numbers["legendOverAxis"]
 
 
 def test_report_answers_on_the_first_screen_and_renders_every_figure(tmp_path):
@@ -159,6 +193,7 @@ def test_report_answers_on_the_first_screen_and_renders_every_figure(tmp_path):
     assert errors is not None and errors.group(1).strip() == ""
     # the escaped title shows as text, not as a script that ran
     assert "CAFE rollback &lt;script&gt;" in dom
+    check_charts(measure(index, tmp_path / "profile", TWO_NARROW)[0])
 
 
 def test_every_fragment_renders_when_opened_alone(tmp_path):
@@ -168,9 +203,10 @@ def test_every_fragment_renders_when_opened_alone(tmp_path):
     fragments = sorted((out / "fragments").glob("*.html"))
     assert len(fragments) == len(FIGURE_IDS) + 2  # and one test table per event
     for frag in fragments:
-        dom, stderr = _dump_dom(frag, tmp_path / "profile", (1100, 700))
+        numbers, dom, stderr = measure(frag, tmp_path / "profile", (1100, 700))
         assert _rendered(dom, frag.stem, end_tag="</body>"), frag.name
         assert not _console_messages(stderr), (frag.name, _console_messages(stderr))
+        check_charts(numbers)
 
 
 def test_the_kei_car_report_answers_on_the_first_screen(tmp_path, prices_dir):
@@ -185,6 +221,7 @@ def test_the_kei_car_report_answers_on_the_first_screen(tmp_path, prices_dir):
     numbers, _, stderr = measure(index, tmp_path / "profile")
     check_first_screen(numbers, run.verdicts)
     assert not _console_messages(stderr), _console_messages(stderr)
+    check_charts(measure(index, tmp_path / "profile", TWO_NARROW)[0])
 
 
 def test_a_script_error_would_be_caught(tmp_path):

@@ -267,14 +267,14 @@ def test_ar_marks_each_exchanges_reacting_session_from_the_timing_table(res):
         }
     )
     fig = figures.plot_ar(res, "kei_cafe", timing=timing)
-    texts = [a.text for a in fig.layout.annotations]
+    texts = [a.text.replace("<br>", " ") for a in fig.layout.annotations]
     assert "XTKS reacting session: 2025-12-04 (before open)" in texts
     assert "XNYS reacting session: 2025-12-03 (during session)" in texts
     # only the own exchange's session is shaded: the US session of 12-03 came after the
     # Tokyo close of 12-03 and is not Tokyo's day -1
     assert [(s.x0 + s.x1) / 2 for s in fig.layout.shapes] == [0.0]
     us = figures.plot_ar(res, "kei_cafe", timing=timing, exchange="XNYS")
-    assert "XNYS reacting session: 2025-12-03 (during session)" in [
+    assert "XNYS reacting session:<br>2025-12-03 (during session)" in [
         a.text for a in us.layout.annotations
     ]
     assert [(s.x0 + s.x1) / 2 for s in us.layout.shapes] == [-1.0]
