@@ -247,10 +247,23 @@ def test_static_images_use_one_browser_for_the_run(tmp_path, monkeypatch):
         started.append(kwargs.get("path"))
         real_init(self, *args, **kwargs)
 
+    real_write = kaleido.Kaleido.write_fig_from_object
+    buttons: dict[str, int] = {}
+
+    async def recording_write(self, specs, *args, **kwargs):
+        for spec in specs:
+            buttons[Path(spec["path"]).name] = len(spec["fig"].layout.updatemenus)
+        return await real_write(self, specs, *args, **kwargs)
+
     monkeypatch.setattr(kaleido.Kaleido, "__init__", counting_init)
+    monkeypatch.setattr(kaleido.Kaleido, "write_fig_from_object", recording_write)
     out = tmp_path / "img"
-    report.write(simulated_results(), out, images=("png", "svg"), browser_path=browser)
+    res = simulated_results()
+    assert res.plot_car("kei_cafe").layout.updatemenus  # the chart has its buttons ...
+    report.write(res, out, images=("png", "svg"), browser_path=browser)
     assert started == [browser]  # one browser, the one we named, for every image
+    # ... which a picture leaves out
+    assert buttons["car-kei-cafe.png"] == buttons["car-kei-cafe.svg"] == 0, buttons
     pngs = sorted(p.stem for p in (out / "images").glob("*.png"))
     svgs = sorted(p.stem for p in (out / "images").glob("*.svg"))
     assert pngs == svgs and "ar-kei-cafe" in pngs and "tests-kei-cafe" in pngs

@@ -77,6 +77,16 @@ def require_kaleido() -> None:
         ) from exc
 
 
+def static_figure(fig: go.Figure) -> go.Figure:
+    """The figure as a picture: without its buttons (``updatemenus``, such as the CAR
+    chart's "Portfolio only"), which do nothing in a PNG or SVG. ``fig`` is not changed."""
+    if not fig.layout.updatemenus:
+        return fig
+    static = go.Figure(fig)
+    static.layout.updatemenus = ()  # update_layout(updatemenus=[]) would keep them
+    return static
+
+
 def write_images(
     folder: Path,
     figs: Sequence[tuple[str, go.Figure]],
@@ -90,6 +100,7 @@ def write_images(
     import kaleido
 
     folder.mkdir(parents=True, exist_ok=True)
+    figs = [(fid, static_figure(fig)) for fid, fig in figs]
     specs = [
         {
             "fig": fig,
