@@ -96,32 +96,30 @@ _ANNOUNCE_COLOR = "#C0392B"
 _FONT = "Inter, 'Helvetica Neue', Helvetica, Arial, sans-serif"
 
 
-#: Every figure's legend: horizontal, at the bottom of the chart (``yref="container"``: the
-#: bottom margin grows to hold it below the axis titles, at any width), left-aligned with
-#: the plot area.
-_BOTTOM_LEGEND: dict[str, Any] = {
+#: Where a legend or a colour bar sits: across the bottom of the chart, left-aligned with
+#: the plot area (``yref="container"``: the bottom margin grows to hold it below the axis
+#: titles, at any width), nothing at the right edge, where the toolbar is.
+_AT_BOTTOM: dict[str, Any] = {
     "orientation": "h",
     "x": 0.0,
     "xanchor": "left",
     "y": 0.0,
     "yref": "container",
     "yanchor": "bottom",
+}
+#: Every figure's legend.
+_BOTTOM_LEGEND: dict[str, Any] = {
+    **_AT_BOTTOM,
     "font": {"size": 12},
     "bgcolor": "rgba(255,255,255,0)",
 }
 
 
 def _colorbar(title: str, **more: Any) -> Spec:
-    """A heatmap's colour bar: horizontal, at the bottom of the chart like the legend
-    (nothing at the right edge, where the toolbar is), its title to its left; the 360 px
+    """A heatmap's colour bar, placed like the legend, its title to its left; the 360 px
     hold both."""
     return {
-        "orientation": "h",
-        "x": 0.0,
-        "xanchor": "left",
-        "y": 0.0,
-        "yref": "container",
-        "yanchor": "bottom",
+        **_AT_BOTTOM,
         "lenmode": "pixels",
         "len": 360,
         "thickness": 14,
