@@ -69,11 +69,15 @@ __all__ = [
     "plot_tests",
     "security_colors",
     "significance_stars",
+    "static_figure",
     "tests_frame",
     "use_notebook_renderer",
 ]
 
 # ----------------------------------------------------------------------------- style
+
+#: The CAR chart's subtitle line about the legend, which a picture leaves out.
+_CLICK_HINT = "<br>click a firm in the legend to hide it"
 
 #: Tableau 10: distinguishable, print-safe, familiar from research notes.
 PALETTE: tuple[str, ...] = (
@@ -925,7 +929,7 @@ def plot_car(
     layout = _layout(
         head,
         subtitle=f"Cumulated from day {_signed(a)}; black: equal-weighted portfolio with its "
-        f"{level:.0%} band (portfolio test)<br>click a firm in the legend to hide it"
+        f"{level:.0%} band (portfolio test){_CLICK_HINT}"
         + (_shown(chosen) + " (the portfolio: all)" if _shown(chosen) else ""),
         height=max(480, 390 * len(ids)) + room,
         updatemenus=[buttons],
@@ -2048,3 +2052,16 @@ residual_correlation = plot_residual_correlation
 
 #: Plotly ``config`` used for HTML output (no logo, responsive).
 PLOT_CONFIG = _PLOT_CONFIG
+
+
+def static_figure(fig: go.Figure) -> go.Figure:
+    """The figure as a picture (PNG, SVG): without what only works in a browser, its
+    buttons (``updatemenus``, such as the CAR chart's "Portfolio only") and the subtitle
+    line that says to click the legend. ``fig`` itself is not changed."""
+    title = fig.layout.title.text or ""
+    if not fig.layout.updatemenus and _CLICK_HINT not in title:
+        return fig
+    static = go.Figure(fig)
+    static.layout.updatemenus = ()  # update_layout(updatemenus=[]) would keep them
+    static.layout.title.text = title.replace(_CLICK_HINT, "")
+    return static

@@ -252,14 +252,18 @@ def test_static_images_use_one_browser_for_the_run(tmp_path, monkeypatch):
 
     async def recording_write(self, specs, *args, **kwargs):
         for spec in specs:
-            buttons[Path(spec["path"]).name] = len(spec["fig"].layout.updatemenus)
+            layout = spec["fig"].layout
+            buttons[Path(spec["path"]).name] = len(layout.updatemenus) + (
+                "click" in layout.title.text
+            )
         return await real_write(self, specs, *args, **kwargs)
 
     monkeypatch.setattr(kaleido.Kaleido, "__init__", counting_init)
     monkeypatch.setattr(kaleido.Kaleido, "write_fig_from_object", recording_write)
     out = tmp_path / "img"
     res = simulated_results()
-    assert res.plot_car("kei_cafe").layout.updatemenus  # the chart has its buttons ...
+    car = res.plot_car("kei_cafe").layout
+    assert car.updatemenus and "click a firm" in car.title.text  # buttons and a hint ...
     report.write(res, out, images=("png", "svg"), browser_path=browser)
     assert started == [browser]  # one browser, the one we named, for every image
     # ... which a picture leaves out

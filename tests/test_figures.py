@@ -809,3 +809,18 @@ def test_figure_still_validates_everything_but_a_template_object():
         figure([], {"template": {"layout": {"bogus": 1}}})
     fig = figure([], {"template": {"layout": {"font": {"size": 9}}}})
     assert fig.layout.template.layout.font.size == 9
+
+
+def test_static_figure_leaves_out_what_only_works_in_a_browser(res):
+    fig = figures.plot_car(res, "kei_cafe")
+    assert len(fig.layout.updatemenus) == 1
+    assert "<br>click a firm in the legend to hide it" in fig.layout.title.text
+    still = figures.static_figure(fig)
+    assert still.layout.updatemenus == ()
+    assert "click" not in still.layout.title.text
+    assert still.layout.title.text.startswith("Cumulative abnormal returns, event kei_cafe<br>")
+    assert "band (portfolio test)" in still.layout.title.text
+    assert len(fig.layout.updatemenus) == 1 and "click" in fig.layout.title.text  # unchanged
+    assert still.data == fig.data
+    ar = figures.plot_ar(res, "kei_cafe")
+    assert figures.static_figure(ar) is ar  # nothing to leave out

@@ -11,6 +11,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from eventstudy.exceptions import ReportError
+from eventstudy.figures import static_figure
 
 __all__ = ["IMAGE_FORMATS", "find_browser", "image_formats", "require_kaleido", "write_images"]
 
@@ -77,16 +78,6 @@ def require_kaleido() -> None:
         ) from exc
 
 
-def static_figure(fig: go.Figure) -> go.Figure:
-    """The figure as a picture: without its buttons (``updatemenus``, such as the CAR
-    chart's "Portfolio only"), which do nothing in a PNG or SVG. ``fig`` is not changed."""
-    if not fig.layout.updatemenus:
-        return fig
-    static = go.Figure(fig)
-    static.layout.updatemenus = ()  # update_layout(updatemenus=[]) would keep them
-    return static
-
-
 def write_images(
     folder: Path,
     figs: Sequence[tuple[str, go.Figure]],
@@ -100,7 +91,7 @@ def write_images(
     import kaleido
 
     folder.mkdir(parents=True, exist_ok=True)
-    figs = [(fid, static_figure(fig)) for fid, fig in figs]
+    figs = [(fid, static_figure(fig)) for fid, fig in figs]  # no buttons in a picture
     specs = [
         {
             "fig": fig,
