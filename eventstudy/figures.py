@@ -78,6 +78,8 @@ __all__ = [
 
 #: The CAR chart's subtitle line about the legend, which a picture leaves out.
 _CLICK_HINT = "<br>click a firm in the legend to hide it"
+#: Height of a subtitle line (12 px type), px.
+_LINE_PX = 22
 
 #: Tableau 10: distinguishable, print-safe, familiar from research notes.
 PALETTE: tuple[str, ...] = (
@@ -2063,5 +2065,9 @@ def static_figure(fig: go.Figure) -> go.Figure:
         return fig
     static = go.Figure(fig)
     static.layout.updatemenus = ()  # update_layout(updatemenus=[]) would keep them
-    static.layout.title.text = title.replace(_CLICK_HINT, "")
+    if _CLICK_HINT in title:  # one subtitle line less: the plot moves up by its height
+        static.layout.title.text = title.replace(_CLICK_HINT, "")
+        top, least = fig.layout.margin.t, TEMPLATE.layout.margin.t
+        if top is not None and least is not None:
+            static.layout.margin.t = max(least, top - _LINE_PX)
     return static

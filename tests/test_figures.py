@@ -820,6 +820,8 @@ def test_static_figure_leaves_out_what_only_works_in_a_browser(res):
     assert "click" not in still.layout.title.text
     assert still.layout.title.text.startswith("Cumulative abnormal returns, event kei_cafe<br>")
     assert "band (portfolio test)" in still.layout.title.text
+    # a subtitle line (22 px) less, but not under the template's 85 px
+    assert (fig.layout.margin.t, still.layout.margin.t) == (100, 85)
     assert len(fig.layout.updatemenus) == 1 and "click" in fig.layout.title.text  # unchanged
     assert still.data == fig.data
     ar = figures.plot_ar(res, "kei_cafe")
