@@ -4,9 +4,11 @@ cells show, every figure renders, each fragment renders alone, no console errors
 Chromium is the Debian package (``apt-get install chromium``; ``.ci/run`` installs it).
 Pages are loaded from file URLs with networking features off; ``--dump-dom`` prints the DOM
 after plotly.js has drawn, and ``--enable-logging=stderr`` prints console messages. To read
-positions and colours, the test writes a copy of ``index.html`` beside it with a small
-script that measures the laid-out page (1400 x 1000 window) and writes the numbers into the
-DOM; the report itself carries no test code.
+positions and colours, the test writes a copy of ``index.html`` (or of a fragment) beside it
+with a small script that measures the laid-out page (1400 x 1000 window; also 1310 px, the
+narrowest with two charts a row, and 1100 px for fragments) and writes the numbers into the
+DOM; the report itself carries no test code. Every chart's toolbar must be clear of its
+title, legend, colour bar, buttons and notes, and no legend may cover axis labels.
 """
 
 from __future__ import annotations
@@ -254,7 +256,7 @@ def test_static_images_use_one_browser_for_the_run(tmp_path, monkeypatch):
         for spec in specs:
             layout = spec["fig"].layout
             buttons[Path(spec["path"]).name] = len(layout.updatemenus) + (
-                "click" in layout.title.text
+                "click" in (layout.title.text or "")
             )
         return await real_write(self, specs, *args, **kwargs)
 
