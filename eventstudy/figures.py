@@ -134,6 +134,9 @@ def _colorbar(title: str, **more: Any) -> Spec:
     }
 
 
+#: Panel titles of the diagnostics charts (short: the third stays clear of the toolbar in a
+#: 700 px chart; the x-axis titles carry the units in full).
+_DIAGNOSTICS_TITLES = ("Market beta", "R² (%)", "Residual σ (%/day)")
 #: Toolbar buttons left out (names of plotly.js; a name a version does not know is ignored).
 _MODEBAR_REMOVE = (
     "zoomIn2d",
@@ -1710,7 +1713,7 @@ def plot_diagnostics(
         3,
         shared_yaxes=True,
         horizontal_spacing=0.04,
-        subplot_titles=["Market beta", "R² (%)", "Residual σ (% per day)"],
+        subplot_titles=list(_DIAGNOSTICS_TITLES),
     )
     fields = [("beta", 1.0, ".2f"), ("r2", 100.0, ".1f"), ("sigma", 100.0, ".2f")]
     opacities = [1.0, 0.55, 0.3, 0.8, 0.45]
@@ -1791,7 +1794,7 @@ def _diagnostics_distribution(
         1,
         3,
         horizontal_spacing=0.06,
-        subplot_titles=["Market beta", "R² (%)", "Residual σ (% per day)"],
+        subplot_titles=list(_DIAGNOSTICS_TITLES),
     )
     axes = panels.with_axes({}, {})
     fields = [

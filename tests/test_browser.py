@@ -6,7 +6,7 @@ Pages are loaded from file URLs with networking features off; ``--dump-dom`` pri
 after plotly.js has drawn, and ``--enable-logging=stderr`` prints console messages. To read
 positions and colours, the test writes a copy of ``index.html`` (or of a fragment) beside it
 with a small script that measures the laid-out page (1400 x 1000 window; also 1310 px, the
-narrowest with two charts a row, and 1100 px for fragments) and writes the numbers into the
+narrowest with two charts a row, and 1100 and 700 px for fragments) and writes the numbers into the
 DOM; the report itself carries no test code. Every chart's toolbar must be clear of its
 title, legend, colour bar, buttons and notes, and no legend may cover axis labels.
 """
@@ -34,6 +34,8 @@ SHADE = "rgb(252, 232, 200)"  # --sig in templates/report.html.j2
 FIRST_SCREEN = (1400, 1000)
 #: The narrowest window that still sets two charts a row (the report's CSS: above 1300 px).
 TWO_NARROW = (1310, 1000)
+#: A fragment pasted into a research note's column, px wide.
+NOTE_COLUMN = 700
 MAX_HEIGHT = 6000  # px, for a two-event study
 
 MEASURE = """
@@ -209,6 +211,8 @@ def test_every_fragment_renders_when_opened_alone(tmp_path):
         assert _rendered(dom, frag.stem, end_tag="</body>"), frag.name
         assert not _console_messages(stderr), (frag.name, _console_messages(stderr))
         check_charts(numbers)
+        # pasted into a narrower note column (700 px): still clear
+        check_charts(measure(frag, tmp_path / "profile", (NOTE_COLUMN, 700))[0])
 
 
 def test_the_kei_car_report_answers_on_the_first_screen(tmp_path, prices_dir):

@@ -510,7 +510,7 @@ def test_diagnostics_show_beta_r2_and_sigma_per_security(res):
     assert fig.layout.xaxis2.title.text == "R² (%)"
     assert axes == {"beta": "x", "r2": "x2", "sigma": "x3"}
     titles = [a.text for a in fig.layout.annotations]
-    assert titles == ["Market beta", "R² (%)", "Residual σ (% per day)"]
+    assert titles == ["Market beta", "R² (%)", "Residual σ (%/day)"]
     assert [t.name for t in fig.data if t.showlegend is not False] == [
         "event kei_cafe",
         "event tinycars",
