@@ -1203,8 +1203,7 @@ def sign_sums(x: np.ndarray, blocks: Blocks) -> tuple[np.ndarray, np.ndarray]:
     """The additive pieces of :func:`sign` and :func:`generalized_sign` per block (and day):
     the number of positive values and of values."""
     ok = np.isfinite(x)
-    pos = np.where(ok, (x > 0).astype(float), np.nan)
-    return blocks.total(zero_masked(pos, ok)), blocks.count_mask(ok)
+    return blocks.total(((x > 0) & ok).astype(float)), blocks.count_mask(ok)
 
 
 def sign_from_sums(
